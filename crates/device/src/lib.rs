@@ -1,0 +1,1 @@
+//! Vouch device: see docs/ARCHITECTURE.md. Filled in by its own issue.

@@ -1,0 +1,1 @@
+//! Vouch field: see docs/ARCHITECTURE.md. Filled in by its own issue.

@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Installs what Vouch needs on a Debian 12 machine and skips what is already there.
+# Usage: scripts/setup.sh [base|app]
+#   base: Debian packages, Rust targets (enough to build and test the Rust workspace)
+#   app:  base plus trunk, wasm-bindgen-cli, tauri-driver and the npm Tauri CLI
+set -euo pipefail
+cd "$(dirname "$0")/.."
+profile="${1:-base}"
+log() { printf '\033[1;34m[setup]\033[0m %s\n' "$*"; }
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+
+APT_PACKAGES=(
+  build-essential pkg-config curl wget file libssl-dev
+  libwebkit2gtk-4.1-dev libxdo-dev libayatana-appindicator3-dev librsvg2-dev
+  libclang-dev clang
+  xvfb xauth webkit2gtk-driver xdotool imagemagick
+)
+
+install_apt() {
+  local missing=()
+  for p in "${APT_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  if [ "${#missing[@]}" -eq 0 ]; then log "Debian packages: all present"; return; fi
+  log "Debian packages: installing ${missing[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+}
+
+install_targets() {
+  local installed
+  installed="$(rustup target list --installed)"
+  for t in wasm32-unknown-unknown aarch64-linux-android; do
+    if grep -qx "$t" <<<"$installed"; then log "rust target $t: present"; else rustup target add "$t"; fi
+  done
+  rustup component list --installed | grep -q '^clippy' || rustup component add clippy
+  rustup component list --installed | grep -q '^rustfmt' || rustup component add rustfmt
+}
+
+cargo_tool() { # name version [extra cargo install args]
+  local bin="$1" version="$2"; shift 2
+  if command -v "$bin" >/dev/null 2>&1 && "$bin" --version 2>/dev/null | grep -q "$version"; then
+    log "$bin $version: present"; return
+  fi
+  log "installing $bin $version"
+  cargo install "$@"
+}
+
+wasm_bindgen_version() {
+  awk '/^name = "wasm-bindgen"$/{getline; gsub(/version = |"/,""); print; exit}' Cargo.lock
+}
+
+install_app_tools() {
+  cargo_tool trunk 0.21.14 trunk --version 0.21.14 --locked
+  local wbv; wbv="$(wasm_bindgen_version)"
+  if [ -n "$wbv" ]; then
+    # The crate's own lockfile pins a webpki-roots the registry lacks, so it is installed unlocked
+    # at the exact version the workspace lockfile uses (trunk then finds it on PATH, no download).
+    cargo_tool wasm-bindgen "$wbv" wasm-bindgen-cli --version "$wbv"
+  fi
+  cargo_tool tauri-driver 2.1.0 tauri-driver --version 2.1.0 --locked
+  if [ -f package.json ]; then
+    if [ -x node_modules/.bin/tauri ]; then log "npm Tauri CLI: present"; else npm ci --no-audit --no-fund; fi
+  fi
+}
+
+install_apt
+install_targets
+if [ "$profile" = "app" ]; then install_app_tools; fi
+log "done ($profile)"

@@ -1,0 +1,1 @@
+//! Vouch companion server: see docs/ARCHITECTURE.md. Filled in by its own issue.
