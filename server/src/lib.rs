@@ -1,1 +1,205 @@
-//! Vouch companion server: see docs/ARCHITECTURE.md. Filled in by its own issue.
+//! # vouch-server
+//!
+//! The companion server: the CA, staff registration, scan ingestion and review, device
+//! challenge and certificate issuance, the device mTLS endpoints, revocation and the audit log.
+//! [`app`] builds the router over a store; [`launch`] serves it over TLS; [`init`] prepares a
+//! data folder. See `docs/PROTOCOL.md` for the HTTP API and `docs/ARCHITECTURE.md` for the parts.
+
+pub mod api;
+pub mod authority;
+pub mod client;
+pub mod config;
+pub mod domain;
+pub mod error;
+pub mod metrics;
+pub mod store;
+pub mod tls;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use authority::files::{self, DataPaths};
+use authority::{Authority, Profile};
+use rcgen::KeyPair;
+
+pub use api::{router, AppState};
+pub use config::Config;
+pub use error::ServerError;
+
+/// An existing CA to import (as an intermediate) instead of generating one.
+#[derive(Clone, Debug)]
+pub struct ImportCa {
+    /// CA certificate, PEM file.
+    pub cert: PathBuf,
+    /// CA private key, PEM file (PKCS#8).
+    pub key: PathBuf,
+}
+
+/// What `init` made (paths only; secrets are never returned or printed).
+#[derive(Clone, Debug)]
+pub struct InitReport {
+    /// The CA certificate file.
+    pub ca_cert: PathBuf,
+    /// SHA-256 of the CA certificate, hex.
+    pub ca_sha256: String,
+    /// The configuration file.
+    pub config: PathBuf,
+}
+
+/// Prepares a data folder: CA (new or imported), server TLS certificate, operator credential,
+/// example configuration. Refuses to overwrite an existing CA.
+pub fn init(
+    data_dir: &Path,
+    hostnames: &[String],
+    import: Option<&ImportCa>,
+) -> Result<InitReport, ServerError> {
+    let paths = DataPaths::new(data_dir);
+    if paths.ca_key().exists() || paths.ca_cert().exists() {
+        return Err(ServerError::Conflict(format!(
+            "{} already holds a CA: refusing to overwrite it (use another --data folder)",
+            data_dir.display()
+        )));
+    }
+    for name in hostnames {
+        if name.is_empty()
+            || name.len() > 253
+            || name.chars().any(|c| c.is_whitespace() || c == '/')
+        {
+            return Err(ServerError::Config(format!(
+                "{name:?} is not a host name or address"
+            )));
+        }
+    }
+    let (ca_pem, ca_key_pem) = match import {
+        None => Authority::generate_ca("Vouch CA")?,
+        Some(i) => (files::read_text(&i.cert)?, files::read_text(&i.key)?),
+    };
+    let authority = Authority::from_pem(&ca_pem, &ca_key_pem)?;
+    check_key_matches(&ca_pem, &ca_key_pem)?;
+    let server_key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)
+        .map_err(|e| ServerError::Authority(e.to_string()))?;
+    let server = authority.issue_server(&server_key, hostnames)?;
+    let operator_key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)
+        .map_err(|e| ServerError::Authority(e.to_string()))?;
+    let operator = authority.issue_client(
+        &rcgen::PublicKeyData::subject_public_key_info(&operator_key),
+        &Profile::Operator,
+        825,
+        300,
+    )?;
+    files::write_secret(&paths.ca_key(), &ca_key_pem)?;
+    files::write_public(&paths.ca_cert(), &ca_pem)?;
+    files::write_secret(&paths.server_key(), &server_key.serialize_pem())?;
+    files::write_public(&paths.server_cert(), &server.pem)?;
+    files::write_secret(&paths.operator_key(), &operator_key.serialize_pem())?;
+    files::write_public(&paths.operator_cert(), &operator.pem)?;
+    if !paths.config().exists() {
+        files::write_public(&paths.config(), config::EXAMPLE_CONFIG)?;
+    }
+    Ok(InitReport {
+        ca_cert: paths.ca_cert(),
+        ca_sha256: vouch_protocol::key::hex(&authority.ca_sha256()),
+        config: paths.config(),
+    })
+}
+
+/// Checks that an imported CA key belongs to its certificate.
+fn check_key_matches(cert_pem: &str, key_pem: &str) -> Result<(), ServerError> {
+    let key =
+        KeyPair::from_pem(key_pem).map_err(|e| ServerError::Authority(format!("CA key: {e}")))?;
+    let der = files::pem_to_der(cert_pem, "CERTIFICATE")?;
+    let (_, cert) = x509_parser::parse_x509_certificate(&der)
+        .map_err(|e| ServerError::Authority(format!("CA certificate: {e}")))?;
+    if cert.public_key().raw != rcgen::PublicKeyData::subject_public_key_info(&key).as_slice() {
+        return Err(ServerError::Authority(
+            "the CA key does not belong to the CA certificate".into(),
+        ));
+    }
+    if !cert.is_ca() {
+        return Err(ServerError::Authority(
+            "the imported certificate is not a CA certificate".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Builds the application (router and state) over the data folder's CA and store.
+pub fn app(data_dir: &Path, config: Config) -> Result<(axum::Router, Arc<AppState>), ServerError> {
+    let paths = DataPaths::new(data_dir);
+    let authority = Authority::load(data_dir)?;
+    let store = store::sled_store::SledStore::open(&paths.database())?;
+    let state = Arc::new(AppState::new(Arc::new(store), authority, config));
+    Ok((router(state.clone()), state))
+}
+
+/// Serves HTTPS until SIGINT or SIGTERM. Writes the bound address to `DATA/server.addr` so
+/// admin commands (and tests that listen on port 0) find the server.
+pub async fn launch(data_dir: &Path, listen: Option<SocketAddr>) -> Result<(), ServerError> {
+    let mut config = Config::load(data_dir)?;
+    if let Some(listen) = listen {
+        config.listen = listen;
+    }
+    let paths = DataPaths::new(data_dir);
+    let (app, state) = app(data_dir, config.clone())?;
+    let tls = tls::server_config(
+        state.authority.ca_der(),
+        &files::read_text(&paths.server_cert())?,
+        &files::read_text(&paths.server_key())?,
+    )?;
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|e| ServerError::io("listening on", config.listen.to_string(), e))?;
+    let bound = listener
+        .local_addr()
+        .map_err(|e| ServerError::io("reading address of", "listener", e))?;
+    files::write_file(
+        &paths.address_file(),
+        bound.to_string().as_bytes(),
+        0o644,
+        true,
+    )?;
+    tracing::info!(address = %bound, data = %data_dir.display(), "vouch-server listening");
+    spawn_housekeeping(state.clone());
+    tls::serve(listener, tls, app, shutdown_signal()).await;
+    let _ = std::fs::remove_file(paths.address_file());
+    tracing::info!("vouch-server stopped");
+    Ok(())
+}
+
+fn spawn_housekeeping(state: Arc<AppState>) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+        loop {
+            tick.tick().await;
+            let store = state.store.clone();
+            let purged =
+                tokio::task::spawn_blocking(move || store.purge_challenges(api::now_ms())).await;
+            if let Ok(Err(e)) = purged {
+                tracing::warn!(error = %e, "purging expired challenges failed");
+            }
+        }
+    });
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down: no new connections, finishing open ones");
+}

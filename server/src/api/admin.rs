@@ -1,0 +1,173 @@
+//! Operator (and supervisor) administration: invites, staff, audit.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, State};
+use axum::http::{header, StatusCode};
+use axum::response::IntoResponse;
+use axum::{Extension, Json};
+use ring::rand::SecureRandom;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use vouch_protocol::key::{hex, sha256};
+use vouch_protocol::Invite;
+
+use super::{blocking, identify, now_ms, require_reviewer, ApiError, ApiJson, AppState, Identity};
+use crate::store::sled_store::verify_audit;
+use crate::store::{AuditNote, InviteRecord, Role};
+use crate::tls::ConnInfo;
+
+fn require_operator(state: &AppState, conn: &ConnInfo) -> Result<(), ApiError> {
+    match identify(state, conn)? {
+        Identity::Operator => Ok(()),
+        _ => Err(ApiError::forbidden("this needs the operator credential")),
+    }
+}
+
+/// `POST /v1/admin/invites` body.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InviteRequest {
+    role: String,
+    name: String,
+    #[serde(default)]
+    trusted: bool,
+    /// The URL the app should use (default: what the caller connected to is unknown here, so
+    /// the CLI sends it).
+    server_url: String,
+}
+
+/// `POST /v1/admin/invites`: a one-time, expiring invite.
+pub async fn invite(
+    State(state): State<Arc<AppState>>,
+    Extension(conn): Extension<ConnInfo>,
+    ApiJson(req): ApiJson<InviteRequest>,
+) -> Result<Json<Value>, ApiError> {
+    let role = Role::parse(&req.role).ok_or_else(|| {
+        ApiError::bad_request("bad_role", "role must be technician or supervisor")
+    })?;
+    let name = req.name.trim().to_string();
+    if name.is_empty() || name.chars().count() > 64 || name.chars().any(char::is_control) {
+        return Err(ApiError::bad_request(
+            "bad_name",
+            "name must be 1 to 64 characters, on one line",
+        ));
+    }
+    blocking(move || {
+        let actor = require_reviewer(&state, &conn)?.actor();
+        let mut secret = [0u8; 16];
+        ring::rand::SystemRandom::new()
+            .fill(&mut secret)
+            .map_err(|_| ApiError::from(crate::error::ServerError::Authority("random generator failed".into())))?;
+        let code = data_encoding::BASE32_NOPAD.encode(&secret);
+        let invite = Invite::new(&req.server_url, state.authority.ca_sha256(), &code)
+            .map_err(|e| ApiError::bad_request("bad_server_url", e.to_string()))?;
+        let now = now_ms();
+        let expires_at_ms = now + u64::from(state.config.invites.ttl_hours) * 3_600_000;
+        let record = InviteRecord { role, name: name.clone(), trusted: req.trusted, created_at_ms: now, expires_at_ms, used_at_ms: None };
+        let note = AuditNote {
+            actor,
+            action: "staff.invited",
+            subject: name.clone(),
+            detail: json!({"role": role.as_str(), "trusted": req.trusted, "expires_at_ms": expires_at_ms}),
+        };
+        state.store.put_invite(&hex(&sha256(code.as_bytes())), &record, note)?;
+        Ok(Json(json!({"invite": invite.to_string(), "expires_at_ms": expires_at_ms, "role": role.as_str(), "name": name})))
+    })
+    .await
+}
+
+/// `GET /v1/admin/staff`.
+pub async fn staff_list(
+    State(state): State<Arc<AppState>>,
+    Extension(conn): Extension<ConnInfo>,
+) -> Result<Json<Value>, ApiError> {
+    blocking(move || {
+        require_reviewer(&state, &conn)?;
+        let staff: Vec<Value> = state
+            .store
+            .all_staff()?
+            .into_iter()
+            .map(|m| {
+                json!({
+                    "key_id": m.key_id, "name": m.name, "role": m.role.as_str(), "trusted": m.trusted,
+                    "registered_at_ms": m.registered_at_ms, "revoked_at_ms": m.revoked_at_ms,
+                    "revoked_reason": m.revoked_reason, "next_sequence": m.chain.next_sequence, "gaps": m.gaps,
+                    "key_fingerprint": vouch_protocol::KeyId::from_hex(&m.key_id).map(|k| k.fingerprint().to_string()).unwrap_or_default(),
+                })
+            })
+            .collect();
+        Ok(Json(json!({ "staff": staff })))
+    })
+    .await
+}
+
+/// Body of a staff revocation.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RevokeRequest {
+    reason: String,
+}
+
+/// `POST /v1/admin/staff/{key_id}/revoke`.
+pub async fn staff_revoke(
+    State(state): State<Arc<AppState>>,
+    Extension(conn): Extension<ConnInfo>,
+    Path(key_id): Path<String>,
+    ApiJson(req): ApiJson<RevokeRequest>,
+) -> Result<Json<Value>, ApiError> {
+    let reason = req.reason.trim().to_string();
+    if reason.is_empty() || reason.len() > 500 {
+        return Err(ApiError::bad_request(
+            "bad_reason",
+            "give a reason of 1 to 500 characters",
+        ));
+    }
+    blocking(move || {
+        let actor = require_reviewer(&state, &conn)?.actor();
+        let member = state
+            .store
+            .revoke_staff(&key_id, now_ms(), &reason, &actor)?
+            .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("no staff member with key id {key_id}")))?;
+        tracing::info!(key_id = %member.key_id, name = %member.name, %actor, "staff member revoked");
+        Ok(Json(json!({"key_id": member.key_id, "name": member.name, "revoked_at_ms": member.revoked_at_ms})))
+    })
+    .await
+}
+
+/// `GET /v1/admin/audit`: the log as JSON lines.
+pub async fn audit_export(
+    State(state): State<Arc<AppState>>,
+    Extension(conn): Extension<ConnInfo>,
+) -> Result<impl IntoResponse, ApiError> {
+    blocking(move || {
+        require_operator(&state, &conn)?;
+        let mut out = String::new();
+        for entry in state.store.audit_entries()? {
+            out.push_str(
+                &serde_json::to_string(&entry).map_err(|e| {
+                    ApiError::from(crate::error::ServerError::Storage(e.to_string()))
+                })?,
+            );
+            out.push('\n');
+        }
+        Ok(([(header::CONTENT_TYPE, "application/x-ndjson")], out))
+    })
+    .await
+}
+
+/// `GET /v1/admin/audit/verify`.
+pub async fn audit_verify(
+    State(state): State<Arc<AppState>>,
+    Extension(conn): Extension<ConnInfo>,
+) -> Result<Json<Value>, ApiError> {
+    blocking(move || {
+        require_operator(&state, &conn)?;
+        let entries = state.store.audit_entries()?;
+        Ok(Json(match verify_audit(&entries) {
+            Ok(n) => json!({"ok": true, "entries": n}),
+            Err(e) => json!({"ok": false, "entries": entries.len(), "error": e}),
+        }))
+    })
+    .await
+}

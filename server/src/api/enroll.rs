@@ -1,0 +1,324 @@
+//! Device enrollment: challenge and completion. Every refusal to a caller that has not proven
+//! possession of a vouched key is the same `403 refused`; the log says why.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::{Extension, Json};
+use ring::rand::SecureRandom;
+use vouch_protocol::enroll::{
+    decode_base64, CertificateResponse, Challenge, ChallengeRequest, ChannelBinding, EnrollMode,
+    EnrollRequest, EnrollmentMessage, Nonce,
+};
+use vouch_protocol::key::{hex, sha256};
+use vouch_protocol::{PublicKey, Serial, Signature};
+
+use super::{blocking, now_ms, ApiError, ApiJson, AppState};
+use crate::authority::checks::{check_csr_key, verify_csr};
+use crate::authority::Profile;
+use crate::domain::{Device, DeviceCertificate, DeviceState};
+use crate::error::ServerError;
+use crate::store::{AuditNote, ChallengeRecord};
+use crate::tls::ConnInfo;
+
+/// Why an enrollment did not produce a certificate.
+#[derive(Debug)]
+pub enum Refusal {
+    /// Unproven caller or failed check: the uniform "no" (the reason is only logged).
+    Refused(&'static str),
+    /// Proven, but not approved yet.
+    Pending,
+    /// Proven, and rejected by a supervisor.
+    Rejected,
+    /// Proven, and revoked.
+    Revoked,
+    /// Proven, but the label key already enrolled once (flagged for review).
+    AlreadyEnrolled,
+    /// A server failure.
+    Internal(ServerError),
+}
+
+impl From<ServerError> for Refusal {
+    fn from(e: ServerError) -> Self {
+        Refusal::Internal(e)
+    }
+}
+
+fn random_nonce() -> Result<Nonce, ServerError> {
+    let mut bytes = [0u8; 32];
+    ring::rand::SystemRandom::new()
+        .fill(&mut bytes)
+        .map_err(|_| ServerError::Authority("the system random generator failed".into()))?;
+    Ok(Nonce(bytes))
+}
+
+/// `POST /v1/enroll/challenge`.
+pub async fn challenge(
+    State(state): State<Arc<AppState>>,
+    Extension(conn): Extension<ConnInfo>,
+    ApiJson(req): ApiJson<ChallengeRequest>,
+) -> Result<Json<Challenge>, ApiError> {
+    state.rate_limit(&conn.peer.ip().to_string(), &req.serial)?;
+    blocking(move || {
+        let nonce = random_nonce()?;
+        let expires_at_ms = now_ms() + state.config.enrollment.nonce_ttl_secs * 1000;
+        // Only a vouched serial gets stored state; anyone else gets a nonce that goes nowhere.
+        let known = req.serial.len() <= 64 && state.store.device(&req.serial)?.is_some();
+        if known {
+            let record = ChallengeRecord { serial: req.serial.clone(), expires_at_ms };
+            state.store.put_challenge(&nonce.to_hex(), &record)?;
+        } else {
+            tracing::info!(serial = %req.serial.chars().take(64).collect::<String>(), peer = %conn.peer, "challenge for an unknown serial (nothing stored)");
+        }
+        Ok(Json(Challenge { nonce, expires_at_ms }))
+    })
+    .await
+}
+
+/// `POST /v1/enroll/complete`.
+pub async fn complete(
+    State(state): State<Arc<AppState>>,
+    Extension(conn): Extension<ConnInfo>,
+    ApiJson(req): ApiJson<EnrollRequest>,
+) -> Result<Json<CertificateResponse>, ApiError> {
+    state.rate_limit(&conn.peer.ip().to_string(), &req.serial)?;
+    blocking(move || {
+        let serial = req.serial.chars().take(64).collect::<String>();
+        match enroll(&state, &req, conn.channel_binding) {
+            Ok(answer) => {
+                state.metrics.enrolled();
+                tracing::info!(%serial, peer = %conn.peer, "device enrolled");
+                Ok(Json(answer))
+            }
+            Err(refusal) => Err(refusal_answer(&state, &serial, &conn, refusal)),
+        }
+    })
+    .await
+}
+
+fn refusal_answer(state: &AppState, serial: &str, conn: &ConnInfo, refusal: Refusal) -> ApiError {
+    let (code, message) = match refusal {
+        Refusal::Refused(why) => {
+            tracing::warn!(%serial, peer = %conn.peer, reason = why, "enrollment refused");
+            state.metrics.refusal(why);
+            return ApiError::refused();
+        }
+        Refusal::Internal(e) => return ApiError::from(e),
+        Refusal::Pending => (
+            "pending_approval",
+            "the device is not approved yet: try again later",
+        ),
+        Refusal::Rejected => ("rejected", "the device was rejected by a supervisor"),
+        Refusal::Revoked => ("revoked", "the device was revoked"),
+        Refusal::AlreadyEnrolled => (
+            "already_enrolled",
+            "this label key has already enrolled; the attempt was flagged for review",
+        ),
+    };
+    tracing::warn!(%serial, peer = %conn.peer, code, "proven device not issued a certificate");
+    state.metrics.refusal(code);
+    ApiError::new(StatusCode::CONFLICT, code, message)
+}
+
+/// The whole completion check and issuance (see docs/PROTOCOL.md).
+pub fn enroll(
+    state: &AppState,
+    req: &EnrollRequest,
+    exporter: Option<[u8; 32]>,
+) -> Result<CertificateResponse, Refusal> {
+    let now = now_ms();
+    let nonce = Nonce::from_hex(&req.nonce).map_err(|_| Refusal::Refused("nonce_malformed"))?;
+    let challenge = state
+        .store
+        .take_challenge(&nonce.to_hex())?
+        .ok_or(Refusal::Refused("nonce_unknown_or_used"))?;
+    if challenge.serial != req.serial {
+        return Err(Refusal::Refused("nonce_for_another_serial"));
+    }
+    if challenge.expires_at_ms <= now {
+        return Err(Refusal::Refused("nonce_expired"));
+    }
+    let device = state
+        .store
+        .device(&req.serial)?
+        .ok_or(Refusal::Refused("serial_unknown"))?;
+    let csr_der = decode_base64(&req.csr, "csr").map_err(|_| Refusal::Refused("csr_not_base64"))?;
+    let signature =
+        Signature::from_hex(&req.signature).map_err(|_| Refusal::Refused("signature_malformed"))?;
+    let channel_binding = match req.channel_binding {
+        ChannelBinding::TlsExporter => {
+            Some(exporter.ok_or(Refusal::Refused("no_exporter_on_this_connection"))?)
+        }
+        ChannelBinding::None if state.config.enrollment.require_channel_binding => {
+            return Err(Refusal::Refused("channel_binding_required"))
+        }
+        ChannelBinding::None => None,
+    };
+    let serial = Serial::new(&req.serial).map_err(|_| Refusal::Refused("serial_malformed"))?;
+    let message = EnrollmentMessage {
+        mode: req.mode,
+        nonce,
+        serial: &serial,
+        csr_der: &csr_der,
+        channel_binding,
+    };
+    let vouched = device_key(&device)?;
+    if !verify_fast(&vouched, &message.signed_bytes(), &signature) {
+        return Err(Refusal::Refused("signature_invalid"));
+    }
+    // From here on the caller has proven possession of the vouched key.
+    let csr_sha256 = hex(&sha256(&csr_der));
+    match device.state {
+        DeviceState::Approved => {}
+        DeviceState::Enrolled => return redeliver_or_flag(state, device, &csr_sha256, now),
+        DeviceState::Scanned | DeviceState::Conflict => return Err(Refusal::Pending),
+        DeviceState::Rejected => return Err(Refusal::Rejected),
+        DeviceState::Revoked => return Err(Refusal::Revoked),
+    }
+    let csr = verify_csr(&csr_der).map_err(|p| {
+        tracing::warn!(serial = %req.serial, problem = p.0, "CSR refused");
+        Refusal::Refused("csr_invalid")
+    })?;
+    check_csr_key(&csr, &vouched, req.mode == EnrollMode::Rekey).map_err(|p| {
+        tracing::warn!(serial = %req.serial, problem = p.0, "CSR key refused");
+        Refusal::Refused("csr_key_mismatch")
+    })?;
+    issue_for_device(
+        state,
+        device,
+        &csr.spki_der,
+        &csr.key,
+        csr_sha256,
+        req.mode,
+        now,
+    )
+}
+
+fn device_key(device: &Device) -> Result<PublicKey, Refusal> {
+    let bytes = data_encoding::HEXLOWER
+        .decode(device.key.as_bytes())
+        .map_err(|_| {
+            Refusal::Internal(ServerError::Storage("stored device key is not hex".into()))
+        })?;
+    PublicKey::from_sec1(&bytes)
+        .map_err(|_| Refusal::Internal(ServerError::Storage("stored device key is invalid".into())))
+}
+
+/// Verifies an ECDSA P-256 signature (r||s) with ring, the fast path.
+pub fn verify_fast(key: &PublicKey, signed: &[u8], signature: &Signature) -> bool {
+    use p256_point::uncompressed;
+    let point = uncompressed(key);
+    ring::signature::UnparsedPublicKey::new(&ring::signature::ECDSA_P256_SHA256_FIXED, &point)
+        .verify(signed, &signature.0)
+        .is_ok()
+}
+
+mod p256_point {
+    use vouch_protocol::p256::elliptic_curve::sec1::ToEncodedPoint;
+    use vouch_protocol::PublicKey;
+
+    /// The uncompressed SEC1 point ring expects.
+    pub fn uncompressed(key: &PublicKey) -> Vec<u8> {
+        key.as_p256().to_encoded_point(false).as_bytes().to_vec()
+    }
+}
+
+fn redeliver_or_flag(
+    state: &AppState,
+    device: Device,
+    csr_sha256: &str,
+    now: u64,
+) -> Result<CertificateResponse, Refusal> {
+    if let Some(cert) = device
+        .certificate
+        .as_ref()
+        .filter(|c| c.csr_sha256 == csr_sha256)
+    {
+        // The same CSR again: the first answer was lost. Deliver the same certificate.
+        return Ok(CertificateResponse {
+            certificate_pem: cert.pem.clone(),
+            chain_pem: state.authority.chain_pem().to_string(),
+            not_after_ms: cert.not_after_ms,
+        });
+    }
+    let serial = device.serial.clone();
+    state.store.update_device(&serial, &|mut d: Device| {
+        d.note(
+            now,
+            "duplicate_enrollment",
+            &format!("device:{serial}"),
+            Some("a second enrollment with the label key was refused".into()),
+        );
+        let note = AuditNote {
+            actor: format!("device:{serial}"),
+            action: "device.duplicate_enrollment",
+            subject: serial.clone(),
+            detail: serde_json::json!({}),
+        };
+        Ok((d, note))
+    })?;
+    Err(Refusal::AlreadyEnrolled)
+}
+
+fn issue_for_device(
+    state: &AppState,
+    mut device: Device,
+    spki_der: &[u8],
+    key: &PublicKey,
+    csr_sha256: String,
+    mode: EnrollMode,
+    now: u64,
+) -> Result<CertificateResponse, Refusal> {
+    let profile = Profile::Device {
+        serial: device.serial.clone(),
+    };
+    let certs = &state.config.certificates;
+    let issued = state.authority.issue_client(
+        spki_der,
+        &profile,
+        certs.device_validity_days,
+        certs.backdate_secs,
+    )?;
+    device.state = DeviceState::Enrolled;
+    device.label_key_used = true;
+    device.certificate = Some(DeviceCertificate {
+        serial: issued.serial.clone(),
+        not_after_ms: issued.not_after_ms,
+        key: hex(&key.to_sec1_compressed()),
+        csr_sha256,
+        pem: issued.pem.clone(),
+    });
+    let actor = format!("device:{}", device.serial);
+    let mode_name = if mode == EnrollMode::Rekey {
+        "rekey"
+    } else {
+        "same_key"
+    };
+    device.note(
+        now,
+        "enrolled",
+        &actor,
+        Some(format!("certificate {} ({mode_name})", issued.serial)),
+    );
+    let note = AuditNote {
+        actor,
+        action: "device.enrolled",
+        subject: device.serial.clone(),
+        detail: serde_json::json!({"certificate": issued.serial, "mode": mode_name, "not_after_ms": issued.not_after_ms}),
+    };
+    state
+        .store
+        .record_issuance(&device, &issued.record(&profile), note, &|d| {
+            d.state == DeviceState::Approved
+        })
+        .map_err(|e| match e {
+            ServerError::Conflict(_) => Refusal::Refused("device_changed_during_issuance"),
+            e => Refusal::Internal(e),
+        })?;
+    Ok(CertificateResponse {
+        certificate_pem: issued.pem,
+        chain_pem: state.authority.chain_pem().to_string(),
+        not_after_ms: issued.not_after_ms,
+    })
+}

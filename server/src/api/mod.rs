@@ -1,0 +1,379 @@
+//! The HTTP API: one router over the application state; handlers are thin and call the
+//! authority, the enrollment logic and the store traits.
+
+mod admin;
+mod device;
+mod enroll;
+mod public;
+mod review;
+mod staff;
+
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{DefaultBodyLimit, FromRequest, Request};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use serde::de::DeserializeOwned;
+
+use crate::authority::Authority;
+use crate::config::Config;
+use crate::error::ServerError;
+use crate::metrics::Metrics;
+use crate::store::{Role, Store};
+use crate::tls::ConnInfo;
+
+pub use enroll::Refusal;
+
+/// Everything handlers share.
+pub struct AppState {
+    /// Storage.
+    pub store: Arc<dyn Store>,
+    /// The CA.
+    pub authority: Authority,
+    /// Configuration.
+    pub config: Config,
+    /// Prometheus metrics.
+    pub metrics: Metrics,
+    by_address: DefaultKeyedRateLimiter<String>,
+    by_serial: DefaultKeyedRateLimiter<String>,
+    started: Instant,
+}
+
+impl AppState {
+    /// Builds the state.
+    pub fn new(store: Arc<dyn Store>, authority: Authority, config: Config) -> Self {
+        let per_minute = |n: u32| Quota::per_minute(NonZeroU32::new(n).unwrap_or(NonZeroU32::MIN));
+        Self {
+            by_address: RateLimiter::keyed(per_minute(
+                config.enrollment.rate_per_address_per_minute,
+            )),
+            by_serial: RateLimiter::keyed(per_minute(config.enrollment.rate_per_serial_per_minute)),
+            store,
+            authority,
+            config,
+            metrics: Metrics::new(),
+            started: Instant::now(),
+        }
+    }
+
+    /// Seconds since the state was built.
+    pub fn uptime(&self) -> Duration {
+        self.started.elapsed()
+    }
+
+    fn rate_limit(&self, address: &str, serial: &str) -> Result<(), ApiError> {
+        let clock = governor::clock::DefaultClock::default();
+        for (limiter, key, what) in [
+            (&self.by_address, address, "address"),
+            (&self.by_serial, serial, "serial"),
+        ] {
+            if let Err(not_until) = limiter.check_key(&key.to_string()) {
+                let wait = not_until.wait_time_from(governor::clock::Clock::now(&clock));
+                tracing::warn!(address, serial, limit = what, "enrollment rate limit hit");
+                self.metrics.refusal("rate_limited");
+                return Err(ApiError::rate_limited(wait.as_secs().max(1)));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// Builds the router.
+pub fn router(state: Arc<AppState>) -> Router {
+    let body_limit = state.config.limits.max_body_bytes;
+    let records = Router::new()
+        .route("/v1/records", post(staff::upload_records))
+        .layer(DefaultBodyLimit::max(body_limit.saturating_mul(8)));
+    Router::new()
+        .route("/healthz", get(public::healthz))
+        .route("/metrics", get(public::metrics))
+        .route("/openapi.json", get(public::openapi))
+        .route("/v1/ca", get(public::ca))
+        .route("/v1/crl", get(public::crl))
+        .route("/v1/staff/register", post(staff::register))
+        .route("/v1/me", get(staff::me))
+        .route("/v1/enroll/challenge", post(enroll::challenge))
+        .route("/v1/enroll/complete", post(enroll::complete))
+        .route("/v1/device/hello", get(device::hello))
+        .route("/v1/device/renew", post(device::renew))
+        .route("/v1/devices", get(review::list))
+        .route("/v1/devices/{serial}", get(review::show))
+        .route("/v1/devices/{serial}/{decision}", post(review::decide))
+        .route("/v1/admin/invites", post(admin::invite))
+        .route("/v1/admin/staff", get(admin::staff_list))
+        .route("/v1/admin/staff/{key_id}/revoke", post(admin::staff_revoke))
+        .route("/v1/admin/audit", get(admin::audit_export))
+        .route("/v1/admin/audit/verify", get(admin::audit_verify))
+        .layer(DefaultBodyLimit::max(body_limit))
+        .merge(records)
+        .fallback(|| async {
+            ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint")
+        })
+        .layer(axum::middleware::from_fn_with_state(state.clone(), observe))
+        .with_state(state)
+}
+
+async fn observe(
+    axum::extract::State(state): axum::extract::State<Arc<AppState>>,
+    request: Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let path = request.uri().path().to_string();
+    let method = request.method().clone();
+    let started = Instant::now();
+    let response = next.run(request).await;
+    let elapsed = started.elapsed();
+    state
+        .metrics
+        .observe(&path, response.status().as_u16(), elapsed);
+    tracing::info!(%method, %path, status = response.status().as_u16(), ms = elapsed.as_secs_f64() * 1000.0, "request");
+    response
+}
+
+/// An error answer: a status, a stable code and a message.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+    retry_after: Option<u64>,
+}
+
+impl ApiError {
+    /// An error with status, code and message.
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+            retry_after: None,
+        }
+    }
+
+    /// The uniform enrollment refusal.
+    pub fn refused() -> Self {
+        Self::new(StatusCode::FORBIDDEN, "refused", "enrollment refused")
+    }
+
+    fn rate_limited(retry_after: u64) -> Self {
+        Self {
+            retry_after: Some(retry_after),
+            ..Self::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+                "too many requests: retry later",
+            )
+        }
+    }
+
+    fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, code, message)
+    }
+
+    fn forbidden(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, "forbidden", message)
+    }
+
+    fn internal(e: &ServerError) -> Self {
+        tracing::error!(error = %e, "internal error");
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "internal server error (see the server log)",
+        )
+    }
+}
+
+impl From<ServerError> for ApiError {
+    fn from(e: ServerError) -> Self {
+        match &e {
+            ServerError::NotFound(m) => Self::new(StatusCode::NOT_FOUND, "not_found", m.clone()),
+            ServerError::Conflict(m) => Self::new(StatusCode::CONFLICT, "conflict", m.clone()),
+            ServerError::BadRequest(m) => Self::bad_request("bad_request", m.clone()),
+            ServerError::Protocol(p) => Self::bad_request(p.code(), p.to_string()),
+            _ => Self::internal(&e),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = Json(serde_json::json!({ "code": self.code, "message": self.message }));
+        let mut response = (self.status, body).into_response();
+        if let Some(secs) = self.retry_after {
+            if let Ok(value) = secs.to_string().parse() {
+                response.headers_mut().insert("retry-after", value);
+            }
+        }
+        response
+    }
+}
+
+/// A JSON body whose rejections become [`ApiError`]s with stable codes.
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        match Json::<T>::from_request(req, state).await {
+            Ok(Json(v)) => Ok(Self(v)),
+            Err(rejection) => Err(json_rejection(&rejection)),
+        }
+    }
+}
+
+fn json_rejection(rejection: &JsonRejection) -> ApiError {
+    if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        return ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+            "the request body is too large",
+        );
+    }
+    let code = match rejection {
+        JsonRejection::MissingJsonContentType(_) => "bad_content_type",
+        _ => "bad_json",
+    };
+    ApiError::bad_request(code, rejection.body_text())
+}
+
+/// Who a client certificate says the caller is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Identity {
+    /// An enrolled device.
+    Device {
+        /// Its serial.
+        serial: String,
+        /// The certificate's serial number (hex).
+        certificate: String,
+    },
+    /// A registered app install.
+    Staff {
+        /// Its role.
+        role: Role,
+        /// Its key id (hex).
+        key_id: String,
+        /// Its name.
+        name: String,
+    },
+    /// The operator credential.
+    Operator,
+}
+
+impl Identity {
+    /// How the audit log names this caller.
+    pub fn actor(&self) -> String {
+        match self {
+            Identity::Device { serial, .. } => format!("device:{serial}"),
+            Identity::Staff { key_id, .. } => format!("staff:{key_id}"),
+            Identity::Operator => "operator".into(),
+        }
+    }
+}
+
+/// The identity URI and serial number of a client certificate.
+fn certificate_identity(der: &[u8]) -> Option<(String, String)> {
+    let (_, cert) = x509_parser::parse_x509_certificate(der).ok()?;
+    let serial = vouch_protocol::key::hex(cert.raw_serial());
+    let san = cert.subject_alternative_name().ok()??;
+    let uri = san.value.general_names.iter().find_map(|n| match n {
+        x509_parser::extensions::GeneralName::URI(u) => Some(u.to_string()),
+        _ => None,
+    })?;
+    Some((uri, serial))
+}
+
+/// Identifies the caller by its verified client certificate, refusing revoked or superseded ones.
+pub fn identify(state: &AppState, conn: &ConnInfo) -> Result<Identity, ApiError> {
+    let Some(der) = &conn.client_cert else {
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "client_certificate_required",
+            "this endpoint needs a client certificate",
+        ));
+    };
+    let unknown = || ApiError::forbidden("this client certificate is not valid here");
+    let (uri, serial) = certificate_identity(der).ok_or_else(unknown)?;
+    if uri == "urn:vouch:operator" {
+        return Ok(Identity::Operator);
+    }
+    let cert = state.store.certificate(&serial)?;
+    if cert
+        .as_ref()
+        .is_none_or(|c| c.revoked_at_ms.is_some() || c.subject != uri)
+    {
+        tracing::warn!(peer = %conn.peer, %uri, %serial, "client certificate revoked or unknown");
+        return Err(ApiError::forbidden("this client certificate is revoked"));
+    }
+    if let Some(rest) = uri.strip_prefix("urn:vouch:device:") {
+        let device = state.store.device(rest)?.ok_or_else(unknown)?;
+        let current = device
+            .certificate
+            .as_ref()
+            .is_some_and(|c| c.serial == serial);
+        if device.state != crate::domain::DeviceState::Enrolled || !current {
+            tracing::warn!(peer = %conn.peer, serial = rest, state = device.state.as_str(), "device certificate no longer current");
+            return Err(ApiError::forbidden(
+                "this device certificate is revoked or superseded",
+            ));
+        }
+        return Ok(Identity::Device {
+            serial: rest.to_string(),
+            certificate: serial,
+        });
+    }
+    let mut parts = uri
+        .strip_prefix("urn:vouch:staff:")
+        .ok_or_else(unknown)?
+        .splitn(2, ':');
+    let (role, key_id) = (parts.next().and_then(Role::parse), parts.next());
+    let (Some(role), Some(key_id)) = (role, key_id) else {
+        return Err(unknown());
+    };
+    let member = state.store.staff(key_id)?.ok_or_else(unknown)?;
+    if member.revoked_at_ms.is_some() || member.certificate_serial != serial {
+        tracing::warn!(peer = %conn.peer, key_id, "revoked staff member tried to connect");
+        return Err(ApiError::forbidden("this staff member is revoked"));
+    }
+    Ok(Identity::Staff {
+        role,
+        key_id: key_id.to_string(),
+        name: member.name,
+    })
+}
+
+/// Requires a supervisor or the operator.
+fn require_reviewer(state: &AppState, conn: &ConnInfo) -> Result<Identity, ApiError> {
+    let id = identify(state, conn)?;
+    match &id {
+        Identity::Operator
+        | Identity::Staff {
+            role: Role::Supervisor,
+            ..
+        } => Ok(id),
+        _ => Err(ApiError::forbidden("this needs a supervisor")),
+    }
+}
+
+/// Runs blocking store work off the async threads.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| ApiError::internal(&ServerError::Storage(format!("worker failed: {e}"))))?
+}

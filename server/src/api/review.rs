@@ -1,0 +1,155 @@
+//! Supervisor review: list devices, show one with its evidence, approve, reject, revoke.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::{Extension, Json};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::staff::scans_of;
+use super::{blocking, now_ms, require_reviewer, ApiError, ApiJson, AppState};
+use crate::domain::{apply_decision, Decision, Device, DeviceState};
+use crate::store::AuditNote;
+use crate::tls::ConnInfo;
+
+/// `GET /v1/devices` query.
+#[derive(Deserialize)]
+pub struct ListQuery {
+    state: Option<String>,
+}
+
+fn summary(d: &Device) -> Value {
+    json!({
+        "serial": d.serial, "model": d.model, "state": d.state.as_str(),
+        "key_fingerprint": d.key_fingerprint, "scans": d.scans.len(),
+        "other_keys": d.other_keys.len(), "other_serials": d.other_serials,
+        "updated_at_ms": d.updated_at_ms, "created_at_ms": d.created_at_ms,
+    })
+}
+
+/// `GET /v1/devices[?state=...]`.
+pub async fn list(
+    State(state): State<Arc<AppState>>,
+    Extension(conn): Extension<ConnInfo>,
+    Query(q): Query<ListQuery>,
+) -> Result<Json<Value>, ApiError> {
+    blocking(move || {
+        require_reviewer(&state, &conn)?;
+        let wanted = match q.state.as_deref() {
+            None | Some("") => None,
+            Some(s) => Some(DeviceState::parse(s).ok_or_else(|| {
+                ApiError::bad_request("bad_state", format!("unknown state {s:?}: use scanned, approved, enrolled, rejected, conflict or revoked"))
+            })?),
+        };
+        let mut devices = state.store.devices()?;
+        devices.retain(|d| wanted.is_none_or(|w| d.state == w));
+        devices.sort_by(|a, b| b.updated_at_ms.cmp(&a.updated_at_ms));
+        Ok(Json(json!({ "devices": devices.iter().map(summary).collect::<Vec<_>>() })))
+    })
+    .await
+}
+
+/// `GET /v1/devices/{serial}`: the device, every scan of it, and chain gaps of the scanners.
+pub async fn show(
+    State(state): State<Arc<AppState>>,
+    Extension(conn): Extension<ConnInfo>,
+    Path(serial): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    blocking(move || {
+        require_reviewer(&state, &conn)?;
+        let device = state
+            .store
+            .device(&serial)?
+            .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("no device with serial {serial:?}")))?;
+        let scans = scans_of(&state, &device.scans)?;
+        let installers: BTreeSet<String> = scans.iter().map(|s| s.record.record().installer().to_hex()).collect();
+        let mut gaps = Vec::new();
+        for key_id in installers {
+            if let Some(m) = state.store.staff(&key_id)? {
+                if !m.gaps.is_empty() || m.revoked_at_ms.is_some() {
+                    gaps.push(json!({"key_id": m.key_id, "name": m.name, "gaps": m.gaps, "revoked_at_ms": m.revoked_at_ms}));
+                }
+            }
+        }
+        let evidence: Vec<Value> = scans
+            .iter()
+            .map(|s| {
+                let r = s.record.record();
+                json!({
+                    "record_id": r.record_id().to_hex(), "scanned_at_ms": r.scanned_at_ms(),
+                    "received_at_ms": s.received_at_ms, "site": r.site(), "note": r.note(),
+                    "technician": s.installer_name, "installer": r.installer().to_hex(),
+                    "serial": r.label().serial().as_str(), "key_fingerprint": r.label().key().fingerprint().to_string(),
+                    "label_text": r.label_text(),
+                })
+            })
+            .collect();
+        Ok(Json(json!({ "device": device, "scans": evidence, "scanner_problems": gaps })))
+    })
+    .await
+}
+
+/// Body of approve / reject / revoke.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DecisionRequest {
+    reason: String,
+}
+
+/// `POST /v1/devices/{serial}/{approve|reject|revoke}`.
+pub async fn decide(
+    State(state): State<Arc<AppState>>,
+    Extension(conn): Extension<ConnInfo>,
+    Path((serial, verb)): Path<(String, String)>,
+    ApiJson(req): ApiJson<DecisionRequest>,
+) -> Result<Json<Value>, ApiError> {
+    let decision = match verb.as_str() {
+        "approve" => Decision::Approve,
+        "reject" => Decision::Reject,
+        "revoke" => Decision::Revoke,
+        _ => {
+            return Err(ApiError::new(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                "use approve, reject or revoke",
+            ))
+        }
+    };
+    let reason = req.reason.trim().to_string();
+    if reason.is_empty() || reason.len() > 500 || reason.chars().any(char::is_control) {
+        return Err(ApiError::bad_request(
+            "bad_reason",
+            "give a reason of 1 to 500 characters, on one line",
+        ));
+    }
+    blocking(move || {
+        let actor = require_reviewer(&state, &conn)?.actor();
+        let now = now_ms();
+        let device = state.store.update_device(&serial, &|mut d: Device| {
+            apply_decision(&mut d, decision, &actor, &reason, now)
+                .map_err(|r| crate::error::ServerError::Conflict(r.0.to_string()))?;
+            let note = AuditNote {
+                actor: actor.clone(),
+                action: match decision {
+                    Decision::Approve => "device.approved",
+                    Decision::Reject => "device.rejected",
+                    Decision::Revoke => "device.revoked",
+                },
+                subject: d.serial.clone(),
+                detail: json!({"reason": reason}),
+            };
+            Ok((d, note))
+        })?;
+        if decision == Decision::Revoke {
+            if let Some(cert) = &device.certificate {
+                state.store.revoke_certificate(&cert.serial, now)?;
+            }
+        }
+        tracing::info!(serial = %device.serial, decision = decision.as_str(), %actor, "review decision");
+        Ok(Json(summary(&device)))
+    })
+    .await
+}

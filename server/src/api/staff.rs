@@ -1,0 +1,252 @@
+//! Staff endpoints: registering an app install with an invite, and uploading scan records.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::{Extension, Json};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use vouch_protocol::enroll::decode_base64;
+use vouch_protocol::key::{hex, sha256};
+use vouch_protocol::SignedScanRecord;
+
+use super::enroll::verify_fast;
+use super::{blocking, identify, now_ms, ApiError, ApiJson, AppState, Identity};
+use crate::authority::checks::verify_csr;
+use crate::authority::Profile;
+use crate::domain::{decide_scan, ScanOutcome, ScanPolicy};
+use crate::store::{StaffMember, StoredScan};
+use crate::tls::ConnInfo;
+
+/// `POST /v1/staff/register` body.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterRequest {
+    /// The invite's one-time code.
+    code: String,
+    /// PKCS#10, DER, base64, for the install's key.
+    csr: String,
+}
+
+fn invite_invalid() -> ApiError {
+    ApiError::new(
+        StatusCode::FORBIDDEN,
+        "invite_invalid",
+        "this invite is unknown, used or expired",
+    )
+}
+
+/// `POST /v1/staff/register`.
+pub async fn register(
+    State(state): State<Arc<AppState>>,
+    Extension(conn): Extension<ConnInfo>,
+    ApiJson(req): ApiJson<RegisterRequest>,
+) -> Result<Json<Value>, ApiError> {
+    state.rate_limit(&conn.peer.ip().to_string(), "register")?;
+    blocking(move || {
+        let der = decode_base64(&req.csr, "csr").map_err(|e| ApiError::bad_request("bad_csr", e.to_string()))?;
+        let csr = verify_csr(&der).map_err(|p| ApiError::bad_request("bad_csr", p.0))?;
+        let code_hash = hex(&sha256(req.code.trim().as_bytes()));
+        let now = now_ms();
+        let Some(invite) = state.store.invite(&code_hash)? else {
+            tracing::warn!(peer = %conn.peer, "registration with an unknown invite code");
+            return Err(invite_invalid());
+        };
+        let key_id = csr.key.key_id().to_hex();
+        let profile = Profile::Staff { name: invite.name.clone(), role: invite.role, key_id: key_id.clone() };
+        let c = &state.config.certificates;
+        let issued = state.authority.issue_client(&csr.spki_der, &profile, c.staff_validity_days, c.backdate_secs)?;
+        let member = StaffMember {
+            key_id: key_id.clone(),
+            name: invite.name.clone(),
+            role: invite.role,
+            trusted: invite.trusted,
+            public_key: hex(&csr.key.to_sec1_compressed()),
+            registered_at_ms: now,
+            revoked_at_ms: None,
+            revoked_reason: None,
+            chain: vouch_protocol::ChainHead::GENESIS,
+            gaps: vec![],
+            certificate_serial: issued.serial.clone(),
+            not_after_ms: issued.not_after_ms,
+        };
+        let record = issued.record(&profile);
+        let registered = state.store.redeem_invite(&code_hash, now, &|stored| {
+            if stored.role != member.role || stored.name != member.name {
+                return Err(crate::error::ServerError::Conflict("the invite changed during registration".into()));
+            }
+            Ok((member.clone(), record.clone()))
+        })?;
+        let Some(member) = registered else {
+            tracing::warn!(peer = %conn.peer, "registration with a used or expired invite");
+            return Err(invite_invalid());
+        };
+        tracing::info!(name = %member.name, role = member.role.as_str(), key_id = %member.key_id, "staff member registered");
+        Ok(Json(json!({
+            "certificate_pem": issued.pem,
+            "chain_pem": state.authority.chain_pem(),
+            "name": member.name,
+            "role": member.role.as_str(),
+            "key_id": member.key_id,
+            "not_after_ms": member.not_after_ms,
+        })))
+    })
+    .await
+}
+
+/// `GET /v1/me`.
+pub async fn me(
+    State(state): State<Arc<AppState>>,
+    Extension(conn): Extension<ConnInfo>,
+) -> Result<Json<Value>, ApiError> {
+    blocking(move || match identify(&state, &conn)? {
+        Identity::Staff { key_id, .. } => {
+            let m = state
+                .store
+                .staff(&key_id)?
+                .ok_or_else(|| ApiError::forbidden("unknown staff member"))?;
+            Ok(Json(json!({
+                "name": m.name, "role": m.role.as_str(), "key_id": m.key_id,
+                "not_after_ms": m.not_after_ms, "next_sequence": m.chain.next_sequence,
+            })))
+        }
+        Identity::Operator => Ok(Json(json!({"name": "operator", "role": "operator"}))),
+        Identity::Device { .. } => Err(ApiError::forbidden("this endpoint is for staff")),
+    })
+    .await
+}
+
+/// `POST /v1/records` body.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UploadRequest {
+    /// Records, in sequence order.
+    records: Vec<Value>,
+}
+
+/// `POST /v1/records`: ingest a batch; each record gets its own outcome.
+pub async fn upload_records(
+    State(state): State<Arc<AppState>>,
+    Extension(conn): Extension<ConnInfo>,
+    ApiJson(req): ApiJson<UploadRequest>,
+) -> Result<Json<Value>, ApiError> {
+    blocking(move || {
+        let Identity::Staff { key_id, .. } = identify(&state, &conn)? else {
+            return Err(ApiError::forbidden(
+                "records are uploaded by staff app installs",
+            ));
+        };
+        let max = state.config.limits.max_records_per_batch;
+        if req.records.len() > max {
+            return Err(ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "batch_too_large",
+                format!("at most {max} records per upload"),
+            ));
+        }
+        let member = state
+            .store
+            .staff(&key_id)?
+            .ok_or_else(|| ApiError::forbidden("unknown staff member"))?;
+        let results: Vec<Value> = req
+            .records
+            .into_iter()
+            .map(|raw| ingest_one(&state, &member, raw))
+            .collect::<Result<_, _>>()?;
+        Ok(Json(json!({ "results": results })))
+    })
+    .await
+}
+
+fn outcome_json(
+    record_id: &str,
+    outcome: &str,
+    code: Option<&str>,
+    message: Option<String>,
+) -> Value {
+    json!({"record_id": record_id, "outcome": outcome, "code": code, "message": message})
+}
+
+fn ingest_one(state: &AppState, member: &StaffMember, raw: Value) -> Result<Value, ApiError> {
+    let record_id = raw
+        .get("record_id")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .chars()
+        .take(64)
+        .collect::<String>();
+    let refuse = |code: &str, message: String| {
+        state.metrics.record("refused");
+        tracing::warn!(installer = %member.key_id, %record_id, code, %message, "record refused");
+        Ok(outcome_json(
+            &record_id,
+            "refused",
+            Some(code),
+            Some(message),
+        ))
+    };
+    let record: SignedScanRecord = match serde_json::from_value(raw) {
+        Ok(r) => r,
+        Err(e) => return refuse("malformed_record", e.to_string()),
+    };
+    let r = record.record();
+    if r.installer().to_hex() != member.key_id {
+        return refuse(
+            "installer_mismatch",
+            "an install uploads only its own records".into(),
+        );
+    }
+    let key = vouch_protocol::PublicKey::from_sec1(
+        &data_encoding::HEXLOWER
+            .decode(member.public_key.as_bytes())
+            .unwrap_or_default(),
+    )
+    .map_err(|_| {
+        ApiError::from(crate::error::ServerError::Storage(
+            "stored staff key is invalid".into(),
+        ))
+    })?;
+    if !verify_fast(
+        &key,
+        &vouch_protocol::Domain::ScanRecord.prefixed(&r.canonical_bytes()),
+        record.signature(),
+    ) {
+        return refuse(
+            "bad_signature",
+            "the record's signature does not verify (altered?)".into(),
+        );
+    }
+    let policy = ScanPolicy {
+        auto_approve_trusted: state.config.policy.auto_approve_trusted,
+    };
+    let now = now_ms();
+    let decide = |scanner: &StaffMember, view: &crate::store::IngestView| {
+        Ok(ScanOutcome::Accepted(decide_scan(
+            &record, scanner, view, policy, now,
+        )))
+    };
+    let id = r.record_id().to_hex();
+    match state.store.ingest_scan(&record, now, &decide)? {
+        ScanOutcome::Accepted(_) => {
+            state.metrics.record("accepted");
+            Ok(outcome_json(&id, "accepted", None, None))
+        }
+        ScanOutcome::Duplicate => {
+            state.metrics.record("duplicate");
+            Ok(outcome_json(&id, "duplicate", None, None))
+        }
+        ScanOutcome::Refused { code, message } => refuse(code, message),
+    }
+}
+
+/// The stored scans of a device, for review.
+pub fn scans_of(state: &AppState, ids: &[String]) -> Result<Vec<StoredScan>, ApiError> {
+    let mut out = Vec::new();
+    for id in ids {
+        if let Some(scan) = state.store.scan(id)? {
+            out.push(scan);
+        }
+    }
+    Ok(out)
+}

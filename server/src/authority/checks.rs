@@ -1,0 +1,93 @@
+//! Small, separately tested issuance checks (after step-ca's sign options): the CSR parses and
+//! its self-signature verifies, its key is P-256, and it is the key the device may certify.
+
+use vouch_protocol::PublicKey;
+use x509_parser::prelude::FromDer;
+
+/// A CSR whose self-signature verified: its public key.
+#[derive(Clone, Debug)]
+pub struct VerifiedCsr {
+    /// The key's DER SubjectPublicKeyInfo.
+    pub spki_der: Vec<u8>,
+    /// The key.
+    pub key: PublicKey,
+}
+
+/// Why a CSR is not acceptable (logged; never shown to an unproven caller).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CsrProblem(pub &'static str);
+
+/// Parses a DER PKCS#10 request, verifies its self-signature and that its key is P-256.
+pub fn verify_csr(der: &[u8]) -> Result<VerifiedCsr, CsrProblem> {
+    let (rest, csr) = x509_parser::certification_request::X509CertificationRequest::from_der(der)
+        .map_err(|_| CsrProblem("the CSR is not valid DER PKCS#10"))?;
+    if !rest.is_empty() {
+        return Err(CsrProblem("the CSR has trailing bytes"));
+    }
+    csr.verify_signature()
+        .map_err(|_| CsrProblem("the CSR's self-signature does not verify"))?;
+    let spki_der = csr.certification_request_info.subject_pki.raw.to_vec();
+    let key = PublicKey::from_spki_der(&spki_der)
+        .map_err(|_| CsrProblem("the CSR's key is not a P-256 key"))?;
+    Ok(VerifiedCsr { spki_der, key })
+}
+
+/// Checks the CSR's key against the enrollment mode: the vouched key itself (same key), or a
+/// different key (re-key, bound by the vouched key's signature over the CSR hash).
+pub fn check_csr_key(
+    csr: &VerifiedCsr,
+    vouched: &PublicKey,
+    rekey: bool,
+) -> Result<(), CsrProblem> {
+    match (rekey, csr.key == *vouched) {
+        (false, true) | (true, false) => Ok(()),
+        (false, false) => Err(CsrProblem("the CSR's key is not the vouched key")),
+        (true, true) => Err(CsrProblem(
+            "a re-key CSR must carry a new key, not the label key",
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn csr_for(key: &rcgen::KeyPair) -> Vec<u8> {
+        let params = rcgen::CertificateParams::new(vec!["x".to_string()]).unwrap();
+        params.serialize_request(key).unwrap().der().to_vec()
+    }
+
+    fn public(key: &rcgen::KeyPair) -> PublicKey {
+        PublicKey::from_spki_der(&rcgen::PublicKeyData::subject_public_key_info(key)).unwrap()
+    }
+
+    #[test]
+    fn a_good_csr_verifies_and_its_key_is_checked() {
+        let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+        let other = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+        let csr = verify_csr(&csr_for(&key)).unwrap();
+        assert!(check_csr_key(&csr, &public(&key), false).is_ok());
+        assert!(check_csr_key(&csr, &public(&other), false).is_err());
+        assert!(check_csr_key(&csr, &public(&other), true).is_ok());
+        assert!(check_csr_key(&csr, &public(&key), true).is_err());
+    }
+
+    #[test]
+    fn bad_csrs_are_refused() {
+        let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+        let mut der = csr_for(&key);
+        assert_eq!(
+            verify_csr(&der[..10]).unwrap_err().0,
+            "the CSR is not valid DER PKCS#10"
+        );
+        let n = der.len();
+        der[n - 5] ^= 0x55; // inside the signature
+        assert!(verify_csr(&der).is_err());
+        assert!(verify_csr(b"").is_err());
+        let ed = rcgen::KeyPair::generate_for(&rcgen::PKCS_ED25519).unwrap();
+        assert_eq!(
+            verify_csr(&csr_for(&ed)).unwrap_err().0,
+            "the CSR's key is not a P-256 key"
+        );
+    }
+}

@@ -1,0 +1,308 @@
+//! The certificate authority: creating or importing the CA, the server's TLS certificate, and
+//! issuing client certificates from the server's own profile.
+//!
+//! Certificates are never built from what a CSR asks for: only the CSR's public key is used
+//! (after its self-signature verifies); subject, SAN, validity and extensions come from the
+//! [`Profile`]. (rcgen's `CertificateSigningRequestParams::signed_by` would copy requested
+//! extensions, CA:TRUE included, so it is not used.)
+
+pub mod checks;
+pub mod files;
+
+use std::path::Path;
+
+use rcgen::{
+    CertificateParams, CertificateRevocationListParams, CustomExtension, DistinguishedName, DnType,
+    ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, KeyUsagePurpose, RevokedCertParams, SanType,
+    SerialNumber, SubjectPublicKeyInfo,
+};
+use ring::rand::SecureRandom;
+use time::OffsetDateTime;
+use vouch_protocol::key::{hex, sha256};
+
+use crate::error::ServerError;
+use crate::store::{CertRecord, Role};
+
+/// What a certificate is for; decides its subject, SAN and key usage.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Profile {
+    /// A device: CN = serial, SAN URI `urn:vouch:device:<serial>`.
+    Device {
+        /// The vouched serial.
+        serial: String,
+    },
+    /// An app install: CN = name, SAN URI `urn:vouch:staff:<role>:<key id>`.
+    Staff {
+        /// Display name.
+        name: String,
+        /// Role.
+        role: Role,
+        /// The install key's id (hex).
+        key_id: String,
+    },
+    /// The operator credential for admin commands: SAN URI `urn:vouch:operator`.
+    Operator,
+}
+
+impl Profile {
+    /// The identity URI placed in the SAN.
+    pub fn identity_uri(&self) -> String {
+        match self {
+            Profile::Device { serial } => format!("urn:vouch:device:{serial}"),
+            Profile::Staff { role, key_id, .. } => {
+                format!("urn:vouch:staff:{}:{key_id}", role.as_str())
+            }
+            Profile::Operator => "urn:vouch:operator".to_string(),
+        }
+    }
+
+    fn common_name(&self) -> String {
+        match self {
+            Profile::Device { serial } => serial.clone(),
+            Profile::Staff { name, .. } => name.clone(),
+            Profile::Operator => "Vouch operator".to_string(),
+        }
+    }
+}
+
+/// A certificate the authority issued.
+#[derive(Clone, Debug)]
+pub struct Issued {
+    /// DER.
+    pub der: Vec<u8>,
+    /// PEM.
+    pub pem: String,
+    /// Serial number, hex.
+    pub serial: String,
+    /// notAfter, ms since the epoch.
+    pub not_after_ms: u64,
+}
+
+impl Issued {
+    /// The record the store keeps for revocation.
+    pub fn record(&self, profile: &Profile) -> CertRecord {
+        CertRecord {
+            serial: self.serial.clone(),
+            subject: profile.identity_uri(),
+            not_after_ms: self.not_after_ms,
+            revoked_at_ms: None,
+        }
+    }
+}
+
+/// The loaded CA.
+pub struct Authority {
+    issuer: Issuer<'static, KeyPair>,
+    ca_der: Vec<u8>,
+    chain_pem: String,
+}
+
+/// Random 16-byte positive serial number (first byte 0x01..=0x7f, so DER needs no padding).
+pub fn random_serial() -> Result<[u8; 16], ServerError> {
+    let mut serial = [0u8; 16];
+    ring::rand::SystemRandom::new()
+        .fill(&mut serial)
+        .map_err(|_| ServerError::Authority("the system random generator failed".into()))?;
+    serial[0] = (serial[0] & 0x7f).max(1);
+    Ok(serial)
+}
+
+fn time_ms(t: OffsetDateTime) -> u64 {
+    u64::try_from(t.unix_timestamp_nanos() / 1_000_000).unwrap_or(0)
+}
+
+fn ca_err(e: impl std::fmt::Display) -> ServerError {
+    ServerError::Authority(e.to_string())
+}
+
+/// DER OCTET STRING of `bytes` (short form lengths; key ids are 20 bytes).
+fn der_octet_string(bytes: &[u8]) -> Vec<u8> {
+    let mut out = vec![0x04, bytes.len() as u8];
+    out.extend_from_slice(bytes);
+    out
+}
+
+/// basicConstraints with cA FALSE, DER-encoded as the empty SEQUENCE (DEFAULT values are
+/// omitted in DER), marked critical.
+fn basic_constraints_not_ca() -> CustomExtension {
+    let mut ext = CustomExtension::from_oid_content(&[2, 5, 29, 19], vec![0x30, 0x00]);
+    ext.set_criticality(true);
+    ext
+}
+
+impl Authority {
+    /// Loads the CA from the data folder.
+    pub fn load(data_dir: &Path) -> Result<Self, ServerError> {
+        let paths = files::DataPaths::new(data_dir);
+        let cert_pem = files::read_text(&paths.ca_cert())?;
+        let key_pem = files::read_text(&paths.ca_key())?;
+        Self::from_pem(&cert_pem, &key_pem)
+    }
+
+    /// Builds the authority from a CA certificate and key (PEM).
+    pub fn from_pem(cert_pem: &str, key_pem: &str) -> Result<Self, ServerError> {
+        let key = KeyPair::from_pem(key_pem)
+            .map_err(|e| ServerError::Authority(format!("CA key: {e}")))?;
+        let issuer = Issuer::from_ca_cert_pem(cert_pem, key)
+            .map_err(|e| ServerError::Authority(format!("CA certificate: {e}")))?;
+        let ca_der = files::pem_to_der(cert_pem, "CERTIFICATE")?;
+        Ok(Self {
+            issuer,
+            ca_der,
+            chain_pem: cert_pem.to_string(),
+        })
+    }
+
+    /// Makes a new self-signed P-256 CA; returns (certificate PEM, key PEM).
+    pub fn generate_ca(common_name: &str) -> Result<(String, String), ServerError> {
+        let key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).map_err(ca_err)?;
+        let mut params = CertificateParams::default();
+        params.distinguished_name = DistinguishedName::new();
+        params
+            .distinguished_name
+            .push(DnType::OrganizationName, "Vouch");
+        params
+            .distinguished_name
+            .push(DnType::CommonName, common_name);
+        params.is_ca = IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        params.key_usages = vec![
+            KeyUsagePurpose::KeyCertSign,
+            KeyUsagePurpose::CrlSign,
+            KeyUsagePurpose::DigitalSignature,
+        ];
+        params.serial_number = Some(SerialNumber::from_slice(&random_serial()?));
+        let now = OffsetDateTime::now_utc();
+        params.not_before = now - time::Duration::minutes(5);
+        params.not_after = now + time::Duration::days(3650);
+        let cert = params.self_signed(&key).map_err(ca_err)?;
+        Ok((cert.pem(), key.serialize_pem()))
+    }
+
+    /// The CA certificate, DER.
+    pub fn ca_der(&self) -> &[u8] {
+        &self.ca_der
+    }
+
+    /// SHA-256 of the CA certificate (what invites pin).
+    pub fn ca_sha256(&self) -> [u8; 32] {
+        sha256(&self.ca_der)
+    }
+
+    /// The chain sent with issued certificates (the CA certificate), PEM.
+    pub fn chain_pem(&self) -> &str {
+        &self.chain_pem
+    }
+
+    /// Issues a client certificate for `spki_der` (a verified CSR's key) under `profile`.
+    pub fn issue_client(
+        &self,
+        spki_der: &[u8],
+        profile: &Profile,
+        validity_days: u32,
+        backdate_secs: u32,
+    ) -> Result<Issued, ServerError> {
+        let spki = SubjectPublicKeyInfo::from_der(spki_der).map_err(ca_err)?;
+        let mut params = CertificateParams::default();
+        params.distinguished_name = DistinguishedName::new();
+        params
+            .distinguished_name
+            .push(DnType::CommonName, profile.common_name());
+        let uri = profile.identity_uri().try_into().map_err(ca_err)?;
+        params.subject_alt_names = vec![SanType::URI(uri)];
+        params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+        params.is_ca = IsCa::NoCa;
+        let key_id = params.key_identifier(&spki);
+        params.custom_extensions = vec![
+            basic_constraints_not_ca(),
+            CustomExtension::from_oid_content(&[2, 5, 29, 14], der_octet_string(&key_id)),
+        ];
+        params.use_authority_key_identifier_extension = true;
+        self.sign(params, &spki, validity_days, backdate_secs)
+    }
+
+    /// Issues the server's TLS certificate for `hostnames` (plus localhost and loopback).
+    pub fn issue_server(&self, key: &KeyPair, hostnames: &[String]) -> Result<Issued, ServerError> {
+        let mut names: Vec<String> = hostnames.to_vec();
+        for extra in ["localhost", "127.0.0.1", "::1"] {
+            if !names.iter().any(|n| n == extra) {
+                names.push(extra.to_string());
+            }
+        }
+        let mut params = CertificateParams::new(names).map_err(ca_err)?;
+        params.distinguished_name = DistinguishedName::new();
+        params.distinguished_name.push(
+            DnType::CommonName,
+            hostnames.first().map_or("localhost", |h| h.as_str()),
+        );
+        params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+        params.is_ca = IsCa::NoCa;
+        let key_id = params.key_identifier(key);
+        params.custom_extensions = vec![
+            basic_constraints_not_ca(),
+            CustomExtension::from_oid_content(&[2, 5, 29, 14], der_octet_string(&key_id)),
+        ];
+        params.use_authority_key_identifier_extension = true;
+        let spki =
+            SubjectPublicKeyInfo::from_der(&rcgen::PublicKeyData::subject_public_key_info(key))
+                .map_err(ca_err)?;
+        self.sign(params, &spki, 825, 300)
+    }
+
+    fn sign(
+        &self,
+        mut params: CertificateParams,
+        spki: &SubjectPublicKeyInfo,
+        validity_days: u32,
+        backdate_secs: u32,
+    ) -> Result<Issued, ServerError> {
+        let serial = random_serial()?;
+        params.serial_number = Some(SerialNumber::from_slice(&serial));
+        let now = OffsetDateTime::now_utc()
+            .replace_nanosecond(0)
+            .map_err(ca_err)?;
+        params.not_before = now - time::Duration::seconds(i64::from(backdate_secs));
+        params.not_after = now + time::Duration::days(i64::from(validity_days));
+        let cert = params.signed_by(spki, &self.issuer).map_err(ca_err)?;
+        Ok(Issued {
+            der: cert.der().to_vec(),
+            pem: cert.pem(),
+            serial: hex(&serial),
+            not_after_ms: time_ms(params.not_after),
+        })
+    }
+
+    /// A CRL listing `revoked`, valid for a day, DER.
+    pub fn crl(&self, revoked: &[CertRecord], crl_number: u64) -> Result<Vec<u8>, ServerError> {
+        let now = OffsetDateTime::now_utc()
+            .replace_nanosecond(0)
+            .map_err(ca_err)?;
+        let revoked_certs = revoked
+            .iter()
+            .filter_map(|c| {
+                let serial = data_encoding::HEXLOWER.decode(c.serial.as_bytes()).ok()?;
+                let at = OffsetDateTime::from_unix_timestamp(
+                    i64::try_from(c.revoked_at_ms? / 1000).ok()?,
+                )
+                .ok()?;
+                Some(RevokedCertParams {
+                    serial_number: SerialNumber::from_slice(&serial),
+                    revocation_time: at,
+                    reason_code: None,
+                    invalidity_date: None,
+                })
+            })
+            .collect();
+        let params = CertificateRevocationListParams {
+            this_update: now,
+            next_update: now + time::Duration::days(1),
+            crl_number: SerialNumber::from_slice(&crl_number.max(1).to_be_bytes()),
+            issuing_distribution_point: None,
+            revoked_certs,
+            key_identifier_method: rcgen::KeyIdMethod::Sha256,
+        };
+        let crl = params.signed_by(&self.issuer).map_err(ca_err)?;
+        Ok(crl.der().to_vec())
+    }
+}

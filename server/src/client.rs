@@ -1,0 +1,156 @@
+//! The admin client: admin commands talk to the running server over mTLS with the operator
+//! credential (sled allows one process per database, so they never open it themselves).
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use reqwest::Method;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use serde_json::Value;
+
+use crate::authority::files::{pem_to_der, read_text, DataPaths};
+use crate::config::Config;
+use crate::error::ServerError;
+
+/// An mTLS client for the admin API.
+pub struct AdminClient {
+    http: reqwest::Client,
+    base: String,
+}
+
+fn client_err(e: impl std::fmt::Display) -> ServerError {
+    ServerError::Client(e.to_string())
+}
+
+impl AdminClient {
+    /// Connects using `DATA`'s operator credential, CA and the running server's address.
+    pub fn from_data_dir(data_dir: &Path) -> Result<Self, ServerError> {
+        let paths = DataPaths::new(data_dir);
+        if !paths.operator_key().exists() {
+            return Err(ServerError::Client(format!(
+                "{} has no operator credential: run `vouch-server init --data {}` first",
+                data_dir.display(),
+                data_dir.display()
+            )));
+        }
+        let address = running_address(data_dir)?;
+        let ca = CertificateDer::from(pem_to_der(&read_text(&paths.ca_cert())?, "CERTIFICATE")?);
+        let cert = CertificateDer::from(pem_to_der(
+            &read_text(&paths.operator_cert())?,
+            "CERTIFICATE",
+        )?);
+        let key = PrivateKeyDer::try_from(pem_to_der(
+            &read_text(&paths.operator_key())?,
+            "PRIVATE KEY",
+        )?)
+        .map_err(client_err)?;
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(ca).map_err(client_err)?;
+        let tls = rustls::ClientConfig::builder_with_provider(crate::tls::provider())
+            .with_safe_default_protocol_versions()
+            .map_err(client_err)?
+            .with_root_certificates(roots)
+            .with_client_auth_cert(vec![cert], key)
+            .map_err(client_err)?;
+        let http = reqwest::Client::builder()
+            .use_preconfigured_tls(tls)
+            .resolve("localhost", address)
+            .timeout(Duration::from_secs(30))
+            .build()
+            .map_err(client_err)?;
+        Ok(Self {
+            http,
+            base: format!("https://localhost:{}", address.port()),
+        })
+    }
+
+    /// The base URL used.
+    pub fn base_url(&self) -> &str {
+        &self.base
+    }
+
+    /// Sends a request and returns the JSON answer, or the server's error message.
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<Value, ServerError> {
+        let text = self.call_text(method, path, body).await?;
+        serde_json::from_str(&text).map_err(|e| {
+            ServerError::Client(format!(
+                "the server answered something that is not JSON: {e}"
+            ))
+        })
+    }
+
+    /// Sends a request and returns the answer's text.
+    pub async fn call_text(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<String, ServerError> {
+        let mut request = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.map_err(|e| {
+            ServerError::Client(format!(
+                "cannot reach the server at {}: {e} (is `vouch-server serve` running?)",
+                self.base
+            ))
+        })?;
+        let status = response.status();
+        let text = response.text().await.map_err(client_err)?;
+        if status.is_success() {
+            return Ok(text);
+        }
+        let message = serde_json::from_str::<Value>(&text)
+            .ok()
+            .and_then(|v| {
+                Some(format!(
+                    "{} ({})",
+                    v.get("message")?.as_str()?,
+                    v.get("code")?.as_str()?
+                ))
+            })
+            .unwrap_or(text);
+        Err(ServerError::Client(format!(
+            "the server refused: {message} [HTTP {}]",
+            status.as_u16()
+        )))
+    }
+}
+
+/// The address of the server running on `data_dir` (from `server.addr`, else the config).
+pub fn running_address(data_dir: &Path) -> Result<SocketAddr, ServerError> {
+    let paths = DataPaths::new(data_dir);
+    let mut address = match std::fs::read_to_string(paths.address_file()) {
+        Ok(text) => text.trim().parse::<SocketAddr>().map_err(|_| {
+            ServerError::Client(format!(
+                "{} is not an address",
+                paths.address_file().display()
+            ))
+        })?,
+        Err(_) => Config::load(data_dir)?.listen,
+    };
+    if address.ip().is_unspecified() {
+        address.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+    }
+    Ok(address)
+}
+
+/// Convenience for callers that have no tokio runtime of their own.
+pub fn block_on<T>(future: impl std::future::Future<Output = T>) -> Result<T, ServerError> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(client_err)?;
+    Ok(runtime.block_on(future))
+}
+
+/// Shared handle type for tests.
+pub type SharedClient = Arc<AdminClient>;

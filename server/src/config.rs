@@ -1,0 +1,272 @@
+//! Configuration: the documented example below is compiled in and written by `init`; the file
+//! in the data folder overrides its defaults, and `VOUCH_*` environment variables override the
+//! file. No secret lives in the configuration: keys are files beside it.
+
+use std::net::SocketAddr;
+use std::path::Path;
+
+use serde::Deserialize;
+
+use crate::error::ServerError;
+
+/// The documented example configuration (every key with its default).
+pub const EXAMPLE_CONFIG: &str = r#"# Vouch server configuration. Every key is shown with its default value.
+# Environment variables override this file: VOUCH_LISTEN, VOUCH_LOG_FORMAT, VOUCH_LOG_LEVEL.
+
+# Address and port to serve HTTPS on.
+listen = "127.0.0.1:8443"
+
+[log]
+# "human" or "json"
+format = "human"
+# tracing filter, e.g. "info" or "vouch_server=debug,info"
+level = "info"
+
+[enrollment]
+# How long a device's challenge nonce is accepted, in seconds.
+nonce_ttl_secs = 120
+# Refuse enrollment answers that do not bind the TLS channel (RFC 9266 tls-exporter).
+require_channel_binding = true
+# Challenge and completion requests allowed per client address per minute.
+rate_per_address_per_minute = 120
+# Challenge and completion requests allowed per serial per minute.
+rate_per_serial_per_minute = 12
+
+[certificates]
+# Validity of device certificates, in days.
+device_validity_days = 365
+# Validity of staff (app install) certificates, in days.
+staff_validity_days = 365
+# notBefore is set this many seconds in the past, for clocks that run slow.
+backdate_secs = 300
+# Devices may renew when less than this many days remain.
+renew_before_days = 30
+
+[invites]
+# How long a staff invite can be redeemed, in hours.
+ttl_hours = 72
+
+[policy]
+# Approve a scan at once when a trusted staff member made it and it is in no conflict.
+auto_approve_trusted = false
+
+[limits]
+# Largest request body in bytes (record uploads get 8x this).
+max_body_bytes = 1048576
+# Most records in one upload.
+max_records_per_batch = 1000
+"#;
+
+/// The server configuration.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Where to listen.
+    pub listen: SocketAddr,
+    /// Logging.
+    pub log: LogConfig,
+    /// Enrollment.
+    pub enrollment: EnrollmentConfig,
+    /// Certificate profile.
+    pub certificates: CertificateConfig,
+    /// Invites.
+    pub invites: InviteConfig,
+    /// Policy.
+    pub policy: PolicyConfig,
+    /// Limits.
+    pub limits: LimitConfig,
+}
+
+/// `[log]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogConfig {
+    /// `human` or `json`.
+    pub format: String,
+    /// tracing filter.
+    pub level: String,
+}
+
+/// `[enrollment]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnrollmentConfig {
+    /// Nonce lifetime.
+    pub nonce_ttl_secs: u64,
+    /// Require RFC 9266 channel binding.
+    pub require_channel_binding: bool,
+    /// Per-address rate.
+    pub rate_per_address_per_minute: u32,
+    /// Per-serial rate.
+    pub rate_per_serial_per_minute: u32,
+}
+
+/// `[certificates]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CertificateConfig {
+    /// Device certificate validity.
+    pub device_validity_days: u32,
+    /// Staff certificate validity.
+    pub staff_validity_days: u32,
+    /// notBefore backdate.
+    pub backdate_secs: u32,
+    /// Renewal window.
+    pub renew_before_days: u32,
+}
+
+/// `[invites]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InviteConfig {
+    /// Invite lifetime.
+    pub ttl_hours: u32,
+}
+
+/// `[policy]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyConfig {
+    /// Approve trusted scans at once.
+    pub auto_approve_trusted: bool,
+}
+
+/// `[limits]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitConfig {
+    /// Largest body.
+    pub max_body_bytes: usize,
+    /// Most records per upload.
+    pub max_records_per_batch: usize,
+}
+
+impl Config {
+    /// The defaults (the example configuration).
+    pub fn defaults() -> Result<Self, ServerError> {
+        Self::parse(EXAMPLE_CONFIG)
+    }
+
+    /// Parses a configuration text (all keys required; use [`Config::load`] for a partial file).
+    pub fn parse(text: &str) -> Result<Self, ServerError> {
+        toml::from_str(text).map_err(|e| ServerError::Config(e.to_string()))
+    }
+
+    /// Loads `DATA/config.toml` over the defaults, then applies `VOUCH_*` variables.
+    pub fn load(data_dir: &Path) -> Result<Self, ServerError> {
+        let path = data_dir.join("config.toml");
+        let mut merged: toml::Table =
+            toml::from_str(EXAMPLE_CONFIG).map_err(|e| ServerError::Config(e.to_string()))?;
+        if path.exists() {
+            let text =
+                std::fs::read_to_string(&path).map_err(|e| ServerError::io("reading", &path, e))?;
+            let file: toml::Table = toml::from_str(&text)
+                .map_err(|e| ServerError::Config(format!("{}: {e}", path.display())))?;
+            merge(&mut merged, file);
+        }
+        let mut config: Config = merged.try_into().map_err(|e: toml::de::Error| {
+            ServerError::Config(format!("{}: {e}", path.display()))
+        })?;
+        config.apply_env(|name| std::env::var(name).ok())?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn apply_env(&mut self, var: impl Fn(&str) -> Option<String>) -> Result<(), ServerError> {
+        if let Some(listen) = var("VOUCH_LISTEN") {
+            self.listen = listen.parse().map_err(|_| {
+                ServerError::Config(format!("VOUCH_LISTEN={listen:?} is not an address:port"))
+            })?;
+        }
+        if let Some(format) = var("VOUCH_LOG_FORMAT") {
+            self.log.format = format;
+        }
+        if let Some(level) = var("VOUCH_LOG_LEVEL") {
+            self.log.level = level;
+        }
+        Ok(())
+    }
+
+    fn validate(&self) -> Result<(), ServerError> {
+        if !matches!(self.log.format.as_str(), "human" | "json") {
+            return Err(ServerError::Config(format!(
+                "log.format must be \"human\" or \"json\", not {:?}",
+                self.log.format
+            )));
+        }
+        if self.enrollment.nonce_ttl_secs == 0 || self.enrollment.nonce_ttl_secs > 3600 {
+            return Err(ServerError::Config(
+                "enrollment.nonce_ttl_secs must be 1 to 3600".into(),
+            ));
+        }
+        if self.certificates.device_validity_days == 0 || self.certificates.staff_validity_days == 0
+        {
+            return Err(ServerError::Config(
+                "certificate validity must be at least one day".into(),
+            ));
+        }
+        if self.enrollment.rate_per_address_per_minute == 0
+            || self.enrollment.rate_per_serial_per_minute == 0
+        {
+            return Err(ServerError::Config(
+                "enrollment rates must be at least 1 per minute".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+fn merge(base: &mut toml::Table, over: toml::Table) {
+    for (key, value) in over {
+        match (base.get_mut(&key), value) {
+            (Some(toml::Value::Table(b)), toml::Value::Table(o)) => merge(b, o),
+            (_, v) => {
+                base.insert(key, v);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_example_is_the_default_and_valid() {
+        let c = Config::defaults().unwrap();
+        c.validate().unwrap();
+        assert_eq!(c.enrollment.nonce_ttl_secs, 120);
+    }
+
+    #[test]
+    fn a_partial_file_overrides_defaults_and_typos_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("config.toml"),
+            "[policy]\nauto_approve_trusted = true\n",
+        )
+        .unwrap();
+        assert!(
+            Config::load(dir.path())
+                .unwrap()
+                .policy
+                .auto_approve_trusted
+        );
+        std::fs::write(
+            dir.path().join("config.toml"),
+            "[policy]\nauto_aprove = true\n",
+        )
+        .unwrap();
+        let err = Config::load(dir.path()).unwrap_err().to_string();
+        assert!(err.contains("auto_aprove"), "{err}");
+    }
+
+    #[test]
+    fn env_overrides_are_checked() {
+        let mut c = Config::defaults().unwrap();
+        let err = c
+            .apply_env(|n| (n == "VOUCH_LISTEN").then(|| "nowhere".to_string()))
+            .unwrap_err();
+        assert!(err.to_string().contains("VOUCH_LISTEN"));
+    }
+}

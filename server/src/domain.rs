@@ -1,0 +1,359 @@
+//! The device state machine and the scan decision, as pure functions over plain data.
+//!
+//! `scanned → approved → enrolled`, or `rejected`, `conflict`, `revoked`. A second scan of the
+//! same serial and key corroborates; the same serial with another key, or the same key under
+//! another serial, is a `conflict` and is never approved automatically.
+
+use serde::{Deserialize, Serialize};
+use vouch_protocol::key::hex;
+use vouch_protocol::SignedScanRecord;
+
+use crate::store::{IngestView, StaffMember};
+
+/// Where a device stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeviceState {
+    /// Vouched for by a scan, waiting for approval.
+    Scanned,
+    /// Approved: may enroll.
+    Approved,
+    /// Holds a certificate.
+    Enrolled,
+    /// Refused by a supervisor.
+    Rejected,
+    /// Two scans disagree (serial or key); needs a supervisor.
+    Conflict,
+    /// Revoked after enrollment or approval.
+    Revoked,
+}
+
+impl DeviceState {
+    /// The state's name as in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeviceState::Scanned => "scanned",
+            DeviceState::Approved => "approved",
+            DeviceState::Enrolled => "enrolled",
+            DeviceState::Rejected => "rejected",
+            DeviceState::Conflict => "conflict",
+            DeviceState::Revoked => "revoked",
+        }
+    }
+
+    /// Parses a state name.
+    pub fn parse(text: &str) -> Option<Self> {
+        [
+            Self::Scanned,
+            Self::Approved,
+            Self::Enrolled,
+            Self::Rejected,
+            Self::Conflict,
+            Self::Revoked,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == text)
+    }
+}
+
+/// One step in a device's history.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TimelineEvent {
+    /// When.
+    pub at_ms: u64,
+    /// What (`scanned`, `corroborated`, `conflict`, `approved`, `challenged`, `enrolled`, ...).
+    pub event: String,
+    /// Who.
+    pub actor: String,
+    /// Why or details.
+    pub detail: Option<String>,
+}
+
+/// The certificate a device holds.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceCertificate {
+    /// Serial number, hex.
+    pub serial: String,
+    /// notAfter.
+    pub not_after_ms: u64,
+    /// The certified key, compressed SEC1 hex (the label key, or an operational key).
+    pub key: String,
+    /// SHA-256 (hex) of the CSR it was issued for (a lost answer can be delivered again).
+    pub csr_sha256: String,
+    /// The certificate, PEM.
+    pub pem: String,
+}
+
+/// Everything the server knows of a device.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Device {
+    /// Serial (the device's identity).
+    pub serial: String,
+    /// Model, if the label carried one.
+    pub model: Option<String>,
+    /// The vouched label key, compressed SEC1 hex.
+    pub key: String,
+    /// The label key's fingerprint.
+    pub key_fingerprint: String,
+    /// Where it stands.
+    pub state: DeviceState,
+    /// Other keys seen under this serial (conflicts).
+    pub other_keys: Vec<String>,
+    /// Other serials seen with this key (conflicts).
+    pub other_serials: Vec<String>,
+    /// Record ids of every scan of this serial or key.
+    pub scans: Vec<String>,
+    /// Set once the label key has been used to enroll: it never enrolls again.
+    pub label_key_used: bool,
+    /// The current certificate.
+    pub certificate: Option<DeviceCertificate>,
+    /// History.
+    pub timeline: Vec<TimelineEvent>,
+    /// When first seen.
+    pub created_at_ms: u64,
+    /// Last change.
+    pub updated_at_ms: u64,
+}
+
+impl Device {
+    /// Adds a timeline event and bumps `updated_at_ms`.
+    pub fn note(&mut self, at_ms: u64, event: &str, actor: &str, detail: Option<String>) {
+        self.timeline.push(TimelineEvent {
+            at_ms,
+            event: event.to_string(),
+            actor: actor.to_string(),
+            detail,
+        });
+        self.updated_at_ms = self.updated_at_ms.max(at_ms);
+    }
+}
+
+/// The outcome of ingesting one record, as the sync answer reports it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ScanOutcome {
+    /// Stored; these devices changed.
+    Accepted(Vec<Device>),
+    /// The same record was already stored.
+    Duplicate,
+    /// Refused, with a stable code and a message.
+    Refused {
+        /// Machine-readable reason.
+        code: &'static str,
+        /// Human text.
+        message: String,
+    },
+}
+
+/// Server policy for scans.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ScanPolicy {
+    /// Approve at once when a trusted member scans a label without conflict.
+    pub auto_approve_trusted: bool,
+}
+
+/// Decides what a verified, chain-checked record does to the devices it names.
+pub fn decide_scan(
+    record: &SignedScanRecord,
+    scanner: &StaffMember,
+    view: &IngestView,
+    policy: ScanPolicy,
+    now_ms: u64,
+) -> Vec<Device> {
+    let r = record.record();
+    let label = r.label();
+    let key = hex(&label.key().to_sec1_compressed());
+    let serial = label.serial().as_str().to_string();
+    let record_id = r.record_id().to_hex();
+    let actor = format!("staff:{}", scanner.key_id);
+    let site = format!("site {:?}", r.site());
+    let mut changed = Vec::new();
+
+    let mut device = view.by_serial.clone().unwrap_or_else(|| Device {
+        serial: serial.clone(),
+        model: label.model().map(|m| m.as_str().to_string()),
+        key: key.clone(),
+        key_fingerprint: label.key().fingerprint().to_string(),
+        state: DeviceState::Scanned,
+        other_keys: vec![],
+        other_serials: vec![],
+        scans: vec![],
+        label_key_used: false,
+        certificate: None,
+        timeline: vec![],
+        created_at_ms: now_ms,
+        updated_at_ms: now_ms,
+    });
+    let is_new = view.by_serial.is_none();
+    device.scans.push(record_id.clone());
+    let key_conflict = device.key != key;
+    let serial_conflict = !view.by_key.is_empty();
+    if key_conflict && !device.other_keys.contains(&key) {
+        device.other_keys.push(key.clone());
+    }
+    for other in &view.by_key {
+        if !device.other_serials.contains(&other.serial) {
+            device.other_serials.push(other.serial.clone());
+        }
+    }
+    if key_conflict || serial_conflict {
+        let why = if key_conflict {
+            "same serial scanned with another key"
+        } else {
+            "this key was already scanned under another serial"
+        };
+        enter_conflict(&mut device, now_ms, &actor, why);
+    } else if is_new {
+        device.note(now_ms, "scanned", &actor, Some(site));
+        if policy.auto_approve_trusted && scanner.trusted {
+            device.state = DeviceState::Approved;
+            device.note(now_ms, "approved", "policy", Some("trusted scanner".into()));
+        }
+    } else {
+        device.note(now_ms, "corroborated", &actor, Some(site));
+    }
+    changed.push(device);
+
+    for other in &view.by_key {
+        let mut other = other.clone();
+        other.scans.push(record_id.clone());
+        if !other.other_serials.contains(&serial) {
+            other.other_serials.push(serial.clone());
+        }
+        enter_conflict(
+            &mut other,
+            now_ms,
+            &actor,
+            "its key was scanned under another serial",
+        );
+        changed.push(other);
+    }
+    changed
+}
+
+/// Puts a device into conflict (or, once enrolled or decided, flags it in its timeline).
+fn enter_conflict(device: &mut Device, now_ms: u64, actor: &str, why: &str) {
+    match device.state {
+        DeviceState::Scanned | DeviceState::Approved | DeviceState::Conflict => {
+            device.state = DeviceState::Conflict;
+            device.note(now_ms, "conflict", actor, Some(why.to_string()));
+        }
+        DeviceState::Enrolled | DeviceState::Rejected | DeviceState::Revoked => {
+            device.note(now_ms, "conflict_flagged", actor, Some(why.to_string()));
+        }
+    }
+}
+
+/// A supervisor's decision on a device.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Decision {
+    /// May enroll.
+    Approve,
+    /// May not enroll.
+    Reject,
+    /// Certificate (if any) revoked; may not enroll again.
+    Revoke,
+}
+
+impl Decision {
+    /// The verb as in URLs and the audit log.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Decision::Approve => "approve",
+            Decision::Reject => "reject",
+            Decision::Revoke => "revoke",
+        }
+    }
+}
+
+/// Why a decision cannot be applied.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DecisionRefused(pub &'static str);
+
+/// Applies a review decision to a device, or says why it cannot.
+pub fn apply_decision(
+    device: &mut Device,
+    decision: Decision,
+    actor: &str,
+    reason: &str,
+    now_ms: u64,
+) -> Result<(), DecisionRefused> {
+    use DeviceState::*;
+    let next = match (decision, device.state) {
+        (Decision::Approve, Scanned | Conflict | Rejected) => Approved,
+        (Decision::Approve, Approved) => {
+            return Err(DecisionRefused("the device is already approved"))
+        }
+        (Decision::Approve, Enrolled) => {
+            return Err(DecisionRefused("the device is already enrolled"))
+        }
+        (Decision::Approve, Revoked) => {
+            return Err(DecisionRefused("a revoked device cannot be approved again"))
+        }
+        (Decision::Reject, Scanned | Conflict | Approved) => Rejected,
+        (Decision::Reject, Rejected) => {
+            return Err(DecisionRefused("the device is already rejected"))
+        }
+        (Decision::Reject, Enrolled | Revoked) => {
+            return Err(DecisionRefused(
+                "an enrolled device is revoked, not rejected",
+            ))
+        }
+        (Decision::Revoke, Revoked) => {
+            return Err(DecisionRefused("the device is already revoked"))
+        }
+        (Decision::Revoke, _) => Revoked,
+    };
+    device.state = next;
+    let event = match decision {
+        Decision::Approve => "approved",
+        Decision::Reject => "rejected",
+        Decision::Revoke => "revoked",
+    };
+    device.note(now_ms, event, actor, Some(reason.to_string()));
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn device(state: DeviceState) -> Device {
+        Device {
+            serial: "S".into(),
+            model: None,
+            key: "02".into(),
+            key_fingerprint: String::new(),
+            state,
+            other_keys: vec![],
+            other_serials: vec![],
+            scans: vec![],
+            label_key_used: false,
+            certificate: None,
+            timeline: vec![],
+            created_at_ms: 0,
+            updated_at_ms: 0,
+        }
+    }
+
+    #[test]
+    fn decisions_follow_the_state_machine() {
+        let mut d = device(DeviceState::Conflict);
+        apply_decision(&mut d, Decision::Approve, "sup", "checked on site", 5).unwrap();
+        assert_eq!(d.state, DeviceState::Approved);
+        assert!(apply_decision(&mut d, Decision::Approve, "sup", "again", 6).is_err());
+        let mut e = device(DeviceState::Enrolled);
+        assert!(apply_decision(&mut e, Decision::Reject, "sup", "no", 6).is_err());
+        apply_decision(&mut e, Decision::Revoke, "sup", "stolen", 7).unwrap();
+        assert_eq!(e.state, DeviceState::Revoked);
+        assert!(apply_decision(&mut e, Decision::Approve, "sup", "undo", 8).is_err());
+        assert_eq!(e.timeline.last().map(|t| t.event.as_str()), Some("revoked"));
+    }
+
+    #[test]
+    fn conflict_never_downgrades_an_enrolled_device() {
+        let mut d = device(DeviceState::Enrolled);
+        enter_conflict(&mut d, 1, "x", "why");
+        assert_eq!(d.state, DeviceState::Enrolled);
+        assert_eq!(d.timeline[0].event, "conflict_flagged");
+    }
+}

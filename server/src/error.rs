@@ -1,0 +1,57 @@
+//! The server library's one error type.
+
+use std::path::PathBuf;
+
+/// What can go wrong in the server library.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ServerError {
+    /// The database failed or holds something unreadable.
+    #[error("storage error: {0}")]
+    Storage(String),
+    /// A file could not be read or written.
+    #[error("{action} {path}: {source}")]
+    Io {
+        /// What was being done.
+        action: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The configuration is invalid.
+    #[error("configuration error: {0}")]
+    Config(String),
+    /// The certificate authority could not do what was asked.
+    #[error("certificate authority error: {0}")]
+    Authority(String),
+    /// TLS set-up failed.
+    #[error("TLS error: {0}")]
+    Tls(String),
+    /// Something named does not exist.
+    #[error("{0}")]
+    NotFound(String),
+    /// The change conflicts with the current state.
+    #[error("{0}")]
+    Conflict(String),
+    /// The request is malformed.
+    #[error("{0}")]
+    BadRequest(String),
+    /// A protocol object was invalid.
+    #[error(transparent)]
+    Protocol(#[from] vouch_protocol::Error),
+    /// The admin client could not talk to the server.
+    #[error("{0}")]
+    Client(String),
+}
+
+impl ServerError {
+    /// An I/O error on a path.
+    pub fn io(action: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Self::Io {
+            action,
+            path: path.into(),
+            source,
+        }
+    }
+}

@@ -1,0 +1,383 @@
+//! `vouch-server`: the companion server and its admin commands.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::{Args, Parser, Subcommand};
+use reqwest::Method;
+use serde_json::{json, Value};
+use vouch_server::authority::files::{read_text, DataPaths};
+use vouch_server::client::AdminClient;
+use vouch_server::{Config, ImportCa};
+
+/// Vouch companion server: CA, staff, scan ingestion, review, device enrollment.
+#[derive(Parser)]
+#[command(name = "vouch-server", version, about)]
+struct Cli {
+    /// The server's data folder.
+    #[arg(long, global = true, env = "VOUCH_DATA", default_value = "vouch-data")]
+    data: PathBuf,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create a CA (or import one), the server's TLS certificate, the operator credential and an
+    /// example config. Refuses to overwrite an existing CA.
+    Init(InitArgs),
+    /// Serve HTTPS until SIGINT/SIGTERM.
+    Serve {
+        /// Address to listen on (overrides the config's `listen`).
+        #[arg(long)]
+        listen: Option<SocketAddr>,
+    },
+    /// Make a one-time staff invite (printed as text and as a QR code).
+    Invite {
+        /// technician or supervisor
+        #[arg(long)]
+        role: String,
+        /// The staff member's name.
+        #[arg(long)]
+        name: String,
+        /// Let policy approve this member's scans at once (see [policy] in the config).
+        #[arg(long)]
+        trusted: bool,
+        /// The URL the app should use to reach this server (default: https://localhost:PORT).
+        #[arg(long)]
+        server_url: Option<String>,
+        /// Print JSON instead of text and QR.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Devices: list, show, approve, reject, revoke.
+    #[command(subcommand)]
+    Device(DeviceCommand),
+    /// Staff: list, revoke.
+    #[command(subcommand)]
+    Staff(StaffCommand),
+    /// Audit log: verify the hash chain, or export it as JSON lines.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+    /// Print the CA certificate (PEM), for devices and firmware builds.
+    Ca,
+}
+
+#[derive(Args)]
+struct InitArgs {
+    /// A name (DNS or IP) the server is reached by; repeat for several. localhost, 127.0.0.1 and
+    /// ::1 are always added.
+    #[arg(long = "hostname", required = true)]
+    hostnames: Vec<String>,
+    /// Import this CA certificate (PEM) instead of creating a CA (needs --ca-key).
+    #[arg(long, requires = "ca_key")]
+    ca_cert: Option<PathBuf>,
+    /// The imported CA's private key (PKCS#8 PEM).
+    #[arg(long, requires = "ca_cert")]
+    ca_key: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+enum DeviceCommand {
+    /// List devices.
+    List {
+        /// Only devices in this state (scanned, approved, enrolled, rejected, conflict, revoked).
+        #[arg(long)]
+        state: Option<String>,
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one device with its evidence and timeline.
+    Show {
+        /// The serial.
+        serial: String,
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Approve a device (it may then enroll).
+    Approve(DecisionArgs),
+    /// Reject a device.
+    Reject(DecisionArgs),
+    /// Revoke a device (and its certificate).
+    Revoke(DecisionArgs),
+}
+
+#[derive(Args)]
+struct DecisionArgs {
+    /// The serial.
+    serial: String,
+    /// Why (recorded in the audit log).
+    #[arg(long)]
+    reason: String,
+}
+
+#[derive(Subcommand)]
+enum StaffCommand {
+    /// List staff.
+    List {
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke a staff member: their later records are refused.
+    Revoke {
+        /// The member's key id (hex, from `staff list`).
+        key_id: String,
+        /// Why.
+        #[arg(long)]
+        reason: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Check the audit log's hash chain.
+    Verify,
+    /// Print the audit log as JSON lines.
+    Export,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Init(args) => init(&cli.data, args),
+        Command::Serve { listen } => serve(&cli.data, listen),
+        Command::Ca => {
+            let pem = read_text(&DataPaths::new(&cli.data).ca_cert())?;
+            print!("{pem}");
+            Ok(())
+        }
+        command => vouch_server::client::block_on(admin(&cli.data, command))?,
+    }
+}
+
+fn init(data: &std::path::Path, args: InitArgs) -> Result<()> {
+    let import = match (args.ca_cert, args.ca_key) {
+        (Some(cert), Some(key)) => Some(ImportCa { cert, key }),
+        _ => None,
+    };
+    let report =
+        vouch_server::init(data, &args.hostnames, import.as_ref()).context("init failed")?;
+    println!("Initialised {}", data.display());
+    println!("  CA certificate: {}", report.ca_cert.display());
+    println!("  CA SHA-256:     {}", report.ca_sha256);
+    println!("  configuration:  {}", report.config.display());
+    println!(
+        "Key files are mode 0600. Next: vouch-server --data {} serve",
+        data.display()
+    );
+    Ok(())
+}
+
+fn serve(data: &std::path::Path, listen: Option<SocketAddr>) -> Result<()> {
+    let config = Config::load(data).context("cannot load the configuration")?;
+    init_logging(&config);
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    runtime
+        .block_on(vouch_server::launch(data, listen))
+        .context("the server stopped with an error")
+}
+
+fn init_logging(config: &Config) {
+    let filter = tracing_subscriber::EnvFilter::try_new(&config.log.level)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if config.log.format == "json" {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+async fn admin(data: &std::path::Path, command: Command) -> Result<()> {
+    let client = AdminClient::from_data_dir(data)?;
+    match command {
+        Command::Invite {
+            role,
+            name,
+            trusted,
+            server_url,
+            json,
+        } => {
+            let url = server_url.unwrap_or_else(|| client.base_url().to_string());
+            let body = json!({"role": role, "name": name, "trusted": trusted, "server_url": url});
+            let answer = client
+                .call(Method::POST, "/v1/admin/invites", Some(body))
+                .await?;
+            print_invite(&answer, json)
+        }
+        Command::Device(d) => device(&client, d).await,
+        Command::Staff(s) => staff(&client, s).await,
+        Command::Audit(AuditCommand::Export) => {
+            print!(
+                "{}",
+                client
+                    .call_text(Method::GET, "/v1/admin/audit", None)
+                    .await?
+            );
+            Ok(())
+        }
+        Command::Audit(AuditCommand::Verify) => {
+            let answer = client
+                .call(Method::GET, "/v1/admin/audit/verify", None)
+                .await?;
+            if answer["ok"].as_bool() == Some(true) {
+                println!(
+                    "audit log OK: {} entries, hash chain intact",
+                    answer["entries"]
+                );
+                Ok(())
+            } else {
+                anyhow::bail!(
+                    "audit log BROKEN: {}",
+                    answer["error"].as_str().unwrap_or("unknown problem")
+                )
+            }
+        }
+        Command::Init(_) | Command::Serve { .. } | Command::Ca => Ok(()),
+    }
+}
+
+fn print_invite(answer: &Value, as_json: bool) -> Result<()> {
+    let invite = answer["invite"]
+        .as_str()
+        .context("the server's answer has no invite")?;
+    if as_json {
+        println!("{answer}");
+        return Ok(());
+    }
+    let code =
+        qrcode::QrCode::new(invite.as_bytes()).context("cannot render the invite as a QR code")?;
+    let art = code
+        .render::<qrcode::render::unicode::Dense1x2>()
+        .quiet_zone(true)
+        .build();
+    println!("{art}");
+    println!(
+        "Invite for {} ({}), valid once, until {} ms since the epoch:",
+        answer["name"], answer["role"], answer["expires_at_ms"]
+    );
+    println!("{invite}");
+    Ok(())
+}
+
+async fn device(client: &AdminClient, command: DeviceCommand) -> Result<()> {
+    let decide = |verb: &str, a: DecisionArgs| {
+        (
+            format!("/v1/devices/{}/{verb}", a.serial),
+            json!({"reason": a.reason}),
+        )
+    };
+    match command {
+        DeviceCommand::List { state, json } => {
+            let path = state.map_or("/v1/devices".to_string(), |s| {
+                format!("/v1/devices?state={s}")
+            });
+            let answer = client.call(Method::GET, &path, None).await?;
+            if json {
+                println!("{answer}");
+            } else {
+                println!(
+                    "{:<24} {:<10} {:<20} {:>5}",
+                    "SERIAL", "STATE", "KEY FINGERPRINT", "SCANS"
+                );
+                for d in answer["devices"].as_array().into_iter().flatten() {
+                    println!(
+                        "{:<24} {:<10} {:<20} {:>5}",
+                        text(&d["serial"]),
+                        text(&d["state"]),
+                        text(&d["key_fingerprint"]),
+                        d["scans"]
+                    );
+                }
+            }
+            Ok(())
+        }
+        DeviceCommand::Show { serial, json } => {
+            let answer = client
+                .call(Method::GET, &format!("/v1/devices/{serial}"), None)
+                .await?;
+            if json {
+                println!("{answer}");
+            } else {
+                println!("{}", serde_json::to_string_pretty(&answer)?);
+            }
+            Ok(())
+        }
+        DeviceCommand::Approve(a) => post_decision(client, decide("approve", a)).await,
+        DeviceCommand::Reject(a) => post_decision(client, decide("reject", a)).await,
+        DeviceCommand::Revoke(a) => post_decision(client, decide("revoke", a)).await,
+    }
+}
+
+async fn post_decision(client: &AdminClient, (path, body): (String, Value)) -> Result<()> {
+    let answer = client.call(Method::POST, &path, Some(body)).await?;
+    println!(
+        "{} is now {}",
+        text(&answer["serial"]),
+        text(&answer["state"])
+    );
+    Ok(())
+}
+
+async fn staff(client: &AdminClient, command: StaffCommand) -> Result<()> {
+    match command {
+        StaffCommand::List { json } => {
+            let answer = client.call(Method::GET, "/v1/admin/staff", None).await?;
+            if json {
+                println!("{answer}");
+            } else {
+                for m in answer["staff"].as_array().into_iter().flatten() {
+                    let status = if m["revoked_at_ms"].is_null() {
+                        "active"
+                    } else {
+                        "REVOKED"
+                    };
+                    println!(
+                        "{}  {:<12} {:<8} {}",
+                        text(&m["key_id"]),
+                        text(&m["role"]),
+                        status,
+                        text(&m["name"])
+                    );
+                }
+            }
+            Ok(())
+        }
+        StaffCommand::Revoke { key_id, reason } => {
+            let answer = client
+                .call(
+                    Method::POST,
+                    &format!("/v1/admin/staff/{key_id}/revoke"),
+                    Some(json!({"reason": reason})),
+                )
+                .await?;
+            println!(
+                "revoked {} ({})",
+                text(&answer["name"]),
+                text(&answer["key_id"])
+            );
+            Ok(())
+        }
+    }
+}
+
+fn text(v: &Value) -> String {
+    v.as_str().map_or_else(|| v.to_string(), str::to_string)
+}

@@ -1,0 +1,141 @@
+//! Prometheus metrics: enrollments, refusals by reason, records ingested, request latency.
+
+use std::time::Duration;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::Registry;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct Reason {
+    reason: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct Outcome {
+    outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct Route {
+    path: String,
+    status: u16,
+}
+
+/// The server's metrics.
+pub struct Metrics {
+    registry: Registry,
+    enrollments: Counter,
+    renewals: Counter,
+    refusals: Family<Reason, Counter>,
+    records: Family<Outcome, Counter>,
+    latency: Family<Route, Histogram>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    /// Registers every metric.
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("vouch");
+        let enrollments = Counter::default();
+        let renewals = Counter::default();
+        let refusals = Family::<Reason, Counter>::default();
+        let records = Family::<Outcome, Counter>::default();
+        let latency = Family::<Route, Histogram>::new_with_constructor(|| {
+            Histogram::new(exponential_buckets(0.0005, 2.0, 16))
+        });
+        registry.register(
+            "enrollments",
+            "Device certificates issued by enrollment",
+            enrollments.clone(),
+        );
+        registry.register(
+            "renewals",
+            "Device certificates issued by renewal",
+            renewals.clone(),
+        );
+        registry.register("refusals", "Refused requests by reason", refusals.clone());
+        registry.register(
+            "records",
+            "Scan records received, by outcome",
+            records.clone(),
+        );
+        registry.register(
+            "request_seconds",
+            "Request latency by route and status",
+            latency.clone(),
+        );
+        Self {
+            registry,
+            enrollments,
+            renewals,
+            refusals,
+            records,
+            latency,
+        }
+    }
+
+    /// Counts an enrollment.
+    pub fn enrolled(&self) {
+        self.enrollments.inc();
+    }
+
+    /// Counts a renewal.
+    pub fn renewed(&self) {
+        self.renewals.inc();
+    }
+
+    /// Counts a refusal by reason code.
+    pub fn refusal(&self, reason: &str) {
+        self.refusals
+            .get_or_create(&Reason {
+                reason: reason.to_string(),
+            })
+            .inc();
+    }
+
+    /// Counts an ingested record by outcome.
+    pub fn record(&self, outcome: &str) {
+        self.records
+            .get_or_create(&Outcome {
+                outcome: outcome.to_string(),
+            })
+            .inc();
+    }
+
+    /// Observes a request's latency. Paths with ids are folded to keep label sets small.
+    pub fn observe(&self, path: &str, status: u16, elapsed: Duration) {
+        let path = if path.starts_with("/v1/devices/") {
+            "/v1/devices/{serial}"
+        } else if path.starts_with("/v1/admin/staff/") {
+            "/v1/admin/staff/{key_id}"
+        } else {
+            path
+        };
+        let known =
+            path.starts_with("/v1/") || matches!(path, "/healthz" | "/metrics" | "/openapi.json");
+        let path = if known { path } else { "other" };
+        self.latency
+            .get_or_create(&Route {
+                path: path.to_string(),
+                status,
+            })
+            .observe(elapsed.as_secs_f64());
+    }
+
+    /// The Prometheus text exposition.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        if prometheus_client::encoding::text::encode(&mut out, &self.registry).is_err() {
+            out.clear();
+        }
+        out
+    }
+}

@@ -1,0 +1,273 @@
+//! Storage: the records the server keeps, and one trait per subsystem. Handlers and the
+//! authority never see sled; [`sled_store::SledStore`] is the embedded default and a PostgreSQL
+//! implementation can stand behind the same traits.
+//!
+//! Every method that changes state is atomic (all of its writes and its audit entry commit
+//! together, or none do) and durable (on disk, fsync'd, before it returns).
+
+pub mod sled_store;
+
+use serde::{Deserialize, Serialize};
+use vouch_protocol::{ChainHead, SignedScanRecord};
+
+use crate::domain::{Device, ScanOutcome};
+use crate::error::ServerError;
+
+/// A staff member's role, carried in their client certificate.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Scans labels.
+    Technician,
+    /// Scans labels and reviews devices.
+    Supervisor,
+}
+
+impl Role {
+    /// The role's name as in certificates and JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Technician => "technician",
+            Role::Supervisor => "supervisor",
+        }
+    }
+
+    /// Parses `technician` or `supervisor`.
+    pub fn parse(text: &str) -> Option<Role> {
+        match text {
+            "technician" => Some(Role::Technician),
+            "supervisor" => Some(Role::Supervisor),
+            _ => None,
+        }
+    }
+}
+
+/// A gap in an install's record chain, shown to supervisors.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChainGap {
+    /// The sequence number the server expected.
+    pub expected: u64,
+    /// The sequence number that arrived instead.
+    pub found: u64,
+    /// When the server saw it.
+    pub seen_at_ms: u64,
+}
+
+/// A registered app install (technician or supervisor).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StaffMember {
+    /// Key id (hex) of the install's key: the staff member's identity.
+    pub key_id: String,
+    /// Display name from the invite.
+    pub name: String,
+    /// Role from the invite.
+    pub role: Role,
+    /// Whether policy may approve this member's scans at once.
+    pub trusted: bool,
+    /// The install's public key, compressed SEC1 (hex).
+    pub public_key: String,
+    /// When the invite was redeemed.
+    pub registered_at_ms: u64,
+    /// When the member was revoked, if they were.
+    pub revoked_at_ms: Option<u64>,
+    /// Why, if revoked.
+    pub revoked_reason: Option<String>,
+    /// Where the member's record chain stands.
+    pub chain: ChainHead,
+    /// Chain gaps seen (refused records whose predecessors never arrived).
+    pub gaps: Vec<ChainGap>,
+    /// Serial number (hex) of the staff certificate.
+    pub certificate_serial: String,
+    /// The certificate's notAfter.
+    pub not_after_ms: u64,
+}
+
+/// A one-time staff invite, stored by the SHA-256 of its code.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InviteRecord {
+    /// The role the redeemer gets.
+    pub role: Role,
+    /// The redeemer's display name.
+    pub name: String,
+    /// Whether the redeemer's scans count as trusted.
+    pub trusted: bool,
+    /// When the invite was made.
+    pub created_at_ms: u64,
+    /// After this, the invite is refused.
+    pub expires_at_ms: u64,
+    /// Set when redeemed.
+    pub used_at_ms: Option<u64>,
+}
+
+/// A stored enrollment challenge.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChallengeRecord {
+    /// The serial the nonce was given to.
+    pub serial: String,
+    /// When it stops being accepted.
+    pub expires_at_ms: u64,
+}
+
+/// What the server knows of a certificate it issued (for revocation and the CRL).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CertRecord {
+    /// Serial number, hex.
+    pub serial: String,
+    /// The identity URI in its SAN.
+    pub subject: String,
+    /// notAfter.
+    pub not_after_ms: u64,
+    /// When revoked, if it was.
+    pub revoked_at_ms: Option<u64>,
+}
+
+/// One entry of the append-only, hash-chained audit log.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    /// Position in the log, from 1.
+    pub seq: u64,
+    /// When.
+    pub at_ms: u64,
+    /// Who (`operator`, `staff:<key id>`, `device:<serial>`, `server`).
+    pub actor: String,
+    /// What happened (`device.approved`, `staff.registered`, ...).
+    pub action: String,
+    /// What it happened to (a serial, a key id, ...).
+    pub subject: String,
+    /// Details.
+    pub detail: serde_json::Value,
+    /// Hash (hex) of the previous entry; 64 zeros for the first.
+    pub prev_hash: String,
+    /// SHA-256 (hex) of `prev_hash || canonical JSON of this entry without hash`.
+    pub hash: String,
+}
+
+/// What an action adds to the audit log; the store fills in seq, time and hashes.
+#[derive(Clone, Debug)]
+pub struct AuditNote {
+    /// Who.
+    pub actor: String,
+    /// What happened.
+    pub action: &'static str,
+    /// To what.
+    pub subject: String,
+    /// Details.
+    pub detail: serde_json::Value,
+}
+
+/// A stored scan record with what the server made of it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredScan {
+    /// The record as received (signature verified).
+    pub record: SignedScanRecord,
+    /// When the server accepted it.
+    pub received_at_ms: u64,
+    /// The scanner's display name at the time.
+    pub installer_name: String,
+}
+
+/// The device subsystem: devices, their scans, review decisions.
+pub trait DeviceStore: Send + Sync {
+    /// One device by serial.
+    fn device(&self, serial: &str) -> Result<Option<Device>, ServerError>;
+    /// Every device (optionally only those in `state`).
+    fn devices(&self) -> Result<Vec<Device>, ServerError>;
+    /// Stored scans by record id.
+    fn scan(&self, record_id: &str) -> Result<Option<StoredScan>, ServerError>;
+    /// Applies a verified scan record atomically: checks the install's chain, updates the
+    /// devices the decision names, stores the record and the chain head.
+    fn ingest_scan(
+        &self,
+        record: &SignedScanRecord,
+        now_ms: u64,
+        decide: &dyn Fn(&StaffMember, &IngestView) -> Result<ScanOutcome, ServerError>,
+    ) -> Result<ScanOutcome, ServerError>;
+    /// Replaces a device (a review decision or an enrollment) with its audit entry, atomically.
+    fn update_device(
+        &self,
+        serial: &str,
+        change: &dyn Fn(Device) -> Result<(Device, AuditNote), ServerError>,
+    ) -> Result<Device, ServerError>;
+}
+
+/// What the ingest decision may look at, read inside the store's transaction.
+#[derive(Clone, Debug, Default)]
+pub struct IngestView {
+    /// The device with the record's serial, if any.
+    pub by_serial: Option<Device>,
+    /// Devices (other serials) already holding the record's key.
+    pub by_key: Vec<Device>,
+    /// A stored record with the same id, if any.
+    pub same_id: Option<StoredScan>,
+}
+
+/// The staff subsystem: invites and registered installs.
+pub trait StaffStore: Send + Sync {
+    /// Stores a new invite under the SHA-256 (hex) of its code.
+    fn put_invite(
+        &self,
+        code_sha256: &str,
+        invite: &InviteRecord,
+        audit: AuditNote,
+    ) -> Result<(), ServerError>;
+    /// An invite by the SHA-256 (hex) of its code.
+    fn invite(&self, code_sha256: &str) -> Result<Option<InviteRecord>, ServerError>;
+    /// Redeems an invite and registers the member, atomically; `None` if the invite is
+    /// unknown, used or expired (nothing is written then).
+    fn redeem_invite(
+        &self,
+        code_sha256: &str,
+        now_ms: u64,
+        register: &dyn Fn(&InviteRecord) -> Result<(StaffMember, CertRecord), ServerError>,
+    ) -> Result<Option<StaffMember>, ServerError>;
+    /// One member by key id.
+    fn staff(&self, key_id: &str) -> Result<Option<StaffMember>, ServerError>;
+    /// Every member.
+    fn all_staff(&self) -> Result<Vec<StaffMember>, ServerError>;
+    /// Marks a member revoked (and their certificate), atomically.
+    fn revoke_staff(
+        &self,
+        key_id: &str,
+        now_ms: u64,
+        reason: &str,
+        actor: &str,
+    ) -> Result<Option<StaffMember>, ServerError>;
+}
+
+/// The enrollment subsystem: nonces and issued certificates.
+pub trait EnrollmentStore: Send + Sync {
+    /// Stores a nonce (hex) for a vouched serial.
+    fn put_challenge(&self, nonce: &str, challenge: &ChallengeRecord) -> Result<(), ServerError>;
+    /// Removes and returns a nonce: each nonce is taken at most once, whatever happens next.
+    fn take_challenge(&self, nonce: &str) -> Result<Option<ChallengeRecord>, ServerError>;
+    /// Commits an issuance: the device's new state and its certificate record, atomically,
+    /// only if the stored device still passes `expect` (else [`ServerError::Conflict`]).
+    fn record_issuance(
+        &self,
+        device: &Device,
+        cert: &CertRecord,
+        audit: AuditNote,
+        expect: &dyn Fn(&Device) -> bool,
+    ) -> Result<(), ServerError>;
+    /// One certificate record by serial (hex).
+    fn certificate(&self, serial: &str) -> Result<Option<CertRecord>, ServerError>;
+    /// Every revoked certificate (for the CRL).
+    fn revoked_certificates(&self) -> Result<Vec<CertRecord>, ServerError>;
+    /// Marks a certificate revoked.
+    fn revoke_certificate(&self, serial: &str, now_ms: u64) -> Result<(), ServerError>;
+    /// Drops expired challenges; returns how many.
+    fn purge_challenges(&self, now_ms: u64) -> Result<usize, ServerError>;
+}
+
+/// The audit subsystem.
+pub trait AuditStore: Send + Sync {
+    /// Appends one entry on its own.
+    fn append_audit(&self, note: AuditNote, now_ms: u64) -> Result<AuditEntry, ServerError>;
+    /// Every entry in order.
+    fn audit_entries(&self) -> Result<Vec<AuditEntry>, ServerError>;
+}
+
+/// Everything the server needs from storage.
+pub trait Store: DeviceStore + StaffStore + EnrollmentStore + AuditStore {}
+
+impl<T: DeviceStore + StaffStore + EnrollmentStore + AuditStore> Store for T {}

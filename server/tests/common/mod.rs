@@ -1,0 +1,526 @@
+//! Test harness: the real `vouch-server` binary on a free loopback port with a temporary data
+//! folder, a staff app install (real key, real invite, real mTLS), and a device that enrolls
+//! over one real TLS connection with RFC 9266 channel binding.
+#![allow(
+    dead_code,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    missing_docs
+)]
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rcgen::{CertificateParams, KeyPair, PublicKeyData};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+use serde_json::{json, Value};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use vouch_protocol::enroll::{
+    encode_base64, ChannelBinding, EnrollMode, EnrollRequest, EnrollmentMessage, Nonce,
+};
+use vouch_protocol::key::public_key_of;
+use vouch_protocol::p256::ecdsa::SigningKey;
+use vouch_protocol::p256::pkcs8::EncodePrivateKey;
+use vouch_protocol::{
+    ChainHead, Label, Model, NewScan, RecordId, ScanRecord, Serial, SignedScanRecord,
+};
+
+pub fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_vouch-server")
+}
+
+/// A running server; stopped with SIGTERM when dropped.
+pub struct Server {
+    pub dir: tempfile::TempDir,
+    pub addr: SocketAddr,
+    child: Child,
+}
+
+impl Server {
+    pub fn start() -> Self {
+        Self::start_with_config("")
+    }
+
+    pub fn start_with_config(extra_config: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let out = Command::new(bin())
+            .args([
+                "--data",
+                dir.path().to_str().unwrap(),
+                "init",
+                "--hostname",
+                "localhost",
+            ])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "init: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        if !extra_config.is_empty() {
+            let path = dir.path().join("config.toml");
+            let mut text = std::fs::read_to_string(&path).unwrap();
+            text.push_str(extra_config);
+            std::fs::write(&path, text).unwrap();
+        }
+        Self::serve(dir)
+    }
+
+    pub fn serve(dir: tempfile::TempDir) -> Self {
+        let _ = std::fs::remove_file(dir.path().join("server.addr"));
+        let log = std::fs::File::create(dir.path().join("server.log")).unwrap();
+        let child = Command::new(bin())
+            .args([
+                "--data",
+                dir.path().to_str().unwrap(),
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+            ])
+            .env("VOUCH_LOG_LEVEL", "info")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        let started = Instant::now();
+        let addr = loop {
+            if let Ok(text) = std::fs::read_to_string(dir.path().join("server.addr")) {
+                if let Ok(addr) = text.trim().parse() {
+                    break addr;
+                }
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "server did not start"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        Self { dir, addr, child }
+    }
+
+    pub fn data(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default()
+    }
+
+    pub fn url(&self) -> String {
+        format!("https://localhost:{}", self.addr.port())
+    }
+
+    pub fn ca_pem(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("ca/ca.pem")).unwrap()
+    }
+
+    /// Runs an admin command against this server.
+    pub fn admin(&self, args: &[&str]) -> Output {
+        Command::new(bin())
+            .arg("--data")
+            .arg(self.data())
+            .args(args)
+            .output()
+            .unwrap()
+    }
+
+    pub fn admin_ok(&self, args: &[&str]) -> String {
+        let out = self.admin(args);
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    pub fn invite(&self, role: &str, name: &str) -> String {
+        let out = self.admin_ok(&[
+            "invite",
+            "--role",
+            role,
+            "--name",
+            name,
+            "--json",
+            "--server-url",
+            &self.url(),
+        ]);
+        let v: Value = serde_json::from_str(out.trim()).unwrap();
+        v["invite"].as_str().unwrap().to_string()
+    }
+
+    /// Stops the server (SIGTERM) and returns its data folder.
+    pub fn stop(mut self) -> tempfile::TempDir {
+        self.terminate();
+        let dir = tempfile::tempdir().unwrap();
+        std::mem::replace(&mut self.dir, dir)
+    }
+
+    fn terminate(&mut self) {
+        if let Ok(Some(_)) = self.child.try_wait() {
+            return;
+        }
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.terminate();
+    }
+}
+
+pub fn pem_der(pem: &str) -> Vec<u8> {
+    let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+    data_encoding::BASE64.decode(body.as_bytes()).unwrap()
+}
+
+fn roots(ca_pem: &str) -> rustls::RootCertStore {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(CertificateDer::from(pem_der(ca_pem))).unwrap();
+    roots
+}
+
+pub fn tls_config(ca_pem: &str, identity: Option<(&str, &str)>) -> rustls::ClientConfig {
+    let builder = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots(ca_pem));
+    match identity {
+        None => builder.with_no_client_auth(),
+        Some((cert_pem, key_pem)) => {
+            let key = PrivateKeyDer::try_from(pem_der(key_pem)).unwrap();
+            builder
+                .with_client_auth_cert(vec![CertificateDer::from(pem_der(cert_pem))], key)
+                .unwrap()
+        }
+    }
+}
+
+pub fn http(server: &Server, identity: Option<(&str, &str)>) -> reqwest::Client {
+    reqwest::Client::builder()
+        .use_preconfigured_tls(tls_config(&server.ca_pem(), identity))
+        .resolve("localhost", server.addr)
+        .build()
+        .unwrap()
+}
+
+/// Sends a request; returns (status, JSON body or Null).
+pub async fn call(
+    client: &reqwest::Client,
+    server: &Server,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let mut req = client.request(method, format!("{}{path}", server.url()));
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    let resp = req.send().await.unwrap();
+    let status = resp.status().as_u16();
+    let text = resp.text().await.unwrap();
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+/// A registered app install.
+pub struct Staff {
+    pub key: SigningKey,
+    pub cert_pem: String,
+    pub key_pem: String,
+    pub key_id: String,
+    pub chain: ChainHead,
+    pub client: reqwest::Client,
+    pub counter: u64,
+}
+
+pub fn csr_for(key: &SigningKey, cn: &str) -> Vec<u8> {
+    let pem = key.to_pkcs8_pem(Default::default()).unwrap();
+    let pair = KeyPair::from_pem(&pem).unwrap();
+    let params = CertificateParams::new(vec![cn.to_string()]).unwrap();
+    params.serialize_request(&pair).unwrap().der().to_vec()
+}
+
+pub async fn register(server: &Server, role: &str, name: &str) -> Staff {
+    let invite = vouch_protocol::Invite::parse(&server.invite(role, name)).unwrap();
+    let key = SigningKey::random(&mut rand_core::OsRng);
+    let anon = http(server, None);
+    let body = json!({"code": invite.code(), "csr": encode_base64(&csr_for(&key, name))});
+    let (status, answer) = call(
+        &anon,
+        server,
+        reqwest::Method::POST,
+        "/v1/staff/register",
+        Some(body),
+    )
+    .await;
+    assert_eq!(status, 200, "{answer}");
+    let cert_pem = answer["certificate_pem"].as_str().unwrap().to_string();
+    let key_pem = key.to_pkcs8_pem(Default::default()).unwrap().to_string();
+    let client = http(server, Some((&cert_pem, &key_pem)));
+    Staff {
+        key_id: answer["key_id"].as_str().unwrap().to_string(),
+        key,
+        cert_pem,
+        key_pem,
+        chain: ChainHead::GENESIS,
+        client,
+        counter: 0,
+    }
+}
+
+impl Staff {
+    /// Makes and signs the next record for a label text.
+    pub fn record(&mut self, label_text: &str) -> SignedScanRecord {
+        self.counter += 1;
+        let mut id = [0u8; 16];
+        id[..8].copy_from_slice(&self.counter.to_be_bytes());
+        id[8..].copy_from_slice(&self.key_id.as_bytes()[..8]);
+        let scan = NewScan {
+            record_id: RecordId(id),
+            chain: &self.chain,
+            scanned_at_ms: 1_800_000_000_000,
+            label_text,
+            site: "WO-7",
+            note: None,
+        };
+        let record = ScanRecord::new(public_key_of(&self.key).key_id(), &scan).unwrap();
+        self.chain = ChainHead::after(&record);
+        record.sign(&self.key).unwrap()
+    }
+
+    pub async fn scan_and_upload(&mut self, server: &Server, label_text: &str) -> (u16, Value) {
+        let record = self.record(label_text);
+        self.upload(server, &[record]).await
+    }
+
+    pub async fn upload(&self, server: &Server, records: &[SignedScanRecord]) -> (u16, Value) {
+        let body = json!({"records": records});
+        call(
+            &self.client,
+            server,
+            reqwest::Method::POST,
+            "/v1/records",
+            Some(body),
+        )
+        .await
+    }
+}
+
+/// A simulated device with a label key.
+pub struct Device {
+    pub key: SigningKey,
+    pub label: Label,
+}
+
+impl Device {
+    pub fn new(serial: &str) -> Self {
+        let key = SigningKey::random(&mut rand_core::OsRng);
+        let label = Label::new(
+            Model::new("ACME-T1").unwrap(),
+            Serial::new(serial).unwrap(),
+            public_key_of(&key),
+        );
+        Self { key, label }
+    }
+
+    pub fn text(&self) -> String {
+        self.label.to_compact().unwrap()
+    }
+
+    pub fn serial(&self) -> &str {
+        self.label.serial().as_str()
+    }
+}
+
+/// One HTTP/1.1 connection over TLS that exposes its channel-binding exporter.
+pub struct Conn {
+    stream: tokio_rustls::client::TlsStream<tokio::net::TcpStream>,
+}
+
+impl Conn {
+    pub async fn open(server: &Server, identity: Option<(&str, &str)>) -> Self {
+        let connector =
+            tokio_rustls::TlsConnector::from(Arc::new(tls_config(&server.ca_pem(), identity)));
+        let tcp = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+        let stream = connector
+            .connect(ServerName::try_from("localhost").unwrap(), tcp)
+            .await
+            .unwrap();
+        Self { stream }
+    }
+
+    pub fn exporter(&self) -> [u8; 32] {
+        self.stream
+            .get_ref()
+            .1
+            .export_keying_material([0u8; 32], b"EXPORTER-Channel-Binding", Some(&[]))
+            .unwrap()
+    }
+
+    pub async fn request(&mut self, method: &str, path: &str, body: &Value) -> (u16, Value) {
+        let body = body.to_string();
+        let head = format!(
+            "{method} {path} HTTP/1.1\r\nhost: localhost\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
+            body.len()
+        );
+        self.stream.write_all(head.as_bytes()).await.unwrap();
+        self.stream.write_all(body.as_bytes()).await.unwrap();
+        self.read_response().await
+    }
+
+    async fn read_response(&mut self) -> (u16, Value) {
+        let mut buf = Vec::new();
+        let mut chunk = [0u8; 4096];
+        loop {
+            let n = self.stream.read(&mut chunk).await.unwrap();
+            assert!(n > 0, "connection closed");
+            buf.extend_from_slice(&chunk[..n]);
+            if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                let head = String::from_utf8_lossy(&buf[..end]).to_lowercase();
+                let len: usize = head
+                    .lines()
+                    .find_map(|l| {
+                        l.strip_prefix("content-length:")
+                            .map(|v| v.trim().parse().unwrap())
+                    })
+                    .unwrap_or(0);
+                while buf.len() < end + 4 + len {
+                    let n = self.stream.read(&mut chunk).await.unwrap();
+                    assert!(n > 0, "connection closed mid-body");
+                    buf.extend_from_slice(&chunk[..n]);
+                }
+                let status: u16 = head.split_whitespace().nth(1).unwrap().parse().unwrap();
+                let body = &buf[end + 4..end + 4 + len];
+                return (status, serde_json::from_slice(body).unwrap_or(Value::Null));
+            }
+        }
+    }
+}
+
+/// The knobs a refusal test turns.
+#[derive(Clone)]
+pub struct EnrollOptions {
+    pub mode: EnrollMode,
+    pub csr_key: Option<SigningKey>,
+    pub csr_der: Option<Vec<u8>>,
+    pub sign_with: Option<SigningKey>,
+    pub bind_channel: bool,
+    pub channel_binding_override: Option<[u8; 32]>,
+    pub nonce_override: Option<String>,
+}
+
+impl Default for EnrollOptions {
+    fn default() -> Self {
+        Self {
+            mode: EnrollMode::SameKey,
+            csr_key: None,
+            csr_der: None,
+            sign_with: None,
+            bind_channel: true,
+            channel_binding_override: None,
+            nonce_override: None,
+        }
+    }
+}
+
+/// Builds a signed completion request for `nonce`.
+pub fn completion(
+    device: &Device,
+    nonce: &str,
+    exporter: Option<[u8; 32]>,
+    o: &EnrollOptions,
+) -> EnrollRequest {
+    let csr_key = o.csr_key.clone().unwrap_or_else(|| device.key.clone());
+    let csr = o
+        .csr_der
+        .clone()
+        .unwrap_or_else(|| csr_for(&csr_key, device.serial()));
+    let cb = if o.bind_channel {
+        o.channel_binding_override.or(exporter)
+    } else {
+        None
+    };
+    let message = EnrollmentMessage {
+        mode: o.mode,
+        nonce: Nonce::from_hex(nonce).unwrap(),
+        serial: device.label.serial(),
+        csr_der: &csr,
+        channel_binding: cb,
+    };
+    let signature = message.sign(o.sign_with.as_ref().unwrap_or(&device.key));
+    EnrollRequest {
+        serial: device.serial().to_string(),
+        nonce: nonce.to_string(),
+        mode: o.mode,
+        csr: encode_base64(&csr),
+        channel_binding: if o.bind_channel {
+            ChannelBinding::TlsExporter
+        } else {
+            ChannelBinding::None
+        },
+        signature: signature.to_hex(),
+    }
+}
+
+/// Challenge and completion over one connection; returns (status, body, the request sent).
+pub async fn enroll(
+    server: &Server,
+    device: &Device,
+    o: &EnrollOptions,
+) -> (u16, Value, EnrollRequest) {
+    let mut conn = Conn::open(server, None).await;
+    let (status, challenge) = conn
+        .request(
+            "POST",
+            "/v1/enroll/challenge",
+            &json!({"serial": device.serial()}),
+        )
+        .await;
+    assert_eq!(status, 200, "{challenge}");
+    let nonce = o
+        .nonce_override
+        .clone()
+        .unwrap_or_else(|| challenge["nonce"].as_str().unwrap().to_string());
+    let req = completion(device, &nonce, Some(conn.exporter()), o);
+    let (status, body) = conn
+        .request(
+            "POST",
+            "/v1/enroll/complete",
+            &serde_json::to_value(&req).unwrap(),
+        )
+        .await;
+    (status, body, req)
+}
+
+pub fn key_pem(key: &SigningKey) -> String {
+    key.to_pkcs8_pem(Default::default()).unwrap().to_string()
+}
+
+pub fn spki_of(key: &SigningKey) -> Vec<u8> {
+    KeyPair::from_pem(&key_pem(key))
+        .unwrap()
+        .subject_public_key_info()
+}
+
+pub fn temp_path(dir: &Path, name: &str) -> PathBuf {
+    dir.join(name)
+}

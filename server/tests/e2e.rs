@@ -1,0 +1,223 @@
+//! End to end against the real `vouch-server` binary: init, invite, register a technician,
+//! upload a scan, approve, device challenge and enrollment, mTLS hello, revoke, hello refused.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+
+mod common;
+
+use common::*;
+use reqwest::Method;
+use serde_json::{json, Value};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scan_approve_enroll_hello_revoke() {
+    let server = Server::start();
+    let mut tech = register(&server, "technician", "Tess Technician").await;
+    let device = Device::new("SN-0001");
+
+    // Before any scan the device is unknown: a uniform refusal, and nothing is stored.
+    let (status, body, _) = enroll(&server, &device, &EnrollOptions::default()).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (403, Some("refused")),
+        "{body}"
+    );
+    assert!(server
+        .admin_ok(&["device", "list", "--json"])
+        .contains("\"devices\":[]"));
+
+    let record = tech.record(&device.text());
+    let (status, answer) = tech.upload(&server, &[record.clone()]).await;
+    assert_eq!(status, 200);
+    assert_eq!(answer["results"][0]["outcome"], "accepted", "{answer}");
+    // At least once from the client, idempotent on the server.
+    let (_, again) = tech.upload(&server, &[record]).await;
+    assert_eq!(again["results"][0]["outcome"], "duplicate");
+
+    let list: Value =
+        serde_json::from_str(&server.admin_ok(&["device", "list", "--json"])).unwrap();
+    assert_eq!(list["devices"][0]["serial"], "SN-0001");
+    assert_eq!(list["devices"][0]["state"], "scanned");
+
+    // Proven but not approved: the device may learn that it should wait.
+    let (status, body, _) = enroll(&server, &device, &EnrollOptions::default()).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (409, Some("pending_approval")),
+        "{body}"
+    );
+
+    server.admin_ok(&[
+        "device",
+        "approve",
+        "SN-0001",
+        "--reason",
+        "checked on site",
+    ]);
+    let (status, cert, _) = enroll(&server, &device, &EnrollOptions::default()).await;
+    assert_eq!(status, 200, "{cert}");
+    let cert_pem = cert["certificate_pem"].as_str().unwrap().to_string();
+    let device_key_pem = key_pem(&device.key);
+
+    let mtls = http(&server, Some((&cert_pem, &device_key_pem)));
+    let (status, hello) = call(&mtls, &server, Method::GET, "/v1/device/hello", None).await;
+    assert_eq!(status, 200, "{hello}");
+    assert_eq!(hello["serial"], "SN-0001");
+    assert_eq!(hello["state"], "enrolled");
+
+    let show: Value =
+        serde_json::from_str(&server.admin_ok(&["device", "show", "SN-0001", "--json"])).unwrap();
+    let events: Vec<&str> = show["device"]["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["event"].as_str().unwrap())
+        .collect();
+    assert_eq!(events, ["scanned", "approved", "enrolled"]);
+    assert_eq!(show["scans"][0]["technician"], "Tess Technician");
+
+    server.admin_ok(&["device", "revoke", "SN-0001", "--reason", "decommissioned"]);
+    let fresh = http(&server, Some((&cert_pem, &device_key_pem)));
+    let (status, refused) = call(&fresh, &server, Method::GET, "/v1/device/hello", None).await;
+    assert_eq!(status, 403, "{refused}");
+
+    // The CRL now lists the certificate.
+    let anon = http(&server, None);
+    let crl = anon
+        .get(format!("{}/v1/crl", server.url()))
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    let serial = x509_parser::parse_x509_certificate(&pem_der(&cert_pem))
+        .unwrap()
+        .1
+        .raw_serial()
+        .to_vec();
+    let (_, parsed) = x509_parser::parse_x509_crl(&crl).unwrap();
+    assert!(
+        parsed
+            .iter_revoked_certificates()
+            .any(|r| r.raw_serial() == serial.as_slice()),
+        "revoked serial not in CRL"
+    );
+
+    let verify = server.admin_ok(&["audit", "verify"]);
+    assert!(verify.contains("audit log OK"), "{verify}");
+    let export = server.admin_ok(&["audit", "export"]);
+    for action in [
+        "staff.invited",
+        "staff.registered",
+        "scan.accepted",
+        "device.approved",
+        "device.enrolled",
+        "device.revoked",
+    ] {
+        assert!(export.contains(action), "audit export lacks {action}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rekey_enrollment_then_renewal_and_the_label_key_enrolls_once() {
+    let server = Server::start();
+    let mut tech = register(&server, "technician", "T").await;
+    let device = Device::new("SN-RK");
+    tech.scan_and_upload(&server, &device.text()).await;
+    server.admin_ok(&["device", "approve", "SN-RK", "--reason", "ok"]);
+
+    let operational = vouch_protocol::p256::ecdsa::SigningKey::random(&mut rand_core::OsRng);
+    let options = EnrollOptions {
+        mode: vouch_protocol::enroll::EnrollMode::Rekey,
+        csr_key: Some(operational.clone()),
+        ..Default::default()
+    };
+    let (status, cert, _) = enroll(&server, &device, &options).await;
+    assert_eq!(status, 200, "{cert}");
+    let cert_pem = cert["certificate_pem"].as_str().unwrap();
+    let issued = x509_parser::parse_x509_certificate(&pem_der(cert_pem))
+        .unwrap()
+        .1
+        .public_key()
+        .raw
+        .to_vec();
+    assert_eq!(
+        issued,
+        spki_of(&operational),
+        "the certificate is for the operational key"
+    );
+
+    // A second enrollment with the label key is refused and flagged.
+    let (status, body, _) = enroll(&server, &device, &EnrollOptions::default()).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (409, Some("already_enrolled")),
+        "{body}"
+    );
+    let show = server.admin_ok(&["device", "show", "SN-RK", "--json"]);
+    assert!(show.contains("duplicate_enrollment"));
+
+    // Renewal over the current mTLS session.
+    let mtls = http(&server, Some((cert_pem, &key_pem(&operational))));
+    let next = vouch_protocol::p256::ecdsa::SigningKey::random(&mut rand_core::OsRng);
+    let body = json!({"csr": vouch_protocol::enroll::encode_base64(&csr_for(&next, "SN-RK"))});
+    let (status, renewed) =
+        call(&mtls, &server, Method::POST, "/v1/device/renew", Some(body)).await;
+    assert_eq!(status, 200, "{renewed}");
+    let renewed_pem = renewed["certificate_pem"].as_str().unwrap();
+    let with_new = http(&server, Some((renewed_pem, &key_pem(&next))));
+    assert_eq!(
+        call(&with_new, &server, Method::GET, "/v1/device/hello", None)
+            .await
+            .0,
+        200
+    );
+    // The superseded certificate no longer works.
+    let with_old = http(&server, Some((cert_pem, &key_pem(&operational))));
+    assert_eq!(
+        call(&with_old, &server, Method::GET, "/v1/device/hello", None)
+            .await
+            .0,
+        403
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_answer_is_delivered_again_for_the_same_csr() {
+    let server = Server::start();
+    let mut tech = register(&server, "technician", "T").await;
+    let device = Device::new("SN-LOST");
+    tech.scan_and_upload(&server, &device.text()).await;
+    server.admin_ok(&["device", "approve", "SN-LOST", "--reason", "ok"]);
+    let fixed_csr = csr_for(&device.key, "SN-LOST");
+    let options = EnrollOptions {
+        csr_der: Some(fixed_csr),
+        ..Default::default()
+    };
+    let (s1, first, _) = enroll(&server, &device, &options).await;
+    let (s2, second, _) = enroll(&server, &device, &options).await;
+    assert_eq!((s1, s2), (200, 200), "{first} {second}");
+    assert_eq!(
+        first["certificate_pem"], second["certificate_pem"],
+        "same certificate, not a second one"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_server_restarts_with_its_state() {
+    let server = Server::start();
+    let mut tech = register(&server, "technician", "T").await;
+    let device = Device::new("SN-PERSIST");
+    tech.scan_and_upload(&server, &device.text()).await;
+    let dir = server.stop();
+    let server = Server::serve(dir);
+    let list = server.admin_ok(&["device", "list"]);
+    assert!(
+        list.contains("SN-PERSIST") && list.contains("scanned"),
+        "{list}"
+    );
+    let (status, _) = tech
+        .scan_and_upload(&server, &Device::new("SN-2").text())
+        .await;
+    assert_eq!(status, 200);
+}
