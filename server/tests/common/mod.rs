@@ -42,10 +42,11 @@ pub struct Server {
 
 impl Server {
     pub fn start() -> Self {
-        Self::start_with_config("")
+        Self::start_with_config(&[])
     }
 
-    pub fn start_with_config(extra_config: &str) -> Self {
+    /// Starts with `(from, to)` text replacements applied to the example config.
+    pub fn start_with_config(replacements: &[(&str, &str)]) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let out = Command::new(bin())
             .args([
@@ -62,12 +63,13 @@ impl Server {
             "init: {}",
             String::from_utf8_lossy(&out.stderr)
         );
-        if !extra_config.is_empty() {
-            let path = dir.path().join("config.toml");
-            let mut text = std::fs::read_to_string(&path).unwrap();
-            text.push_str(extra_config);
-            std::fs::write(&path, text).unwrap();
+        let path = dir.path().join("config.toml");
+        let mut text = std::fs::read_to_string(&path).unwrap();
+        for (from, to) in replacements {
+            assert!(text.contains(from), "config has no {from:?}");
+            text = text.replace(from, to);
         }
+        std::fs::write(&path, text).unwrap();
         Self::serve(dir)
     }
 
