@@ -19,19 +19,35 @@ pub const COMPRESSED_KEY_LEN: usize = 33;
 pub struct PublicKey(p256::PublicKey);
 
 impl PublicKey {
-    /// Parses a SEC1-encoded point (compressed, 33 bytes, or uncompressed, 65 bytes).
+    /// Parses a SEC1-encoded point: compressed (tag 0x02 or 0x03, 33 bytes) or uncompressed
+    /// (tag 0x04, 65 bytes). Other SEC1 forms (the identity, "compact" 0x05 points) are
+    /// refused, so that every key has exactly one compressed and one uncompressed encoding.
     pub fn from_sec1(bytes: &[u8]) -> Result<Self, Error> {
+        match (bytes.first(), bytes.len()) {
+            (Some(0x02 | 0x03), COMPRESSED_KEY_LEN) | (Some(0x04), 65) => {}
+            _ => return Err(Error::InvalidKey),
+        }
         p256::PublicKey::from_sec1_bytes(bytes)
             .map(Self)
             .map_err(|_| Error::InvalidKey)
     }
 
-    /// Parses a DER SubjectPublicKeyInfo holding a P-256 key.
+    /// Parses a DER SubjectPublicKeyInfo holding a P-256 key (named curve, compressed or
+    /// uncompressed point; the point is checked as strictly as [`Self::from_sec1`]).
     pub fn from_spki_der(der: &[u8]) -> Result<Self, Error> {
         use p256::pkcs8::DecodePublicKey;
-        p256::PublicKey::from_public_key_der(der)
-            .map(Self)
-            .map_err(|_| Error::InvalidKey)
+        let key = p256::PublicKey::from_public_key_der(der).map_err(|_| Error::InvalidKey)?;
+        // The point is the SPKI's last element: its bytes end the DER.
+        let point_len = match der.len() {
+            59 => COMPRESSED_KEY_LEN,
+            91 => 65,
+            _ => return Err(Error::InvalidKey),
+        };
+        let strict = Self::from_sec1(&der[der.len() - point_len..])?;
+        if strict.0 != key {
+            return Err(Error::InvalidKey);
+        }
+        Ok(strict)
     }
 
     /// The DER SubjectPublicKeyInfo of this key (uncompressed point, as X.509 uses).

@@ -308,6 +308,9 @@ fn check_version(first_token: &str) -> Result<(), Error> {
     if digits.is_empty() || !digits.chars().all(|c| c.is_ascii_digit()) {
         return Err(Error::NotALabel);
     }
+    if digits.starts_with('0') {
+        return Err(Error::NotALabel);
+    }
     let found: u32 = digits.parse().unwrap_or(u32::MAX);
     if found != 1 {
         return Err(Error::UnknownVersion {

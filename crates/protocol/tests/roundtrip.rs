@@ -104,3 +104,34 @@ proptest! {
         }
     }
 }
+
+/// Found by the `record_canonical` fuzz target: a device key with SEC1 tag 0x05 ("compact"
+/// point) was accepted and re-encoded as 0x02/0x03, so one record had two encodings.
+#[test]
+fn a_compact_sec1_point_is_refused_everywhere() {
+    let bytes = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/regression-sec1-tag05.bin"
+    ))
+    .unwrap();
+    assert_eq!(
+        ScanRecord::from_canonical(&bytes).unwrap_err().code(),
+        "invalid_key"
+    );
+    let key = public_key_of(&key_from(3)).to_sec1_compressed();
+    let mut compact = key;
+    compact[0] = 0x05;
+    assert!(vouch_protocol::PublicKey::from_sec1(&compact).is_err());
+    let mut spki = hex_literal_spki_prefix();
+    spki.extend_from_slice(&compact);
+    assert!(vouch_protocol::PublicKey::from_spki_der(&spki).is_err());
+    spki.truncate(26);
+    spki.extend_from_slice(&key);
+    assert!(vouch_protocol::PublicKey::from_spki_der(&spki).is_ok());
+}
+
+fn hex_literal_spki_prefix() -> Vec<u8> {
+    data_encoding::HEXLOWER
+        .decode(b"3039301306072a8648ce3d020106082a8648ce3d030107032200")
+        .unwrap()
+}

@@ -126,6 +126,12 @@ pub fn labels() -> Value {
         let key = data_encoding::BASE32_NOPAD.encode(&bytes);
         with_fresh_check(&format!("VOUCH1:ACME-T1:SN-0001:{key}:"))
     };
+    let compact_tag05 = {
+        let mut bytes = a.key().to_sec1_compressed();
+        bytes[0] = 0x05;
+        let key = data_encoding::BASE32_NOPAD.encode(&bytes);
+        with_fresh_check(&format!("VOUCH1:ACME-T1:SN-0001:{key}:"))
+    };
     let version2 = with_fresh_check(&format!("VOUCH2:ACME-T1:SN-0001:{key_a_b32}:"));
     let short_key = with_fresh_check(&format!("VOUCH1:ACME-T1:SN-0001:{}:", &key_a_b32[..52]));
     let long_model = with_fresh_check(&format!("VOUCH1:{}:SN-0001:{key_a_b32}:", "M".repeat(25)));
@@ -194,6 +200,16 @@ pub fn labels() -> Value {
             &format!("VOUCHX:{}", &compact_a[7..]),
             "not_a_label",
             "version is not a number",
+        ),
+        invalid(
+            &format!("VOUCH01:{}", &compact_a[7..]),
+            "not_a_label",
+            "version with a leading zero (one text per label)",
+        ),
+        invalid(
+            &compact_tag05,
+            "invalid_key",
+            "SEC1 compact point (tag 0x05): refused so each key has one encoding",
         ),
         invalid(&short_key, "bad_length", "key of 52 characters"),
         invalid(&long_model, "bad_length", "model of 25 characters"),
