@@ -60,20 +60,25 @@ pub async fn challenge(
     ApiJson(req): ApiJson<ChallengeRequest>,
 ) -> Result<Json<Challenge>, ApiError> {
     state.rate_limit(&conn.peer.ip().to_string(), &req.serial)?;
-    blocking(move || {
-        let nonce = random_nonce()?;
-        let expires_at_ms = now_ms() + state.config.enrollment.nonce_ttl_secs * 1000;
-        // Only a vouched serial gets stored state; anyone else gets a nonce that goes nowhere.
-        let known = req.serial.len() <= 64 && state.store.device(&req.serial)?.is_some();
-        if known {
-            let record = ChallengeRecord { serial: req.serial.clone(), expires_at_ms };
-            state.store.put_challenge(&nonce.to_hex(), &record)?;
-        } else {
-            tracing::info!(serial = %req.serial.chars().take(64).collect::<String>(), peer = %conn.peer, "challenge for an unknown serial (nothing stored)");
-        }
-        Ok(Json(Challenge { nonce, expires_at_ms }))
-    })
-    .await
+    // In-memory sled reads and an unsynced insert: cheap enough to run on the async worker.
+    let nonce = random_nonce()?;
+    let expires_at_ms = now_ms() + state.config.enrollment.nonce_ttl_secs * 1000;
+    // Only a vouched serial gets stored state; anyone else gets a nonce that goes nowhere.
+    let known = req.serial.len() <= 64 && state.store.device(&req.serial)?.is_some();
+    if known {
+        let record = ChallengeRecord {
+            serial: req.serial.clone(),
+            expires_at_ms,
+        };
+        state.store.put_challenge(&nonce.to_hex(), &record)?;
+    } else {
+        let serial: String = req.serial.chars().take(64).collect();
+        tracing::info!(%serial, peer = %conn.peer, "challenge for an unknown serial (nothing stored)");
+    }
+    Ok(Json(Challenge {
+        nonce,
+        expires_at_ms,
+    }))
 }
 
 /// `POST /v1/enroll/complete`.

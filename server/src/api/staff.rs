@@ -149,11 +149,7 @@ pub async fn upload_records(
             .store
             .staff(&key_id)?
             .ok_or_else(|| ApiError::forbidden("unknown staff member"))?;
-        let results: Vec<Value> = req
-            .records
-            .into_iter()
-            .map(|raw| ingest_one(&state, &member, raw))
-            .collect::<Result<_, _>>()?;
+        let results = ingest_batch(&state, &member, req.records)?;
         Ok(Json(json!({ "results": results })))
     })
     .await
@@ -168,7 +164,73 @@ fn outcome_json(
     json!({"record_id": record_id, "outcome": outcome, "code": code, "message": message})
 }
 
-fn ingest_one(state: &AppState, member: &StaffMember, raw: Value) -> Result<Value, ApiError> {
+/// Checks each record (shape, installer, signature), ingests the good ones in one durable
+/// batch, and answers one outcome per record, in order.
+fn ingest_batch(
+    state: &AppState,
+    member: &StaffMember,
+    raw: Vec<Value>,
+) -> Result<Vec<Value>, ApiError> {
+    let key_bytes = data_encoding::HEXLOWER
+        .decode(member.public_key.as_bytes())
+        .unwrap_or_default();
+    let key = vouch_protocol::PublicKey::from_sec1(&key_bytes).map_err(|_| {
+        ApiError::from(crate::error::ServerError::Storage(
+            "stored staff key is invalid".into(),
+        ))
+    })?;
+    let mut results: Vec<Option<Value>> = Vec::with_capacity(raw.len());
+    let mut good = Vec::new();
+    for value in raw {
+        match check_record(member, &key, value) {
+            Ok(record) => {
+                results.push(None);
+                good.push(record);
+            }
+            Err(refusal) => results.push(Some(refuse(state, member, refusal))),
+        }
+    }
+    let policy = ScanPolicy {
+        auto_approve_trusted: state.config.policy.auto_approve_trusted,
+    };
+    let now = now_ms();
+    let decide =
+        |record: &SignedScanRecord, scanner: &StaffMember, view: &crate::store::IngestView| {
+            Ok(ScanOutcome::Accepted(decide_scan(
+                record, scanner, view, policy, now,
+            )))
+        };
+    let outcomes = state.store.ingest_scans(&good, now, &decide)?;
+    let mut outcomes = good.iter().zip(outcomes);
+    Ok(results
+        .into_iter()
+        .map(|slot| {
+            slot.unwrap_or_else(|| match outcomes.next() {
+                Some((record, outcome)) => outcome_answer(
+                    state,
+                    member,
+                    &record.record().record_id().to_hex(),
+                    outcome,
+                ),
+                None => outcome_json(
+                    "",
+                    "refused",
+                    Some("internal"),
+                    Some("lost track of a record".into()),
+                ),
+            })
+        })
+        .collect())
+}
+
+/// A record refused before ingestion: (record id, code, message).
+type EarlyRefusal = (String, &'static str, String);
+
+fn check_record(
+    member: &StaffMember,
+    key: &vouch_protocol::PublicKey,
+    raw: Value,
+) -> Result<SignedScanRecord, EarlyRefusal> {
     let record_id = raw
         .get("record_id")
         .and_then(Value::as_str)
@@ -176,67 +238,50 @@ fn ingest_one(state: &AppState, member: &StaffMember, raw: Value) -> Result<Valu
         .chars()
         .take(64)
         .collect::<String>();
-    let refuse = |code: &str, message: String| {
-        state.metrics.record("refused");
-        tracing::warn!(installer = %member.key_id, %record_id, code, %message, "record refused");
-        Ok(outcome_json(
-            &record_id,
-            "refused",
-            Some(code),
-            Some(message),
-        ))
-    };
-    let record: SignedScanRecord = match serde_json::from_value(raw) {
-        Ok(r) => r,
-        Err(e) => return refuse("malformed_record", e.to_string()),
-    };
+    let record: SignedScanRecord = serde_json::from_value(raw)
+        .map_err(|e| (record_id.clone(), "malformed_record", e.to_string()))?;
     let r = record.record();
     if r.installer().to_hex() != member.key_id {
-        return refuse(
+        return Err((
+            record_id,
             "installer_mismatch",
             "an install uploads only its own records".into(),
-        );
+        ));
     }
-    let key = vouch_protocol::PublicKey::from_sec1(
-        &data_encoding::HEXLOWER
-            .decode(member.public_key.as_bytes())
-            .unwrap_or_default(),
-    )
-    .map_err(|_| {
-        ApiError::from(crate::error::ServerError::Storage(
-            "stored staff key is invalid".into(),
-        ))
-    })?;
-    if !verify_fast(
-        &key,
-        &vouch_protocol::Domain::ScanRecord.prefixed(&r.canonical_bytes()),
-        record.signature(),
-    ) {
-        return refuse(
+    let signed = vouch_protocol::Domain::ScanRecord.prefixed(&r.canonical_bytes());
+    if !verify_fast(key, &signed, record.signature()) {
+        return Err((
+            record_id,
             "bad_signature",
             "the record's signature does not verify (altered?)".into(),
-        );
+        ));
     }
-    let policy = ScanPolicy {
-        auto_approve_trusted: state.config.policy.auto_approve_trusted,
-    };
-    let now = now_ms();
-    let decide = |scanner: &StaffMember, view: &crate::store::IngestView| {
-        Ok(ScanOutcome::Accepted(decide_scan(
-            &record, scanner, view, policy, now,
-        )))
-    };
-    let id = r.record_id().to_hex();
-    match state.store.ingest_scan(&record, now, &decide)? {
+    Ok(record)
+}
+
+fn refuse(
+    state: &AppState,
+    member: &StaffMember,
+    (record_id, code, message): EarlyRefusal,
+) -> Value {
+    state.metrics.record("refused");
+    tracing::warn!(installer = %member.key_id, %record_id, code, %message, "record refused");
+    outcome_json(&record_id, "refused", Some(code), Some(message))
+}
+
+fn outcome_answer(state: &AppState, member: &StaffMember, id: &str, outcome: ScanOutcome) -> Value {
+    match outcome {
         ScanOutcome::Accepted(_) => {
             state.metrics.record("accepted");
-            Ok(outcome_json(&id, "accepted", None, None))
+            outcome_json(id, "accepted", None, None)
         }
         ScanOutcome::Duplicate => {
             state.metrics.record("duplicate");
-            Ok(outcome_json(&id, "duplicate", None, None))
+            outcome_json(id, "duplicate", None, None)
         }
-        ScanOutcome::Refused { code, message } => refuse(code, message),
+        ScanOutcome::Refused { code, message } => {
+            refuse(state, member, (id.to_string(), code, message))
+        }
     }
 }
 

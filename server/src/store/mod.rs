@@ -174,14 +174,19 @@ pub trait DeviceStore: Send + Sync {
     fn devices(&self) -> Result<Vec<Device>, ServerError>;
     /// Stored scans by record id.
     fn scan(&self, record_id: &str) -> Result<Option<StoredScan>, ServerError>;
-    /// Applies a verified scan record atomically: checks the install's chain, updates the
-    /// devices the decision names, stores the record and the chain head.
-    fn ingest_scan(
+    /// Applies verified scan records in order. Each record is atomic on its own (chain check,
+    /// the devices the decision names, the record and the chain head commit together); the
+    /// whole batch is made durable once, before this returns.
+    fn ingest_scans(
         &self,
-        record: &SignedScanRecord,
+        records: &[SignedScanRecord],
         now_ms: u64,
-        decide: &dyn Fn(&StaffMember, &IngestView) -> Result<ScanOutcome, ServerError>,
-    ) -> Result<ScanOutcome, ServerError>;
+        decide: &dyn Fn(
+            &SignedScanRecord,
+            &StaffMember,
+            &IngestView,
+        ) -> Result<ScanOutcome, ServerError>,
+    ) -> Result<Vec<ScanOutcome>, ServerError>;
     /// Replaces a device (a review decision or an enrollment) with its audit entry, atomically.
     fn update_device(
         &self,

@@ -7,6 +7,7 @@
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
 use serde::de::DeserializeOwned;
@@ -48,7 +49,12 @@ pub struct SledStore {
     db: sled::Db,
     trees: Vec<Tree>,
     db_file: PathBuf,
-    sync_lock: Mutex<()>,
+    /// The database file, kept open for fsync (the lock also serialises syncs).
+    sync_lock: Mutex<File>,
+    /// Count of commits so far (bumped after each commit, before its sync).
+    committed: AtomicU64,
+    /// Commits known to be on disk.
+    synced: AtomicU64,
 }
 
 fn storage(e: impl std::fmt::Display) -> ServerError {
@@ -154,21 +160,35 @@ impl SledStore {
         Ok(Self {
             db,
             trees,
+            sync_lock: Mutex::new(
+                File::open(dir.join("db"))
+                    .map_err(|e| ServerError::io("opening for fsync", dir.join("db"), e))?,
+            ),
             db_file: dir.join("db"),
-            sync_lock: Mutex::new(()),
+            committed: AtomicU64::new(0),
+            synced: AtomicU64::new(0),
         })
     }
 
     /// Makes every committed change durable: sled flush, then fsync of the database file.
+    ///
+    /// Group commit: a caller whose commit was already covered by another caller's fsync (one
+    /// that started after the commit) returns at once, so concurrent writers share fsyncs.
     pub fn sync(&self) -> Result<(), ServerError> {
-        let _guard = self
+        let mine = self.committed.fetch_add(1, Ordering::SeqCst) + 1;
+        let file = self
             .sync_lock
             .lock()
             .map_err(|_| storage("sync lock poisoned"))?;
+        if self.synced.load(Ordering::SeqCst) >= mine {
+            return Ok(());
+        }
+        let target = self.committed.load(Ordering::SeqCst);
         self.db.flush().map_err(storage)?;
-        File::open(&self.db_file)
-            .and_then(|f| f.sync_all())
-            .map_err(|e| storage(format!("fsync {}: {e}", self.db_file.display())))
+        file.sync_all()
+            .map_err(|e| storage(format!("fsync {}: {e}", self.db_file.display())))?;
+        self.synced.store(target, Ordering::SeqCst);
+        Ok(())
     }
 
     fn transact<T>(
@@ -316,13 +336,26 @@ impl DeviceStore for SledStore {
         self.read(SCANS, record_id.as_bytes())
     }
 
-    fn ingest_scan(
+    fn ingest_scans(
         &self,
-        record: &SignedScanRecord,
+        records: &[SignedScanRecord],
         now_ms: u64,
-        decide: &dyn Fn(&StaffMember, &IngestView) -> Result<ScanOutcome, ServerError>,
-    ) -> Result<ScanOutcome, ServerError> {
-        self.transact(|t| ingest_tx(t, record, now_ms, decide))
+        decide: &dyn Fn(
+            &SignedScanRecord,
+            &StaffMember,
+            &IngestView,
+        ) -> Result<ScanOutcome, ServerError>,
+    ) -> Result<Vec<ScanOutcome>, ServerError> {
+        let mut outcomes = Vec::with_capacity(records.len());
+        for record in records {
+            let decide_one = |staff: &StaffMember, view: &IngestView| decide(record, staff, view);
+            let outcome = self.trees[..]
+                .transaction(|t| ingest_tx(t, record, now_ms, &decide_one))
+                .map_err(tx_err)?;
+            outcomes.push(outcome);
+        }
+        self.sync()?;
+        Ok(outcomes)
     }
 
     fn update_device(

@@ -105,6 +105,10 @@ impl Server {
         Self { dir, addr, child }
     }
 
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     pub fn data(&self) -> &Path {
         self.dir.path()
     }
@@ -142,7 +146,12 @@ impl Server {
     }
 
     pub fn invite(&self, role: &str, name: &str) -> String {
-        let out = self.admin_ok(&[
+        self.invite_with(role, name, &[])
+    }
+
+    pub fn invite_with(&self, role: &str, name: &str, extra: &[&str]) -> String {
+        let url = self.url();
+        let mut args = vec![
             "invite",
             "--role",
             role,
@@ -150,8 +159,10 @@ impl Server {
             name,
             "--json",
             "--server-url",
-            &self.url(),
-        ]);
+            &url,
+        ];
+        args.extend_from_slice(extra);
+        let out = self.admin_ok(&args);
         let v: Value = serde_json::from_str(out.trim()).unwrap();
         v["invite"].as_str().unwrap().to_string()
     }
@@ -262,7 +273,11 @@ pub fn csr_for(key: &SigningKey, cn: &str) -> Vec<u8> {
 }
 
 pub async fn register(server: &Server, role: &str, name: &str) -> Staff {
-    let invite = vouch_protocol::Invite::parse(&server.invite(role, name)).unwrap();
+    register_with(server, role, name, &[]).await
+}
+
+pub async fn register_with(server: &Server, role: &str, name: &str, extra: &[&str]) -> Staff {
+    let invite = vouch_protocol::Invite::parse(&server.invite_with(role, name, extra)).unwrap();
     let key = SigningKey::random(&mut rand_core::OsRng);
     let anon = http(server, None);
     let body = json!({"code": invite.code(), "csr": encode_base64(&csr_for(&key, name))});
@@ -363,6 +378,7 @@ impl Conn {
         let connector =
             tokio_rustls::TlsConnector::from(Arc::new(tls_config(&server.ca_pem(), identity)));
         let tcp = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+        tcp.set_nodelay(true).unwrap();
         let stream = connector
             .connect(ServerName::try_from("localhost").unwrap(), tcp)
             .await
@@ -384,8 +400,9 @@ impl Conn {
             "{method} {path} HTTP/1.1\r\nhost: localhost\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
             body.len()
         );
-        self.stream.write_all(head.as_bytes()).await.unwrap();
-        self.stream.write_all(body.as_bytes()).await.unwrap();
+        let mut bytes = head.into_bytes();
+        bytes.extend_from_slice(body.as_bytes());
+        self.stream.write_all(&bytes).await.unwrap();
         self.read_response().await
     }
 

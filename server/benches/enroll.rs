@@ -1,0 +1,271 @@
+//! Server benchmark: enrollments per second over real TLS on loopback with K concurrent
+//! clients, against the bare rustls mTLS handshake rate measured in the same run; and scan
+//! records ingested per second for a batch of 10,000 signed records.
+//!
+//! Run: `cargo bench -p vouch-server --bench enroll` (env: DEVICES, CLIENTS, RECORDS).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::*;
+use rustls::pki_types::ServerName;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+fn env_or(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn main() {
+    let devices = env_or("DEVICES", 1500);
+    let clients = env_or("CLIENTS", 8);
+    let records = env_or("RECORDS", 10_000).max(devices);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(run(devices, clients, records));
+}
+
+async fn run(devices: usize, clients: usize, records: usize) {
+    let server = Server::start_with_config(&[
+        ("auto_approve_trusted = false", "auto_approve_trusted = true"),
+        ("rate_per_address_per_minute = 120", "rate_per_address_per_minute = 100000000"),
+        ("rate_per_serial_per_minute = 12", "rate_per_serial_per_minute = 100000000"),
+        ("[log]\n# \"human\" or \"json\"\nformat = \"human\"\n# tracing filter, e.g. \"info\" or \"vouch_server=debug,info\"\nlevel = \"info\"", "[log]\nformat = \"human\"\nlevel = \"warn\""),
+    ]);
+    let mut tech = register_with(&server, "technician", "Bench", &["--trusted"]).await;
+    println!("vouch-server bench: {devices} enrollments with {clients} concurrent clients, {records} records");
+
+    let fleet: Vec<Device> = (0..records)
+        .map(|i| Device::new(&format!("SN-{i:06}")))
+        .collect();
+    let signed: Vec<_> = fleet.iter().map(|d| tech.record(&d.text())).collect();
+    let started = Instant::now();
+    for batch in signed.chunks(1000) {
+        let (status, answer) = tech.upload(&server, batch).await;
+        assert_eq!(status, 200, "{answer}");
+        assert!(
+            answer["results"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|r| r["outcome"] == "accepted"),
+            "{answer}"
+        );
+    }
+    let ingest = started.elapsed();
+    println!("ingest: {records} records in {:.2} s = {:.0} records/s (batches of 1000, one fsync per batch)", ingest.as_secs_f64(), records as f64 / ingest.as_secs_f64());
+
+    // Device-side work that does not depend on the server (the CSR, loading the key) is done
+    // before the clock starts, as a device does it before it connects.
+    let fleet = Arc::new(
+        fleet
+            .into_iter()
+            .take(devices)
+            .map(Simulated::new)
+            .collect::<Vec<_>>(),
+    );
+    let server = Arc::new(server);
+    let next = Arc::new(AtomicUsize::new(0));
+    println!("enrolling...");
+    let cpu_before = (cpu_seconds("self"), cpu_seconds(&server.pid().to_string()));
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..clients {
+        let (fleet, server, next) = (fleet.clone(), server.clone(), next.clone());
+        tasks.push(tokio::spawn(async move {
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(device) = fleet.get(i) else { break };
+                let (status, body) = device.enroll(&server).await;
+                assert_eq!(status, 200, "{body}");
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let enroll_time = started.elapsed();
+    let client_cpu = cpu_seconds("self") - cpu_before.0;
+    let server_cpu = cpu_seconds(&server.pid().to_string()) - cpu_before.1;
+    let enroll_rate = devices as f64 / enroll_time.as_secs_f64();
+    println!("enroll: {devices} devices in {:.2} s = {enroll_rate:.0} enrollments/s (new TLS connection, challenge, completion, CA signature, fsync each)", enroll_time.as_secs_f64());
+
+    println!(
+        "  CPU per enrollment: server {:.2} ms, simulated devices {:.2} ms",
+        server_cpu * 1000.0 / devices as f64,
+        client_cpu * 1000.0 / devices as f64
+    );
+    let cpu_before = cpu_seconds("self");
+    let (handshake_rate, handshakes) =
+        bare_handshakes(&server, &tech, clients, Duration::from_secs(5)).await;
+    println!(
+        "  CPU per bare handshake (both ends, one process): {:.2} ms",
+        (cpu_seconds("self") - cpu_before) * 1000.0 / handshakes as f64
+    );
+    println!("bare rustls mTLS handshakes (same certificates, {clients} clients, loopback): {handshake_rate:.0}/s");
+    println!(
+        "ratio enrollments / bare handshakes = {:.2} (goal >= 0.5)",
+        enroll_rate / handshake_rate
+    );
+}
+
+/// Handshakes per second against a bare tokio-rustls acceptor using the server's own TLS
+/// configuration, with the client presenting a staff certificate (mTLS), one byte each way.
+async fn bare_handshakes(
+    server: &Server,
+    staff: &Staff,
+    clients: usize,
+    duration: Duration,
+) -> (f64, usize) {
+    let data = server.data();
+    let read = |p: &str| std::fs::read_to_string(data.join(p)).unwrap();
+    let ca_der = pem_der(&read("ca/ca.pem"));
+    let config = vouch_server::tls::server_config(
+        &ca_der,
+        &read("tls/server.pem"),
+        &read("tls/server.key.pem"),
+    )
+    .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(config);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server_task = tokio::spawn(async move {
+        loop {
+            let Ok((tcp, _)) = listener.accept().await else {
+                break;
+            };
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                if let Ok(mut tls) = acceptor.accept(tcp).await {
+                    assert!(
+                        tls.get_ref().1.peer_certificates().is_some(),
+                        "client certificate presented"
+                    );
+                    let _ = tls.write_all(b"k").await;
+                    let _ = tls.flush().await;
+                }
+            });
+        }
+    });
+    let client_config = Arc::new(tls_config(
+        &server.ca_pem(),
+        Some((&staff.cert_pem, &staff.key_pem)),
+    ));
+    let done = Arc::new(AtomicUsize::new(0));
+    let deadline = Instant::now() + duration;
+    let mut tasks = Vec::new();
+    for _ in 0..clients {
+        let (config, done) = (client_config.clone(), done.clone());
+        tasks.push(tokio::spawn(async move {
+            let connector = tokio_rustls::TlsConnector::from(config);
+            while Instant::now() < deadline {
+                let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+                let mut tls = connector
+                    .connect(ServerName::try_from("localhost").unwrap(), tcp)
+                    .await
+                    .unwrap();
+                let mut byte = [0u8; 1];
+                tls.read_exact(&mut byte).await.unwrap();
+                done.fetch_add(1, Ordering::Relaxed);
+            }
+        }));
+    }
+    let started = Instant::now();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let elapsed = started.elapsed();
+    server_task.abort();
+    let count = done.load(Ordering::Relaxed);
+    (count as f64 / elapsed.as_secs_f64(), count)
+}
+
+/// User + system CPU seconds of a process (`self` or a pid), from /proc.
+fn cpu_seconds(pid: &str) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let after_comm = stat.rsplit(')').next().unwrap_or("");
+    let fields: Vec<&str> = after_comm.split_whitespace().collect();
+    let ticks: f64 = fields.get(11..13).map_or(0.0, |f| {
+        f.iter().filter_map(|v| v.parse::<f64>().ok()).sum()
+    });
+    ticks / 100.0
+}
+
+/// A simulated device: its CSR made in advance, its label key loaded into ring for signing.
+struct Simulated {
+    device: Device,
+    csr: Vec<u8>,
+    signer: ring::signature::EcdsaKeyPair,
+}
+
+impl Simulated {
+    fn new(device: Device) -> Self {
+        use vouch_protocol::p256::pkcs8::EncodePrivateKey;
+        let pkcs8 = device.key.to_pkcs8_der().unwrap();
+        let rng = ring::rand::SystemRandom::new();
+        let signer = ring::signature::EcdsaKeyPair::from_pkcs8(
+            &ring::signature::ECDSA_P256_SHA256_FIXED_SIGNING,
+            pkcs8.as_bytes(),
+            &rng,
+        )
+        .unwrap();
+        let csr = csr_for(&device.key, device.serial());
+        Self {
+            device,
+            csr,
+            signer,
+        }
+    }
+
+    /// Challenge and completion over one new TLS connection, channel-bound.
+    async fn enroll(&self, server: &Server) -> (u16, serde_json::Value) {
+        use vouch_protocol::enroll::{
+            encode_base64, ChannelBinding, EnrollMode, EnrollRequest, EnrollmentMessage, Nonce,
+        };
+        let mut conn = Conn::open(server, None).await;
+        let (status, challenge) = conn
+            .request(
+                "POST",
+                "/v1/enroll/challenge",
+                &serde_json::json!({"serial": self.device.serial()}),
+            )
+            .await;
+        assert_eq!(status, 200, "{challenge}");
+        let nonce = challenge["nonce"].as_str().unwrap();
+        let message = EnrollmentMessage {
+            mode: EnrollMode::SameKey,
+            nonce: Nonce::from_hex(nonce).unwrap(),
+            serial: self.device.label.serial(),
+            csr_der: &self.csr,
+            channel_binding: Some(conn.exporter()),
+        };
+        let signature = self
+            .signer
+            .sign(&ring::rand::SystemRandom::new(), &message.signed_bytes())
+            .unwrap();
+        let request = EnrollRequest {
+            serial: self.device.serial().to_string(),
+            nonce: nonce.to_string(),
+            mode: EnrollMode::SameKey,
+            csr: encode_base64(&self.csr),
+            channel_binding: ChannelBinding::TlsExporter,
+            signature: vouch_protocol::key::hex(signature.as_ref()),
+        };
+        conn.request(
+            "POST",
+            "/v1/enroll/complete",
+            &serde_json::to_value(request).unwrap(),
+        )
+        .await
+    }
+}
