@@ -16,6 +16,8 @@ APT_PACKAGES=(
   libwebkit2gtk-4.1-dev libxdo-dev libayatana-appindicator3-dev librsvg2-dev
   libclang-dev clang
   xvfb xauth webkit2gtk-driver xdotool imagemagick
+  # crates/field/tests/durability.rs traces the fsync before a scan is confirmed
+  strace
 )
 
 install_apt() {
@@ -27,6 +29,17 @@ install_apt() {
   log "Debian packages: installing ${missing[*]}"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+}
+
+install_pip() {
+  local missing=()
+  for spec in "${PIP_PACKAGES[@]}"; do
+    python3 -m pip show "${spec%%==*}" 2>/dev/null | grep -qx "Version: ${spec##*==}" || missing+=("$spec")
+  done
+  if [ "${#missing[@]}" -eq 0 ]; then log "Python tools: all present"; return; fi
+  log "Python tools: installing ${missing[*]}"
+  python3 -m pip install --quiet --disable-pip-version-check "${missing[@]}" \
+    || python3 -m pip install --quiet --disable-pip-version-check --break-system-packages "${missing[@]}"
 }
 
 install_targets() {
@@ -67,6 +80,7 @@ install_app_tools() {
 }
 
 install_apt
+install_pip
 install_targets
 if [ "$profile" = "app" ]; then install_app_tools; fi
 log "done ($profile)"

@@ -142,6 +142,7 @@ pub async fn launch(data_dir: &Path, listen: Option<SocketAddr>) -> Result<(), S
     }
     let paths = DataPaths::new(data_dir);
     let (app, state) = app(data_dir, config.clone())?;
+    renew_server_certificate_if_due(&paths, &state.authority)?;
     let tls = tls::server_config(
         state.authority.ca_der(),
         &files::read_text(&paths.server_cert())?,
@@ -165,6 +166,55 @@ pub async fn launch(data_dir: &Path, listen: Option<SocketAddr>) -> Result<(), S
     let _ = std::fs::remove_file(paths.address_file());
     tracing::info!("vouch-server stopped");
     Ok(())
+}
+
+/// Re-issues the server's TLS certificate (same key, same names) when it expires within
+/// [`authority::SERVER_CERT_RENEW_DAYS`] days.
+fn renew_server_certificate_if_due(
+    paths: &DataPaths,
+    authority: &Authority,
+) -> Result<(), ServerError> {
+    let pem = files::read_text(&paths.server_cert())?;
+    let der = files::pem_to_der(&pem, "CERTIFICATE")?;
+    let (_, cert) = x509_parser::parse_x509_certificate(&der)
+        .map_err(|e| ServerError::Tls(format!("server certificate: {e}")))?;
+    let remaining =
+        cert.validity().not_after.timestamp() - time::OffsetDateTime::now_utc().unix_timestamp();
+    if remaining > authority::SERVER_CERT_RENEW_DAYS * 86_400 {
+        return Ok(());
+    }
+    let names = san_names(&cert);
+    let key = KeyPair::from_pem(&files::read_text(&paths.server_key())?)
+        .map_err(|e| ServerError::Tls(format!("server key: {e}")))?;
+    let issued = authority.issue_server(&key, &names)?;
+    files::write_file(&paths.server_cert(), issued.pem.as_bytes(), 0o644, true)?;
+    tracing::info!(names = ?names, not_after_ms = issued.not_after_ms, "server TLS certificate re-issued");
+    Ok(())
+}
+
+/// The DNS names and IP addresses in a certificate's SAN.
+fn san_names(cert: &x509_parser::certificate::X509Certificate<'_>) -> Vec<String> {
+    use x509_parser::extensions::GeneralName;
+    let Ok(Some(san)) = cert.subject_alternative_name() else {
+        return Vec::new();
+    };
+    san.value
+        .general_names
+        .iter()
+        .filter_map(|name| match name {
+            GeneralName::DNSName(d) => Some(d.to_string()),
+            GeneralName::IPAddress(ip) => match ip.len() {
+                4 => <[u8; 4]>::try_from(*ip)
+                    .ok()
+                    .map(|b| std::net::Ipv4Addr::from(b).to_string()),
+                16 => <[u8; 16]>::try_from(*ip)
+                    .ok()
+                    .map(|b| std::net::Ipv6Addr::from(b).to_string()),
+                _ => None,
+            },
+            _ => None,
+        })
+        .collect()
 }
 
 fn spawn_housekeeping(state: Arc<AppState>) {

@@ -26,7 +26,7 @@ async fn scan_approve_enroll_hello_revoke() {
         .contains("\"devices\":[]"));
 
     let record = tech.record(&device.text());
-    let (status, answer) = tech.upload(&server, &[record.clone()]).await;
+    let (status, answer) = tech.upload(&server, std::slice::from_ref(&record)).await;
     assert_eq!(status, 200);
     assert_eq!(answer["results"][0]["outcome"], "accepted", "{answer}");
     // At least once from the client, idempotent on the server.

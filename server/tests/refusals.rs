@@ -247,7 +247,7 @@ async fn a_csr_asking_for_ca_true_gets_a_plain_client_certificate() {
     let san = x509.subject_alternative_name().unwrap().unwrap();
     assert_eq!(
         format!("{:?}", san.value.general_names),
-        "[URI(\"urn:vouch:device:SN-CA\")]",
+        "[URI(\"https://vouch.invalid/device/SN-CA\")]",
         "SAN from the profile, not the CSR"
     );
     assert!(

@@ -308,7 +308,7 @@ pub fn identify(state: &AppState, conn: &ConnInfo) -> Result<Identity, ApiError>
     };
     let unknown = || ApiError::forbidden("this client certificate is not valid here");
     let (uri, serial) = certificate_identity(der).ok_or_else(unknown)?;
-    if uri == "urn:vouch:operator" {
+    if uri == crate::authority::OPERATOR_URI {
         return Ok(Identity::Operator);
     }
     let cert = state.store.certificate(&serial)?;
@@ -319,7 +319,7 @@ pub fn identify(state: &AppState, conn: &ConnInfo) -> Result<Identity, ApiError>
         tracing::warn!(peer = %conn.peer, %uri, %serial, "client certificate revoked or unknown");
         return Err(ApiError::forbidden("this client certificate is revoked"));
     }
-    if let Some(rest) = uri.strip_prefix("urn:vouch:device:") {
+    if let Some(rest) = uri.strip_prefix(crate::authority::DEVICE_URI_PREFIX) {
         let device = state.store.device(rest)?.ok_or_else(unknown)?;
         let current = device
             .certificate
@@ -337,9 +337,9 @@ pub fn identify(state: &AppState, conn: &ConnInfo) -> Result<Identity, ApiError>
         });
     }
     let mut parts = uri
-        .strip_prefix("urn:vouch:staff:")
+        .strip_prefix(crate::authority::STAFF_URI_PREFIX)
         .ok_or_else(unknown)?
-        .splitn(2, ':');
+        .splitn(2, '/');
     let (role, key_id) = (parts.next().and_then(Role::parse), parts.next());
     let (Some(role), Some(key_id)) = (role, key_id) else {
         return Err(unknown());

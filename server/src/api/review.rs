@@ -46,7 +46,7 @@ pub async fn list(
         };
         let mut devices = state.store.devices()?;
         devices.retain(|d| wanted.is_none_or(|w| d.state == w));
-        devices.sort_by(|a, b| b.updated_at_ms.cmp(&a.updated_at_ms));
+        devices.sort_by_key(|d| std::cmp::Reverse(d.updated_at_ms));
         Ok(Json(json!({ "devices": devices.iter().map(summary).collect::<Vec<_>>() })))
     })
     .await

@@ -23,15 +23,26 @@ use vouch_protocol::key::{hex, sha256};
 use crate::error::ServerError;
 use crate::store::{CertRecord, Role};
 
+/// The identity namespace of client certificates. The `.invalid` top-level domain (RFC 2606)
+/// never resolves: these URIs name an identity, they are not locations. (An `https` URI rather
+/// than a URN keeps the SAN valid for linters that accept only URLs, pkilint among them.)
+pub const IDENTITY_BASE: &str = "https://vouch.invalid";
+/// SAN URI of the operator credential.
+pub const OPERATOR_URI: &str = "https://vouch.invalid/operator";
+/// SAN URI prefix of device certificates (followed by the serial).
+pub const DEVICE_URI_PREFIX: &str = "https://vouch.invalid/device/";
+/// SAN URI prefix of staff certificates (followed by `<role>/<key id hex>`).
+pub const STAFF_URI_PREFIX: &str = "https://vouch.invalid/staff/";
+
 /// What a certificate is for; decides its subject, SAN and key usage.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Profile {
-    /// A device: CN = serial, SAN URI `urn:vouch:device:<serial>`.
+    /// A device: CN = serial, SAN URI `https://vouch.invalid/device/<serial>`.
     Device {
         /// The vouched serial.
         serial: String,
     },
-    /// An app install: CN = name, SAN URI `urn:vouch:staff:<role>:<key id>`.
+    /// An app install: CN = name, SAN URI `https://vouch.invalid/staff/<role>/<key id>`.
     Staff {
         /// Display name.
         name: String,
@@ -40,7 +51,7 @@ pub enum Profile {
         /// The install key's id (hex).
         key_id: String,
     },
-    /// The operator credential for admin commands: SAN URI `urn:vouch:operator`.
+    /// The operator credential for admin commands: SAN URI `https://vouch.invalid/operator`.
     Operator,
 }
 
@@ -48,11 +59,11 @@ impl Profile {
     /// The identity URI placed in the SAN.
     pub fn identity_uri(&self) -> String {
         match self {
-            Profile::Device { serial } => format!("urn:vouch:device:{serial}"),
+            Profile::Device { serial } => format!("{DEVICE_URI_PREFIX}{serial}"),
             Profile::Staff { role, key_id, .. } => {
-                format!("urn:vouch:staff:{}:{key_id}", role.as_str())
+                format!("{STAFF_URI_PREFIX}{}/{key_id}", role.as_str())
             }
-            Profile::Operator => "urn:vouch:operator".to_string(),
+            Profile::Operator => OPERATOR_URI.to_string(),
         }
     }
 
@@ -90,10 +101,17 @@ impl Issued {
     }
 }
 
+/// Validity of the server's TLS certificate: under the 366 days Mozilla's profile allows.
+/// `serve` re-issues it when less than [`SERVER_CERT_RENEW_DAYS`] remain.
+pub const SERVER_CERT_DAYS: u32 = 365;
+/// Re-issue the server certificate when fewer days than this remain.
+pub const SERVER_CERT_RENEW_DAYS: i64 = 30;
+
 /// The loaded CA.
 pub struct Authority {
     issuer: Issuer<'static, KeyPair>,
     ca_der: Vec<u8>,
+    ca_key_id: Vec<u8>,
     chain_pem: String,
 }
 
@@ -113,6 +131,14 @@ fn time_ms(t: OffsetDateTime) -> u64 {
 
 fn ca_err(e: impl std::fmt::Display) -> ServerError {
     ServerError::Authority(e.to_string())
+}
+
+/// The key identifier of RFC 7093 section 2 method 1: the leftmost 160 bits of the SHA-256 of
+/// the subjectPublicKey BIT STRING's value.
+pub fn key_identifier(spki_der: &[u8]) -> Result<Vec<u8>, ServerError> {
+    use x509_parser::prelude::FromDer;
+    let (_, spki) = x509_parser::x509::SubjectPublicKeyInfo::from_der(spki_der).map_err(ca_err)?;
+    Ok(sha256(&spki.subject_public_key.data)[..20].to_vec())
 }
 
 /// DER OCTET STRING of `bytes` (short form lengths; key ids are 20 bytes).
@@ -146,9 +172,13 @@ impl Authority {
         let issuer = Issuer::from_ca_cert_pem(cert_pem, key)
             .map_err(|e| ServerError::Authority(format!("CA certificate: {e}")))?;
         let ca_der = files::pem_to_der(cert_pem, "CERTIFICATE")?;
+        let (_, ca) = x509_parser::parse_x509_certificate(&ca_der)
+            .map_err(|e| ServerError::Authority(format!("CA certificate: {e}")))?;
+        let ca_key_id = key_identifier(ca.public_key().raw)?;
         Ok(Self {
             issuer,
             ca_der,
+            ca_key_id,
             chain_pem: cert_pem.to_string(),
         })
     }
@@ -171,6 +201,9 @@ impl Authority {
             KeyUsagePurpose::DigitalSignature,
         ];
         params.serial_number = Some(SerialNumber::from_slice(&random_serial()?));
+        params.key_identifier_method = rcgen::KeyIdMethod::PreSpecified(key_identifier(
+            &rcgen::PublicKeyData::subject_public_key_info(&key),
+        )?);
         let now = OffsetDateTime::now_utc();
         params.not_before = now - time::Duration::minutes(5);
         params.not_after = now + time::Duration::days(3650);
@@ -212,7 +245,7 @@ impl Authority {
         params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
         params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
         params.is_ca = IsCa::NoCa;
-        let key_id = params.key_identifier(&spki);
+        let key_id = key_identifier(spki_der)?;
         params.custom_extensions = vec![
             basic_constraints_not_ca(),
             CustomExtension::from_oid_content(&[2, 5, 29, 14], der_octet_string(&key_id)),
@@ -238,7 +271,7 @@ impl Authority {
         params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
         params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
         params.is_ca = IsCa::NoCa;
-        let key_id = params.key_identifier(key);
+        let key_id = key_identifier(&rcgen::PublicKeyData::subject_public_key_info(key))?;
         params.custom_extensions = vec![
             basic_constraints_not_ca(),
             CustomExtension::from_oid_content(&[2, 5, 29, 14], der_octet_string(&key_id)),
@@ -247,7 +280,7 @@ impl Authority {
         let spki =
             SubjectPublicKeyInfo::from_der(&rcgen::PublicKeyData::subject_public_key_info(key))
                 .map_err(ca_err)?;
-        self.sign(params, &spki, 825, 300)
+        self.sign(params, &spki, SERVER_CERT_DAYS, 300)
     }
 
     fn sign(
@@ -300,7 +333,7 @@ impl Authority {
             crl_number: SerialNumber::from_slice(&crl_number.max(1).to_be_bytes()),
             issuing_distribution_point: None,
             revoked_certs,
-            key_identifier_method: rcgen::KeyIdMethod::Sha256,
+            key_identifier_method: rcgen::KeyIdMethod::PreSpecified(self.ca_key_id.clone()),
         };
         let crl = params.signed_by(&self.issuer).map_err(ca_err)?;
         Ok(crl.der().to_vec())

@@ -206,6 +206,10 @@ pub struct IngestView {
     pub same_id: Option<StoredScan>,
 }
 
+/// Builds the member and certificate record for a redeemed invite.
+pub type RegisterFn<'a> =
+    dyn Fn(&InviteRecord) -> Result<(StaffMember, CertRecord), ServerError> + 'a;
+
 /// The staff subsystem: invites and registered installs.
 pub trait StaffStore: Send + Sync {
     /// Stores a new invite under the SHA-256 (hex) of its code.
@@ -223,7 +227,7 @@ pub trait StaffStore: Send + Sync {
         &self,
         code_sha256: &str,
         now_ms: u64,
-        register: &dyn Fn(&InviteRecord) -> Result<(StaffMember, CertRecord), ServerError>,
+        register: &RegisterFn<'_>,
     ) -> Result<Option<StaffMember>, ServerError>;
     /// One member by key id.
     fn staff(&self, key_id: &str) -> Result<Option<StaffMember>, ServerError>;

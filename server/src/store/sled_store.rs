@@ -402,7 +402,7 @@ impl StaffStore for SledStore {
         &self,
         code_sha256: &str,
         now_ms: u64,
-        register: &dyn Fn(&InviteRecord) -> Result<(StaffMember, CertRecord), ServerError>,
+        register: &RegisterFn<'_>,
     ) -> Result<Option<StaffMember>, ServerError> {
         self.transact(|t| {
             let Some(mut invite) = get::<InviteRecord>(&t[INVITES], code_sha256.as_bytes())? else {

@@ -1,0 +1,351 @@
+//! Enrollment, the mTLS `hello`, and renewal.
+//!
+//! # Enrollment, step by step
+//!
+//! 1. Open **one** TLS connection, verifying the server against the Vouch CA only
+//!    ([`Session::open`]).
+//! 2. `POST /v1/enroll/challenge {"serial"}` → a nonce ([`request_challenge`]).
+//! 3. Make a CSR: for the label key itself ([`EnrollMode::SameKey`]), or for a fresh
+//!    operational key ([`EnrollMode::Rekey`]); sign the enrollment message (mode, nonce,
+//!    serial, SHA-256 of the CSR, and this connection's `tls-exporter` value) with the label key
+//!    ([`answer_challenge`]).
+//! 4. `POST /v1/enroll/complete` on the same connection ([`submit_answer`]).
+//! 5. Check that the certificate is for the key we asked for, then install key (when re-keyed),
+//!    chain and certificate in the device directory (crash-safe; see [`crate::store`]).
+//!
+//! [`enroll`] does all of it; the step functions are public so that tests and firmware ports
+//! can run, inspect or replay one step.
+
+use std::path::Path;
+use std::time::{Duration, Instant, SystemTime};
+
+use p256::ecdsa::SigningKey;
+use rand_core::RngCore;
+use serde::{Deserialize, Serialize};
+use vouch_protocol::enroll::{
+    encode_base64, CertificateResponse, Challenge, ChallengeRequest, ChannelBinding, EnrollMode,
+    EnrollRequest, EnrollmentMessage, CHANNEL_BINDING_LEN,
+};
+
+use crate::cert::{check_issued, make_csr, CertInfo};
+use crate::error::{Error, Result};
+use crate::net::{Server, Session};
+use crate::store::{self, Device, NewIdentity};
+
+/// The challenge endpoint.
+pub const CHALLENGE_PATH: &str = "/v1/enroll/challenge";
+/// The enrollment completion endpoint.
+pub const COMPLETE_PATH: &str = "/v1/enroll/complete";
+/// The mTLS hello endpoint.
+pub const HELLO_PATH: &str = "/v1/device/hello";
+/// The mTLS renewal endpoint.
+pub const RENEW_PATH: &str = "/v1/device/renew";
+
+/// How to enroll.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EnrollOptions {
+    /// Certificate for the label key ([`EnrollMode::SameKey`], the default) or for a fresh
+    /// operational key bound by the label key's signature ([`EnrollMode::Rekey`]).
+    pub mode: EnrollMode,
+    /// Bind the TLS channel ([`ChannelBinding::TlsExporter`], the default). `None` exists to
+    /// imitate a device whose TLS stack has no exporter.
+    pub channel_binding: ChannelBinding,
+}
+
+impl Default for EnrollOptions {
+    fn default() -> Self {
+        Self {
+            mode: EnrollMode::SameKey,
+            channel_binding: ChannelBinding::TlsExporter,
+        }
+    }
+}
+
+/// A signed answer to a challenge, ready to send.
+#[derive(Clone)]
+pub struct Answer {
+    /// The `POST /v1/enroll/complete` body.
+    pub request: EnrollRequest,
+    /// The CSR's DER bytes.
+    pub csr_der: Vec<u8>,
+    /// The fresh operational key, in re-key mode.
+    pub operational_key: Option<SigningKey>,
+}
+
+impl std::fmt::Debug for Answer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Answer")
+            .field("request", &self.request)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The result of a successful enrollment or renewal.
+#[derive(Clone, Debug)]
+pub struct Issued {
+    /// The server's answer.
+    pub response: CertificateResponse,
+    /// What the certificate says.
+    pub cert: CertInfo,
+}
+
+/// Asks for a challenge nonce.
+pub async fn request_challenge(
+    session: &mut Session,
+    serial: &vouch_protocol::Serial,
+) -> Result<Challenge> {
+    session
+        .post_json(
+            CHALLENGE_PATH,
+            &ChallengeRequest {
+                serial: serial.as_str().to_string(),
+            },
+        )
+        .await?
+        .json()
+}
+
+/// Builds and signs the answer to `challenge` (see the module documentation).
+/// `channel_binding` is the session's exporter value; it is required unless
+/// `options.channel_binding` is [`ChannelBinding::None`].
+pub fn answer_challenge(
+    device: &Device,
+    challenge: &Challenge,
+    channel_binding: Option<[u8; CHANNEL_BINDING_LEN]>,
+    options: &EnrollOptions,
+) -> Result<Answer> {
+    let operational_key = match options.mode {
+        EnrollMode::SameKey => None,
+        EnrollMode::Rekey => Some(SigningKey::random(&mut rand_core::OsRng)),
+    };
+    let csr_key = operational_key.as_ref().unwrap_or(device.label_key());
+    let csr_der = make_csr(csr_key, device.serial())?;
+    let binding = match options.channel_binding {
+        ChannelBinding::None => None,
+        ChannelBinding::TlsExporter => Some(channel_binding.ok_or_else(|| {
+            Error::Crypto("the TLS connection offers no exporter for channel binding".into())
+        })?),
+    };
+    let message = EnrollmentMessage {
+        mode: options.mode,
+        nonce: challenge.nonce,
+        serial: device.serial(),
+        csr_der: &csr_der,
+        channel_binding: binding,
+    };
+    let signature = message.sign(device.label_key());
+    let request = EnrollRequest {
+        serial: device.serial().as_str().to_string(),
+        nonce: challenge.nonce.to_hex(),
+        mode: options.mode,
+        csr: encode_base64(&csr_der),
+        channel_binding: options.channel_binding,
+        signature: signature.to_hex(),
+    };
+    Ok(Answer {
+        request,
+        csr_der,
+        operational_key,
+    })
+}
+
+/// Sends a signed answer.
+pub async fn submit_answer(
+    session: &mut Session,
+    request: &EnrollRequest,
+) -> Result<CertificateResponse> {
+    session.post_json(COMPLETE_PATH, request).await?.json()
+}
+
+/// Enrolls the device in `dir` with the server (one attempt): challenge, signed answer and
+/// certificate over one TLS connection, then stores the certificate (and, in re-key mode,
+/// `operational.key.pem`). Refuses with [`Error::AlreadyEnrolled`] if `cert.pem` exists.
+pub async fn enroll(dir: &Path, server: &Server, options: &EnrollOptions) -> Result<Issued> {
+    let device = store::load(dir)?;
+    if device.is_enrolled() {
+        return Err(Error::AlreadyEnrolled {
+            dir: dir.to_path_buf(),
+        });
+    }
+    let mut session = Session::open(server, None).await?;
+    let challenge = request_challenge(&mut session, device.serial()).await?;
+    let answer = answer_challenge(&device, &challenge, session.channel_binding(), options)?;
+    let response = submit_answer(&mut session, &answer.request).await?;
+    drop(session);
+    let key = answer
+        .operational_key
+        .as_ref()
+        .unwrap_or(device.label_key());
+    let cert = check_issued(&response.certificate_pem, key)?;
+    store::commit(
+        dir,
+        &NewIdentity {
+            key: answer.operational_key.as_ref(),
+            certificate_pem: &response.certificate_pem,
+            chain_pem: &response.chain_pem,
+        },
+    )?;
+    Ok(Issued { response, cert })
+}
+
+/// How `enroll --wait` retries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WaitPolicy {
+    /// Give up (returning the last error) when the next attempt would start after this.
+    pub deadline: Duration,
+    /// The first backoff ceiling.
+    pub initial: Duration,
+    /// The largest backoff ceiling.
+    pub cap: Duration,
+}
+
+impl Default for WaitPolicy {
+    fn default() -> Self {
+        Self {
+            deadline: Duration::from_secs(900),
+            initial: Duration::from_secs(1),
+            cap: Duration::from_secs(60),
+        }
+    }
+}
+
+impl WaitPolicy {
+    /// The ceiling before retry number `attempt` (0-based): `min(cap, initial · 2^attempt)`.
+    pub fn ceiling(&self, attempt: u32) -> Duration {
+        let factor = 1u32.checked_shl(attempt.min(31)).unwrap_or(u32::MAX);
+        self.initial.saturating_mul(factor).min(self.cap)
+    }
+
+    /// "Full jitter": a delay drawn uniformly from `[0, ceiling(attempt)]` using `random`.
+    pub fn delay(&self, attempt: u32, random: u64) -> Duration {
+        let ceiling = u64::try_from(self.ceiling(attempt).as_millis()).unwrap_or(u64::MAX);
+        Duration::from_millis(random % ceiling.saturating_add(1))
+    }
+}
+
+/// [`enroll`], retried while the error is retryable ([`Error::is_retryable`]: not yet approved,
+/// rate limited, unreachable) with exponential backoff and full jitter, until the policy's
+/// deadline. `on_retry` is told each error and the delay before the next attempt. A rate limit's
+/// `retry-after` is honoured as a lower bound.
+pub async fn enroll_wait(
+    dir: &Path,
+    server: &Server,
+    options: &EnrollOptions,
+    policy: &WaitPolicy,
+    mut on_retry: impl FnMut(&Error, Duration),
+) -> Result<Issued> {
+    let start = Instant::now();
+    let mut attempt = 0u32;
+    loop {
+        let error = match enroll(dir, server, options).await {
+            Ok(issued) => return Ok(issued),
+            Err(e) if e.is_retryable() => e,
+            Err(e) => return Err(e),
+        };
+        let mut delay = policy.delay(attempt, rand_core::OsRng.next_u64());
+        if let Error::RateLimited {
+            retry_after: Some(at_least),
+        } = &error
+        {
+            delay = delay.max(*at_least);
+        }
+        if start.elapsed().saturating_add(delay) > policy.deadline {
+            return Err(error);
+        }
+        on_retry(&error, delay);
+        tokio::time::sleep(delay).await;
+        attempt = attempt.saturating_add(1);
+    }
+}
+
+/// What the server says about the device (`GET /v1/device/hello`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Hello {
+    /// The serial in the certificate.
+    pub serial: String,
+    /// The device model, if known.
+    #[serde(default)]
+    pub model: Option<String>,
+    /// The device's state (`enrolled`, ...).
+    pub state: String,
+    /// The fingerprint of the vouched label key.
+    pub key_fingerprint: String,
+    /// The serial number of the certificate presented.
+    pub certificate_serial: String,
+    /// The presented certificate's notAfter, milliseconds since the Unix epoch.
+    pub not_after_ms: u64,
+    /// Anything else the server adds.
+    #[serde(flatten)]
+    pub extra: serde_json::Map<String, serde_json::Value>,
+}
+
+/// Calls `GET /v1/device/hello` over mTLS with the device's certificate.
+pub async fn hello(dir: &Path, server: &Server) -> Result<Hello> {
+    let device = store::load(dir)?;
+    let identity = device.identity()?;
+    let mut session = Session::open(server, Some(&identity)).await?;
+    session.get(HELLO_PATH).await?.json()
+}
+
+/// `POST /v1/device/renew` body.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RenewRequest {
+    /// The PKCS#10 CSR for the new key, DER, standard base64 with padding.
+    pub csr: String,
+}
+
+/// Whether the device's certificate expires within `within` (or already has).
+pub fn renewal_due(dir: &Path, within: Duration) -> Result<bool> {
+    let identity = store::load(dir)?.identity()?;
+    Ok(identity.cert().remaining(SystemTime::now()) <= within)
+}
+
+/// Renews over mTLS: a fresh key, a CSR for it, `POST /v1/device/renew` authenticated by the
+/// current certificate; on success the new key, chain and certificate replace the old ones
+/// (crash-safe; on any failure the old identity stays as it was).
+pub async fn renew(dir: &Path, server: &Server) -> Result<Issued> {
+    let device = store::load(dir)?;
+    let identity = device.identity()?;
+    let mut session = Session::open(server, Some(&identity)).await?;
+    let key = SigningKey::random(&mut rand_core::OsRng);
+    let csr = make_csr(&key, device.serial())?;
+    let response: CertificateResponse = session
+        .post_json(
+            RENEW_PATH,
+            &RenewRequest {
+                csr: encode_base64(&csr),
+            },
+        )
+        .await?
+        .json()?;
+    drop(session);
+    let cert = check_issued(&response.certificate_pem, &key)?;
+    store::commit(
+        dir,
+        &NewIdentity {
+            key: Some(&key),
+            certificate_pem: &response.certificate_pem,
+            chain_pem: &response.chain_pem,
+        },
+    )?;
+    Ok(Issued { response, cert })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_to_the_cap_and_jitters_below_it() {
+        let policy = WaitPolicy::default();
+        assert_eq!(policy.ceiling(0), Duration::from_secs(1));
+        assert_eq!(policy.ceiling(3), Duration::from_secs(8));
+        assert_eq!(policy.ceiling(6), Duration::from_secs(60));
+        assert_eq!(policy.ceiling(200), Duration::from_secs(60));
+        for random in [0, 1, 999, 1000, 1001, u64::MAX] {
+            assert!(policy.delay(2, random) <= Duration::from_secs(4));
+        }
+        assert_eq!(policy.delay(0, 0), Duration::ZERO);
+    }
+}

@@ -1,0 +1,316 @@
+//! `vouch-device`: the device agent's command line (see `crates/device/README.md`).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use clap::{Args, Parser, Subcommand};
+use vouch_device::{exit, EnrollMode, EnrollOptions, Server, WaitPolicy};
+use vouch_protocol::{Model, Serial};
+
+const EXIT_CODES: &str = "\
+Exit codes:
+  0  ok
+  1  other error (I/O, corrupt device directory, unexpected server answer)
+  2  bad arguments (also: key already exists, device not enrolled / already enrolled)
+  3  not yet approved, or rate limited: try again later
+  4  refused by the server (unknown device, bad proof, rejected, revoked, already enrolled)
+  5  server unreachable (connection failed, timeout, 502/503/504)
+  6  bad CA file, or the server's certificate did not verify against it";
+
+/// The Vouch device agent: device keys, printable labels, enrollment and mTLS calls.
+#[derive(Debug, Parser)]
+#[command(name = "vouch-device", version, about, after_help = EXIT_CODES)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Make the device's P-256 label key and device.json in DIR; print the label text.
+    #[command(after_help = EXIT_CODES)]
+    Keygen {
+        /// The device directory (created if missing; an existing key is never overwritten).
+        #[arg(long)]
+        dir: PathBuf,
+        /// The model: 1 to 24 characters from 0-9 A-Z - .
+        #[arg(long)]
+        model: String,
+        /// The serial: 1 to 32 characters from 0-9 A-Z - .
+        #[arg(long)]
+        serial: String,
+    },
+    /// Render the device's printable label (QR code, manual-entry line, key fingerprint).
+    #[command(after_help = EXIT_CODES)]
+    Label {
+        /// The device directory.
+        #[arg(long)]
+        dir: PathBuf,
+        /// Write a PNG label here (600 dpi).
+        #[arg(long, required_unless_present = "svg")]
+        png: Option<PathBuf>,
+        /// Write an SVG label here (millimetre units).
+        #[arg(long)]
+        svg: Option<PathBuf>,
+    },
+    /// Render one SVG sheet with a label per device, for a production line.
+    #[command(after_help = EXIT_CODES)]
+    LabelSheet {
+        /// A CSV with lines `model,serial,key_dir` (header optional; key_dir relative to the CSV).
+        #[arg(long, required_unless_present = "dirs", conflicts_with = "dirs")]
+        csv: Option<PathBuf>,
+        /// A folder whose subfolders are device directories.
+        #[arg(long)]
+        dirs: Option<PathBuf>,
+        /// With --csv: make the key of any row whose key_dir has none yet.
+        #[arg(long, requires = "csv")]
+        keygen: bool,
+        /// The SVG sheet to write.
+        #[arg(long)]
+        svg: PathBuf,
+    },
+    /// Enroll: prove the label key over server-verified TLS and store the certificate in DIR.
+    #[command(after_help = EXIT_CODES)]
+    Enroll {
+        #[command(flatten)]
+        target: Target,
+        /// Get the certificate for a fresh operational key (operational.key.pem), bound by the
+        /// label key's signature.
+        #[arg(long)]
+        rekey: bool,
+        /// Retry with exponential backoff and jitter while not approved or unreachable.
+        #[arg(long)]
+        wait: bool,
+        /// With --wait: give up after this many seconds.
+        #[arg(long, value_name = "SECS", default_value_t = 900, requires = "wait")]
+        deadline: u64,
+        /// Send no channel binding (imitates a TLS stack without exporter).
+        #[arg(long, hide = true)]
+        no_channel_binding: bool,
+    },
+    /// Call GET /v1/device/hello over mTLS and print the server's JSON answer.
+    #[command(after_help = EXIT_CODES)]
+    Hello {
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Renew the certificate over mTLS with a fresh key; the old one stays unless it succeeds.
+    #[command(after_help = EXIT_CODES)]
+    Renew {
+        #[command(flatten)]
+        target: Target,
+        /// Only renew if the certificate expires within this many seconds.
+        #[arg(long, value_name = "SECS")]
+        within: Option<u64>,
+    },
+}
+
+#[derive(Debug, Args)]
+struct Target {
+    /// The device directory.
+    #[arg(long)]
+    dir: PathBuf,
+    /// The server's base URL, e.g. https://vouch.example:8443
+    #[arg(long, env = "VOUCH_SERVER")]
+    server: String,
+    /// The Vouch CA certificate (PEM): the only trust anchor for the server.
+    #[arg(long, value_name = "CA.pem", env = "VOUCH_CA")]
+    ca: PathBuf,
+    /// Verify the server certificate for this name instead of the URL's host.
+    #[arg(long)]
+    server_name: Option<String>,
+}
+
+impl Target {
+    fn server(&self) -> anyhow::Result<Server> {
+        let mut server = Server::new(&self.server, &self.ca)?;
+        if let Some(name) = &self.server_name {
+            server = server.with_server_name(name)?;
+        }
+        Ok(server)
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() {
+                exit::BAD_ARGUMENTS
+            } else {
+                exit::OK
+            });
+        }
+    };
+    match run(cli) {
+        Ok(()) => ExitCode::from(exit::OK),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            let code = e
+                .chain()
+                .find_map(|cause| cause.downcast_ref::<vouch_device::Error>())
+                .map_or(exit::OTHER, vouch_device::Error::exit_code);
+            ExitCode::from(code)
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Keygen { dir, model, serial } => {
+            let model = Model::new(&model).map_err(bad_argument("--model"))?;
+            let serial = Serial::new(&serial).map_err(bad_argument("--serial"))?;
+            let device = vouch_device::keygen(&dir, &model, &serial)?;
+            let label = device.label();
+            println!("{}", label.to_compact()?);
+            eprintln!("key fingerprint: {}", label.key().fingerprint());
+        }
+        Command::Label { dir, png, svg } => {
+            let label = vouch_device::load(&dir)?.label();
+            if let Some(path) = png {
+                vouch_device::label_png(&label, &path)?;
+                eprintln!("wrote {}", path.display());
+            }
+            if let Some(path) = svg {
+                vouch_device::label_svg(&label, &path)?;
+                eprintln!("wrote {}", path.display());
+            }
+        }
+        Command::LabelSheet {
+            csv,
+            dirs,
+            keygen,
+            svg,
+        } => {
+            let labels = match (csv, dirs) {
+                (Some(csv), _) => vouch_device::labels_from_csv(&csv, keygen)?,
+                (None, Some(dirs)) => vouch_device::labels_from_dirs(&dirs)?,
+                (None, None) => anyhow::bail!(vouch_device::Error::InvalidArgument {
+                    what: "arguments",
+                    reason: "give --csv or --dirs".into(),
+                }),
+            };
+            vouch_device::write_label_sheet(&labels, &svg)?;
+            eprintln!("wrote {} labels to {}", labels.len(), svg.display());
+        }
+        Command::Enroll {
+            target,
+            rekey,
+            wait,
+            deadline,
+            no_channel_binding,
+        } => {
+            let server = target.server()?;
+            let options = EnrollOptions {
+                mode: if rekey {
+                    EnrollMode::Rekey
+                } else {
+                    EnrollMode::SameKey
+                },
+                channel_binding: if no_channel_binding {
+                    vouch_device::ChannelBinding::None
+                } else {
+                    vouch_device::ChannelBinding::TlsExporter
+                },
+            };
+            let issued = runtime()?.block_on(async {
+                if wait {
+                    let policy = WaitPolicy {
+                        deadline: Duration::from_secs(deadline),
+                        ..WaitPolicy::default()
+                    };
+                    vouch_device::enroll_wait(&target.dir, &server, &options, &policy, |e, d| {
+                        eprintln!("{e}; retrying in {:.1} s", d.as_secs_f64());
+                    })
+                    .await
+                } else {
+                    vouch_device::enroll(&target.dir, &server, &options).await
+                }
+            })?;
+            println!(
+                "enrolled: {} valid until {}",
+                target.dir.join(vouch_device::store::CERT_FILE).display(),
+                iso8601(issued.cert.not_after_ms)
+            );
+        }
+        Command::Hello { target } => {
+            let server = target.server()?;
+            let hello = runtime()?.block_on(vouch_device::hello(&target.dir, &server))?;
+            println!("{}", serde_json::to_string_pretty(&hello)?);
+        }
+        Command::Renew { target, within } => {
+            if let Some(secs) = within {
+                if !vouch_device::renewal_due(&target.dir, Duration::from_secs(secs))? {
+                    println!("not due: the certificate is valid for more than {secs} s");
+                    return Ok(());
+                }
+            }
+            let server = target.server()?;
+            let issued = runtime()?.block_on(vouch_device::renew(&target.dir, &server))?;
+            println!(
+                "renewed: {} valid until {}",
+                target.dir.join(vouch_device::store::CERT_FILE).display(),
+                iso8601(issued.cert.not_after_ms)
+            );
+        }
+    }
+    Ok(())
+}
+
+fn bad_argument(what: &'static str) -> impl Fn(vouch_protocol::Error) -> vouch_device::Error {
+    move |e| vouch_device::Error::InvalidArgument {
+        what,
+        reason: e.to_string(),
+    }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
+/// `YYYY-MM-DDTHH:MM:SSZ` for milliseconds since the Unix epoch.
+fn iso8601(ms: u64) -> String {
+    let secs = ms / 1000;
+    let days = i64::try_from(secs / 86_400).unwrap_or(i64::MAX / 2);
+    let rem = secs % 86_400;
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn iso_dates() {
+        assert_eq!(iso8601(0), "1970-01-01T00:00:00Z");
+        assert_eq!(iso8601(951_782_400_000), "2000-02-29T00:00:00Z");
+        assert_eq!(iso8601(1_700_000_000_123), "2023-11-14T22:13:20Z");
+    }
+
+    #[test]
+    fn cli_is_well_formed() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}
