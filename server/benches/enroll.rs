@@ -109,7 +109,8 @@ async fn run(devices: usize, clients: usize, records: usize) {
     // The bare handshake rate is measured just before and just after the enrollments and
     // averaged, so that load from other processes affects both figures alike.
     let cpu_before = cpu_seconds("self");
-    let (after_rate, handshakes) = bare_handshakes(&server, &tech, clients, Duration::from_secs(3)).await;
+    let (after_rate, handshakes) =
+        bare_handshakes(&server, &tech, clients, Duration::from_secs(3)).await;
     println!(
         "  CPU per bare handshake (both ends, one process): {:.2} ms",
         (cpu_seconds("self") - cpu_before) * 1000.0 / handshakes as f64
