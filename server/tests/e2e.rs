@@ -221,3 +221,113 @@ async fn the_server_restarts_with_its_state() {
         .await;
     assert_eq!(status, 200);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_imported_intermediate_ca_issues_and_bad_imports_are_refused() {
+    use rcgen::{
+        BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose,
+    };
+    let root_key = KeyPair::generate().unwrap();
+    let mut root_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    root_params
+        .distinguished_name
+        .push(DnType::CommonName, "Corporate Root");
+    root_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    root_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    let root_cert = root_params.self_signed(&root_key).unwrap();
+    let root = Issuer::new(root_params, root_key);
+    let mid_key = KeyPair::generate().unwrap();
+    let mut mid_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    mid_params
+        .distinguished_name
+        .push(DnType::CommonName, "Vouch Intermediate");
+    mid_params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
+    mid_params.key_usages = vec![
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::CrlSign,
+        KeyUsagePurpose::DigitalSignature,
+    ];
+    mid_params.use_authority_key_identifier_extension = true;
+    let mid_cert = mid_params.signed_by(&mid_key, &root).unwrap();
+
+    let files = tempfile::tempdir().unwrap();
+    let write = |name: &str, text: &str| {
+        let p = files.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        p
+    };
+    let mid_pem = write("mid.pem", &mid_cert.pem());
+    let mid_key_pem = write("mid.key.pem", &mid_key.serialize_pem());
+    let other_key_pem = write(
+        "other.key.pem",
+        &KeyPair::generate().unwrap().serialize_pem(),
+    );
+    let root_pem = write("root.pem", &root_cert.pem());
+    let init = |cert: &std::path::Path, key: &std::path::Path| {
+        let data = tempfile::tempdir().unwrap();
+        let out = std::process::Command::new(bin())
+            .arg("--data")
+            .arg(data.path())
+            .args(["init", "--hostname", "localhost", "--ca-cert"])
+            .arg(cert)
+            .arg("--ca-key")
+            .arg(key)
+            .output()
+            .unwrap();
+        (data, out)
+    };
+    let (_, out) = init(&mid_pem, &other_key_pem);
+    assert!(
+        !out.status.success() && String::from_utf8_lossy(&out.stderr).contains("does not belong")
+    );
+
+    let (data, out) = init(&mid_pem, &mid_key_pem);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let server = Server::serve(data);
+    let mut tech = register(&server, "technician", "T").await;
+    let device = Device::new("SN-MID");
+    tech.scan_and_upload(&server, &device.text()).await;
+    server.admin_ok(&["device", "approve", "SN-MID", "--reason", "ok"]);
+    let (status, cert, _) = enroll(&server, &device, &EnrollOptions::default()).await;
+    assert_eq!(status, 200, "{cert}");
+    let leaf = write("leaf.pem", cert["certificate_pem"].as_str().unwrap());
+    let out = std::process::Command::new("openssl")
+        .args(["verify", "-x509_strict", "-purpose", "sslclient", "-CAfile"])
+        .arg(&root_pem)
+        .arg("-untrusted")
+        .arg(&mid_pem)
+        .arg(&leaf)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "chain to the corporate root: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_metrics_and_openapi_are_served() {
+    let server = Server::start();
+    let anon = http(&server, None);
+    let get = |path: &str| anon.get(format!("{}{path}", server.url())).send();
+    assert_eq!(get("/healthz").await.unwrap().text().await.unwrap(), "ok");
+    let device = Device::new("SN-MET");
+    let _ = enroll(&server, &device, &EnrollOptions::default()).await;
+    let metrics = get("/metrics").await.unwrap().text().await.unwrap();
+    assert!(
+        metrics.contains("vouch_refusals_total{reason=\"nonce_unknown_or_used\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("vouch_request_seconds_bucket"),
+        "{metrics}"
+    );
+    let openapi: serde_json::Value = get("/openapi.json").await.unwrap().json().await.unwrap();
+    assert_eq!(openapi["openapi"], "3.0.3");
+    assert!(openapi["paths"]["/v1/enroll/complete"].is_object());
+}
