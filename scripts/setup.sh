@@ -14,7 +14,7 @@ if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 APT_PACKAGES=(
   build-essential pkg-config curl wget file libssl-dev
   libwebkit2gtk-4.1-dev libxdo-dev libayatana-appindicator3-dev librsvg2-dev
-  libclang-dev clang
+  libclang-dev clang llvm
   xvfb xauth webkit2gtk-driver xdotool imagemagick
   # crates/field/tests/durability.rs traces the fsync before a scan is confirmed
   strace
