@@ -228,6 +228,7 @@ fn spawn_housekeeping(state: Arc<AppState>) {
             if let Ok(Err(e)) = purged {
                 tracing::warn!(error = %e, "purging expired challenges failed");
             }
+            state.forget_quiet_clients();
         }
     });
 }

@@ -61,6 +61,8 @@ pub fn server_config(
         .with_single_cert(vec![cert], key)
         .map_err(|e| tls(&e))?;
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    // TLS 1.2 without extended master secret has no safe exporter (RFC 9266 section 4.2).
+    config.require_ems = true;
     Ok(Arc::new(config))
 }
 

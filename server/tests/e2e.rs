@@ -320,7 +320,7 @@ async fn health_metrics_and_openapi_are_served() {
     let _ = enroll(&server, &device, &EnrollOptions::default()).await;
     let metrics = get("/metrics").await.unwrap().text().await.unwrap();
     assert!(
-        metrics.contains("vouch_refusals_total{reason=\"nonce_unknown_or_used\"} 1"),
+        metrics.contains("vouch_refusals_total{reason=\"refused\"} 1"),
         "{metrics}"
     );
     assert!(

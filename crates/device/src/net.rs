@@ -363,7 +363,7 @@ impl Session {
     }
 
     /// This connection's RFC 9266 `tls-exporter` channel-binding value (label
-    /// `EXPORTER-Channel-Binding`, no context, 32 bytes); `None` only if the TLS stack
+    /// `EXPORTER-Channel-Binding`, empty context, 32 bytes); `None` only if the TLS stack
     /// refuses to export.
     pub fn channel_binding(&self) -> Option<[u8; CHANNEL_BINDING_LEN]> {
         self.exporter

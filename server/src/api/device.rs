@@ -118,6 +118,8 @@ pub async fn renew(
         state
             .store
             .record_issuance(&next, &issued.record(&profile), note, &expect_current)?;
+        // The superseded certificate goes on the CRL, so that services relying on it refuse it too.
+        state.store.revoke_certificate(&old_certificate, now)?;
         state.metrics.renewed();
         Ok(Json(CertificateResponse {
             certificate_pem: issued.pem,

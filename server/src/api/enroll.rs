@@ -106,7 +106,9 @@ fn refusal_answer(state: &AppState, serial: &str, conn: &ConnInfo, refusal: Refu
     let (code, message) = match refusal {
         Refusal::Refused(why) => {
             tracing::warn!(%serial, peer = %conn.peer, reason = why, "enrollment refused");
-            state.metrics.refusal(why);
+            // One metric label for every unproven refusal: per-reason counts would tell an
+            // outsider which serials exist. The log keeps the reason.
+            state.metrics.refusal("refused");
             return ApiError::refused();
         }
         Refusal::Internal(e) => return ApiError::from(e),

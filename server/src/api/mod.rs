@@ -67,7 +67,16 @@ impl AppState {
         self.started.elapsed()
     }
 
+    /// Forgets rate-limit state of keys that have been quiet (called periodically).
+    pub fn forget_quiet_clients(&self) {
+        self.by_address.retain_recent();
+        self.by_serial.retain_recent();
+    }
+
     fn rate_limit(&self, address: &str, serial: &str) -> Result<(), ApiError> {
+        // Keys are bounded: a serial is at most 32 characters, so longer input is cut.
+        let serial: String = serial.chars().take(64).collect();
+        let serial = serial.as_str();
         let clock = governor::clock::DefaultClock::default();
         for (limiter, key, what) in [
             (&self.by_address, address, "address"),

@@ -41,7 +41,8 @@ pub async fn ca(State(state): State<Arc<AppState>>) -> impl IntoResponse {
 pub async fn crl(State(state): State<Arc<AppState>>) -> Result<impl IntoResponse, ApiError> {
     blocking(move || {
         let revoked = state.store.revoked_certificates()?;
-        let number = super::now_ms() / 1000;
+        // Milliseconds: a later CRL always has a larger number.
+        let number = super::now_ms();
         let der = state.authority.crl(&revoked, number)?;
         Ok(([(header::CONTENT_TYPE, "application/pkix-crl")], der))
     })

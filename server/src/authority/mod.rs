@@ -174,7 +174,17 @@ impl Authority {
         let ca_der = files::pem_to_der(cert_pem, "CERTIFICATE")?;
         let (_, ca) = x509_parser::parse_x509_certificate(&ca_der)
             .map_err(|e| ServerError::Authority(format!("CA certificate: {e}")))?;
-        let ca_key_id = key_identifier(ca.public_key().raw)?;
+        // The CA's own subject key identifier if it has one (an imported CA may use another
+        // method), else the RFC 7093 one our CAs use.
+        let ca_key_id = match ca
+            .get_extension_unique(&x509_parser::oid_registry::OID_X509_EXT_SUBJECT_KEY_IDENTIFIER)
+        {
+            Ok(Some(ext)) => match ext.parsed_extension() {
+                x509_parser::extensions::ParsedExtension::SubjectKeyIdentifier(id) => id.0.to_vec(),
+                _ => key_identifier(ca.public_key().raw)?,
+            },
+            _ => key_identifier(ca.public_key().raw)?,
+        };
         Ok(Self {
             issuer,
             ca_der,

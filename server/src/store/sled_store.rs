@@ -622,6 +622,25 @@ mod tests {
         assert!(verify_audit(&entries).is_err());
     }
 
+    /// The worked example in docs/PROTOCOL.md (audit log hash).
+    #[test]
+    fn audit_hash_matches_the_documented_example() {
+        let entry = AuditEntry {
+            seq: 1,
+            at_ms: 1_790_000_000_000,
+            actor: "operator".into(),
+            action: "staff.invited".into(),
+            subject: "Tess".into(),
+            detail: serde_json::json!({"role": "technician", "trusted": false, "expires_at_ms": 1_790_259_200_000u64}),
+            prev_hash: "0".repeat(64),
+            hash: String::new(),
+        };
+        assert_eq!(
+            audit_hash(&entry),
+            "f3e928196a93f16c6755d6510066510e5e639c0ccc32a875db0d0fa3add49a12"
+        );
+    }
+
     #[test]
     fn a_challenge_is_taken_once() {
         let dir = tempfile::tempdir().unwrap();
