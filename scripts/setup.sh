@@ -54,7 +54,8 @@ install_targets() {
 
 cargo_tool() { # name version [extra cargo install args]
   local bin="$1" version="$2"; shift 2
-  if command -v "$bin" >/dev/null 2>&1 && "$bin" --version 2>/dev/null | grep -q "$version"; then
+  local crate="$1"; [ "$crate" = wasm-bindgen ] && crate=wasm-bindgen-cli
+  if command -v "$bin" >/dev/null 2>&1 && cargo install --list | grep -qx "$crate v$version:"; then
     log "$bin $version: present"; return
   fi
   log "installing $bin $version"
