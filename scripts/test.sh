@@ -32,4 +32,17 @@ android_check -p vouch-protocol -p vouch-device
 step "tests"
 cargo test --locked --workspace
 
+step "app: setup (trunk, wasm-bindgen, tauri-driver; installs only what is missing)"
+scripts/setup.sh app
+
+step "app: build the UI (trunk), the app, the server and the device agent"
+(cd ui && trunk build --offline=true)
+cargo build --locked -p vouch-app --features tauri/custom-protocol
+cargo build --locked -p vouch-server -p vouch-device
+
+step "app: end-to-end tests in a real window (Xvfb, tauri-driver, WebKitWebDriver, vouch-server)"
+# Screenshots of each screen go to target/screenshots/ (the current ones are in docs/screenshots/).
+VOUCH_E2E=1 xvfb-run -a -s "-screen 0 1280x900x24" \
+  cargo test --locked -p vouch-e2e -- --test-threads=1
+
 step "all checks passed"

@@ -1,1 +1,33 @@
 //! Vouch field: see docs/ARCHITECTURE.md. Filled in by its own issue.
+//!
+//! The technician's engine, everything the app does without a window:
+//!
+//! * [`scan`]: reading QR codes from image files, frames and the camera;
+//! * [`identity`]: this install's P-256 key, staff certificate and pinned server CA;
+//! * [`queue`]: the offline queue in sled, each record durable before it is confirmed;
+//! * [`sync`]: sending the queue to the server over mTLS, with batches, backoff and resume;
+//! * [`review`]: the supervisor's list, show, approve, reject and revoke.
+//!
+//! [`Field`] ties them together on one data folder; the `vouch-field` CLI and the Tauri app
+//! drive it. Every failure is one [`Error`], whose message says what happened and what to do.
+
+pub mod scan;
+
+// The field engine: identity, queue, sync, review.
+pub mod config;
+mod error;
+mod field;
+pub mod fsutil;
+pub mod identity;
+mod net;
+pub mod queue;
+pub mod review;
+pub mod sync;
+
+pub use config::Config;
+pub use error::{Error, Result};
+pub use field::{now_ms, Field, ScanOptions};
+pub use identity::{Role, Whoami};
+pub use queue::{Counts, QueueEntry, RecordState};
+pub use review::{Decision, DeviceSummary};
+pub use sync::{SyncEvent, SyncProgress, SyncReport};

@@ -43,7 +43,8 @@ pub async fn register(
     Extension(conn): Extension<ConnInfo>,
     ApiJson(req): ApiJson<RegisterRequest>,
 ) -> Result<Json<Value>, ApiError> {
-    state.rate_limit(&conn.peer.ip().to_string(), "register")?;
+    // Per address, and per invite code (so guesses at one code are limited too).
+    state.rate_limit(&conn.peer.ip().to_string(), &format!("invite:{}", req.code))?;
     blocking(move || {
         let der = decode_base64(&req.csr, "csr").map_err(|e| ApiError::bad_request("bad_csr", e.to_string()))?;
         let csr = verify_csr(&der).map_err(|p| ApiError::bad_request("bad_csr", p.0))?;
@@ -181,8 +182,8 @@ fn ingest_batch(
     })?;
     let mut results: Vec<Option<Value>> = Vec::with_capacity(raw.len());
     let mut good = Vec::new();
-    for value in raw {
-        match check_record(member, &key, value) {
+    for checked in check_records_in_parallel(member, &key, raw) {
+        match checked {
             Ok(record) => {
                 results.push(None);
                 good.push(record);
@@ -221,6 +222,58 @@ fn ingest_batch(
             })
         })
         .collect())
+}
+
+/// Parses and verifies records on every core (the CPU-heavy part of ingestion), keeping their
+/// order; the store then applies them one by one.
+fn check_records_in_parallel(
+    member: &StaffMember,
+    key: &vouch_protocol::PublicKey,
+    raw: Vec<Value>,
+) -> Vec<Result<SignedScanRecord, EarlyRefusal>> {
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if workers < 2 || raw.len() < 64 {
+        return raw
+            .into_iter()
+            .map(|value| check_record(member, key, value))
+            .collect();
+    }
+    let chunk = raw.len().div_ceil(workers);
+    let mut chunks: Vec<Vec<Value>> = Vec::new();
+    let mut rest = raw.into_iter().peekable();
+    while rest.peek().is_some() {
+        chunks.push(rest.by_ref().take(chunk).collect());
+    }
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = chunks
+            .into_iter()
+            .map(|values| {
+                let len = values.len();
+                let handle = scope.spawn(move || {
+                    values
+                        .into_iter()
+                        .map(|v| check_record(member, key, v))
+                        .collect::<Vec<_>>()
+                });
+                (len, handle)
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|(len, handle)| {
+                handle.join().unwrap_or_else(|_| {
+                    let failed = || {
+                        Err((
+                            String::new(),
+                            "internal",
+                            "a record check failed unexpectedly".to_string(),
+                        ))
+                    };
+                    (0..len).map(|_| failed()).collect()
+                })
+            })
+            .collect()
+    })
 }
 
 /// A record refused before ingestion: (record id, code, message).

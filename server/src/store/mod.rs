@@ -174,9 +174,8 @@ pub trait DeviceStore: Send + Sync {
     fn devices(&self) -> Result<Vec<Device>, ServerError>;
     /// Stored scans by record id.
     fn scan(&self, record_id: &str) -> Result<Option<StoredScan>, ServerError>;
-    /// Applies verified scan records in order. Each record is atomic on its own (chain check,
-    /// the devices the decision names, the record and the chain head commit together); the
-    /// whole batch is made durable once, before this returns.
+    /// Applies verified scan records in order, atomically as a batch (chain checks, the devices
+    /// each decision names, the records and the chain head), made durable before this returns.
     fn ingest_scans(
         &self,
         records: &[SignedScanRecord],

@@ -346,14 +346,21 @@ impl DeviceStore for SledStore {
             &IngestView,
         ) -> Result<ScanOutcome, ServerError>,
     ) -> Result<Vec<ScanOutcome>, ServerError> {
-        let mut outcomes = Vec::with_capacity(records.len());
-        for record in records {
-            let decide_one = |staff: &StaffMember, view: &IngestView| decide(record, staff, view);
-            let outcome = self.trees[..]
-                .transaction(|t| ingest_tx(t, record, now_ms, &decide_one))
-                .map_err(tx_err)?;
-            outcomes.push(outcome);
-        }
+        // One transaction for the batch: each record sees the writes of those before it
+        // (sled transactions read their own writes), and the batch commits, or fails, as one;
+        // a failed batch is resent by the client and deduplicated by record id.
+        let outcomes = self.trees[..]
+            .transaction(|t| {
+                records
+                    .iter()
+                    .map(|record| {
+                        let decide_one =
+                            |staff: &StaffMember, view: &IngestView| decide(record, staff, view);
+                        ingest_tx(t, record, now_ms, &decide_one)
+                    })
+                    .collect::<TxResult<Vec<_>>>()
+            })
+            .map_err(tx_err)?;
         self.sync()?;
         Ok(outcomes)
     }

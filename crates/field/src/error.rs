@@ -1,0 +1,363 @@
+//! The field engine's one error type.
+//!
+//! Every message says what happened and what to do about it, in words a technician can act on.
+//! [`Error::code`] gives each variant a stable, machine-readable code, and the type serialises as
+//! `{"code": "...", "message": "..."}` so the Tauri shell can hand it to the UI unchanged.
+
+use std::path::{Path, PathBuf};
+
+/// What went wrong in the field engine. `#[non_exhaustive]`: match with a wildcard arm.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// No staff identity in the data folder yet.
+    #[error(
+        "this install is not registered yet: run `vouch-field register --invite ...` with an \
+         invite from your supervisor (data folder {data})"
+    )]
+    NotRegistered {
+        /// The data folder.
+        data: PathBuf,
+    },
+
+    /// The data folder already holds a registered identity.
+    #[error(
+        "this install is already registered as {name} ({role}) with {server}; to register \
+         another identity, use another data folder (--data DIR)"
+    )]
+    AlreadyRegistered {
+        /// The registered name.
+        name: String,
+        /// The registered role.
+        role: String,
+        /// The server it is registered with.
+        server: String,
+    },
+
+    /// The invite text does not parse.
+    #[error("this invite is not valid ({0}): scan or paste it again, or ask for a new invite")]
+    BadInvite(vouch_protocol::Error),
+
+    /// The CA served by the server is not the one the invite pins.
+    #[error(
+        "the server at {url} sent a CA certificate whose SHA-256 is {found}, but the invite \
+         pins {expected}: this is not the server the invite was made for, or something is in \
+         between; nothing was sent. Check the network and ask for a new invite"
+    )]
+    CaMismatch {
+        /// The server URL.
+        url: String,
+        /// The hash the invite carries.
+        expected: String,
+        /// The hash of what the server sent.
+        found: String,
+    },
+
+    /// The server refused the invite code.
+    #[error(
+        "the server refused the invite: it is unknown, already used or expired; ask your \
+         supervisor for a new one"
+    )]
+    InviteRefused,
+
+    /// A scanned or typed label does not read as a Vouch label.
+    #[error(
+        "not a valid label ({0}); nothing was queued: scan it again, or type the line printed \
+         under the code"
+    )]
+    BadLabel(vouch_protocol::Error),
+
+    /// The site or note is not acceptable (too long, control characters).
+    #[error("the {what} is not valid ({message}); nothing was queued: shorten or correct it")]
+    BadField {
+        /// `site` or `note`.
+        what: &'static str,
+        /// Why.
+        message: String,
+    },
+
+    /// An argument is not one of the accepted values.
+    #[error("{0}")]
+    BadArgument(String),
+
+    /// No QR code was found in an image.
+    #[error(
+        "no QR code could be read in {path}; nothing was queued: take a closer, sharper photo, \
+         or type the label with --text"
+    )]
+    NoCode {
+        /// The image file.
+        path: PathBuf,
+    },
+
+    /// An image file could not be read or decoded.
+    #[error("cannot read the image {path} ({message}); nothing was queued: check the file")]
+    Image {
+        /// The image file.
+        path: PathBuf,
+        /// Why.
+        message: String,
+    },
+
+    /// The same device was the last one scanned: probably a double scan.
+    #[error(
+        "{serial} is the label scanned last (record #{sequence}); nothing was queued. If you \
+         really mean to record a second scan of it, scan again with --again"
+    )]
+    RepeatScan {
+        /// The device serial.
+        serial: String,
+        /// The sequence number of the earlier record.
+        sequence: u64,
+    },
+
+    /// The server could not be reached (no network, server down, timeout).
+    #[error(
+        "offline: cannot reach the server at {url} ({detail}). Nothing was lost: every record \
+         stays queued; sync again when a network is there"
+    )]
+    Offline {
+        /// The server URL.
+        url: String,
+        /// What the network stack said.
+        detail: String,
+    },
+
+    /// TLS failed: most often the server's certificate is not from the pinned CA.
+    #[error(
+        "the secure connection to {url} failed ({detail}); the server must present a \
+         certificate from the CA pinned at registration. Check the server address; if the \
+         server's CA changed, register again with a new invite"
+    )]
+    Tls {
+        /// The server URL.
+        url: String,
+        /// What rustls said.
+        detail: String,
+    },
+
+    /// The server refused this install's certificate or role (401, 403).
+    #[error(
+        "the server refused this request ({code}: {message}); if this install was revoked, ask \
+         a supervisor for a new invite"
+    )]
+    Refused {
+        /// The server's code.
+        code: String,
+        /// The server's message.
+        message: String,
+    },
+
+    /// A supervisor function was asked of an install that is not a supervisor.
+    #[error(
+        "review is for supervisors, and this install is registered as a {role}; ask a \
+         supervisor to review, or register with a supervisor invite"
+    )]
+    NotSupervisor {
+        /// The install's role.
+        role: String,
+    },
+
+    /// The server has no such thing (404).
+    #[error("not found on the server: {message}; check the serial")]
+    NotFound {
+        /// The server's message.
+        message: String,
+    },
+
+    /// The server answered with an error not covered above.
+    #[error(
+        "the server answered {status} ({code}: {message}); try again later, or tell the operator"
+    )]
+    Server {
+        /// HTTP status.
+        status: u16,
+        /// The server's code.
+        code: String,
+        /// The server's message.
+        message: String,
+    },
+
+    /// The server's answer could not be understood.
+    #[error(
+        "the server's answer was not understood ({0}); nothing was lost: records stay queued. \
+         Update vouch-field or tell the operator"
+    )]
+    Protocol(String),
+
+    /// The queue database failed.
+    #[error(
+        "the queue in {path} failed ({detail}); no confirmed scan is lost. Check free space and \
+         permissions, then retry"
+    )]
+    Storage {
+        /// The queue folder.
+        path: PathBuf,
+        /// What sled or the file system said.
+        detail: String,
+    },
+
+    /// Another process holds the queue.
+    #[error(
+        "the data folder {path} is in use by another vouch-field or by the app; close it and \
+         retry"
+    )]
+    Busy {
+        /// The queue folder.
+        path: PathBuf,
+    },
+
+    /// Stored data does not read back.
+    #[error(
+        "stored data is damaged ({what}); do not delete the data folder: run `vouch-field \
+         export` to save what can be read and tell the operator"
+    )]
+    Corrupt {
+        /// What could not be read.
+        what: String,
+    },
+
+    /// A file could not be read or written.
+    #[error("cannot read or write {path} ({source}); check the path and its permissions")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+
+    /// The staff key cannot be read, written or used.
+    #[error(
+        "the staff key in {path} cannot be used ({detail}); if it is damaged, register again \
+         with a new invite in a new data folder"
+    )]
+    Key {
+        /// The key file.
+        path: PathBuf,
+        /// Why.
+        detail: String,
+    },
+
+    /// The config file does not parse.
+    #[error(
+        "the config file {path} is not valid ({message}); fix it, or delete it to get the \
+         documented defaults back"
+    )]
+    Config {
+        /// The config file.
+        path: PathBuf,
+        /// Why.
+        message: String,
+    },
+
+    /// No data folder was given and the platform has none.
+    #[error("no data folder could be found for this platform; pass --data DIR")]
+    NoDataDir,
+
+    /// A sync is already running in this process.
+    #[error("a sync is already running; wait for it to finish")]
+    SyncRunning,
+}
+
+impl Error {
+    /// A stable, machine-readable code for this error (for the UI and scripts).
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::NotRegistered { .. } => "not_registered",
+            Error::AlreadyRegistered { .. } => "already_registered",
+            Error::BadInvite(_) => "bad_invite",
+            Error::CaMismatch { .. } => "ca_mismatch",
+            Error::InviteRefused => "invite_refused",
+            Error::BadLabel(_) => "bad_label",
+            Error::BadField { .. } => "bad_field",
+            Error::BadArgument(_) => "bad_argument",
+            Error::NoCode { .. } => "no_code",
+            Error::Image { .. } => "bad_image",
+            Error::RepeatScan { .. } => "repeat_scan",
+            Error::Offline { .. } => "offline",
+            Error::Tls { .. } => "tls",
+            Error::Refused { .. } => "refused",
+            Error::NotSupervisor { .. } => "not_supervisor",
+            Error::NotFound { .. } => "not_found",
+            Error::Server { .. } => "server_error",
+            Error::Protocol(_) => "protocol",
+            Error::Storage { .. } => "storage",
+            Error::Busy { .. } => "busy",
+            Error::Corrupt { .. } => "corrupt",
+            Error::Io { .. } => "io",
+            Error::Key { .. } => "key",
+            Error::Config { .. } => "config",
+            Error::NoDataDir => "no_data_dir",
+            Error::SyncRunning => "sync_running",
+        }
+    }
+
+    /// The protocol error code behind a refused label, if this is one (`check_mismatch`, ...).
+    pub fn label_code(&self) -> Option<&'static str> {
+        match self {
+            Error::BadLabel(e) => Some(e.code()),
+            _ => None,
+        }
+    }
+
+    /// Whether trying the same network call again later may succeed.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, Error::Offline { .. })
+            || matches!(self, Error::Server { status, .. } if *status >= 500 || *status == 429)
+    }
+
+    /// The exit code the CLI uses for this error: 3 offline, 4 refused by the server or by
+    /// role, 5 bad input (label, invite, image), 6 TLS or CA problems, 1 anything else.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Error::Offline { .. } => 3,
+            Error::Refused { .. }
+            | Error::NotSupervisor { .. }
+            | Error::InviteRefused
+            | Error::NotFound { .. } => 4,
+            Error::BadLabel(_)
+            | Error::BadField { .. }
+            | Error::BadArgument(_)
+            | Error::BadInvite(_)
+            | Error::NoCode { .. }
+            | Error::Image { .. }
+            | Error::RepeatScan { .. } => 5,
+            Error::Tls { .. } | Error::CaMismatch { .. } => 6,
+            _ => 1,
+        }
+    }
+
+    pub(crate) fn io(path: &Path, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+
+    pub(crate) fn storage(path: &Path, e: impl std::fmt::Display) -> Self {
+        let detail = e.to_string();
+        if detail.contains("could not acquire lock") {
+            return Error::Busy {
+                path: path.to_path_buf(),
+            };
+        }
+        Error::Storage {
+            path: path.to_path_buf(),
+            detail,
+        }
+    }
+}
+
+/// Serialises as `{"code": "...", "message": "..."}` (what the Tauri commands return).
+impl serde::Serialize for Error {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut s = serializer.serialize_struct("Error", 2)?;
+        s.serialize_field("code", self.code())?;
+        s.serialize_field("message", &self.to_string())?;
+        s.end()
+    }
+}
+
+/// The field engine's result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,421 @@
+//! [`Field`]: the engine the app and the CLI drive, opened on a data folder.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use rand_core::RngCore;
+use serde_json::Value;
+use vouch_protocol::key::hex;
+use vouch_protocol::record::{MAX_NOTE, MAX_SITE};
+use vouch_protocol::{ChainHead, Label, NewScan, RecordId, ScanRecord};
+
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::fsutil;
+use crate::identity::{self, Identity, Role, Whoami};
+use crate::queue::{Counts, Queue, QueueEntry, StoredRecord};
+use crate::review::{self, Decision, DeviceSummary};
+use crate::sync::{self, ProgressFn, SyncReport};
+
+/// Milliseconds since the Unix epoch, from the system clock.
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// What goes with a scanned label.
+#[derive(Clone, Debug, Default)]
+pub struct ScanOptions<'a> {
+    /// Site or work order (at most 128 bytes, one line).
+    pub site: &'a str,
+    /// Optional note (at most 1024 bytes, no control characters).
+    pub note: Option<&'a str>,
+    /// Queue it even if the same device was the last one scanned.
+    pub allow_repeat: bool,
+}
+
+/// The field engine on one data folder: identity, queue, sync and review.
+///
+/// ```no_run
+/// # async fn run() -> Result<(), vouch_field::Error> {
+/// use vouch_field::{Field, ScanOptions};
+///
+/// let field = Field::open("/tmp/vouch-field")?;
+/// field.register("VOUCH-INVITE:1:...").await?;
+/// let entry = field.scan_text("VOUCH1:ACME-T1:SN-0001:...", &ScanOptions {
+///     site: "WO-1001",
+///     ..Default::default()
+/// })?;
+/// println!("queued #{} ({})", entry.sequence, entry.serial);
+/// let report = field.sync(&|p| println!("{}/{}", p.done, p.total)).await?;
+/// println!("{} accepted", report.accepted);
+/// # Ok(())
+/// # }
+/// ```
+pub struct Field {
+    data: PathBuf,
+    config: Config,
+    queue: Queue,
+    identity: RwLock<Option<Arc<Identity>>>,
+    syncing: AtomicBool,
+}
+
+impl std::fmt::Debug for Field {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Field")
+            .field("data", &self.data)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Clears the "sync running" flag when a sync ends, however it ends.
+struct SyncGuard<'a>(&'a AtomicBool);
+
+impl Drop for SyncGuard<'_> {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::SeqCst);
+    }
+}
+
+fn check_field(what: &'static str, text: &str, max: usize) -> Result<()> {
+    if text.len() > max {
+        return Err(Error::BadField {
+            what,
+            message: format!("{} bytes, at most {max}", text.len()),
+        });
+    }
+    if text.chars().any(char::is_control) {
+        return Err(Error::BadField {
+            what,
+            message: "it holds a line break, tab or other control character".into(),
+        });
+    }
+    Ok(())
+}
+
+impl Field {
+    /// The platform's data folder for vouch-field (e.g. `~/.local/share/vouch-field` on Linux).
+    pub fn default_data_dir() -> Result<PathBuf> {
+        directories::ProjectDirs::from("org", "Vouch", "vouch-field")
+            .map(|d| d.data_dir().to_path_buf())
+            .ok_or(Error::NoDataDir)
+    }
+
+    /// Opens a data folder (creating it, its `config.toml` and its queue as needed), loads the
+    /// identity if the install is registered, and prunes synced records past retention.
+    pub fn open(data: impl AsRef<Path>) -> Result<Self> {
+        let data = data.as_ref().to_path_buf();
+        fsutil::create_dir(&data)?;
+        let config = Config::load_or_init(&data)?;
+        let queue = Queue::open(&data.join("queue"))?;
+        let identity = Identity::load(&data)?.map(Arc::new);
+        let field = Self {
+            data,
+            config,
+            queue,
+            identity: RwLock::new(identity),
+            syncing: AtomicBool::new(false),
+        };
+        field.prune()?;
+        Ok(field)
+    }
+
+    /// The data folder.
+    pub fn data_dir(&self) -> &Path {
+        &self.data
+    }
+
+    /// The settings in force.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The queue itself (for inspection and tests).
+    pub fn raw_queue(&self) -> &Queue {
+        &self.queue
+    }
+
+    fn identity(&self) -> Result<Arc<Identity>> {
+        let guard = self
+            .identity
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        guard.clone().ok_or_else(|| Error::NotRegistered {
+            data: self.data.clone(),
+        })
+    }
+
+    /// Whether the install is registered.
+    pub fn is_registered(&self) -> bool {
+        self.identity().is_ok()
+    }
+
+    /// Redeems an invite: makes the install key, pins the server CA after checking it against
+    /// the invite, and stores the staff certificate (see [`crate::identity`]).
+    pub async fn register(&self, invite: &str) -> Result<Whoami> {
+        let identity = identity::register(&self.data, invite, &self.config.sync, now_ms()).await?;
+        let who = identity.whoami();
+        *self
+            .identity
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(Arc::new(identity));
+        Ok(who)
+    }
+
+    /// Name, role, key fingerprint, server and certificate expiry, from the stored identity.
+    pub fn whoami(&self) -> Result<Whoami> {
+        Ok(self.identity()?.whoami())
+    }
+
+    /// What the server says about this install (`GET /v1/me`): a check that the certificate
+    /// still works.
+    pub async fn whoami_online(&self) -> Result<Value> {
+        let api = self.identity()?.api(&self.config.sync)?;
+        api.get_json("/v1/me").await.map_err(|f| f.error)
+    }
+
+    /// Parses a label, builds the next record of this install's chain, signs it and queues it.
+    /// Returns only once the record is durably on disk: that is the confirmation.
+    ///
+    /// A bad label is refused with the reason ([`Error::BadLabel`]) and nothing is queued. The
+    /// same device as the last record is refused with [`Error::RepeatScan`] unless
+    /// `allow_repeat` is set.
+    pub fn scan_text(&self, text: &str, options: &ScanOptions<'_>) -> Result<QueueEntry> {
+        let text = text.trim();
+        let label = Label::parse(text).map_err(Error::BadLabel)?;
+        check_field("site", options.site, MAX_SITE)?;
+        if let Some(note) = options.note {
+            check_field("note", note, MAX_NOTE)?;
+        }
+        let identity = self.identity()?;
+        let device_key = hex(&label.key().to_sec1_compressed());
+        loop {
+            let head = self.queue.chain()?;
+            if !options.allow_repeat {
+                self.check_repeat(&head, &label, &device_key)?;
+            }
+            let mut id = [0u8; 16];
+            rand_core::OsRng.fill_bytes(&mut id);
+            let now = now_ms();
+            let record = ScanRecord::new(
+                identity.key_id(),
+                &NewScan {
+                    record_id: RecordId(id),
+                    chain: &head,
+                    scanned_at_ms: now,
+                    label_text: text,
+                    site: options.site,
+                    note: options.note,
+                },
+            )
+            .map_err(Error::BadLabel)?;
+            let new_head = ChainHead::after(&record);
+            let signed = record.sign(identity.key()).map_err(|e| Error::Key {
+                path: identity::Paths::of(&self.data).key,
+                detail: e.to_string(),
+            })?;
+            let stored =
+                StoredRecord::new(&signed, now).map_err(|e| Error::Protocol(e.to_string()))?;
+            if self.queue.append(&head, &stored, &new_head)? {
+                self.queue.make_durable()?;
+                return self
+                    .queue
+                    .entry(stored.sequence)?
+                    .ok_or_else(|| Error::Corrupt {
+                        what: format!("record #{} vanished after it was written", stored.sequence),
+                    });
+            }
+            // Another scan moved the chain head meanwhile: build on the new head.
+        }
+    }
+
+    fn check_repeat(&self, head: &ChainHead, label: &Label, device_key: &str) -> Result<()> {
+        let last_seq = head.next_sequence.saturating_sub(1);
+        if last_seq == 0 {
+            return Ok(());
+        }
+        if let Some(last) = self.queue.record(last_seq)? {
+            if last.serial == label.serial().as_str() && last.device_key == device_key {
+                return Err(Error::RepeatScan {
+                    serial: last.serial,
+                    sequence: last.sequence,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads the first QR code in an image file and queues it as [`Self::scan_text`] does.
+    pub fn scan_image(&self, path: &Path, options: &ScanOptions<'_>) -> Result<QueueEntry> {
+        let codes = crate::scan::decode_file(path).map_err(|e| Error::Image {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
+        let chosen = codes
+            .iter()
+            .find(|c| c.label.is_some())
+            .or_else(|| codes.first())
+            .ok_or_else(|| Error::NoCode {
+                path: path.to_path_buf(),
+            })?;
+        self.scan_text(&chosen.text, options)
+    }
+
+    /// Every record in the queue, oldest first, with its state.
+    pub fn queue(&self) -> Result<Vec<QueueEntry>> {
+        self.queue.entries()
+    }
+
+    /// How many records are in each state.
+    pub fn counts(&self) -> Result<Counts> {
+        self.queue.counts()
+    }
+
+    /// Writes the queue as JSON lines (one [`QueueEntry`] per line, the signed record in its wire
+    /// form under `record`), for backup. Returns the number of lines.
+    pub fn export(&self, out: &mut dyn Write) -> Result<usize> {
+        let entries = self.queue.entries()?;
+        let mut buf = Vec::new();
+        for entry in &entries {
+            serde_json::to_writer(&mut buf, entry).map_err(|e| Error::Protocol(e.to_string()))?;
+            buf.push(b'\n');
+        }
+        out.write_all(&buf)
+            .and_then(|()| out.flush())
+            .map_err(|e| Error::io(Path::new("(output)"), e))?;
+        Ok(entries.len())
+    }
+
+    /// [`Self::export`] into a file, written atomically.
+    pub fn export_to_file(&self, path: &Path) -> Result<usize> {
+        let mut buf = Vec::new();
+        let n = self.export(&mut buf)?;
+        fsutil::write_atomic(path, &buf, 0o600)?;
+        Ok(n)
+    }
+
+    /// Sends every unsynced record to the server (see [`crate::sync`]), calling `progress` after
+    /// every step, then prunes synced records past retention. Offline, it fails with
+    /// [`Error::Offline`] and keeps everything.
+    pub async fn sync(&self, progress: ProgressFn<'_>) -> Result<SyncReport> {
+        let identity = self.identity()?;
+        if self.syncing.swap(true, Ordering::SeqCst) {
+            return Err(Error::SyncRunning);
+        }
+        let _guard = SyncGuard(&self.syncing);
+        let api = identity.api(&self.config.sync)?;
+        let report = sync::run(&self.queue, &api, &self.config.sync, &now_ms, progress).await?;
+        self.prune()?;
+        Ok(report)
+    }
+
+    /// Removes synced records older than the retention setting; returns how many went.
+    pub fn prune(&self) -> Result<usize> {
+        let days = u64::from(self.config.queue.retention_days);
+        if days == 0 {
+            return Ok(0);
+        }
+        let cutoff = now_ms().saturating_sub(days.saturating_mul(86_400_000));
+        self.queue.prune(cutoff)
+    }
+
+    fn supervisor_api(&self) -> Result<crate::net::Api> {
+        let identity = self.identity()?;
+        if identity.info().role != Role::Supervisor {
+            return Err(Error::NotSupervisor {
+                role: identity.info().role.to_string(),
+            });
+        }
+        identity.api(&self.config.sync)
+    }
+
+    /// Devices on the server, optionally only those in one state (supervisors only).
+    pub async fn review_list(&self, state: Option<&str>) -> Result<Vec<DeviceSummary>> {
+        review::list(&self.supervisor_api()?, state).await
+    }
+
+    /// One device with its evidence: every scan, conflicts, scanners' chain gaps, timeline
+    /// (supervisors only).
+    pub async fn review_show(&self, serial: &str) -> Result<Value> {
+        review::show(&self.supervisor_api()?, serial).await
+    }
+
+    /// Approves, rejects or revokes a device, with a reason (supervisors only). Returns the
+    /// device as the server now holds it.
+    pub async fn review_decide(
+        &self,
+        serial: &str,
+        decision: Decision,
+        reason: &str,
+    ) -> Result<Value> {
+        review::decide(&self.supervisor_api()?, serial, decision, reason).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn assert_send<T: Send>(_: &T) {}
+    fn assert_sync<T: Send + Sync>() {}
+
+    /// The Tauri shell keeps a `Field` in its state and awaits these futures on a
+    /// multi-threaded runtime: they must be `Send`, and `Field` `Send + Sync`.
+    #[test]
+    fn the_engine_can_live_in_app_state() {
+        assert_sync::<Field>();
+        let dir = tempfile::tempdir().unwrap();
+        let field = Field::open(dir.path()).unwrap();
+        let progress = |_: &crate::SyncProgress| {};
+        assert_send(&field.sync(&progress));
+        assert_send(&field.register("x"));
+        assert_send(&field.whoami_online());
+        assert_send(&field.review_list(None));
+        assert_send(&field.review_show("x"));
+        assert_send(&field.review_decide("x", Decision::Approve, "r"));
+    }
+
+    #[test]
+    fn opening_writes_the_documented_config_and_scanning_needs_registration() {
+        let dir = tempfile::tempdir().unwrap();
+        let field = Field::open(dir.path()).unwrap();
+        let text = std::fs::read_to_string(dir.path().join("config.toml")).unwrap();
+        assert_eq!(text, crate::config::EXAMPLE);
+        assert_eq!(field.config(), &Config::default());
+        let e = field
+            .scan_text("VOUCH1:bad", &ScanOptions::default())
+            .unwrap_err();
+        assert_eq!(e.code(), "bad_label");
+        let long = "x".repeat(MAX_SITE + 1);
+        let label =
+            "VOUCH1:ACME-T1:SN-0001:ANJT4BODCLLGYWX6C4I3RSPTINW6T53HOAHNQENAAXCZ4L2ZYUEYO:K";
+        let e = field
+            .scan_text(
+                label,
+                &ScanOptions {
+                    site: &long,
+                    ..Default::default()
+                },
+            )
+            .unwrap_err();
+        assert_eq!(e.code(), "bad_field");
+        let e = field
+            .scan_text(
+                label,
+                &ScanOptions {
+                    note: Some("two\nlines"),
+                    ..Default::default()
+                },
+            )
+            .unwrap_err();
+        assert_eq!(e.code(), "bad_field");
+        let e = field.scan_text(label, &ScanOptions::default()).unwrap_err();
+        assert_eq!(e.code(), "not_registered");
+        assert_eq!(field.counts().unwrap().total(), 0);
+    }
+}

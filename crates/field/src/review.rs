@@ -1,0 +1,133 @@
+//! Supervisor review over the server's API: list devices, show one with its evidence, approve,
+//! reject or revoke. Only an install registered as a supervisor may; a technician gets
+//! [`crate::Error::NotSupervisor`] before anything is sent (and the server would refuse too).
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::error::{Error, Result};
+use crate::net::Api;
+
+/// A device as `GET /v1/devices` lists it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceSummary {
+    /// The serial.
+    pub serial: String,
+    /// The model, if the label carried one.
+    #[serde(default)]
+    pub model: Option<String>,
+    /// `scanned`, `approved`, `enrolled`, `rejected`, `conflict` or `revoked`.
+    pub state: String,
+    /// The vouched label key's fingerprint.
+    #[serde(default)]
+    pub key_fingerprint: String,
+    /// How many scans name this serial or key.
+    #[serde(default)]
+    pub scans: usize,
+    /// Other keys seen under this serial (a conflict).
+    #[serde(default)]
+    pub other_keys: usize,
+    /// Other serials seen with this key (a conflict).
+    #[serde(default)]
+    pub other_serials: Vec<String>,
+    /// Last change, milliseconds since the Unix epoch.
+    #[serde(default)]
+    pub updated_at_ms: u64,
+    /// First seen.
+    #[serde(default)]
+    pub created_at_ms: u64,
+}
+
+/// A supervisor's decision on a device.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Decision {
+    /// Let the device enroll.
+    Approve,
+    /// Refuse it.
+    Reject,
+    /// Withdraw an approval or a certificate.
+    Revoke,
+}
+
+impl Decision {
+    /// The API verb: `approve`, `reject` or `revoke`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Decision::Approve => "approve",
+            Decision::Reject => "reject",
+            Decision::Revoke => "revoke",
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct DeviceList {
+    devices: Vec<DeviceSummary>,
+}
+
+/// Percent-encodes a path segment (everything but unreserved characters).
+fn segment(text: &str) -> String {
+    let mut out = String::new();
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// The device states `GET /v1/devices?state=` takes.
+pub const STATES: [&str; 6] = [
+    "scanned", "approved", "enrolled", "rejected", "conflict", "revoked",
+];
+
+pub(crate) async fn list(api: &Api, state: Option<&str>) -> Result<Vec<DeviceSummary>> {
+    let path = match state {
+        None => "/v1/devices".to_string(),
+        Some(s) if STATES.contains(&s) => format!("/v1/devices?state={s}"),
+        Some(s) => {
+            return Err(Error::BadArgument(format!(
+                "there is no device state {s:?}; use one of {}",
+                STATES.join(", ")
+            )))
+        }
+    };
+    let answer: DeviceList = api.get_json(&path).await.map_err(|f| f.error)?;
+    Ok(answer.devices)
+}
+
+pub(crate) async fn show(api: &Api, serial: &str) -> Result<Value> {
+    api.get_json(&format!("/v1/devices/{}", segment(serial)))
+        .await
+        .map_err(|f| f.error)
+}
+
+pub(crate) async fn decide(
+    api: &Api,
+    serial: &str,
+    decision: Decision,
+    reason: &str,
+) -> Result<Value> {
+    let body = serde_json::json!({ "reason": reason });
+    api.post_json(
+        &format!("/v1/devices/{}/{}", segment(serial), decision.as_str()),
+        &body,
+    )
+    .await
+    .map_err(|f| f.error)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn segments_are_escaped() {
+        assert_eq!(segment("SN-0001"), "SN-0001");
+        assert_eq!(segment("a/b c"), "a%2Fb%20c");
+        assert_eq!(segment("é"), "%C3%A9");
+    }
+}

@@ -1,0 +1,535 @@
+//! From three finder patterns to a module grid (after ZXing's `Detector`): estimate the module
+//! size along the lines between the finders, the symbol dimension, find the bottom-right
+//! alignment pattern, fit a perspective transform and sample every module. The sampled grid is
+//! then decoded by rqrr's decoder (format information, Reed-Solomon, segments).
+
+use super::binarize::BitImage;
+use super::finder::Triple;
+
+/// A projective transform (ZXing `PerspectiveTransform`).
+#[derive(Clone, Copy, Debug)]
+pub struct Perspective {
+    a11: f32,
+    a12: f32,
+    a13: f32,
+    a21: f32,
+    a22: f32,
+    a23: f32,
+    a31: f32,
+    a32: f32,
+    a33: f32,
+}
+
+impl Perspective {
+    #[allow(clippy::too_many_arguments)]
+    fn square_to_quad(
+        x0: f32,
+        y0: f32,
+        x1: f32,
+        y1: f32,
+        x2: f32,
+        y2: f32,
+        x3: f32,
+        y3: f32,
+    ) -> Self {
+        let dx3 = x0 - x1 + x2 - x3;
+        let dy3 = y0 - y1 + y2 - y3;
+        if dx3 == 0.0 && dy3 == 0.0 {
+            Perspective {
+                a11: x1 - x0,
+                a21: x2 - x1,
+                a31: x0,
+                a12: y1 - y0,
+                a22: y2 - y1,
+                a32: y0,
+                a13: 0.0,
+                a23: 0.0,
+                a33: 1.0,
+            }
+        } else {
+            let dx1 = x1 - x2;
+            let dx2 = x3 - x2;
+            let dy1 = y1 - y2;
+            let dy2 = y3 - y2;
+            let den = dx1 * dy2 - dx2 * dy1;
+            let a13 = (dx3 * dy2 - dx2 * dy3) / den;
+            let a23 = (dx1 * dy3 - dx3 * dy1) / den;
+            Perspective {
+                a11: x1 - x0 + a13 * x1,
+                a21: x3 - x0 + a23 * x3,
+                a31: x0,
+                a12: y1 - y0 + a13 * y1,
+                a22: y3 - y0 + a23 * y3,
+                a32: y0,
+                a13,
+                a23,
+                a33: 1.0,
+            }
+        }
+    }
+
+    fn adjoint(&self) -> Self {
+        Perspective {
+            a11: self.a22 * self.a33 - self.a23 * self.a32,
+            a21: self.a23 * self.a31 - self.a21 * self.a33,
+            a31: self.a21 * self.a32 - self.a22 * self.a31,
+            a12: self.a13 * self.a32 - self.a12 * self.a33,
+            a22: self.a11 * self.a33 - self.a13 * self.a31,
+            a32: self.a12 * self.a31 - self.a11 * self.a32,
+            a13: self.a12 * self.a23 - self.a13 * self.a22,
+            a23: self.a13 * self.a21 - self.a11 * self.a23,
+            a33: self.a11 * self.a22 - self.a12 * self.a21,
+        }
+    }
+
+    fn times(&self, o: &Self) -> Self {
+        Perspective {
+            a11: self.a11 * o.a11 + self.a21 * o.a12 + self.a31 * o.a13,
+            a21: self.a11 * o.a21 + self.a21 * o.a22 + self.a31 * o.a23,
+            a31: self.a11 * o.a31 + self.a21 * o.a32 + self.a31 * o.a33,
+            a12: self.a12 * o.a11 + self.a22 * o.a12 + self.a32 * o.a13,
+            a22: self.a12 * o.a21 + self.a22 * o.a22 + self.a32 * o.a23,
+            a32: self.a12 * o.a31 + self.a22 * o.a32 + self.a32 * o.a33,
+            a13: self.a13 * o.a11 + self.a23 * o.a12 + self.a33 * o.a13,
+            a23: self.a13 * o.a21 + self.a23 * o.a22 + self.a33 * o.a23,
+            a33: self.a13 * o.a31 + self.a23 * o.a32 + self.a33 * o.a33,
+        }
+    }
+
+    /// The transform taking quadrilateral `from` onto quadrilateral `to` (corners in order).
+    pub fn quad_to_quad(from: [(f32, f32); 4], to: [(f32, f32); 4]) -> Self {
+        let q2s = Self::square_to_quad(
+            from[0].0, from[0].1, from[1].0, from[1].1, from[2].0, from[2].1, from[3].0, from[3].1,
+        )
+        .adjoint();
+        let s2q = Self::square_to_quad(
+            to[0].0, to[0].1, to[1].0, to[1].1, to[2].0, to[2].1, to[3].0, to[3].1,
+        );
+        s2q.times(&q2s)
+    }
+
+    /// Maps one point.
+    #[inline]
+    pub fn map(&self, x: f32, y: f32) -> (f32, f32) {
+        let den = self.a13 * x + self.a23 * y + self.a33;
+        (
+            (self.a11 * x + self.a21 * y + self.a31) / den,
+            (self.a12 * x + self.a22 * y + self.a32) / den,
+        )
+    }
+}
+
+/// Length of a dark-light-dark run from `from` toward `to` (ZXing
+/// `sizeOfBlackWhiteBlackRun`), by Bresenham steps. NaN when it leaves the image.
+fn run_bwb(img: &BitImage, fx: i64, fy: i64, tx: i64, ty: i64) -> f32 {
+    let steep = (ty - fy).abs() > (tx - fx).abs();
+    let (fx, fy, tx, ty) = if steep {
+        (fy, fx, ty, tx)
+    } else {
+        (fx, fy, tx, ty)
+    };
+    let dx = (tx - fx).abs();
+    let dy = (ty - fy).abs();
+    let mut error = -dx / 2;
+    let xstep = if fx < tx { 1 } else { -1 };
+    let ystep = if fy < ty { 1 } else { -1 };
+    let mut state = 0;
+    let x_limit = tx + xstep;
+    let mut x = fx;
+    let mut y = fy;
+    while x != x_limit {
+        let (rx, ry) = if steep { (y, x) } else { (x, y) };
+        // state 1 is "in the light ring"; flip when the colour changes
+        if (state == 1) == img.get_i(rx, ry) {
+            if state == 2 {
+                return (((x - fx).pow(2) + (y - fy).pow(2)) as f32).sqrt();
+            }
+            state += 1;
+        }
+        error += dy;
+        if error > 0 {
+            if y == ty {
+                break;
+            }
+            y += ystep;
+            error -= dx;
+        }
+        x += xstep;
+    }
+    if state == 2 {
+        return (((x_limit - fx).pow(2) + (ty - fy).pow(2)) as f32).sqrt();
+    }
+    f32::NAN
+}
+
+fn run_bwb_both_ways(img: &BitImage, fx: f32, fy: f32, tx: f32, ty: f32) -> f32 {
+    let (w, h) = (img.width as i64, img.height as i64);
+    let (fxi, fyi, txi, tyi) = (fx as i64, fy as i64, tx as i64, ty as i64);
+    let mut result = run_bwb(img, fxi, fyi, txi, tyi);
+    // the other way, clipped to the image
+    let mut scale = 1.0f32;
+    let mut other_x = fxi - (txi - fxi);
+    if other_x < 0 {
+        scale = fxi as f32 / (fxi - other_x) as f32;
+        other_x = 0;
+    } else if other_x >= w {
+        scale = (w - 1 - fxi) as f32 / (other_x - fxi) as f32;
+        other_x = w - 1;
+    }
+    let mut other_y = (fyi as f32 - (tyi - fyi) as f32 * scale) as i64;
+    scale = 1.0;
+    if other_y < 0 {
+        scale = fyi as f32 / (fyi - other_y) as f32;
+        other_y = 0;
+    } else if other_y >= h {
+        scale = (h - 1 - fyi) as f32 / (other_y - fyi) as f32;
+        other_y = h - 1;
+    }
+    other_x = (fxi as f32 + (other_x - fxi) as f32 * scale) as i64;
+    result += run_bwb(img, fxi, fyi, other_x, other_y);
+    result - 1.0
+}
+
+fn module_one_way(img: &BitImage, a: (f32, f32), b: (f32, f32)) -> f32 {
+    let m1 = run_bwb_both_ways(img, a.0, a.1, b.0, b.1);
+    let m2 = run_bwb_both_ways(img, b.0, b.1, a.0, a.1);
+    match (m1.is_nan(), m2.is_nan()) {
+        (true, true) => f32::NAN,
+        (true, false) => m2 / 7.0,
+        (false, true) => m1 / 7.0,
+        (false, false) => (m1 + m2) / 14.0,
+    }
+}
+
+/// Module size measured along the lines between the finders (robust to rotation), falling back
+/// to the finders' own estimates.
+pub fn module_size(img: &BitImage, t: &Triple) -> f32 {
+    let tl = (t.tl.x, t.tl.y);
+    let a = module_one_way(img, tl, (t.tr.x, t.tr.y));
+    let b = module_one_way(img, tl, (t.bl.x, t.bl.y));
+    let est = (t.tl.module + t.tr.module + t.bl.module) / 3.0;
+    let m = match (a.is_nan(), b.is_nan()) {
+        (true, true) => est,
+        (true, false) => b,
+        (false, true) => a,
+        (false, false) => (a + b) / 2.0,
+    };
+    if m.is_finite() && m > 0.5 && m < est * 2.0 {
+        m
+    } else {
+        est
+    }
+}
+
+fn dist(a: (f32, f32), b: (f32, f32)) -> f32 {
+    ((a.0 - b.0).powi(2) + (a.1 - b.1).powi(2)).sqrt()
+}
+
+/// The symbol dimension implied by finder spacing, snapped to 4k+1 (ZXing `computeDimension`).
+pub fn dimension(t: &Triple, module: f32) -> Option<usize> {
+    let a = (dist((t.tl.x, t.tl.y), (t.tr.x, t.tr.y)) / module).round();
+    let b = (dist((t.tl.x, t.tl.y), (t.bl.x, t.bl.y)) / module).round();
+    let d = ((a + b) / 2.0).round() as i64 + 7;
+    let d = match d & 3 {
+        0 => d + 1,
+        2 => d - 1,
+        3 => d + 2,
+        _ => d,
+    };
+    (21..=177).contains(&d).then_some(d as usize)
+}
+
+/// Looks for the alignment pattern (5x5 modules: dark ring, light ring, dark centre) near
+/// `est`, scoring each position by sampling the pattern through the local module axes. Returns
+/// the best position if at least 22 of 25 module samples match.
+fn find_alignment(
+    img: &BitImage,
+    est: (f32, f32),
+    ux: (f32, f32),
+    uy: (f32, f32),
+    radius: f32,
+) -> Option<(f32, f32)> {
+    // at most ~40x40 positions are scored, whatever the module size
+    let r = radius.clamp(2.0, 160.0) as i64;
+    let step = (r / 20).max(1);
+    let (ex, ey) = (est.0 as i64, est.1 as i64);
+    let mut best = (0u32, f32::MAX, (0.0f32, 0.0f32));
+    let mut dy = -r;
+    while dy <= r {
+        let mut dx = -r;
+        while dx <= r {
+            let cx = (ex + dx) as f32 + 0.5;
+            let cy = (ey + dy) as f32 + 0.5;
+            if img.get_i(ex + dx, ey + dy) {
+                let mut score = 0u32;
+                for j in -2i32..=2 {
+                    for i in -2i32..=2 {
+                        let want_dark = i.abs().max(j.abs()) != 1;
+                        let px = cx + ux.0 * i as f32 + uy.0 * j as f32;
+                        let py = cy + ux.1 * i as f32 + uy.1 * j as f32;
+                        if img.get_i(px.floor() as i64, py.floor() as i64) == want_dark {
+                            score += 1;
+                        }
+                    }
+                }
+                let d = (dx * dx + dy * dy) as f32;
+                if score > best.0 || (score == best.0 && d < best.1) {
+                    best = (score, d, (cx, cy));
+                }
+            }
+            dx += step;
+        }
+        dy += step;
+    }
+    (best.0 >= 22).then_some(best.2)
+}
+
+/// A grid hypothesis: the transform from module coordinates to image pixels and the dimension.
+#[derive(Clone, Copy, Debug)]
+pub struct GridFit {
+    /// Module coordinates -> image.
+    pub transform: Perspective,
+    /// Modules per side.
+    pub dim: usize,
+    /// How well the timing patterns match under this fit (0..=1).
+    pub timing: f32,
+}
+
+impl GridFit {
+    /// The symbol's corners in the image: top-left, top-right, bottom-right, bottom-left.
+    pub fn corners(&self) -> [(f32, f32); 4] {
+        let d = self.dim as f32;
+        [
+            self.transform.map(0.0, 0.0),
+            self.transform.map(d, 0.0),
+            self.transform.map(d, d),
+            self.transform.map(0.0, d),
+        ]
+    }
+}
+
+/// How well the two timing patterns (row 6 and column 6 between the finders: dark, light,
+/// dark, ...) match under a transform; 0..=1. Cheap, and a strong check that a triple and a
+/// dimension are right.
+fn timing_score(img: &BitImage, t: &Perspective, dim: usize) -> f32 {
+    if dim < 21 {
+        return 0.0;
+    }
+    let (mut good, mut total) = (0u32, 0u32);
+    for i in 8..dim - 8 {
+        let want_dark = i % 2 == 0;
+        for (x, y) in [(i, 6), (6, i)] {
+            let (px, py) = t.map(x as f32 + 0.5, y as f32 + 0.5);
+            if img.get_i(px.floor() as i64, py.floor() as i64) == want_dark {
+                good += 1;
+            }
+            total += 1;
+        }
+    }
+    good as f32 / total.max(1) as f32
+}
+
+/// Grid fits for one triple, most likely first: the estimated dimension and its neighbours
+/// (plus the next ones out when their timing patterns match), each with the alignment pattern
+/// when one is found and as a plain parallelogram, ordered by how well their timing patterns
+/// match. A triple with no plausible timing pattern under any fit yields nothing.
+pub fn fits(img: &BitImage, t: &Triple) -> Vec<GridFit> {
+    let module = module_size(img, t);
+    let Some(dim0) = dimension(t, module) else {
+        return Vec::new();
+    };
+    let tl = (t.tl.x, t.tl.y);
+    let tr = (t.tr.x, t.tr.y);
+    let bl = (t.bl.x, t.bl.y);
+    let br_x = tr.0 - tl.0 + bl.0;
+    let br_y = tr.1 - tl.1 + bl.1;
+    let mut scored: Vec<(f32, GridFit)> = Vec::new();
+    for (k, dim) in [
+        dim0,
+        dim0 + 4,
+        dim0.saturating_sub(4),
+        dim0 + 8,
+        dim0.saturating_sub(8),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        if !(21..=177).contains(&dim) {
+            continue;
+        }
+        let d = dim as f32;
+        let parallelogram = Perspective::quad_to_quad(
+            [
+                (3.5, 3.5),
+                (d - 3.5, 3.5),
+                (d - 3.5, d - 3.5),
+                (3.5, d - 3.5),
+            ],
+            [tl, tr, (br_x, br_y), bl],
+        );
+        let p_score = timing_score(img, &parallelogram, dim);
+        if k >= 3 && p_score < MIN_TIMING_SCORE {
+            continue;
+        }
+        if dim > 21 {
+            let between = d - 7.0;
+            let ux = ((tr.0 - tl.0) / between, (tr.1 - tl.1) / between);
+            let uy = ((bl.0 - tl.0) / between, (bl.1 - tl.1) / between);
+            let corr = 1.0 - 3.0 / between;
+            let est = (tl.0 + corr * (br_x - tl.0), tl.1 + corr * (br_y - tl.1));
+            for allowance in [4.0f32, 8.0] {
+                if let Some(al) = find_alignment(img, est, ux, uy, allowance * module) {
+                    let s = d - 6.5;
+                    let transform = Perspective::quad_to_quad(
+                        [(3.5, 3.5), (d - 3.5, 3.5), (s, s), (3.5, d - 3.5)],
+                        [tl, tr, al, bl],
+                    );
+                    let timing = timing_score(img, &transform, dim);
+                    // slightly ahead of the parallelogram at equal timing scores
+                    scored.push((
+                        timing + 0.01,
+                        GridFit {
+                            transform,
+                            dim,
+                            timing,
+                        },
+                    ));
+                    break;
+                }
+            }
+        }
+        scored.push((
+            p_score,
+            GridFit {
+                transform: parallelogram,
+                dim,
+                timing: p_score,
+            },
+        ));
+    }
+    if scored.iter().all(|s| s.0 < REJECT_TIMING_SCORE) {
+        // no timing pattern under any fit: not a symbol (noise, texture)
+        return Vec::new();
+    }
+    scored.sort_by(|a, b| b.0.total_cmp(&a.0));
+    scored.into_iter().map(|s| s.1).take(6).collect()
+}
+
+/// Dimensions other than the estimate are tried only when their timing patterns match this well.
+const MIN_TIMING_SCORE: f32 = 0.6;
+/// A triple none of whose dimensions has timing patterns matching this well is dropped.
+const REJECT_TIMING_SCORE: f32 = 0.5;
+
+/// The 32 valid (masked) format-information words: BCH(15,5), generator 0x537, mask 0x5412.
+fn format_words() -> [u16; 32] {
+    let mut out = [0u16; 32];
+    for (d, w) in out.iter_mut().enumerate() {
+        let mut rem = (d as u32) << 10;
+        for bit in (10..15).rev() {
+            if rem & (1 << bit) != 0 {
+                rem ^= 0x537 << (bit - 10);
+            }
+        }
+        *w = ((((d as u32) << 10) | rem) ^ 0x5412) as u16;
+    }
+    out
+}
+
+/// (distance, data) of the nearest valid format word.
+fn nearest_format(bits: u16) -> (u32, usize) {
+    format_words()
+        .iter()
+        .enumerate()
+        .map(|(d, &w)| ((bits ^ w).count_ones(), d))
+        .min()
+        .unwrap_or((15, 0))
+}
+
+/// Whether the two copies of the format information read under `fit` look like a QR code's
+/// (in either reading order, as rqrr also tries the mirror image). `strict`: both copies decode
+/// to the same word, or one is at most one bit off; otherwise one copy within the correction
+/// capacity (3 bits) suffices, which is exactly what the decoder itself needs.
+pub fn format_plausible(img: &BitImage, fit: &GridFit, strict: bool) -> bool {
+    let dim = fit.dim;
+    let bit = |x: usize, y: usize| -> bool {
+        let (px, py) = fit.transform.map(x as f32 + 0.5, y as f32 + 0.5);
+        img.get_i(px.floor() as i64, py.floor() as i64)
+    };
+    for mirror in [false, true] {
+        let get = |i: usize, j: usize| if mirror { bit(j, i) } else { bit(i, j) };
+        let mut f1 = 0u16;
+        let mut f2 = 0u16;
+        let push = |acc: &mut u16, b: bool| *acc = (*acc << 1) | u16::from(b);
+        for i in 0..6 {
+            push(&mut f1, get(i, 8));
+        }
+        push(&mut f1, get(7, 8));
+        push(&mut f1, get(8, 8));
+        push(&mut f1, get(8, 7));
+        for j in (0..6).rev() {
+            push(&mut f1, get(8, j));
+        }
+        for j in (dim - 7..dim).rev() {
+            push(&mut f2, get(8, j));
+        }
+        for i in dim - 8..dim {
+            push(&mut f2, get(i, 8));
+        }
+        let (d1, v1) = nearest_format(f1);
+        let (d2, v2) = nearest_format(f2);
+        let ok = if strict {
+            (d1 <= 3 && d2 <= 3 && v1 == v2) || d1 <= 1 || d2 <= 1
+        } else {
+            d1 <= 3 || d2 <= 3
+        };
+        if ok {
+            return true;
+        }
+    }
+    false
+}
+
+/// Samples the module grid of `fit` from the binarized image and decodes it with rqrr: first
+/// one pixel per module centre (sharp images), then a majority of nine points spread over the
+/// middle half of each module (noise).
+pub fn sample_and_decode(img: &BitImage, fit: &GridFit) -> Option<(Vec<u8>, u8, u8)> {
+    let dim = fit.dim;
+    let (w, h) = (img.width as i64, img.height as i64);
+    let mut cells = vec![false; dim * dim];
+    let mut outside = 0usize;
+    for y in 0..dim {
+        for x in 0..dim {
+            let (px, py) = fit.transform.map(x as f32 + 0.5, y as f32 + 0.5);
+            if !px.is_finite() || !py.is_finite() {
+                return None;
+            }
+            let (ix, iy) = (px.floor() as i64, py.floor() as i64);
+            if ix < 0 || iy < 0 || ix >= w || iy >= h {
+                outside += 1;
+            }
+            cells[y * dim + x] = img.get_i(ix, iy);
+        }
+    }
+    // a symbol mostly outside the image cannot be read; a few clipped modules may be corrected
+    if outside * 10 > dim * dim {
+        return None;
+    }
+    if let Some(r) = super::rq::decode_grid(dim, |x, y| cells[y * dim + x]) {
+        return Some(r);
+    }
+    for y in 0..dim {
+        for x in 0..dim {
+            let mut dark = 0;
+            for dy in [0.25f32, 0.5, 0.75] {
+                for dx in [0.25f32, 0.5, 0.75] {
+                    let (px, py) = fit.transform.map(x as f32 + dx, y as f32 + dy);
+                    if img.get_i(px.floor() as i64, py.floor() as i64) {
+                        dark += 1;
+                    }
+                }
+            }
+            cells[y * dim + x] = dark >= 5;
+        }
+    }
+    super::rq::decode_grid(dim, |x, y| cells[y * dim + x])
+}

@@ -1,0 +1,225 @@
+//! Reading QR codes: from image files, raw frames and the camera, on top of rqrr.
+//!
+//! # Pipeline
+//!
+//! rqrr alone reads about half of real photos: its binarizer is a per-row running average and its
+//! finder detection flood-fills exact connected regions, so low contrast, glare, small modules,
+//! blur and noise defeat it. [`decode_image`] runs a cascade of hypotheses, cheapest first, within
+//! a time budget ([`DecodeOptions`]):
+//!
+//! 1. A block binarizer (ZXing's hybrid binarizer, except that flat blocks do not pull down
+//!    the threshold of the edges beside them), our own run-length finder-pattern location
+//!    (1:1:3:1:1 with tolerance, both polarities), grid fitting (module size along the finder
+//!    axes, dimension checked against the timing patterns, alignment pattern, perspective) and
+//!    sampling; the sampled grid is decoded by rqrr's decoder (format, Reed-Solomon, segments).
+//! 2. Crops around located finder triples, and around pairs when the third finder was lost,
+//!    rescaled to ~5 px per module and re-binarized: our finders + sampler, then rqrr's detector.
+//! 3. Still images go on: low-contrast blocks kept, a 3x3 smoothing (noise), rqrr's detector on
+//!    the whole image, a 2x upscale for small images, contrast stretch with a global threshold,
+//!    rqrr's own pipeline. Camera frames ([`DecodeOptions::frame`]) instead try one cheap
+//!    half-resolution pass and stop: the next frame comes soon.
+//! 4. With the cargo feature `rxing`, rxing (a pure-Rust ZXing port) is tried last
+//!    (`fallback`). Off by default; the benchmark reports both.
+//!
+//! The budget is CPU time of the decoding thread, checked between hypotheses; each hypothesis is
+//! bounded in size (crops, [`rq::MAX_RQRR_PIXELS`]).
+//!
+//! Every rqrr call is wrapped in `catch_unwind` ([`panics_contained`] counts what was caught) and
+//! gets a bounded input, so one image cannot take the process down or run for seconds.
+//!
+//! The payload's character set is guessed as ZXing does without an ECI (rqrr does not expose the
+//! ECI designator): see [`text`].
+//!
+//! # Sources and the scanning loop
+//!
+//! [`FrameSource`] is implemented by image files ([`ImageFiles`]), raw luma frames
+//! ([`RawFrames`]) and, on desktop, the camera (`CameraSource` through nokhwa). [`Scanner`]
+//! decodes on a worker thread, latest frame wins, and reports each code once until it has left the
+//! view. On Android and iOS (`cfg(mobile)`) the camera is Tauri's barcode-scanner plugin, which
+//! hands over text: [`mobile`] shares the label parsing.
+
+pub mod binarize;
+#[cfg(not(mobile))]
+pub mod camera;
+pub mod detector;
+#[cfg(feature = "rxing")]
+pub mod fallback;
+pub mod finder;
+pub mod mobile;
+pub mod pipeline;
+pub mod rq;
+pub mod scanner;
+pub mod source;
+pub mod text;
+
+use std::path::Path;
+
+use image::GrayImage;
+use serde_json::{json, Value};
+use vouch_protocol::Label;
+
+pub use pipeline::{DecodeOptions, Method};
+pub use rq::panics_contained;
+pub use scanner::{ScanEvent, ScanStats, Scanner, ScannerConfig};
+pub use source::{Frame, FrameSource, ImageFiles, RawFrames};
+pub use text::Charset;
+
+/// Errors of the scanner. `#[non_exhaustive]`: match with a wildcard arm.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ScanError {
+    /// A file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// A file is not an image this build can decode (JPEG, PNG, WebP).
+    #[error("cannot decode image {path}: {message}")]
+    Image {
+        /// The file.
+        path: String,
+        /// The decoder's message.
+        message: String,
+    },
+    /// A raw frame's buffer does not match its dimensions.
+    #[error("bad frame: {0}")]
+    BadFrame(String),
+    /// No camera is connected (or none can be listed).
+    #[error("no camera found")]
+    NoCamera,
+    /// The camera failed, was unplugged, or refused the requested format.
+    #[error("camera: {0}")]
+    Camera(String),
+    /// The source has no more frames.
+    #[error("end of frames")]
+    EndOfFrames,
+    /// The scanning loop's worker is gone.
+    #[error("scanner stopped")]
+    Stopped,
+}
+
+/// One code read from an image.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Decoded {
+    /// The payload as text (see [`Charset`]).
+    pub text: String,
+    /// The payload bytes as decoded from the symbol.
+    pub bytes: Vec<u8>,
+    /// How the bytes were read as text.
+    pub charset: Charset,
+    /// The symbol's corners in image pixels: top-left, top-right, bottom-right, bottom-left (for
+    /// an overlay).
+    pub corners: [(f32, f32); 4],
+    /// QR version (1..=40).
+    pub version: u8,
+    /// Error-correction level as rqrr numbers it (0..=3).
+    pub ecc_level: u8,
+    /// Which hypothesis of the cascade read it.
+    pub method: Method,
+    /// The parsed Vouch label, when the text is one (compact, manual-entry or DPP form).
+    pub label: Option<Label>,
+}
+
+impl Decoded {
+    fn from_hit(hit: pipeline::Hit) -> Self {
+        let (text, charset) = text::decode_payload(&hit.bytes);
+        let label = Label::parse(&text).ok();
+        Decoded {
+            text,
+            bytes: hit.bytes,
+            charset,
+            corners: hit.corners,
+            version: hit.version,
+            ecc_level: hit.ecc_level,
+            method: hit.method,
+            label,
+        }
+    }
+}
+
+/// Decodes every QR code found in a grey image (still-image budget). Never panics.
+pub fn decode_image(img: &GrayImage) -> Vec<Decoded> {
+    decode_image_with(img, &DecodeOptions::default())
+}
+
+/// [`decode_image`] with explicit options.
+pub fn decode_image_with(img: &GrayImage, opts: &DecodeOptions) -> Vec<Decoded> {
+    let (w, h) = img.dimensions();
+    match binarize::Gray::new(w as usize, h as usize, img.as_raw()) {
+        Some(g) => decode_luma(g, opts),
+        None => Vec::new(),
+    }
+}
+
+/// Decodes a borrowed luma buffer.
+pub fn decode_luma(img: binarize::Gray<'_>, opts: &DecodeOptions) -> Vec<Decoded> {
+    pipeline::decode(img, opts)
+        .into_iter()
+        .map(Decoded::from_hit)
+        .collect()
+}
+
+/// Reads an image file (JPEG, PNG, WebP) as grey.
+pub fn load_gray(path: &Path) -> Result<GrayImage, ScanError> {
+    let bytes = std::fs::read(path).map_err(|source| ScanError::Io {
+        path: path.display().to_string(),
+        source,
+    })?;
+    let img = image::load_from_memory(&bytes).map_err(|e| ScanError::Image {
+        path: path.display().to_string(),
+        message: e.to_string(),
+    })?;
+    Ok(img.to_luma8())
+}
+
+/// Reads an image file and decodes the codes in it.
+pub fn decode_file(path: impl AsRef<Path>) -> Result<Vec<Decoded>, ScanError> {
+    Ok(decode_image(&load_gray(path.as_ref())?))
+}
+
+/// The JSON fields of a parsed label (`null` when the text is no label).
+pub fn label_json(label: Option<&Label>) -> Value {
+    match label {
+        None => Value::Null,
+        Some(l) => json!({
+            "format": match l.format() {
+                vouch_protocol::LabelFormat::Compact => "compact",
+                vouch_protocol::LabelFormat::Manual => "manual",
+                vouch_protocol::LabelFormat::Dpp => "dpp",
+            },
+            "model": l.model().map(|m| m.as_str().to_string()),
+            "serial": l.serial().as_str(),
+            "key": vouch_protocol::key::hex(&l.key().to_sec1_compressed()),
+            "fingerprint": l.key().fingerprint().to_string(),
+        }),
+    }
+}
+
+/// What `vouch-field decode FILE` prints for one file: exactly
+/// `{"file", "text", "label", "error"}`. `text` is the first code read (null if none), `label`
+/// its parsed fields (null if it is no label), `error` a message when the file could not be read
+/// (the CLI exits non-zero only then; a file without a code is not an error).
+pub fn decode_file_json(path: impl AsRef<Path>) -> Value {
+    let path = path.as_ref();
+    let file = path.display().to_string();
+    match decode_file(path) {
+        Ok(codes) => {
+            let first = codes.first();
+            json!({
+                "file": file,
+                "text": first.map(|d| d.text.clone()),
+                "label": label_json(first.and_then(|d| d.label.as_ref())),
+                "error": Value::Null,
+            })
+        }
+        Err(e) => json!({
+            "file": file,
+            "text": Value::Null,
+            "label": Value::Null,
+            "error": e.to_string(),
+        }),
+    }
+}

@@ -1,0 +1,527 @@
+//! The decoding cascade: several hypotheses (binarizations, polarities, scales, our own finder
+//! location and grid sampling, rqrr's own detector on bounded images and crops), tried cheapest
+//! first until one reads a code or the time budget runs out.
+
+use std::time::Duration;
+
+use cpu_time::ThreadTime;
+
+use super::binarize::{self, BitImage, Gray, GrayBuf};
+use super::detector;
+use super::finder::{self, Finder, Triple};
+use super::rq::{self, RawCode};
+
+/// Which hypothesis read a code (for statistics and the benchmark).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[non_exhaustive]
+pub enum Method {
+    /// Our finder location + grid sampling on the block-binarized image.
+    FinderGrid,
+    /// rqrr's detector on the block-binarized image.
+    RqrrBlock,
+    /// Our finders + grid sampling after a block binarization that accepts faint blocks.
+    LowContrast,
+    /// Our finders + grid sampling on a crop around located finders, rescaled to ~5 px per
+    /// module and re-binarized.
+    Crop,
+    /// rqrr's detector on such a crop.
+    RqrrCrop,
+    /// Either of the above after a 2x upscale (small images).
+    Upscaled,
+    /// After contrast stretch and a global (Otsu) threshold.
+    Global,
+    /// After smoothing (noise, halftone).
+    Smoothed,
+    /// rqrr's own binarizer and detector.
+    RqrrOwn,
+    /// Read by a platform scanner (mobile plugin), not by this pipeline.
+    Platform,
+    /// Read by the optional rxing fallback (cargo feature `rxing`), not by rqrr.
+    Rxing,
+}
+
+/// Options for one decode.
+#[derive(Clone, Copy, Debug)]
+pub struct DecodeOptions {
+    /// Stop starting new hypotheses after this much CPU time of the decoding thread (one
+    /// started hypothesis still finishes; each is bounded in size). CPU time, not wall time, so
+    /// that a loaded machine does not cut the cascade short.
+    pub budget: Duration,
+    /// Skip the expensive full-image fallbacks when the fast pass found no finder-pattern
+    /// candidate at all (camera frames: most frames have no code, and the next frame comes soon).
+    pub frame_mode: bool,
+}
+
+impl Default for DecodeOptions {
+    /// Still images: a generous budget, every hypothesis.
+    fn default() -> Self {
+        DecodeOptions {
+            budget: Duration::from_millis(400),
+            frame_mode: false,
+        }
+    }
+}
+
+impl DecodeOptions {
+    /// Camera frames: a budget that keeps up with the camera.
+    pub fn frame() -> Self {
+        DecodeOptions {
+            budget: Duration::from_millis(12),
+            frame_mode: true,
+        }
+    }
+}
+
+/// A code as read, before its text is interpreted.
+#[derive(Clone, Debug)]
+pub struct Hit {
+    /// Payload bytes.
+    pub bytes: Vec<u8>,
+    /// Corners in the input image: top-left, top-right, bottom-right, bottom-left.
+    pub corners: [(f32, f32); 4],
+    /// QR version.
+    pub version: u8,
+    /// Error-correction level (rqrr's numbering).
+    pub ecc_level: u8,
+    /// Which hypothesis read it.
+    pub method: Method,
+}
+
+/// The longest side the finder pass works on; larger images are shrunk by an integer factor.
+const MAX_WORK_SIDE: usize = 1920;
+/// Images whose longer side is at most this are also tried at twice the size.
+const UPSCALE_BELOW: usize = 720;
+/// Largest crop (pixels, after rescaling) handed on from a located triple: still images.
+const STILL_CROP_PIXELS: usize = 800 * 800;
+/// The same for camera frames (a label of version 5 at 5 px per module is ~250 px square).
+const FRAME_CROP_PIXELS: usize = 400 * 400;
+/// On camera frames, a located triple gets a crop only if a grid fit matched its timing
+/// patterns at least this well (random texture scores about 0.5).
+const FRAME_CROP_MIN_TIMING: f32 = 0.6;
+/// Minimum block contrast of the low-contrast pass (ZXing's default is 24).
+const LOW_CONTRAST_RANGE: i32 = 6;
+/// The same for the half-resolution pass on camera frames (the 2x2 mean halves the noise).
+const HALF_RES_RANGE: i32 = 8;
+
+struct Ctx {
+    frame_mode: bool,
+    /// Finder candidates of the first pass (both polarities), for [`pair_pass`].
+    cands: Vec<(Finder, bool)>,
+    start: ThreadTime,
+    budget: Duration,
+    hits: Vec<Hit>,
+}
+
+impl Ctx {
+    fn expired(&self) -> bool {
+        self.start.elapsed() >= self.budget
+    }
+
+    fn finish(self) -> (Vec<Hit>, Duration) {
+        (self.hits, self.start.elapsed())
+    }
+
+    fn add(&mut self, hit: Hit, scale: f32) {
+        self.add_mapped(hit, &|p| (p.0 * scale, p.1 * scale));
+    }
+
+    fn add_mapped(&mut self, mut hit: Hit, map: &dyn Fn((f32, f32)) -> (f32, f32)) {
+        hit.corners = hit.corners.map(map);
+        if !self.hits.iter().any(|h| h.bytes == hit.bytes) {
+            self.hits.push(hit);
+        }
+    }
+}
+
+fn raw_to_hit(raw: RawCode, method: Method, map: impl Fn((f32, f32)) -> (f32, f32)) -> Hit {
+    Hit {
+        bytes: raw.bytes,
+        corners: raw.corners.map(map),
+        version: raw.version,
+        ecc_level: raw.ecc_level,
+        method,
+    }
+}
+
+/// A triple of finders located by a pass (decoded or not), for the crop stage.
+#[derive(Clone, Copy, Debug)]
+struct Located {
+    triple: Triple,
+    inverted: bool,
+    /// Best timing-pattern match of its grid fits (0 when it had none).
+    timing: f32,
+}
+
+/// Finder location + grid sampling on one binarized image, both polarities. Returns the triples
+/// it located (for the crop stage) and records what it read.
+fn finder_pass(
+    ctx: &mut Ctx,
+    bits: &BitImage,
+    row_step: usize,
+    scale: f32,
+    method: Method,
+) -> Vec<Located> {
+    finder_pass_mapped(ctx, bits, row_step, &|p| (p.0 * scale, p.1 * scale), method)
+}
+
+fn finder_pass_mapped(
+    ctx: &mut Ctx,
+    bits: &BitImage,
+    row_step: usize,
+    map: &dyn Fn((f32, f32)) -> (f32, f32),
+    method: Method,
+) -> Vec<Located> {
+    let mut located = Vec::new();
+    for inverted in [false, true] {
+        let inv;
+        let img = if inverted {
+            inv = bits.inverted();
+            &inv
+        } else {
+            bits
+        };
+        let found = finder::find_finders(img, row_step);
+        if method == Method::FinderGrid {
+            ctx.cands.extend(found.iter().map(|f| (*f, inverted)));
+        }
+        for (k, t) in finder::triples(&found, 6).into_iter().enumerate() {
+            // the best triple is always tried, the others while the budget lasts
+            if k > 0 && ctx.expired() {
+                break;
+            }
+            let fits = detector::fits(img, &t);
+            let timing = fits.iter().map(|f| f.timing).fold(0.0, f32::max);
+            located.push(Located {
+                triple: t,
+                inverted,
+                timing,
+            });
+            for fit in fits {
+                if !detector::format_plausible(img, &fit, ctx.frame_mode) {
+                    continue;
+                }
+                if let Some((bytes, version, ecc_level)) = detector::sample_and_decode(img, &fit) {
+                    ctx.add_mapped(
+                        Hit {
+                            bytes,
+                            corners: fit.corners(),
+                            version,
+                            ecc_level,
+                            method,
+                        },
+                        map,
+                    );
+                    break;
+                }
+            }
+        }
+        if !ctx.hits.is_empty() {
+            break;
+        }
+    }
+    located
+}
+
+/// rqrr's detector on a binarized image (both polarities), shrunk to the size bound if needed.
+fn rqrr_pass(ctx: &mut Ctx, bits: &BitImage, scale: f32, method: Method) {
+    if bits.width * bits.height > rq::MAX_RQRR_PIXELS {
+        return;
+    }
+    for inverted in [false, true] {
+        if ctx.expired() {
+            return;
+        }
+        let codes = if inverted {
+            rq::detect_bitmap(&bits.inverted())
+        } else {
+            rq::detect_bitmap(bits)
+        };
+        for c in codes {
+            ctx.add(raw_to_hit(c, method, |p| p), scale);
+        }
+        if !ctx.hits.is_empty() {
+            return;
+        }
+    }
+}
+
+/// Crops around each located triple, rescales so a module is about 5 px, re-binarizes locally
+/// and hands the crop to our finders and sampler, then to rqrr's detector.
+fn crop_pass(ctx: &mut Ctx, gray: Gray<'_>, located: &[Located], scale: f32) {
+    let max_crops = if ctx.frame_mode { 2 } else { 4 };
+    for loc in located.iter().take(max_crops) {
+        if ctx.expired() {
+            return;
+        }
+        // on camera frames, only triples whose grid showed some timing pattern are worth a crop
+        if ctx.frame_mode && loc.timing < FRAME_CROP_MIN_TIMING {
+            continue;
+        }
+        let t = &loc.triple;
+        let module = (t.tl.module + t.tr.module + t.bl.module) / 3.0;
+        let br = (t.tr.x - t.tl.x + t.bl.x, t.tr.y - t.tl.y + t.bl.y);
+        let pts = [(t.tl.x, t.tl.y), (t.tr.x, t.tr.y), (t.bl.x, t.bl.y), br];
+        if region_pass(ctx, gray, &pts, module, loc.inverted, scale, true) {
+            return;
+        }
+    }
+}
+
+/// When no triple read, pairs of finder candidates: the third finder may be the one the
+/// binarization broke (a thin ring at 2-3 px per module, a flat surface beside the code). The
+/// region that could hold the symbol (both sides of the pair) is cropped, rescaled and
+/// re-binarized like a triple's.
+fn pair_pass(ctx: &mut Ctx, gray: Gray<'_>, located: &[Located], scale: f32) {
+    let max_pairs = if ctx.frame_mode { 2 } else { 4 };
+    let cands = std::mem::take(&mut ctx.cands);
+    let in_triple = |f: &Finder, inv: bool| {
+        located.iter().any(|l| {
+            l.inverted == inv
+                && [l.triple.tl, l.triple.tr, l.triple.bl]
+                    .iter()
+                    .any(|g| (g.x - f.x).abs() < g.module && (g.y - f.y).abs() < g.module)
+        })
+    };
+    let mut tried = 0;
+    for inverted in [false, true] {
+        let pool: Vec<Finder> = cands
+            .iter()
+            .filter(|(_, inv)| *inv == inverted)
+            .map(|(f, _)| *f)
+            .take(6)
+            .collect();
+        for i in 0..pool.len() {
+            for j in i + 1..pool.len() {
+                if tried >= max_pairs || ctx.expired() || !ctx.hits.is_empty() {
+                    ctx.cands = cands;
+                    return;
+                }
+                let (a, b) = (pool[i], pool[j]);
+                let (lo, hi) = (a.module.min(b.module), a.module.max(b.module));
+                let module = (a.module + b.module) / 2.0;
+                let (dx, dy) = (b.x - a.x, b.y - a.y);
+                let d = (dx * dx + dy * dy).sqrt() / module;
+                if lo <= 0.0 || hi / lo > 1.5 || !(12.0..=180.0).contains(&d) {
+                    continue;
+                }
+                if in_triple(&a, inverted) && in_triple(&b, inverted) {
+                    continue;
+                }
+                tried += 1;
+                let pts = [
+                    (a.x, a.y),
+                    (b.x, b.y),
+                    (a.x - dy, a.y + dx),
+                    (b.x - dy, b.y + dx),
+                    (a.x + dy, a.y - dx),
+                    (b.x + dy, b.y - dx),
+                ];
+                if region_pass(ctx, gray, &pts, module, inverted, scale, !ctx.frame_mode) {
+                    ctx.cands = cands;
+                    return;
+                }
+            }
+        }
+    }
+    ctx.cands = cands;
+}
+
+/// Crops the bounding box of `pts` (plus a quiet-zone margin), rescales it to about 5 px per
+/// module (bounded in size), binarizes it (block and global) and runs our finders + sampler,
+/// then optionally rqrr's detector, on it. True when the cascade should stop (read or out of
+/// budget).
+#[allow(clippy::too_many_arguments)]
+fn region_pass(
+    ctx: &mut Ctx,
+    gray: Gray<'_>,
+    pts: &[(f32, f32)],
+    module: f32,
+    inverted: bool,
+    scale: f32,
+    with_rqrr: bool,
+) -> bool {
+    if module <= 0.0 || !module.is_finite() {
+        return false;
+    }
+    let max_px = if ctx.frame_mode {
+        FRAME_CROP_PIXELS
+    } else {
+        STILL_CROP_PIXELS
+    };
+    let margin = 9.0 * module;
+    let x0 = (pts.iter().map(|p| p.0).fold(f32::MAX, f32::min) - margin).max(0.0);
+    let y0 = (pts.iter().map(|p| p.1).fold(f32::MAX, f32::min) - margin).max(0.0);
+    let x1 = (pts.iter().map(|p| p.0).fold(0.0, f32::max) + margin).min(gray.width as f32);
+    let y1 = (pts.iter().map(|p| p.1).fold(0.0, f32::max) + margin).min(gray.height as f32);
+    if !(x1 > x0 && y1 > y0) {
+        return false;
+    }
+    let factor = (5.0 / module).clamp(0.25, 4.0);
+    let (cw, ch) = ((x1 - x0) as usize, (y1 - y0) as usize);
+    let out_px = (cw as f32 * factor) * (ch as f32 * factor);
+    let factor = if out_px > max_px as f32 {
+        factor * (max_px as f32 / out_px).sqrt()
+    } else {
+        factor
+    };
+    let crop = binarize::crop_scaled(gray, x0 as usize, y0 as usize, cw, ch, factor);
+    if crop.width == 0 || crop.height == 0 {
+        return false;
+    }
+    let sx = cw as f32 / crop.width as f32;
+    let sy = ch as f32 / crop.height as f32;
+    let map = |p: (f32, f32)| ((x0 + p.0 * sx) * scale, (y0 + p.1 * sy) * scale);
+    for bits in [binarize::hybrid(crop.view()), binarize::otsu(crop.view())] {
+        // our finders and sampler on the rescaled crop first, then rqrr's detector
+        finder_pass_mapped(ctx, &bits, 1, &map, Method::Crop);
+        if !ctx.hits.is_empty() || ctx.expired() {
+            return true;
+        }
+        if with_rqrr {
+            let bits = if inverted { bits.inverted() } else { bits };
+            for c in rq::detect_bitmap(&bits) {
+                ctx.add(raw_to_hit(c, Method::RqrrCrop, map), 1.0);
+            }
+            if !ctx.hits.is_empty() || ctx.expired() {
+                return true;
+            }
+        }
+    }
+    false
+}
+
+fn upscale2(img: Gray<'_>) -> GrayBuf {
+    binarize::crop_scaled(img, 0, 0, img.width, img.height, 2.0)
+}
+
+/// Runs the cascade on a grey image; returns every distinct code read.
+pub fn decode(img: Gray<'_>, opts: &DecodeOptions) -> Vec<Hit> {
+    let (hits, _spent) = decode_rqrr(img, opts);
+    #[cfg(feature = "rxing")]
+    if hits.is_empty() && (!opts.frame_mode || _spent * 2 < opts.budget) {
+        if let Some((bytes, corners)) = super::fallback::read(img) {
+            return vec![Hit {
+                bytes,
+                corners,
+                version: 0,
+                ecc_level: 0,
+                method: Method::Rxing,
+            }];
+        }
+    }
+    hits
+}
+
+/// The rqrr cascade alone; also returns the CPU time it used.
+fn decode_rqrr(img: Gray<'_>, opts: &DecodeOptions) -> (Vec<Hit>, Duration) {
+    let mut ctx = Ctx {
+        frame_mode: opts.frame_mode,
+        cands: Vec::new(),
+        start: ThreadTime::now(),
+        budget: opts.budget,
+        hits: Vec::new(),
+    };
+    if img.width < 21 || img.height < 21 {
+        return ctx.finish();
+    }
+    // Work at most MAX_WORK_SIDE on the long side.
+    let long = img.width.max(img.height);
+    let shrink = long.div_ceil(MAX_WORK_SIDE).max(1);
+    let shrunk;
+    let work = if shrink > 1 {
+        shrunk = binarize::downscale(img, shrink);
+        shrunk.view()
+    } else {
+        img
+    };
+    let scale = shrink as f32;
+    let row_step = if work.width.max(work.height) > 800 {
+        2
+    } else {
+        1
+    };
+
+    // 1. block binarizer + our finders + grid sampling (cheap, reads most codes)
+    let bits = binarize::hybrid(work);
+    let located = finder_pass(&mut ctx, &bits, row_step, scale, Method::FinderGrid);
+    if !ctx.hits.is_empty() || ctx.expired() {
+        return ctx.finish();
+    }
+    // 2. crops around what we located: triples, then pairs of finders
+    crop_pass(&mut ctx, work, &located, scale);
+    if !ctx.hits.is_empty() || ctx.expired() {
+        return ctx.finish();
+    }
+    pair_pass(&mut ctx, work, &located, scale);
+    if !ctx.hits.is_empty() || ctx.expired() {
+        return ctx.finish();
+    }
+    if opts.frame_mode {
+        // A camera stream: the next frame comes soon, so one more cheap hypothesis: half
+        // resolution (a 2x2 mean, which also halves the noise) with a block binarizer that
+        // keeps faint blocks, and crops around what it locates. (rqrr's whole-frame detector
+        // read nothing on frames that this did not, at 10-20 ms a call: not run here.)
+        let half = binarize::downscale(work, 2);
+        let hbits = binarize::hybrid_with(half.view(), HALF_RES_RANGE);
+        let hl = finder_pass(&mut ctx, &hbits, 1, scale * 2.0, Method::LowContrast);
+        if ctx.hits.is_empty() && !ctx.expired() {
+            crop_pass(&mut ctx, half.view(), &hl, scale * 2.0);
+        }
+        return ctx.finish();
+    }
+    // 3. faint codes: a block binarizer that does not treat low-contrast blocks as background
+    let lbits = binarize::hybrid_with(work, LOW_CONTRAST_RANGE);
+    finder_pass(&mut ctx, &lbits, row_step, scale, Method::LowContrast);
+    if !ctx.hits.is_empty() || ctx.expired() {
+        return ctx.finish();
+    }
+    // 4. noise: a 3x3 mean before binarizing
+    let smooth = binarize::box_blur3(work);
+    let sbits = binarize::hybrid(smooth.view());
+    let slocated = finder_pass(&mut ctx, &sbits, row_step, scale, Method::Smoothed);
+    if !ctx.hits.is_empty() || ctx.expired() {
+        return ctx.finish();
+    }
+    // 5. rqrr's detector on the whole (bounded) image, then crops of the smoothed image
+    rqrr_pass(&mut ctx, &bits, scale, Method::RqrrBlock);
+    if !ctx.hits.is_empty() || ctx.expired() {
+        return ctx.finish();
+    }
+    crop_pass(&mut ctx, smooth.view(), &slocated, scale);
+    if !ctx.hits.is_empty() || ctx.expired() {
+        return ctx.finish();
+    }
+    // 6. small images: twice the size
+    if work.width.max(work.height) <= UPSCALE_BELOW {
+        let up = upscale2(work);
+        let ubits = binarize::hybrid(up.view());
+        let located = finder_pass(&mut ctx, &ubits, 1, scale / 2.0, Method::Upscaled);
+        if !ctx.hits.is_empty() || ctx.expired() {
+            return ctx.finish();
+        }
+        crop_pass(&mut ctx, up.view(), &located, scale / 2.0);
+        if !ctx.hits.is_empty() || ctx.expired() {
+            return ctx.finish();
+        }
+        rqrr_pass(&mut ctx, &ubits, scale / 2.0, Method::Upscaled);
+        if !ctx.hits.is_empty() || ctx.expired() {
+            return ctx.finish();
+        }
+    }
+    // 7. contrast stretch + global threshold
+    let stretched = binarize::stretch(work);
+    let gbits = binarize::otsu(stretched.view());
+    finder_pass(&mut ctx, &gbits, row_step, scale, Method::Global);
+    if !ctx.hits.is_empty() || ctx.expired() {
+        return ctx.finish();
+    }
+    rqrr_pass(&mut ctx, &gbits, scale, Method::Global);
+    if !ctx.hits.is_empty() || ctx.expired() {
+        return ctx.finish();
+    }
+    // 8. rqrr's own pipeline
+    for c in rq::detect_gray(work) {
+        ctx.add(raw_to_hit(c, Method::RqrrOwn, |p| p), scale);
+    }
+    ctx.finish()
+}
