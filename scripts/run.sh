@@ -37,11 +37,13 @@ rm -f "$DATA/server.addr"
 SERVER=$!
 APP=""
 cleanup() {
-  [ -n "$APP" ] && kill -TERM "$APP" 2>/dev/null && wait "$APP" 2>/dev/null
-  kill -TERM "$SERVER" 2>/dev/null
-  wait "$SERVER" 2>/dev/null
+  trap - EXIT
+  if [ -n "$APP" ]; then kill -TERM "$APP" 2>/dev/null || true; fi
+  kill -TERM "$SERVER" 2>/dev/null || true
+  wait 2>/dev/null || true
 }
-trap cleanup EXIT INT TERM
+trap cleanup EXIT
+trap 'exit 130' INT TERM
 for _ in $(seq 1 100); do [ -s "$DATA/server.addr" ] && break; sleep 0.1; done
 [ -s "$DATA/server.addr" ] || { echo "vouch-server did not start" >&2; exit 1; }
 log "vouch-server is listening on https://$(cat "$DATA/server.addr") (data: $DATA)"

@@ -17,13 +17,17 @@ pub enum IpcError {
         /// What the serialiser reported.
         message: String,
     },
-    /// The shell rejected the call: the command returned an error, or it does not exist or is
-    /// not permitted.
+    /// The shell refused or failed: the command returned its error (`{"code", "message",
+    /// "detail"}`), or the command does not exist or is not permitted (code `ipc`).
     Command {
         /// Name of the command.
         command: String,
-        /// The rejection, as text.
+        /// The shell's stable code (`not_registered`, `offline`, `bad_label`, ...).
+        code: String,
+        /// The shell's message, written for the person using the app.
         message: String,
+        /// The protocol's code behind a refused label (`check_mismatch`, ...), if any.
+        detail: Option<String>,
     },
     /// The command answered, but not with the shape the front end expects.
     Decode {
@@ -34,19 +38,50 @@ pub enum IpcError {
     },
 }
 
+impl IpcError {
+    /// The stable code: the shell's for a command error, else `not_in_tauri`, `encode` or
+    /// `decode`.
+    pub fn code(&self) -> &str {
+        match self {
+            Self::NotInTauri => "not_in_tauri",
+            Self::Encode { .. } => "encode",
+            Self::Command { code, .. } => code,
+            Self::Decode { .. } => "decode",
+        }
+    }
+
+    /// The protocol code behind a refused label, if any.
+    pub fn detail(&self) -> Option<&str> {
+        match self {
+            Self::Command { detail, .. } => detail.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// Whether this is the shell's `code`.
+    pub fn is(&self, code: &str) -> bool {
+        self.code() == code
+    }
+}
+
 impl fmt::Display for IpcError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::NotInTauri => f.write_str("not running inside the Vouch app (no Tauri bridge)"),
+            Self::NotInTauri => f.write_str(
+                "not running inside the Vouch app (no Tauri bridge): open the Vouch app instead",
+            ),
             Self::Encode { command, message } => {
                 write!(
                     f,
                     "could not encode the arguments of `{command}`: {message}"
                 )
             }
-            Self::Command { command, message } => write!(f, "`{command}` failed: {message}"),
+            Self::Command { message, .. } => f.write_str(message),
             Self::Decode { command, message } => {
-                write!(f, "unexpected reply from `{command}`: {message}")
+                write!(
+                    f,
+                    "unexpected reply from `{command}` ({message}): update the app"
+                )
             }
         }
     }

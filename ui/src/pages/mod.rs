@@ -1,5 +1,14 @@
-//! Screens of the app. Each page gets its data from [`crate::hooks`], never from IPC directly.
+//! Screens of the app. Each page gets its data and actions from [`crate::hooks`], never from
+//! IPC directly, and renders [`crate::components`].
 
-mod about;
+mod join;
+mod queue;
+mod review;
+mod scan;
+mod settings;
 
-pub use about::About;
+pub use join::Join;
+pub use queue::Queue;
+pub use review::Review;
+pub use scan::Scan;
+pub use settings::Settings;

@@ -1,0 +1,276 @@
+//! End to end, in a real window (Xvfb), against the real `vouch-server`:
+//!
+//! 1. a technician joins by invite, imports a photo of a label made by `vouch-device label`,
+//!    sees it queued; a mistyped label and a repeated scan are refused; a second label with the
+//!    same serial and another key is queued with a warning; sync fails while the server is
+//!    down and succeeds with progress once it is back; review is refused to them;
+//! 2. a supervisor (joined by the invite given at launch) sees the device in conflict with the
+//!    two scans side by side, approves it (its first key); the device enrolls with
+//!    `vouch-device`; "enrolled" is in the timeline;
+//! 3. with a (simulated) camera, a label in view is read, shown on the card and queued (dark
+//!    theme, then phone width).
+//!
+//! Run with `VOUCH_E2E=1 xvfb-run -a cargo test -p vouch-e2e` after building the app, the
+//! server and the device agent (`scripts/test.sh` does all of it). Screenshots of each screen
+//! go to `target/screenshots/` (`VOUCH_SCREENSHOTS` to change).
+
+use std::time::Duration;
+
+use anyhow::{ensure, Result};
+use vouch_e2e::{enabled, App, DeviceFixture, Launch, Server};
+
+fn skip() -> bool {
+    if !enabled() {
+        eprintln!("skipped: set VOUCH_E2E=1 and run under xvfb-run (scripts/test.sh does)");
+    }
+    !enabled()
+}
+
+/// The manual-entry line of a compact label, with one character of its second key group
+/// changed (a typo its group check catches).
+fn mistyped_manual_line(compact: &str) -> Result<String> {
+    let label = vouch_protocol::Label::parse(compact)?;
+    let manual = label.to_manual()?;
+    let mut tokens: Vec<String> = manual.split(' ').map(str::to_string).collect();
+    ensure!(tokens.len() > 5, "short manual line {manual}");
+    let group = &mut tokens[4];
+    let first = if group.starts_with('A') { "B" } else { "A" };
+    group.replace_range(0..1, first);
+    Ok(tokens.join(" "))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_device_is_scanned_synced_approved_and_enrolled() -> Result<()> {
+    if skip() {
+        return Ok(());
+    }
+    let mut server = Server::start()?;
+    let device = DeviceFixture::new("ACME-T1", "SN-E2E-1")?;
+    // A second device printed with the same serial (a swapped or forged label): a conflict.
+    let clone = DeviceFixture::new("ACME-T1", "SN-E2E-1")?;
+    let tech_data = tempfile::tempdir()?;
+    let sup_data = tempfile::tempdir()?;
+
+    let invite = server.invite("technician", "Tess Tech")?;
+    let app = App::launch(
+        Launch {
+            data: Some(tech_data.path()),
+            ..Launch::default()
+        },
+        "technician",
+    )
+    .await?;
+    let outcome = technician(&app, &mut server, &device, &clone, &invite).await;
+    app.finish(outcome).await?;
+
+    let invite = server.invite("supervisor", "Sam Super")?;
+    let app = App::launch(
+        Launch {
+            data: Some(sup_data.path()),
+            invite: Some(&invite),
+            ..Launch::default()
+        },
+        "supervisor",
+    )
+    .await?;
+    let outcome = supervisor(&app, &server, &device).await;
+    app.finish(outcome).await
+}
+
+async fn technician(
+    app: &App,
+    server: &mut Server,
+    device: &DeviceFixture,
+    clone: &DeviceFixture,
+    invite: &str,
+) -> Result<()> {
+    // First run: join by pasting the invite.
+    app.el("invite-input").await?;
+    app.shot("01-join").await?;
+    app.type_into("invite-input", invite).await?;
+    app.click("join-btn").await?;
+    app.wait_text("identity-name", "Tess Tech", 30).await?;
+    app.wait_text("identity-role", "technician", 5).await?;
+    let fingerprint = app.el("identity-fingerprint").await?.text().await?;
+    ensure!(fingerprint.len() == 19, "fingerprint {fingerprint:?}");
+    app.shot("02-joined").await?;
+    app.click("join-continue").await?;
+
+    // The scan screen opens the camera; this machine has none, or a simulated one.
+    app.el("camera-card").await?;
+    app.wait_attr_not("camera-status", "data-state", "starting", 20)
+        .await?;
+    app.shot("03-scan").await?;
+
+    // Import the photo of the label.
+    let png = device.png.display().to_string();
+    app.type_into("photo-path", &png).await?;
+    app.click("photo-read").await?;
+    app.wait_text("label-serial", "SN-E2E-1", 30).await?;
+    app.wait_text("label-model", "ACME-T1", 5).await?;
+    app.type_into("site-input", "WO-1001 Plant 3").await?;
+    app.type_into("note-input", "left of the door").await?;
+    app.shot("04-label-card").await?;
+    app.click("confirm-scan").await?;
+    app.wait_text("scan-result", "SN-E2E-1", 20).await?;
+    app.shot("05-queued").await?;
+
+    // A mistyped manual line: the group check points at the typo; the card refuses it.
+    let typo = mistyped_manual_line(&device.label)?;
+    app.type_into("manual-input", &typo).await?;
+    app.wait_text("manual-feedback", "Group 2", 10).await?;
+    app.wait_attr("group-2", "class", "group bad", 5).await?;
+    app.shot_at("06-manual-typo", "manual-card").await?;
+    app.click("manual-use").await?;
+    app.wait_text("label-error", "not a valid label", 10)
+        .await?;
+    app.shot_at("07-bad-label", "label-card").await?;
+    app.click("discard-scan").await?;
+
+    // The same photo again: the card warns; confirming is refused as a repeat.
+    app.type_into("photo-path", &png).await?;
+    app.click("photo-read").await?;
+    app.wait_text("repeat-warning", "already in this tablet's queue", 30)
+        .await?;
+    app.click("confirm-scan").await?;
+    app.wait_text("repeat-refused", "scanned last", 20).await?;
+    app.shot_at("08-repeat", "repeat-refused").await?;
+    app.click("discard-scan").await?;
+
+    // The other label with the same serial: the card warns, and it is queued (another key).
+    app.type_into("photo-path", &clone.png.display().to_string())
+        .await?;
+    app.click("photo-read").await?;
+    app.wait_text("repeat-warning", "already in this tablet's queue", 30)
+        .await?;
+    app.click("confirm-scan").await?;
+    app.wait_text("scan-result", "record #2", 20).await?;
+
+    // The queue shows the records, waiting.
+    app.click("nav-queue").await?;
+    app.wait_attr("queue-row-1", "data-state", "queued", 20)
+        .await?;
+    app.wait_attr("queue-row-2", "data-state", "queued", 5)
+        .await?;
+    app.wait_text("queue-state-1", "Waiting", 5).await?;
+    app.shot("09-queue").await?;
+
+    // Server down: sync fails, says offline, keeps the records.
+    server.stop();
+    app.click("sync-btn").await?;
+    app.wait_text("sync-error", "offline", 90).await?;
+    app.wait_text("online-status", "Offline", 30).await?;
+    app.wait_attr("queue-row-1", "data-state", "queued", 5)
+        .await?;
+    app.shot("10-offline").await?;
+
+    // Server back: sync with progress.
+    server.restart()?;
+    app.click("sync-btn").await?;
+    app.wait_attr("sync-progress", "data-total", "2", 30)
+        .await?;
+    app.wait_attr("sync-progress", "data-done", "2", 30).await?;
+    app.wait_attr("queue-row-1", "data-state", "accepted", 20)
+        .await?;
+    app.wait_attr("queue-row-2", "data-state", "accepted", 5)
+        .await?;
+    app.wait_text("queue-state-1", "Synced", 5).await?;
+    app.wait_text("last-sync", "2 accepted", 10).await?;
+    app.wait_text("online-status", "Online", 30).await?;
+    app.shot("11-synced").await?;
+
+    // Review is for supervisors.
+    app.click("nav-review").await?;
+    app.wait_text("review-denied", "supervisor", 20).await?;
+    app.shot("12-review-refused").await?;
+    Ok(())
+}
+
+async fn supervisor(app: &App, server: &Server, device: &DeviceFixture) -> Result<()> {
+    // The invite given at launch is redeemed at once.
+    app.wait_text("identity-name", "Sam Super", 30).await?;
+    app.wait_text("identity-role", "supervisor", 5).await?;
+    app.click("join-continue").await?;
+
+    // Two keys under one serial: a conflict, the two scans side by side.
+    app.click("nav-review").await?;
+    app.click("filter-conflicts").await?;
+    app.click("device-SN-E2E-1").await?;
+    app.wait_text("scan-0", "Tess Tech", 20).await?;
+    app.wait_text("scan-0", "WO-1001 Plant 3", 5).await?;
+    app.wait_attr("device-detail", "data-state", "conflict", 5)
+        .await?;
+    app.wait_attr("scan-1", "class", "scan differs", 5).await?;
+    app.wait_text("scan-1", "a different key", 5).await?;
+    app.shot_at("01-conflict", "device-scans").await?;
+
+    app.type_into("reason-input", "label checked on site")
+        .await?;
+    app.click("approve-btn").await?;
+    app.wait_attr("device-detail", "data-state", "approved", 20)
+        .await?;
+    app.css("#timeline [data-event='approved']", 10).await?;
+    app.shot_at("02-approved", "device-state").await?;
+
+    // The device proves its key and gets its certificate.
+    device.enroll(server)?;
+    app.click("device-refresh").await?;
+    app.css("#timeline [data-event='enrolled']", 20).await?;
+    app.wait_attr("device-detail", "data-state", "enrolled", 10)
+        .await?;
+    app.wait_text("timeline", "Enrolled", 5).await?;
+    app.wait_text("timeline", "you (Sam Super)", 5).await?;
+    app.shot_at("03-enrolled", "timeline").await?;
+
+    app.click("nav-settings").await?;
+    app.wait_text("app-version", env!("CARGO_PKG_VERSION"), 10)
+        .await?;
+    app.wait_text("identity-server", &server.url(), 5).await?;
+    app.shot("04-settings").await?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_label_in_front_of_the_camera_is_read_and_queued() -> Result<()> {
+    if skip() {
+        return Ok(());
+    }
+    let server = Server::start()?;
+    let device = DeviceFixture::new("ACME-T2", "SN-CAM-1")?;
+    let data = tempfile::tempdir()?;
+    let invite = server.invite("technician", "Cam Tech")?;
+    let app = App::launch(
+        Launch {
+            data: Some(data.path()),
+            invite: Some(&invite),
+            fake_camera: Some(&device.png),
+            dark: true,
+        },
+        "camera",
+    )
+    .await?;
+    let outcome = async {
+        app.click("join-continue").await?;
+        app.wait_attr("camera-status", "data-state", "running", 30)
+            .await?;
+        app.el("camera-preview").await?;
+        // The loop reads the code on its own: beep, flash, and the card.
+        app.wait_text("label-serial", "SN-CAM-1", 30).await?;
+        app.css("#camera-card polygon.located", 10).await?;
+        app.type_into("site-input", "Depot 4").await?;
+        app.shot("01-camera-read").await?;
+        app.shot_at("02-camera-preview", "camera-card").await?;
+        app.click("confirm-scan").await?;
+        app.wait_text("scan-result", "SN-CAM-1", 20).await?;
+        // Phone width: the navigation moves to the bottom, the cards stack.
+        app.driver.set_window_rect(0, 0, 400, 860).await?;
+        app.shot("03-phone").await?;
+        app.click("camera-stop").await?;
+        app.wait_attr("camera-status", "data-state", "stopped", 10)
+            .await?;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        Ok(())
+    }
+    .await;
+    app.finish(outcome).await
+}

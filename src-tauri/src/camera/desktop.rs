@@ -1,0 +1,327 @@
+//! The desktop camera session: a worker thread around the field engine's scanning loop.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::SyncSender;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use image::{ImageBuffer, Luma};
+use tauri::{AppHandle, Emitter, Runtime};
+use vouch_field::scan::camera::CameraSource;
+use vouch_field::scan::{
+    label_json, load_gray, Frame, FrameSource, ScanError, ScanEvent, Scanner, ScannerConfig,
+};
+
+use super::{
+    CameraStarted, CameraStopped, CodeRead, Located, PreviewFrame, CODE_EVENT, PREVIEW_EVENT,
+    STOPPED_EVENT,
+};
+use crate::error::{Error, Result};
+
+/// Environment variable: image files (separated like `PATH`) to loop as if they were a camera,
+/// for demos, end-to-end tests and benchmarks on machines without one.
+pub const FAKE_ENV: &str = crate::state::FAKE_CAMERA_ENV;
+/// Time between two preview frames (about 8 per second).
+const PREVIEW_INTERVAL: Duration = Duration::from_millis(125);
+/// Longest side of a preview frame, in pixels.
+const PREVIEW_SIZE: u32 = 480;
+/// JPEG quality of a preview frame.
+const PREVIEW_QUALITY: u8 = 60;
+/// Frame rate of the fake camera.
+const FAKE_INTERVAL: Duration = Duration::from_millis(66);
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// The camera session, if one runs.
+#[derive(Default)]
+pub struct Camera {
+    session: Mutex<Option<Session>>,
+}
+
+struct Session {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+    started: CameraStarted,
+}
+
+impl Session {
+    fn running(&self) -> bool {
+        self.thread.as_ref().is_some_and(|t| !t.is_finished())
+    }
+
+    fn end(mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Camera {
+    /// Opens the camera (or the fake one) and starts the scanning loop; a session that already
+    /// runs is kept. [`Error::NoCamera`] when there is none.
+    pub fn start<R: Runtime>(&self, app: AppHandle<R>) -> Result<CameraStarted> {
+        let mut session = lock(&self.session);
+        if let Some(s) = session.as_ref().filter(|s| s.running()) {
+            return Ok(s.started.clone());
+        }
+        if let Some(old) = session.take() {
+            old.end();
+        }
+        let stop = Arc::new(AtomicBool::new(false));
+        let (ready, opened) = std::sync::mpsc::sync_channel(1);
+        let worker_stop = stop.clone();
+        let thread = std::thread::Builder::new()
+            .name("vouch-camera".into())
+            .spawn(move || run(&app, &worker_stop, &ready))
+            .map_err(|e| Error::Camera(e.to_string()))?;
+        let started = opened
+            .recv_timeout(Duration::from_secs(15))
+            .map_err(|_| Error::Camera("it did not start within 15 seconds".into()))??;
+        *session = Some(Session {
+            stop,
+            thread: Some(thread),
+            started: started.clone(),
+        });
+        Ok(started)
+    }
+
+    /// Stops the session, if one runs, and waits for its thread.
+    pub fn stop(&self) {
+        if let Some(session) = lock(&self.session).take() {
+            session.end();
+        }
+    }
+}
+
+fn camera_error(e: ScanError) -> Error {
+    match e {
+        ScanError::NoCamera => Error::NoCamera,
+        other => Error::Camera(other.to_string()),
+    }
+}
+
+/// The fake camera: image files shown in turn, over and over, at about 15 frames a second. A
+/// path may repeat to hold an image longer (each file is loaded once).
+struct LoopingImages {
+    frames: Vec<Frame>,
+    order: Vec<usize>,
+    next: usize,
+    seq: u64,
+    due: Instant,
+}
+
+impl LoopingImages {
+    fn open(paths: impl Iterator<Item = PathBuf>) -> std::result::Result<Self, ScanError> {
+        let mut loaded: Vec<PathBuf> = Vec::new();
+        let mut frames = Vec::new();
+        let mut order = Vec::new();
+        for path in paths {
+            let index = match loaded.iter().position(|p| *p == path) {
+                Some(index) => index,
+                None => {
+                    frames.push(Frame::from_gray(load_gray(&path)?));
+                    loaded.push(path);
+                    frames.len() - 1
+                }
+            };
+            order.push(index);
+        }
+        if order.is_empty() {
+            return Err(ScanError::NoCamera);
+        }
+        Ok(Self {
+            frames,
+            order,
+            next: 0,
+            seq: 0,
+            due: Instant::now(),
+        })
+    }
+}
+
+impl FrameSource for LoopingImages {
+    fn next_frame(&mut self) -> std::result::Result<Frame, ScanError> {
+        std::thread::sleep(self.due.saturating_duration_since(Instant::now()));
+        self.due = Instant::now() + FAKE_INTERVAL;
+        let index = self.order[self.next % self.order.len()];
+        self.next = (self.next + 1) % self.order.len();
+        let mut frame = self.frames[index].clone();
+        self.seq += 1;
+        frame.seq = self.seq;
+        Ok(frame)
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "simulated camera ({} image(s) from {FAKE_ENV})",
+            self.frames.len()
+        )
+    }
+}
+
+fn open_source() -> std::result::Result<Box<dyn FrameSource>, ScanError> {
+    match std::env::var_os(FAKE_ENV) {
+        Some(paths) => Ok(Box::new(LoopingImages::open(std::env::split_paths(
+            &paths,
+        ))?)),
+        None => Ok(Box::new(CameraSource::open(None, None)?)),
+    }
+}
+
+/// A `data:` URL of the frame, downscaled and JPEG-encoded.
+fn preview_url(frame: &Frame) -> Option<String> {
+    let (w, h) = (
+        u32::try_from(frame.width()).ok()?,
+        u32::try_from(frame.height()).ok()?,
+    );
+    let view: ImageBuffer<Luma<u8>, &[u8]> = ImageBuffer::from_raw(w, h, frame.luma())?;
+    let scale = f64::from(PREVIEW_SIZE) / f64::from(w.max(h).max(1));
+    let small = if scale < 1.0 {
+        let (pw, ph) = (
+            (f64::from(w) * scale).round().max(1.0) as u32,
+            (f64::from(h) * scale).round().max(1.0) as u32,
+        );
+        image::imageops::thumbnail(&view, pw, ph)
+    } else {
+        image::imageops::thumbnail(&view, w, h)
+    };
+    let mut jpeg = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, PREVIEW_QUALITY)
+        .encode_image(&small)
+        .ok()?;
+    Some(format!(
+        "data:image/jpeg;base64,{}",
+        data_encoding::BASE64.encode(&jpeg)
+    ))
+}
+
+/// The worker: opens the source, reports that through `ready`, then loops until `stop`.
+fn run<R: Runtime>(
+    app: &AppHandle<R>,
+    stop: &AtomicBool,
+    ready: &SyncSender<Result<CameraStarted>>,
+) {
+    let mut source = match open_source() {
+        Ok(source) => source,
+        Err(e) => {
+            let _ = ready.send(Err(camera_error(e)));
+            return;
+        }
+    };
+    let _ = ready.send(Ok(CameraStarted {
+        name: source.describe(),
+    }));
+    let mut scanner = Scanner::start(ScannerConfig::default());
+    let mut last_preview: Option<Instant> = None;
+    let outcome = loop {
+        if stop.load(Ordering::SeqCst) {
+            break Ok(());
+        }
+        let frame = match source.next_frame() {
+            Ok(frame) => frame,
+            Err(e) => break Err(e),
+        };
+        if last_preview.is_none_or(|t| t.elapsed() >= PREVIEW_INTERVAL) {
+            last_preview = Some(Instant::now());
+            send_preview(app, &frame, &scanner);
+        }
+        if let Err(e) = scanner.submit(frame) {
+            break Err(e);
+        }
+        while let Some(event) = scanner.try_event() {
+            if let ScanEvent::Code { decoded, .. } = event {
+                let read = CodeRead {
+                    label: label_json(decoded.label.as_ref()),
+                    text: decoded.text,
+                    corners: decoded.corners,
+                };
+                let _ = app.emit(CODE_EVENT, read);
+            }
+        }
+    };
+    scanner.stop();
+    let stopped = match outcome {
+        Ok(()) => CameraStopped {
+            code: None,
+            message: None,
+        },
+        Err(e) => {
+            let e = camera_error(e);
+            CameraStopped {
+                code: Some(e.code()),
+                message: Some(e.to_string()),
+            }
+        }
+    };
+    let _ = app.emit(STOPPED_EVENT, stopped);
+}
+
+fn send_preview<R: Runtime>(app: &AppHandle<R>, frame: &Frame, scanner: &Scanner) {
+    let Some(image) = preview_url(frame) else {
+        return;
+    };
+    let overlay = scanner.overlay();
+    let preview = PreviewFrame {
+        seq: frame.seq,
+        width: u32::try_from(frame.width()).unwrap_or(0),
+        height: u32::try_from(frame.height()).unwrap_or(0),
+        image,
+        codes: overlay
+            .codes
+            .into_iter()
+            .map(|(text, corners)| Located { text, corners })
+            .collect(),
+    };
+    let _ = app.emit(PREVIEW_EVENT, preview);
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn a_preview_is_a_small_jpeg_data_url() {
+        let frame = Frame::new(1280, 720, vec![128; 1280 * 720]).unwrap();
+        let url = preview_url(&frame).unwrap();
+        assert!(url.starts_with("data:image/jpeg;base64,"));
+        let jpeg = data_encoding::BASE64
+            .decode(&url.as_bytes()["data:image/jpeg;base64,".len()..])
+            .unwrap();
+        let img = image::load_from_memory(&jpeg).unwrap();
+        assert_eq!((img.width(), img.height()), (480, 270));
+    }
+
+    #[test]
+    fn the_fake_camera_loops_its_images() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.jpg");
+        image::GrayImage::from_pixel(8, 4, Luma([200]))
+            .save(&path)
+            .unwrap();
+        let other = dir.path().join("b.jpg");
+        image::GrayImage::from_pixel(2, 2, Luma([10]))
+            .save(&other)
+            .unwrap();
+        let order = [path.clone(), path, other];
+        let mut source = LoopingImages::open(order.into_iter()).unwrap();
+        assert_eq!(source.frames.len(), 2);
+        let sizes: Vec<_> = (1..=4)
+            .map(|seq| {
+                let frame = source.next_frame().unwrap();
+                assert_eq!(frame.seq, seq);
+                (frame.width(), frame.height())
+            })
+            .collect();
+        assert_eq!(sizes, [(8, 4), (8, 4), (2, 2), (8, 4)]);
+        assert!(matches!(
+            LoopingImages::open(std::iter::empty()),
+            Err(ScanError::NoCamera)
+        ));
+    }
+}

@@ -1,0 +1,74 @@
+//! Supervisor review. A technician's install is refused with `not_supervisor` before anything
+//! is sent.
+
+use serde_json::Value;
+use tauri::State;
+use vouch_field::{Decision, DeviceSummary};
+
+use crate::error::Result;
+use crate::state::AppState;
+
+/// Devices on the server, most recently changed first; `filter` is one state (`scanned`,
+/// `conflict`, ...) or null for all.
+#[tauri::command]
+pub async fn review_list(
+    state: State<'_, AppState>,
+    filter: Option<String>,
+) -> Result<Vec<DeviceSummary>> {
+    Ok(state.field()?.review_list(filter.as_deref()).await?)
+}
+
+/// One device with its evidence: the stored device (with its timeline), every scan naming it
+/// (who, when, where, which key) and its scanners' problems.
+#[tauri::command]
+pub async fn review_show(state: State<'_, AppState>, serial: String) -> Result<Value> {
+    Ok(state.field()?.review_show(&serial).await?)
+}
+
+/// Approves a device, with a reason.
+#[tauri::command]
+pub async fn review_approve(
+    state: State<'_, AppState>,
+    serial: String,
+    reason: String,
+) -> Result<Value> {
+    let field = state.field()?;
+    state.track(
+        "approve",
+        field
+            .review_decide(&serial, Decision::Approve, &reason)
+            .await,
+    )
+}
+
+/// Rejects a device, with a reason.
+#[tauri::command]
+pub async fn review_reject(
+    state: State<'_, AppState>,
+    serial: String,
+    reason: String,
+) -> Result<Value> {
+    let field = state.field()?;
+    state.track(
+        "reject",
+        field
+            .review_decide(&serial, Decision::Reject, &reason)
+            .await,
+    )
+}
+
+/// Revokes a device (and its certificate), with a reason.
+#[tauri::command]
+pub async fn review_revoke(
+    state: State<'_, AppState>,
+    serial: String,
+    reason: String,
+) -> Result<Value> {
+    let field = state.field()?;
+    state.track(
+        "revoke",
+        field
+            .review_decide(&serial, Decision::Revoke, &reason)
+            .await,
+    )
+}

@@ -1,0 +1,128 @@
+//! The one error type every command returns.
+//!
+//! It crosses the IPC bridge as `{"code": "...", "message": "...", "detail": "..." | null}`
+//! (the same shape as the server's HTTP errors, and as Tauri's barcode-scanner plugin's
+//! `Error`): `code` is stable and machine-readable, `message` says in words a technician can act
+//! on what happened and what to do, and `detail` is the protocol's own code behind a refused
+//! label (`check_mismatch`, `group_check_mismatch`, ...), so the UI can point at the typo.
+
+use serde::ser::{Serialize, SerializeStruct, Serializer};
+
+/// Why a command did not do what it was asked. `#[non_exhaustive]`: match with a wildcard arm.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The field engine refused or failed (its code and message are passed on unchanged).
+    #[error(transparent)]
+    Field(#[from] vouch_field::Error),
+
+    /// The data folder could not be opened when the app started (another process holds it, a
+    /// damaged config, no permission). Every command that needs it answers this.
+    #[error("{message}")]
+    Unavailable {
+        /// The field engine's code (`busy`, `config`, `storage`, ...).
+        code: &'static str,
+        /// The field engine's message.
+        message: String,
+    },
+
+    /// No camera is connected, or none can be listed.
+    #[error(
+        "no camera was found on this device: import a photo of the label, or type the line \
+         printed under the code"
+    )]
+    NoCamera,
+
+    /// The camera failed, is used by another program, or was unplugged.
+    #[error(
+        "the camera cannot be used ({0}); close other programs that use it and try again, or \
+         import a photo of the label"
+    )]
+    Camera(String),
+
+    /// On Android and iOS the camera is the barcode-scanner plugin, driven from the page.
+    #[error("on this platform the camera is opened by the barcode scanner, not by the app shell")]
+    CameraIsPlugin,
+
+    /// A file could not be read or written.
+    #[error("cannot use the file {path} ({message}); check the path")]
+    File {
+        /// The path as given.
+        path: String,
+        /// The OS error.
+        message: String,
+    },
+
+    /// Tauri itself failed (a window, an event, a path).
+    #[error("the app shell failed ({0}); restart the app")]
+    Shell(String),
+}
+
+impl Error {
+    /// A stable, machine-readable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::Field(e) => e.code(),
+            Error::Unavailable { code, .. } => code,
+            Error::NoCamera => "no_camera",
+            Error::Camera(_) => "camera",
+            Error::CameraIsPlugin => "camera_is_plugin",
+            Error::File { .. } => "file",
+            Error::Shell(_) => "shell",
+        }
+    }
+
+    /// The protocol error code behind a refused label, if this is one.
+    pub fn detail(&self) -> Option<&'static str> {
+        match self {
+            Error::Field(e) => e.label_code(),
+            _ => None,
+        }
+    }
+}
+
+impl From<tauri::Error> for Error {
+    fn from(e: tauri::Error) -> Self {
+        Error::Shell(e.to_string())
+    }
+}
+
+impl Serialize for Error {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut s = serializer.serialize_struct("Error", 3)?;
+        s.serialize_field("code", self.code())?;
+        s.serialize_field("message", &self.to_string())?;
+        s.serialize_field("detail", &self.detail())?;
+        s.end()
+    }
+}
+
+/// The result every command returns.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn serialises_with_a_stable_code() {
+        let v = serde_json::to_value(Error::NoCamera).unwrap();
+        assert_eq!(v["code"], "no_camera");
+        assert!(v["message"].as_str().unwrap().contains("import a photo"));
+        assert!(v["detail"].is_null());
+    }
+
+    #[test]
+    fn field_errors_keep_their_code_and_label_detail() {
+        let bad = vouch_field::Error::BadLabel(vouch_protocol::Error::NotALabel);
+        let v = serde_json::to_value(Error::from(bad)).unwrap();
+        assert_eq!(v["code"], "bad_label");
+        assert_eq!(v["detail"], "not_a_label");
+        let unavailable = Error::Unavailable {
+            code: "busy",
+            message: "in use".into(),
+        };
+        assert_eq!(serde_json::to_value(unavailable).unwrap()["code"], "busy");
+    }
+}

@@ -1,0 +1,289 @@
+//! What the shell keeps while it runs: the field engine on the app's data folder, the invite the
+//! app was launched with, the camera session, the last sync and a short activity log.
+
+use std::collections::VecDeque;
+use std::path::PathBuf;
+use std::sync::{Mutex, MutexGuard};
+
+use serde::Serialize;
+use vouch_field::{now_ms, Field, SyncReport};
+
+use crate::camera::Camera;
+use crate::error::{Error, Result};
+
+/// Environment variable naming the data folder (tests, several installs on one machine).
+pub const DATA_ENV: &str = "VOUCH_FIELD_DATA";
+/// Command-line option naming the data folder (`--data DIR`).
+pub const DATA_ARG: &str = "--data";
+/// Environment variable carrying an invite to join with on first run.
+pub const INVITE_ENV: &str = "VOUCH_INVITE";
+/// Command-line option carrying an invite to join with on first run (`--invite TEXT`).
+pub const INVITE_ARG: &str = "--invite";
+/// Environment variable naming image files to use as a simulated camera (desktop).
+pub const FAKE_CAMERA_ENV: &str = "VOUCH_FAKE_CAMERA";
+/// Environment variable: `1` prints start-up timing to stderr.
+pub const TIMING_ENV: &str = "VOUCH_TIMING";
+/// Entries kept in the activity log.
+const LOG_LINES: usize = 200;
+
+/// How the last sync of this run ended.
+#[derive(Clone, Debug, Serialize)]
+pub struct LastSync {
+    /// When it ended, milliseconds since the Unix epoch.
+    pub at_ms: u64,
+    /// Its report, when it finished.
+    pub report: Option<SyncReport>,
+    /// Its error code, when it failed (`offline`, `refused`, ...).
+    pub error_code: Option<String>,
+    /// Its error message, when it failed.
+    pub error: Option<String>,
+}
+
+/// One line of the activity log.
+#[derive(Clone, Debug, Serialize)]
+pub struct LogLine {
+    /// When, milliseconds since the Unix epoch.
+    pub at_ms: u64,
+    /// `info` or `error`.
+    pub level: &'static str,
+    /// What was done (`register`, `scan`, `sync`, ...).
+    pub what: String,
+    /// The outcome in words.
+    pub message: String,
+}
+
+/// What the settings and about screens show.
+#[derive(Clone, Debug, Serialize)]
+pub struct AppInfo {
+    /// The app version.
+    pub version: String,
+    /// The data folder (identity, queue, config).
+    pub data_dir: String,
+    /// Why the data folder could not be opened, if it could not.
+    pub open_error: Option<String>,
+    /// Days synced records are kept (0: forever).
+    pub retention_days: Option<u32>,
+    /// Records per upload.
+    pub batch_size: Option<usize>,
+    /// Attempts per batch before a sync gives up.
+    pub max_attempts: Option<u32>,
+    /// `native` or `plugin` (see [`crate::camera::BACKEND`]).
+    pub camera_backend: &'static str,
+    /// Whether the camera is simulated from image files (`VOUCH_FAKE_CAMERA`).
+    pub simulated_camera: bool,
+}
+
+/// The shell's state, managed by Tauri and handed to every command.
+pub struct AppState {
+    started: std::time::Instant,
+    field: std::result::Result<Field, (&'static str, String)>,
+    data_dir: PathBuf,
+    launch_invite: Option<String>,
+    /// The camera session (desktop: nokhwa through the field engine's scanning loop).
+    pub camera: Camera,
+    last_sync: Mutex<Option<LastSync>>,
+    log: Mutex<VecDeque<LogLine>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl AppState {
+    /// Opens the field engine on `data_dir`. A failure is kept and answered by every command
+    /// that needs the engine, so the window still opens and says what is wrong.
+    pub fn open(data_dir: PathBuf, launch_invite: Option<String>) -> Self {
+        let field = Field::open(&data_dir).map_err(|e| (e.code(), e.to_string()));
+        let state = Self {
+            started: std::time::Instant::now(),
+            field,
+            data_dir,
+            launch_invite,
+            camera: Camera::default(),
+            last_sync: Mutex::new(None),
+            log: Mutex::new(VecDeque::new()),
+        };
+        if let Err((_, message)) = &state.field {
+            state.note("open", "error", message.clone());
+        }
+        state
+    }
+
+    /// The field engine, or why it could not be opened.
+    pub fn field(&self) -> Result<&Field> {
+        self.field
+            .as_ref()
+            .map_err(|(code, message)| Error::Unavailable {
+                code,
+                message: message.clone(),
+            })
+    }
+
+    /// The data folder.
+    pub fn data_dir(&self) -> &PathBuf {
+        &self.data_dir
+    }
+
+    /// What the settings and about screens show.
+    pub fn info(&self, version: &str) -> AppInfo {
+        let config = self.field.as_ref().ok().map(Field::config);
+        AppInfo {
+            version: version.to_string(),
+            data_dir: self.data_dir.display().to_string(),
+            open_error: self.field.as_ref().err().map(|(_, m)| m.clone()),
+            retention_days: config.map(|c| c.queue.retention_days),
+            batch_size: config.map(|c| c.sync.batch_size),
+            max_attempts: config.map(|c| c.sync.max_attempts),
+            camera_backend: crate::camera::BACKEND,
+            simulated_camera: cfg!(not(mobile)) && std::env::var_os(FAKE_CAMERA_ENV).is_some(),
+        }
+    }
+
+    /// The invite given on the command line or in `VOUCH_INVITE`, if any.
+    pub fn launch_invite(&self) -> Option<String> {
+        self.launch_invite.clone()
+    }
+
+    /// Notes the outcome of `what` in the activity log and converts the error.
+    pub fn track<T>(&self, what: &str, result: vouch_field::Result<T>) -> Result<T> {
+        match &result {
+            Ok(_) => self.note(what, "info", "done".into()),
+            Err(e) => self.note(what, "error", format!("{}: {e}", e.code())),
+        }
+        Ok(result?)
+    }
+
+    /// Notes how a sync ended, for the queue screen's "last sync" line and the activity log.
+    pub fn track_sync(&self, result: vouch_field::Result<SyncReport>) -> Result<SyncReport> {
+        let last = match &result {
+            Ok(report) => LastSync {
+                at_ms: now_ms(),
+                report: Some(report.clone()),
+                error_code: None,
+                error: None,
+            },
+            Err(e) => LastSync {
+                at_ms: now_ms(),
+                report: None,
+                error_code: Some(e.code().to_string()),
+                error: Some(e.to_string()),
+            },
+        };
+        *lock(&self.last_sync) = Some(last);
+        self.track("sync", result)
+    }
+
+    /// The last sync of this run.
+    pub fn last_sync(&self) -> Option<LastSync> {
+        lock(&self.last_sync).clone()
+    }
+
+    /// Notes that the scan screen is interactive: in the activity log, and on stderr when
+    /// `VOUCH_TIMING=1` (for the start-up benchmark). Answers the milliseconds since the shell
+    /// started.
+    pub fn ui_ready(&self) -> u128 {
+        let ms = self.started.elapsed().as_millis();
+        self.note(
+            "start",
+            "info",
+            format!("scan screen interactive {ms} ms after start"),
+        );
+        if std::env::var_os(TIMING_ENV).is_some_and(|v| v == "1") {
+            eprintln!("vouch: timing: scan screen interactive after {ms} ms");
+        }
+        ms
+    }
+
+    /// Adds a line to the activity log.
+    pub fn note(&self, what: &str, level: &'static str, message: String) {
+        let mut log = lock(&self.log);
+        if log.len() == LOG_LINES {
+            log.pop_front();
+        }
+        log.push_back(LogLine {
+            at_ms: now_ms(),
+            level,
+            what: what.to_string(),
+            message,
+        });
+    }
+
+    /// The activity log, newest last.
+    pub fn log(&self) -> Vec<LogLine> {
+        lock(&self.log).iter().cloned().collect()
+    }
+}
+
+/// The value of the command-line option `name` (`--name VALUE` or `--name=VALUE`), if given.
+pub fn arg_value(args: &[String], name: &str) -> Option<String> {
+    let mut it = args.iter();
+    while let Some(arg) = it.next() {
+        if arg == name {
+            return it.next().cloned();
+        }
+        if let Some(value) = arg.strip_prefix(name).and_then(|v| v.strip_prefix('=')) {
+            return Some(value.to_string());
+        }
+    }
+    None
+}
+
+/// The invite passed as `--invite TEXT` or `--invite=TEXT`, else in `VOUCH_INVITE`.
+pub fn invite_from(args: &[String], env: Option<String>) -> Option<String> {
+    arg_value(args, INVITE_ARG).or(env.filter(|v| !v.trim().is_empty()))
+}
+
+/// The data folder passed as `--data DIR`, else in `VOUCH_FIELD_DATA`.
+pub fn data_dir_from(args: &[String], env: Option<std::ffi::OsString>) -> Option<PathBuf> {
+    arg_value(args, DATA_ARG)
+        .map(PathBuf::from)
+        .or(env.map(PathBuf::from))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn the_invite_comes_from_the_arguments_then_the_environment() {
+        let args = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            invite_from(&args(&["app", "--invite", "X"]), Some("Y".into())),
+            Some("X".into())
+        );
+        assert_eq!(
+            invite_from(&args(&["app", "--invite=Z"]), None),
+            Some("Z".into())
+        );
+        assert_eq!(
+            invite_from(&args(&["app"]), Some("Y".into())),
+            Some("Y".into())
+        );
+        assert_eq!(invite_from(&args(&["app"]), Some(" ".into())), None);
+        assert_eq!(
+            data_dir_from(&args(&["app", "--data", "/d"]), Some("/e".into())),
+            Some(PathBuf::from("/d"))
+        );
+        assert_eq!(
+            data_dir_from(&args(&["app", "--invite=x"]), Some("/e".into())),
+            Some(PathBuf::from("/e"))
+        );
+        assert_eq!(data_dir_from(&args(&["app", "--database"]), None), None);
+    }
+
+    #[test]
+    fn a_data_folder_that_cannot_be_opened_is_reported_by_every_command() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("not-a-folder");
+        std::fs::write(&file, b"x").unwrap();
+        let state = AppState::open(file, None);
+        let err = state.field().unwrap_err();
+        assert!(!err.code().is_empty());
+        assert_eq!(state.log().len(), 1);
+        let ok = AppState::open(dir.path().join("data"), None);
+        assert!(ok.field().is_ok());
+        assert_eq!(ok.track("x", Ok(1)).unwrap(), 1);
+        assert_eq!(ok.log().last().unwrap().what, "x");
+    }
+}

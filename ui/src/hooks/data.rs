@@ -1,0 +1,119 @@
+//! Named hooks over single commands, so pages never name an IPC function.
+
+use serde_json::Value;
+use yew::prelude::*;
+
+use super::{use_action, use_remote, Action, Loaded};
+use crate::ipc::{
+    self, AppInfo, DecodedImage, DeviceDetail, DeviceSummary, LogLine, QueueEntry, Whoami,
+};
+
+/// A label to queue, with what goes with it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ScanRequest {
+    /// The label text as read (any form).
+    pub text: String,
+    /// Site or work order.
+    pub site: String,
+    /// Optional note.
+    pub note: Option<String>,
+    /// Record a second scan of the label scanned last.
+    pub again: bool,
+}
+
+/// A supervisor's decision.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DecisionRequest {
+    /// `true` approves, `false` rejects.
+    pub approve: bool,
+    /// The device.
+    pub serial: String,
+    /// Why.
+    pub reason: String,
+}
+
+/// Redeems an invite.
+#[hook]
+pub fn use_register() -> Action<String, Whoami> {
+    use_action(|invite: String| async move { ipc::register(&invite).await })
+}
+
+/// The queue, oldest first.
+#[hook]
+pub fn use_queue() -> Loaded<Vec<QueueEntry>> {
+    use_remote((), |()| ipc::queue())
+}
+
+/// Reads the code in a photo (a file path) without queueing it.
+#[hook]
+pub fn use_photo_reader() -> Action<String, DecodedImage> {
+    use_action(|path: String| async move { ipc::decode_image(&path).await })
+}
+
+/// Signs and queues a scan.
+#[hook]
+pub fn use_queue_scan() -> Action<ScanRequest, QueueEntry> {
+    use_action(|r: ScanRequest| async move {
+        ipc::scan_text(&r.text, &r.site, r.note.as_deref(), r.again).await
+    })
+}
+
+/// Writes the queue to a file.
+#[hook]
+pub fn use_export() -> Action<String, usize> {
+    use_action(|path: String| async move { ipc::export_queue(&path).await })
+}
+
+/// Devices on the server in one state (`None`: all).
+#[hook]
+pub fn use_devices(filter: Option<&'static str>) -> Loaded<Vec<DeviceSummary>> {
+    use_remote(
+        filter,
+        |filter| async move { ipc::review_list(filter).await },
+    )
+}
+
+/// One device with its evidence and timeline.
+#[hook]
+pub fn use_device(serial: String) -> Loaded<DeviceDetail> {
+    use_remote(
+        serial,
+        |serial| async move { ipc::review_show(&serial).await },
+    )
+}
+
+/// Approves or rejects a device.
+#[hook]
+pub fn use_decision() -> Action<DecisionRequest, Value> {
+    use_action(|d: DecisionRequest| async move {
+        let command = if d.approve {
+            "review_approve"
+        } else {
+            "review_reject"
+        };
+        ipc::review_decide(command, &d.serial, &d.reason).await
+    })
+}
+
+/// Version, data folder, settings.
+#[hook]
+pub fn use_app_info() -> Loaded<AppInfo> {
+    use_remote((), |()| ipc::app_info())
+}
+
+/// The shell's activity log.
+#[hook]
+pub fn use_activity_log() -> Loaded<Vec<LogLine>> {
+    use_remote((), |()| ipc::activity_log())
+}
+
+/// Tells the shell, once, that the scan screen is interactive (for the start-up benchmark and
+/// the activity log).
+#[hook]
+pub fn use_report_ready() {
+    use_effect_with((), |()| {
+        wasm_bindgen_futures::spawn_local(async {
+            let _ = ipc::ui_ready().await;
+        });
+    });
+}

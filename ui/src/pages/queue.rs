@@ -1,0 +1,215 @@
+//! The queue screen: every record with its state, "Sync now" with progress, the last sync,
+//! whether the server can be reached, and each refusal's reason in plain words.
+
+use yew::prelude::*;
+
+use crate::components::{Icon, Notice, NoticeKind, ProgressBar};
+use crate::hooks::{use_queue, use_sync, Connectivity, Online, Remote, SyncHandle};
+use crate::ipc::{LastSync, QueueEntry};
+use crate::{time, words};
+
+/// The queue screen.
+#[function_component(Queue)]
+pub fn queue() -> Html {
+    let queue = use_queue();
+    let online = use_context::<Online>();
+    let sync = use_sync({
+        let reload = queue.reload.clone();
+        let check = online.as_ref().map(|o| o.check.clone());
+        Callback::from(move |()| {
+            reload.emit(());
+            if let Some(check) = &check {
+                check.emit(());
+            }
+        })
+    });
+    // While a sync runs, the list follows its progress.
+    {
+        let reload = queue.reload.clone();
+        let done = sync.progress.as_ref().map(|p| p.done);
+        use_effect_with(done, move |done| {
+            if done.is_some() {
+                reload.emit(());
+            }
+        });
+    }
+
+    let entries: Vec<QueueEntry> = queue.value.ready().cloned().unwrap_or_default();
+    let unsynced = entries
+        .iter()
+        .filter(|e| e.state == "queued" || e.state == "syncing")
+        .count();
+    let refused = entries.iter().filter(|e| e.state == "refused").count();
+    let synced = entries.len() - unsynced - refused;
+    let offline = matches!(
+        online.as_ref().map(|o| &o.state),
+        Some(Connectivity::Offline(_))
+    );
+
+    html! {
+        <div class="page queue-page" id="queue-page">
+            <section class="card sync-card">
+                <div class="sync-head">
+                    <div class="counts" id="queue-counts">
+                        <div class="count"><span class="n" id="count-unsynced">{ unsynced }</span>
+                            <span>{ "waiting" }</span></div>
+                        <div class="count"><span class="n" id="count-synced">{ synced }</span>
+                            <span>{ "synced" }</span></div>
+                        <div class={classes!("count", (refused > 0).then_some("bad"))}>
+                            <span class="n" id="count-refused">{ refused }</span>
+                            <span>{ "refused" }</span></div>
+                    </div>
+                    { sync_button(&sync) }
+                </div>
+                if offline {
+                    <Notice kind={NoticeKind::Warning} id="queue-offline" title="Offline">
+                        <p>{ "The server cannot be reached. Keep scanning: every scan stays \
+                               safely on this tablet and is sent at the next sync." }</p>
+                    </Notice>
+                }
+                { progress(&sync) }
+                { last_sync(&sync) }
+            </section>
+            { list(&queue.value, &entries) }
+        </div>
+    }
+}
+
+fn sync_button(sync: &SyncHandle) -> Html {
+    let onclick = {
+        let start = sync.start.clone();
+        Callback::from(move |_: MouseEvent| start.emit(()))
+    };
+    html! {
+        <button class="primary big" id="sync-btn" {onclick} disabled={sync.running}>
+            <Icon name="sync" />
+            { if sync.running { "Syncing…" } else { "Sync now" } }
+        </button>
+    }
+}
+
+fn progress(sync: &SyncHandle) -> Html {
+    let Some(p) = &sync.progress else {
+        return html! {};
+    };
+    if sync.error.is_some() && !sync.running {
+        // A failed sync says so below; a half-filled bar would only confuse.
+        return html! {};
+    }
+    let mut label = format!(
+        "{}: {} of {} answered ({} accepted",
+        words::sync_step(&p.event),
+        p.done,
+        p.total,
+        p.accepted + p.duplicate
+    );
+    if p.refused > 0 {
+        label.push_str(&format!(", {} refused", p.refused));
+    }
+    label.push(')');
+    if let (Some(wait), Some(reason)) = (p.wait_ms, &p.reason) {
+        label.push_str(&format!(
+            ". Retrying in {:.1} s: {reason}",
+            wait as f64 / 1000.0
+        ));
+    }
+    html! { <ProgressBar id="sync-progress" done={p.done} total={p.total} label={label} /> }
+}
+
+fn last_sync(sync: &SyncHandle) -> Html {
+    if let Some(err) = &sync.error {
+        let title = if err.is("offline") {
+            "Sync failed: offline"
+        } else {
+            "Sync failed"
+        };
+        return html! {
+            <Notice kind={NoticeKind::Error} id="sync-error" title={title}>
+                <p>{ err.to_string() }</p>
+            </Notice>
+        };
+    }
+    let text = match &sync.last {
+        None => "Not synced yet since the app started.".to_string(),
+        Some(LastSync {
+            at_ms,
+            report: Some(r),
+            ..
+        }) => format!(
+            "Last sync {} ({}): {} sent, {} accepted, {} refused, {} left.",
+            time::ago(*at_ms),
+            time::local(*at_ms),
+            r.sent,
+            r.accepted + r.duplicate,
+            r.refused.len(),
+            r.remaining
+        ),
+        Some(LastSync {
+            at_ms,
+            error: Some(e),
+            ..
+        }) => format!("Last sync {} failed: {e}", time::ago(*at_ms)),
+        Some(LastSync { at_ms, .. }) => format!("Last sync {}.", time::ago(*at_ms)),
+    };
+    html! { <p class="muted" id="last-sync">{ text }</p> }
+}
+
+fn list(value: &Remote<Vec<QueueEntry>>, entries: &[QueueEntry]) -> Html {
+    if let Remote::Failed(err) = value {
+        return html! {
+            <Notice kind={NoticeKind::Error} id="queue-error" title="The queue cannot be read">
+                <p>{ err.to_string() }</p>
+            </Notice>
+        };
+    }
+    if matches!(value, Remote::Loading) {
+        return html! { <p class="muted">{ "Loading the queue…" }</p> };
+    }
+    if entries.is_empty() {
+        return html! {
+            <section class="card empty" id="queue-empty">
+                <Icon name="queue" />
+                <h2>{ "Nothing queued yet" }</h2>
+                <p>{ "Scan a label on the Scan screen. Each scan is saved on this tablet \
+                       first and waits here until it is synced." }</p>
+            </section>
+        };
+    }
+    html! {
+        <ul class="records" id="queue-list">
+            { for entries.iter().rev().map(row) }
+        </ul>
+    }
+}
+
+fn row(e: &QueueEntry) -> Html {
+    let seq = e.sequence;
+    html! {
+        <li class={classes!("record", e.state.clone())} id={format!("queue-row-{seq}")}
+            data-serial={e.serial.clone()} data-state={e.state.clone()}>
+            <div class="record-main">
+                <span class="record-serial">{ &e.serial }</span>
+                <span class="muted">
+                    { format!("#{seq} · {} · {}", e.model.clone().unwrap_or_default(),
+                              time::local(e.scanned_at_ms)) }
+                </span>
+                <span class="muted">{ format!("Site: {}", if e.site.is_empty() { "—" } else { &e.site }) }</span>
+                if let Some(note) = &e.note {
+                    <span class="muted">{ format!("Note: {note}") }</span>
+                }
+            </div>
+            <span class={classes!("badge", e.state.clone())} id={format!("queue-state-{seq}")}>
+                { words::record_state(&e.state) }
+            </span>
+            if e.state == "refused" {
+                <p class="refusal" id={format!("queue-reason-{seq}")}>
+                    { words::refusal(e.code.as_deref().unwrap_or_default()) }
+                    <span class="muted small">
+                        { format!(" (server: {} — {})", e.code.clone().unwrap_or_default(),
+                                  e.message.clone().unwrap_or_default()) }
+                    </span>
+                </p>
+            }
+        </li>
+    }
+}

@@ -1,0 +1,403 @@
+//! The review screen (supervisors): pending and conflicting devices, a device's scans side by
+//! side, approve or reject with a reason, and the device's timeline.
+
+use web_sys::HtmlInputElement;
+use yew::prelude::*;
+
+use crate::components::{Icon, Notice, NoticeKind};
+use crate::hooks::{
+    use_decision, use_device, use_devices, ActionState, DecisionRequest, Loaded, Remote, Session,
+};
+use crate::ipc::{Device, DeviceDetail, DeviceSummary, ScanEvidence, TimelineEvent, Whoami};
+use crate::{time, words};
+
+/// The lists a supervisor can look at.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Filter {
+    Pending,
+    Conflicts,
+    Approved,
+    All,
+}
+
+impl Filter {
+    const ALL: [Filter; 4] = [
+        Filter::Pending,
+        Filter::Conflicts,
+        Filter::Approved,
+        Filter::All,
+    ];
+
+    fn state(self) -> Option<&'static str> {
+        match self {
+            Filter::Pending => Some("scanned"),
+            Filter::Conflicts => Some("conflict"),
+            Filter::Approved => Some("approved"),
+            Filter::All => None,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Filter::Pending => "Pending",
+            Filter::Conflicts => "Conflicts",
+            Filter::Approved => "Approved",
+            Filter::All => "All",
+        }
+    }
+
+    fn id(self) -> &'static str {
+        match self {
+            Filter::Pending => "filter-pending",
+            Filter::Conflicts => "filter-conflicts",
+            Filter::Approved => "filter-approved",
+            Filter::All => "filter-all",
+        }
+    }
+
+    fn empty(self) -> &'static str {
+        match self {
+            Filter::Pending => {
+                "No device is waiting for review. Devices appear here once a technician's scans \
+                 are synced."
+            }
+            Filter::Conflicts => "No conflicts: no label was seen with two keys or two serials.",
+            Filter::Approved => "No device is approved and waiting to enroll.",
+            Filter::All => "The server holds no device yet.",
+        }
+    }
+}
+
+/// The review screen.
+#[function_component(Review)]
+pub fn review() -> Html {
+    let filter = use_state(|| Filter::Pending);
+    let selected = use_state(|| None::<String>);
+    let devices = use_devices(filter.state());
+
+    if let Remote::Failed(err) = &devices.value {
+        if err.is("not_supervisor") {
+            return html! {
+                <div class="page" id="review-page">
+                    <Notice kind={NoticeKind::Warning} id="review-denied"
+                        title="Review is for supervisors">
+                        <p>{ err.to_string() }</p>
+                    </Notice>
+                </div>
+            };
+        }
+    }
+
+    let tabs = Filter::ALL.iter().map(|f| {
+        let onclick = {
+            let filter = filter.clone();
+            let selected = selected.clone();
+            let f = *f;
+            Callback::from(move |_: MouseEvent| {
+                filter.set(f);
+                selected.set(None);
+            })
+        };
+        html! {
+            <button class={classes!("tab", (*filter == *f).then_some("active"))} id={f.id()}
+                    {onclick} aria-pressed={(*filter == *f).to_string()}>
+                { f.name() }
+            </button>
+        }
+    });
+    let refresh = {
+        let reload = devices.reload.clone();
+        Callback::from(move |_: MouseEvent| reload.emit(()))
+    };
+    let select = {
+        let selected = selected.clone();
+        Callback::from(move |serial: String| selected.set(Some(serial)))
+    };
+    let changed = devices.reload.clone();
+
+    html! {
+        <div class="page review-page" id="review-page">
+            <div class="toolbar">
+                <div class="tabs" role="group" aria-label="Which devices">{ for tabs }</div>
+                <button class="secondary" id="review-refresh" onclick={refresh}>
+                    <Icon name="sync" />{ "Refresh" }
+                </button>
+            </div>
+            <div class="review-grid">
+                { device_list(*filter, &devices, selected.as_deref(), &select) }
+                if let Some(serial) = (*selected).clone() {
+                    <DeviceView serial={serial} on_changed={changed} />
+                } else {
+                    <section class="card empty muted" id="device-none">
+                        <Icon name="review" />
+                        <p>{ "Choose a device to see who scanned it, where and when, and to \
+                               approve or reject it." }</p>
+                    </section>
+                }
+            </div>
+        </div>
+    }
+}
+
+fn device_list(
+    filter: Filter,
+    devices: &Loaded<Vec<DeviceSummary>>,
+    selected: Option<&str>,
+    select: &Callback<String>,
+) -> Html {
+    let body = match &devices.value {
+        Remote::Loading => html! { <p class="muted">{ "Asking the server…" }</p> },
+        Remote::Failed(err) => html! {
+            <Notice kind={NoticeKind::Error} id="review-error" title="The server did not answer">
+                <p>{ err.to_string() }</p>
+            </Notice>
+        },
+        Remote::Ready(list) if list.is_empty() => html! {
+            <p class="muted empty-line" id="review-empty">{ filter.empty() }</p>
+        },
+        Remote::Ready(list) => html! {
+            <ul class="devices" id="review-list">
+                { for list.iter().map(|d| {
+                    let onclick = {
+                        let select = select.clone();
+                        let serial = d.serial.clone();
+                        Callback::from(move |_: MouseEvent| select.emit(serial.clone()))
+                    };
+                    let active = selected == Some(d.serial.as_str());
+                    html! {
+                        <li>
+                            <button class={classes!("device", d.state.clone(), active.then_some("active"))}
+                                    id={format!("device-{}", d.serial)} {onclick}>
+                                <span class="record-serial">{ &d.serial }</span>
+                                <span class="muted">
+                                    { format!("{} · {} scan(s) · {}", d.model.clone().unwrap_or_default(),
+                                              d.scans, time::ago(d.updated_at_ms)) }
+                                </span>
+                                <span class={classes!("badge", d.state.clone())}>
+                                    { words::device_state(&d.state) }
+                                </span>
+                            </button>
+                        </li>
+                    }
+                }) }
+            </ul>
+        },
+    };
+    html! { <section class="card device-list">{ body }</section> }
+}
+
+/// Properties of [`DeviceView`].
+#[derive(Properties, PartialEq)]
+struct DeviceProps {
+    serial: String,
+    /// Called after a decision, so the list follows.
+    on_changed: Callback<()>,
+}
+
+/// One device: facts, scans side by side, decision, timeline.
+#[function_component(DeviceView)]
+fn device_view(props: &DeviceProps) -> Html {
+    let device = use_device(props.serial.clone());
+    let me = use_context::<Session>().and_then(|s| s.joined().cloned());
+    let decision = use_decision();
+    let reason = use_state(String::new);
+    {
+        let reload = device.reload.clone();
+        let changed = props.on_changed.clone();
+        let reason = reason.clone();
+        use_effect_with(decision.state.clone(), move |state| {
+            if let ActionState::Done(_) = state {
+                reason.set(String::new());
+                reload.emit(());
+                changed.emit(());
+            }
+        });
+    }
+    let detail: DeviceDetail = match &device.value {
+        Remote::Loading => {
+            return html! { <section class="card" id="device-detail"><p class="muted">{ "Loading…" }</p></section> }
+        }
+        Remote::Failed(err) => {
+            return html! {
+                <section class="card" id="device-detail">
+                    <Notice kind={NoticeKind::Error} id="device-error"><p>{ err.to_string() }</p></Notice>
+                </section>
+            }
+        }
+        Remote::Ready(detail) => detail.clone(),
+    };
+    let d = &detail.device;
+    let refresh = {
+        let reload = device.reload.clone();
+        Callback::from(move |_: MouseEvent| reload.emit(()))
+    };
+    let oninput = {
+        let reason = reason.clone();
+        Callback::from(move |e: InputEvent| {
+            if let Some(input) = e.target_dyn_into::<HtmlInputElement>() {
+                reason.set(input.value());
+            }
+        })
+    };
+    let decide = |approve: bool| {
+        let run = decision.run.clone();
+        let reason = reason.clone();
+        let serial = d.serial.clone();
+        Callback::from(move |_: MouseEvent| {
+            run.emit(DecisionRequest {
+                approve,
+                serial: serial.clone(),
+                reason: reason.trim().to_string(),
+            })
+        })
+    };
+    let running = decision.state.running();
+    let no_reason = reason.trim().is_empty();
+    let can_approve = matches!(d.state.as_str(), "scanned" | "conflict" | "rejected");
+    let can_reject = matches!(d.state.as_str(), "scanned" | "conflict" | "approved");
+
+    html! {
+        <section class="card device-detail" id="device-detail" data-serial={d.serial.clone()}
+                 data-state={d.state.clone()}>
+            <div class="detail-head">
+                <h2>{ &d.serial }</h2>
+                <span class={classes!("badge", d.state.clone())} id="device-state">
+                    { words::device_state(&d.state) }
+                </span>
+                <button class="secondary" id="device-refresh" onclick={refresh}>
+                    <Icon name="sync" />{ "Refresh" }
+                </button>
+            </div>
+            { facts(d) }
+            <h3>{ format!("Scans ({})", detail.scans.len()) }</h3>
+            <div class="scans" id="device-scans">
+                { for detail.scans.iter().enumerate().map(|(i, s)| scan_card(i, s, d)) }
+            </div>
+            if !detail.scanner_problems.is_empty() {
+                <Notice kind={NoticeKind::Warning} id="scanner-problems"
+                    title="A tablet that scanned this device has problems">
+                    <p>{ "Scans from it are missing or it was revoked: check its scans with care." }</p>
+                </Notice>
+            }
+            if d.state == "conflict" {
+                <Notice kind={NoticeKind::Warning} id="conflict-warning" title="Conflicting labels">
+                    <p>{ format!("This serial was read with more than one key, or this key under \
+                                  another serial: a swapped, cloned or forged label. Approving \
+                                  lets only the first key seen ({}) enroll. Check the device \
+                                  on site before you decide.", d.key_fingerprint) }</p>
+                </Notice>
+            }
+            if can_approve || can_reject {
+                <div class="decision">
+                    <label for="reason-input">{ "Reason (recorded in the audit log)" }</label>
+                    <input id="reason-input" type="text" value={(*reason).clone()} {oninput}
+                        placeholder="e.g. label checked on site" maxlength="500" />
+                    <div class="actions">
+                        if can_approve {
+                            <button class="primary big" id="approve-btn" onclick={decide(true)}
+                                disabled={running || no_reason}>
+                                <Icon name="check" />{ "Approve" }
+                            </button>
+                        }
+                        if can_reject {
+                            <button class="danger big" id="reject-btn" onclick={decide(false)}
+                                disabled={running || no_reason}>{ "Reject" }</button>
+                        }
+                    </div>
+                    if no_reason {
+                        <p class="muted small">{ "Write a reason to approve or reject." }</p>
+                    }
+                </div>
+            }
+            if let ActionState::Failed(err) = &decision.state {
+                <Notice kind={NoticeKind::Error} id="decision-error" title="Not recorded">
+                    <p>{ err.to_string() }</p>
+                </Notice>
+            }
+            if let ActionState::Done(_) = &decision.state {
+                <Notice kind={NoticeKind::Success} id="decision-done"><p>{ "Recorded." }</p></Notice>
+            }
+            <h3>{ "Timeline" }</h3>
+            <ol class="timeline" id="timeline">
+                { for d.timeline.iter().enumerate().map(|(i, t)| timeline_item(i, t, &detail.scans, me.as_ref())) }
+            </ol>
+        </section>
+    }
+}
+
+fn facts(d: &Device) -> Html {
+    html! {
+        <dl class="facts">
+            <dt>{ "Model" }</dt><dd>{ d.model.clone().unwrap_or_else(|| "—".into()) }</dd>
+            <dt>{ "Vouched key" }</dt><dd class="mono" id="device-key">{ &d.key_fingerprint }</dd>
+            if !d.other_keys.is_empty() {
+                <dt>{ "Other keys seen" }</dt>
+                <dd class="bad">{ format!("{} other key(s) under this serial", d.other_keys.len()) }</dd>
+            }
+            if !d.other_serials.is_empty() {
+                <dt>{ "Same key under" }</dt>
+                <dd class="bad">{ d.other_serials.join(", ") }</dd>
+            }
+            <dt>{ "Certificate" }</dt>
+            <dd>{ if d.certificate.is_some() { "issued" } else { "none yet" } }</dd>
+        </dl>
+    }
+}
+
+fn scan_card(i: usize, s: &ScanEvidence, d: &Device) -> Html {
+    let same_key = s.key_fingerprint == d.key_fingerprint;
+    let same_serial = s.serial == d.serial;
+    html! {
+        <article class={classes!("scan", (!same_key || !same_serial).then_some("differs"))}
+                 id={format!("scan-{i}")}>
+            <dl class="facts">
+                <dt>{ "Who" }</dt><dd>{ &s.technician }</dd>
+                <dt>{ "When" }</dt><dd>{ time::local(s.scanned_at_ms) }</dd>
+                <dt>{ "Where" }</dt><dd>{ if s.site.is_empty() { "—" } else { &s.site } }</dd>
+                if let Some(note) = &s.note {
+                    <dt>{ "Note" }</dt><dd>{ note }</dd>
+                }
+                <dt>{ "Serial" }</dt>
+                <dd class={classes!((!same_serial).then_some("bad"))}>{ &s.serial }</dd>
+                <dt>{ "Key" }</dt>
+                <dd class={classes!("mono", (!same_key).then_some("bad"))}>
+                    { &s.key_fingerprint }
+                    { if same_key { "" } else { " (a different key)" } }
+                </dd>
+                <dt>{ "Received" }</dt><dd>{ time::local(s.received_at_ms) }</dd>
+            </dl>
+        </article>
+    }
+}
+
+/// Who did it, in words: this install as "you", a staff member by name when one of the scans
+/// names their key.
+fn actor(actor: &str, scans: &[ScanEvidence], me: Option<&Whoami>) -> String {
+    if let Some(key_id) = actor.strip_prefix("staff:") {
+        if let Some(me) = me.filter(|me| me.key_id == key_id) {
+            return format!("you ({})", me.name);
+        }
+        return scans
+            .iter()
+            .find(|s| s.installer == key_id)
+            .map(|s| s.technician.clone())
+            .unwrap_or_else(|| format!("staff {}…", key_id.get(..8).unwrap_or(key_id)));
+    }
+    if actor.starts_with("device:") {
+        return "the device".into();
+    }
+    actor.to_string()
+}
+
+fn timeline_item(i: usize, t: &TimelineEvent, scans: &[ScanEvidence], me: Option<&Whoami>) -> Html {
+    html! {
+        <li class={classes!("event", t.event.clone())} id={format!("timeline-{i}")}
+            data-event={t.event.clone()}>
+            <span class="event-name">{ words::timeline_event(&t.event) }</span>
+            <span class="muted">{ format!(" · {} · {}", time::local(t.at_ms), actor(&t.actor, scans, me)) }</span>
+            if let Some(detail) = &t.detail {
+                <span class="event-detail">{ format!("“{detail}”") }</span>
+            }
+        </li>
+    }
+}

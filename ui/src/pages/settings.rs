@@ -1,0 +1,145 @@
+//! Settings and about: identity, server, data folder, retention, the activity log, version.
+
+use web_sys::HtmlInputElement;
+use yew::prelude::*;
+
+use crate::components::{IdentityCard, Notice, NoticeKind};
+use crate::hooks::{use_activity_log, use_app_info, use_export, ActionState, Remote, Session};
+use crate::time;
+
+/// The settings and about screen.
+#[function_component(Settings)]
+pub fn settings() -> Html {
+    let session = use_context::<Session>();
+    let info = use_app_info();
+    let log = use_activity_log();
+    let export = use_export();
+    let export_path = use_state(String::new);
+
+    let identity = match session.as_ref().map(|s| &s.who) {
+        Some(Remote::Ready(who)) => html! { <IdentityCard who={who.clone()} full=true /> },
+        Some(Remote::Failed(e)) if e.is("not_registered") => html! {
+            <p class="muted" id="identity-none">{ "Not joined yet: use an invite on the Join screen." }</p>
+        },
+        Some(Remote::Failed(e)) => html! {
+            <Notice kind={NoticeKind::Error}><p>{ e.to_string() }</p></Notice>
+        },
+        _ => html! { <p class="muted">{ "Loading…" }</p> },
+    };
+
+    let about = match &info.value {
+        Remote::Ready(i) => html! {
+            <dl class="facts">
+                <dt>{ "Version" }</dt><dd id="app-version">{ &i.version }</dd>
+                <dt>{ "Data folder" }</dt><dd class="mono" id="data-dir">{ &i.data_dir }</dd>
+                <dt>{ "Keep synced scans" }</dt>
+                <dd id="retention">{ match i.retention_days {
+                    Some(0) => "forever".to_string(),
+                    Some(d) => format!("{d} days after they are synced"),
+                    None => "—".to_string(),
+                } }</dd>
+                <dt>{ "Sync" }</dt>
+                <dd>{ format!("{} scans per upload, {} attempts",
+                              i.batch_size.map(|n| n.to_string()).unwrap_or_else(|| "—".into()),
+                              i.max_attempts.map(|n| n.to_string()).unwrap_or_else(|| "—".into())) }</dd>
+                <dt>{ "Camera" }</dt>
+                <dd>{ match (i.camera_backend.as_str(), i.simulated_camera) {
+                    ("plugin", _) => "the platform's barcode scanner",
+                    (_, true) => "simulated from image files (VOUCH_FAKE_CAMERA)",
+                    _ => "read by the app (nokhwa)",
+                } }</dd>
+                if let Some(e) = &i.open_error {
+                    <dt>{ "Problem" }</dt><dd class="bad">{ e }</dd>
+                }
+            </dl>
+        },
+        Remote::Failed(e) => html! {
+            <Notice kind={NoticeKind::Error} id="app-version"><p>{ e.to_string() }</p></Notice>
+        },
+        Remote::Loading => html! { <p class="muted">{ "Loading…" }</p> },
+    };
+
+    let oninput = {
+        let path = export_path.clone();
+        Callback::from(move |e: InputEvent| {
+            if let Some(input) = e.target_dyn_into::<HtmlInputElement>() {
+                path.set(input.value());
+            }
+        })
+    };
+    let onsubmit = {
+        let path = export_path.clone();
+        let run = export.run.clone();
+        Callback::from(move |e: SubmitEvent| {
+            e.prevent_default();
+            run.emit(path.trim().to_string());
+        })
+    };
+    let refresh_log = {
+        let reload = log.reload.clone();
+        Callback::from(move |_: MouseEvent| reload.emit(()))
+    };
+
+    html! {
+        <div class="page settings-page" id="settings-page">
+            <section class="card">
+                <h2>{ "Who this tablet is" }</h2>
+                { identity }
+            </section>
+            <section class="card" id="about">
+                <h2>{ "About Vouch" }</h2>
+                <p>
+                    { "Vouch lets a trusted field technician vouch for a device that nobody could \
+                       sign for at the factory: a scan of its label binds the device's key to its \
+                       serial, and the server issues its certificate once the device proves it \
+                       holds that key." }
+                </p>
+                { about }
+            </section>
+            <section class="card">
+                <h2>{ "Back up the queue" }</h2>
+                <form class="inline-form" {onsubmit}>
+                    <label for="export-path">{ "Write every scan, signed, to this file (JSON lines)" }</label>
+                    <div class="row">
+                        <input id="export-path" type="text" value={(*export_path).clone()} {oninput}
+                            placeholder="/home/me/vouch-queue.jsonl" spellcheck="false" />
+                        <button class="secondary" id="export-btn" type="submit"
+                            disabled={export.state.running() || export_path.trim().is_empty()}>
+                            { "Export" }
+                        </button>
+                    </div>
+                </form>
+                if let ActionState::Done(n) = &export.state {
+                    <Notice kind={NoticeKind::Success} id="export-done"><p>{ format!("{n} scan(s) written.") }</p></Notice>
+                }
+                if let ActionState::Failed(e) = &export.state {
+                    <Notice kind={NoticeKind::Error} id="export-error"><p>{ e.to_string() }</p></Notice>
+                }
+            </section>
+            <section class="card">
+                <div class="detail-head">
+                    <h2>{ "Activity" }</h2>
+                    <button class="secondary" id="log-refresh" onclick={refresh_log}>{ "Refresh" }</button>
+                </div>
+                { match &log.value {
+                    Remote::Ready(lines) if lines.is_empty() => html! {
+                        <p class="muted">{ "Nothing happened yet in this session." }</p>
+                    },
+                    Remote::Ready(lines) => html! {
+                        <ol class="log" id="activity-log">
+                            { for lines.iter().rev().map(|l| html! {
+                                <li class={classes!(l.level.clone())}>
+                                    <span class="mono small">{ time::local(l.at_ms) }</span>
+                                    <strong>{ format!(" {} ", l.what) }</strong>
+                                    <span>{ &l.message }</span>
+                                </li>
+                            }) }
+                        </ol>
+                    },
+                    Remote::Failed(e) => html! { <p class="bad">{ e.to_string() }</p> },
+                    Remote::Loading => html! {},
+                } }
+            </section>
+        </div>
+    }
+}
