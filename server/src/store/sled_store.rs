@@ -99,6 +99,26 @@ struct AuditHead {
     hash: String,
 }
 
+/// `value` with every object's keys in byte order (the audit hash's canonical form), whether
+/// or not serde_json's `preserve_order` feature is on in this build.
+fn sorted_json(value: &serde_json::Value) -> serde_json::Value {
+    match value {
+        serde_json::Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            serde_json::Value::Object(
+                keys.into_iter()
+                    .map(|k| (k.clone(), sorted_json(&map[k])))
+                    .collect(),
+            )
+        }
+        serde_json::Value::Array(items) => {
+            serde_json::Value::Array(items.iter().map(sorted_json).collect())
+        }
+        other => other.clone(),
+    }
+}
+
 /// Computes an audit entry's hash from its other fields.
 pub fn audit_hash(entry: &AuditEntry) -> String {
     let body = serde_json::json!({
@@ -106,7 +126,7 @@ pub fn audit_hash(entry: &AuditEntry) -> String {
         "subject": entry.subject, "detail": entry.detail,
     });
     let mut bytes = entry.prev_hash.as_bytes().to_vec();
-    bytes.extend_from_slice(body.to_string().as_bytes());
+    bytes.extend_from_slice(sorted_json(&body).to_string().as_bytes());
     hex(&sha256(&bytes))
 }
 

@@ -549,8 +549,26 @@ pub fn all() -> Vec<(&'static str, Value)> {
     ]
 }
 
+/// Rebuilds every object with its keys in byte order, so the output does not depend on whether
+/// another crate in the build turned on serde_json's `preserve_order`.
+fn sorted(value: &Value) -> Value {
+    match value {
+        Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            Value::Object(
+                keys.into_iter()
+                    .map(|k| (k.clone(), sorted(&map[k])))
+                    .collect(),
+            )
+        }
+        Value::Array(items) => Value::Array(items.iter().map(sorted).collect()),
+        other => other.clone(),
+    }
+}
+
 pub fn render(value: &Value) -> String {
-    let mut text = serde_json::to_string_pretty(value).unwrap();
+    let mut text = serde_json::to_string_pretty(&sorted(value)).unwrap();
     text.push('\n');
     text
 }
