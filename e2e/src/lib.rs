@@ -34,10 +34,17 @@ pub fn workspace() -> PathBuf {
         .unwrap_or_default()
 }
 
+/// Cargo's target folder: `CARGO_TARGET_DIR` if set, else the workspace's `target/`.
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace().join("target"))
+}
+
 fn binary(env: &str, name: &str) -> Result<PathBuf> {
     let path = std::env::var_os(env)
         .map(PathBuf::from)
-        .unwrap_or_else(|| workspace().join("target/debug").join(name));
+        .unwrap_or_else(|| target_dir().join("debug").join(name));
     path.canonicalize().with_context(|| {
         format!(
             "{} not found: build it first (scripts/test.sh does), or set {env}",
