@@ -32,13 +32,7 @@ pub async fn review_approve(
     serial: String,
     reason: String,
 ) -> Result<Value> {
-    let field = state.field()?;
-    state.track(
-        "approve",
-        field
-            .review_decide(&serial, Decision::Approve, &reason)
-            .await,
-    )
+    decide(&state, "approve", &serial, Decision::Approve, &reason).await
 }
 
 /// Rejects a device, with a reason.
@@ -48,13 +42,7 @@ pub async fn review_reject(
     serial: String,
     reason: String,
 ) -> Result<Value> {
-    let field = state.field()?;
-    state.track(
-        "reject",
-        field
-            .review_decide(&serial, Decision::Reject, &reason)
-            .await,
-    )
+    decide(&state, "reject", &serial, Decision::Reject, &reason).await
 }
 
 /// Revokes a device (and its certificate), with a reason.
@@ -64,11 +52,17 @@ pub async fn review_revoke(
     serial: String,
     reason: String,
 ) -> Result<Value> {
+    decide(&state, "revoke", &serial, Decision::Revoke, &reason).await
+}
+
+/// A review decision, recorded in the activity log.
+async fn decide(
+    state: &State<'_, AppState>,
+    verb: &str,
+    serial: &str,
+    decision: Decision,
+    reason: &str,
+) -> Result<Value> {
     let field = state.field()?;
-    state.track(
-        "revoke",
-        field
-            .review_decide(&serial, Decision::Revoke, &reason)
-            .await,
-    )
+    state.track(verb, field.review_decide(serial, decision, reason).await)
 }
