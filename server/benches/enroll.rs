@@ -2,7 +2,8 @@
 //! clients, against the bare rustls mTLS handshake rate measured in the same run; and scan
 //! records ingested per second for a batch of 10,000 signed records.
 //!
-//! Run: `cargo bench -p vouch-server --bench enroll` (env: DEVICES, CLIENTS, RECORDS).
+//! Run: `cargo bench -p vouch-server --bench enroll` (env: DEVICES, CLIENTS, RECORDS, and
+//! COMMIT_DELAY_US for the server's `storage.commit_delay_us`).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 #[path = "../tests/common/mod.rs"]
@@ -36,14 +37,16 @@ fn main() {
 }
 
 async fn run(devices: usize, clients: usize, records: usize) {
+    let delay = format!("commit_delay_us = {}", env_or("COMMIT_DELAY_US", 200));
     let server = Server::start_with_config(&[
+        ("commit_delay_us = 200", delay.as_str()),
         ("auto_approve_trusted = false", "auto_approve_trusted = true"),
         ("rate_per_address_per_minute = 120", "rate_per_address_per_minute = 100000000"),
         ("rate_per_serial_per_minute = 12", "rate_per_serial_per_minute = 100000000"),
         ("[log]\n# \"human\" or \"json\"\nformat = \"human\"\n# tracing filter, e.g. \"info\" or \"vouch_server=debug,info\"\nlevel = \"info\"", "[log]\nformat = \"human\"\nlevel = \"warn\""),
     ]);
     let mut tech = register_with(&server, "technician", "Bench", &["--trusted"]).await;
-    println!("vouch-server bench: {devices} enrollments with {clients} concurrent clients, {records} records");
+    println!("vouch-server bench: {devices} enrollments with {clients} concurrent clients, {records} records, {delay}");
 
     let fleet: Vec<Device> = (0..records)
         .map(|i| Device::new(&format!("SN-{i:06}")))
@@ -74,20 +77,32 @@ async fn run(devices: usize, clients: usize, records: usize) {
             .map(Simulated::new)
             .collect::<Vec<_>>(),
     );
-    let (before_rate, _) = bare_handshakes(&server, &tech, clients, Duration::from_secs(3)).await;
+    let (resumed_rate, _) = bare_handshakes(&server, &tech, clients, Handshake::Resumed).await;
+    let (before_rate, _) = bare_handshakes(&server, &tech, clients, Handshake::Full).await;
     let server = Arc::new(server);
     let next = Arc::new(AtomicUsize::new(0));
+    // A device builds its TLS configuration (the pinned CA) once at boot; a first contact
+    // never resumes, so every enrollment is a full handshake.
+    let mut device_tls = tls_config(&server.ca_pem(), None);
+    device_tls.resumption = rustls::client::Resumption::disabled();
+    let device_tls = Arc::new(device_tls);
     println!("enrolling...");
+    let storage_before = storage_counts(&server).await;
     let cpu_before = (cpu_seconds("self"), cpu_seconds(&server.pid().to_string()));
     let started = Instant::now();
     let mut tasks = Vec::new();
     for _ in 0..clients {
-        let (fleet, server, next) = (fleet.clone(), server.clone(), next.clone());
+        let (fleet, server, next, tls) = (
+            fleet.clone(),
+            server.clone(),
+            next.clone(),
+            device_tls.clone(),
+        );
         tasks.push(tokio::spawn(async move {
             loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 let Some(device) = fleet.get(i) else { break };
-                let (status, body) = device.enroll(&server).await;
+                let (status, body) = device.enroll(&server, tls.clone()).await;
                 assert_eq!(status, 200, "{body}");
             }
         }));
@@ -99,6 +114,7 @@ async fn run(devices: usize, clients: usize, records: usize) {
     let client_cpu = cpu_seconds("self") - cpu_before.0;
     let server_cpu = cpu_seconds(&server.pid().to_string()) - cpu_before.1;
     let enroll_rate = devices as f64 / enroll_time.as_secs_f64();
+    let storage_after = storage_counts(&server).await;
     println!("enroll: {devices} devices in {:.2} s = {enroll_rate:.0} enrollments/s (new TLS connection, challenge, completion, CA signature, fsync each)", enroll_time.as_secs_f64());
 
     println!(
@@ -106,32 +122,49 @@ async fn run(devices: usize, clients: usize, records: usize) {
         server_cpu * 1000.0 / devices as f64,
         client_cpu * 1000.0 / devices as f64
     );
+    let syncs = (storage_after.1 - storage_before.1).max(1.0);
+    println!(
+        "  storage: {:.0} commits in {syncs:.0} disk syncs ({:.2} commits per flush + fsync)",
+        storage_after.0 - storage_before.0,
+        (storage_after.0 - storage_before.0) / syncs
+    );
     // The bare handshake rate is measured just before and just after the enrollments and
     // averaged, so that load from other processes affects both figures alike.
     let cpu_before = cpu_seconds("self");
-    let (after_rate, handshakes) =
-        bare_handshakes(&server, &tech, clients, Duration::from_secs(3)).await;
+    let (after_rate, handshakes) = bare_handshakes(&server, &tech, clients, Handshake::Full).await;
     println!(
         "  CPU per bare handshake (both ends, one process): {:.2} ms",
         (cpu_seconds("self") - cpu_before) * 1000.0 / handshakes as f64
     );
     let handshake_rate = (before_rate + after_rate) / 2.0;
-    println!("  bare handshakes before {before_rate:.0}/s, after {after_rate:.0}/s");
-    println!("bare rustls mTLS handshakes (same certificates, {clients} clients, loopback): {handshake_rate:.0}/s");
+    println!("  bare full handshakes before {before_rate:.0}/s, after {after_rate:.0}/s");
+    println!("  (for comparison: resumed mTLS handshakes, session tickets, {resumed_rate:.0}/s)");
+    println!("bare rustls mTLS full handshakes (same certificates, {clients} clients, loopback): {handshake_rate:.0}/s");
     println!(
         "ratio enrollments / bare handshakes = {:.2} (goal >= 0.5)",
         enroll_rate / handshake_rate
     );
 }
 
-/// Handshakes per second against a bare tokio-rustls acceptor using the server's own TLS
-/// configuration, with the client presenting a staff certificate (mTLS), one byte each way.
+/// Which handshakes the bare clients make.
+#[derive(Clone, Copy, PartialEq)]
+enum Handshake {
+    /// Every connection a full handshake: certificates sent and verified both ways (as a
+    /// device's first contact is). The baseline of the goal.
+    Full,
+    /// Clients keep the server's session tickets and resume (no certificates on the wire).
+    Resumed,
+}
+
+/// Handshakes per second (for 3 s) against a bare tokio-rustls acceptor using the server's own
+/// TLS configuration, with the client presenting a staff certificate (mTLS), one byte each way.
 async fn bare_handshakes(
     server: &Server,
     staff: &Staff,
     clients: usize,
-    duration: Duration,
+    kind: Handshake,
 ) -> (f64, usize) {
+    let duration = Duration::from_secs(3);
     let data = server.data();
     let read = |p: &str| std::fs::read_to_string(data.join(p)).unwrap();
     let ca_der = pem_der(&read("ca/ca.pem"));
@@ -162,15 +195,17 @@ async fn bare_handshakes(
             });
         }
     });
-    let client_config = Arc::new(tls_config(
-        &server.ca_pem(),
-        Some((&staff.cert_pem, &staff.key_pem)),
-    ));
+    let mut client_config = tls_config(&server.ca_pem(), Some((&staff.cert_pem, &staff.key_pem)));
+    if kind == Handshake::Full {
+        client_config.resumption = rustls::client::Resumption::disabled();
+    }
+    let client_config = Arc::new(client_config);
     let done = Arc::new(AtomicUsize::new(0));
+    let resumed = Arc::new(AtomicUsize::new(0));
     let deadline = Instant::now() + duration;
     let mut tasks = Vec::new();
     for _ in 0..clients {
-        let (config, done) = (client_config.clone(), done.clone());
+        let (config, done, resumed) = (client_config.clone(), done.clone(), resumed.clone());
         tasks.push(tokio::spawn(async move {
             let connector = tokio_rustls::TlsConnector::from(config);
             while Instant::now() < deadline {
@@ -181,6 +216,9 @@ async fn bare_handshakes(
                     .unwrap();
                 let mut byte = [0u8; 1];
                 tls.read_exact(&mut byte).await.unwrap();
+                if tls.get_ref().1.handshake_kind() == Some(rustls::HandshakeKind::Resumed) {
+                    resumed.fetch_add(1, Ordering::Relaxed);
+                }
                 done.fetch_add(1, Ordering::Relaxed);
             }
         }));
@@ -192,7 +230,35 @@ async fn bare_handshakes(
     let elapsed = started.elapsed();
     server_task.abort();
     let count = done.load(Ordering::Relaxed);
+    let resumed = resumed.load(Ordering::Relaxed);
+    assert!(
+        (kind == Handshake::Full) == (resumed == 0),
+        "{resumed} of {count} handshakes resumed"
+    );
     (count as f64 / elapsed.as_secs_f64(), count)
+}
+
+/// The server's (commits, disk syncs) counters, from its /metrics.
+async fn storage_counts(server: &Server) -> (f64, f64) {
+    let client = http(server, None);
+    let text = client
+        .get(format!("{}/metrics", server.url()))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let value = |name: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .unwrap_or_else(|| panic!("{name} missing from /metrics"))
+    };
+    (
+        value("vouch_storage_commits_total "),
+        value("vouch_storage_syncs_total "),
+    )
 }
 
 /// User + system CPU seconds of a process (`self` or a pid), from /proc.
@@ -233,11 +299,15 @@ impl Simulated {
     }
 
     /// Challenge and completion over one new TLS connection, channel-bound.
-    async fn enroll(&self, server: &Server) -> (u16, serde_json::Value) {
+    async fn enroll(
+        &self,
+        server: &Server,
+        config: Arc<rustls::ClientConfig>,
+    ) -> (u16, serde_json::Value) {
         use vouch_protocol::enroll::{
             encode_base64, ChannelBinding, EnrollMode, EnrollRequest, EnrollmentMessage, Nonce,
         };
-        let mut conn = Conn::open(server, None).await;
+        let mut conn = Conn::open_with(server, config).await;
         let (status, challenge) = conn
             .request(
                 "POST",

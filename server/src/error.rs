@@ -40,6 +40,9 @@ pub enum ServerError {
     /// A protocol object was invalid.
     #[error(transparent)]
     Protocol(#[from] vouch_protocol::Error),
+    /// A bounded resource is full; the caller may try again later.
+    #[error("{0}")]
+    Busy(String),
     /// The admin client could not talk to the server.
     #[error("{0}")]
     Client(String),

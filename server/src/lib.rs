@@ -128,7 +128,8 @@ fn check_key_matches(cert_pem: &str, key_pem: &str) -> Result<(), ServerError> {
 pub fn app(data_dir: &Path, config: Config) -> Result<(axum::Router, Arc<AppState>), ServerError> {
     let paths = DataPaths::new(data_dir);
     let authority = Authority::load(data_dir)?;
-    let store = store::sled_store::SledStore::open(&paths.database())?;
+    let commit_delay = std::time::Duration::from_micros(config.storage.commit_delay_us);
+    let store = store::sled_store::SledStore::open_with(&paths.database(), commit_delay)?;
     let state = Arc::new(AppState::new(Arc::new(store), authority, config));
     Ok((router(state.clone()), state))
 }

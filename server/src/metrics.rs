@@ -8,6 +8,8 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 
+use crate::store::SyncStats;
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct Reason {
     reason: String,
@@ -32,6 +34,8 @@ pub struct Metrics {
     refusals: Family<Reason, Counter>,
     records: Family<Outcome, Counter>,
     latency: Family<Route, Histogram>,
+    storage_commits: Counter,
+    storage_syncs: Counter,
 }
 
 impl Default for Metrics {
@@ -72,7 +76,21 @@ impl Metrics {
             "Request latency by route and status",
             latency.clone(),
         );
+        let storage_commits = Counter::default();
+        let storage_syncs = Counter::default();
+        registry.register(
+            "storage_commits",
+            "Changes committed to the store",
+            storage_commits.clone(),
+        );
+        registry.register(
+            "storage_syncs",
+            "Disk syncs (flush and fsync) that made commits durable; commits per sync is the group-commit factor",
+            storage_syncs.clone(),
+        );
         Self {
+            storage_commits,
+            storage_syncs,
             registry,
             enrollments,
             renewals,
@@ -128,6 +146,16 @@ impl Metrics {
                 status,
             })
             .observe(elapsed.as_secs_f64());
+    }
+
+    /// Takes the store's commit and sync counts (called before each render).
+    pub fn set_storage(&self, stats: SyncStats) {
+        self.storage_commits
+            .inner()
+            .store(stats.commits, std::sync::atomic::Ordering::Relaxed);
+        self.storage_syncs
+            .inner()
+            .store(stats.syncs, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// The Prometheus text exposition.

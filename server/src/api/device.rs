@@ -13,7 +13,7 @@ use super::{blocking, identify, now_ms, ApiError, ApiJson, AppState, Identity};
 use crate::authority::checks::verify_csr;
 use crate::authority::Profile;
 use crate::domain::{Device, DeviceCertificate, DeviceState};
-use crate::store::AuditNote;
+use crate::store::{AuditNote, Commit};
 use crate::tls::ConnInfo;
 
 fn require_device(state: &AppState, conn: &ConnInfo) -> Result<(String, String), ApiError> {
@@ -65,8 +65,22 @@ pub async fn renew(
     Extension(conn): Extension<ConnInfo>,
     ApiJson(req): ApiJson<RenewRequest>,
 ) -> Result<Json<CertificateResponse>, ApiError> {
-    blocking(move || {
-        let (serial, old_certificate) = require_device(&state, &conn)?;
+    // Parsing, one CA signature and an in-memory commit: short enough for the async worker;
+    // the wait for the disk holds no thread.
+    let (answer, commit) = renew_now(&state, &conn, &req)?;
+    state.store.durable(commit).await?;
+    state.metrics.renewed();
+    Ok(Json(answer))
+}
+
+/// Checks and commits a renewal; the answer may be sent once the commit is durable.
+fn renew_now(
+    state: &AppState,
+    conn: &ConnInfo,
+    req: &RenewRequest,
+) -> Result<(CertificateResponse, Commit), ApiError> {
+    {
+        let (serial, old_certificate) = require_device(state, conn)?;
         let der = decode_base64(&req.csr, "csr")
             .map_err(|e| ApiError::bad_request("bad_csr", e.to_string()))?;
         let csr = verify_csr(&der).map_err(|p| ApiError::bad_request("bad_csr", p.0))?;
@@ -115,17 +129,20 @@ pub async fn renew(
                     .as_ref()
                     .is_some_and(|c| c.serial == old_certificate)
         };
-        state
-            .store
-            .record_issuance(&next, &issued.record(&profile), note, &expect_current)?;
-        // The superseded certificate goes on the CRL, so that services relying on it refuse it too.
-        state.store.revoke_certificate(&old_certificate, now)?;
-        state.metrics.renewed();
-        Ok(Json(CertificateResponse {
+        // The superseded certificate goes on the CRL in the same commit, so that services
+        // relying on it refuse it too.
+        let commit = state.store.record_issuance(
+            &next,
+            &issued.record(&profile),
+            Some(&old_certificate),
+            note,
+            &expect_current,
+        )?;
+        let answer = CertificateResponse {
             certificate_pem: issued.pem,
             chain_pem: state.authority.chain_pem().to_string(),
             not_after_ms: issued.not_after_ms,
-        }))
-    })
-    .await
+        };
+        Ok((answer, commit))
+    }
 }

@@ -14,12 +14,12 @@ use vouch_protocol::enroll::{
 use vouch_protocol::key::{hex, sha256};
 use vouch_protocol::{PublicKey, Serial, Signature};
 
-use super::{blocking, now_ms, ApiError, ApiJson, AppState};
+use super::{now_ms, ApiError, ApiJson, AppState};
 use crate::authority::checks::{check_csr_key, verify_csr};
 use crate::authority::Profile;
 use crate::domain::{Device, DeviceCertificate, DeviceState};
 use crate::error::ServerError;
-use crate::store::{AuditNote, ChallengeRecord};
+use crate::store::{AuditNote, ChallengeRecord, Commit};
 use crate::tls::ConnInfo;
 
 /// Why an enrollment did not produce a certificate.
@@ -33,8 +33,8 @@ pub enum Refusal {
     Rejected,
     /// Proven, and revoked.
     Revoked,
-    /// Proven, but the label key already enrolled once (flagged for review).
-    AlreadyEnrolled,
+    /// Proven, but the label key already enrolled once (flagged for review in this commit).
+    AlreadyEnrolled(Commit),
     /// A server failure.
     Internal(ServerError),
 }
@@ -70,7 +70,13 @@ pub async fn challenge(
             serial: req.serial.clone(),
             expires_at_ms,
         };
-        state.store.put_challenge(&nonce.to_hex(), &record)?;
+        match state.store.put_challenge(&nonce.to_hex(), &record) {
+            // Answer as for an unknown serial: a different answer would tell who is vouched.
+            Err(ServerError::Busy(why)) => {
+                tracing::warn!(serial = %req.serial, peer = %conn.peer, %why, "challenge not stored");
+            }
+            other => other?,
+        }
     } else {
         let serial: String = req.serial.chars().take(64).collect();
         tracing::info!(%serial, peer = %conn.peer, "challenge for an unknown serial (nothing stored)");
@@ -82,24 +88,32 @@ pub async fn challenge(
 }
 
 /// `POST /v1/enroll/complete`.
+///
+/// The checks, one CA signature and an in-memory commit run on the async worker (a few
+/// hundred microseconds); the wait for the disk holds no thread (group commit).
 pub async fn complete(
     State(state): State<Arc<AppState>>,
     Extension(conn): Extension<ConnInfo>,
     ApiJson(req): ApiJson<EnrollRequest>,
 ) -> Result<Json<CertificateResponse>, ApiError> {
     state.rate_limit(&conn.peer.ip().to_string(), &req.serial)?;
-    blocking(move || {
-        let serial = req.serial.chars().take(64).collect::<String>();
-        match enroll(&state, &req, conn.channel_binding) {
-            Ok(answer) => {
+    let serial = req.serial.chars().take(64).collect::<String>();
+    let refusal = match enroll(&state, &req, conn.channel_binding) {
+        Ok(issued) => match state.store.durable(issued.commit).await {
+            Ok(()) => {
                 state.metrics.enrolled();
                 tracing::info!(%serial, peer = %conn.peer, "device enrolled");
-                Ok(Json(answer))
+                return Ok(Json(issued.answer));
             }
-            Err(refusal) => Err(refusal_answer(&state, &serial, &conn, refusal)),
-        }
-    })
-    .await
+            Err(e) => Refusal::Internal(e),
+        },
+        Err(Refusal::AlreadyEnrolled(commit)) => match state.store.durable(commit).await {
+            Ok(()) => Refusal::AlreadyEnrolled(commit),
+            Err(e) => Refusal::Internal(e),
+        },
+        Err(refusal) => refusal,
+    };
+    Err(refusal_answer(&state, &serial, &conn, refusal))
 }
 
 fn refusal_answer(state: &AppState, serial: &str, conn: &ConnInfo, refusal: Refusal) -> ApiError {
@@ -118,7 +132,7 @@ fn refusal_answer(state: &AppState, serial: &str, conn: &ConnInfo, refusal: Refu
         ),
         Refusal::Rejected => ("rejected", "the device was rejected by a supervisor"),
         Refusal::Revoked => ("revoked", "the device was revoked"),
-        Refusal::AlreadyEnrolled => (
+        Refusal::AlreadyEnrolled(_) => (
             "already_enrolled",
             "this label key has already enrolled; the attempt was flagged for review",
         ),
@@ -128,12 +142,20 @@ fn refusal_answer(state: &AppState, serial: &str, conn: &ConnInfo, refusal: Refu
     ApiError::new(StatusCode::CONFLICT, code, message)
 }
 
+/// A certificate to hand out once its commit is durable.
+pub struct Issued {
+    /// The answer for the device.
+    pub answer: CertificateResponse,
+    /// The commit that recorded it (or, for a re-delivery, every commit so far).
+    pub commit: Commit,
+}
+
 /// The whole completion check and issuance (see docs/PROTOCOL.md).
 pub fn enroll(
     state: &AppState,
     req: &EnrollRequest,
     exporter: Option<[u8; 32]>,
-) -> Result<CertificateResponse, Refusal> {
+) -> Result<Issued, Refusal> {
     let now = now_ms();
     let nonce = Nonce::from_hex(&req.nonce).map_err(|_| Refusal::Refused("nonce_malformed"))?;
     let challenge = state
@@ -236,36 +258,41 @@ fn redeliver_or_flag(
     device: Device,
     csr_sha256: &str,
     now: u64,
-) -> Result<CertificateResponse, Refusal> {
+) -> Result<Issued, Refusal> {
     if let Some(cert) = device
         .certificate
         .as_ref()
         .filter(|c| c.csr_sha256 == csr_sha256)
     {
-        // The same CSR again: the first answer was lost. Deliver the same certificate.
-        return Ok(CertificateResponse {
+        // The same CSR again: the first answer was lost. Deliver the same certificate (once
+        // the commit that recorded it is surely on disk).
+        let answer = CertificateResponse {
             certificate_pem: cert.pem.clone(),
             chain_pem: state.authority.chain_pem().to_string(),
             not_after_ms: cert.not_after_ms,
-        });
+        };
+        let commit = state.store.latest_commit();
+        return Ok(Issued { answer, commit });
     }
     let serial = device.serial.clone();
-    state.store.update_device(&serial, &|mut d: Device| {
-        d.note(
-            now,
-            "duplicate_enrollment",
-            &format!("device:{serial}"),
-            Some("a second enrollment with the label key was refused".into()),
-        );
-        let note = AuditNote {
-            actor: format!("device:{serial}"),
-            action: "device.duplicate_enrollment",
-            subject: serial.clone(),
-            detail: serde_json::json!({}),
-        };
-        Ok((d, note))
-    })?;
-    Err(Refusal::AlreadyEnrolled)
+    let (_, commit) = state
+        .store
+        .update_device_deferred(&serial, &|mut d: Device| {
+            d.note(
+                now,
+                "duplicate_enrollment",
+                &format!("device:{serial}"),
+                Some("a second enrollment with the label key was refused".into()),
+            );
+            let note = AuditNote {
+                actor: format!("device:{serial}"),
+                action: "device.duplicate_enrollment",
+                subject: serial.clone(),
+                detail: serde_json::json!({}),
+            };
+            Ok((d, note))
+        })?;
+    Err(Refusal::AlreadyEnrolled(commit))
 }
 
 fn issue_for_device(
@@ -276,7 +303,7 @@ fn issue_for_device(
     csr_sha256: String,
     mode: EnrollMode,
     now: u64,
-) -> Result<CertificateResponse, Refusal> {
+) -> Result<Issued, Refusal> {
     let profile = Profile::Device {
         serial: device.serial.clone(),
     };
@@ -314,18 +341,19 @@ fn issue_for_device(
         subject: device.serial.clone(),
         detail: serde_json::json!({"certificate": issued.serial, "mode": mode_name, "not_after_ms": issued.not_after_ms}),
     };
-    state
+    let commit = state
         .store
-        .record_issuance(&device, &issued.record(&profile), note, &|d| {
+        .record_issuance(&device, &issued.record(&profile), None, note, &|d| {
             d.state == DeviceState::Approved
         })
         .map_err(|e| match e {
             ServerError::Conflict(_) => Refusal::Refused("device_changed_during_issuance"),
             e => Refusal::Internal(e),
         })?;
-    Ok(CertificateResponse {
+    let answer = CertificateResponse {
         certificate_pem: issued.pem,
         chain_pem: state.authority.chain_pem().to_string(),
         not_after_ms: issued.not_after_ms,
-    })
+    };
+    Ok(Issued { answer, commit })
 }

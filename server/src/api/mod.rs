@@ -77,13 +77,12 @@ impl AppState {
         // Keys are bounded: a serial is at most 32 characters, so longer input is cut.
         let serial: String = serial.chars().take(64).collect();
         let serial = serial.as_str();
-        let clock = governor::clock::DefaultClock::default();
         for (limiter, key, what) in [
             (&self.by_address, address, "address"),
             (&self.by_serial, serial, "serial"),
         ] {
             if let Err(not_until) = limiter.check_key(&key.to_string()) {
-                let wait = not_until.wait_time_from(governor::clock::Clock::now(&clock));
+                let wait = not_until.wait_time_from(governor::clock::Clock::now(limiter.clock()));
                 tracing::warn!(address, serial, limit = what, "enrollment rate limit hit");
                 self.metrics.refusal("rate_limited");
                 return Err(ApiError::rate_limited(wait.as_secs().max(1)));
@@ -212,6 +211,7 @@ impl From<ServerError> for ApiError {
             ServerError::NotFound(m) => Self::new(StatusCode::NOT_FOUND, "not_found", m.clone()),
             ServerError::Conflict(m) => Self::new(StatusCode::CONFLICT, "conflict", m.clone()),
             ServerError::BadRequest(m) => Self::bad_request("bad_request", m.clone()),
+            ServerError::Busy(m) => Self::new(StatusCode::SERVICE_UNAVAILABLE, "busy", m.clone()),
             ServerError::Protocol(p) => Self::bad_request(p.code(), p.to_string()),
             _ => Self::internal(&e),
         }

@@ -18,6 +18,7 @@ pub async fn healthz() -> &'static str {
 
 /// `GET /metrics`.
 pub async fn metrics(State(state): State<Arc<AppState>>) -> impl IntoResponse {
+    state.metrics.set_storage(state.store.sync_stats());
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         state.metrics.render(),

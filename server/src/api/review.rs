@@ -143,11 +143,6 @@ pub async fn decide(
             };
             Ok((d, note))
         })?;
-        if decision == Decision::Revoke {
-            if let Some(cert) = &device.certificate {
-                state.store.revoke_certificate(&cert.serial, now)?;
-            }
-        }
         tracing::info!(serial = %device.serial, decision = decision.as_str(), %actor, "review decision");
         Ok(Json(summary(&device)))
     })

@@ -3,9 +3,16 @@
 //! implementation can stand behind the same traits.
 //!
 //! Every method that changes state is atomic (all of its writes and its audit entry commit
-//! together, or none do) and durable (on disk, fsync'd, before it returns).
+//! together, or none do) and durable (on disk, fsync'd, before it returns), except the
+//! `*_deferred` ones and [`EnrollmentStore::record_issuance`], which return a [`Commit`] that
+//! the caller awaits with [`Durability::durable`] before telling anyone about the change: the
+//! enrollment path waits for the disk without holding a thread.
 
+mod group_commit;
 pub mod sled_store;
+
+use std::future::Future;
+use std::pin::Pin;
 
 use serde::{Deserialize, Serialize};
 use vouch_protocol::{ChainHead, SignedScanRecord};
@@ -186,12 +193,20 @@ pub trait DeviceStore: Send + Sync {
             &IngestView,
         ) -> Result<ScanOutcome, ServerError>,
     ) -> Result<Vec<ScanOutcome>, ServerError>;
-    /// Replaces a device (a review decision or an enrollment) with its audit entry, atomically.
+    /// Replaces a device (a review decision or an enrollment) with its audit entry, atomically;
+    /// a device that is now revoked has its certificate revoked in the same commit.
     fn update_device(
         &self,
         serial: &str,
         change: &dyn Fn(Device) -> Result<(Device, AuditNote), ServerError>,
     ) -> Result<Device, ServerError>;
+    /// [`DeviceStore::update_device`] without waiting for the disk: durable once the returned
+    /// commit is.
+    fn update_device_deferred(
+        &self,
+        serial: &str,
+        change: &dyn Fn(Device) -> Result<(Device, AuditNote), ServerError>,
+    ) -> Result<(Device, Commit), ServerError>;
 }
 
 /// What the ingest decision may look at, read inside the store's transaction.
@@ -248,15 +263,18 @@ pub trait EnrollmentStore: Send + Sync {
     fn put_challenge(&self, nonce: &str, challenge: &ChallengeRecord) -> Result<(), ServerError>;
     /// Removes and returns a nonce: each nonce is taken at most once, whatever happens next.
     fn take_challenge(&self, nonce: &str) -> Result<Option<ChallengeRecord>, ServerError>;
-    /// Commits an issuance: the device's new state and its certificate record, atomically,
-    /// only if the stored device still passes `expect` (else [`ServerError::Conflict`]).
+    /// Commits an issuance: the device's new state, its certificate record and the revocation
+    /// of the certificate it `supersedes` (a renewal), atomically, only if the stored device
+    /// still passes `expect` (else [`ServerError::Conflict`]). The certificate may be handed
+    /// out once the returned commit is durable.
     fn record_issuance(
         &self,
         device: &Device,
         cert: &CertRecord,
+        supersedes: Option<&str>,
         audit: AuditNote,
         expect: &dyn Fn(&Device) -> bool,
-    ) -> Result<(), ServerError>;
+    ) -> Result<Commit, ServerError>;
     /// One certificate record by serial (hex).
     fn certificate(&self, serial: &str) -> Result<Option<CertRecord>, ServerError>;
     /// Every revoked certificate (for the CRL).
@@ -275,7 +293,36 @@ pub trait AuditStore: Send + Sync {
     fn audit_entries(&self) -> Result<Vec<AuditEntry>, ServerError>;
 }
 
-/// Everything the server needs from storage.
-pub trait Store: DeviceStore + StaffStore + EnrollmentStore + AuditStore {}
+/// A change committed in memory, numbered in commit order; on disk once
+/// [`Durability::durable`] says so.
+#[must_use = "await the commit's durability before telling anyone about the change"]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Commit(pub u64);
 
-impl<T: DeviceStore + StaffStore + EnrollmentStore + AuditStore> Store for T {}
+/// Counts of commits and of the disk syncs that made them durable.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SyncStats {
+    /// Changes committed.
+    pub commits: u64,
+    /// Syncs (sled flush and fsync) done.
+    pub syncs: u64,
+}
+
+/// What [`Durability::durable`] returns.
+pub type DurableFuture = Pin<Box<dyn Future<Output = Result<(), ServerError>> + Send + 'static>>;
+
+/// Waiting for commits to reach the disk without holding a thread.
+pub trait Durability: Send + Sync {
+    /// Resolves once `commit`, and every commit before it, is on disk.
+    fn durable(&self, commit: Commit) -> DurableFuture;
+    /// A commit that is durable once everything committed so far is (for answers that rest
+    /// on state another request wrote).
+    fn latest_commit(&self) -> Commit;
+    /// Commits and disk syncs so far.
+    fn sync_stats(&self) -> SyncStats;
+}
+
+/// Everything the server needs from storage.
+pub trait Store: DeviceStore + StaffStore + EnrollmentStore + AuditStore + Durability {}
+
+impl<T: DeviceStore + StaffStore + EnrollmentStore + AuditStore + Durability> Store for T {}

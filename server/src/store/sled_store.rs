@@ -5,10 +5,10 @@
 //! `sync_file_range` (measured with strace), which does not survive a power cut, so
 //! [`SledStore::sync`] follows it with an `fsync` of the database file.
 
-use std::fs::File;
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -17,25 +17,29 @@ use sled::{Transactional, Tree};
 use vouch_protocol::key::{hex, sha256};
 use vouch_protocol::{ChainHead, SignedScanRecord};
 
+use super::group_commit::GroupCommit;
 use super::*;
-use crate::domain::{Device, ScanOutcome};
+use crate::domain::{Device, DeviceState, ScanOutcome};
+
+/// At most this many outstanding challenges are kept (each is about 100 bytes).
+const MAX_CHALLENGES: usize = 200_000;
 
 const DEVICES: usize = 0;
 const SCANS: usize = 1;
 const KEY_INDEX: usize = 2;
 const STAFF: usize = 3;
 const INVITES: usize = 4;
-const CHALLENGES: usize = 5;
-const CERTS: usize = 6;
-const AUDIT: usize = 7;
-const META: usize = 8;
-const TREE_NAMES: [&str; 9] = [
+const CERTS: usize = 5;
+const AUDIT: usize = 6;
+const META: usize = 7;
+/// The trees, by index. (Databases made before 2026-11-29 also hold a `challenges` tree,
+/// unused since challenges moved to memory.)
+const TREE_NAMES: [&str; 8] = [
     "devices",
     "scans",
     "key_index",
     "staff",
     "invites",
-    "challenges",
     "certs",
     "audit",
     "meta",
@@ -44,17 +48,46 @@ const AUDIT_HEAD: &[u8] = b"audit_head";
 
 type TxResult<T> = Result<T, ConflictableTransactionError<ServerError>>;
 
+/// The trees one transaction works on, reached by their store-wide index. A transaction
+/// covers only the trees its change touches (each one costs sled work at commit).
+struct Tx<'a> {
+    trees: &'a [TransactionalTree],
+    /// Which of `trees` each store-wide index is, if it is in this transaction.
+    slots: [Option<usize>; TREE_NAMES.len()],
+}
+
+impl<'a> Tx<'a> {
+    fn new(trees: &'a [TransactionalTree], names: &[usize]) -> Self {
+        let mut slots = [None; TREE_NAMES.len()];
+        for (slot, &which) in names.iter().enumerate() {
+            slots[which] = Some(slot);
+        }
+        Self { trees, slots }
+    }
+
+    /// One tree of the transaction; asking for a tree left out is a bug, reported as an error.
+    fn tree(&self, which: usize) -> TxResult<&'a TransactionalTree> {
+        match self.slots[which].and_then(|slot| self.trees.get(slot)) {
+            Some(tree) => Ok(tree),
+            None => abort(storage(format!(
+                "the transaction does not cover the {} tree",
+                TREE_NAMES[which]
+            ))),
+        }
+    }
+}
+
+/// The trees a batch of scan records may touch.
+const INGEST_TREES: [usize; 6] = [DEVICES, SCANS, KEY_INDEX, STAFF, AUDIT, META];
+
 /// The sled-backed store.
 pub struct SledStore {
-    db: sled::Db,
     trees: Vec<Tree>,
-    db_file: PathBuf,
-    /// The database file, kept open for fsync (the lock also serialises syncs).
-    sync_lock: Mutex<File>,
-    /// Count of commits so far (bumped after each commit, before its sync).
-    committed: AtomicU64,
-    /// Commits known to be on disk.
-    synced: AtomicU64,
+    /// The thread that makes commits durable (shared fsyncs).
+    group: GroupCommit,
+    /// Outstanding challenges, by nonce (hex). They live in memory only: a restart forgets
+    /// them, which only makes devices ask again, and can never let a nonce be used twice.
+    challenges: Mutex<HashMap<String, ChallengeRecord>>,
 }
 
 fn storage(e: impl std::fmt::Display) -> ServerError {
@@ -130,12 +163,8 @@ pub fn audit_hash(entry: &AuditEntry) -> String {
     hex(&sha256(&bytes))
 }
 
-fn append_audit_tx(
-    trees: &[TransactionalTree],
-    note: &AuditNote,
-    now_ms: u64,
-) -> TxResult<AuditEntry> {
-    let head: Option<AuditHead> = get(&trees[META], AUDIT_HEAD)?;
+fn append_audit_tx(trees: &Tx<'_>, note: &AuditNote, now_ms: u64) -> TxResult<AuditEntry> {
+    let head: Option<AuditHead> = get(trees.tree(META)?, AUDIT_HEAD)?;
     let (seq, prev_hash) = head.map_or((1, "0".repeat(64)), |h| (h.seq + 1, h.hash));
     let mut entry = AuditEntry {
         seq,
@@ -148,9 +177,9 @@ fn append_audit_tx(
         hash: String::new(),
     };
     entry.hash = audit_hash(&entry);
-    put(&trees[AUDIT], &seq.to_be_bytes(), &entry)?;
+    put(trees.tree(AUDIT)?, &seq.to_be_bytes(), &entry)?;
     put(
-        &trees[META],
+        trees.tree(META)?,
         AUDIT_HEAD,
         &AuditHead {
             seq,
@@ -160,9 +189,24 @@ fn append_audit_tx(
     Ok(entry)
 }
 
+/// Marks a certificate revoked (keeping the first revocation time), inside a transaction.
+fn revoke_certificate_tx(t: &Tx<'_>, serial: &str, now_ms: u64) -> TxResult<()> {
+    if let Some(mut cert) = get::<CertRecord>(t.tree(CERTS)?, serial.as_bytes())? {
+        cert.revoked_at_ms.get_or_insert(now_ms);
+        put(t.tree(CERTS)?, serial.as_bytes(), &cert)?;
+    }
+    Ok(())
+}
+
 impl SledStore {
-    /// Opens (or creates) the store in `dir`.
+    /// Opens (or creates) the store in `dir`, syncing each commit at once.
     pub fn open(dir: &Path) -> Result<Self, ServerError> {
+        Self::open_with(dir, Duration::ZERO)
+    }
+
+    /// Opens (or creates) the store in `dir`; under load each sync waits `commit_delay` to
+    /// cover more commits (see `storage.commit_delay_us`).
+    pub fn open_with(dir: &Path, commit_delay: Duration) -> Result<Self, ServerError> {
         let db = sled::Config::new()
             .path(dir)
             .mode(sled::Mode::HighThroughput)
@@ -177,47 +221,51 @@ impl SledStore {
             .iter()
             .map(|name| db.open_tree(name).map_err(storage))
             .collect::<Result<Vec<_>, _>>()?;
+        let group = GroupCommit::start(db.clone(), dir.join("db"), commit_delay)?;
         Ok(Self {
-            db,
             trees,
-            sync_lock: Mutex::new(
-                File::open(dir.join("db"))
-                    .map_err(|e| ServerError::io("opening for fsync", dir.join("db"), e))?,
-            ),
-            db_file: dir.join("db"),
-            committed: AtomicU64::new(0),
-            synced: AtomicU64::new(0),
+            group,
+            challenges: Mutex::new(HashMap::new()),
         })
     }
 
-    /// Makes every committed change durable: sled flush, then fsync of the database file.
-    ///
-    /// Group commit: a caller whose commit was already covered by another caller's fsync (one
-    /// that started after the commit) returns at once, so concurrent writers share fsyncs.
-    pub fn sync(&self) -> Result<(), ServerError> {
-        let mine = self.committed.fetch_add(1, Ordering::SeqCst) + 1;
-        let file = self
-            .sync_lock
+    /// The outstanding challenges (a panic while holding the lock cannot leave the map
+    /// inconsistent: every change to it is one call).
+    fn challenges(&self) -> MutexGuard<'_, HashMap<String, ChallengeRecord>> {
+        self.challenges
             .lock()
-            .map_err(|_| storage("sync lock poisoned"))?;
-        if self.synced.load(Ordering::SeqCst) >= mine {
-            return Ok(());
-        }
-        let target = self.committed.load(Ordering::SeqCst);
-        self.db.flush().map_err(storage)?;
-        file.sync_all()
-            .map_err(|e| storage(format!("fsync {}: {e}", self.db_file.display())))?;
-        self.synced.store(target, Ordering::SeqCst);
-        Ok(())
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
+    /// Makes every change committed so far durable (sled flush, then fsync of the database
+    /// file, shared with concurrent writers); blocks until it is.
+    pub fn sync(&self) -> Result<(), ServerError> {
+        self.group.wait(self.group.committed())
+    }
+
+    /// Runs `f` in one transaction over the trees `names` and waits until the change is on
+    /// disk.
     fn transact<T>(
         &self,
-        f: impl Fn(&[TransactionalTree]) -> TxResult<T>,
+        names: &[usize],
+        f: impl Fn(&Tx<'_>) -> TxResult<T>,
     ) -> Result<T, ServerError> {
-        let out = self.trees[..].transaction(|t| f(t)).map_err(tx_err)?;
-        self.sync()?;
+        let (out, commit) = self.transact_deferred(names, f)?;
+        self.group.wait(commit)?;
         Ok(out)
+    }
+
+    /// Runs `f` in one transaction; the change is on disk once its [`Commit`] is durable.
+    fn transact_deferred<T>(
+        &self,
+        names: &[usize],
+        f: impl Fn(&Tx<'_>) -> TxResult<T>,
+    ) -> Result<(T, Commit), ServerError> {
+        let trees: Vec<&Tree> = names.iter().map(|&which| &self.trees[which]).collect();
+        let out = trees[..]
+            .transaction(|t| f(&Tx::new(t, names)))
+            .map_err(tx_err)?;
+        Ok((out, self.group.committed()))
     }
 
     fn read<T: DeserializeOwned>(&self, tree: usize, key: &[u8]) -> Result<Option<T>, ServerError> {
@@ -240,7 +288,7 @@ impl SledStore {
 }
 
 fn ingest_tx(
-    t: &[TransactionalTree],
+    t: &Tx<'_>,
     record: &SignedScanRecord,
     now_ms: u64,
     decide: &dyn Fn(&StaffMember, &IngestView) -> Result<ScanOutcome, ServerError>,
@@ -248,13 +296,13 @@ fn ingest_tx(
     let r = record.record();
     let id = r.record_id().to_hex();
     let installer = r.installer().to_hex();
-    let Some(mut staff) = get::<StaffMember>(&t[STAFF], installer.as_bytes())? else {
+    let Some(mut staff) = get::<StaffMember>(t.tree(STAFF)?, installer.as_bytes())? else {
         return Ok(refused(
             "unknown_installer",
             "the record's install is not registered",
         ));
     };
-    let same_id: Option<StoredScan> = get(&t[SCANS], id.as_bytes())?;
+    let same_id: Option<StoredScan> = get(t.tree(SCANS)?, id.as_bytes())?;
     if let Some(stored) = &same_id {
         if stored.record == *record {
             return Ok(ScanOutcome::Duplicate);
@@ -272,7 +320,7 @@ fn ingest_tx(
                     found,
                     seen_at_ms: now_ms,
                 });
-                put(&t[STAFF], installer.as_bytes(), &staff)?;
+                put(t.tree(STAFF)?, installer.as_bytes(), &staff)?;
                 let note = AuditNote {
                     actor: "server".into(),
                     action: "staff.chain_gap",
@@ -286,11 +334,11 @@ fn ingest_tx(
     }
     let serial = r.label().serial().as_str();
     let key = hex(&r.label().key().to_sec1_compressed());
-    let by_serial: Option<Device> = get(&t[DEVICES], serial.as_bytes())?;
-    let key_serials: Vec<String> = get(&t[KEY_INDEX], key.as_bytes())?.unwrap_or_default();
+    let by_serial: Option<Device> = get(t.tree(DEVICES)?, serial.as_bytes())?;
+    let key_serials: Vec<String> = get(t.tree(KEY_INDEX)?, key.as_bytes())?.unwrap_or_default();
     let mut by_key = Vec::new();
     for other in key_serials.iter().filter(|s| s.as_str() != serial) {
-        if let Some(d) = get::<Device>(&t[DEVICES], other.as_bytes())? {
+        if let Some(d) = get::<Device>(t.tree(DEVICES)?, other.as_bytes())? {
             by_key.push(d);
         }
     }
@@ -307,21 +355,21 @@ fn ingest_tx(
         return Ok(outcome);
     };
     for device in devices {
-        put(&t[DEVICES], device.serial.as_bytes(), device)?;
+        put(t.tree(DEVICES)?, device.serial.as_bytes(), device)?;
     }
     let mut serials = key_serials;
     if !serials.iter().any(|s| s == serial) {
         serials.push(serial.to_string());
-        put(&t[KEY_INDEX], key.as_bytes(), &serials)?;
+        put(t.tree(KEY_INDEX)?, key.as_bytes(), &serials)?;
     }
     staff.chain = ChainHead::after(r);
-    put(&t[STAFF], installer.as_bytes(), &staff)?;
+    put(t.tree(STAFF)?, installer.as_bytes(), &staff)?;
     let stored = StoredScan {
         record: record.clone(),
         received_at_ms: now_ms,
         installer_name: staff.name.clone(),
     };
-    put(&t[SCANS], id.as_bytes(), &stored)?;
+    put(t.tree(SCANS)?, id.as_bytes(), &stored)?;
     let states: Vec<_> = devices
         .iter()
         .map(|d| (d.serial.clone(), d.state.as_str()))
@@ -369,19 +417,17 @@ impl DeviceStore for SledStore {
         // One transaction for the batch: each record sees the writes of those before it
         // (sled transactions read their own writes), and the batch commits, or fails, as one;
         // a failed batch is resent by the client and deduplicated by record id.
-        let outcomes = self.trees[..]
-            .transaction(|t| {
-                records
-                    .iter()
-                    .map(|record| {
-                        let decide_one =
-                            |staff: &StaffMember, view: &IngestView| decide(record, staff, view);
-                        ingest_tx(t, record, now_ms, &decide_one)
-                    })
-                    .collect::<TxResult<Vec<_>>>()
-            })
-            .map_err(tx_err)?;
-        self.sync()?;
+        let (outcomes, commit) = self.transact_deferred(&INGEST_TREES, |t| {
+            records
+                .iter()
+                .map(|record| {
+                    let decide_one =
+                        |staff: &StaffMember, view: &IngestView| decide(record, staff, view);
+                    ingest_tx(t, record, now_ms, &decide_one)
+                })
+                .collect::<TxResult<Vec<_>>>()
+        })?;
+        self.group.wait(commit)?;
         Ok(outcomes)
     }
 
@@ -390,8 +436,18 @@ impl DeviceStore for SledStore {
         serial: &str,
         change: &dyn Fn(Device) -> Result<(Device, AuditNote), ServerError>,
     ) -> Result<Device, ServerError> {
-        self.transact(|t| {
-            let Some(device) = get::<Device>(&t[DEVICES], serial.as_bytes())? else {
+        let (device, commit) = self.update_device_deferred(serial, change)?;
+        self.group.wait(commit)?;
+        Ok(device)
+    }
+
+    fn update_device_deferred(
+        &self,
+        serial: &str,
+        change: &dyn Fn(Device) -> Result<(Device, AuditNote), ServerError>,
+    ) -> Result<(Device, Commit), ServerError> {
+        self.transact_deferred(&[DEVICES, CERTS, AUDIT, META], |t| {
+            let Some(device) = get::<Device>(t.tree(DEVICES)?, serial.as_bytes())? else {
                 return abort(ServerError::NotFound(format!(
                     "no device with serial {serial:?}"
                 )));
@@ -400,7 +456,12 @@ impl DeviceStore for SledStore {
                 Ok(v) => v,
                 Err(e) => return abort(e),
             };
-            put(&t[DEVICES], serial.as_bytes(), &device)?;
+            put(t.tree(DEVICES)?, serial.as_bytes(), &device)?;
+            if device.state == DeviceState::Revoked {
+                if let Some(cert) = &device.certificate {
+                    revoke_certificate_tx(t, &cert.serial, device.updated_at_ms)?;
+                }
+            }
             append_audit_tx(t, &note, device.updated_at_ms)?;
             Ok(device)
         })
@@ -414,8 +475,8 @@ impl StaffStore for SledStore {
         invite: &InviteRecord,
         audit: AuditNote,
     ) -> Result<(), ServerError> {
-        self.transact(|t| {
-            put(&t[INVITES], code_sha256.as_bytes(), invite)?;
+        self.transact(&[INVITES, AUDIT, META], |t| {
+            put(t.tree(INVITES)?, code_sha256.as_bytes(), invite)?;
             append_audit_tx(t, &audit, invite.created_at_ms)?;
             Ok(())
         })
@@ -431,8 +492,8 @@ impl StaffStore for SledStore {
         now_ms: u64,
         register: &RegisterFn<'_>,
     ) -> Result<Option<StaffMember>, ServerError> {
-        self.transact(|t| {
-            let Some(mut invite) = get::<InviteRecord>(&t[INVITES], code_sha256.as_bytes())? else {
+        self.transact(&[INVITES, STAFF, CERTS, AUDIT, META], |t| {
+            let Some(mut invite) = get::<InviteRecord>(t.tree(INVITES)?, code_sha256.as_bytes())? else {
                 return Ok(None);
             };
             if invite.used_at_ms.is_some() || invite.expires_at_ms <= now_ms {
@@ -442,13 +503,13 @@ impl StaffStore for SledStore {
                 Ok(v) => v,
                 Err(e) => return abort(e),
             };
-            if get::<StaffMember>(&t[STAFF], member.key_id.as_bytes())?.is_some() {
+            if get::<StaffMember>(t.tree(STAFF)?, member.key_id.as_bytes())?.is_some() {
                 return abort(ServerError::Conflict("this app install's key is already registered".into()));
             }
             invite.used_at_ms = Some(now_ms);
-            put(&t[INVITES], code_sha256.as_bytes(), &invite)?;
-            put(&t[STAFF], member.key_id.as_bytes(), &member)?;
-            put(&t[CERTS], cert.serial.as_bytes(), &cert)?;
+            put(t.tree(INVITES)?, code_sha256.as_bytes(), &invite)?;
+            put(t.tree(STAFF)?, member.key_id.as_bytes(), &member)?;
+            put(t.tree(CERTS)?, cert.serial.as_bytes(), &cert)?;
             let note = AuditNote {
                 actor: format!("staff:{}", member.key_id),
                 action: "staff.registered",
@@ -475,8 +536,8 @@ impl StaffStore for SledStore {
         reason: &str,
         actor: &str,
     ) -> Result<Option<StaffMember>, ServerError> {
-        self.transact(|t| {
-            let Some(mut member) = get::<StaffMember>(&t[STAFF], key_id.as_bytes())? else {
+        self.transact(&[STAFF, CERTS, AUDIT, META], |t| {
+            let Some(mut member) = get::<StaffMember>(t.tree(STAFF)?, key_id.as_bytes())? else {
                 return Ok(None);
             };
             if member.revoked_at_ms.is_some() {
@@ -486,12 +547,12 @@ impl StaffStore for SledStore {
             }
             member.revoked_at_ms = Some(now_ms);
             member.revoked_reason = Some(reason.to_string());
-            put(&t[STAFF], key_id.as_bytes(), &member)?;
+            put(t.tree(STAFF)?, key_id.as_bytes(), &member)?;
             if let Some(mut cert) =
-                get::<CertRecord>(&t[CERTS], member.certificate_serial.as_bytes())?
+                get::<CertRecord>(t.tree(CERTS)?, member.certificate_serial.as_bytes())?
             {
                 cert.revoked_at_ms = Some(now_ms);
-                put(&t[CERTS], cert.serial.as_bytes(), &cert)?;
+                put(t.tree(CERTS)?, cert.serial.as_bytes(), &cert)?;
             }
             let note = AuditNote {
                 actor: actor.to_string(),
@@ -507,43 +568,48 @@ impl StaffStore for SledStore {
 
 impl EnrollmentStore for SledStore {
     fn put_challenge(&self, nonce: &str, challenge: &ChallengeRecord) -> Result<(), ServerError> {
-        // A lost challenge only makes the device ask again: no fsync needed.
-        let bytes = serde_json::to_vec(challenge).map_err(storage)?;
-        self.trees[CHALLENGES]
-            .insert(nonce.as_bytes(), bytes)
-            .map_err(storage)?;
+        let mut challenges = self.challenges();
+        if challenges.len() >= MAX_CHALLENGES {
+            let now = crate::api::now_ms();
+            challenges.retain(|_, c| c.expires_at_ms > now);
+        }
+        if challenges.len() >= MAX_CHALLENGES {
+            return Err(ServerError::Busy(
+                "too many outstanding enrollment challenges; try again later".into(),
+            ));
+        }
+        challenges.insert(nonce.to_string(), challenge.clone());
         Ok(())
     }
 
     fn take_challenge(&self, nonce: &str) -> Result<Option<ChallengeRecord>, ServerError> {
-        match self.trees[CHALLENGES]
-            .remove(nonce.as_bytes())
-            .map_err(storage)?
-        {
-            None => Ok(None),
-            Some(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(storage),
-        }
+        Ok(self.challenges().remove(nonce))
     }
 
     fn record_issuance(
         &self,
         device: &Device,
         cert: &CertRecord,
+        supersedes: Option<&str>,
         audit: AuditNote,
         expect: &dyn Fn(&Device) -> bool,
-    ) -> Result<(), ServerError> {
-        self.transact(|t| {
-            let current: Option<Device> = get(&t[DEVICES], device.serial.as_bytes())?;
+    ) -> Result<Commit, ServerError> {
+        let ((), commit) = self.transact_deferred(&[DEVICES, CERTS, AUDIT, META], |t| {
+            let current: Option<Device> = get(t.tree(DEVICES)?, device.serial.as_bytes())?;
             if !current.as_ref().is_some_and(expect) {
                 return abort(ServerError::Conflict(
                     "the device changed state during issuance".into(),
                 ));
             }
-            put(&t[DEVICES], device.serial.as_bytes(), device)?;
-            put(&t[CERTS], cert.serial.as_bytes(), cert)?;
+            put(t.tree(DEVICES)?, device.serial.as_bytes(), device)?;
+            put(t.tree(CERTS)?, cert.serial.as_bytes(), cert)?;
+            if let Some(old) = supersedes {
+                revoke_certificate_tx(t, old, device.updated_at_ms)?;
+            }
             append_audit_tx(t, &audit, device.updated_at_ms)?;
             Ok(())
-        })
+        })?;
+        Ok(commit)
     }
 
     fn certificate(&self, serial: &str) -> Result<Option<CertRecord>, ServerError> {
@@ -559,33 +625,34 @@ impl EnrollmentStore for SledStore {
     }
 
     fn revoke_certificate(&self, serial: &str, now_ms: u64) -> Result<(), ServerError> {
-        self.transact(|t| {
-            if let Some(mut cert) = get::<CertRecord>(&t[CERTS], serial.as_bytes())? {
-                cert.revoked_at_ms.get_or_insert(now_ms);
-                put(&t[CERTS], serial.as_bytes(), &cert)?;
-            }
-            Ok(())
-        })
+        self.transact(&[CERTS], |t| revoke_certificate_tx(t, serial, now_ms))
     }
 
     fn purge_challenges(&self, now_ms: u64) -> Result<usize, ServerError> {
-        let mut purged = 0;
-        for item in self.trees[CHALLENGES].iter() {
-            let (key, value) = item.map_err(storage)?;
-            let expired = serde_json::from_slice::<ChallengeRecord>(&value)
-                .map_or(true, |c| c.expires_at_ms <= now_ms);
-            if expired {
-                self.trees[CHALLENGES].remove(key).map_err(storage)?;
-                purged += 1;
-            }
-        }
-        Ok(purged)
+        let mut challenges = self.challenges();
+        let before = challenges.len();
+        challenges.retain(|_, c| c.expires_at_ms > now_ms);
+        Ok(before - challenges.len())
+    }
+}
+
+impl Durability for SledStore {
+    fn durable(&self, commit: Commit) -> DurableFuture {
+        Box::pin(self.group.wait_async(commit))
+    }
+
+    fn latest_commit(&self) -> Commit {
+        self.group.committed()
+    }
+
+    fn sync_stats(&self) -> SyncStats {
+        self.group.stats()
     }
 }
 
 impl AuditStore for SledStore {
     fn append_audit(&self, note: AuditNote, now_ms: u64) -> Result<AuditEntry, ServerError> {
-        self.transact(|t| append_audit_tx(t, &note, now_ms))
+        self.transact(&[AUDIT, META], |t| append_audit_tx(t, &note, now_ms))
     }
 
     fn audit_entries(&self) -> Result<Vec<AuditEntry>, ServerError> {

@@ -375,8 +375,13 @@ pub struct Conn {
 
 impl Conn {
     pub async fn open(server: &Server, identity: Option<(&str, &str)>) -> Self {
-        let connector =
-            tokio_rustls::TlsConnector::from(Arc::new(tls_config(&server.ca_pem(), identity)));
+        Self::open_with(server, Arc::new(tls_config(&server.ca_pem(), identity))).await
+    }
+
+    /// Opens a connection with a client configuration made once (as a device makes it once
+    /// at boot); every connection is still a full handshake unless `config` resumes.
+    pub async fn open_with(server: &Server, config: Arc<rustls::ClientConfig>) -> Self {
+        let connector = tokio_rustls::TlsConnector::from(config);
         let tcp = tokio::net::TcpStream::connect(server.addr).await.unwrap();
         tcp.set_nodelay(true).unwrap();
         let stream = connector
