@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use vouch_protocol::key::hex;
 use vouch_protocol::SignedScanRecord;
 
-use crate::store::{IngestView, StaffMember};
+use crate::store::{ChainGap, GapAcceptance, IngestView, StaffMember};
 
 /// Where a device stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -313,6 +313,33 @@ pub fn apply_decision(
     Ok(())
 }
 
+/// Records a reviewer's acceptance of the chain gap that starts at `expected` (the records
+/// from `expected` up to the one that arrived instead are declared lost), or says why not.
+pub fn accept_gap(
+    member: &mut StaffMember,
+    expected: u64,
+    acceptance: GapAcceptance,
+) -> Result<ChainGap, DecisionRefused> {
+    if member.revoked_at_ms.is_some() {
+        return Err(DecisionRefused("the staff member is revoked"));
+    }
+    if member.chain.next_sequence != expected {
+        return Err(DecisionRefused(
+            "the install's chain does not stand at this gap (it has moved on, or the gap is not the current one)",
+        ));
+    }
+    let gap = member
+        .gaps
+        .iter_mut()
+        .find(|g| g.expected == expected)
+        .ok_or(DecisionRefused("no gap was recorded at this sequence"))?;
+    if gap.accepted.is_some() {
+        return Err(DecisionRefused("the gap is already accepted"));
+    }
+    gap.accepted = Some(acceptance);
+    Ok(gap.clone())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -355,5 +382,68 @@ mod tests {
         enter_conflict(&mut d, 1, "x", "why");
         assert_eq!(d.state, DeviceState::Enrolled);
         assert_eq!(d.timeline[0].event, "conflict_flagged");
+    }
+
+    fn member_at(next_sequence: u64, gaps: Vec<ChainGap>) -> StaffMember {
+        StaffMember {
+            key_id: "k".into(),
+            name: "T".into(),
+            role: crate::store::Role::Technician,
+            trusted: false,
+            public_key: "02".into(),
+            registered_at_ms: 0,
+            revoked_at_ms: None,
+            revoked_reason: None,
+            chain: vouch_protocol::ChainHead {
+                next_sequence,
+                last_hash: vouch_protocol::RecordHash([0; 32]),
+            },
+            gaps,
+            certificate_serial: "01".into(),
+            not_after_ms: 0,
+        }
+    }
+
+    fn gap(expected: u64, found: u64) -> ChainGap {
+        ChainGap {
+            expected,
+            found,
+            seen_at_ms: 1,
+            accepted: None,
+        }
+    }
+
+    fn by_sup() -> GapAcceptance {
+        GapAcceptance {
+            by: "staff:s".into(),
+            at_ms: 2,
+            reason: "lost".into(),
+        }
+    }
+
+    #[test]
+    fn only_the_current_open_gap_of_an_active_member_is_accepted() {
+        let mut m = member_at(2, vec![gap(2, 5)]);
+        assert_eq!(
+            accept_gap(&mut m, 3, by_sup()).unwrap_err(),
+            DecisionRefused("the install's chain does not stand at this gap (it has moved on, or the gap is not the current one)")
+        );
+        let mut no_gap = member_at(2, vec![]);
+        assert_eq!(
+            accept_gap(&mut no_gap, 2, by_sup()).unwrap_err().0,
+            "no gap was recorded at this sequence"
+        );
+        let mut revoked = member_at(2, vec![gap(2, 5)]);
+        revoked.revoked_at_ms = Some(1);
+        assert!(accept_gap(&mut revoked, 2, by_sup()).is_err());
+        assert_eq!(revoked.gaps[0].accepted, None, "nothing changed on refusal");
+
+        let accepted = accept_gap(&mut m, 2, by_sup()).unwrap();
+        assert_eq!((accepted.expected, accepted.found), (2, 5));
+        assert_eq!(m.gaps[0].accepted, Some(by_sup()));
+        assert_eq!(
+            accept_gap(&mut m, 2, by_sup()).unwrap_err().0,
+            "the gap is already accepted"
+        );
     }
 }

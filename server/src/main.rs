@@ -131,6 +131,18 @@ enum StaffCommand {
         #[arg(long)]
         reason: String,
     },
+    /// Accept a gap in a member's record chain: the missing records are declared lost and the
+    /// install's records from the one that arrived instead are accepted.
+    AcceptGap {
+        /// The member's key id (hex, from `staff list`).
+        key_id: String,
+        /// The sequence number the server expected (the gap's `expected`, from `staff list`).
+        #[arg(long)]
+        expected: u64,
+        /// Why the records are accepted as lost (recorded in the audit log).
+        #[arg(long)]
+        reason: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -356,6 +368,16 @@ async fn staff(client: &AdminClient, command: StaffCommand) -> Result<()> {
                         status,
                         text(&m["name"])
                     );
+                    for gap in m["gaps"].as_array().into_iter().flatten() {
+                        let accepted = match gap["accepted"]["by"].as_str() {
+                            Some(by) => format!("accepted by {by}"),
+                            None => "open: `vouch-server staff accept-gap` after checking".into(),
+                        };
+                        println!(
+                            "    chain gap: expected record {}, got {} ({accepted})",
+                            gap["expected"], gap["found"]
+                        );
+                    }
                 }
             }
             Ok(())
@@ -372,6 +394,26 @@ async fn staff(client: &AdminClient, command: StaffCommand) -> Result<()> {
                 "revoked {} ({})",
                 text(&answer["name"]),
                 text(&answer["key_id"])
+            );
+            Ok(())
+        }
+        StaffCommand::AcceptGap {
+            key_id,
+            expected,
+            reason,
+        } => {
+            let answer = client
+                .call(
+                    Method::POST,
+                    &format!("/v1/admin/staff/{key_id}/accept-gap"),
+                    Some(json!({"expected": expected, "reason": reason})),
+                )
+                .await?;
+            println!(
+                "accepted the gap of {} at record {expected}: records {expected} to {} are lost; the chain resumes at record {}",
+                text(&answer["name"]),
+                answer["gap"]["found"].as_u64().map_or(0, |f| f.saturating_sub(1)),
+                answer["gap"]["found"]
             );
             Ok(())
         }

@@ -312,6 +312,124 @@ async fn revoked_technician_tampered_record_and_chain_gap_are_refused() {
     assert_eq!(show["scans"][0]["technician"], "T");
 }
 
+async fn accept_gap(server: &Server, who: &Staff, key_id: &str, body: Value) -> (u16, Value) {
+    let path = format!("/v1/admin/staff/{key_id}/accept-gap");
+    call(&who.client, server, Method::POST, &path, Some(body)).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chain_gap_holds_an_install_until_a_reviewer_accepts_it() {
+    let server = Server::start();
+    let mut tech = register(&server, "technician", "T").await;
+    let supervisor = register(&server, "supervisor", "S").await;
+    let first = tech.record(&Device::new("SN-G1").text());
+    let lost = tech.record(&Device::new("SN-G2").text());
+    let third = tech.record(&Device::new("SN-G3").text());
+    let fourth = tech.record(&Device::new("SN-G4").text());
+    let (_, answer) = tech
+        .upload(&server, &[first, third.clone(), fourth.clone()])
+        .await;
+    let codes: Vec<_> = (0..3)
+        .map(|i| answer["results"][i]["code"].clone())
+        .collect();
+    assert_eq!(
+        codes,
+        [Value::Null, json!("sequence_gap"), json!("sequence_gap")],
+        "{answer}"
+    );
+    assert!(
+        answer["results"][1]["message"]
+            .as_str()
+            .unwrap()
+            .contains("accepts the gap"),
+        "the refusal tells the way out: {answer}"
+    );
+
+    let reasoned = json!({"expected": 2, "reason": "tablet restored from backup"});
+    // Not for technicians, not without a reason, not a gap that was never seen.
+    let (status, answer) = accept_gap(&server, &tech, &tech.key_id, reasoned.clone()).await;
+    assert_eq!(
+        (status, answer["code"].as_str()),
+        (403, Some("forbidden")),
+        "{answer}"
+    );
+    let (status, answer) = accept_gap(
+        &server,
+        &supervisor,
+        &tech.key_id,
+        json!({"expected": 2, "reason": "  "}),
+    )
+    .await;
+    assert_eq!(
+        (status, answer["code"].as_str()),
+        (400, Some("bad_reason")),
+        "{answer}"
+    );
+    let out = server.admin(&[
+        "staff",
+        "accept-gap",
+        &tech.key_id,
+        "--expected",
+        "3",
+        "--reason",
+        "x",
+    ]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("does not stand at this gap"), "{stderr}");
+    let out = server.admin(&[
+        "staff",
+        "accept-gap",
+        "00ff",
+        "--expected",
+        "2",
+        "--reason",
+        "x",
+    ]);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("no staff member"),
+        "unknown member"
+    );
+
+    // Still held: nothing was accepted by the refusals above.
+    let (_, answer) = tech.upload(&server, &[third.clone()]).await;
+    assert_eq!(answer["results"][0]["code"], "sequence_gap", "{answer}");
+
+    let (status, answer) = accept_gap(&server, &supervisor, &tech.key_id, reasoned.clone()).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["gap"]["found"], 3, "{answer}");
+    assert_eq!(
+        answer["gap"]["accepted"]["by"],
+        format!("staff:{}", supervisor.key_id)
+    );
+    let (status, answer) = accept_gap(&server, &supervisor, &tech.key_id, reasoned).await;
+    assert_eq!(
+        (status, answer["code"].as_str()),
+        (409, Some("conflict")),
+        "{answer}"
+    );
+
+    // The held records now continue the chain; the lost one can no longer slip in.
+    let (_, answer) = tech.upload(&server, &[third, fourth]).await;
+    assert_eq!(answer["results"][0]["outcome"], "accepted", "{answer}");
+    assert_eq!(answer["results"][1]["outcome"], "accepted", "{answer}");
+    let (_, answer) = tech.upload(&server, &[lost]).await;
+    assert_eq!(answer["results"][0]["code"], "sequence_replay", "{answer}");
+
+    let audit = server.admin_ok(&["audit", "export"]);
+    let entry = audit
+        .lines()
+        .find(|l| l.contains("staff.chain_gap_accepted"))
+        .expect("the acceptance is audited");
+    assert!(entry.contains("tablet restored from backup"), "{entry}");
+    server.admin_ok(&["audit", "verify"]);
+    let listed = server.admin_ok(&["staff", "list"]);
+    assert!(
+        listed.contains("chain gap: expected record 2, got 3 (accepted by staff:"),
+        "{listed}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn malformed_json_bad_csr_oversized_body_and_missing_certificates() {
     let server = Server::start();

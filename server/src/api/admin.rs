@@ -12,9 +12,13 @@ use serde_json::{json, Value};
 use vouch_protocol::key::{hex, sha256};
 use vouch_protocol::Invite;
 
-use super::{blocking, identify, now_ms, require_reviewer, ApiError, ApiJson, AppState, Identity};
+use super::{
+    blocking, checked_reason, identify, now_ms, require_reviewer, ApiError, ApiJson, AppState,
+    Identity,
+};
+use crate::domain::accept_gap;
 use crate::store::sled_store::verify_audit;
-use crate::store::{AuditNote, InviteRecord, Role};
+use crate::store::{AuditNote, GapAcceptance, InviteRecord, Role, StaffMember};
 use crate::tls::ConnInfo;
 
 fn require_operator(state: &AppState, conn: &ConnInfo) -> Result<(), ApiError> {
@@ -116,13 +120,7 @@ pub async fn staff_revoke(
     Path(key_id): Path<String>,
     ApiJson(req): ApiJson<RevokeRequest>,
 ) -> Result<Json<Value>, ApiError> {
-    let reason = req.reason.trim().to_string();
-    if reason.is_empty() || reason.len() > 500 {
-        return Err(ApiError::bad_request(
-            "bad_reason",
-            "give a reason of 1 to 500 characters",
-        ));
-    }
+    let reason = checked_reason(&req.reason)?;
     blocking(move || {
         let actor = require_reviewer(&state, &conn)?.actor();
         let member = state
@@ -131,6 +129,47 @@ pub async fn staff_revoke(
             .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("no staff member with key id {key_id}")))?;
         tracing::info!(key_id = %member.key_id, name = %member.name, %actor, "staff member revoked");
         Ok(Json(json!({"key_id": member.key_id, "name": member.name, "revoked_at_ms": member.revoked_at_ms})))
+    })
+    .await
+}
+
+/// Body of a gap acceptance.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AcceptGapRequest {
+    /// The sequence number the server expected when the gap was seen.
+    expected: u64,
+    /// Why the missing records are accepted as lost.
+    reason: String,
+}
+
+/// `POST /v1/admin/staff/{key_id}/accept-gap`: a reviewer declares the records of a chain gap
+/// lost, so that the install's records from the one that arrived instead are accepted.
+pub async fn staff_accept_gap(
+    State(state): State<Arc<AppState>>,
+    Extension(conn): Extension<ConnInfo>,
+    Path(key_id): Path<String>,
+    ApiJson(req): ApiJson<AcceptGapRequest>,
+) -> Result<Json<Value>, ApiError> {
+    let reason = checked_reason(&req.reason)?;
+    blocking(move || {
+        let actor = require_reviewer(&state, &conn)?.actor();
+        let now = now_ms();
+        let member = state.store.update_staff(&key_id, now, &|mut m: StaffMember| {
+            let acceptance = GapAcceptance { by: actor.clone(), at_ms: now, reason: reason.clone() };
+            let gap = accept_gap(&mut m, req.expected, acceptance)
+                .map_err(|r| crate::error::ServerError::Conflict(r.0.to_string()))?;
+            let note = AuditNote {
+                actor: actor.clone(),
+                action: "staff.chain_gap_accepted",
+                subject: m.key_id.clone(),
+                detail: json!({"expected": gap.expected, "found": gap.found, "reason": reason}),
+            };
+            Ok((m, note))
+        })?;
+        let gap = member.gaps.iter().find(|g| g.expected == req.expected);
+        tracing::info!(key_id = %member.key_id, expected = req.expected, %actor, "chain gap accepted");
+        Ok(Json(json!({"key_id": member.key_id, "name": member.name, "gap": gap, "next_sequence": member.chain.next_sequence})))
     })
     .await
 }

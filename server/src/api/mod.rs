@@ -123,6 +123,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/admin/invites", post(admin::invite))
         .route("/v1/admin/staff", get(admin::staff_list))
         .route("/v1/admin/staff/{key_id}/revoke", post(admin::staff_revoke))
+        .route(
+            "/v1/admin/staff/{key_id}/accept-gap",
+            post(admin::staff_accept_gap),
+        )
         .route("/v1/admin/audit", get(admin::audit_export))
         .route("/v1/admin/audit/verify", get(admin::audit_verify))
         .layer(DefaultBodyLimit::max(body_limit))
@@ -376,6 +380,18 @@ fn require_reviewer(state: &AppState, conn: &ConnInfo) -> Result<Identity, ApiEr
         } => Ok(id),
         _ => Err(ApiError::forbidden("this needs a supervisor")),
     }
+}
+
+/// A reason as reviewers give it: trimmed, 1 to 500 characters, one line.
+pub(crate) fn checked_reason(reason: &str) -> Result<String, ApiError> {
+    let reason = reason.trim();
+    if reason.is_empty() || reason.len() > 500 || reason.chars().any(char::is_control) {
+        return Err(ApiError::bad_request(
+            "bad_reason",
+            "give a reason of 1 to 500 characters, on one line",
+        ));
+    }
+    Ok(reason.to_string())
 }
 
 /// Runs blocking store work off the async threads.

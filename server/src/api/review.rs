@@ -10,7 +10,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::staff::scans_of;
-use super::{blocking, now_ms, require_reviewer, ApiError, ApiJson, AppState};
+use super::{blocking, checked_reason, now_ms, require_reviewer, ApiError, ApiJson, AppState};
 use crate::domain::{apply_decision, Decision, Device, DeviceState};
 use crate::store::AuditNote;
 use crate::tls::ConnInfo;
@@ -118,13 +118,7 @@ pub async fn decide(
             ))
         }
     };
-    let reason = req.reason.trim().to_string();
-    if reason.is_empty() || reason.len() > 500 || reason.chars().any(char::is_control) {
-        return Err(ApiError::bad_request(
-            "bad_reason",
-            "give a reason of 1 to 500 characters, on one line",
-        ));
-    }
+    let reason = checked_reason(&req.reason)?;
     blocking(move || {
         let actor = require_reviewer(&state, &conn)?.actor();
         let now = now_ms();

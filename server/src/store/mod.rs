@@ -58,6 +58,21 @@ pub struct ChainGap {
     pub found: u64,
     /// When the server saw it.
     pub seen_at_ms: u64,
+    /// A reviewer's decision that the missing records are lost: the record with sequence
+    /// `found` may then continue the chain.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accepted: Option<GapAcceptance>,
+}
+
+/// Who accepted a chain gap, when, and why.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GapAcceptance {
+    /// The reviewer (`staff:<key id>` or `operator`).
+    pub by: String,
+    /// When.
+    pub at_ms: u64,
+    /// Why (recorded in the audit log too).
+    pub reason: String,
 }
 
 /// A registered app install (technician or supervisor).
@@ -247,6 +262,13 @@ pub trait StaffStore: Send + Sync {
     fn staff(&self, key_id: &str) -> Result<Option<StaffMember>, ServerError>;
     /// Every member.
     fn all_staff(&self) -> Result<Vec<StaffMember>, ServerError>;
+    /// Replaces a member with its audit entry, atomically (`NotFound` if there is none).
+    fn update_staff(
+        &self,
+        key_id: &str,
+        now_ms: u64,
+        change: &dyn Fn(StaffMember) -> Result<(StaffMember, AuditNote), ServerError>,
+    ) -> Result<StaffMember, ServerError>;
     /// Marks a member revoked (and their certificate), atomically.
     fn revoke_staff(
         &self,

@@ -314,11 +314,15 @@ fn ingest_tx(
     }
     if let Err(e) = staff.chain.check_next(r) {
         if let vouch_protocol::Error::SequenceGap { expected, found } = e {
+            if resumes_accepted_gap(&staff, expected, found) {
+                return accept_scan(t, record, staff, now_ms, decide);
+            }
             if !staff.gaps.iter().any(|g| g.expected == expected) {
                 staff.gaps.push(ChainGap {
                     expected,
                     found,
                     seen_at_ms: now_ms,
+                    accepted: None,
                 });
                 put(t.tree(STAFF)?, installer.as_bytes(), &staff)?;
                 let note = AuditNote {
@@ -330,8 +334,42 @@ fn ingest_tx(
                 append_audit_tx(t, &note, now_ms)?;
             }
         }
-        return Ok(refused(e.code(), &e.to_string()));
+        return Ok(refused(e.code(), &gap_message(&e)));
     }
+    accept_scan(t, record, staff, now_ms, decide)
+}
+
+/// Whether a reviewer accepted this very gap: the record with sequence `found` continues the
+/// chain (the records before it are declared lost; its previous-hash cannot be checked).
+fn resumes_accepted_gap(staff: &StaffMember, expected: u64, found: u64) -> bool {
+    staff
+        .gaps
+        .iter()
+        .any(|g| g.expected == expected && g.found == found && g.accepted.is_some())
+}
+
+/// The refusal message, telling the way out of a gap.
+fn gap_message(e: &vouch_protocol::Error) -> String {
+    match e {
+        vouch_protocol::Error::SequenceGap { expected, .. } => format!(
+            "{e}; the record is held until record {expected} arrives or a supervisor accepts the gap"
+        ),
+        _ => e.to_string(),
+    }
+}
+
+/// Applies a record that continues its install's chain: the decision, the devices it changes,
+/// the key index, the chain head, the stored scan and the audit entry.
+fn accept_scan(
+    t: &Tx<'_>,
+    record: &SignedScanRecord,
+    mut staff: StaffMember,
+    now_ms: u64,
+    decide: &dyn Fn(&StaffMember, &IngestView) -> Result<ScanOutcome, ServerError>,
+) -> TxResult<ScanOutcome> {
+    let r = record.record();
+    let id = r.record_id().to_hex();
+    let installer = r.installer().to_hex();
     let serial = r.label().serial().as_str();
     let key = hex(&r.label().key().to_sec1_compressed());
     let by_serial: Option<Device> = get(t.tree(DEVICES)?, serial.as_bytes())?;
@@ -527,6 +565,28 @@ impl StaffStore for SledStore {
 
     fn all_staff(&self) -> Result<Vec<StaffMember>, ServerError> {
         self.read_all(STAFF)
+    }
+
+    fn update_staff(
+        &self,
+        key_id: &str,
+        now_ms: u64,
+        change: &dyn Fn(StaffMember) -> Result<(StaffMember, AuditNote), ServerError>,
+    ) -> Result<StaffMember, ServerError> {
+        self.transact(&[STAFF, AUDIT, META], |t| {
+            let Some(member) = get::<StaffMember>(t.tree(STAFF)?, key_id.as_bytes())? else {
+                return abort(ServerError::NotFound(format!(
+                    "no staff member with key id {key_id}"
+                )));
+            };
+            let (member, note) = match change(member) {
+                Ok(v) => v,
+                Err(e) => return abort(e),
+            };
+            put(t.tree(STAFF)?, key_id.as_bytes(), &member)?;
+            append_audit_tx(t, &note, now_ms)?;
+            Ok(member)
+        })
     }
 
     fn revoke_staff(
