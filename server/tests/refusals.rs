@@ -392,7 +392,7 @@ async fn a_chain_gap_holds_an_install_until_a_reviewer_accepts_it() {
     );
 
     // Still held: nothing was accepted by the refusals above.
-    let (_, answer) = tech.upload(&server, &[third.clone()]).await;
+    let (_, answer) = tech.upload(&server, std::slice::from_ref(&third)).await;
     assert_eq!(answer["results"][0]["code"], "sequence_gap", "{answer}");
 
     let (status, answer) = accept_gap(&server, &supervisor, &tech.key_id, reasoned.clone()).await;
