@@ -5,6 +5,7 @@ pub fn record_state(state: &str) -> &'static str {
     match state {
         "queued" => "Waiting to sync",
         "syncing" => "Sending",
+        "held" => "Held: an earlier scan is missing",
         "accepted" => "Synced",
         "duplicate" => "Synced (already there)",
         "refused" => "Refused",
@@ -20,8 +21,9 @@ pub fn refusal(code: &str) -> &'static str {
              trust it. Scan the label again and tell your supervisor."
         }
         "sequence_gap" => {
-            "An earlier scan from this tablet has not reached the server, so later scans wait. \
-             Sync again; if it stays, tell your supervisor."
+            "An earlier scan from this tablet never reached the server, so this one waits. It is \
+             sent again at every sync; if it stays held, tell your supervisor: once they accept \
+             the gap, the next sync gets it through."
         }
         "sequence_replay" | "record_id_reused" => {
             "The server already holds a different scan under this number. Tell your supervisor."

@@ -3,7 +3,8 @@
 //! devices (supervisors), and decode label photos.
 //!
 //! Exit codes: 0 done; 1 error; 2 bad command line; 3 offline (nothing lost); 4 refused by the
-//! server or by role; 5 bad input (label, invite, image) or a repeated scan; 6 TLS or CA
+//! server or by role (for `sync`: some records refused, or held back by the server because an
+//! earlier record of this install is missing); 5 bad input (label, invite, image) or a repeated scan; 6 TLS or CA
 //! problems.
 
 use std::io::Write;
@@ -282,13 +283,22 @@ fn scan(field: &Field, args: &ScanArgs) -> anyhow::Result<u8> {
 
 fn state_detail(state: &RecordState) -> String {
     match state {
-        RecordState::Refused { code, message } => format!("{code}: {message}"),
+        RecordState::Refused { code, message } | RecordState::Held { code, message } => {
+            format!("{code}: {message}")
+        }
         _ => String::new(),
     }
 }
 
 fn list_queue(field: &Field, state: Option<&str>, json: bool) -> anyhow::Result<()> {
-    const STATES: [&str; 5] = ["queued", "syncing", "accepted", "duplicate", "refused"];
+    const STATES: [&str; 6] = [
+        "queued",
+        "syncing",
+        "held",
+        "accepted",
+        "duplicate",
+        "refused",
+    ];
     if let Some(s) = state {
         if !STATES.contains(&s) {
             return Err(Error::BadArgument(format!(
@@ -371,18 +381,26 @@ fn sync(field: &Field, json: bool) -> anyhow::Result<u8> {
                 print_json(&report)?;
             } else {
                 println!(
-                    "synced {} records: {} accepted, {} duplicate (already on the server), {} refused; {} left in the queue",
+                    "synced {} records: {} accepted, {} duplicate (already on the server), {} held, {} refused; {} left in the queue",
                     report.sent,
                     report.accepted,
                     report.duplicate,
+                    report.held,
                     report.refused.len(),
                     report.remaining
                 );
+                if report.held > 0 {
+                    println!("  {} records are held: an earlier record of this install never reached the server; they are sent again at each sync until a supervisor accepts the gap", report.held);
+                }
                 for r in &report.refused {
                     println!("  refused #{}: {}: {}", r.sequence, r.code, r.message);
                 }
             }
-            Ok(if report.refused.is_empty() { 0 } else { 4 })
+            Ok(if report.refused.is_empty() && report.held == 0 {
+                0
+            } else {
+                4
+            })
         }
         Err(e) => {
             let left = field.counts().map(|c| c.unsynced()).unwrap_or(0);

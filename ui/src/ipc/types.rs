@@ -68,9 +68,9 @@ pub struct QueueEntry {
     /// When scanned.
     #[serde(default)]
     pub scanned_at_ms: u64,
-    /// `queued`, `syncing`, `accepted`, `duplicate` or `refused`.
+    /// `queued`, `syncing`, `held`, `accepted`, `duplicate` or `refused`.
     pub state: String,
-    /// A refusal's code.
+    /// A refusal's (or a hold's) code.
     #[serde(default)]
     pub code: Option<String>,
     /// A refusal's message.
@@ -137,6 +137,9 @@ pub struct SyncReport {
     /// Already on the server.
     #[serde(default)]
     pub duplicate: usize,
+    /// Held back by the server (an earlier record is missing); sent again at the next sync.
+    #[serde(default)]
+    pub held: usize,
     /// Refused, with reasons.
     #[serde(default)]
     pub refused: Vec<Refusal>,

@@ -37,7 +37,7 @@ pub fn queue() -> Html {
     let entries: Vec<QueueEntry> = queue.value.ready().cloned().unwrap_or_default();
     let unsynced = entries
         .iter()
-        .filter(|e| e.state == "queued" || e.state == "syncing")
+        .filter(|e| matches!(e.state.as_str(), "queued" | "syncing" | "held"))
         .count();
     let refused = entries.iter().filter(|e| e.state == "refused").count();
     let synced = entries.len() - unsynced - refused;
@@ -136,11 +136,12 @@ fn last_sync(sync: &SyncHandle) -> Html {
             report: Some(r),
             ..
         }) => format!(
-            "Last sync {} ({}): {} sent, {} accepted, {} refused, {} left.",
+            "Last sync {} ({}): {} sent, {} accepted, {} held, {} refused, {} left.",
             time::ago(*at_ms),
             time::local(*at_ms),
             r.sent,
             r.accepted + r.duplicate,
+            r.held,
             r.refused.len(),
             r.remaining
         ),
@@ -201,7 +202,7 @@ fn row(e: &QueueEntry) -> Html {
             <span class={classes!("badge", e.state.clone())} id={format!("queue-state-{seq}")}>
                 { words::record_state(&e.state) }
             </span>
-            if e.state == "refused" {
+            if e.state == "refused" || e.state == "held" {
                 <p class="refusal" id={format!("queue-reason-{seq}")}>
                     { words::refusal(e.code.as_deref().unwrap_or_default()) }
                     <span class="muted small">

@@ -17,6 +17,15 @@ pub enum RecordState {
     Accepted,
     /// The server already had it (sent before, answer lost): as good as accepted.
     Duplicate,
+    /// The server is missing an earlier record of this install (`sequence_gap`): it holds
+    /// this one back. It is sent again at each sync until the missing record arrives or a
+    /// supervisor accepts the gap; it never counts as refused.
+    Held {
+        /// The server's stable code (`sequence_gap`).
+        code: String,
+        /// The server's message.
+        message: String,
+    },
     /// The server refused it, with its reason.
     Refused {
         /// The server's stable code (`bad_signature`, `sequence_gap`, ...).
@@ -27,20 +36,24 @@ pub enum RecordState {
 }
 
 impl RecordState {
-    /// The state's name: `queued`, `syncing`, `accepted`, `duplicate` or `refused`.
+    /// The state's name: `queued`, `syncing`, `held`, `accepted`, `duplicate` or `refused`.
     pub fn name(&self) -> &'static str {
         match self {
             RecordState::Queued => "queued",
             RecordState::Syncing => "syncing",
+            RecordState::Held { .. } => "held",
             RecordState::Accepted => "accepted",
             RecordState::Duplicate => "duplicate",
             RecordState::Refused { .. } => "refused",
         }
     }
 
-    /// Still to be sent (queued, or syncing when the last upload had no answer).
+    /// Still to be sent (queued, syncing when the last upload had no answer, or held).
     pub fn is_unsynced(&self) -> bool {
-        matches!(self, RecordState::Queued | RecordState::Syncing)
+        matches!(
+            self,
+            RecordState::Queued | RecordState::Syncing | RecordState::Held { .. }
+        )
     }
 
     /// Answered as held by the server (accepted or duplicate).
@@ -179,6 +192,8 @@ pub struct Counts {
     pub accepted: usize,
     /// Already held by the server.
     pub duplicate: usize,
+    /// Held back by the server until an earlier record arrives or a gap is accepted.
+    pub held: usize,
     /// Refused by the server.
     pub refused: usize,
 }
@@ -186,12 +201,12 @@ pub struct Counts {
 impl Counts {
     /// Records not yet answered by the server.
     pub fn unsynced(&self) -> usize {
-        self.queued + self.syncing
+        self.queued + self.syncing + self.held
     }
 
     /// Every record in the queue.
     pub fn total(&self) -> usize {
-        self.queued + self.syncing + self.accepted + self.duplicate + self.refused
+        self.queued + self.syncing + self.held + self.accepted + self.duplicate + self.refused
     }
 
     pub(crate) fn add(&mut self, state: &RecordState) {
@@ -200,6 +215,7 @@ impl Counts {
             RecordState::Syncing => self.syncing += 1,
             RecordState::Accepted => self.accepted += 1,
             RecordState::Duplicate => self.duplicate += 1,
+            RecordState::Held { .. } => self.held += 1,
             RecordState::Refused { .. } => self.refused += 1,
         }
     }

@@ -267,7 +267,12 @@ impl Queue {
 
     /// Up to `limit` unsynced records after the resume point, in sequence order.
     pub fn pending(&self, limit: usize) -> Result<Vec<Pending>> {
-        let from = self.acked()?.saturating_add(1);
+        self.pending_from(self.acked()?.saturating_add(1), limit)
+    }
+
+    /// Up to `limit` unsynced records from sequence `from` on, in sequence order (a sync moves
+    /// `from` past each batch, so a record held back by the server is sent once per sync).
+    pub fn pending_from(&self, from: u64, limit: usize) -> Result<Vec<Pending>> {
         let mut out = Vec::new();
         for item in self.records.range(key(from)..) {
             if out.len() >= limit {
@@ -326,19 +331,45 @@ impl Queue {
             ));
         }
         let acked = self.acked()?;
-        let last = answers.iter().map(|(p, _)| p.sequence).max().unwrap_or(0);
+        let answered = |seq: u64| {
+            answers
+                .iter()
+                .find(|(p, _)| p.sequence == seq)
+                .map(|(_, state)| !state.is_unsynced())
+        };
+        let resume = self.answered_through(acked, &answered)?;
         (&self.states, &self.meta)
             .transaction(|(states, meta)| {
                 for (k, v) in &encoded {
                     states.insert(k, v.as_slice())?;
                 }
-                if last > acked {
-                    meta.insert(ACKED, &key(last))?;
+                if resume > acked {
+                    meta.insert(ACKED, &key(resume))?;
                 }
                 Ok::<_, ConflictableTransactionError<Error>>(())
             })
             .map_err(|e| self.tx_err(e))?;
         self.make_durable()
+    }
+
+    /// The last sequence up to which, from `acked` on, every record has a final answer, taking
+    /// `answered` (this batch's answers: `Some(final?)`) over the stored states. A held or
+    /// unsynced record stops the resume point before it.
+    fn answered_through(&self, acked: u64, answered: &dyn Fn(u64) -> Option<bool>) -> Result<u64> {
+        let mut through = acked;
+        for item in self.records.range(key(acked.saturating_add(1))..) {
+            let (k, _) = item.map_err(|e| self.err(e))?;
+            let seq = seq_of(&k).unwrap_or(0);
+            let done = match answered(seq) {
+                Some(done) => done,
+                None => !self.state(seq)?.state.is_unsynced(),
+            };
+            if !done {
+                break;
+            }
+            through = seq;
+        }
+        Ok(through)
     }
 
     /// Removes records the server holds (accepted, duplicate) whose state is older than
@@ -526,6 +557,63 @@ mod tests {
             (3, 1, 1, 0)
         );
         assert_eq!(q.entry(3).unwrap().unwrap().attempts, 2);
+    }
+
+    #[test]
+    fn a_held_record_keeps_the_resume_point_before_it_and_is_sent_once_per_sync() {
+        let dir = tempfile::tempdir().unwrap();
+        let q = Queue::open(dir.path()).unwrap();
+        let m = Maker::new();
+        for i in 1..=4 {
+            m.append(&q, i);
+        }
+        let held = || RecordState::Held {
+            code: "sequence_gap".into(),
+            message: "record 2 is missing".into(),
+        };
+        let batch = q.pending(2).unwrap();
+        q.store_outcomes(
+            &[
+                (batch[0].clone(), RecordState::Accepted),
+                (batch[1].clone(), held()),
+            ],
+            100,
+        )
+        .unwrap();
+        assert_eq!(
+            q.acked().unwrap(),
+            1,
+            "the resume point stops before a held record"
+        );
+        // Within one sync the next batch starts after the last one sent...
+        let next = q.pending_from(3, 10).unwrap();
+        assert_eq!(next.iter().map(|p| p.sequence).collect::<Vec<_>>(), [3, 4]);
+        q.store_outcomes(
+            &[
+                (next[0].clone(), RecordState::Accepted),
+                (next[1].clone(), RecordState::Accepted),
+            ],
+            101,
+        )
+        .unwrap();
+        assert_eq!(
+            q.acked().unwrap(),
+            1,
+            "answers after a held record do not pass it"
+        );
+        // ...and the next sync starts with the held record again.
+        let again = q.pending(10).unwrap();
+        assert_eq!(again.iter().map(|p| p.sequence).collect::<Vec<_>>(), [2]);
+        let c = q.counts().unwrap();
+        assert_eq!((c.held, c.unsynced(), c.refused), (1, 1, 0));
+        q.store_outcomes(&[(again[0].clone(), RecordState::Accepted)], 102)
+            .unwrap();
+        assert_eq!(
+            q.acked().unwrap(),
+            4,
+            "once answered, the resume point jumps past all"
+        );
+        assert!(q.pending(10).unwrap().is_empty());
     }
 
     #[test]

@@ -102,6 +102,9 @@ pub struct SyncReport {
     pub accepted: usize,
     /// Already on the server (sent before, answer lost): as good as accepted.
     pub duplicate: usize,
+    /// Held back by the server (an earlier record of this install is missing): sent again at
+    /// the next sync.
+    pub held: usize,
     /// Refused, with the reasons.
     pub refused: Vec<Refusal>,
     /// Uploads made.
@@ -137,6 +140,9 @@ struct Outcome {
 }
 
 /// Pairs the server's answers with the batch; any mismatch is a protocol error.
+/// The refusal that means "an earlier record is missing": the record is held, not refused.
+const HELD_CODE: &str = "sequence_gap";
+
 fn match_answers(batch: &[Pending], results: Vec<Outcome>) -> Result<Vec<(Pending, RecordState)>> {
     if results.len() != batch.len() {
         return Err(Error::Protocol(format!(
@@ -158,6 +164,10 @@ fn match_answers(batch: &[Pending], results: Vec<Outcome>) -> Result<Vec<(Pendin
             let state = match r.outcome.as_str() {
                 "accepted" => RecordState::Accepted,
                 "duplicate" => RecordState::Duplicate,
+                "refused" if r.code.as_deref() == Some(HELD_CODE) => RecordState::Held {
+                    code: HELD_CODE.into(),
+                    message: r.message.unwrap_or_default(),
+                },
                 "refused" => RecordState::Refused {
                     code: r.code.unwrap_or_else(|| "refused".into()),
                     message: r.message.unwrap_or_default(),
@@ -197,11 +207,15 @@ pub(crate) async fn run(
     };
     progress(&state);
     let mut batch_size = config.batch_size.clamp(1, crate::config::MAX_BATCH);
+    // Each record is sent at most once per sync: a record the server holds back waits for the
+    // next sync (by then a supervisor may have accepted the gap).
+    let mut from = queue.acked()?.saturating_add(1);
     'batches: loop {
-        let batch = queue.pending(batch_size)?;
-        if batch.is_empty() {
+        let batch = queue.pending_from(from, batch_size)?;
+        let Some(last) = batch.last() else {
             break;
-        }
+        };
+        let next_from = last.sequence.saturating_add(1);
         state.total = state.total.max(state.done + batch.len());
         queue.mark(&batch, true, now_ms())?;
         // Send only what is durable: a scan committed by another thread but not yet fsynced
@@ -254,6 +268,7 @@ pub(crate) async fn run(
             }
         };
         queue.store_outcomes(&answers, now_ms())?;
+        from = next_from;
         report.batches += 1;
         for (p, outcome) in &answers {
             report.sent += 1;
@@ -267,6 +282,7 @@ pub(crate) async fn run(
                     report.duplicate += 1;
                     state.duplicate += 1;
                 }
+                RecordState::Held { .. } => report.held += 1,
                 RecordState::Refused { code, message } => {
                     state.refused += 1;
                     report.refused.push(Refusal {
