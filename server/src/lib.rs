@@ -85,7 +85,7 @@ pub fn init(
     let operator = authority.issue_client(
         &rcgen::PublicKeyData::subject_public_key_info(&operator_key),
         &Profile::Operator,
-        825,
+        authority::operator::OPERATOR_CERT_DAYS,
         300,
     )?;
     files::write_secret(&paths.ca_key(), &ca_key_pem)?;
@@ -130,7 +130,9 @@ pub fn app(data_dir: &Path, config: Config) -> Result<(axum::Router, Arc<AppStat
     let authority = Authority::load(data_dir)?;
     let commit_delay = std::time::Duration::from_micros(config.storage.commit_delay_us);
     let store = store::sled_store::SledStore::open_with(&paths.database(), commit_delay)?;
-    let state = Arc::new(AppState::new(Arc::new(store), authority, config));
+    authority::operator::recover(&paths, &store)?;
+    let operator = authority::operator::OperatorCredential::load(paths)?;
+    let state = Arc::new(AppState::new(Arc::new(store), authority, config, operator));
     Ok((router(state.clone()), state))
 }
 

@@ -55,9 +55,12 @@ enum Command {
     /// Devices: list, show, approve, reject, revoke.
     #[command(subcommand)]
     Device(DeviceCommand),
-    /// Staff: list, revoke.
+    /// Staff: list, revoke, accept a chain gap.
     #[command(subcommand)]
     Staff(StaffCommand),
+    /// The operator credential: rotate it (the old one is revoked at once).
+    #[command(subcommand)]
+    Operator(OperatorCommand),
     /// Audit log: verify the hash chain, or export it as JSON lines.
     #[command(subcommand)]
     Audit(AuditCommand),
@@ -140,6 +143,17 @@ enum StaffCommand {
         #[arg(long)]
         expected: u64,
         /// Why the records are accepted as lost (recorded in the audit log).
+        #[arg(long)]
+        reason: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum OperatorCommand {
+    /// Issue a new operator key and certificate into the data folder and revoke the current
+    /// one (for a credential that was copied or lost).
+    Rotate {
+        /// Why (recorded in the audit log).
         #[arg(long)]
         reason: String,
     },
@@ -236,6 +250,22 @@ async fn admin(data: &std::path::Path, command: Command) -> Result<()> {
         }
         Command::Device(d) => device(&client, d).await,
         Command::Staff(s) => staff(&client, s).await,
+        Command::Operator(OperatorCommand::Rotate { reason }) => {
+            let answer = client
+                .call(
+                    Method::POST,
+                    "/v1/admin/operator/rotate",
+                    Some(json!({"reason": reason})),
+                )
+                .await?;
+            println!(
+                "operator credential rotated: certificate {} revoked; the new one ({}) is in {}",
+                text(&answer["revoked"]),
+                text(&answer["serial"]),
+                text(&answer["certificate"])
+            );
+            Ok(())
+        }
         Command::Audit(AuditCommand::Export) => {
             print!(
                 "{}",

@@ -331,3 +331,71 @@ async fn health_metrics_and_openapi_are_served() {
     assert_eq!(openapi["openapi"], "3.0.3");
     assert!(openapi["paths"]["/v1/enroll/complete"].is_object());
 }
+
+/// The serials on the server's CRL.
+async fn crl_serials(server: &Server) -> Vec<Vec<u8>> {
+    let crl = http(server, None)
+        .get(format!("{}/v1/crl", server.url()))
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    let (_, parsed) = x509_parser::parse_x509_crl(&crl).unwrap();
+    parsed
+        .iter_revoked_certificates()
+        .map(|r| r.raw_serial().to_vec())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rotated_operator_credential_is_refused_everywhere_and_after_a_restart() {
+    let server = Server::start();
+    let read = |p: &str| std::fs::read_to_string(server.data().join(p)).unwrap();
+    let (old_cert, old_key) = (
+        read("operator/operator.pem"),
+        read("operator/operator.key.pem"),
+    );
+    let old_serial = x509_parser::parse_x509_certificate(&pem_der(&old_cert))
+        .unwrap()
+        .1
+        .raw_serial()
+        .to_vec();
+    let copied = http(&server, Some((&old_cert, &old_key)));
+    let (status, _) = call(&copied, &server, Method::GET, "/v1/admin/staff", None).await;
+    assert_eq!(status, 200, "the credential works before the rotation");
+
+    let out = server.admin(&["operator", "rotate", "--reason", ""]);
+    assert!(!out.status.success(), "a reason is required");
+    let said = server.admin_ok(&["operator", "rotate", "--reason", "laptop lost"]);
+    assert!(said.contains("rotated"), "{said}");
+    assert_ne!(read("operator/operator.pem"), old_cert);
+    let mode = std::fs::metadata(server.data().join("operator/operator.key.pem"))
+        .unwrap()
+        .permissions();
+    assert_eq!(
+        std::os::unix::fs::PermissionsExt::mode(&mode) & 0o777,
+        0o600
+    );
+    assert!(!server.data().join("operator/operator.pem.new").exists());
+
+    // The copy is refused; the new files work (the admin commands read them).
+    let (status, answer) = call(&copied, &server, Method::GET, "/v1/admin/staff", None).await;
+    assert_eq!(status, 403, "{answer}");
+    server.admin_ok(&["device", "list"]);
+    assert!(crl_serials(&server).await.contains(&old_serial));
+    let audit = server.admin_ok(&["audit", "export"]);
+    assert!(
+        audit
+            .lines()
+            .any(|l| l.contains("operator.rotated") && l.contains("laptop lost")),
+        "{audit}"
+    );
+
+    let server = Server::serve(server.stop());
+    let copied = http(&server, Some((&old_cert, &old_key)));
+    let (status, _) = call(&copied, &server, Method::GET, "/v1/admin/staff", None).await;
+    assert_eq!(status, 403, "still refused after a restart");
+    server.admin_ok(&["audit", "verify"]);
+}

@@ -174,6 +174,36 @@ pub async fn staff_accept_gap(
     .await
 }
 
+/// `POST /v1/admin/operator/rotate` (operator only): a new operator key and certificate in the
+/// data folder; the calling certificate is revoked and refused from then on.
+pub async fn operator_rotate(
+    State(state): State<Arc<AppState>>,
+    Extension(conn): Extension<ConnInfo>,
+    ApiJson(req): ApiJson<RevokeRequest>,
+) -> Result<Json<Value>, ApiError> {
+    let reason = checked_reason(&req.reason)?;
+    blocking(move || {
+        require_operator(&state, &conn)?;
+        let note = AuditNote {
+            actor: "operator".into(),
+            action: "operator.rotated",
+            subject: "operator".into(),
+            detail: json!({"reason": reason}),
+        };
+        let rotated = state
+            .operator
+            .rotate(&state.authority, state.store.as_ref(), note, now_ms())?;
+        tracing::warn!(revoked = %rotated.revoked, serial = %rotated.serial, "operator credential rotated");
+        Ok(Json(json!({
+            "revoked": rotated.revoked,
+            "serial": rotated.serial,
+            "not_after_ms": rotated.not_after_ms,
+            "certificate": rotated.cert_path.display().to_string(),
+        })))
+    })
+    .await
+}
+
 /// `GET /v1/admin/audit`: the log as JSON lines.
 pub async fn audit_export(
     State(state): State<Arc<AppState>>,

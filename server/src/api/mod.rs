@@ -21,6 +21,7 @@ use axum::{Json, Router};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use serde::de::DeserializeOwned;
 
+use crate::authority::operator::OperatorCredential;
 use crate::authority::Authority;
 use crate::config::Config;
 use crate::error::ServerError;
@@ -40,6 +41,8 @@ pub struct AppState {
     pub config: Config,
     /// Prometheus metrics.
     pub metrics: Metrics,
+    /// Which operator certificate is current.
+    pub operator: OperatorCredential,
     by_address: DefaultKeyedRateLimiter<String>,
     by_serial: DefaultKeyedRateLimiter<String>,
     started: Instant,
@@ -47,7 +50,12 @@ pub struct AppState {
 
 impl AppState {
     /// Builds the state.
-    pub fn new(store: Arc<dyn Store>, authority: Authority, config: Config) -> Self {
+    pub fn new(
+        store: Arc<dyn Store>,
+        authority: Authority,
+        config: Config,
+        operator: OperatorCredential,
+    ) -> Self {
         let per_minute = |n: u32| Quota::per_minute(NonZeroU32::new(n).unwrap_or(NonZeroU32::MIN));
         Self {
             by_address: RateLimiter::keyed(per_minute(
@@ -58,6 +66,7 @@ impl AppState {
             authority,
             config,
             metrics: Metrics::new(),
+            operator,
             started: Instant::now(),
         }
     }
@@ -127,6 +136,7 @@ pub fn router(state: Arc<AppState>) -> Router {
             "/v1/admin/staff/{key_id}/accept-gap",
             post(admin::staff_accept_gap),
         )
+        .route("/v1/admin/operator/rotate", post(admin::operator_rotate))
         .route("/v1/admin/audit", get(admin::audit_export))
         .route("/v1/admin/audit/verify", get(admin::audit_verify))
         .layer(DefaultBodyLimit::max(body_limit))
@@ -322,7 +332,11 @@ pub fn identify(state: &AppState, conn: &ConnInfo) -> Result<Identity, ApiError>
     let unknown = || ApiError::forbidden("this client certificate is not valid here");
     let (uri, serial) = certificate_identity(der).ok_or_else(unknown)?;
     if uri == crate::authority::OPERATOR_URI {
-        return Ok(Identity::Operator);
+        if state.operator.is_current(&serial) {
+            return Ok(Identity::Operator);
+        }
+        tracing::warn!(peer = %conn.peer, %serial, "operator certificate superseded by a rotation");
+        return Err(ApiError::forbidden("this client certificate is revoked"));
     }
     let cert = state.store.certificate(&serial)?;
     if cert

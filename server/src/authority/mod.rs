@@ -8,6 +8,7 @@
 
 pub mod checks;
 pub mod files;
+pub mod operator;
 
 use std::path::Path;
 

@@ -297,6 +297,15 @@ pub trait EnrollmentStore: Send + Sync {
         audit: AuditNote,
         expect: &dyn Fn(&Device) -> bool,
     ) -> Result<Commit, ServerError>;
+    /// Records a credential rotation: the new certificate's record and the old one revoked
+    /// (kept revoked from its first revocation), with the audit entry, atomically and durably.
+    fn record_rotation(
+        &self,
+        new: &CertRecord,
+        old: &CertRecord,
+        audit: AuditNote,
+        now_ms: u64,
+    ) -> Result<(), ServerError>;
     /// One certificate record by serial (hex).
     fn certificate(&self, serial: &str) -> Result<Option<CertRecord>, ServerError>;
     /// Every revoked certificate (for the CRL).

@@ -672,6 +672,24 @@ impl EnrollmentStore for SledStore {
         Ok(commit)
     }
 
+    fn record_rotation(
+        &self,
+        new: &CertRecord,
+        old: &CertRecord,
+        audit: AuditNote,
+        now_ms: u64,
+    ) -> Result<(), ServerError> {
+        self.transact(&[CERTS, AUDIT, META], |t| {
+            let stored = get::<CertRecord>(t.tree(CERTS)?, old.serial.as_bytes())?;
+            let mut revoked = stored.unwrap_or_else(|| old.clone());
+            revoked.revoked_at_ms.get_or_insert(now_ms);
+            put(t.tree(CERTS)?, old.serial.as_bytes(), &revoked)?;
+            put(t.tree(CERTS)?, new.serial.as_bytes(), new)?;
+            append_audit_tx(t, &audit, now_ms)?;
+            Ok(())
+        })
+    }
+
     fn certificate(&self, serial: &str) -> Result<Option<CertRecord>, ServerError> {
         self.read(CERTS, serial.as_bytes())
     }
