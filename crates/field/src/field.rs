@@ -354,6 +354,18 @@ impl Field {
     ) -> Result<Value> {
         review::decide(&self.supervisor_api()?, serial, decision, reason).await
     }
+
+    /// Accepts the chain gap of an install (`key_id`) recorded at sequence `expected`: its
+    /// missing records are declared lost, and its held records are accepted at its next sync
+    /// (supervisors only). Returns the server's answer (`gap`, `next_sequence`, ...).
+    pub async fn review_accept_gap(
+        &self,
+        key_id: &str,
+        expected: u64,
+        reason: &str,
+    ) -> Result<Value> {
+        review::accept_gap(&self.supervisor_api()?, key_id, expected, reason).await
+    }
 }
 
 #[cfg(test)]
@@ -378,6 +390,7 @@ mod tests {
         assert_send(&field.review_list(None));
         assert_send(&field.review_show("x"));
         assert_send(&field.review_decide("x", Decision::Approve, "r"));
+        assert_send(&field.review_accept_gap("k", 2, "r"));
     }
 
     #[test]

@@ -131,6 +131,18 @@ enum ReviewCommand {
     Reject(DecisionArgs),
     /// Revoke a device.
     Revoke(DecisionArgs),
+    /// Accept a tablet's chain gap: its missing records are declared lost and its held records
+    /// are accepted at its next sync (`scanner_problems` of `review show` lists the gaps).
+    AcceptGap {
+        /// The install's key id (hex).
+        key_id: String,
+        /// The sequence number the server expected (the gap's `expected`).
+        #[arg(long)]
+        expected: u64,
+        /// Why (recorded in the audit log).
+        #[arg(long)]
+        reason: String,
+    },
 }
 
 #[derive(Args)]
@@ -444,6 +456,19 @@ fn review(field: &Field, cmd: ReviewCommand) -> anyhow::Result<()> {
         ReviewCommand::Approve(a) => (a.serial, Decision::Approve, a.reason),
         ReviewCommand::Reject(a) => (a.serial, Decision::Reject, a.reason),
         ReviewCommand::Revoke(a) => (a.serial, Decision::Revoke, a.reason),
+        ReviewCommand::AcceptGap {
+            key_id,
+            expected,
+            reason,
+        } => {
+            let answer = rt.block_on(field.review_accept_gap(&key_id, expected, &reason))?;
+            println!(
+                "gap at record {expected} of {} accepted: the chain resumes at record {}",
+                answer["name"].as_str().unwrap_or(&key_id),
+                answer["gap"]["found"]
+            );
+            return Ok(());
+        }
     };
     let device = rt.block_on(field.review_decide(&serial, decision, &reason))?;
     let state = device

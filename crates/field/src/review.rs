@@ -1,5 +1,5 @@
 //! Supervisor review over the server's API: list devices, show one with its evidence, approve,
-//! reject or revoke. Only an install registered as a supervisor may; a technician gets
+//! reject or revoke, and accept a scanner's chain gap. Only an install registered as a supervisor may; a technician gets
 //! [`crate::Error::NotSupervisor`] before anything is sent (and the server would refuse too).
 
 use serde::{Deserialize, Serialize};
@@ -114,6 +114,21 @@ pub(crate) async fn decide(
     let body = serde_json::json!({ "reason": reason });
     api.post_json(
         &format!("/v1/devices/{}/{}", segment(serial), decision.as_str()),
+        &body,
+    )
+    .await
+    .map_err(|f| f.error)
+}
+
+pub(crate) async fn accept_gap(
+    api: &Api,
+    key_id: &str,
+    expected: u64,
+    reason: &str,
+) -> Result<Value> {
+    let body = serde_json::json!({ "expected": expected, "reason": reason });
+    api.post_json(
+        &format!("/v1/admin/staff/{}/accept-gap", segment(key_id)),
         &body,
     )
     .await

@@ -457,15 +457,28 @@ fn records_tampered_with_on_disk_are_refused_by_the_server() {
     assert_eq!(outcomes(&field), held);
     // ...until a supervisor accepts the gap: then the next sync gets them accepted.
     let me = field.whoami().unwrap();
-    server.admin_ok(&[
-        "staff",
-        "accept-gap",
-        &me.key_id,
-        "--expected",
-        "2",
-        "--reason",
-        "record deleted from the tablet",
-    ]);
+    let e = rt
+        .block_on(field.review_accept_gap(&me.key_id, 2, "my own gap"))
+        .unwrap_err();
+    assert_eq!(
+        e.code(),
+        "not_supervisor",
+        "a technician cannot accept a gap"
+    );
+    let supervisor_dir = tempfile::tempdir().unwrap();
+    let supervisor = open(supervisor_dir.path());
+    rt.block_on(supervisor.register(&server.invite("supervisor", "SUP")))
+        .unwrap();
+    // The supervisor sees the gap on the devices the tablet scanned.
+    let shown = rt.block_on(supervisor.review_show("DEL-00001")).unwrap();
+    assert_eq!(
+        shown["scanner_problems"][0]["gaps"][0]["expected"], 2,
+        "{shown}"
+    );
+    let answer = rt
+        .block_on(supervisor.review_accept_gap(&me.key_id, 2, "record deleted from the tablet"))
+        .unwrap();
+    assert_eq!(answer["gap"]["found"], 3, "{answer}");
     let report = rt.block_on(field.sync(&no_progress)).unwrap();
     assert_eq!((report.accepted, report.held, report.remaining), (2, 0, 0));
     assert_eq!(

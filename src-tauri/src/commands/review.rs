@@ -55,6 +55,21 @@ pub async fn review_revoke(
     decide(&state, "revoke", &serial, Decision::Revoke, &reason).await
 }
 
+/// Accepts a scanning tablet's chain gap (its missing records are lost), with a reason.
+#[tauri::command]
+pub async fn review_accept_gap(
+    state: State<'_, AppState>,
+    key_id: String,
+    expected: u64,
+    reason: String,
+) -> Result<Value> {
+    let field = state.field()?;
+    state.track(
+        "accept_gap",
+        field.review_accept_gap(&key_id, expected, &reason).await,
+    )
+}
+
 /// A review decision, recorded in the activity log.
 async fn decide(
     state: &State<'_, AppState>,

@@ -32,6 +32,17 @@ pub struct DecisionRequest {
     pub reason: String,
 }
 
+/// A reviewer's acceptance of a scanning tablet's chain gap.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GapRequest {
+    /// The tablet's install (key id).
+    pub key_id: String,
+    /// The sequence the server expected.
+    pub expected: u64,
+    /// Why the missing scans are accepted as lost.
+    pub reason: String,
+}
+
 /// Redeems an invite.
 #[hook]
 pub fn use_register() -> Action<String, Whoami> {
@@ -92,6 +103,14 @@ pub fn use_decision() -> Action<DecisionRequest, Value> {
             "review_reject"
         };
         ipc::review_decide(command, &d.serial, &d.reason).await
+    })
+}
+
+/// Accepts a chain gap.
+#[hook]
+pub fn use_accept_gap() -> Action<GapRequest, Value> {
+    use_action(|g: GapRequest| async move {
+        ipc::review_accept_gap(&g.key_id, g.expected, &g.reason).await
     })
 }
 

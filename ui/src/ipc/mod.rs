@@ -240,6 +240,15 @@ struct DecisionArgs<'a> {
     reason: &'a str,
 }
 
+/// `{"keyId", "expected", "reason"}` (Tauri passes command arguments in camelCase).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct GapArgs<'a> {
+    key_id: &'a str,
+    expected: u64,
+    reason: &'a str,
+}
+
 /// `{"filter": ...}`.
 #[derive(Serialize)]
 struct FilterArg<'a> {
@@ -351,6 +360,23 @@ pub async fn review_decide(
     reason: &str,
 ) -> Result<Value, IpcError> {
     invoke(command, &DecisionArgs { serial, reason }).await
+}
+
+/// Accepts a scanning tablet's chain gap with a reason (`review_accept_gap`).
+pub async fn review_accept_gap(
+    key_id: &str,
+    expected: u64,
+    reason: &str,
+) -> Result<Value, IpcError> {
+    invoke(
+        "review_accept_gap",
+        &GapArgs {
+            key_id,
+            expected,
+            reason,
+        },
+    )
+    .await
 }
 
 /// `native` or `plugin`.

@@ -6,7 +6,8 @@ use yew::prelude::*;
 
 use crate::components::{Icon, Notice, NoticeKind};
 use crate::hooks::{
-    use_decision, use_device, use_devices, ActionState, DecisionRequest, Loaded, Remote, Session,
+    use_accept_gap, use_decision, use_device, use_devices, ActionState, DecisionRequest,
+    GapRequest, Loaded, Remote, Session,
 };
 use crate::ipc::{Device, DeviceDetail, DeviceSummary, ScanEvidence, TimelineEvent, Whoami};
 use crate::{time, words};
@@ -274,10 +275,8 @@ fn device_view(props: &DeviceProps) -> Html {
                 { for detail.scans.iter().enumerate().map(|(i, s)| scan_card(i, s, d)) }
             </div>
             if !detail.scanner_problems.is_empty() {
-                <Notice kind={NoticeKind::Warning} id="scanner-problems"
-                    title="A tablet that scanned this device has problems">
-                    <p>{ "Scans from it are missing or it was revoked: check its scans with care." }</p>
-                </Notice>
+                <ScannerProblems problems={detail.scanner_problems.clone()}
+                    on_changed={device.reload.clone()} />
             }
             if d.state == "conflict" {
                 <Notice kind={NoticeKind::Warning} id="conflict-warning" title="Conflicting labels">
@@ -399,5 +398,123 @@ fn timeline_item(i: usize, t: &TimelineEvent, scans: &[ScanEvidence], me: Option
                 <span class="event-detail">{ format!("“{detail}”") }</span>
             }
         </li>
+    }
+}
+
+#[derive(Properties, PartialEq)]
+struct ProblemsProps {
+    /// `scanner_problems` of the device detail.
+    problems: Vec<serde_json::Value>,
+    /// Called after a gap is accepted, so the device reloads.
+    on_changed: Callback<()>,
+}
+
+/// One open or accepted chain gap of a scanning tablet.
+#[derive(Clone, Debug, PartialEq)]
+struct GapView {
+    key_id: String,
+    name: String,
+    expected: u64,
+    found: u64,
+    accepted_by: Option<String>,
+}
+
+fn gaps_of(problems: &[serde_json::Value]) -> Vec<GapView> {
+    let mut out = Vec::new();
+    for p in problems {
+        let key_id = p["key_id"].as_str().unwrap_or_default().to_string();
+        let name = p["name"].as_str().unwrap_or("a tablet").to_string();
+        for g in p["gaps"].as_array().into_iter().flatten() {
+            let (Some(expected), Some(found)) = (g["expected"].as_u64(), g["found"].as_u64())
+            else {
+                continue;
+            };
+            out.push(GapView {
+                key_id: key_id.clone(),
+                name: name.clone(),
+                expected,
+                found,
+                accepted_by: g["accepted"]["by"].as_str().map(str::to_string),
+            });
+        }
+    }
+    out
+}
+
+/// The scanning tablets' problems: revoked installs and chain gaps, with "accept the gap" for
+/// an open one (the missing scans are declared lost; the tablet's held scans then go through).
+#[function_component(ScannerProblems)]
+fn scanner_problems(props: &ProblemsProps) -> Html {
+    let accept = use_accept_gap();
+    let reason = use_state(String::new);
+    {
+        let changed = props.on_changed.clone();
+        let reason = reason.clone();
+        use_effect_with(accept.state.clone(), move |state| {
+            if let ActionState::Done(_) = state {
+                reason.set(String::new());
+                changed.emit(());
+            }
+        });
+    }
+    let oninput = {
+        let reason = reason.clone();
+        Callback::from(move |e: InputEvent| {
+            if let Some(input) = e.target_dyn_into::<HtmlInputElement>() {
+                reason.set(input.value());
+            }
+        })
+    };
+    let gaps = gaps_of(&props.problems);
+    let open = gaps.iter().any(|g| g.accepted_by.is_none());
+    let no_reason = reason.trim().is_empty();
+    let running = accept.state.running();
+    let gap_item = |g: &GapView| {
+        let lost = if g.found > g.expected + 1 {
+            format!("scans {} to {}", g.expected, g.found - 1)
+        } else {
+            format!("scan {}", g.expected)
+        };
+        let onclick = {
+            let run = accept.run.clone();
+            let (key_id, expected, reason) = (g.key_id.clone(), g.expected, reason.clone());
+            Callback::from(move |_: MouseEvent| {
+                run.emit(GapRequest {
+                    key_id: key_id.clone(),
+                    expected,
+                    reason: reason.trim().to_string(),
+                })
+            })
+        };
+        html! {
+            <li id={format!("gap-{}-{}", g.key_id, g.expected)}>
+                { format!("{}'s tablet: {lost} never reached the server; its later scans are held. ", g.name) }
+                if let Some(by) = &g.accepted_by {
+                    <span class="muted">{ format!("Accepted as lost by {by}.") }</span>
+                } else {
+                    <button class="secondary" id={format!("accept-gap-{}", g.expected)}
+                        onclick={onclick} disabled={running || no_reason}>
+                        { "Accept as lost" }
+                    </button>
+                }
+            </li>
+        }
+    };
+    html! {
+        <Notice kind={NoticeKind::Warning} id="scanner-problems"
+            title="A tablet that scanned this device has problems">
+            <p>{ "Scans from it are missing or it was revoked: check its scans with care." }</p>
+            if !gaps.is_empty() {
+                <ul class="gaps">{ for gaps.iter().map(gap_item) }</ul>
+            }
+            if open {
+                <label for="gap-reason">{ "Reason to accept a gap (recorded in the audit log)" }</label>
+                <input id="gap-reason" type="text" value={(*reason).clone()} {oninput}
+                    placeholder="e.g. tablet restored from a backup" maxlength="500" />
+            }
+            if let ActionState::Failed(err) = &accept.state {
+                <p class="refusal" id="gap-error">{ err.to_string() }</p>
+            }
+        </Notice>
     }
 }
