@@ -222,11 +222,85 @@ async fn supervisor(app: &App, server: &Server, device: &DeviceFixture) -> Resul
     app.wait_text("timeline", "you (Sam Super)", 5).await?;
     app.shot_at("03-enrolled", "timeline").await?;
 
+    accept_a_gap(app, server).await?;
+
     app.click("nav-settings").await?;
     app.wait_text("app-version", env!("CARGO_PKG_VERSION"), 10)
         .await?;
     app.wait_text("identity-server", &server.url(), 5).await?;
     app.shot("04-settings").await?;
+    Ok(())
+}
+
+/// A label of a throw-away device key, as a factory prints it.
+fn gap_label(i: u64) -> String {
+    use vouch_protocol::p256::ecdsa::SigningKey;
+    let mut seed = [7u8; 32];
+    seed[24..].copy_from_slice(&i.to_be_bytes());
+    let key = SigningKey::from_slice(&seed).expect("a valid scalar");
+    vouch_protocol::Label::new(
+        vouch_protocol::Model::new("ACME-T1").expect("model"),
+        vouch_protocol::Serial::new(&format!("SN-GAP-{i}")).expect("serial"),
+        vouch_protocol::key::public_key_of(&key),
+    )
+    .to_compact()
+    .expect("label text")
+}
+
+/// Another technician's tablet loses a scan (deleted from its queue on disk), so its later
+/// scans are held; the supervisor accepts the gap in the app and the held scan goes through.
+async fn accept_a_gap(app: &App, server: &Server) -> Result<()> {
+    let data = tempfile::tempdir()?;
+    let field = vouch_field::Field::open(data.path())?;
+    field
+        .register(&server.invite("technician", "Gale Gap")?)
+        .await?;
+    for i in 1..=3 {
+        let options = vouch_field::ScanOptions {
+            site: "WO-2002",
+            ..Default::default()
+        };
+        field.scan_text(&gap_label(i), &options)?;
+    }
+    drop(field);
+    {
+        let db = sled::open(data.path().join("queue"))?;
+        for tree in ["records", "states"] {
+            db.open_tree(tree)?.remove(2u64.to_be_bytes())?;
+        }
+        db.flush()?;
+    }
+    let field = vouch_field::Field::open(data.path())?;
+    let none = |_: &vouch_field::SyncProgress| {};
+    let report = field.sync(&none).await?;
+    anyhow::ensure!(report.held == 1, "scan 3 is held: {report:?}");
+
+    app.click("nav-review").await?;
+    app.click("filter-all").await?;
+    app.click("device-SN-GAP-1").await?;
+    app.wait_text(
+        "scanner-problems",
+        "Gale Gap's tablet: scan 2 never reached",
+        20,
+    )
+    .await?;
+    app.type_into("gap-reason", "tablet queue wiped by mistake")
+        .await?;
+    app.shot_at("05-gap-open", "scanner-problems").await?;
+    app.click("accept-gap-2").await?;
+    app.wait_text(
+        "scanner-problems",
+        "Accepted as lost by you (Sam Super)",
+        20,
+    )
+    .await?;
+    app.shot_at("06-gap-accepted", "scanner-problems").await?;
+
+    let report = field.sync(&none).await?;
+    anyhow::ensure!(
+        report.accepted == 1 && report.held == 0,
+        "the held scan goes through after the acceptance: {report:?}"
+    );
     Ok(())
 }
 

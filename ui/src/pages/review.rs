@@ -276,6 +276,7 @@ fn device_view(props: &DeviceProps) -> Html {
             </div>
             if !detail.scanner_problems.is_empty() {
                 <ScannerProblems problems={detail.scanner_problems.clone()}
+                    scans={detail.scans.clone()} me={me.clone()}
                     on_changed={device.reload.clone()} />
             }
             if d.state == "conflict" {
@@ -405,6 +406,10 @@ fn timeline_item(i: usize, t: &TimelineEvent, scans: &[ScanEvidence], me: Option
 struct ProblemsProps {
     /// `scanner_problems` of the device detail.
     problems: Vec<serde_json::Value>,
+    /// The device's scans (to name who accepted a gap).
+    scans: Vec<ScanEvidence>,
+    /// This install.
+    me: Option<Whoami>,
     /// Called after a gap is accepted, so the device reloads.
     on_changed: Callback<()>,
 }
@@ -488,10 +493,12 @@ fn scanner_problems(props: &ProblemsProps) -> Html {
         };
         html! {
             <li id={format!("gap-{}-{}", g.key_id, g.expected)}>
-                { format!("{}'s tablet: {lost} never reached the server; its later scans are held. ", g.name) }
                 if let Some(by) = &g.accepted_by {
-                    <span class="muted">{ format!("Accepted as lost by {by}.") }</span>
+                    { format!("{}'s tablet: {lost} never reached the server. ", g.name) }
+                    <span class="muted">{ format!("Accepted as lost by {}; its held scans go \
+                        through at its next sync.", actor(by, &props.scans, props.me.as_ref())) }</span>
                 } else {
+                    { format!("{}'s tablet: {lost} never reached the server; its later scans are held. ", g.name) }
                     <button class="secondary" id={format!("accept-gap-{}", g.expected)}
                         onclick={onclick} disabled={running || no_reason}>
                         { "Accept as lost" }
