@@ -189,6 +189,20 @@ fn append_audit_tx(trees: &Tx<'_>, note: &AuditNote, now_ms: u64) -> TxResult<Au
     Ok(entry)
 }
 
+/// The stored value under `key` after `change` (with the change's audit note), inside a
+/// transaction; `NotFound` with `missing()` if there is none.
+fn changed<T: DeserializeOwned>(
+    tree: &TransactionalTree,
+    key: &str,
+    missing: &dyn Fn() -> String,
+    change: &dyn Fn(T) -> Result<(T, AuditNote), ServerError>,
+) -> TxResult<(T, AuditNote)> {
+    let Some(current) = get::<T>(tree, key.as_bytes())? else {
+        return abort(ServerError::NotFound(missing()));
+    };
+    change(current).or_else(abort)
+}
+
 /// Marks a certificate revoked (keeping the first revocation time), inside a transaction.
 fn revoke_certificate_tx(t: &Tx<'_>, serial: &str, now_ms: u64) -> TxResult<()> {
     if let Some(mut cert) = get::<CertRecord>(t.tree(CERTS)?, serial.as_bytes())? {
@@ -485,15 +499,8 @@ impl DeviceStore for SledStore {
         change: &dyn Fn(Device) -> Result<(Device, AuditNote), ServerError>,
     ) -> Result<(Device, Commit), ServerError> {
         self.transact_deferred(&[DEVICES, CERTS, AUDIT, META], |t| {
-            let Some(device) = get::<Device>(t.tree(DEVICES)?, serial.as_bytes())? else {
-                return abort(ServerError::NotFound(format!(
-                    "no device with serial {serial:?}"
-                )));
-            };
-            let (device, note) = match change(device) {
-                Ok(v) => v,
-                Err(e) => return abort(e),
-            };
+            let missing = || format!("no device with serial {serial:?}");
+            let (device, note) = changed(t.tree(DEVICES)?, serial, &missing, change)?;
             put(t.tree(DEVICES)?, serial.as_bytes(), &device)?;
             if device.state == DeviceState::Revoked {
                 if let Some(cert) = &device.certificate {
@@ -574,15 +581,8 @@ impl StaffStore for SledStore {
         change: &dyn Fn(StaffMember) -> Result<(StaffMember, AuditNote), ServerError>,
     ) -> Result<StaffMember, ServerError> {
         self.transact(&[STAFF, AUDIT, META], |t| {
-            let Some(member) = get::<StaffMember>(t.tree(STAFF)?, key_id.as_bytes())? else {
-                return abort(ServerError::NotFound(format!(
-                    "no staff member with key id {key_id}"
-                )));
-            };
-            let (member, note) = match change(member) {
-                Ok(v) => v,
-                Err(e) => return abort(e),
-            };
+            let missing = || format!("no staff member with key id {key_id}");
+            let (member, note) = changed(t.tree(STAFF)?, key_id, &missing, change)?;
             put(t.tree(STAFF)?, key_id.as_bytes(), &member)?;
             append_audit_tx(t, &note, now_ms)?;
             Ok(member)
