@@ -13,13 +13,14 @@
 //! for both before the session, SIGTERM (never SIGKILL) for `tauri-driver`, and no panic while
 //! a session is open (collect the outcome, quit, then assert).
 
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
 use thirtyfour::prelude::*;
+use vouch_testkit::{terminate, ServerProcess};
 
 /// Whether the end-to-end tests were asked for (`VOUCH_E2E=1`).
 pub fn enabled() -> bool {
@@ -88,137 +89,49 @@ pub fn run_ok(cmd: &mut Command) -> Result<String> {
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
-/// Sends SIGTERM and waits (up to 15 s, then SIGKILL).
-fn terminate(child: &mut Child) {
-    if let Ok(Some(_)) = child.try_wait() {
-        return;
-    }
-    let _ = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status();
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while Instant::now() < deadline {
-        if let Ok(Some(_)) = child.try_wait() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-}
+/// A running `vouch-server` on a temporary data folder (the shared harness, `vouch-testkit`);
+/// stopped with SIGTERM when dropped. Its methods return errors rather than panic, since a
+/// WebDriver session may be open when they run.
+pub struct Server(ServerProcess);
 
-/// A running `vouch-server` on a temporary data folder; stopped with SIGTERM when dropped.
-pub struct Server {
-    /// The data folder.
-    pub dir: tempfile::TempDir,
-    /// Where it listens.
-    pub addr: SocketAddr,
-    child: Option<Child>,
+impl std::ops::Deref for Server {
+    type Target = ServerProcess;
+
+    fn deref(&self) -> &ServerProcess {
+        &self.0
+    }
 }
 
 impl Server {
     /// `init` a fresh data folder and serve it on a free port.
     pub fn start() -> Result<Self> {
-        let dir = tempfile::tempdir()?;
-        run_ok(
-            Command::new(server_bin()?)
-                .arg("--data")
-                .arg(dir.path())
-                .args(["init", "--hostname", "localhost"]),
-        )?;
-        let mut server = Self {
-            dir,
-            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
-            child: None,
-        };
-        server.serve("127.0.0.1:0")?;
-        Ok(server)
-    }
-
-    fn serve(&mut self, listen: &str) -> Result<()> {
-        let addr_file = self.dir.path().join("server.addr");
-        let _ = std::fs::remove_file(&addr_file);
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(self.dir.path().join("server.log"))?;
-        let child = Command::new(server_bin()?)
-            .arg("--data")
-            .arg(self.dir.path())
-            .args(["serve", "--listen", listen])
-            .env("VOUCH_LOG_LEVEL", "warn")
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()?;
-        self.child = Some(child);
-        let started = Instant::now();
-        loop {
-            if let Ok(text) = std::fs::read_to_string(&addr_file) {
-                if let Ok(addr) = text.trim().parse() {
-                    self.addr = addr;
-                    return Ok(());
-                }
-            }
-            if started.elapsed() > Duration::from_secs(30) {
-                bail!("vouch-server did not start: {}", self.log());
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    /// The URL the app and devices use.
-    pub fn url(&self) -> String {
-        format!("https://localhost:{}", self.addr.port())
+        let bin = server_bin()?;
+        let dir = vouch_testkit::init_data(&bin, &[]);
+        let server =
+            ServerProcess::try_serve(&bin, dir, "127.0.0.1:0", "warn").map_err(|e| anyhow!(e))?;
+        Ok(Self(server))
     }
 
     /// The CA certificate file.
     pub fn ca_pem(&self) -> PathBuf {
-        self.dir.path().join("ca/ca.pem")
-    }
-
-    /// The server's log.
-    pub fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default()
+        self.0.ca_pem_path()
     }
 
     /// A one-time invite for `role` (`technician` or `supervisor`).
     pub fn invite(&self, role: &str, name: &str) -> Result<String> {
-        let out = run_ok(
-            Command::new(server_bin()?)
-                .arg("--data")
-                .arg(self.dir.path())
-                .args(["invite", "--role", role, "--name", name, "--json"])
-                .args(["--server-url", &self.url()]),
-        )?;
-        let v: serde_json::Value = serde_json::from_str(out.trim())?;
-        v["invite"]
-            .as_str()
-            .map(str::to_string)
-            .ok_or_else(|| anyhow!("no invite in {out}"))
+        self.0
+            .try_invite_with(role, name, &[])
+            .map_err(|e| anyhow!(e))
     }
 
     /// Stops the server (SIGTERM), keeping its data.
     pub fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            terminate(&mut child);
-        }
+        self.0.stop();
     }
 
     /// Serves the same data folder on the same port again.
     pub fn restart(&mut self) -> Result<()> {
-        self.stop();
-        let started = Instant::now();
-        while TcpListener::bind(self.addr).is_err() && started.elapsed() < Duration::from_secs(10) {
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let listen = self.addr.to_string();
-        self.serve(&listen)
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.stop();
+        self.0.try_restart().map_err(|e| anyhow!(e))
     }
 }
 

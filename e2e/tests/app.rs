@@ -233,18 +233,17 @@ async fn supervisor(app: &App, server: &Server, device: &DeviceFixture) -> Resul
 }
 
 /// A label of a throw-away device key, as a factory prints it.
-fn gap_label(i: u64) -> String {
+fn gap_label(i: u64) -> Result<String> {
     use vouch_protocol::p256::ecdsa::SigningKey;
     let mut seed = [7u8; 32];
     seed[24..].copy_from_slice(&i.to_be_bytes());
-    let key = SigningKey::from_slice(&seed).expect("a valid scalar");
-    vouch_protocol::Label::new(
-        vouch_protocol::Model::new("ACME-T1").expect("model"),
-        vouch_protocol::Serial::new(&format!("SN-GAP-{i}")).expect("serial"),
+    let key = SigningKey::from_slice(&seed)?;
+    let label = vouch_protocol::Label::new(
+        vouch_protocol::Model::new("ACME-T1")?,
+        vouch_protocol::Serial::new(&format!("SN-GAP-{i}"))?,
         vouch_protocol::key::public_key_of(&key),
-    )
-    .to_compact()
-    .expect("label text")
+    );
+    Ok(label.to_compact()?)
 }
 
 /// Another technician's tablet loses a scan (deleted from its queue on disk), so its later
@@ -260,7 +259,7 @@ async fn accept_a_gap(app: &App, server: &Server) -> Result<()> {
             site: "WO-2002",
             ..Default::default()
         };
-        field.scan_text(&gap_label(i), &options)?;
+        field.scan_text(&gap_label(i)?, &options)?;
     }
     drop(field);
     {

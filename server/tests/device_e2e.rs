@@ -6,33 +6,14 @@ mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::OnceLock;
 
 use common::*;
 use vouch_device::client::{answer_challenge, request_challenge, submit_answer, EnrollOptions};
 use vouch_device::{EnrollMode, Session};
 
-/// The `vouch-device` binary, built once for these tests.
-fn device_bin() -> &'static Path {
-    static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        let status = Command::new(env!("CARGO"))
-            .args([
-                "build",
-                "--quiet",
-                "-p",
-                "vouch-device",
-                "--bin",
-                "vouch-device",
-            ])
-            .status()
-            .unwrap();
-        assert!(status.success(), "building vouch-device failed");
-        let target = std::env::var_os("CARGO_TARGET_DIR")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"));
-        target.join("debug/vouch-device")
-    })
+/// The `vouch-device` binary, built once for these tests (`VOUCH_DEVICE_BIN` overrides).
+fn device_bin() -> PathBuf {
+    vouch_testkit::workspace_bin("vouch-device", "vouch-device", "VOUCH_DEVICE_BIN")
 }
 
 struct Cli<'a> {

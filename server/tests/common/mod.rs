@@ -9,11 +9,8 @@
     missing_docs
 )]
 
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use rcgen::{CertificateParams, KeyPair, PublicKeyData};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
@@ -28,16 +25,22 @@ use vouch_protocol::p256::pkcs8::EncodePrivateKey;
 use vouch_protocol::{
     ChainHead, Label, Model, NewScan, RecordId, ScanRecord, Serial, SignedScanRecord,
 };
+use vouch_testkit::ServerProcess;
 
 pub fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_vouch-server")
 }
 
-/// A running server; stopped with SIGTERM when dropped.
-pub struct Server {
-    pub dir: tempfile::TempDir,
-    pub addr: SocketAddr,
-    child: Child,
+/// A running server (the shared harness, `vouch-testkit`), logging at info; stopped with
+/// SIGTERM when dropped.
+pub struct Server(ServerProcess);
+
+impl std::ops::Deref for Server {
+    type Target = ServerProcess;
+
+    fn deref(&self) -> &ServerProcess {
+        &self.0
+    }
 }
 
 impl Server {
@@ -47,155 +50,26 @@ impl Server {
 
     /// Starts with `(from, to)` text replacements applied to the example config.
     pub fn start_with_config(replacements: &[(&str, &str)]) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let out = Command::new(bin())
-            .args([
-                "--data",
-                dir.path().to_str().unwrap(),
-                "init",
-                "--hostname",
-                "localhost",
-            ])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "init: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let path = dir.path().join("config.toml");
-        let mut text = std::fs::read_to_string(&path).unwrap();
-        for (from, to) in replacements {
-            assert!(text.contains(from), "config has no {from:?}");
-            text = text.replace(from, to);
-        }
-        std::fs::write(&path, text).unwrap();
-        Self::serve(dir)
+        Self(ServerProcess::start(Path::new(bin()), replacements, "info"))
     }
 
+    /// Serves an existing data folder on a free port.
     pub fn serve(dir: tempfile::TempDir) -> Self {
-        let _ = std::fs::remove_file(dir.path().join("server.addr"));
-        let log = std::fs::File::create(dir.path().join("server.log")).unwrap();
-        let child = Command::new(bin())
-            .args([
-                "--data",
-                dir.path().to_str().unwrap(),
-                "serve",
-                "--listen",
-                "127.0.0.1:0",
-            ])
-            .env("VOUCH_LOG_LEVEL", "info")
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .unwrap();
-        let started = Instant::now();
-        let addr = loop {
-            if let Ok(text) = std::fs::read_to_string(dir.path().join("server.addr")) {
-                if let Ok(addr) = text.trim().parse() {
-                    break addr;
-                }
-            }
-            assert!(
-                started.elapsed() < Duration::from_secs(20),
-                "server did not start"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        };
-        Self { dir, addr, child }
+        Self(ServerProcess::serve(
+            Path::new(bin()),
+            dir,
+            "127.0.0.1:0",
+            "info",
+        ))
     }
 
     pub fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
-    pub fn data(&self) -> &Path {
-        self.dir.path()
-    }
-
-    pub fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default()
-    }
-
-    pub fn url(&self) -> String {
-        format!("https://localhost:{}", self.addr.port())
-    }
-
-    pub fn ca_pem(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("ca/ca.pem")).unwrap()
-    }
-
-    /// Runs an admin command against this server.
-    pub fn admin(&self, args: &[&str]) -> Output {
-        Command::new(bin())
-            .arg("--data")
-            .arg(self.data())
-            .args(args)
-            .output()
-            .unwrap()
-    }
-
-    pub fn admin_ok(&self, args: &[&str]) -> String {
-        let out = self.admin(args);
-        assert!(
-            out.status.success(),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
-    }
-
-    pub fn invite(&self, role: &str, name: &str) -> String {
-        self.invite_with(role, name, &[])
-    }
-
-    pub fn invite_with(&self, role: &str, name: &str, extra: &[&str]) -> String {
-        let url = self.url();
-        let mut args = vec![
-            "invite",
-            "--role",
-            role,
-            "--name",
-            name,
-            "--json",
-            "--server-url",
-            &url,
-        ];
-        args.extend_from_slice(extra);
-        let out = self.admin_ok(&args);
-        let v: Value = serde_json::from_str(out.trim()).unwrap();
-        v["invite"].as_str().unwrap().to_string()
+        self.0.pid().expect("the server is running")
     }
 
     /// Stops the server (SIGTERM) and returns its data folder.
-    pub fn stop(mut self) -> tempfile::TempDir {
-        self.terminate();
-        let dir = tempfile::tempdir().unwrap();
-        std::mem::replace(&mut self.dir, dir)
-    }
-
-    fn terminate(&mut self) {
-        if let Ok(Some(_)) = self.child.try_wait() {
-            return;
-        }
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(15);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.terminate();
+    pub fn stop(self) -> tempfile::TempDir {
+        self.0.into_data()
     }
 }
 
