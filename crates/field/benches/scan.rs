@@ -159,6 +159,8 @@ fn main() {
         .iter()
         .map(|i| i.expected.clone().unwrap_or_default())
         .collect();
+    // frame ids name the set their code came from, so misses can be told apart by origin
+    let corpus_sets: Vec<String> = items.iter().map(|i| i.set.clone()).collect();
     let save = |img: &GrayImage, name: &str| -> PathBuf {
         let p = tmp.path().join(format!("{name}.png"));
         img.save(&p).expect("write png");
@@ -188,7 +190,7 @@ fn main() {
                 let f = synth::frame_with(img, w, h, k as u32);
                 let path = save(&f, &format!("{name}-code-{k}"));
                 items.push(Item {
-                    id: format!("{name}-code:{k}"),
+                    id: format!("{name}-code:{k}:{}", corpus_sets[k]),
                     set: format!("{name}-code"),
                     path,
                     img: f,

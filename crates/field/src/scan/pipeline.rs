@@ -390,6 +390,18 @@ fn region_pass(
     false
 }
 
+/// Camera frames, when the block passes read nothing: one global (Otsu) threshold of the whole
+/// frame (a code on a clean label under even light binarizes well globally even where the block
+/// binarizer breaks its small modules), our finders and crops around what they locate. Otsu's
+/// level of a contrast-stretched image is the stretched level, so the stretch is skipped.
+fn global_frame_pass(ctx: &mut Ctx, work: Gray<'_>, row_step: usize, scale: f32) {
+    let gbits = binarize::otsu(work);
+    let located = finder_pass(ctx, &gbits, row_step, scale, Method::Global);
+    if ctx.hits.is_empty() && !ctx.expired() {
+        crop_pass(ctx, work, &located, scale);
+    }
+}
+
 fn upscale2(img: Gray<'_>) -> GrayBuf {
     binarize::crop_scaled(img, 0, 0, img.width, img.height, 2.0)
 }
@@ -466,6 +478,9 @@ fn decode_rqrr(img: Gray<'_>, opts: &DecodeOptions) -> (Vec<Hit>, Duration) {
         let hl = finder_pass(&mut ctx, &hbits, 1, scale * 2.0, Method::LowContrast);
         if ctx.hits.is_empty() && !ctx.expired() {
             crop_pass(&mut ctx, half.view(), &hl, scale * 2.0);
+        }
+        if ctx.hits.is_empty() && !ctx.expired() {
+            global_frame_pass(&mut ctx, work, row_step, scale);
         }
         return ctx.finish();
     }
