@@ -62,30 +62,42 @@ fn center_from_end(s: &[u32; 5], end: usize) -> f32 {
 
 struct Scanner<'a> {
     img: &'a BitImage,
+    /// Looking for light-on-dark finders (the image read with black and white swapped).
+    inv: bool,
     found: Vec<Finder>,
 }
 
 impl Scanner<'_> {
+    /// Whether `(x, y)` is dark in this scanner's polarity (outside the image: light).
+    #[inline]
+    fn px(&self, x: i64, y: i64) -> bool {
+        x >= 0
+            && y >= 0
+            && (x as usize) < self.img.width
+            && (y as usize) < self.img.height
+            && (self.img.bits[y as usize * self.img.width + x as usize] != 0) != self.inv
+    }
+
     fn cross_check_vertical(&self, start_y: usize, x: usize, max_count: u32, total: u32) -> f32 {
         let img = self.img;
         let mut s = [0u32; 5];
         let mut y = start_y as i64;
         let xi = x as i64;
-        while y >= 0 && img.get_i(xi, y) {
+        while y >= 0 && self.px(xi, y) {
             s[2] += 1;
             y -= 1;
         }
         if y < 0 {
             return f32::NAN;
         }
-        while y >= 0 && !img.get_i(xi, y) && s[1] <= max_count {
+        while y >= 0 && !self.px(xi, y) && s[1] <= max_count {
             s[1] += 1;
             y -= 1;
         }
         if y < 0 || s[1] > max_count {
             return f32::NAN;
         }
-        while y >= 0 && img.get_i(xi, y) && s[0] <= max_count {
+        while y >= 0 && self.px(xi, y) && s[0] <= max_count {
             s[0] += 1;
             y -= 1;
         }
@@ -94,21 +106,21 @@ impl Scanner<'_> {
         }
         let h = img.height as i64;
         let mut y = start_y as i64 + 1;
-        while y < h && img.get_i(xi, y) {
+        while y < h && self.px(xi, y) {
             s[2] += 1;
             y += 1;
         }
         if y == h {
             return f32::NAN;
         }
-        while y < h && !img.get_i(xi, y) && s[3] < max_count {
+        while y < h && !self.px(xi, y) && s[3] < max_count {
             s[3] += 1;
             y += 1;
         }
         if y == h || s[3] >= max_count {
             return f32::NAN;
         }
-        while y < h && img.get_i(xi, y) && s[4] < max_count {
+        while y < h && self.px(xi, y) && s[4] < max_count {
             s[4] += 1;
             y += 1;
         }
@@ -131,21 +143,21 @@ impl Scanner<'_> {
         let mut s = [0u32; 5];
         let yi = y as i64;
         let mut x = start_x as i64;
-        while x >= 0 && img.get_i(x, yi) {
+        while x >= 0 && self.px(x, yi) {
             s[2] += 1;
             x -= 1;
         }
         if x < 0 {
             return f32::NAN;
         }
-        while x >= 0 && !img.get_i(x, yi) && s[1] <= max_count {
+        while x >= 0 && !self.px(x, yi) && s[1] <= max_count {
             s[1] += 1;
             x -= 1;
         }
         if x < 0 || s[1] > max_count {
             return f32::NAN;
         }
-        while x >= 0 && img.get_i(x, yi) && s[0] <= max_count {
+        while x >= 0 && self.px(x, yi) && s[0] <= max_count {
             s[0] += 1;
             x -= 1;
         }
@@ -154,21 +166,21 @@ impl Scanner<'_> {
         }
         let w = img.width as i64;
         let mut x = start_x as i64 + 1;
-        while x < w && img.get_i(x, yi) {
+        while x < w && self.px(x, yi) {
             s[2] += 1;
             x += 1;
         }
         if x == w {
             return f32::NAN;
         }
-        while x < w && !img.get_i(x, yi) && s[3] < max_count {
+        while x < w && !self.px(x, yi) && s[3] < max_count {
             s[3] += 1;
             x += 1;
         }
         if x == w || s[3] >= max_count {
             return f32::NAN;
         }
-        while x < w && img.get_i(x, yi) && s[4] < max_count {
+        while x < w && self.px(x, yi) && s[4] < max_count {
             s[4] += 1;
             x += 1;
         }
@@ -191,21 +203,21 @@ impl Scanner<'_> {
         let (cx, cy) = (cx as i64, cy as i64);
         let mut s = [0u32; 5];
         let mut i = 0i64;
-        while cy >= i && cx >= i && img.get_i(cx - i, cy - i) {
+        while cy >= i && cx >= i && self.px(cx - i, cy - i) {
             s[2] += 1;
             i += 1;
         }
         if s[2] == 0 {
             return false;
         }
-        while cy >= i && cx >= i && !img.get_i(cx - i, cy - i) {
+        while cy >= i && cx >= i && !self.px(cx - i, cy - i) {
             s[1] += 1;
             i += 1;
         }
         if s[1] == 0 {
             return false;
         }
-        while cy >= i && cx >= i && img.get_i(cx - i, cy - i) {
+        while cy >= i && cx >= i && self.px(cx - i, cy - i) {
             s[0] += 1;
             i += 1;
         }
@@ -214,18 +226,18 @@ impl Scanner<'_> {
         }
         let (w, h) = (img.width as i64, img.height as i64);
         let mut i = 1i64;
-        while cy + i < h && cx + i < w && img.get_i(cx + i, cy + i) {
+        while cy + i < h && cx + i < w && self.px(cx + i, cy + i) {
             s[2] += 1;
             i += 1;
         }
-        while cy + i < h && cx + i < w && !img.get_i(cx + i, cy + i) {
+        while cy + i < h && cx + i < w && !self.px(cx + i, cy + i) {
             s[3] += 1;
             i += 1;
         }
         if s[3] == 0 {
             return false;
         }
-        while cy + i < h && cx + i < w && img.get_i(cx + i, cy + i) {
+        while cy + i < h && cx + i < w && self.px(cx + i, cy + i) {
             s[4] += 1;
             i += 1;
         }
@@ -278,54 +290,98 @@ impl Scanner<'_> {
 /// Finds finder-pattern candidates in a binarized image (1 = dark). `row_step` is the distance
 /// between scanned rows (1 for tiny images, 2 for camera frames).
 pub fn find_finders(img: &BitImage, row_step: usize) -> Vec<Finder> {
-    let mut sc = Scanner {
+    let [dark, _] = find_finders_both(img, row_step, false);
+    dark
+}
+
+/// [`find_finders`] for both polarities in one pass over the rows: dark-on-light finders, and
+/// (when `light_too`) light-on-dark ones (an inverted code). Each row is cut into runs once
+/// (flat stretches are skipped eight pixels at a time) and both polarities test windows of
+/// five runs, as ZXing's pixel state machine would.
+pub fn find_finders_both(img: &BitImage, row_step: usize, light_too: bool) -> [Vec<Finder>; 2] {
+    let mut scanners = [false, true].map(|inv| Scanner {
         img,
+        inv,
         found: Vec::new(),
-    };
+    });
     let (w, h) = (img.width, img.height);
     if w < 7 || h < 7 {
-        return Vec::new();
+        return [Vec::new(), Vec::new()];
     }
     let step = row_step.max(1);
+    let (mut runs, mut ends) = (Vec::with_capacity(w / 4), Vec::with_capacity(w / 4));
     let mut y = step / 2;
     while y < h {
-        let row = &img.bits[y * w..(y + 1) * w];
-        let mut s = [0u32; 5];
-        let mut state = 0usize;
-        let mut x = 0usize;
-        while x < w {
-            if row[x] != 0 {
-                if state & 1 == 1 {
-                    state += 1;
-                }
-                s[state] += 1;
-            } else if state & 1 == 0 {
-                if state == 4 {
-                    if found_pattern_cross(&s) && sc.handle_possible_center(&s, y, x) {
-                        s = [0; 5];
-                        state = 0;
-                    } else {
-                        s = [s[2], s[3], s[4], 1, 0];
-                        state = 3;
-                    }
-                } else {
-                    state += 1;
-                    s[state] += 1;
-                }
-            } else {
-                s[state] += 1;
-            }
-            x += 1;
-        }
-        if state == 4 && found_pattern_cross(&s) {
-            sc.handle_possible_center(&s, y, w);
+        let first = row_runs(&img.bits[y * w..(y + 1) * w], &mut runs);
+        ends.clear();
+        ends.extend(runs.iter().scan(0usize, |acc, &r| {
+            *acc += r as usize;
+            Some(*acc)
+        }));
+        for sc in scanners.iter_mut().take(if light_too { 2 } else { 1 }) {
+            let dark = u8::from(!sc.inv);
+            sc.scan_runs(&runs, &ends, usize::from(first != dark), y);
         }
         y += step;
     }
-    let mut found = sc.found;
-    found.sort_by_key(|f| std::cmp::Reverse(f.count));
-    found.truncate(MAX_CANDIDATES);
-    found
+    scanners.map(|sc| {
+        let mut found = sc.found;
+        found.sort_by_key(|f| std::cmp::Reverse(f.count));
+        found.truncate(MAX_CANDIDATES);
+        found
+    })
+}
+
+/// Cuts a row into run lengths (alternating colours, starting with the colour of the first
+/// pixel, which is returned). Stretches of eight equal pixels are skipped in one step.
+fn row_runs(row: &[u8], runs: &mut Vec<u32>) -> u8 {
+    runs.clear();
+    let Some(&first) = row.first() else {
+        return 0;
+    };
+    let (mut cur, mut len, mut x) = (first, 0u32, 0usize);
+    let word = |c: u8| u64::from_ne_bytes([c; 8]);
+    let mut same = word(cur);
+    while x < row.len() {
+        if let Some(chunk) = row.get(x..x + 8) {
+            let mut b = [0u8; 8];
+            b.copy_from_slice(chunk);
+            if u64::from_ne_bytes(b) == same {
+                len += 8;
+                x += 8;
+                continue;
+            }
+        }
+        if row[x] == cur {
+            len += 1;
+        } else {
+            runs.push(len);
+            cur = row[x];
+            same = word(cur);
+            len = 1;
+        }
+        x += 1;
+    }
+    runs.push(len);
+    first
+}
+
+impl Scanner<'_> {
+    /// Tests every window of five runs that starts with a dark run (`start` is the index of the
+    /// first dark run): after a hit the next window starts six runs on, otherwise two, which is
+    /// where ZXing's state machine would look next.
+    /// `ends[k]` is where run `k` ends (the prefix sums of `runs`).
+    fn scan_runs(&mut self, runs: &[u32], ends: &[usize], start: usize, y: usize) {
+        let mut k = start;
+        while k + 5 <= runs.len() && k + 4 < ends.len() {
+            let s = [runs[k], runs[k + 1], runs[k + 2], runs[k + 3], runs[k + 4]];
+            if found_pattern_cross(&s) && self.handle_possible_center(&s, y, ends[k + 4]) {
+                k += 6;
+            } else {
+                k += 2;
+            }
+        }
+    }
 }
 
 /// Three finders in symbol order: top-left (the corner), top-right, bottom-left.

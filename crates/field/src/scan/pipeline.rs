@@ -172,15 +172,22 @@ fn finder_pass_mapped(
     method: Method,
 ) -> Vec<Located> {
     let mut located = Vec::new();
-    for inverted in [false, true] {
+    let both = finder::find_finders_both(bits, row_step, true);
+    for (inverted, found) in [false, true].into_iter().zip(both) {
+        // the inverted image only when there is an inverted triple to fit
         let inv;
         let img = if inverted {
+            if found.len() < 3 {
+                if method == Method::FinderGrid {
+                    ctx.cands.extend(found.iter().map(|f| (*f, inverted)));
+                }
+                continue;
+            }
             inv = bits.inverted();
             &inv
         } else {
             bits
         };
-        let found = finder::find_finders(img, row_step);
         if method == Method::FinderGrid {
             ctx.cands.extend(found.iter().map(|f| (*f, inverted)));
         }
