@@ -14,6 +14,8 @@
 //! - `frame720-code` / `frame1080-code`: every corpus image pasted into a 1280x720 / 1920x1080
 //!   scene; `frame720-none` / `frame1080-none`: scenes without a code. Frames are decoded with
 //!   `DecodeOptions::frame()` (the scanning loop's settings).
+//! - `frame720-synth-*` / `frame1080-synth-*`: synthetic camera frames per category
+//!   (`synth::frame_case`: typical, small modules, blur, dim, glare), also decoded as frames.
 //!
 //! CPU time is the decoding thread's CPU time (`CLOCK_THREAD_CPUTIME_ID`), one core, all
 //! preprocessing included; image loading is excluded on both sides.
@@ -195,6 +197,23 @@ fn main() {
                     path,
                     img: f,
                     expected: Some(exp.clone()),
+                });
+            }
+        }
+        for cat in synth::FRAME_CATEGORIES {
+            let set = format!("{name}-synth-{cat}");
+            if !want(&set) {
+                continue;
+            }
+            for i in 0..synth_n {
+                let (f, text) = synth::frame_case(cat, i, w, h);
+                let path = save(&f, &format!("{set}-{i}"));
+                items.push(Item {
+                    id: format!("{set}:{i}"),
+                    set: set.clone(),
+                    path,
+                    img: f,
+                    expected: Some(text),
                 });
             }
         }

@@ -437,14 +437,36 @@ pub fn crop_scaled(img: Gray<'_>, x0: usize, y0: usize, w: usize, h: usize, scal
     if base.width == 0 || base.height == 0 {
         return GrayBuf::default();
     }
-    let sx = base.width as f32 / out_w as f32;
-    let sy = base.height as f32 / out_h as f32;
-    let mut data = Vec::with_capacity(out_w * out_h);
-    let v = base.view();
-    for y in 0..out_h {
-        let fy = (y as f32 + 0.5) * sy;
-        for x in 0..out_w {
-            data.push(sample_bilinear(v, (x as f32 + 0.5) * sx, fy));
+    resample(base.view(), out_w, out_h)
+}
+
+/// Where output coordinate `i` of `n` samples an axis of `len` pixels: the two source indices
+/// and the weight of the second in 1/256 (the same positions as [`sample_bilinear`]).
+fn taps(n: usize, len: usize) -> Vec<(usize, usize, u32)> {
+    let s = len as f32 / n as f32;
+    (0..n)
+        .map(|i| {
+            let f = ((i as f32 + 0.5) * s - 0.5).clamp(0.0, (len - 1) as f32);
+            let i0 = f as usize;
+            let w = ((f - i0 as f32) * 256.0 + 0.5) as u32;
+            (i0, (i0 + 1).min(len - 1), w.min(256))
+        })
+        .collect()
+}
+
+/// Bilinear resampling of a whole (non-empty) image to `out_w` x `out_h`, in fixed point with
+/// the taps of each column computed once.
+fn resample(v: Gray<'_>, out_w: usize, out_h: usize) -> GrayBuf {
+    let cols = taps(out_w, v.width);
+    let rows = taps(out_h, v.height);
+    let mut data = vec![0u8; out_w * out_h];
+    for (out, &(y0, y1, wy)) in data.chunks_exact_mut(out_w).zip(&rows) {
+        let r0 = &v.data[y0 * v.width..][..v.width];
+        let r1 = &v.data[y1 * v.width..][..v.width];
+        for (o, &(x0, x1, wx)) in out.iter_mut().zip(&cols) {
+            let top = u32::from(r0[x0]) * (256 - wx) + u32::from(r0[x1]) * wx;
+            let bottom = u32::from(r1[x0]) * (256 - wx) + u32::from(r1[x1]) * wx;
+            *o = ((top * (256 - wy) + bottom * wy + (1 << 15)) >> 16) as u8;
         }
     }
     GrayBuf {

@@ -28,13 +28,32 @@ const MAX_CANDIDATES: usize = 48;
 /// Candidates combined into triples (the best confirmed ones).
 const MAX_POOL: usize = 16;
 
+/// Slack in pixels added to the module tolerance of the run checks, for patterns of
+/// [`SLACK_FROM`]..[`SLACK_TO`] pixels (below, noise speckles would pass as finders; above,
+/// the slack only lets more of the scene through).
+const PIXEL_SLACK: f32 = 0.5;
+/// See [`PIXEL_SLACK`].
+const SLACK_FROM: u32 = 13;
+/// From 3 px per module on, half a module is slack enough.
+const SLACK_TO: u32 = 21;
+
+fn slack(total: u32) -> f32 {
+    if (SLACK_FROM..SLACK_TO).contains(&total) {
+        PIXEL_SLACK
+    } else {
+        0.0
+    }
+}
+
 fn found_pattern_cross(s: &[u32; 5]) -> bool {
     let total: u32 = s.iter().sum();
     if total < 7 {
         return false;
     }
     let module = total as f32 / 7.0;
-    let max_var = module / 2.0;
+    // half a module, plus half a pixel: at 2-3 px per module one pixel of blur or noise is a
+    // third of a module (zxing-cpp's pattern check has the same slack)
+    let max_var = module / 2.0 + slack(total);
     (module - s[0] as f32).abs() < max_var
         && (module - s[1] as f32).abs() < max_var
         && (3.0 * module - s[2] as f32).abs() < 3.0 * max_var

@@ -98,6 +98,8 @@ const FRAME_CROP_PIXELS: usize = 400 * 400;
 /// On camera frames, a located triple gets a crop only if a grid fit matched its timing
 /// patterns at least this well (random texture scores about 0.5).
 const FRAME_CROP_MIN_TIMING: f32 = 0.6;
+/// On camera frames, grid fits whose timing patterns match less than this are not sampled.
+const FRAME_MIN_TIMING: f32 = 0.6;
 /// Minimum block contrast of the low-contrast pass (ZXing's default is 24).
 const LOW_CONTRAST_RANGE: i32 = 6;
 /// The same for the half-resolution pass on camera frames (the 2x2 mean halves the noise).
@@ -204,6 +206,11 @@ fn finder_pass_mapped(
                 timing,
             });
             for fit in fits {
+                // camera frames: a grid whose timing patterns hardly match is texture; sampling
+                // and decoding it would cost more than the next frame
+                if ctx.frame_mode && fit.timing < FRAME_MIN_TIMING {
+                    continue;
+                }
                 if !detector::format_plausible(img, &fit, ctx.frame_mode) {
                     continue;
                 }
