@@ -376,6 +376,39 @@ pub fn box_blur3(img: Gray<'_>) -> GrayBuf {
     }
 }
 
+/// Unsharp masking: `p + amount * (p - mean)` with the mean over a `(2r+1)^2` box (integral
+/// image), clamped to 0..=255. Restores the edges between modules that defocus has merged.
+pub fn sharpen(img: Gray<'_>, r: usize, amount: f32) -> GrayBuf {
+    let (w, h) = (img.width, img.height);
+    let mut integral = vec![0u32; (w + 1) * (h + 1)];
+    for y in 0..h {
+        let mut row = 0u32;
+        for x in 0..w {
+            row += u32::from(img.data[y * w + x]);
+            integral[(y + 1) * (w + 1) + x + 1] = integral[y * (w + 1) + x + 1] + row;
+        }
+    }
+    let k = (amount * 256.0) as i32;
+    let mut data = vec![0u8; w * h];
+    for y in 0..h {
+        let (y0, y1) = (y.saturating_sub(r), (y + r + 1).min(h));
+        for x in 0..w {
+            let (x0, x1) = (x.saturating_sub(r), (x + r + 1).min(w));
+            let sum = integral[y1 * (w + 1) + x1] + integral[y0 * (w + 1) + x0]
+                - integral[y0 * (w + 1) + x1]
+                - integral[y1 * (w + 1) + x0];
+            let mean = (sum / ((y1 - y0) * (x1 - x0)) as u32) as i32;
+            let p = i32::from(img.data[y * w + x]);
+            data[y * w + x] = (p + ((p - mean) * k >> 8)).clamp(0, 255) as u8;
+        }
+    }
+    GrayBuf {
+        width: w,
+        height: h,
+        data,
+    }
+}
+
 /// Bilinear sample at a real-valued position (pixel centres at integer + 0.5); clamps to the
 /// border. Returns 255 for an empty image.
 #[inline]
