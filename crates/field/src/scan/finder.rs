@@ -485,3 +485,67 @@ pub fn triples(found: &[Finder], max: usize) -> Vec<Triple> {
     out.truncate(max);
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A finder pattern (7x7 modules) of `module` px centred at `(cx, cy)` on a `w` x `w`
+    /// image, dark on light or (`light`) light on dark.
+    fn finder_image(w: usize, cx: f32, cy: f32, module: f32, light: bool) -> BitImage {
+        let mut bits = vec![u8::from(light); w * w];
+        for y in 0..w {
+            for x in 0..w {
+                let u = ((x as f32 + 0.5 - cx) / module + 3.5).floor();
+                let v = ((y as f32 + 0.5 - cy) / module + 3.5).floor();
+                if !(0.0..7.0).contains(&u) || !(0.0..7.0).contains(&v) {
+                    continue;
+                }
+                let ring = (u - 3.0).abs().max((v - 3.0).abs());
+                let dark = ring != 2.0;
+                bits[y * w + x] = u8::from(dark != light);
+            }
+        }
+        BitImage {
+            width: w,
+            height: w,
+            bits,
+        }
+    }
+
+    #[test]
+    fn row_runs_alternate_colours() {
+        let mut runs = Vec::new();
+        let row = [1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0];
+        assert_eq!(row_runs(&row, &mut runs), 1);
+        assert_eq!(runs, vec![2, 10, 1, 1]);
+        assert_eq!(row_runs(&[], &mut runs), 0);
+        assert!(runs.is_empty());
+    }
+
+    #[test]
+    fn both_polarities_in_one_pass() {
+        for light in [false, true] {
+            let img = finder_image(60, 30.0, 30.0, 4.0, light);
+            let [dark, inv] = find_finders_both(&img, 1, true);
+            let (hit, miss) = if light { (inv, dark) } else { (dark, inv) };
+            assert!(miss.is_empty(), "{light}: {miss:?}");
+            assert_eq!(hit.len(), 1, "{light}: {hit:?}");
+            assert!((hit[0].x - 30.0).abs() < 1.0 && (hit[0].y - 30.0).abs() < 1.0);
+            assert!((hit[0].module - 4.0).abs() < 0.5);
+        }
+    }
+
+    #[test]
+    fn small_modules_with_a_pixel_off() {
+        // 2.3 px per module: some rings are 2 px, some 3, the centre 7; the pixel slack
+        // accepts what half a module alone would reject
+        let img = finder_image(40, 20.0, 20.0, 2.3, false);
+        assert_eq!(find_finders(&img, 1).len(), 1);
+        // a 1 px light ring at 2.3 px per module: only the slack accepts it
+        assert!(found_pattern_cross(&[3, 1, 8, 2, 2]));
+        assert!(!found_pattern_cross(&[4, 1, 5, 3, 2]));
+        // no slack for tiny patterns (noise speckles)
+        assert!(!found_pattern_cross(&[2, 1, 3, 1, 1]));
+    }
+}
