@@ -399,7 +399,7 @@ pub fn sharpen(img: Gray<'_>, r: usize, amount: f32) -> GrayBuf {
                 - integral[y1 * (w + 1) + x0];
             let mean = (sum / ((y1 - y0) * (x1 - x0)) as u32) as i32;
             let p = i32::from(img.data[y * w + x]);
-            data[y * w + x] = (p + ((p - mean) * k >> 8)).clamp(0, 255) as u8;
+            data[y * w + x] = (p + (((p - mean) * k) >> 8)).clamp(0, 255) as u8;
         }
     }
     GrayBuf {
