@@ -98,8 +98,8 @@ const FRAME_CROP_PIXELS: usize = 400 * 400;
 /// On camera frames, a located triple gets a crop only if a grid fit matched its timing
 /// patterns at least this well (random texture scores about 0.5).
 const FRAME_CROP_MIN_TIMING: f32 = 0.6;
-/// On camera frames, grid fits whose timing patterns match less than this are not sampled.
-const FRAME_MIN_TIMING: f32 = 0.6;
+/// Grid fits whose timing patterns match less than this are not sampled.
+const MIN_FIT_TIMING: f32 = 0.6;
 /// Unsharp masking of crops (about 5 px per module): box radius.
 const SHARPEN_RADIUS: usize = 3;
 /// Unsharp masking amount for crops.
@@ -230,9 +230,9 @@ fn finder_pass_mapped(
                 timing,
             });
             for fit in fits {
-                // camera frames: a grid whose timing patterns hardly match is texture; sampling
-                // and decoding it would cost more than the next frame
-                if ctx.frame_mode && fit.timing < FRAME_MIN_TIMING {
+                // a grid whose timing patterns hardly match is texture or noise: sampling and
+                // decoding it costs the budget that later hypotheses need
+                if fit.timing < MIN_FIT_TIMING {
                     continue;
                 }
                 if !detector::format_plausible(img, &fit, ctx.frame_mode) {
