@@ -14,6 +14,8 @@
 //! - `frame720-code` / `frame1080-code`: every corpus image pasted into a 1280x720 / 1920x1080
 //!   scene; `frame720-none` / `frame1080-none`: scenes without a code. Frames are decoded with
 //!   `DecodeOptions::frame()` (the scanning loop's settings).
+//! - `frame720-synth-*` / `frame1080-synth-*`: synthetic camera frames per category
+//!   (`synth::frame_case`: typical, small modules, blur, dim, glare), also decoded as frames.
 //!
 //! CPU time is the decoding thread's CPU time (`CLOCK_THREAD_CPUTIME_ID`), one core, all
 //! preprocessing included; image loading is excluded on both sides.
@@ -159,6 +161,8 @@ fn main() {
         .iter()
         .map(|i| i.expected.clone().unwrap_or_default())
         .collect();
+    // frame ids name the set their code came from, so misses can be told apart by origin
+    let corpus_sets: Vec<String> = items.iter().map(|i| i.set.clone()).collect();
     let save = |img: &GrayImage, name: &str| -> PathBuf {
         let p = tmp.path().join(format!("{name}.png"));
         img.save(&p).expect("write png");
@@ -188,11 +192,28 @@ fn main() {
                 let f = synth::frame_with(img, w, h, k as u32);
                 let path = save(&f, &format!("{name}-code-{k}"));
                 items.push(Item {
-                    id: format!("{name}-code:{k}"),
+                    id: format!("{name}-code:{k}:{}", corpus_sets[k]),
                     set: format!("{name}-code"),
                     path,
                     img: f,
                     expected: Some(exp.clone()),
+                });
+            }
+        }
+        for cat in synth::FRAME_CATEGORIES {
+            let set = format!("{name}-synth-{cat}");
+            if !want(&set) {
+                continue;
+            }
+            for i in 0..synth_n {
+                let (f, text) = synth::frame_case(cat, i, w, h);
+                let path = save(&f, &format!("{set}-{i}"));
+                items.push(Item {
+                    id: format!("{set}:{i}"),
+                    set: set.clone(),
+                    path,
+                    img: f,
+                    expected: Some(text),
                 });
             }
         }

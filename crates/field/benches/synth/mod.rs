@@ -388,3 +388,67 @@ pub fn frame_with(code: &GrayImage, w: usize, h: usize, i: u32) -> GrayImage {
     image::imageops::overlay(&mut out, &code, x, y);
     out
 }
+
+/// Categories of synthetic camera frames: a label in a 1280x720 or 1920x1080 scene, through a
+/// camera's mild blur and sensor noise, plus what makes each category hard.
+pub const FRAME_CATEGORIES: [&str; 5] = ["typical", "small", "blur", "dim", "glare"];
+
+/// Synthetic camera frame `i` of a category (see [`FRAME_CATEGORIES`]), `w` x `h`: the frame
+/// and the expected text. A pure function of its arguments, like [`case`].
+pub fn frame_case(category: &str, i: u32, w: usize, h: usize) -> (GrayImage, String) {
+    let seed = category.bytes().fold(0x51ED_F00D_u64 ^ (w as u64), |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(1099511628211)
+    });
+    let mut rng = Rng::new(seed ^ u64::from(i).wrapping_mul(0x2545_F491_4F6C_DD1D));
+    let text = label_text(500 + i);
+    let (dim, cells) = modules(&text);
+    let quiet = rng.range(1.5, 4.0);
+    let span = dim as f32 + 2.0 * quiet;
+    let mut c = Canvas::scene(w, h, &mut rng);
+    let (mut fg, mut bg) = (rng.range(0.05, 0.2), rng.range(0.75, 0.95));
+    let big = h as f32 / span * 0.8;
+    let module = match category {
+        "small" => rng.range(2.0, 3.0),
+        "blur" => rng.range(3.5, 6.0),
+        _ => rng.range(3.0, big.min(9.0)),
+    };
+    if category == "dim" {
+        let mid = rng.range(0.25, 0.5);
+        let diff = rng.range(0.08, 0.16);
+        fg = mid - diff / 2.0;
+        bg = mid + diff / 2.0;
+    }
+    let angle = rng.range(-0.35, 0.35);
+    let tilt = rng.range(0.0, 0.2);
+    let margin = span * module / 2.0 * 1.5;
+    let cx = rng.range(margin, (w as f32 - margin).max(margin + 1.0));
+    let cy = rng.range(margin, (h as f32 - margin).max(margin + 1.0));
+    c.paste_code(
+        dim,
+        &cells,
+        quiet,
+        quad((cx, cy), span, module, angle, tilt),
+        fg,
+        bg,
+    );
+    match category {
+        "blur" => c.blur(2, 2),
+        "glare" => {
+            let spot = (
+                cx + rng.range(-0.3, 0.3) * span * module,
+                cy + rng.range(-0.3, 0.3) * span * module,
+            );
+            c.light(
+                rng.range(0.3, 0.5),
+                rng.range(0.0, std::f32::consts::TAU),
+                spot,
+                rng.range(0.12, 0.25) * span * module,
+                rng.range(0.5, 0.8),
+            );
+            c.blur(1, 1);
+        }
+        _ => c.blur(1, 1),
+    }
+    c.noise(if category == "dim" { 0.025 } else { 0.015 }, &mut rng);
+    (c.to_gray(), text)
+}

@@ -112,18 +112,7 @@ pub fn hybrid_with(img: Gray<'_>, min_range: i32) -> BitImage {
         let yoff = (by * BLOCK).min(max_y);
         for bx in 0..sub_w {
             let xoff = (bx * BLOCK).min(max_x);
-            let mut sum = 0i32;
-            let mut min = 255i32;
-            let mut max = 0i32;
-            for yy in 0..BLOCK {
-                let row = &img.data[(yoff + yy) * w + xoff..(yoff + yy) * w + xoff + BLOCK];
-                for &p in row {
-                    let p = i32::from(p);
-                    sum += p;
-                    min = min.min(p);
-                    max = max.max(p);
-                }
-            }
+            let (sum, min, max) = block_stats(img.data, w, xoff, yoff);
             let mut average = sum >> 6;
             if max - min <= min_range {
                 flat[by * sub_w + bx] = true;
@@ -186,6 +175,28 @@ pub fn hybrid_with(img: Gray<'_>, min_range: i32) -> BitImage {
         height: h,
         bits,
     }
+}
+
+/// Sum, minimum and maximum of the 8x8 block at `(xoff, yoff)` (inside the image). Written
+/// over fixed-size rows so that the compiler keeps it in vector registers.
+#[inline]
+fn block_stats(data: &[u8], w: usize, xoff: usize, yoff: usize) -> (i32, i32, i32) {
+    let (mut lo, mut hi, mut sum) = ([255u8; BLOCK], [0u8; BLOCK], [0u16; BLOCK]);
+    for yy in 0..BLOCK {
+        let start = (yoff + yy) * w + xoff;
+        let Some(row) = data.get(start..start + BLOCK) else {
+            continue;
+        };
+        for i in 0..BLOCK {
+            lo[i] = lo[i].min(row[i]);
+            hi[i] = hi[i].max(row[i]);
+            sum[i] += u16::from(row[i]);
+        }
+    }
+    let min = lo.iter().copied().min().unwrap_or(0);
+    let max = hi.iter().copied().max().unwrap_or(0);
+    let sum: u32 = sum.iter().map(|&v| u32::from(v)).sum();
+    (sum as i32, i32::from(min), i32::from(max))
 }
 
 /// The Otsu threshold of a grey image (the level that best splits its histogram in two).
@@ -279,6 +290,9 @@ pub fn stretch(img: Gray<'_>) -> GrayBuf {
 /// Shrinks by an integer factor, averaging each `f x f` box.
 pub fn downscale(img: Gray<'_>, f: usize) -> GrayBuf {
     let f = f.max(1);
+    if f == 2 {
+        return halve(img);
+    }
     let (w, h) = (img.width / f, img.height / f);
     let mut data = vec![0u8; w * h];
     let area = (f * f) as u32;
@@ -292,6 +306,30 @@ pub fn downscale(img: Gray<'_>, f: usize) -> GrayBuf {
                 }
             }
             data[y * w + x] = (sum / area) as u8;
+        }
+    }
+    GrayBuf {
+        width: w,
+        height: h,
+        data,
+    }
+}
+
+/// [`downscale`] by 2: the mean of each 2x2 box, two rows at a time.
+fn halve(img: Gray<'_>) -> GrayBuf {
+    let (w, h) = (img.width / 2, img.height / 2);
+    let mut data = vec![0u8; w * h];
+    if w > 0 {
+        for (y, out) in data.chunks_exact_mut(w).enumerate() {
+            let a = &img.data[2 * y * img.width..][..2 * w];
+            let b = &img.data[(2 * y + 1) * img.width..][..2 * w];
+            for (x, o) in out.iter_mut().enumerate() {
+                let s = u16::from(a[2 * x])
+                    + u16::from(a[2 * x + 1])
+                    + u16::from(b[2 * x])
+                    + u16::from(b[2 * x + 1]);
+                *o = (s / 4) as u8;
+            }
         }
     }
     GrayBuf {
@@ -329,6 +367,39 @@ pub fn box_blur3(img: Gray<'_>) -> GrayBuf {
         let out = &mut data[y * w..][..w];
         for x in 0..w {
             out[x] = ((u32::from(up[x]) + u32::from(mid[x]) + u32::from(down[x])) / 9) as u8;
+        }
+    }
+    GrayBuf {
+        width: w,
+        height: h,
+        data,
+    }
+}
+
+/// Unsharp masking: `p + amount * (p - mean)` with the mean over a `(2r+1)^2` box (integral
+/// image), clamped to 0..=255. Restores the edges between modules that defocus has merged.
+pub fn sharpen(img: Gray<'_>, r: usize, amount: f32) -> GrayBuf {
+    let (w, h) = (img.width, img.height);
+    let mut integral = vec![0u32; (w + 1) * (h + 1)];
+    for y in 0..h {
+        let mut row = 0u32;
+        for x in 0..w {
+            row += u32::from(img.data[y * w + x]);
+            integral[(y + 1) * (w + 1) + x + 1] = integral[y * (w + 1) + x + 1] + row;
+        }
+    }
+    let k = (amount * 256.0) as i32;
+    let mut data = vec![0u8; w * h];
+    for y in 0..h {
+        let (y0, y1) = (y.saturating_sub(r), (y + r + 1).min(h));
+        for x in 0..w {
+            let (x0, x1) = (x.saturating_sub(r), (x + r + 1).min(w));
+            let sum = integral[y1 * (w + 1) + x1] + integral[y0 * (w + 1) + x0]
+                - integral[y0 * (w + 1) + x1]
+                - integral[y1 * (w + 1) + x0];
+            let mean = (sum / ((y1 - y0) * (x1 - x0)) as u32) as i32;
+            let p = i32::from(img.data[y * w + x]);
+            data[y * w + x] = (p + (((p - mean) * k) >> 8)).clamp(0, 255) as u8;
         }
     }
     GrayBuf {
@@ -399,14 +470,36 @@ pub fn crop_scaled(img: Gray<'_>, x0: usize, y0: usize, w: usize, h: usize, scal
     if base.width == 0 || base.height == 0 {
         return GrayBuf::default();
     }
-    let sx = base.width as f32 / out_w as f32;
-    let sy = base.height as f32 / out_h as f32;
-    let mut data = Vec::with_capacity(out_w * out_h);
-    let v = base.view();
-    for y in 0..out_h {
-        let fy = (y as f32 + 0.5) * sy;
-        for x in 0..out_w {
-            data.push(sample_bilinear(v, (x as f32 + 0.5) * sx, fy));
+    resample(base.view(), out_w, out_h)
+}
+
+/// Where output coordinate `i` of `n` samples an axis of `len` pixels: the two source indices
+/// and the weight of the second in 1/256 (the same positions as [`sample_bilinear`]).
+fn taps(n: usize, len: usize) -> Vec<(usize, usize, u32)> {
+    let s = len as f32 / n as f32;
+    (0..n)
+        .map(|i| {
+            let f = ((i as f32 + 0.5) * s - 0.5).clamp(0.0, (len - 1) as f32);
+            let i0 = f as usize;
+            let w = ((f - i0 as f32) * 256.0 + 0.5) as u32;
+            (i0, (i0 + 1).min(len - 1), w.min(256))
+        })
+        .collect()
+}
+
+/// Bilinear resampling of a whole (non-empty) image to `out_w` x `out_h`, in fixed point with
+/// the taps of each column computed once.
+fn resample(v: Gray<'_>, out_w: usize, out_h: usize) -> GrayBuf {
+    let cols = taps(out_w, v.width);
+    let rows = taps(out_h, v.height);
+    let mut data = vec![0u8; out_w * out_h];
+    for (out, &(y0, y1, wy)) in data.chunks_exact_mut(out_w).zip(&rows) {
+        let r0 = &v.data[y0 * v.width..][..v.width];
+        let r1 = &v.data[y1 * v.width..][..v.width];
+        for (o, &(x0, x1, wx)) in out.iter_mut().zip(&cols) {
+            let top = u32::from(r0[x0]) * (256 - wx) + u32::from(r0[x1]) * wx;
+            let bottom = u32::from(r1[x0]) * (256 - wx) + u32::from(r1[x1]) * wx;
+            *o = ((top * (256 - wy) + bottom * wy + (1 << 15)) >> 16) as u8;
         }
     }
     GrayBuf {

@@ -28,13 +28,32 @@ const MAX_CANDIDATES: usize = 48;
 /// Candidates combined into triples (the best confirmed ones).
 const MAX_POOL: usize = 16;
 
+/// Slack in pixels added to the module tolerance of the run checks, for patterns of
+/// [`SLACK_FROM`]..[`SLACK_TO`] pixels (below, noise speckles would pass as finders; above,
+/// the slack only lets more of the scene through).
+const PIXEL_SLACK: f32 = 0.5;
+/// See [`PIXEL_SLACK`].
+const SLACK_FROM: u32 = 13;
+/// From 3 px per module on, half a module is slack enough.
+const SLACK_TO: u32 = 21;
+
+fn slack(total: u32) -> f32 {
+    if (SLACK_FROM..SLACK_TO).contains(&total) {
+        PIXEL_SLACK
+    } else {
+        0.0
+    }
+}
+
 fn found_pattern_cross(s: &[u32; 5]) -> bool {
     let total: u32 = s.iter().sum();
     if total < 7 {
         return false;
     }
     let module = total as f32 / 7.0;
-    let max_var = module / 2.0;
+    // half a module, plus half a pixel: at 2-3 px per module one pixel of blur or noise is a
+    // third of a module (zxing-cpp's pattern check has the same slack)
+    let max_var = module / 2.0 + slack(total);
     (module - s[0] as f32).abs() < max_var
         && (module - s[1] as f32).abs() < max_var
         && (3.0 * module - s[2] as f32).abs() < 3.0 * max_var
@@ -62,30 +81,42 @@ fn center_from_end(s: &[u32; 5], end: usize) -> f32 {
 
 struct Scanner<'a> {
     img: &'a BitImage,
+    /// Looking for light-on-dark finders (the image read with black and white swapped).
+    inv: bool,
     found: Vec<Finder>,
 }
 
 impl Scanner<'_> {
+    /// Whether `(x, y)` is dark in this scanner's polarity (outside the image: light).
+    #[inline]
+    fn px(&self, x: i64, y: i64) -> bool {
+        x >= 0
+            && y >= 0
+            && (x as usize) < self.img.width
+            && (y as usize) < self.img.height
+            && (self.img.bits[y as usize * self.img.width + x as usize] != 0) != self.inv
+    }
+
     fn cross_check_vertical(&self, start_y: usize, x: usize, max_count: u32, total: u32) -> f32 {
         let img = self.img;
         let mut s = [0u32; 5];
         let mut y = start_y as i64;
         let xi = x as i64;
-        while y >= 0 && img.get_i(xi, y) {
+        while y >= 0 && self.px(xi, y) {
             s[2] += 1;
             y -= 1;
         }
         if y < 0 {
             return f32::NAN;
         }
-        while y >= 0 && !img.get_i(xi, y) && s[1] <= max_count {
+        while y >= 0 && !self.px(xi, y) && s[1] <= max_count {
             s[1] += 1;
             y -= 1;
         }
         if y < 0 || s[1] > max_count {
             return f32::NAN;
         }
-        while y >= 0 && img.get_i(xi, y) && s[0] <= max_count {
+        while y >= 0 && self.px(xi, y) && s[0] <= max_count {
             s[0] += 1;
             y -= 1;
         }
@@ -94,21 +125,21 @@ impl Scanner<'_> {
         }
         let h = img.height as i64;
         let mut y = start_y as i64 + 1;
-        while y < h && img.get_i(xi, y) {
+        while y < h && self.px(xi, y) {
             s[2] += 1;
             y += 1;
         }
         if y == h {
             return f32::NAN;
         }
-        while y < h && !img.get_i(xi, y) && s[3] < max_count {
+        while y < h && !self.px(xi, y) && s[3] < max_count {
             s[3] += 1;
             y += 1;
         }
         if y == h || s[3] >= max_count {
             return f32::NAN;
         }
-        while y < h && img.get_i(xi, y) && s[4] < max_count {
+        while y < h && self.px(xi, y) && s[4] < max_count {
             s[4] += 1;
             y += 1;
         }
@@ -131,21 +162,21 @@ impl Scanner<'_> {
         let mut s = [0u32; 5];
         let yi = y as i64;
         let mut x = start_x as i64;
-        while x >= 0 && img.get_i(x, yi) {
+        while x >= 0 && self.px(x, yi) {
             s[2] += 1;
             x -= 1;
         }
         if x < 0 {
             return f32::NAN;
         }
-        while x >= 0 && !img.get_i(x, yi) && s[1] <= max_count {
+        while x >= 0 && !self.px(x, yi) && s[1] <= max_count {
             s[1] += 1;
             x -= 1;
         }
         if x < 0 || s[1] > max_count {
             return f32::NAN;
         }
-        while x >= 0 && img.get_i(x, yi) && s[0] <= max_count {
+        while x >= 0 && self.px(x, yi) && s[0] <= max_count {
             s[0] += 1;
             x -= 1;
         }
@@ -154,21 +185,21 @@ impl Scanner<'_> {
         }
         let w = img.width as i64;
         let mut x = start_x as i64 + 1;
-        while x < w && img.get_i(x, yi) {
+        while x < w && self.px(x, yi) {
             s[2] += 1;
             x += 1;
         }
         if x == w {
             return f32::NAN;
         }
-        while x < w && !img.get_i(x, yi) && s[3] < max_count {
+        while x < w && !self.px(x, yi) && s[3] < max_count {
             s[3] += 1;
             x += 1;
         }
         if x == w || s[3] >= max_count {
             return f32::NAN;
         }
-        while x < w && img.get_i(x, yi) && s[4] < max_count {
+        while x < w && self.px(x, yi) && s[4] < max_count {
             s[4] += 1;
             x += 1;
         }
@@ -191,21 +222,21 @@ impl Scanner<'_> {
         let (cx, cy) = (cx as i64, cy as i64);
         let mut s = [0u32; 5];
         let mut i = 0i64;
-        while cy >= i && cx >= i && img.get_i(cx - i, cy - i) {
+        while cy >= i && cx >= i && self.px(cx - i, cy - i) {
             s[2] += 1;
             i += 1;
         }
         if s[2] == 0 {
             return false;
         }
-        while cy >= i && cx >= i && !img.get_i(cx - i, cy - i) {
+        while cy >= i && cx >= i && !self.px(cx - i, cy - i) {
             s[1] += 1;
             i += 1;
         }
         if s[1] == 0 {
             return false;
         }
-        while cy >= i && cx >= i && img.get_i(cx - i, cy - i) {
+        while cy >= i && cx >= i && self.px(cx - i, cy - i) {
             s[0] += 1;
             i += 1;
         }
@@ -214,18 +245,18 @@ impl Scanner<'_> {
         }
         let (w, h) = (img.width as i64, img.height as i64);
         let mut i = 1i64;
-        while cy + i < h && cx + i < w && img.get_i(cx + i, cy + i) {
+        while cy + i < h && cx + i < w && self.px(cx + i, cy + i) {
             s[2] += 1;
             i += 1;
         }
-        while cy + i < h && cx + i < w && !img.get_i(cx + i, cy + i) {
+        while cy + i < h && cx + i < w && !self.px(cx + i, cy + i) {
             s[3] += 1;
             i += 1;
         }
         if s[3] == 0 {
             return false;
         }
-        while cy + i < h && cx + i < w && img.get_i(cx + i, cy + i) {
+        while cy + i < h && cx + i < w && self.px(cx + i, cy + i) {
             s[4] += 1;
             i += 1;
         }
@@ -278,54 +309,98 @@ impl Scanner<'_> {
 /// Finds finder-pattern candidates in a binarized image (1 = dark). `row_step` is the distance
 /// between scanned rows (1 for tiny images, 2 for camera frames).
 pub fn find_finders(img: &BitImage, row_step: usize) -> Vec<Finder> {
-    let mut sc = Scanner {
+    let [dark, _] = find_finders_both(img, row_step, false);
+    dark
+}
+
+/// [`find_finders`] for both polarities in one pass over the rows: dark-on-light finders, and
+/// (when `light_too`) light-on-dark ones (an inverted code). Each row is cut into runs once
+/// (flat stretches are skipped eight pixels at a time) and both polarities test windows of
+/// five runs, as ZXing's pixel state machine would.
+pub fn find_finders_both(img: &BitImage, row_step: usize, light_too: bool) -> [Vec<Finder>; 2] {
+    let mut scanners = [false, true].map(|inv| Scanner {
         img,
+        inv,
         found: Vec::new(),
-    };
+    });
     let (w, h) = (img.width, img.height);
     if w < 7 || h < 7 {
-        return Vec::new();
+        return [Vec::new(), Vec::new()];
     }
     let step = row_step.max(1);
+    let (mut runs, mut ends) = (Vec::with_capacity(w / 4), Vec::with_capacity(w / 4));
     let mut y = step / 2;
     while y < h {
-        let row = &img.bits[y * w..(y + 1) * w];
-        let mut s = [0u32; 5];
-        let mut state = 0usize;
-        let mut x = 0usize;
-        while x < w {
-            if row[x] != 0 {
-                if state & 1 == 1 {
-                    state += 1;
-                }
-                s[state] += 1;
-            } else if state & 1 == 0 {
-                if state == 4 {
-                    if found_pattern_cross(&s) && sc.handle_possible_center(&s, y, x) {
-                        s = [0; 5];
-                        state = 0;
-                    } else {
-                        s = [s[2], s[3], s[4], 1, 0];
-                        state = 3;
-                    }
-                } else {
-                    state += 1;
-                    s[state] += 1;
-                }
-            } else {
-                s[state] += 1;
-            }
-            x += 1;
-        }
-        if state == 4 && found_pattern_cross(&s) {
-            sc.handle_possible_center(&s, y, w);
+        let first = row_runs(&img.bits[y * w..(y + 1) * w], &mut runs);
+        ends.clear();
+        ends.extend(runs.iter().scan(0usize, |acc, &r| {
+            *acc += r as usize;
+            Some(*acc)
+        }));
+        for sc in scanners.iter_mut().take(if light_too { 2 } else { 1 }) {
+            let dark = u8::from(!sc.inv);
+            sc.scan_runs(&runs, &ends, usize::from(first != dark), y);
         }
         y += step;
     }
-    let mut found = sc.found;
-    found.sort_by_key(|f| std::cmp::Reverse(f.count));
-    found.truncate(MAX_CANDIDATES);
-    found
+    scanners.map(|sc| {
+        let mut found = sc.found;
+        found.sort_by_key(|f| std::cmp::Reverse(f.count));
+        found.truncate(MAX_CANDIDATES);
+        found
+    })
+}
+
+/// Cuts a row into run lengths (alternating colours, starting with the colour of the first
+/// pixel, which is returned). Stretches of eight equal pixels are skipped in one step.
+fn row_runs(row: &[u8], runs: &mut Vec<u32>) -> u8 {
+    runs.clear();
+    let Some(&first) = row.first() else {
+        return 0;
+    };
+    let (mut cur, mut len, mut x) = (first, 0u32, 0usize);
+    let word = |c: u8| u64::from_ne_bytes([c; 8]);
+    let mut same = word(cur);
+    while x < row.len() {
+        if let Some(chunk) = row.get(x..x + 8) {
+            let mut b = [0u8; 8];
+            b.copy_from_slice(chunk);
+            if u64::from_ne_bytes(b) == same {
+                len += 8;
+                x += 8;
+                continue;
+            }
+        }
+        if row[x] == cur {
+            len += 1;
+        } else {
+            runs.push(len);
+            cur = row[x];
+            same = word(cur);
+            len = 1;
+        }
+        x += 1;
+    }
+    runs.push(len);
+    first
+}
+
+impl Scanner<'_> {
+    /// Tests every window of five runs that starts with a dark run (`start` is the index of the
+    /// first dark run): after a hit the next window starts six runs on, otherwise two, which is
+    /// where ZXing's state machine would look next.
+    /// `ends[k]` is where run `k` ends (the prefix sums of `runs`).
+    fn scan_runs(&mut self, runs: &[u32], ends: &[usize], start: usize, y: usize) {
+        let mut k = start;
+        while k + 5 <= runs.len() && k + 4 < ends.len() {
+            let s = [runs[k], runs[k + 1], runs[k + 2], runs[k + 3], runs[k + 4]];
+            if found_pattern_cross(&s) && self.handle_possible_center(&s, y, ends[k + 4]) {
+                k += 6;
+            } else {
+                k += 2;
+            }
+        }
+    }
 }
 
 /// Three finders in symbol order: top-left (the corner), top-right, bottom-left.
@@ -409,4 +484,68 @@ pub fn triples(found: &[Finder], max: usize) -> Vec<Triple> {
     out.sort_by(|a, b| a.score.total_cmp(&b.score));
     out.truncate(max);
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A finder pattern (7x7 modules) of `module` px centred at `(cx, cy)` on a `w` x `w`
+    /// image, dark on light or (`light`) light on dark.
+    fn finder_image(w: usize, cx: f32, cy: f32, module: f32, light: bool) -> BitImage {
+        let mut bits = vec![u8::from(light); w * w];
+        for y in 0..w {
+            for x in 0..w {
+                let u = ((x as f32 + 0.5 - cx) / module + 3.5).floor();
+                let v = ((y as f32 + 0.5 - cy) / module + 3.5).floor();
+                if !(0.0..7.0).contains(&u) || !(0.0..7.0).contains(&v) {
+                    continue;
+                }
+                let ring = (u - 3.0).abs().max((v - 3.0).abs());
+                let dark = ring != 2.0;
+                bits[y * w + x] = u8::from(dark != light);
+            }
+        }
+        BitImage {
+            width: w,
+            height: w,
+            bits,
+        }
+    }
+
+    #[test]
+    fn row_runs_alternate_colours() {
+        let mut runs = Vec::new();
+        let row = [1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0];
+        assert_eq!(row_runs(&row, &mut runs), 1);
+        assert_eq!(runs, vec![2, 10, 1, 1]);
+        assert_eq!(row_runs(&[], &mut runs), 0);
+        assert!(runs.is_empty());
+    }
+
+    #[test]
+    fn both_polarities_in_one_pass() {
+        for light in [false, true] {
+            let img = finder_image(60, 30.0, 30.0, 4.0, light);
+            let [dark, inv] = find_finders_both(&img, 1, true);
+            let (hit, miss) = if light { (inv, dark) } else { (dark, inv) };
+            assert!(miss.is_empty(), "{light}: {miss:?}");
+            assert_eq!(hit.len(), 1, "{light}: {hit:?}");
+            assert!((hit[0].x - 30.0).abs() < 1.0 && (hit[0].y - 30.0).abs() < 1.0);
+            assert!((hit[0].module - 4.0).abs() < 0.5);
+        }
+    }
+
+    #[test]
+    fn small_modules_with_a_pixel_off() {
+        // 2.3 px per module: some rings are 2 px, some 3, the centre 7; the pixel slack
+        // accepts what half a module alone would reject
+        let img = finder_image(40, 20.0, 20.0, 2.3, false);
+        assert_eq!(find_finders(&img, 1).len(), 1);
+        // a 1 px light ring at 2.3 px per module: only the slack accepts it
+        assert!(found_pattern_cross(&[3, 1, 8, 2, 2]));
+        assert!(!found_pattern_cross(&[4, 1, 5, 3, 2]));
+        // no slack for tiny patterns (noise speckles)
+        assert!(!found_pattern_cross(&[2, 1, 3, 1, 1]));
+    }
 }

@@ -9,15 +9,19 @@
 //!
 //! 1. A block binarizer (ZXing's hybrid binarizer, except that flat blocks do not pull down
 //!    the threshold of the edges beside them), our own run-length finder-pattern location
-//!    (1:1:3:1:1 with tolerance, both polarities), grid fitting (module size along the finder
-//!    axes, dimension checked against the timing patterns, alignment pattern, perspective) and
-//!    sampling; the sampled grid is decoded by rqrr's decoder (format, Reed-Solomon, segments).
+//!    (1:1:3:1:1 with tolerance plus half a pixel at 2-3 px per module; each row is cut into
+//!    runs once and both polarities are tested on them), grid fitting (module size along the
+//!    finder axes, dimension checked against the timing patterns, alignment pattern,
+//!    perspective) and sampling; the sampled grid is decoded by rqrr's decoder (format,
+//!    Reed-Solomon, segments).
 //! 2. Crops around located finder triples, and around pairs when the third finder was lost,
-//!    rescaled to ~5 px per module and re-binarized: our finders + sampler, then rqrr's detector.
+//!    rescaled to ~5 px per module and re-binarized (block, global, and on camera frames also
+//!    unsharp-masked against defocus): our finders + sampler, then rqrr's detector.
 //! 3. Still images go on: low-contrast blocks kept, a 3x3 smoothing (noise), rqrr's detector on
-//!    the whole image, a 2x upscale for small images, contrast stretch with a global threshold,
-//!    rqrr's own pipeline. Camera frames ([`DecodeOptions::frame`]) instead try one cheap
-//!    half-resolution pass and stop: the next frame comes soon.
+//!    the whole image, the crops again unsharp-masked, a 2x upscale for small images, contrast
+//!    stretch with a global threshold, rqrr's own pipeline. Camera frames
+//!    ([`DecodeOptions::frame`]) instead try a cheap half-resolution pass and one global (Otsu)
+//!    threshold of the whole frame, and stop: the next frame comes soon.
 //! 4. With the cargo feature `rxing`, rxing (a pure-Rust ZXing port) is tried last
 //!    (`fallback`). Off by default; the benchmark reports both.
 //!

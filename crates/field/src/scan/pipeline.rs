@@ -98,13 +98,39 @@ const FRAME_CROP_PIXELS: usize = 400 * 400;
 /// On camera frames, a located triple gets a crop only if a grid fit matched its timing
 /// patterns at least this well (random texture scores about 0.5).
 const FRAME_CROP_MIN_TIMING: f32 = 0.6;
+/// Grid fits whose timing patterns match less than this are not sampled.
+const MIN_FIT_TIMING: f32 = 0.6;
+/// Unsharp masking of crops (about 5 px per module): box radius.
+const SHARPEN_RADIUS: usize = 3;
+/// Unsharp masking amount for crops.
+const SHARPEN_AMOUNT: f32 = 2.0;
 /// Minimum block contrast of the low-contrast pass (ZXing's default is 24).
 const LOW_CONTRAST_RANGE: i32 = 6;
 /// The same for the half-resolution pass on camera frames (the 2x2 mean halves the noise).
 const HALF_RES_RANGE: i32 = 8;
 
+/// How a crop is binarized.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum CropBin {
+    /// The block binarizer.
+    Block,
+    /// A global (Otsu) threshold.
+    Global,
+    /// The block binarizer after unsharp masking at the module scale (defocus: restores the
+    /// edges between modules that blur has merged).
+    Sharpened,
+}
+
+/// Crops of camera frames: every binarization at once (the next frame comes soon).
+const FRAME_CROP_BINS: &[CropBin] = &[CropBin::Block, CropBin::Global, CropBin::Sharpened];
+/// Crops of still images: block and global first; sharpened crops are a later stage (they
+/// would spend the budget that smoothing needs on noisy images).
+const STILL_CROP_BINS: &[CropBin] = &[CropBin::Block, CropBin::Global];
+
 struct Ctx {
     frame_mode: bool,
+    /// The binarizations `region_pass` tries on each crop.
+    crop_bins: &'static [CropBin],
     /// Finder candidates of the first pass (both polarities), for [`pair_pass`].
     cands: Vec<(Finder, bool)>,
     start: ThreadTime,
@@ -172,15 +198,22 @@ fn finder_pass_mapped(
     method: Method,
 ) -> Vec<Located> {
     let mut located = Vec::new();
-    for inverted in [false, true] {
+    let both = finder::find_finders_both(bits, row_step, true);
+    for (inverted, found) in [false, true].into_iter().zip(both) {
+        // the inverted image only when there is an inverted triple to fit
         let inv;
         let img = if inverted {
+            if found.len() < 3 {
+                if method == Method::FinderGrid {
+                    ctx.cands.extend(found.iter().map(|f| (*f, inverted)));
+                }
+                continue;
+            }
             inv = bits.inverted();
             &inv
         } else {
             bits
         };
-        let found = finder::find_finders(img, row_step);
         if method == Method::FinderGrid {
             ctx.cands.extend(found.iter().map(|f| (*f, inverted)));
         }
@@ -197,6 +230,11 @@ fn finder_pass_mapped(
                 timing,
             });
             for fit in fits {
+                // a grid whose timing patterns hardly match is texture or noise: sampling and
+                // decoding it costs the budget that later hypotheses need
+                if fit.timing < MIN_FIT_TIMING {
+                    continue;
+                }
                 if !detector::format_plausible(img, &fit, ctx.frame_mode) {
                     continue;
                 }
@@ -371,7 +409,14 @@ fn region_pass(
     let sx = cw as f32 / crop.width as f32;
     let sy = ch as f32 / crop.height as f32;
     let map = |p: (f32, f32)| ((x0 + p.0 * sx) * scale, (y0 + p.1 * sy) * scale);
-    for bits in [binarize::hybrid(crop.view()), binarize::otsu(crop.view())] {
+    for bin in ctx.crop_bins {
+        let bits = match bin {
+            CropBin::Block => binarize::hybrid(crop.view()),
+            CropBin::Global => binarize::otsu(crop.view()),
+            CropBin::Sharpened => binarize::hybrid(
+                binarize::sharpen(crop.view(), SHARPEN_RADIUS, SHARPEN_AMOUNT).view(),
+            ),
+        };
         // our finders and sampler on the rescaled crop first, then rqrr's detector
         finder_pass_mapped(ctx, &bits, 1, &map, Method::Crop);
         if !ctx.hits.is_empty() || ctx.expired() {
@@ -388,6 +433,18 @@ fn region_pass(
         }
     }
     false
+}
+
+/// Camera frames, when the block passes read nothing: one global (Otsu) threshold of the whole
+/// frame (a code on a clean label under even light binarizes well globally even where the block
+/// binarizer breaks its small modules), our finders and crops around what they locate. Otsu's
+/// level of a contrast-stretched image is the stretched level, so the stretch is skipped.
+fn global_frame_pass(ctx: &mut Ctx, work: Gray<'_>, row_step: usize, scale: f32) {
+    let gbits = binarize::otsu(work);
+    let located = finder_pass(ctx, &gbits, row_step, scale, Method::Global);
+    if ctx.hits.is_empty() && !ctx.expired() {
+        crop_pass(ctx, work, &located, scale);
+    }
 }
 
 fn upscale2(img: Gray<'_>) -> GrayBuf {
@@ -416,6 +473,11 @@ pub fn decode(img: Gray<'_>, opts: &DecodeOptions) -> Vec<Hit> {
 fn decode_rqrr(img: Gray<'_>, opts: &DecodeOptions) -> (Vec<Hit>, Duration) {
     let mut ctx = Ctx {
         frame_mode: opts.frame_mode,
+        crop_bins: if opts.frame_mode {
+            FRAME_CROP_BINS
+        } else {
+            STILL_CROP_BINS
+        },
         cands: Vec::new(),
         start: ThreadTime::now(),
         budget: opts.budget,
@@ -467,6 +529,9 @@ fn decode_rqrr(img: Gray<'_>, opts: &DecodeOptions) -> (Vec<Hit>, Duration) {
         if ctx.hits.is_empty() && !ctx.expired() {
             crop_pass(&mut ctx, half.view(), &hl, scale * 2.0);
         }
+        if ctx.hits.is_empty() && !ctx.expired() {
+            global_frame_pass(&mut ctx, work, row_step, scale);
+        }
         return ctx.finish();
     }
     // 3. faint codes: a block binarizer that does not treat low-contrast blocks as background
@@ -488,6 +553,17 @@ fn decode_rqrr(img: Gray<'_>, opts: &DecodeOptions) -> (Vec<Hit>, Duration) {
         return ctx.finish();
     }
     crop_pass(&mut ctx, smooth.view(), &slocated, scale);
+    if !ctx.hits.is_empty() || ctx.expired() {
+        return ctx.finish();
+    }
+    // 5b. defocus and small modules: the crops again, sharpened
+    ctx.crop_bins = &[CropBin::Sharpened];
+    crop_pass(&mut ctx, work, &located, scale);
+    if !ctx.hits.is_empty() || ctx.expired() {
+        return ctx.finish();
+    }
+    pair_pass(&mut ctx, work, &located, scale);
+    ctx.crop_bins = STILL_CROP_BINS;
     if !ctx.hits.is_empty() || ctx.expired() {
         return ctx.finish();
     }
