@@ -7,6 +7,7 @@ mod common;
 use common::*;
 use reqwest::Method;
 use serde_json::{json, Value};
+use vouch_protocol::p256::ecdsa::SigningKey;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scan_approve_enroll_hello_revoke() {
@@ -386,4 +387,57 @@ async fn a_rotated_operator_credential_is_refused_everywhere_and_after_a_restart
     let (status, _) = call(&copied, &server, Method::GET, "/v1/admin/staff", None).await;
     assert_eq!(status, 403, "still refused after a restart");
     server.admin_ok(&["audit", "verify"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_staff_member_renews_for_the_same_key_and_the_old_certificate_is_revoked() {
+    let server = Server::start();
+    let mut tech = register(&server, "technician", "T").await;
+    let old_serial = x509_parser::parse_x509_certificate(&pem_der(&tech.cert_pem))
+        .unwrap()
+        .1
+        .raw_serial()
+        .to_vec();
+    let renew = |client: &reqwest::Client, csr: Vec<u8>| {
+        let body = json!({"csr": vouch_protocol::enroll::encode_base64(&csr)});
+        let client = client.clone();
+        let server = &server;
+        async move { call(&client, server, Method::POST, "/v1/staff/renew", Some(body)).await }
+    };
+
+    // Refused: a CSR for another key (the key is the install's identity), no certificate.
+    let other = SigningKey::random(&mut rand_core::OsRng);
+    let (status, answer) = renew(&tech.client, csr_for(&other, "T")).await;
+    assert_eq!(
+        (status, answer["code"].as_str()),
+        (400, Some("bad_csr")),
+        "{answer}"
+    );
+    let (status, _) = renew(&http(&server, None), csr_for(&tech.key, "T")).await;
+    assert_eq!(status, 401);
+
+    let (status, answer) = renew(&tech.client, csr_for(&tech.key, "T")).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["key_id"], tech.key_id.as_str());
+    let new_pem = answer["certificate_pem"].as_str().unwrap().to_string();
+
+    // The old certificate is refused and on the CRL; the new one works, records included.
+    let (status, _) = call(&tech.client, &server, Method::GET, "/v1/me", None).await;
+    assert_eq!(status, 403, "the replaced certificate is refused");
+    assert!(crl_serials(&server).await.contains(&old_serial));
+    tech.client = http(&server, Some((&new_pem, &tech.key_pem)));
+    let (status, me) = call(&tech.client, &server, Method::GET, "/v1/me", None).await;
+    assert_eq!(
+        (status, me["key_id"].as_str()),
+        (200, Some(tech.key_id.as_str()))
+    );
+    let (status, answer) = tech
+        .scan_and_upload(&server, &Device::new("SN-RENEWED").text())
+        .await;
+    assert_eq!(
+        answer["results"][0]["outcome"], "accepted",
+        "{status} {answer}"
+    );
+    let audit = server.admin_ok(&["audit", "export"]);
+    assert!(audit.contains("staff.renewed"), "{audit}");
 }

@@ -166,6 +166,19 @@ impl Field {
         Ok(who)
     }
 
+    /// Renews the staff certificate (same key; the server revokes the old one) and uses the new
+    /// one from now on. A sync does it by itself within 30 days of the expiry.
+    pub async fn renew_certificate(&self) -> Result<Whoami> {
+        let current = self.identity()?;
+        let renewed = identity::renew(&self.data, &current, &self.config.sync).await?;
+        let who = renewed.whoami();
+        *self
+            .identity
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(Arc::new(renewed));
+        Ok(who)
+    }
+
     /// Name, role, key fingerprint, server and certificate expiry, from the stored identity.
     pub fn whoami(&self) -> Result<Whoami> {
         Ok(self.identity()?.whoami())
@@ -302,13 +315,25 @@ impl Field {
     /// every step, then prunes synced records past retention. Offline, it fails with
     /// [`Error::Offline`] and keeps everything.
     pub async fn sync(&self, progress: ProgressFn<'_>) -> Result<SyncReport> {
-        let identity = self.identity()?;
+        let mut identity = self.identity()?;
         if self.syncing.swap(true, Ordering::SeqCst) {
             return Err(Error::SyncRunning);
         }
         let _guard = SyncGuard(&self.syncing);
+        let mut renewal = (false, None);
+        if identity.renewal_due(now_ms()) {
+            // A failed renewal does not stop the sync: the current certificate still works.
+            match self.renew_certificate().await {
+                Ok(_) => {
+                    identity = self.identity()?;
+                    renewal.0 = true;
+                }
+                Err(e) => renewal.1 = Some(e.to_string()),
+            }
+        }
         let api = identity.api(&self.config.sync)?;
-        let report = sync::run(&self.queue, &api, &self.config.sync, &now_ms, progress).await?;
+        let mut report = sync::run(&self.queue, &api, &self.config.sync, &now_ms, progress).await?;
+        (report.certificate_renewed, report.renewal_error) = renewal;
         self.prune()?;
         Ok(report)
     }
@@ -391,6 +416,7 @@ mod tests {
         assert_send(&field.review_show("x"));
         assert_send(&field.review_decide("x", Decision::Approve, "r"));
         assert_send(&field.review_accept_gap("k", 2, "r"));
+        assert_send(&field.renew_certificate());
     }
 
     #[test]

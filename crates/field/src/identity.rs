@@ -413,6 +413,51 @@ pub(crate) async fn register(
     })
 }
 
+/// Renew the staff certificate when it expires within this long (a sync does it first).
+pub const RENEW_WITHIN_MS: u64 = 30 * 86_400_000;
+
+impl Identity {
+    /// Whether the staff certificate expires within [`RENEW_WITHIN_MS`] of `now_ms`.
+    pub fn renewal_due(&self, now_ms: u64) -> bool {
+        self.info.not_after_ms.saturating_sub(now_ms) < RENEW_WITHIN_MS
+    }
+}
+
+/// Renews the staff certificate for the same key over the current one (`POST
+/// /v1/staff/renew`) and stores it; the server revokes the old certificate.
+pub(crate) async fn renew(data: &Path, current: &Identity, sync: &SyncConfig) -> Result<Identity> {
+    let api = current.api(sync)?;
+    let body = serde_json::json!({"csr": encode_base64(&csr_der(&current.key)?)});
+    let answer: RegisterAnswer = api
+        .post_json("/v1/staff/renew", &body)
+        .await
+        .map_err(|f| f.error)?;
+    if answer.key_id != current.info.key_id || pem_certs(&answer.certificate_pem).is_empty() {
+        return Err(Error::Protocol(
+            "the server's renewal answer holds no certificate for this install's key".into(),
+        ));
+    }
+    let info = IdentityInfo {
+        not_after_ms: answer.not_after_ms,
+        ..current.info.clone()
+    };
+    let paths = Paths::of(data);
+    // The certificate first: until the new expiry is written too, the next start reads the
+    // new certificate with the old expiry, which only makes it renew again early.
+    fsutil::write_atomic(&paths.cert, answer.certificate_pem.as_bytes(), 0o644)?;
+    if !answer.chain_pem.is_empty() {
+        fsutil::write_atomic(&paths.chain, answer.chain_pem.as_bytes(), 0o644)?;
+    }
+    let info_json = serde_json::to_vec_pretty(&info).map_err(|e| Error::Protocol(e.to_string()))?;
+    fsutil::write_atomic(&paths.info, &info_json, 0o644)?;
+    Ok(Identity {
+        info,
+        key: current.key.clone(),
+        cert_pem: answer.certificate_pem,
+        ca_der: current.ca_der.clone(),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]

@@ -50,7 +50,7 @@ enum Command {
     Scan(ScanArgs),
     /// List the queue and each record's state.
     Queue {
-        /// Only records in this state (queued, syncing, accepted, duplicate, refused).
+        /// Only records in this state (queued, syncing, held, accepted, duplicate, refused).
         #[arg(long)]
         state: Option<String>,
         /// JSON lines output.
@@ -63,6 +63,9 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
     },
+    /// Renew this install's staff certificate now (same key; sync does it by itself within 30
+    /// days of the expiry).
+    Renew,
     /// Send the queue to the server.
     Sync {
         /// JSON report on standard output.
@@ -202,6 +205,13 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         }
         Command::Whoami { online, json } => whoami(&field, online, json)?,
         Command::Scan(args) => return scan(&field, &args),
+        Command::Renew => {
+            let who = runtime()?.block_on(field.renew_certificate())?;
+            println!(
+                "staff certificate renewed: valid until {}",
+                format_ms(who.not_after_ms)
+            );
+        }
         Command::Queue { state, json } => list_queue(&field, state.as_deref(), json)?,
         Command::Export { out } => match out {
             Some(path) => {
@@ -401,6 +411,12 @@ fn sync(field: &Field, json: bool) -> anyhow::Result<u8> {
                     report.refused.len(),
                     report.remaining
                 );
+                if report.certificate_renewed {
+                    println!("  the staff certificate was renewed first (it was near its expiry)");
+                }
+                if let Some(why) = &report.renewal_error {
+                    println!("  renewing the staff certificate failed ({why}); run `vouch-field renew` later");
+                }
                 if report.held > 0 {
                     println!("  {} records are held: an earlier record of this install never reached the server; they are sent again at each sync until a supervisor accepts the gap", report.held);
                 }

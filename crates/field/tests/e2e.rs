@@ -592,3 +592,44 @@ fn sync_with_the_server_down_keeps_everything_then_sends_it_when_it_is_up() {
         .collect();
     assert_eq!(serials.len(), 4, "{serials:?}");
 }
+
+#[test]
+fn a_sync_renews_a_staff_certificate_near_its_expiry_and_the_old_one_stops_working() {
+    // Staff certificates of 10 days: inside the 30-day renewal window from the start.
+    let server =
+        Server::start_with_config(&[("staff_validity_days = 365", "staff_validity_days = 10")]);
+    let rt = rt();
+    let dir = tempfile::tempdir().unwrap();
+    let field = open(dir.path());
+    rt.block_on(field.register(&server.invite("technician", "REN")))
+        .unwrap();
+    let cert_path = dir.path().join("identity/cert.pem");
+    let first = std::fs::read_to_string(&cert_path).unwrap();
+    field
+        .scan_text(&label_text("REN", 1), &site("WO-R"))
+        .unwrap();
+
+    let report = rt.block_on(field.sync(&no_progress)).unwrap();
+    assert!(report.certificate_renewed, "{report:?}");
+    assert_eq!((report.accepted, report.renewal_error), (1, None));
+    let second = std::fs::read_to_string(&cert_path).unwrap();
+    assert_ne!(first, second, "the new certificate is stored");
+    let audit = server.admin_ok(&["audit", "export"]);
+    assert!(audit.contains("staff.renewed"), "{audit}");
+
+    // A fresh start uses the stored certificate; the replaced one is refused by the server.
+    drop(field);
+    let field = Field::open(dir.path()).unwrap();
+    rt.block_on(field.whoami_online()).unwrap();
+    drop(field);
+    std::fs::write(&cert_path, &first).unwrap();
+    let field = Field::open(dir.path()).unwrap();
+    let e = rt.block_on(field.whoami_online()).unwrap_err();
+    assert_eq!(e.code(), "refused", "{e}");
+    drop(field);
+    std::fs::write(&cert_path, &second).unwrap();
+
+    // The CLI renews on demand too.
+    let out = cli_ok(dir.path(), &["renew"]);
+    assert!(out.contains("renewed"), "{out}");
+}

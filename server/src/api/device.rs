@@ -56,7 +56,7 @@ pub async fn hello(
 #[serde(deny_unknown_fields)]
 pub struct RenewRequest {
     /// PKCS#10, DER, base64.
-    csr: String,
+    pub(crate) csr: String,
 }
 
 /// `POST /v1/device/renew`: a new certificate over the current mTLS session.

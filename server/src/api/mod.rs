@@ -122,6 +122,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/crl", get(public::crl))
         .route("/v1/staff/register", post(staff::register))
         .route("/v1/me", get(staff::me))
+        .route("/v1/staff/renew", post(staff::renew))
         .route("/v1/enroll/challenge", post(enroll::challenge))
         .route("/v1/enroll/complete", post(enroll::complete))
         .route("/v1/device/hello", get(device::hello))

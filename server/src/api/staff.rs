@@ -11,12 +11,13 @@ use vouch_protocol::enroll::decode_base64;
 use vouch_protocol::key::{hex, sha256};
 use vouch_protocol::SignedScanRecord;
 
+use super::device::RenewRequest;
 use super::enroll::verify_fast;
 use super::{blocking, identify, now_ms, ApiError, ApiJson, AppState, Identity};
 use crate::authority::checks::verify_csr;
 use crate::authority::Profile;
 use crate::domain::{decide_scan, ScanOutcome, ScanPolicy};
-use crate::store::{StaffMember, StoredScan};
+use crate::store::{AuditNote, StaffMember, StoredScan};
 use crate::tls::ConnInfo;
 
 /// `POST /v1/staff/register` body.
@@ -84,6 +85,70 @@ pub async fn register(
             return Err(invite_invalid());
         };
         tracing::info!(name = %member.name, role = member.role.as_str(), key_id = %member.key_id, "staff member registered");
+        Ok(Json(json!({
+            "certificate_pem": issued.pem,
+            "chain_pem": state.authority.chain_pem(),
+            "name": member.name,
+            "role": member.role.as_str(),
+            "key_id": member.key_id,
+            "not_after_ms": member.not_after_ms,
+        })))
+    })
+    .await
+}
+
+/// `POST /v1/staff/renew`: a new certificate for the calling install's key (the key is the
+/// install's identity, so it does not change); the old certificate is revoked in the same
+/// commit.
+pub async fn renew(
+    State(state): State<Arc<AppState>>,
+    Extension(conn): Extension<ConnInfo>,
+    ApiJson(req): ApiJson<RenewRequest>,
+) -> Result<Json<Value>, ApiError> {
+    blocking(move || {
+        let Identity::Staff { key_id, role, name } = identify(&state, &conn)? else {
+            return Err(ApiError::forbidden("this endpoint is for staff"));
+        };
+        let der = decode_base64(&req.csr, "csr")
+            .map_err(|e| ApiError::bad_request("bad_csr", e.to_string()))?;
+        let csr = verify_csr(&der).map_err(|p| ApiError::bad_request("bad_csr", p.0))?;
+        if csr.key.key_id().to_hex() != key_id {
+            return Err(ApiError::bad_request(
+                "bad_csr",
+                "the CSR must be for this install's own key (its identity)",
+            ));
+        }
+        let member = state
+            .store
+            .staff(&key_id)?
+            .ok_or_else(|| ApiError::forbidden("unknown staff member"))?;
+        let profile = Profile::Staff {
+            name,
+            role,
+            key_id: key_id.clone(),
+        };
+        let c = &state.config.certificates;
+        let issued = state.authority.issue_client(
+            &csr.spki_der,
+            &profile,
+            c.staff_validity_days,
+            c.backdate_secs,
+        )?;
+        let note = AuditNote {
+            actor: format!("staff:{key_id}"),
+            action: "staff.renewed",
+            subject: key_id.clone(),
+            detail: json!({"certificate": issued.serial, "replaces": member.certificate_serial}),
+        };
+        let now = now_ms();
+        let member = state.store.renew_staff(
+            &key_id,
+            &member.certificate_serial,
+            &issued.record(&profile),
+            note,
+            now,
+        )?;
+        tracing::info!(%key_id, name = %member.name, "staff certificate renewed");
         Ok(Json(json!({
             "certificate_pem": issued.pem,
             "chain_pem": state.authority.chain_pem(),

@@ -269,6 +269,17 @@ pub trait StaffStore: Send + Sync {
         now_ms: u64,
         change: &dyn Fn(StaffMember) -> Result<(StaffMember, AuditNote), ServerError>,
     ) -> Result<StaffMember, ServerError>;
+    /// Renews a member's certificate (same key): the member's new certificate serial and
+    /// expiry, the new certificate record and the revocation of the old one, with the audit
+    /// entry, atomically; `Conflict` if the member is revoked or no longer holds `old_serial`.
+    fn renew_staff(
+        &self,
+        key_id: &str,
+        old_serial: &str,
+        new: &CertRecord,
+        audit: AuditNote,
+        now_ms: u64,
+    ) -> Result<StaffMember, ServerError>;
     /// Marks a member revoked (and their certificate), atomically.
     fn revoke_staff(
         &self,

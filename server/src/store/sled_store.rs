@@ -589,6 +589,35 @@ impl StaffStore for SledStore {
         })
     }
 
+    fn renew_staff(
+        &self,
+        key_id: &str,
+        old_serial: &str,
+        new: &CertRecord,
+        audit: AuditNote,
+        now_ms: u64,
+    ) -> Result<StaffMember, ServerError> {
+        self.transact(&[STAFF, CERTS, AUDIT, META], |t| {
+            let Some(mut member) = get::<StaffMember>(t.tree(STAFF)?, key_id.as_bytes())? else {
+                return abort(ServerError::NotFound(format!(
+                    "no staff member with key id {key_id}"
+                )));
+            };
+            if member.revoked_at_ms.is_some() || member.certificate_serial != old_serial {
+                return abort(ServerError::Conflict(
+                    "the staff member changed during the renewal".into(),
+                ));
+            }
+            member.certificate_serial = new.serial.clone();
+            member.not_after_ms = new.not_after_ms;
+            put(t.tree(STAFF)?, key_id.as_bytes(), &member)?;
+            put(t.tree(CERTS)?, new.serial.as_bytes(), new)?;
+            revoke_certificate_tx(t, old_serial, now_ms)?;
+            append_audit_tx(t, &audit, now_ms)?;
+            Ok(member)
+        })
+    }
+
     fn revoke_staff(
         &self,
         key_id: &str,

@@ -113,6 +113,10 @@ pub struct SyncReport {
     pub retries: u32,
     /// Unsynced records left (scans queued during the sync may be sent by the next one).
     pub remaining: usize,
+    /// The staff certificate was renewed before this sync (it was within 30 days of expiry).
+    pub certificate_renewed: bool,
+    /// Why that renewal failed, if it did (the sync went on with the current certificate).
+    pub renewal_error: Option<String>,
 }
 
 /// A progress callback.
