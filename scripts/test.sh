@@ -17,7 +17,7 @@ cargo clippy --locked --workspace --all-targets -- -D warnings
 step "protocol core builds for wasm32-unknown-unknown (no_std + alloc)"
 cargo build --locked -p vouch-protocol --no-default-features --target wasm32-unknown-unknown
 
-step "protocol core and device agent check for aarch64-linux-android (no NDK needed)"
+step "protocol core, device agent, field engine and app check for aarch64-linux-android (no NDK needed)"
 # ring's C code is built freestanding with Debian's clang; RING_CORE_NOSTDLIBINC is ring's own
 # switch for cross builds without a C library's headers.
 android_check() {
@@ -27,7 +27,7 @@ android_check() {
   CFLAGS_aarch64_linux_android="--target=aarch64-linux-android24 -ffreestanding -nostdlibinc -isystem $resource_dir/include -DRING_CORE_NOSTDLIBINC=1" \
     cargo check --locked --target aarch64-linux-android "$@"
 }
-android_check -p vouch-protocol -p vouch-device
+android_check -p vouch-protocol -p vouch-device -p vouch-field -p vouch-app
 
 step "tests"
 cargo test --locked --workspace
