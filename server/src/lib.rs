@@ -145,12 +145,12 @@ pub async fn launch(data_dir: &Path, listen: Option<SocketAddr>) -> Result<(), S
     }
     let paths = DataPaths::new(data_dir);
     let (app, state) = app(data_dir, config.clone())?;
-    renew_server_certificate_if_due(&paths, &state.authority)?;
-    let tls = tls::server_config(
-        state.authority.ca_der(),
+    renew_server_certificate_if_due(&paths, &state.authority, authority::SERVER_CERT_RENEW_DAYS)?;
+    let server_cert = tls::ServerCert::from_pem(
         &files::read_text(&paths.server_cert())?,
         &files::read_text(&paths.server_key())?,
     )?;
+    let tls = tls::server_config_with(state.authority.ca_der(), server_cert.clone())?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|e| ServerError::io("listening on", config.listen.to_string(), e))?;
@@ -164,7 +164,7 @@ pub async fn launch(data_dir: &Path, listen: Option<SocketAddr>) -> Result<(), S
         true,
     )?;
     tracing::info!(address = %bound, data = %data_dir.display(), "vouch-server listening");
-    spawn_housekeeping(state.clone());
+    spawn_housekeeping(state.clone(), paths.clone(), server_cert);
     tls::serve(listener, tls, app, shutdown_signal()).await;
     let _ = std::fs::remove_file(paths.address_file());
     tracing::info!("vouch-server stopped");
@@ -172,19 +172,20 @@ pub async fn launch(data_dir: &Path, listen: Option<SocketAddr>) -> Result<(), S
 }
 
 /// Re-issues the server's TLS certificate (same key, same names) when it expires within
-/// [`authority::SERVER_CERT_RENEW_DAYS`] days.
-fn renew_server_certificate_if_due(
+/// `within_days` days ([`authority::SERVER_CERT_RENEW_DAYS`] when serving); says whether it did.
+pub fn renew_server_certificate_if_due(
     paths: &DataPaths,
     authority: &Authority,
-) -> Result<(), ServerError> {
+    within_days: i64,
+) -> Result<bool, ServerError> {
     let pem = files::read_text(&paths.server_cert())?;
     let der = files::pem_to_der(&pem, "CERTIFICATE")?;
     let (_, cert) = x509_parser::parse_x509_certificate(&der)
         .map_err(|e| ServerError::Tls(format!("server certificate: {e}")))?;
     let remaining =
         cert.validity().not_after.timestamp() - time::OffsetDateTime::now_utc().unix_timestamp();
-    if remaining > authority::SERVER_CERT_RENEW_DAYS * 86_400 {
-        return Ok(());
+    if remaining > within_days * 86_400 {
+        return Ok(false);
     }
     let names = san_names(&cert);
     let key = KeyPair::from_pem(&files::read_text(&paths.server_key())?)
@@ -192,6 +193,21 @@ fn renew_server_certificate_if_due(
     let issued = authority.issue_server(&key, &names)?;
     files::write_file(&paths.server_cert(), issued.pem.as_bytes(), 0o644, true)?;
     tracing::info!(names = ?names, not_after_ms = issued.not_after_ms, "server TLS certificate re-issued");
+    Ok(true)
+}
+
+/// Re-issues the server certificate when due and serves the new one from the next handshake.
+fn refresh_server_certificate(
+    paths: &DataPaths,
+    authority: &Authority,
+    cert: &tls::ServerCert,
+) -> Result<(), ServerError> {
+    if renew_server_certificate_if_due(paths, authority, authority::SERVER_CERT_RENEW_DAYS)? {
+        cert.replace(
+            &files::read_text(&paths.server_cert())?,
+            &files::read_text(&paths.server_key())?,
+        )?;
+    }
     Ok(())
 }
 
@@ -220,11 +236,25 @@ fn san_names(cert: &x509_parser::certificate::X509Certificate<'_>) -> Vec<String
         .collect()
 }
 
-fn spawn_housekeeping(state: Arc<AppState>) {
+/// Every minute: expired challenges go, quiet rate-limit keys are forgotten. Every hour: the
+/// server certificate is re-issued and swapped in if it expires within 30 days.
+fn spawn_housekeeping(state: Arc<AppState>, paths: DataPaths, cert: Arc<tls::ServerCert>) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+        let mut minutes = 0u64;
         loop {
             tick.tick().await;
+            minutes += 1;
+            if minutes % 60 == 0 {
+                let (state, paths, cert) = (state.clone(), paths.clone(), cert.clone());
+                let refreshed = tokio::task::spawn_blocking(move || {
+                    refresh_server_certificate(&paths, &state.authority, &cert)
+                })
+                .await;
+                if let Ok(Err(e)) = refreshed {
+                    tracing::error!(error = %e, "re-issuing the server certificate failed");
+                }
+            }
             let store = state.store.clone();
             let purged =
                 tokio::task::spawn_blocking(move || store.purge_challenges(api::now_ms())).await;
