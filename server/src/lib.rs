@@ -245,7 +245,7 @@ fn spawn_housekeeping(state: Arc<AppState>, paths: DataPaths, cert: Arc<tls::Ser
         loop {
             tick.tick().await;
             minutes += 1;
-            if minutes % 60 == 0 {
+            if minutes.is_multiple_of(60) {
                 let (state, paths, cert) = (state.clone(), paths.clone(), cert.clone());
                 let refreshed = tokio::task::spawn_blocking(move || {
                     refresh_server_certificate(&paths, &state.authority, &cert)
