@@ -252,6 +252,9 @@ pub enum Decision {
     Reject,
     /// Certificate (if any) revoked; may not enroll again.
     Revoke,
+    /// An enrolled device's certificate is revoked and its label key may enroll once more (a
+    /// certificate that expired unrenewed, a device reset to its factory key).
+    Reenroll,
 }
 
 impl Decision {
@@ -261,6 +264,7 @@ impl Decision {
             Decision::Approve => "approve",
             Decision::Reject => "reject",
             Decision::Revoke => "revoke",
+            Decision::Reenroll => "reenroll",
         }
     }
 }
@@ -302,12 +306,24 @@ pub fn apply_decision(
             return Err(DecisionRefused("the device is already revoked"))
         }
         (Decision::Revoke, _) => Revoked,
+        (Decision::Reenroll, Enrolled) => {
+            // The store revokes the certificate that is dropped here, in the same commit.
+            device.certificate = None;
+            device.label_key_used = false;
+            Approved
+        }
+        (Decision::Reenroll, _) => {
+            return Err(DecisionRefused(
+                "only an enrolled device can be let enroll again",
+            ))
+        }
     };
     device.state = next;
     let event = match decision {
         Decision::Approve => "approved",
         Decision::Reject => "rejected",
         Decision::Revoke => "revoked",
+        Decision::Reenroll => "reenrollment_allowed",
     };
     device.note(now_ms, event, actor, Some(reason.to_string()));
     Ok(())
@@ -374,6 +390,20 @@ mod tests {
         assert_eq!(e.state, DeviceState::Revoked);
         assert!(apply_decision(&mut e, Decision::Approve, "sup", "undo", 8).is_err());
         assert_eq!(e.timeline.last().map(|t| t.event.as_str()), Some("revoked"));
+        assert!(apply_decision(&mut e, Decision::Reenroll, "sup", "again", 9).is_err());
+        let mut f = device(DeviceState::Enrolled);
+        f.label_key_used = true;
+        f.certificate = Some(DeviceCertificate {
+            serial: "01".into(),
+            not_after_ms: 1,
+            key: "02".into(),
+            csr_sha256: String::new(),
+            pem: String::new(),
+        });
+        apply_decision(&mut f, Decision::Reenroll, "sup", "expired", 10).unwrap();
+        assert_eq!(f.state, DeviceState::Approved);
+        assert!(!f.label_key_used && f.certificate.is_none());
+        assert!(apply_decision(&mut d, Decision::Reenroll, "sup", "x", 11).is_err());
     }
 
     #[test]

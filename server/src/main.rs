@@ -52,7 +52,7 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Devices: list, show, approve, reject, revoke.
+    /// Devices: list, show, approve, reject, revoke, reenroll.
     #[command(subcommand)]
     Device(DeviceCommand),
     /// Staff: list, revoke, accept a chain gap.
@@ -107,6 +107,9 @@ enum DeviceCommand {
     Reject(DecisionArgs),
     /// Revoke a device (and its certificate).
     Revoke(DecisionArgs),
+    /// Let an enrolled device enroll again with its label key (its certificate expired unrenewed,
+    /// or it was reset): the current certificate is revoked at once.
+    Reenroll(DecisionArgs),
 }
 
 #[derive(Args)]
@@ -365,6 +368,7 @@ async fn device(client: &AdminClient, command: DeviceCommand) -> Result<()> {
         DeviceCommand::Approve(a) => post_decision(client, decide("approve", a)).await,
         DeviceCommand::Reject(a) => post_decision(client, decide("reject", a)).await,
         DeviceCommand::Revoke(a) => post_decision(client, decide("revoke", a)).await,
+        DeviceCommand::Reenroll(a) => post_decision(client, decide("reenroll", a)).await,
     }
 }
 

@@ -441,3 +441,52 @@ async fn a_staff_member_renews_for_the_same_key_and_the_old_certificate_is_revok
     let audit = server.admin_ok(&["audit", "export"]);
     assert!(audit.contains("staff.renewed"), "{audit}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_supervisor_lets_an_enrolled_device_enroll_again_with_its_label_key() {
+    let server = Server::start();
+    let mut tech = register(&server, "technician", "T").await;
+    let device = Device::new("SN-AGAIN");
+    tech.scan_and_upload(&server, &device.text()).await;
+    let refused = server.admin(&["device", "reenroll", "SN-AGAIN", "--reason", "expired"]);
+    assert!(!refused.status.success(), "only an enrolled device");
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("only an enrolled device"));
+    server.admin_ok(&["device", "approve", "SN-AGAIN", "--reason", "checked"]);
+    let (status, first, _) = enroll(&server, &device, &EnrollOptions::default()).await;
+    assert_eq!(status, 200, "{first}");
+    let first_pem = first["certificate_pem"].as_str().unwrap().to_string();
+    let (status, again, _) = enroll(&server, &device, &EnrollOptions::default()).await;
+    assert_eq!(
+        (status, again["code"].as_str()),
+        (409, Some("already_enrolled")),
+        "the label key enrolls once: {again}"
+    );
+
+    server.admin_ok(&[
+        "device",
+        "reenroll",
+        "SN-AGAIN",
+        "--reason",
+        "certificate expired in storage",
+    ]);
+    // The certificate is revoked in the same commit; the label key may enroll once more.
+    let old = http(&server, Some((&first_pem, &key_pem(&device.key))));
+    let (status, _) = call(&old, &server, Method::GET, "/v1/device/hello", None).await;
+    assert_eq!(status, 403);
+    let serial = x509_parser::parse_x509_certificate(&pem_der(&first_pem))
+        .unwrap()
+        .1
+        .raw_serial()
+        .to_vec();
+    assert!(crl_serials(&server).await.contains(&serial));
+    let (status, second, _) = enroll(&server, &device, &EnrollOptions::default()).await;
+    assert_eq!(status, 200, "{second}");
+    let new_pem = second["certificate_pem"].as_str().unwrap().to_string();
+    let mtls = http(&server, Some((&new_pem, &key_pem(&device.key))));
+    let (status, hello) = call(&mtls, &server, Method::GET, "/v1/device/hello", None).await;
+    assert_eq!((status, hello["state"].as_str()), (200, Some("enrolled")));
+    let (status, third, _) = enroll(&server, &device, &EnrollOptions::default()).await;
+    assert_eq!(status, 409, "and only once more: {third}");
+    let audit = server.admin_ok(&["audit", "export"]);
+    assert!(audit.contains("device.reenrollment_allowed"), "{audit}");
+}

@@ -82,6 +82,7 @@ pub fn run() {
             commands::review::review_reject,
             commands::review::review_revoke,
             commands::review::review_accept_gap,
+            commands::review::review_reenroll,
             commands::review::review_show,
             commands::scan::scan_image,
             commands::scan::scan_text,

@@ -134,6 +134,8 @@ enum ReviewCommand {
     Reject(DecisionArgs),
     /// Revoke a device.
     Revoke(DecisionArgs),
+    /// Let an enrolled device enroll again with its label key (its certificate is revoked).
+    Reenroll(DecisionArgs),
     /// Accept a tablet's chain gap: its missing records are declared lost and its held records
     /// are accepted at its next sync (`scanner_problems` of `review show` lists the gaps).
     AcceptGap {
@@ -472,6 +474,7 @@ fn review(field: &Field, cmd: ReviewCommand) -> anyhow::Result<()> {
         ReviewCommand::Approve(a) => (a.serial, Decision::Approve, a.reason),
         ReviewCommand::Reject(a) => (a.serial, Decision::Reject, a.reason),
         ReviewCommand::Revoke(a) => (a.serial, Decision::Revoke, a.reason),
+        ReviewCommand::Reenroll(a) => (a.serial, Decision::Reenroll, a.reason),
         ReviewCommand::AcceptGap {
             key_id,
             expected,

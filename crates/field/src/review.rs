@@ -48,6 +48,8 @@ pub enum Decision {
     Reject,
     /// Withdraw an approval or a certificate.
     Revoke,
+    /// Let an enrolled device enroll again with its label key (its certificate is revoked).
+    Reenroll,
 }
 
 impl Decision {
@@ -57,6 +59,7 @@ impl Decision {
             Decision::Approve => "approve",
             Decision::Reject => "reject",
             Decision::Revoke => "revoke",
+            Decision::Reenroll => "reenroll",
         }
     }
 }

@@ -110,11 +110,12 @@ pub async fn decide(
         "approve" => Decision::Approve,
         "reject" => Decision::Reject,
         "revoke" => Decision::Revoke,
+        "reenroll" => Decision::Reenroll,
         _ => {
             return Err(ApiError::new(
                 StatusCode::NOT_FOUND,
                 "not_found",
-                "use approve, reject or revoke",
+                "use approve, reject, revoke or reenroll",
             ))
         }
     };
@@ -131,6 +132,7 @@ pub async fn decide(
                     Decision::Approve => "device.approved",
                     Decision::Reject => "device.rejected",
                     Decision::Revoke => "device.revoked",
+                    Decision::Reenroll => "device.reenrollment_allowed",
                 },
                 subject: d.serial.clone(),
                 detail: json!({"reason": reason}),

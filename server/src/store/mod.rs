@@ -209,7 +209,8 @@ pub trait DeviceStore: Send + Sync {
         ) -> Result<ScanOutcome, ServerError>,
     ) -> Result<Vec<ScanOutcome>, ServerError>;
     /// Replaces a device (a review decision or an enrollment) with its audit entry, atomically;
-    /// a device that is now revoked has its certificate revoked in the same commit.
+    /// a certificate the change drops, or the certificate of a device now revoked, is revoked in
+    /// the same commit.
     fn update_device(
         &self,
         serial: &str,

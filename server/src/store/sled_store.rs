@@ -500,12 +500,16 @@ impl DeviceStore for SledStore {
     ) -> Result<(Device, Commit), ServerError> {
         self.transact_deferred(&[DEVICES, CERTS, AUDIT, META], |t| {
             let missing = || format!("no device with serial {serial:?}");
+            let before = get::<Device>(t.tree(DEVICES)?, serial.as_bytes())?
+                .and_then(|d| d.certificate)
+                .map(|c| c.serial);
             let (device, note) = changed(t.tree(DEVICES)?, serial, &missing, change)?;
             put(t.tree(DEVICES)?, serial.as_bytes(), &device)?;
-            if device.state == DeviceState::Revoked {
-                if let Some(cert) = &device.certificate {
-                    revoke_certificate_tx(t, &cert.serial, device.updated_at_ms)?;
-                }
+            let current = device.certificate.as_ref().map(|c| c.serial.clone());
+            let revoked = device.state == DeviceState::Revoked;
+            // A certificate the change revokes or drops goes on the CRL in the same commit.
+            if let Some(old) = before.filter(|old| revoked || current.as_ref() != Some(old)) {
+                revoke_certificate_tx(t, &old, device.updated_at_ms)?;
             }
             append_audit_tx(t, &note, device.updated_at_ms)?;
             Ok(device)

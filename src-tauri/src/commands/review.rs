@@ -55,6 +55,17 @@ pub async fn review_revoke(
     decide(&state, "revoke", &serial, Decision::Revoke, &reason).await
 }
 
+/// Lets an enrolled device enroll again with its label key (its certificate is revoked), with
+/// a reason.
+#[tauri::command]
+pub async fn review_reenroll(
+    state: State<'_, AppState>,
+    serial: String,
+    reason: String,
+) -> Result<Value> {
+    decide(&state, "reenroll", &serial, Decision::Reenroll, &reason).await
+}
+
 /// Accepts a scanning tablet's chain gap (its missing records are lost), with a reason.
 #[tauri::command]
 pub async fn review_accept_gap(
