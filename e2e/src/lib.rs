@@ -174,12 +174,18 @@ impl DeviceFixture {
 
     /// `vouch-device enroll` against the server.
     pub fn enroll(&self, server: &Server) -> Result<String> {
+        self.enroll_with(server, &[])
+    }
+
+    /// `vouch-device enroll` with extra arguments (`--again`).
+    pub fn enroll_with(&self, server: &Server, extra: &[&str]) -> Result<String> {
         run_ok(
             Command::new(device_bin()?)
                 .args(["enroll", "--dir"])
                 .arg(self.dir.path())
                 .args(["--server", &server.url(), "--ca"])
-                .arg(server.ca_pem()),
+                .arg(server.ca_pem())
+                .args(extra),
         )
     }
 }

@@ -222,6 +222,24 @@ async fn supervisor(app: &App, server: &Server, device: &DeviceFixture) -> Resul
     app.wait_text("timeline", "you (Sam Super)", 5).await?;
     app.shot_at("03-enrolled", "timeline").await?;
 
+    // Its certificate "expired in storage": let the label key enroll once more, then revoke.
+    app.type_into("reason-input", "certificate expired in storage")
+        .await?;
+    app.click("reenroll-btn").await?;
+    app.wait_attr("device-detail", "data-state", "approved", 20)
+        .await?;
+    app.css("#timeline [data-event='reenrollment_allowed']", 10)
+        .await?;
+    device.enroll_with(server, &["--again"])?;
+    app.click("device-refresh").await?;
+    app.wait_attr("device-detail", "data-state", "enrolled", 20)
+        .await?;
+    app.type_into("reason-input", "decommissioned").await?;
+    app.click("revoke-btn").await?;
+    app.wait_attr("device-detail", "data-state", "revoked", 20)
+        .await?;
+    app.css("#timeline [data-event='revoked']", 10).await?;
+
     accept_a_gap(app, server).await?;
 
     app.click("nav-settings").await?;

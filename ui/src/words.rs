@@ -71,6 +71,7 @@ pub fn timeline_event(event: &str) -> &'static str {
         "enrolled" => "Enrolled",
         "renewed" => "Certificate renewed",
         "duplicate_enrollment" => "Second enrollment attempt refused",
+        "reenrollment_allowed" => "Allowed to enroll again",
         _ => "Event",
     }
 }

@@ -50,6 +50,10 @@ pub struct EnrollOptions {
     /// Bind the TLS channel ([`ChannelBinding::TlsExporter`], the default). `None` exists to
     /// imitate a device whose TLS stack has no exporter.
     pub channel_binding: ChannelBinding,
+    /// Enroll although the device holds a certificate: a supervisor let it enroll again
+    /// (`vouch-server device reenroll`, e.g. its certificate expired unrenewed). The current
+    /// certificate is replaced only if the new enrollment succeeds.
+    pub again: bool,
 }
 
 impl Default for EnrollOptions {
@@ -57,6 +61,7 @@ impl Default for EnrollOptions {
         Self {
             mode: EnrollMode::SameKey,
             channel_binding: ChannelBinding::TlsExporter,
+            again: false,
         }
     }
 }
@@ -159,10 +164,11 @@ pub async fn submit_answer(
 
 /// Enrolls the device in `dir` with the server (one attempt): challenge, signed answer and
 /// certificate over one TLS connection, then stores the certificate (and, in re-key mode,
-/// `operational.key.pem`). Refuses with [`Error::AlreadyEnrolled`] if `cert.pem` exists.
+/// `operational.key.pem`). Refuses with [`Error::AlreadyEnrolled`] if `cert.pem` exists, unless
+/// [`EnrollOptions::again`].
 pub async fn enroll(dir: &Path, server: &Server, options: &EnrollOptions) -> Result<Issued> {
     let device = store::load(dir)?;
-    if device.is_enrolled() {
+    if device.is_enrolled() && !options.again {
         return Err(Error::AlreadyEnrolled {
             dir: dir.to_path_buf(),
         });

@@ -89,6 +89,10 @@ enum Command {
         /// Send no channel binding (imitates a TLS stack without exporter).
         #[arg(long, hide = true)]
         no_channel_binding: bool,
+        /// Enroll although a certificate is stored: a supervisor let this device enroll again
+        /// (its certificate expired, or it was reset); the certificate is replaced on success.
+        #[arg(long)]
+        again: bool,
     },
     /// Call GET /v1/device/hello over mTLS and print the server's JSON answer.
     #[command(after_help = EXIT_CODES)]
@@ -202,6 +206,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             wait,
             deadline,
             no_channel_binding,
+            again,
         } => {
             let server = target.server()?;
             let options = EnrollOptions {
@@ -215,6 +220,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 } else {
                     vouch_device::ChannelBinding::TlsExporter
                 },
+                again,
             };
             let issued = runtime()?.block_on(async {
                 if wait {

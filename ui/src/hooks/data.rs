@@ -24,8 +24,8 @@ pub struct ScanRequest {
 /// A supervisor's decision.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DecisionRequest {
-    /// `true` approves, `false` rejects.
-    pub approve: bool,
+    /// `approve`, `reject`, `revoke` or `reenroll`.
+    pub verb: &'static str,
     /// The device.
     pub serial: String,
     /// Why.
@@ -93,14 +93,15 @@ pub fn use_device(serial: String) -> Loaded<DeviceDetail> {
     )
 }
 
-/// Approves or rejects a device.
+/// Approves, rejects, revokes or re-opens enrollment of a device.
 #[hook]
 pub fn use_decision() -> Action<DecisionRequest, Value> {
     use_action(|d: DecisionRequest| async move {
-        let command = if d.approve {
-            "review_approve"
-        } else {
-            "review_reject"
+        let command = match d.verb {
+            "approve" => "review_approve",
+            "reject" => "review_reject",
+            "revoke" => "review_revoke",
+            _ => "review_reenroll",
         };
         ipc::review_decide(command, &d.serial, &d.reason).await
     })

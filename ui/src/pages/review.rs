@@ -240,13 +240,13 @@ fn device_view(props: &DeviceProps) -> Html {
             }
         })
     };
-    let decide = |approve: bool| {
+    let decide = |verb: &'static str| {
         let run = decision.run.clone();
         let reason = reason.clone();
         let serial = d.serial.clone();
         Callback::from(move |_: MouseEvent| {
             run.emit(DecisionRequest {
-                approve,
+                verb,
                 serial: serial.clone(),
                 reason: reason.trim().to_string(),
             })
@@ -256,6 +256,7 @@ fn device_view(props: &DeviceProps) -> Html {
     let no_reason = reason.trim().is_empty();
     let can_approve = matches!(d.state.as_str(), "scanned" | "conflict" | "rejected");
     let can_reject = matches!(d.state.as_str(), "scanned" | "conflict" | "approved");
+    let enrolled = d.state == "enrolled";
 
     html! {
         <section class="card device-detail" id="device-detail" data-serial={d.serial.clone()}
@@ -290,23 +291,40 @@ fn device_view(props: &DeviceProps) -> Html {
             if can_approve || can_reject {
                 <div class="decision">
                     <label for="reason-input">{ "Reason (recorded in the audit log)" }</label>
-                    <input id="reason-input" type="text" value={(*reason).clone()} {oninput}
+                    <input id="reason-input" type="text" value={(*reason).clone()}
+                        oninput={oninput.clone()}
                         placeholder="e.g. label checked on site" maxlength="500" />
                     <div class="actions">
                         if can_approve {
-                            <button class="primary big" id="approve-btn" onclick={decide(true)}
+                            <button class="primary big" id="approve-btn" onclick={decide("approve")}
                                 disabled={running || no_reason}>
                                 <Icon name="check" />{ "Approve" }
                             </button>
                         }
                         if can_reject {
-                            <button class="danger big" id="reject-btn" onclick={decide(false)}
+                            <button class="danger big" id="reject-btn" onclick={decide("reject")}
                                 disabled={running || no_reason}>{ "Reject" }</button>
                         }
                     </div>
                     if no_reason {
                         <p class="muted small">{ "Write a reason to approve or reject." }</p>
                     }
+                </div>
+            }
+            if enrolled {
+                <div class="decision" id="enrolled-actions">
+                    <label for="reason-input">{ "Reason (recorded in the audit log)" }</label>
+                    <input id="reason-input" type="text" value={(*reason).clone()} {oninput}
+                        placeholder="e.g. certificate expired in storage" maxlength="500" />
+                    <div class="actions">
+                        <button class="secondary big" id="reenroll-btn" onclick={decide("reenroll")}
+                            disabled={running || no_reason}>{ "Let it enroll again" }</button>
+                        <button class="danger big" id="revoke-btn" onclick={decide("revoke")}
+                            disabled={running || no_reason}>{ "Revoke" }</button>
+                    </div>
+                    <p class="muted small">{ "Enrolling again revokes its certificate and lets its \
+                        label key enroll once more (a certificate that expired, a device reset). \
+                        Revoking ends its certificate for good." }</p>
                 </div>
             }
             if let ActionState::Failed(err) = &decision.state {
