@@ -143,9 +143,10 @@ struct Outcome {
     message: Option<String>,
 }
 
-/// Pairs the server's answers with the batch; any mismatch is a protocol error.
 /// The refusal that means "an earlier record is missing": the record is held, not refused.
 const HELD_CODE: &str = "sequence_gap";
+
+/// Pairs the server's answers with the batch; any mismatch is a protocol error.
 
 fn match_answers(batch: &[Pending], results: Vec<Outcome>) -> Result<Vec<(Pending, RecordState)>> {
     if results.len() != batch.len() {
