@@ -147,7 +147,6 @@ struct Outcome {
 const HELD_CODE: &str = "sequence_gap";
 
 /// Pairs the server's answers with the batch; any mismatch is a protocol error.
-
 fn match_answers(batch: &[Pending], results: Vec<Outcome>) -> Result<Vec<(Pending, RecordState)>> {
     if results.len() != batch.len() {
         return Err(Error::Protocol(format!(
