@@ -39,7 +39,8 @@ device_validity_days = 365
 staff_validity_days = 365
 # notBefore is set this many seconds in the past, for clocks that run slow.
 backdate_secs = 300
-# Devices may renew when less than this many days remain.
+# Devices are advised to renew when less than this many days remain (hello's renew_after_ms;
+# `vouch-device renew --when-due` follows it). Renewal itself is allowed at any time.
 renew_before_days = 30
 
 [invites]

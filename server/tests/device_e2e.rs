@@ -88,9 +88,27 @@ async fn keygen_scan_enroll_after_approval_then_hello_and_renew() {
     let (code, out, err) = cli.run("hello", &dir, &[]);
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("SN-DEV1") && out.contains("enrolled"), "{out}");
+    assert!(
+        out.contains("renew_after_ms"),
+        "the server's renewal window: {out}"
+    );
+
+    // A fresh 365-day certificate is not due in the server's 30-day window: nothing changes.
+    let before = std::fs::read_to_string(dir.join("cert.pem")).unwrap();
+    let (code, out, err) = cli.run("renew", &dir, &["--when-due"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("not due"), "{out}");
+    assert_eq!(
+        std::fs::read_to_string(dir.join("cert.pem")).unwrap(),
+        before
+    );
 
     let (code, out, err) = cli.run("renew", &dir, &[]);
     assert_eq!(code, 0, "{out}{err}");
+    assert_ne!(
+        std::fs::read_to_string(dir.join("cert.pem")).unwrap(),
+        before
+    );
     let (code, out, _) = cli.run("hello", &dir, &[]);
     assert_eq!(code, 0, "{out}");
 
@@ -191,4 +209,28 @@ impl ParseModel for str {
     fn parse_model(&self) -> vouch_protocol::Model {
         vouch_protocol::Model::new(self).unwrap()
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn renew_when_due_follows_the_servers_window() {
+    // A window longer than the certificate's validity: due at once.
+    let server =
+        Server::start_with_config(&[("renew_before_days = 30", "renew_before_days = 400")]);
+    let mut tech = register(&server, "technician", "T").await;
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path().join("dev2");
+    let label = keygen(&dir, "SN-DEV2");
+    tech.scan_and_upload(&server, &label).await;
+    server.admin_ok(&["device", "approve", "SN-DEV2", "--reason", "ok"]);
+    let cli = Cli::new(&server);
+    let (code, out, err) = cli.run("enroll", &dir, &[]);
+    assert_eq!(code, 0, "{out}{err}");
+    let before = std::fs::read_to_string(dir.join("cert.pem")).unwrap();
+    let (code, out, err) = cli.run("renew", &dir, &["--when-due"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("renewed"), "{out}");
+    assert_ne!(
+        std::fs::read_to_string(dir.join("cert.pem")).unwrap(),
+        before
+    );
 }

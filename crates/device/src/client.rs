@@ -280,6 +280,10 @@ pub struct Hello {
     pub certificate_serial: String,
     /// The presented certificate's notAfter, milliseconds since the Unix epoch.
     pub not_after_ms: u64,
+    /// From when the server would like the device to renew (its `renew_before_days` before
+    /// `not_after_ms`); absent from older servers.
+    #[serde(default)]
+    pub renew_after_ms: Option<u64>,
     /// Anything else the server adds.
     #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
@@ -106,8 +106,12 @@ enum Command {
         #[command(flatten)]
         target: Target,
         /// Only renew if the certificate expires within this many seconds.
-        #[arg(long, value_name = "SECS")]
+        #[arg(long, value_name = "SECS", conflicts_with = "when_due")]
         within: Option<u64>,
+        /// Only renew from when the server would like it (`renew_after_ms` of hello, from its
+        /// `certificates.renew_before_days`).
+        #[arg(long)]
+        when_due: bool,
     },
 }
 
@@ -247,7 +251,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let hello = runtime()?.block_on(vouch_device::hello(&target.dir, &server))?;
             println!("{}", serde_json::to_string_pretty(&hello)?);
         }
-        Command::Renew { target, within } => {
+        Command::Renew {
+            target,
+            within,
+            when_due,
+        } => {
             if let Some(secs) = within {
                 if !vouch_device::renewal_due(&target.dir, Duration::from_secs(secs))? {
                     println!("not due: the certificate is valid for more than {secs} s");
@@ -255,6 +263,23 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 }
             }
             let server = target.server()?;
+            if when_due {
+                let hello = runtime()?.block_on(vouch_device::hello(&target.dir, &server))?;
+                let now_ms = u64::try_from(
+                    SystemTime::now()
+                        .duration_since(SystemTime::UNIX_EPOCH)
+                        .unwrap_or_default()
+                        .as_millis(),
+                )
+                .unwrap_or(u64::MAX);
+                if let Some(from) = hello.renew_after_ms.filter(|from| now_ms < *from) {
+                    println!(
+                        "not due: the server asks for renewal from {}",
+                        iso8601(from)
+                    );
+                    return Ok(());
+                }
+            }
             let issued = runtime()?.block_on(vouch_device::renew(&target.dir, &server))?;
             println!(
                 "renewed: {} valid until {}",

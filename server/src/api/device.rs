@@ -38,6 +38,9 @@ pub async fn hello(
             .device(&serial)?
             .ok_or_else(|| ApiError::forbidden("unknown device"))?;
         let not_after_ms = device.certificate.as_ref().map_or(0, |c| c.not_after_ms);
+        // When this server would like the device to renew (`certificates.renew_before_days`).
+        let window_ms = u64::from(state.config.certificates.renew_before_days) * 86_400_000;
+        let renew_after_ms = not_after_ms.saturating_sub(window_ms);
         Ok(Json(json!({
             "serial": device.serial,
             "model": device.model,
@@ -45,6 +48,7 @@ pub async fn hello(
             "key_fingerprint": device.key_fingerprint,
             "certificate_serial": certificate,
             "not_after_ms": not_after_ms,
+            "renew_after_ms": renew_after_ms,
             "peer": conn.peer.to_string(),
         })))
     })
