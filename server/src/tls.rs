@@ -106,18 +106,17 @@ pub fn server_config_with(
     ca_der: &[u8],
     cert: Arc<ServerCert>,
 ) -> Result<Arc<ServerConfig>, ServerError> {
-    let tls = tls_err;
     let mut roots = RootCertStore::empty();
     roots
         .add(CertificateDer::from(ca_der.to_vec()))
-        .map_err(|e| tls(&e))?;
+        .map_err(|e| tls_err(&e))?;
     let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider())
         .allow_unauthenticated()
         .build()
-        .map_err(|e| tls(&e))?;
+        .map_err(|e| tls_err(&e))?;
     let mut config = ServerConfig::builder_with_provider(provider())
         .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
-        .map_err(|e| tls(&e))?
+        .map_err(|e| tls_err(&e))?
         .with_client_cert_verifier(verifier)
         .with_cert_resolver(cert);
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];

@@ -393,7 +393,7 @@ pub(crate) async fn register(
     }
     let info = IdentityInfo {
         server_url: url,
-        name: answer.name,
+        name: answer.name.clone(),
         role: answer.role,
         key_id,
         not_after_ms: answer.not_after_ms,
@@ -401,16 +401,25 @@ pub(crate) async fn register(
         ca_sha256: expected,
     };
     fsutil::write_atomic(&paths.ca, cert_pem(&ca_der).as_bytes(), 0o644)?;
-    fsutil::write_atomic(&paths.cert, answer.certificate_pem.as_bytes(), 0o644)?;
-    fsutil::write_atomic(&paths.chain, answer.chain_pem.as_bytes(), 0o644)?;
-    let info_json = serde_json::to_vec_pretty(&info).map_err(|e| Error::Protocol(e.to_string()))?;
-    fsutil::write_atomic(&paths.info, &info_json, 0o644)?;
+    store_issued(&paths, &answer, &info)?;
     Ok(Identity {
         info,
         key,
         cert_pem: answer.certificate_pem,
         ca_der,
     })
+}
+
+/// Stores an issued staff certificate, its chain (when the server sent one) and the identity
+/// record, each atomically. The certificate first: until the new record is written too, the
+/// next start reads the new certificate with the old expiry, which only makes it renew early.
+fn store_issued(paths: &Paths, answer: &RegisterAnswer, info: &IdentityInfo) -> Result<()> {
+    fsutil::write_atomic(&paths.cert, answer.certificate_pem.as_bytes(), 0o644)?;
+    if !answer.chain_pem.is_empty() {
+        fsutil::write_atomic(&paths.chain, answer.chain_pem.as_bytes(), 0o644)?;
+    }
+    let info_json = serde_json::to_vec_pretty(info).map_err(|e| Error::Protocol(e.to_string()))?;
+    fsutil::write_atomic(&paths.info, &info_json, 0o644)
 }
 
 /// Renew the staff certificate when it expires within this long (a sync does it first).
@@ -441,15 +450,7 @@ pub(crate) async fn renew(data: &Path, current: &Identity, sync: &SyncConfig) ->
         not_after_ms: answer.not_after_ms,
         ..current.info.clone()
     };
-    let paths = Paths::of(data);
-    // The certificate first: until the new expiry is written too, the next start reads the
-    // new certificate with the old expiry, which only makes it renew again early.
-    fsutil::write_atomic(&paths.cert, answer.certificate_pem.as_bytes(), 0o644)?;
-    if !answer.chain_pem.is_empty() {
-        fsutil::write_atomic(&paths.chain, answer.chain_pem.as_bytes(), 0o644)?;
-    }
-    let info_json = serde_json::to_vec_pretty(&info).map_err(|e| Error::Protocol(e.to_string()))?;
-    fsutil::write_atomic(&paths.info, &info_json, 0o644)?;
+    store_issued(&Paths::of(data), &answer, &info)?;
     Ok(Identity {
         info,
         key: current.key.clone(),

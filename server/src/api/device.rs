@@ -83,70 +83,68 @@ fn renew_now(
     conn: &ConnInfo,
     req: &RenewRequest,
 ) -> Result<(CertificateResponse, Commit), ApiError> {
-    {
-        let (serial, old_certificate) = require_device(state, conn)?;
-        let der = decode_base64(&req.csr, "csr")
-            .map_err(|e| ApiError::bad_request("bad_csr", e.to_string()))?;
-        let csr = verify_csr(&der).map_err(|p| ApiError::bad_request("bad_csr", p.0))?;
-        let device = state
-            .store
-            .device(&serial)?
-            .ok_or_else(|| ApiError::forbidden("unknown device"))?;
-        let profile = Profile::Device {
-            serial: serial.clone(),
-        };
-        let c = &state.config.certificates;
-        let issued = state.authority.issue_client(
-            &csr.spki_der,
-            &profile,
-            c.device_validity_days,
-            c.backdate_secs,
-        )?;
-        let now = now_ms();
-        let mut next: Device = device;
-        next.certificate = Some(DeviceCertificate {
-            serial: issued.serial.clone(),
-            not_after_ms: issued.not_after_ms,
-            key: hex(&csr.key.to_sec1_compressed()),
-            csr_sha256: hex(&sha256(&der)),
-            pem: issued.pem.clone(),
-        });
-        let actor = format!("device:{serial}");
-        next.note(
-            now,
-            "renewed",
-            &actor,
-            Some(format!(
-                "certificate {} replaces {old_certificate}",
-                issued.serial
-            )),
-        );
-        let note = AuditNote {
-            actor,
-            action: "device.renewed",
-            subject: serial.clone(),
-            detail: json!({"certificate": issued.serial, "replaces": old_certificate}),
-        };
-        let expect_current = |d: &Device| {
-            d.state == DeviceState::Enrolled
-                && d.certificate
-                    .as_ref()
-                    .is_some_and(|c| c.serial == old_certificate)
-        };
-        // The superseded certificate goes on the CRL in the same commit, so that services
-        // relying on it refuse it too.
-        let commit = state.store.record_issuance(
-            &next,
-            &issued.record(&profile),
-            Some(&old_certificate),
-            note,
-            &expect_current,
-        )?;
-        let answer = CertificateResponse {
-            certificate_pem: issued.pem,
-            chain_pem: state.authority.chain_pem().to_string(),
-            not_after_ms: issued.not_after_ms,
-        };
-        Ok((answer, commit))
-    }
+    let (serial, old_certificate) = require_device(state, conn)?;
+    let der = decode_base64(&req.csr, "csr")
+        .map_err(|e| ApiError::bad_request("bad_csr", e.to_string()))?;
+    let csr = verify_csr(&der).map_err(|p| ApiError::bad_request("bad_csr", p.0))?;
+    let device = state
+        .store
+        .device(&serial)?
+        .ok_or_else(|| ApiError::forbidden("unknown device"))?;
+    let profile = Profile::Device {
+        serial: serial.clone(),
+    };
+    let c = &state.config.certificates;
+    let issued = state.authority.issue_client(
+        &csr.spki_der,
+        &profile,
+        c.device_validity_days,
+        c.backdate_secs,
+    )?;
+    let now = now_ms();
+    let mut next: Device = device;
+    next.certificate = Some(DeviceCertificate {
+        serial: issued.serial.clone(),
+        not_after_ms: issued.not_after_ms,
+        key: hex(&csr.key.to_sec1_compressed()),
+        csr_sha256: hex(&sha256(&der)),
+        pem: issued.pem.clone(),
+    });
+    let actor = format!("device:{serial}");
+    next.note(
+        now,
+        "renewed",
+        &actor,
+        Some(format!(
+            "certificate {} replaces {old_certificate}",
+            issued.serial
+        )),
+    );
+    let note = AuditNote {
+        actor,
+        action: "device.renewed",
+        subject: serial.clone(),
+        detail: json!({"certificate": issued.serial, "replaces": old_certificate}),
+    };
+    let expect_current = |d: &Device| {
+        d.state == DeviceState::Enrolled
+            && d.certificate
+                .as_ref()
+                .is_some_and(|c| c.serial == old_certificate)
+    };
+    // The superseded certificate goes on the CRL in the same commit, so that services
+    // relying on it refuse it too.
+    let commit = state.store.record_issuance(
+        &next,
+        &issued.record(&profile),
+        Some(&old_certificate),
+        note,
+        &expect_current,
+    )?;
+    let answer = CertificateResponse {
+        certificate_pem: issued.pem,
+        chain_pem: state.authority.chain_pem().to_string(),
+        not_after_ms: issued.not_after_ms,
+    };
+    Ok((answer, commit))
 }

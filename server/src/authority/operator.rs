@@ -49,12 +49,21 @@ fn pending(path: &Path) -> PathBuf {
     PathBuf::from(name)
 }
 
-/// The serial number (hex) of the certificate in a PEM file.
-fn serial_of_pem(pem: &str) -> Result<String, ServerError> {
+/// The serial number (hex) and notAfter (ms) of the certificate in a PEM file.
+fn serial_and_expiry(pem: &str) -> Result<(String, u64), ServerError> {
     let der = files::pem_to_der(pem, "CERTIFICATE")?;
     let (_, cert) = x509_parser::parse_x509_certificate(&der)
         .map_err(|e| ServerError::Authority(format!("operator certificate: {e}")))?;
-    Ok(vouch_protocol::key::hex(cert.raw_serial()))
+    let not_after = u64::try_from(cert.validity().not_after.timestamp()).unwrap_or(0);
+    Ok((
+        vouch_protocol::key::hex(cert.raw_serial()),
+        not_after.saturating_mul(1000),
+    ))
+}
+
+/// The serial number (hex) of the certificate in a PEM file.
+fn serial_of_pem(pem: &str) -> Result<String, ServerError> {
+    Ok(serial_and_expiry(pem)?.0)
 }
 
 impl OperatorCredential {
@@ -126,14 +135,11 @@ impl OperatorCredential {
 
 /// The store record of an operator certificate, revoked at `now_ms`.
 fn certificate_record(pem: &str, now_ms: u64) -> Result<CertRecord, ServerError> {
-    let der = files::pem_to_der(pem, "CERTIFICATE")?;
-    let (_, cert) = x509_parser::parse_x509_certificate(&der)
-        .map_err(|e| ServerError::Authority(format!("operator certificate: {e}")))?;
-    let not_after = cert.validity().not_after.timestamp().max(0);
+    let (serial, not_after_ms) = serial_and_expiry(pem)?;
     Ok(CertRecord {
-        serial: vouch_protocol::key::hex(cert.raw_serial()),
+        serial,
         subject: super::OPERATOR_URI.to_string(),
-        not_after_ms: u64::try_from(not_after).unwrap_or(0).saturating_mul(1000),
+        not_after_ms,
         revoked_at_ms: Some(now_ms),
     })
 }

@@ -189,18 +189,17 @@ fn append_audit_tx(trees: &Tx<'_>, note: &AuditNote, now_ms: u64) -> TxResult<Au
     Ok(entry)
 }
 
-/// The stored value under `key` after `change` (with the change's audit note), inside a
-/// transaction; `NotFound` with `missing()` if there is none.
-fn changed<T: DeserializeOwned>(
+/// The stored value under `key`, inside a transaction; `NotFound` with `missing()` if there is
+/// none.
+fn existing<T: DeserializeOwned>(
     tree: &TransactionalTree,
     key: &str,
     missing: &dyn Fn() -> String,
-    change: &dyn Fn(T) -> Result<(T, AuditNote), ServerError>,
-) -> TxResult<(T, AuditNote)> {
-    let Some(current) = get::<T>(tree, key.as_bytes())? else {
-        return abort(ServerError::NotFound(missing()));
-    };
-    change(current).or_else(abort)
+) -> TxResult<T> {
+    match get::<T>(tree, key.as_bytes())? {
+        Some(current) => Ok(current),
+        None => abort(ServerError::NotFound(missing())),
+    }
 }
 
 /// Marks a certificate revoked (keeping the first revocation time), inside a transaction.
@@ -500,10 +499,9 @@ impl DeviceStore for SledStore {
     ) -> Result<(Device, Commit), ServerError> {
         self.transact_deferred(&[DEVICES, CERTS, AUDIT, META], |t| {
             let missing = || format!("no device with serial {serial:?}");
-            let before = get::<Device>(t.tree(DEVICES)?, serial.as_bytes())?
-                .and_then(|d| d.certificate)
-                .map(|c| c.serial);
-            let (device, note) = changed(t.tree(DEVICES)?, serial, &missing, change)?;
+            let current: Device = existing(t.tree(DEVICES)?, serial, &missing)?;
+            let before = current.certificate.as_ref().map(|c| c.serial.clone());
+            let (device, note) = change(current).or_else(abort)?;
             put(t.tree(DEVICES)?, serial.as_bytes(), &device)?;
             let current = device.certificate.as_ref().map(|c| c.serial.clone());
             let revoked = device.state == DeviceState::Revoked;
@@ -586,7 +584,8 @@ impl StaffStore for SledStore {
     ) -> Result<StaffMember, ServerError> {
         self.transact(&[STAFF, AUDIT, META], |t| {
             let missing = || format!("no staff member with key id {key_id}");
-            let (member, note) = changed(t.tree(STAFF)?, key_id, &missing, change)?;
+            let current: StaffMember = existing(t.tree(STAFF)?, key_id, &missing)?;
+            let (member, note) = change(current).or_else(abort)?;
             put(t.tree(STAFF)?, key_id.as_bytes(), &member)?;
             append_audit_tx(t, &note, now_ms)?;
             Ok(member)
