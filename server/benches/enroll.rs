@@ -26,7 +26,7 @@ fn env_or(name: &str, default: usize) -> usize {
 
 fn main() {
     let devices = env_or("DEVICES", 1500);
-    let clients = env_or("CLIENTS", 8);
+    let clients = env_or("CLIENTS", 16);
     let records = env_or("RECORDS", 10_000).max(devices);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -37,9 +37,9 @@ fn main() {
 }
 
 async fn run(devices: usize, clients: usize, records: usize) {
-    let delay = format!("commit_delay_us = {}", env_or("COMMIT_DELAY_US", 200));
+    let delay = format!("commit_delay_us = {}", env_or("COMMIT_DELAY_US", 500));
     let server = Server::start_with_config(&[
-        ("commit_delay_us = 200", delay.as_str()),
+        ("commit_delay_us = 500", delay.as_str()),
         ("auto_approve_trusted = false", "auto_approve_trusted = true"),
         ("rate_per_address_per_minute = 120", "rate_per_address_per_minute = 100000000"),
         ("rate_per_serial_per_minute = 12", "rate_per_serial_per_minute = 100000000"),

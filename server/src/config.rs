@@ -55,7 +55,7 @@ auto_approve_trusted = false
 # Under load (commits arriving back to back), wait this many microseconds before each disk
 # sync so that it covers more commits: fewer flushes and fsyncs per enrollment, a little
 # latency. 0 syncs every commit at once. At most 10000.
-commit_delay_us = 200
+commit_delay_us = 500
 
 [limits]
 # Largest request body in bytes (record uploads get 8x this).
@@ -290,7 +290,7 @@ mod tests {
         std::fs::write(dir.path().join("config.toml"), "[log]\nlevel = \"warn\"\n").unwrap();
         assert_eq!(
             Config::load(dir.path()).unwrap().storage.commit_delay_us,
-            200
+            500
         );
         std::fs::write(
             dir.path().join("config.toml"),

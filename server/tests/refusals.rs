@@ -195,6 +195,43 @@ async fn wrong_key_replayed_nonce_csr_mismatch_and_unbound_channel_are_refused()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rekey_csr_whose_self_signature_fails_is_refused() {
+    let server = Server::start();
+    let (_, device) = scanned(&server, "SN-RS", true).await;
+    // The label key signs the answer, but the new key's CSR signature is broken: nothing proves
+    // possession of the new key, so the server must not certify it.
+    let operational = SigningKey::random(&mut rand_core::OsRng);
+    let mut csr = csr_for(&operational, device.serial());
+    let last = csr.len() - 3;
+    csr[last] ^= 0x5a;
+    let (status, body, _) = enroll(
+        &server,
+        &device,
+        &EnrollOptions {
+            mode: vouch_protocol::enroll::EnrollMode::Rekey,
+            csr_key: Some(operational.clone()),
+            csr_der: Some(csr),
+            ..Default::default()
+        },
+    )
+    .await;
+    assert_refused(status, &body);
+    assert!(server.log().contains("self-signature does not verify"));
+    // The same request with an intact CSR enrolls.
+    let (status, body, _) = enroll(
+        &server,
+        &device,
+        &EnrollOptions {
+            mode: vouch_protocol::enroll::EnrollMode::Rekey,
+            csr_key: Some(operational),
+            ..Default::default()
+        },
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_expired_nonce_is_refused() {
     let server = Server::start_with_config(&[("nonce_ttl_secs = 120", "nonce_ttl_secs = 1")]);
     let (_, device) = scanned(&server, "SN-E", true).await;

@@ -9,7 +9,9 @@
 //! - `corpus-dev` / `corpus-hold`: `../shared/qr-corpus` split by alternating files within each
 //!   set (sorted by name; even positions are the development half, odd the hold-out half).
 //! - `extra-hold`: optional, `VOUCH_QR_HOLDOUT=DIR` (same layout as the corpus; e.g. the
-//!   corpus README's hold-out set). Never used for development.
+//!   corpus README's hold-out set).
+//! - `unseen`: optional, `VOUCH_QR_UNSEEN=DIR` (same layout): a set never looked at while
+//!   tuning, e.g. jsQR's end-to-end images (`scripts/qr_unseen.sh` extracts them).
 //! - `synth-*`: rendered Vouch labels per failure category (`benches/synth`).
 //! - `frame720-code` / `frame1080-code`: every corpus image pasted into a 1280x720 / 1920x1080
 //!   scene; `frame720-none` / `frame1080-none`: scenes without a code. Frames are decoded with
@@ -21,7 +23,7 @@
 //! preprocessing included; image loading is excluded on both sides.
 //!
 //! Environment: `VOUCH_QR_CORPUS` (default `../../../shared/qr-corpus` from this crate),
-//! `VOUCH_QR_HOLDOUT`, `VOUCH_BENCH_NO_ZXING=1`, `VOUCH_BENCH_SYNTH_N` (cases per category, 12),
+//! `VOUCH_QR_HOLDOUT`, `VOUCH_QR_UNSEEN`, `VOUCH_BENCH_NO_ZXING=1`, `VOUCH_BENCH_SYNTH_N` (cases per category, 12),
 //! `VOUCH_BENCH_FILTER` (only sets whose name contains it), `VOUCH_BENCH_MISSES=1` (list misses).
 
 // a benchmark binary: failing to write its temp files ends it, with the reason
@@ -155,6 +157,9 @@ fn main() {
     let mut items = load_dir(&corpus, true, "corpus");
     if let Some(h) = std::env::var_os("VOUCH_QR_HOLDOUT") {
         items.extend(load_dir(Path::new(&h), false, "extra-hold"));
+    }
+    if let Some(u) = std::env::var_os("VOUCH_QR_UNSEEN") {
+        items.extend(load_dir(Path::new(&u), false, "unseen"));
     }
     let corpus_imgs: Vec<GrayImage> = items.iter().map(|i| i.img.clone()).collect();
     let corpus_expected: Vec<String> = items

@@ -15,7 +15,7 @@ use vouch_protocol::key::{hex, sha256};
 use vouch_protocol::{PublicKey, Serial, Signature};
 
 use super::{now_ms, ApiError, ApiJson, AppState};
-use crate::authority::checks::{check_csr_key, verify_csr};
+use crate::authority::checks::{check_csr_key, parse_csr_signed_by_its_key, verify_csr};
 use crate::authority::Profile;
 use crate::domain::{Device, DeviceCertificate, DeviceState};
 use crate::error::ServerError;
@@ -205,7 +205,12 @@ pub fn enroll(
         DeviceState::Rejected => return Err(Refusal::Rejected),
         DeviceState::Revoked => return Err(Refusal::Revoked),
     }
-    let csr = verify_csr(&csr_der).map_err(|p| {
+    // Same key: the enrollment signature just verified is the CSR key's proof of possession.
+    let read_csr = match req.mode {
+        EnrollMode::SameKey => parse_csr_signed_by_its_key,
+        EnrollMode::Rekey => verify_csr,
+    };
+    let csr = read_csr(&csr_der).map_err(|p| {
         tracing::warn!(serial = %req.serial, problem = p.0, "CSR refused");
         Refusal::Refused("csr_invalid")
     })?;

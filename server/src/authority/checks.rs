@@ -4,7 +4,8 @@
 use vouch_protocol::PublicKey;
 use x509_parser::prelude::FromDer;
 
-/// A CSR whose self-signature verified: its public key.
+/// A CSR whose possession was proven (its self-signature, or for a same-key enrollment the
+/// enrollment signature): its public key.
 #[derive(Clone, Debug)]
 pub struct VerifiedCsr {
     /// The key's DER SubjectPublicKeyInfo.
@@ -19,13 +20,28 @@ pub struct CsrProblem(pub &'static str);
 
 /// Parses a DER PKCS#10 request, verifies its self-signature and that its key is P-256.
 pub fn verify_csr(der: &[u8]) -> Result<VerifiedCsr, CsrProblem> {
+    read_csr(der, true)
+}
+
+/// Parses a DER PKCS#10 request and checks that its key is P-256, without verifying the CSR's
+/// self-signature. Only for a same-key enrollment, where a signature by the CSR's own key over
+/// the CSR's hash (and the nonce, and the channel) has already verified: that is a stronger
+/// proof of possession than the CSR's signature, by the same key, over part of the same bytes.
+/// The caller must still check that the CSR's key is that signing key ([`check_csr_key`]).
+pub fn parse_csr_signed_by_its_key(der: &[u8]) -> Result<VerifiedCsr, CsrProblem> {
+    read_csr(der, false)
+}
+
+fn read_csr(der: &[u8], verify_self_signature: bool) -> Result<VerifiedCsr, CsrProblem> {
     let (rest, csr) = x509_parser::certification_request::X509CertificationRequest::from_der(der)
         .map_err(|_| CsrProblem("the CSR is not valid DER PKCS#10"))?;
     if !rest.is_empty() {
         return Err(CsrProblem("the CSR has trailing bytes"));
     }
-    csr.verify_signature()
-        .map_err(|_| CsrProblem("the CSR's self-signature does not verify"))?;
+    if verify_self_signature {
+        csr.verify_signature()
+            .map_err(|_| CsrProblem("the CSR's self-signature does not verify"))?;
+    }
     let spki_der = csr.certification_request_info.subject_pki.raw.to_vec();
     let key = PublicKey::from_spki_der(&spki_der)
         .map_err(|_| CsrProblem("the CSR's key is not a P-256 key"))?;
@@ -84,10 +100,15 @@ mod tests {
         der[n - 5] ^= 0x55; // inside the signature
         assert!(verify_csr(&der).is_err());
         assert!(verify_csr(b"").is_err());
+        // Only the same-key parse skips the self-signature; structure and key are still checked.
+        assert!(parse_csr_signed_by_its_key(&der).is_ok());
+        assert!(parse_csr_signed_by_its_key(&der[..10]).is_err());
         let ed = rcgen::KeyPair::generate_for(&rcgen::PKCS_ED25519).unwrap();
-        assert_eq!(
-            verify_csr(&csr_for(&ed)).unwrap_err().0,
-            "the CSR's key is not a P-256 key"
-        );
+        for read in [verify_csr, parse_csr_signed_by_its_key] {
+            assert_eq!(
+                read(&csr_for(&ed)).unwrap_err().0,
+                "the CSR's key is not a P-256 key"
+            );
+        }
     }
 }

@@ -194,7 +194,7 @@ fn sync_loop(
             .flush()
             .map_err(|e| format!("sled flush: {e}"))
             .and_then(|_| {
-                file.sync_all()
+                file.sync_data()
                     .map_err(|e| format!("fsync {}: {e}", db_file.display()))
             });
         let mut state = shared.lock();
