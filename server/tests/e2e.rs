@@ -212,6 +212,42 @@ async fn the_server_restarts_with_its_state() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn enrollments_answered_before_a_crash_survive_it() {
+    let mut server = Server::start();
+    let mut tech = register(&server, "technician", "T").await;
+    let devices: Vec<Device> = (0..6).map(|i| Device::new(&format!("SN-CR{i}"))).collect();
+    for device in &devices {
+        tech.scan_and_upload(&server, &device.text()).await;
+        server.admin_ok(&["device", "approve", device.serial(), "--reason", "ok"]);
+    }
+    // Enroll them all at once, then kill the server the moment the last answer is in: every
+    // answered enrollment must have been written before its answer (sled flush + fsync).
+    let options = EnrollOptions::default();
+    let answers =
+        futures::future::join_all(devices.iter().map(|d| enroll(&server, d, &options))).await;
+    let issued: Vec<String> = answers
+        .iter()
+        .map(|(status, body, _)| {
+            assert_eq!(*status, 200, "{body}");
+            body["certificate_pem"].as_str().unwrap().to_string()
+        })
+        .collect();
+    server.crash_and_restart();
+    for (device, pem) in devices.iter().zip(&issued) {
+        let show = server.admin_ok(&["device", "show", device.serial(), "--json"]);
+        let show: Value = serde_json::from_str(&show).unwrap();
+        assert_eq!(show["device"]["state"], "enrolled", "{show}");
+        // The certificate the device was given, not another one.
+        assert_eq!(
+            show["device"]["certificate"]["pem"].as_str(),
+            Some(pem.as_str())
+        );
+    }
+    let verify = server.admin_ok(&["audit", "verify"]);
+    assert!(verify.contains("audit log OK"), "{verify}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_imported_intermediate_ca_issues_and_bad_imports_are_refused() {
     use rcgen::{
         BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose,

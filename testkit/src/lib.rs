@@ -301,6 +301,15 @@ impl ServerProcess {
         }
     }
 
+    /// Kills the server at once (SIGKILL, a crash: no shutdown, nothing flushed on the way out),
+    /// keeping its data folder.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
     /// Stops the server and hands over its data folder.
     pub fn into_data(mut self) -> tempfile::TempDir {
         self.stop();

@@ -71,6 +71,12 @@ impl Server {
     pub fn stop(self) -> tempfile::TempDir {
         self.0.into_data()
     }
+
+    /// Kills the server (SIGKILL, a crash) and serves its data folder again on the same port.
+    pub fn crash_and_restart(&mut self) {
+        self.0.kill();
+        self.0.restart();
+    }
 }
 
 pub fn pem_der(pem: &str) -> Vec<u8> {
