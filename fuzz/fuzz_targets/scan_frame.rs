@@ -39,6 +39,7 @@ fuzz_target!(|data: &[u8]| {
         DecodeOptions {
             budget: Duration::from_millis(50),
             frame_mode: false,
+            likely_code_budget: Duration::from_millis(50),
         },
     ] {
         for d in decode_luma(img, &opts) {

@@ -24,7 +24,9 @@
 //!
 //! Environment: `VOUCH_QR_CORPUS` (default `../../../shared/qr-corpus` from this crate),
 //! `VOUCH_QR_HOLDOUT`, `VOUCH_QR_UNSEEN`, `VOUCH_BENCH_NO_ZXING=1`, `VOUCH_BENCH_SYNTH_N` (cases per category, 12),
-//! `VOUCH_BENCH_FILTER` (only sets whose name contains it), `VOUCH_BENCH_MISSES=1` (list misses).
+//! `VOUCH_BENCH_FILTER` (only sets whose name contains it), `VOUCH_BENCH_MISSES=1` (list misses),
+//! `VOUCH_BENCH_KEEP=1` (keep the generated images), `VOUCH_BENCH_STILL_FRAMES=1` (decode frames
+//! with the still-image options), `VOUCH_BENCH_TRACE=1` (one line per image: hypothesis, CPU).
 
 // a benchmark binary: failing to write its temp files ends it, with the reason
 #![allow(clippy::expect_used)]
@@ -152,7 +154,15 @@ fn main() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(12);
-    let tmp = tempfile::tempdir().expect("temp dir");
+    // VOUCH_BENCH_KEEP=1 keeps the generated images (frames, synthetic cases) for a closer look.
+    let keep = std::env::var_os("VOUCH_BENCH_KEEP").is_some();
+    let tmp = tempfile::Builder::new()
+        .disable_cleanup(keep)
+        .tempdir()
+        .expect("temp dir");
+    if keep {
+        eprintln!("keeping the generated images in {}", tmp.path().display());
+    }
 
     let mut items = load_dir(&corpus, true, "corpus");
     if let Some(h) = std::env::var_os("VOUCH_QR_HOLDOUT") {
@@ -240,6 +250,10 @@ fn main() {
     eprintln!("{} images", items.len());
 
     // our side
+    // VOUCH_BENCH_STILL_FRAMES=1: frames get the still-image options (to see what the frame
+    // budget costs); VOUCH_BENCH_TRACE=1: one line per image on stderr (hypothesis, CPU time).
+    let still_frames = std::env::var_os("VOUCH_BENCH_STILL_FRAMES").is_some();
+    let trace = std::env::var_os("VOUCH_BENCH_TRACE").is_some();
     let mut base: HashMap<String, Outcome> = HashMap::new();
     let mut ours: HashMap<String, Outcome> = HashMap::new();
     let mut methods: BTreeMap<String, BTreeMap<Method, usize>> = BTreeMap::new();
@@ -258,7 +272,7 @@ fn main() {
                 cpu_ms: ms,
             },
         );
-        let opts = if it.set.starts_with("frame") {
+        let opts = if it.set.starts_with("frame") && !still_frames {
             DecodeOptions::frame()
         } else {
             DecodeOptions::default()
@@ -277,6 +291,10 @@ fn main() {
         }
         if !ok {
             misses.push(format!("{} ({:.1} ms) got {:?}", it.id, ms, texts));
+        }
+        if trace {
+            let method = codes.first().map(|c| format!("{:?}", c.method));
+            eprintln!("{} {ok} {method:?} {ms:.1} ms", it.id);
         }
         ours.insert(it.id.clone(), Outcome { ok, cpu_ms: ms });
     }
@@ -393,6 +411,24 @@ fn main() {
     if !all_synth.is_empty() {
         row("synth (all)", &all_synth);
     }
+    // frames with a pasted image, by where the image came from (the id ends with its set)
+    for frames in ["frame720-code", "frame1080-code"] {
+        for origin in ["corpus", "extra-hold", "unseen"] {
+            let ids: Vec<&Item> = items
+                .iter()
+                .filter(|i| {
+                    i.set == frames
+                        && i.id
+                            .rsplit(':')
+                            .next()
+                            .is_some_and(|o| o.starts_with(origin))
+                })
+                .collect();
+            if !ids.is_empty() {
+                row(&format!("{frames}, {origin} images"), &ids);
+            }
+        }
+    }
     for (name, prefix) in [
         ("frame720 (all)", "frame720"),
         ("frame1080 (all)", "frame1080"),
@@ -406,9 +442,10 @@ fn main() {
         println!("\n{zx_note}");
     }
     println!(
-        "\nFrames are decoded with DecodeOptions::frame() ({} ms CPU budget), still images with \
-         DecodeOptions::default() ({} ms). rxing fallback: {}.",
+        "\nFrames are decoded with DecodeOptions::frame() ({} ms CPU budget, {} ms once a likely \
+         code is located), still images with DecodeOptions::default() ({} ms). rxing fallback: {}.",
         DecodeOptions::frame().budget.as_millis(),
+        DecodeOptions::frame().likely_code_budget.as_millis(),
         DecodeOptions::default().budget.as_millis(),
         if cfg!(feature = "rxing") {
             "on"

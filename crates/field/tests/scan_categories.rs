@@ -22,6 +22,7 @@ fn opts() -> DecodeOptions {
     DecodeOptions {
         budget: Duration::from_secs(30),
         frame_mode: false,
+        likely_code_budget: Duration::from_secs(30),
     }
 }
 
@@ -135,6 +136,7 @@ fn frame_opts() -> DecodeOptions {
     DecodeOptions {
         budget: Duration::from_secs(30),
         frame_mode: true,
+        likely_code_budget: Duration::from_secs(30),
     }
 }
 

@@ -19,6 +19,7 @@ fn config() -> ScannerConfig {
         options: DecodeOptions {
             budget: Duration::from_secs(20),
             frame_mode: true,
+            likely_code_budget: Duration::from_secs(20),
         },
         lost_after_frames: 2,
         ..ScannerConfig::default()

@@ -48,6 +48,7 @@ fn quick() -> DecodeOptions {
     DecodeOptions {
         budget: Duration::from_millis(200),
         frame_mode: false,
+        likely_code_budget: Duration::from_millis(200),
     }
 }
 

@@ -50,6 +50,10 @@ pub struct DecodeOptions {
     /// Skip the expensive full-image fallbacks when the fast pass found no finder-pattern
     /// candidate at all (camera frames: most frames have no code, and the next frame comes soon).
     pub frame_mode: bool,
+    /// The budget once the first pass has located a finder triple whose grid matches its
+    /// timing patterns well (a likely code): at least `budget`. Random texture rarely does, so
+    /// frames without a code keep the shorter budget.
+    pub likely_code_budget: Duration,
 }
 
 impl Default for DecodeOptions {
@@ -58,6 +62,7 @@ impl Default for DecodeOptions {
         DecodeOptions {
             budget: Duration::from_millis(400),
             frame_mode: false,
+            likely_code_budget: Duration::from_millis(400),
         }
     }
 }
@@ -68,6 +73,7 @@ impl DecodeOptions {
         DecodeOptions {
             budget: Duration::from_millis(12),
             frame_mode: true,
+            likely_code_budget: Duration::from_millis(16),
         }
     }
 }
@@ -98,6 +104,9 @@ const FRAME_CROP_PIXELS: usize = 400 * 400;
 /// On camera frames, a located triple gets a crop only if a grid fit matched its timing
 /// patterns at least this well (random texture scores about 0.5).
 const FRAME_CROP_MIN_TIMING: f32 = 0.6;
+/// A located triple whose grid matches its timing patterns at least this well is a likely code
+/// (`DecodeOptions::likely_code_budget`).
+const LIKELY_CODE_TIMING: f32 = 0.7;
 /// Grid fits whose timing patterns match less than this are not sampled.
 const MIN_FIT_TIMING: f32 = 0.6;
 /// Unsharp masking of crops (about 5 px per module): box radius.
@@ -287,12 +296,13 @@ fn rqrr_pass(ctx: &mut Ctx, bits: &BitImage, scale: f32, method: Method) {
 /// and hands the crop to our finders and sampler, then to rqrr's detector.
 fn crop_pass(ctx: &mut Ctx, gray: Gray<'_>, located: &[Located], scale: f32) {
     let max_crops = if ctx.frame_mode { 2 } else { 4 };
-    for loc in located.iter().take(max_crops) {
+    for (rank, loc) in located.iter().take(max_crops).enumerate() {
         if ctx.expired() {
             return;
         }
-        // on camera frames, only triples whose grid showed some timing pattern are worth a crop
-        if ctx.frame_mode && loc.timing < FRAME_CROP_MIN_TIMING {
+        // on camera frames, the best-placed triple always gets a crop; the others only if
+        // their grid showed some timing pattern
+        if ctx.frame_mode && rank > 0 && loc.timing < FRAME_CROP_MIN_TIMING {
             continue;
         }
         let t = &loc.triple;
@@ -354,7 +364,7 @@ fn pair_pass(ctx: &mut Ctx, gray: Gray<'_>, located: &[Located], scale: f32) {
                     (a.x + dy, a.y - dx),
                     (b.x + dy, b.y - dx),
                 ];
-                if region_pass(ctx, gray, &pts, module, inverted, scale, !ctx.frame_mode) {
+                if region_pass(ctx, gray, &pts, module, inverted, scale, true) {
                     ctx.cands = cands;
                     return;
                 }
@@ -506,6 +516,9 @@ fn decode_rqrr(img: Gray<'_>, opts: &DecodeOptions) -> (Vec<Hit>, Duration) {
     // 1. block binarizer + our finders + grid sampling (cheap, reads most codes)
     let bits = binarize::hybrid(work);
     let located = finder_pass(&mut ctx, &bits, row_step, scale, Method::FinderGrid);
+    if located.iter().any(|l| l.timing >= LIKELY_CODE_TIMING) {
+        ctx.budget = ctx.budget.max(opts.likely_code_budget);
+    }
     if !ctx.hits.is_empty() || ctx.expired() {
         return ctx.finish();
     }
