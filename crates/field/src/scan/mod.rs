@@ -16,7 +16,9 @@
 //!    Reed-Solomon, segments).
 //! 2. Crops around located finder triples, and around pairs when the third finder was lost,
 //!    rescaled to ~5 px per module and re-binarized (block, global, and on camera frames also
-//!    unsharp-masked against defocus): our finders + sampler, then rqrr's detector.
+//!    unsharp-masked against defocus): our finders + sampler, then rqrr's detector. On camera
+//!    frames the best-placed triple always gets a crop, the others only when their grid matched
+//!    its timing patterns.
 //! 3. Still images go on: low-contrast blocks kept, a 3x3 smoothing (noise), rqrr's detector on
 //!    the whole image, the crops again unsharp-masked, a 2x upscale for small images, contrast
 //!    stretch with a global threshold, rqrr's own pipeline. Camera frames
@@ -26,7 +28,10 @@
 //!    (`fallback`). Off by default; the benchmark reports both.
 //!
 //! The budget is CPU time of the decoding thread, checked between hypotheses; each hypothesis is
-//! bounded in size (crops, [`rq::MAX_RQRR_PIXELS`]).
+//! bounded in size (crops, [`rq::MAX_RQRR_PIXELS`]). Once the first pass has located a triple
+//! whose grid clearly matches its timing patterns (a likely code), the budget grows to
+//! `likely_code_budget` (camera frames: 12 ms, 16 ms for a likely code; frames without a code
+//! rarely show one, so they keep the shorter budget).
 //!
 //! Every rqrr call is wrapped in `catch_unwind` ([`panics_contained`] counts what was caught) and
 //! gets a bounded input, so one image cannot take the process down or run for seconds.
