@@ -314,6 +314,26 @@ async fn revoked_technician_tampered_record_and_chain_gap_are_refused() {
     .await;
     assert_eq!(answer["results"][0]["code"], "bad_signature", "{answer}");
 
+    // Malformed: a missing field (the JSON's shape), and a value the protocol refuses (a site
+    // longer than it allows), which also names the protocol's own error code.
+    let mut missing = serde_json::to_value(tech.record(&Device::new("SN-T1").text())).unwrap();
+    missing.as_object_mut().unwrap().remove("site");
+    let mut too_long = serde_json::to_value(tech.record(&Device::new("SN-T1").text())).unwrap();
+    too_long["site"] = json!("x".repeat(10_000));
+    let (_, answer) = call(
+        &tech.client,
+        &server,
+        Method::POST,
+        "/v1/records",
+        Some(json!({"records": [missing, too_long]})),
+    )
+    .await;
+    let results = &answer["results"];
+    assert_eq!(results[0]["code"], "malformed_record", "{answer}");
+    assert!(results[0].get("protocol_code").is_none(), "{answer}");
+    assert_eq!(results[1]["code"], "malformed_record", "{answer}");
+    assert_eq!(results[1]["protocol_code"], "too_long", "{answer}");
+
     // The tampered record was not accepted, so its sequence is still free: re-sign honestly.
     tech.chain = vouch_protocol::ChainHead::GENESIS;
     let first = tech.record(&Device::new("SN-T1").text());

@@ -344,10 +344,15 @@ impl ChainHead {
     }
 }
 
-/// The JSON form of a signed record (what sync sends), field for field.
+/// The JSON form of a signed record (what sync sends), field for field, before its values are
+/// checked. [`SignedScanRecord`] (de)serializes through it; a server that wants the protocol's
+/// own error code for a record whose JSON has the right shape but a refused value parses this
+/// first, then converts it with `SignedScanRecord::try_from`, whose error has a [`code`].
+///
+/// [`code`]: crate::Error::code
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct RecordWire {
+pub struct RecordWire {
     v: u8,
     record_id: String,
     installer: String,

@@ -9,6 +9,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use vouch_protocol::enroll::decode_base64;
 use vouch_protocol::key::{hex, sha256};
+use vouch_protocol::record::RecordWire;
 use vouch_protocol::SignedScanRecord;
 
 use super::device::RenewRequest;
@@ -230,6 +231,27 @@ fn outcome_json(
     json!({"record_id": record_id, "outcome": outcome, "code": code, "message": message})
 }
 
+/// A record refused before ingestion.
+struct EarlyRefusal {
+    record_id: String,
+    code: &'static str,
+    message: String,
+    /// For `malformed_record` whose JSON had the right shape: the protocol error's own code
+    /// (PROTOCOL.md section 8), e.g. `too_long` or `label_mismatch`.
+    protocol_code: Option<&'static str>,
+}
+
+impl EarlyRefusal {
+    fn new(record_id: String, code: &'static str, message: String) -> Self {
+        Self {
+            record_id,
+            code,
+            message,
+            protocol_code: None,
+        }
+    }
+}
+
 /// Checks each record (shape, installer, signature), ingests the good ones in one durable
 /// batch, and answers one outcome per record, in order.
 fn ingest_batch(
@@ -328,7 +350,7 @@ fn check_records_in_parallel(
             .flat_map(|(len, handle)| {
                 handle.join().unwrap_or_else(|_| {
                     let failed = || {
-                        Err((
+                        Err(EarlyRefusal::new(
                             String::new(),
                             "internal",
                             "a record check failed unexpectedly".to_string(),
@@ -340,9 +362,6 @@ fn check_records_in_parallel(
             .collect()
     })
 }
-
-/// A record refused before ingestion: (record id, code, message).
-type EarlyRefusal = (String, &'static str, String);
 
 fn check_record(
     member: &StaffMember,
@@ -356,11 +375,18 @@ fn check_record(
         .chars()
         .take(64)
         .collect::<String>();
-    let record: SignedScanRecord = serde_json::from_value(raw)
-        .map_err(|e| (record_id.clone(), "malformed_record", e.to_string()))?;
+    // Two steps, so that a value the protocol refuses keeps the protocol's own error code.
+    let wire: RecordWire = serde_json::from_value(raw)
+        .map_err(|e| EarlyRefusal::new(record_id.clone(), "malformed_record", e.to_string()))?;
+    let record = SignedScanRecord::try_from(wire).map_err(|e| EarlyRefusal {
+        record_id: record_id.clone(),
+        code: "malformed_record",
+        message: e.to_string(),
+        protocol_code: Some(e.code()),
+    })?;
     let r = record.record();
     if r.installer().to_hex() != member.key_id {
-        return Err((
+        return Err(EarlyRefusal::new(
             record_id,
             "installer_mismatch",
             "an install uploads only its own records".into(),
@@ -368,7 +394,7 @@ fn check_record(
     }
     let signed = vouch_protocol::Domain::ScanRecord.prefixed(&r.canonical_bytes());
     if !verify_fast(key, &signed, record.signature()) {
-        return Err((
+        return Err(EarlyRefusal::new(
             record_id,
             "bad_signature",
             "the record's signature does not verify (altered?)".into(),
@@ -377,14 +403,20 @@ fn check_record(
     Ok(record)
 }
 
-fn refuse(
-    state: &AppState,
-    member: &StaffMember,
-    (record_id, code, message): EarlyRefusal,
-) -> Value {
+fn refuse(state: &AppState, member: &StaffMember, refusal: EarlyRefusal) -> Value {
+    let EarlyRefusal {
+        record_id,
+        code,
+        message,
+        protocol_code,
+    } = refusal;
     state.metrics.record("refused");
-    tracing::warn!(installer = %member.key_id, %record_id, code, %message, "record refused");
-    outcome_json(&record_id, "refused", Some(code), Some(message))
+    tracing::warn!(installer = %member.key_id, %record_id, code, ?protocol_code, %message, "record refused");
+    let mut answer = outcome_json(&record_id, "refused", Some(code), Some(message));
+    if let Some(protocol_code) = protocol_code {
+        answer["protocol_code"] = json!(protocol_code);
+    }
+    answer
 }
 
 fn outcome_answer(state: &AppState, member: &StaffMember, id: &str, outcome: ScanOutcome) -> Value {
@@ -397,9 +429,11 @@ fn outcome_answer(state: &AppState, member: &StaffMember, id: &str, outcome: Sca
             state.metrics.record("duplicate");
             outcome_json(id, "duplicate", None, None)
         }
-        ScanOutcome::Refused { code, message } => {
-            refuse(state, member, (id.to_string(), code, message))
-        }
+        ScanOutcome::Refused { code, message } => refuse(
+            state,
+            member,
+            EarlyRefusal::new(id.to_string(), code, message),
+        ),
     }
 }
 
