@@ -221,7 +221,8 @@ async fn enrollments_answered_before_a_crash_survive_it() {
         server.admin_ok(&["device", "approve", device.serial(), "--reason", "ok"]);
     }
     // Enroll them all at once, then kill the server the moment the last answer is in: every
-    // answered enrollment must have been written before its answer (sled flush + fsync).
+    // answered enrollment must have reached the file before its answer (sled's flush; a SIGKILL
+    // keeps the kernel's page cache, so this does not test the fdatasync after it).
     let options = EnrollOptions::default();
     let answers =
         futures::future::join_all(devices.iter().map(|d| enroll(&server, d, &options))).await;

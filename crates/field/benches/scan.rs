@@ -11,7 +11,7 @@
 //! - `extra-hold`: optional, `VOUCH_QR_HOLDOUT=DIR` (same layout as the corpus; e.g. the
 //!   corpus README's hold-out set).
 //! - `unseen`: optional, `VOUCH_QR_UNSEEN=DIR` (same layout): a set never looked at while
-//!   tuning, e.g. jsQR's end-to-end images (`scripts/qr_unseen.sh` extracts them).
+//!   tuning, e.g. jsQR's end-to-end images (`scripts/qr_unseen.py` extracts them).
 //! - `synth-*`: rendered Vouch labels per failure category (`benches/synth`).
 //! - `frame720-code` / `frame1080-code`: every corpus image pasted into a 1280x720 / 1920x1080
 //!   scene; `frame720-none` / `frame1080-none`: scenes without a code. Frames are decoded with

@@ -166,3 +166,23 @@ fn small_modules_in_camera_frame() {
     // 2-3 px per module in a 720p frame: the finder checks' pixel slack and sharpened crops
     assert!(run_frames("small", 6) >= 4);
 }
+
+#[test]
+fn a_likely_code_gets_the_longer_frame_budget() {
+    // A frame that only a crop reads (2-3 px per module): with no time after the first pass the
+    // cascade stops there; once that pass has located a triple whose grid matches its timing
+    // patterns, `likely_code_budget` lets the crops run.
+    let (img, text) = synth::frame_case("small", 2, 1280, 720);
+    let no_time = DecodeOptions {
+        budget: Duration::ZERO,
+        frame_mode: true,
+        likely_code_budget: Duration::ZERO,
+    };
+    assert!(decode_image_with(&img, &no_time).is_empty());
+    let likely = DecodeOptions {
+        likely_code_budget: Duration::from_secs(30),
+        ..no_time
+    };
+    let read = decode_image_with(&img, &likely);
+    assert_eq!(read.first().map(|d| d.text.as_str()), Some(text.as_str()));
+}

@@ -1,5 +1,5 @@
 //! Group commit: one thread makes sled's committed changes durable (sled `flush`, then an
-//! `fsync` of the database file), covering every commit made while the previous sync ran, and
+//! `fdatasync` of the database file), covering every commit made while the previous sync ran, and
 //! wakes the waiters: threads block on a condition variable, async handlers await a watch
 //! channel, so no handler needs a blocking thread of its own to wait for the disk.
 //!
@@ -62,7 +62,7 @@ impl Shared {
 }
 
 impl GroupCommit {
-    /// Starts the sync thread for `db`, whose file `db_file` is kept open for `fsync`; when
+    /// Starts the sync thread for `db`, whose file `db_file` is kept open for `fdatasync`; when
     /// commits arrive back to back it waits `delay` before each sync to gather more of them.
     pub fn start(db: sled::Db, db_file: PathBuf, delay: Duration) -> Result<Self, ServerError> {
         let file = File::open(&db_file)
@@ -165,6 +165,21 @@ fn gather(shared: &Shared, delay: Duration, last_sync_end: Instant, target: u64)
     shared.lock().committed.max(target)
 }
 
+/// One sync: sled's flush (which writes the sealed log buffer on this thread), then
+/// `fdatasync`. A panic inside sled's write is caught and becomes a failed sync, so that the
+/// waiters get an error instead of waiting for a thread that is gone.
+fn sync_once(db: &sled::Db, file: &File, db_file: &std::path::Path) -> Result<(), String> {
+    let attempt = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        db.flush()
+            .map_err(|e| format!("sled flush: {e}"))
+            .and_then(|_| {
+                file.sync_data()
+                    .map_err(|e| format!("fdatasync {}: {e}", db_file.display()))
+            })
+    }));
+    attempt.unwrap_or_else(|_| Err("sled flush panicked".into()))
+}
+
 /// Waits for commits; syncs everything committed so far; reports; until stopped with nothing
 /// left to sync.
 fn sync_loop(
@@ -190,13 +205,7 @@ fn sync_loop(
             state.committed
         };
         let target = gather(shared, delay, last_sync_end, target);
-        let result = db
-            .flush()
-            .map_err(|e| format!("sled flush: {e}"))
-            .and_then(|_| {
-                file.sync_data()
-                    .map_err(|e| format!("fsync {}: {e}", db_file.display()))
-            });
+        let result = sync_once(db, file, db_file);
         let mut state = shared.lock();
         state.syncs += 1;
         match result {
@@ -267,6 +276,17 @@ mod tests {
             state.progress.synced, 1,
             "the last commit was synced on drop"
         );
+    }
+
+    #[test]
+    fn a_sync_that_the_disk_refuses_is_an_error() {
+        let (dir, db, _group) = started(Duration::ZERO);
+        // fdatasync of a character device fails (EINVAL), as a failing disk would.
+        let not_syncable = File::open("/dev/null").unwrap();
+        let why = sync_once(&db, &not_syncable, std::path::Path::new("/dev/null")).unwrap_err();
+        assert!(why.starts_with("fdatasync /dev/null"), "{why}");
+        let file = File::open(dir.path().join("db")).unwrap();
+        assert_eq!(sync_once(&db, &file, &dir.path().join("db")), Ok(()));
     }
 
     #[tokio::test]

@@ -309,7 +309,7 @@ fn crop_pass(ctx: &mut Ctx, gray: Gray<'_>, located: &[Located], scale: f32) {
         let module = (t.tl.module + t.tr.module + t.bl.module) / 3.0;
         let br = (t.tr.x - t.tl.x + t.bl.x, t.tr.y - t.tl.y + t.bl.y);
         let pts = [(t.tl.x, t.tl.y), (t.tr.x, t.tr.y), (t.bl.x, t.bl.y), br];
-        if region_pass(ctx, gray, &pts, module, loc.inverted, scale, true) {
+        if region_pass(ctx, gray, &pts, module, loc.inverted, scale) {
             return;
         }
     }
@@ -364,7 +364,7 @@ fn pair_pass(ctx: &mut Ctx, gray: Gray<'_>, located: &[Located], scale: f32) {
                     (a.x + dy, a.y - dx),
                     (b.x + dy, b.y - dx),
                 ];
-                if region_pass(ctx, gray, &pts, module, inverted, scale, true) {
+                if region_pass(ctx, gray, &pts, module, inverted, scale) {
                     ctx.cands = cands;
                     return;
                 }
@@ -376,9 +376,7 @@ fn pair_pass(ctx: &mut Ctx, gray: Gray<'_>, located: &[Located], scale: f32) {
 
 /// Crops the bounding box of `pts` (plus a quiet-zone margin), rescales it to about 5 px per
 /// module (bounded in size), binarizes it (block and global) and runs our finders + sampler,
-/// then optionally rqrr's detector, on it. True when the cascade should stop (read or out of
-/// budget).
-#[allow(clippy::too_many_arguments)]
+/// then rqrr's detector, on it. True when the cascade should stop (read or out of budget).
 fn region_pass(
     ctx: &mut Ctx,
     gray: Gray<'_>,
@@ -386,7 +384,6 @@ fn region_pass(
     module: f32,
     inverted: bool,
     scale: f32,
-    with_rqrr: bool,
 ) -> bool {
     if module <= 0.0 || !module.is_finite() {
         return false;
@@ -432,14 +429,12 @@ fn region_pass(
         if !ctx.hits.is_empty() || ctx.expired() {
             return true;
         }
-        if with_rqrr {
-            let bits = if inverted { bits.inverted() } else { bits };
-            for c in rq::detect_bitmap(&bits) {
-                ctx.add(raw_to_hit(c, Method::RqrrCrop, map), 1.0);
-            }
-            if !ctx.hits.is_empty() || ctx.expired() {
-                return true;
-            }
+        let bits = if inverted { bits.inverted() } else { bits };
+        for c in rq::detect_bitmap(&bits) {
+            ctx.add(raw_to_hit(c, Method::RqrrCrop, map), 1.0);
+        }
+        if !ctx.hits.is_empty() || ctx.expired() {
+            return true;
         }
     }
     false
