@@ -6,11 +6,10 @@ use axum::extract::State;
 use axum::{Extension, Json};
 use serde::Deserialize;
 use serde_json::{json, Value};
-use vouch_protocol::enroll::{decode_base64, CertificateResponse};
+use vouch_protocol::enroll::CertificateResponse;
 use vouch_protocol::key::{hex, sha256};
 
-use super::{blocking, identify, now_ms, ApiError, ApiJson, AppState, Identity};
-use crate::authority::checks::verify_csr;
+use super::{blocking, csr_from_base64, identify, now_ms, ApiError, ApiJson, AppState, Identity};
 use crate::authority::Profile;
 use crate::domain::{Device, DeviceCertificate, DeviceState};
 use crate::store::{AuditNote, Commit};
@@ -84,9 +83,7 @@ fn renew_now(
     req: &RenewRequest,
 ) -> Result<(CertificateResponse, Commit), ApiError> {
     let (serial, old_certificate) = require_device(state, conn)?;
-    let der = decode_base64(&req.csr, "csr")
-        .map_err(|e| ApiError::bad_request("bad_csr", e.to_string()))?;
-    let csr = verify_csr(&der).map_err(|p| ApiError::bad_request("bad_csr", p.0))?;
+    let (der, csr) = csr_from_base64(&req.csr)?;
     let device = state
         .store
         .device(&serial)?

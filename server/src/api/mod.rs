@@ -409,6 +409,19 @@ pub(crate) fn checked_reason(reason: &str) -> Result<String, ApiError> {
     Ok(reason.to_string())
 }
 
+/// A CSR sent in standard base64 by a caller that proves possession with it (staff
+/// registration and renewal, device renewal): its DER and its checked key; `400 bad_csr`
+/// saying what is wrong otherwise.
+pub(crate) fn csr_from_base64(
+    text: &str,
+) -> Result<(Vec<u8>, crate::authority::checks::VerifiedCsr), ApiError> {
+    let der = vouch_protocol::enroll::decode_base64(text, "csr")
+        .map_err(|e| ApiError::bad_request("bad_csr", e.to_string()))?;
+    let csr = crate::authority::checks::verify_csr(&der)
+        .map_err(|p| ApiError::bad_request("bad_csr", p.0))?;
+    Ok((der, csr))
+}
+
 /// Runs blocking store work off the async threads.
 async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,

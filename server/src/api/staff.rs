@@ -7,15 +7,13 @@ use axum::http::StatusCode;
 use axum::{Extension, Json};
 use serde::Deserialize;
 use serde_json::{json, Value};
-use vouch_protocol::enroll::decode_base64;
 use vouch_protocol::key::{hex, sha256};
 use vouch_protocol::record::RecordWire;
 use vouch_protocol::SignedScanRecord;
 
 use super::device::RenewRequest;
 use super::enroll::verify_fast;
-use super::{blocking, identify, now_ms, ApiError, ApiJson, AppState, Identity};
-use crate::authority::checks::verify_csr;
+use super::{blocking, csr_from_base64, identify, now_ms, ApiError, ApiJson, AppState, Identity};
 use crate::authority::Profile;
 use crate::domain::{decide_scan, ScanOutcome, ScanPolicy};
 use crate::store::{AuditNote, StaffMember, StoredScan};
@@ -48,8 +46,7 @@ pub async fn register(
     // Per address, and per invite code (so guesses at one code are limited too).
     state.rate_limit(&conn.peer.ip().to_string(), &format!("invite:{}", req.code))?;
     blocking(move || {
-        let der = decode_base64(&req.csr, "csr").map_err(|e| ApiError::bad_request("bad_csr", e.to_string()))?;
-        let csr = verify_csr(&der).map_err(|p| ApiError::bad_request("bad_csr", p.0))?;
+        let (_, csr) = csr_from_base64(&req.csr)?;
         let code_hash = hex(&sha256(req.code.trim().as_bytes()));
         let now = now_ms();
         let Some(invite) = state.store.invite(&code_hash)? else {
@@ -86,16 +83,21 @@ pub async fn register(
             return Err(invite_invalid());
         };
         tracing::info!(name = %member.name, role = member.role.as_str(), key_id = %member.key_id, "staff member registered");
-        Ok(Json(json!({
-            "certificate_pem": issued.pem,
-            "chain_pem": state.authority.chain_pem(),
-            "name": member.name,
-            "role": member.role.as_str(),
-            "key_id": member.key_id,
-            "not_after_ms": member.not_after_ms,
-        })))
+        Ok(staff_certificate_answer(&state, &issued.pem, &member))
     })
     .await
+}
+
+/// The answer to a registration or a renewal: the new certificate, its chain, and who it is for.
+fn staff_certificate_answer(state: &AppState, pem: &str, member: &StaffMember) -> Json<Value> {
+    Json(json!({
+        "certificate_pem": pem,
+        "chain_pem": state.authority.chain_pem(),
+        "name": member.name,
+        "role": member.role.as_str(),
+        "key_id": member.key_id,
+        "not_after_ms": member.not_after_ms,
+    }))
 }
 
 /// `POST /v1/staff/renew`: a new certificate for the calling install's key (the key is the
@@ -110,9 +112,7 @@ pub async fn renew(
         let Identity::Staff { key_id, role, name } = identify(&state, &conn)? else {
             return Err(ApiError::forbidden("this endpoint is for staff"));
         };
-        let der = decode_base64(&req.csr, "csr")
-            .map_err(|e| ApiError::bad_request("bad_csr", e.to_string()))?;
-        let csr = verify_csr(&der).map_err(|p| ApiError::bad_request("bad_csr", p.0))?;
+        let (_, csr) = csr_from_base64(&req.csr)?;
         if csr.key.key_id().to_hex() != key_id {
             return Err(ApiError::bad_request(
                 "bad_csr",
@@ -150,14 +150,7 @@ pub async fn renew(
             now,
         )?;
         tracing::info!(%key_id, name = %member.name, "staff certificate renewed");
-        Ok(Json(json!({
-            "certificate_pem": issued.pem,
-            "chain_pem": state.authority.chain_pem(),
-            "name": member.name,
-            "role": member.role.as_str(),
-            "key_id": member.key_id,
-            "not_after_ms": member.not_after_ms,
-        })))
+        Ok(staff_certificate_answer(&state, &issued.pem, &member))
     })
     .await
 }
