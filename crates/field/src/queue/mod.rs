@@ -480,6 +480,30 @@ mod tests {
         assert_eq!(q.record(3).unwrap().unwrap(), last);
     }
 
+    /// sled writes a snapshot to `snap.<lsn>.generating` and renames it when it is complete; a
+    /// kill in between (sled writes one while opening) left a torn file that every later open
+    /// read and refused as corrupt (`vendor/sled/VOUCH-PATCH.md`, patch 4).
+    #[test]
+    fn a_snapshot_torn_by_a_kill_does_not_stop_the_queue_opening() {
+        let dir = tempfile::tempdir().unwrap();
+        let m = Maker::new();
+        let last = {
+            let q = Queue::open(dir.path()).unwrap();
+            m.append(&q, 1);
+            m.append(&q, 2)
+        };
+        for torn in ["snap.7FFFFFFFFFFFFFFF.generating", "snap.0.generating"] {
+            std::fs::write(dir.path().join(torn), b"torn by a kill").unwrap();
+        }
+        let q = Queue::open(dir.path()).unwrap();
+        assert_eq!(q.chain().unwrap().next_sequence, 3);
+        assert_eq!(q.record(2).unwrap().unwrap(), last);
+        m.append(&q, 3);
+        drop(q);
+        let q = Queue::open(dir.path()).unwrap();
+        assert_eq!(states(&q).len(), 3);
+    }
+
     #[test]
     fn an_append_on_a_stale_head_writes_nothing() {
         let dir = tempfile::tempdir().unwrap();

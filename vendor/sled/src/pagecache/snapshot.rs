@@ -457,6 +457,11 @@ pub fn read_snapshot_or_default(config: &RunningConfig) -> Result<Snapshot> {
 /// Returns `Ok(Some(snapshot))` if there was nothing written.
 fn read_snapshot(config: &RunningConfig) -> Result<Option<Snapshot>> {
     let mut candidates = config.get_snapshot_files()?;
+    // VOUCH PATCH (4): a `.generating` file is a snapshot whose writer was killed before it
+    // renamed it into place: never a snapshot to read (it sorts after the finished one of the
+    // same Lsn, and a torn one made every later open fail with `Corruption`).
+    // `write_snapshot` removes it with the other old snapshot files.
+    candidates.retain(|path| !path.to_string_lossy().ends_with(".generating"));
     if candidates.is_empty() {
         debug!("no previous snapshot found");
         return Ok(None);
@@ -543,7 +548,13 @@ fn write_snapshot(config: &RunningConfig, snapshot: &Snapshot) -> Result<()> {
     let parent = path_1.parent().unwrap();
     std::fs::create_dir_all(parent)?;
     let mut f =
-        std::fs::OpenOptions::new().write(true).create(true).open(&path_1)?;
+        // VOUCH PATCH (4): truncate, so a longer leftover from a killed writer cannot trail
+        // behind the new bytes.
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&path_1)?;
 
     // write the snapshot bytes, followed by a crc64 checksum at the end
     io_fail!(config, "snap write");
