@@ -261,11 +261,10 @@ fn spawn_serve(data: &std::path::Path) -> std::process::Child {
 }
 
 /// A server killed again and again while it starts (a restart loop, a power cut at boot) must
-/// still start afterwards with its data. This walks the real process through 40 kills spread
-/// over its start. It is not the regression test for sled's torn snapshot
-/// (`vendor/sled/VOUCH-PATCH.md`, patch 4): sled writes a snapshot only on the first open after
-/// the log grew, a window too short to hit by timing, so the store's unit test
-/// `a_snapshot_torn_by_a_kill_does_not_stop_the_store_opening` makes that file itself.
+/// still start afterwards with its data: 40 kills spread over its start. sled writes a snapshot
+/// only on the first open after its log grew, a window too short to hit by timing, so the torn
+/// snapshot such a kill can leave (`vendor/sled/VOUCH-PATCH.md`, patch 4) is planted before the
+/// last start: without the patch, that start fails.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_killed_while_starting_starts_again_with_its_data() {
     let server = Server::start();
@@ -298,6 +297,13 @@ async fn a_server_killed_while_starting_starts_again_with_its_data() {
         child.wait().unwrap();
     }
 
+    std::fs::write(
+        data.path()
+            .join("db")
+            .join("snap.7FFFFFFFFFFFFFFF.generating"),
+        b"torn by a kill",
+    )
+    .unwrap();
     let server = Server::serve(data);
     let list = server.admin_ok(&["device", "list"]);
     assert!(

@@ -571,6 +571,11 @@ fn write_snapshot(config: &RunningConfig, snapshot: &Snapshot) -> Result<()> {
     io_fail!(config, "snap write mv");
     std::fs::rename(&path_1, &path_2)?;
     io_fail!(config, "snap write mv post");
+    // VOUCH PATCH (4): make the rename durable before the old snapshots are removed below, so
+    // that a power cut cannot leave only the `.generating` name (which is never read) and no
+    // older snapshot. On Unix a directory is synced through a handle opened on it.
+    #[cfg(unix)]
+    std::fs::File::open(parent)?.sync_all()?;
 
     trace!("renamed snapshot to {}", path_2.to_string_lossy());
 
