@@ -314,6 +314,28 @@ async fn a_server_killed_while_starting_starts_again_with_its_data() {
     assert!(verify.contains("audit log OK"), "{verify}");
 }
 
+/// sled allows one process per database: a second server on a folder in use stops with a
+/// message that says so (after waiting a moment for the lock), and the first one keeps serving.
+#[test]
+fn a_second_server_on_a_folder_in_use_is_refused_clearly() {
+    let server = Server::start();
+    let out = std::process::Command::new(bin())
+        .arg("--data")
+        .arg(server.data())
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("is in use by another process") && stderr.contains("another vouch-server"),
+        "{stderr}"
+    );
+    // The first server still answers (admin commands go through its API).
+    let list = server.admin_ok(&["device", "list", "--json"]);
+    assert!(list.contains("\"devices\":[]"), "{list}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_imported_intermediate_ca_issues_and_bad_imports_are_refused() {
     use rcgen::{
