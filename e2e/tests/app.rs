@@ -281,22 +281,7 @@ async fn accept_a_gap(app: &App, server: &Server) -> Result<()> {
     }
     drop(field);
     {
-        // sled's lock can outlive the dropped handle for a moment (one of its threads still
-        // holds the file): wait for it, as the field engine's own open does.
-        let queue = data.path().join("queue");
-        let started = std::time::Instant::now();
-        let db = loop {
-            match sled::open(&queue) {
-                Ok(db) => break db,
-                Err(e)
-                    if e.to_string().contains("could not acquire lock")
-                        && started.elapsed() < std::time::Duration::from_secs(10) =>
-                {
-                    std::thread::sleep(std::time::Duration::from_millis(10));
-                }
-                Err(e) => return Err(e.into()),
-            }
-        };
+        let db = sled::open(data.path().join("queue"))?;
         for tree in ["records", "states"] {
             db.open_tree(tree)?.remove(2u64.to_be_bytes())?;
         }

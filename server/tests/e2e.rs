@@ -248,12 +248,19 @@ async fn enrollments_answered_before_a_crash_survive_it() {
     assert!(verify.contains("audit log OK"), "{verify}");
 }
 
-/// Starts `vouch-server serve` on the folder without waiting for it.
-fn spawn_serve(data: &std::path::Path) -> std::process::Child {
-    std::process::Command::new(bin())
+/// `vouch-server --data DATA serve` on a free loopback port.
+fn serve_command(data: &std::path::Path) -> std::process::Command {
+    let mut command = std::process::Command::new(bin());
+    command
         .arg("--data")
         .arg(data)
-        .args(["serve", "--listen", "127.0.0.1:0"])
+        .args(["serve", "--listen", "127.0.0.1:0"]);
+    command
+}
+
+/// Starts `vouch-server serve` on the folder without waiting for it.
+fn spawn_serve(data: &std::path::Path) -> std::process::Child {
+    serve_command(data)
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
@@ -319,12 +326,7 @@ async fn a_server_killed_while_starting_starts_again_with_its_data() {
 #[test]
 fn a_second_server_on_a_folder_in_use_is_refused_clearly() {
     let server = Server::start();
-    let out = std::process::Command::new(bin())
-        .arg("--data")
-        .arg(server.data())
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .output()
-        .unwrap();
+    let out = serve_command(server.data()).output().unwrap();
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(

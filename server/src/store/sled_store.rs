@@ -211,31 +211,6 @@ fn revoke_certificate_tx(t: &Tx<'_>, serial: &str, now_ms: u64) -> TxResult<()> 
     Ok(())
 }
 
-/// How long opening the database waits for its lock. sled lets go of the lock when the last of
-/// its threads drops the file, a moment after a handle in this process was dropped; another
-/// process that holds it (a second server on the same folder) is reported after the wait.
-const LOCK_WAIT: Duration = Duration::from_secs(3);
-
-/// Opens sled in `dir`, waiting up to [`LOCK_WAIT`] while its lock is held.
-fn open_when_free(dir: &Path) -> sled::Result<sled::Db> {
-    let started = std::time::Instant::now();
-    loop {
-        match sled::Config::new()
-            .path(dir)
-            .mode(sled::Mode::HighThroughput)
-            .open()
-        {
-            Err(e)
-                if e.to_string().contains("could not acquire lock")
-                    && started.elapsed() < LOCK_WAIT =>
-            {
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            result => return result,
-        }
-    }
-}
-
 impl SledStore {
     /// Opens (or creates) the store in `dir`, syncing each commit at once.
     pub fn open(dir: &Path) -> Result<Self, ServerError> {
@@ -245,20 +220,26 @@ impl SledStore {
     /// Opens (or creates) the store in `dir`; under load each sync waits `commit_delay` to
     /// cover more commits (see `storage.commit_delay_us`).
     pub fn open_with(dir: &Path, commit_delay: Duration) -> Result<Self, ServerError> {
-        let db = open_when_free(dir).map_err(|e| {
-            let detail = e.to_string();
-            if detail.contains("could not acquire lock") {
-                return ServerError::Storage(format!(
-                    "the database in {} is in use by another process (is another vouch-server \
+        // A held lock is waited for (3 s, `vendor/sled/VOUCH-PATCH.md`, patch 5) before this
+        // error.
+        let db = sled::Config::new()
+            .path(dir)
+            .mode(sled::Mode::HighThroughput)
+            .open()
+            .map_err(|e| {
+                let detail = e.to_string();
+                if detail.contains("could not acquire lock") {
+                    return ServerError::Storage(format!(
+                        "the database in {} is in use by another process (is another vouch-server \
                      serving this data folder?)",
+                        dir.display()
+                    ));
+                }
+                ServerError::Storage(format!(
+                    "cannot open the database in {}: {detail}",
                     dir.display()
-                ));
-            }
-            ServerError::Storage(format!(
-                "cannot open the database in {}: {detail}",
-                dir.display()
-            ))
-        })?;
+                ))
+            })?;
         let trees = TREE_NAMES
             .iter()
             .map(|name| db.open_tree(name).map_err(storage))

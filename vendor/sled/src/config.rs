@@ -592,7 +592,27 @@ impl Config {
                 // block to wait on reopening files.
                 file.lock_exclusive()
             } else {
-                file.try_lock_exclusive()
+                // VOUCH PATCH (5): the lock is let go when the last of
+                // sled's threads drops its handle on the file, a moment
+                // after the `Db` itself was dropped; a reopen in the
+                // same process must wait for that, not fail. Another
+                // process holding the lock is reported after the wait.
+                let started = std::time::Instant::now();
+                loop {
+                    match file.try_lock_exclusive() {
+                        Err(e)
+                            if e.kind()
+                                == fs2::lock_contended_error().kind()
+                                && started.elapsed()
+                                    < std::time::Duration::from_secs(3) =>
+                        {
+                            std::thread::sleep(
+                                std::time::Duration::from_millis(10),
+                            );
+                        }
+                        result => break result,
+                    }
+                }
             };
 
             if let Err(e) = try_lock {

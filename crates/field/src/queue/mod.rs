@@ -32,7 +32,6 @@
 mod entry;
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use sled::transaction::{ConflictableTransactionError, TransactionError, Transactional};
@@ -83,34 +82,15 @@ fn seq_of(key: &[u8]) -> Option<u64> {
     <[u8; 8]>::try_from(key).ok().map(u64::from_be_bytes)
 }
 
-/// How long opening the queue waits for its folder's lock. sled locks the `db` file and lets go
-/// of it when the last of its threads drops the file, which can be a moment after this process
-/// dropped its previous handle: a reopen right after a close must wait, not fail as busy.
-pub const LOCK_WAIT: Duration = Duration::from_secs(3);
-
-/// Opens sled in `dir`, waiting up to `wait` while the folder's lock is held.
-fn open_locked(dir: &Path, wait: Duration) -> Result<sled::Db> {
-    let started = Instant::now();
-    let mut pause = Duration::from_millis(5);
-    loop {
-        let error = match sled::Config::new().path(dir).open() {
-            Ok(db) => return Ok(db),
-            Err(e) => Error::storage(dir, e),
-        };
-        if !matches!(error, Error::Busy { .. }) || started.elapsed() >= wait {
-            return Err(error);
-        }
-        std::thread::sleep(pause);
-        pause = (pause * 2).min(Duration::from_millis(100));
-    }
-}
-
 impl Queue {
     /// Opens (or creates) the queue in `dir`. Fails with [`Error::Busy`] when another process
-    /// still has it open after [`LOCK_WAIT`].
+    /// still has it open after sled's lock wait (3 s, `vendor/sled/VOUCH-PATCH.md`, patch 5).
     pub fn open(dir: &Path) -> Result<Self> {
         fsutil::create_dir(dir)?;
-        let db = open_locked(dir, LOCK_WAIT)?;
+        let db = sled::Config::new()
+            .path(dir)
+            .open()
+            .map_err(|e| Error::storage(dir, e))?;
         let tree = |name: &str| db.open_tree(name).map_err(|e| Error::storage(dir, e));
         let queue = Self {
             records: tree("records")?,
@@ -748,19 +728,20 @@ mod tests {
     /// an open waits for it instead of failing, and says "busy" only once the wait is over.
     #[test]
     fn an_open_waits_for_the_lock_and_then_says_busy() {
+        use std::time::{Duration, Instant};
         let dir = tempfile::tempdir().unwrap();
         let held = sled::open(dir.path()).unwrap();
-        let e = open_locked(dir.path(), Duration::from_millis(50)).unwrap_err();
+        let e = Queue::open(dir.path()).err().unwrap();
         assert_eq!(e.code(), "busy", "{e}");
         let release = std::thread::spawn(move || {
             std::thread::sleep(Duration::from_millis(200));
             drop(held);
         });
         let started = Instant::now();
-        let db = open_locked(dir.path(), Duration::from_secs(10)).unwrap();
+        let q = Queue::open(dir.path()).unwrap();
         assert!(started.elapsed() >= Duration::from_millis(150));
         release.join().unwrap();
-        drop(db);
+        drop(q);
     }
 
     #[test]
