@@ -1,11 +1,20 @@
 #!/usr/bin/env bash
 # Installs what Vouch needs on a Debian 12 machine and skips what is already there.
 # Usage: scripts/setup.sh [base|app]
-#   base: Debian packages, Rust targets (enough to build and test the Rust workspace)
+#   base: Debian packages, Rust targets, the Python tools in the project venv (enough to build
+#         and test the Rust workspace)
 #   app:  base plus trunk, wasm-bindgen-cli, tauri-driver and the npm Tauri CLI
+# It ends by checking that every program in scripts/tools.list for the profile is found, and
+# fails naming what is missing.
+#
+# The Python tools (scripts/python-tools.txt) go into a venv of the project's own: $VOUCH_VENV,
+# default .venv at the repository root. The tests look there first (vouch_testkit::external_tool),
+# so nothing needs to be on PATH and nothing is installed into the system's Python.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 profile="${1:-base}"
+case "$profile" in base|app) ;; *) echo "usage: scripts/setup.sh [base|app] (got '$profile')" >&2; exit 2;; esac
+VENV="${VOUCH_VENV:-$PWD/.venv}"
 log() { printf '\033[1;34m[setup]\033[0m %s\n' "$*"; }
 
 SUDO=""
@@ -13,6 +22,10 @@ if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 
 APT_PACKAGES=(
   build-essential pkg-config curl wget file libssl-dev
+  # the project venv for the Python tools (Debian's python3 needs python3-venv for `-m venv`)
+  python3 python3-venv
+  # openssl verify in the conformance tests; prlimit (util-linux) for the descriptor-limit tests
+  openssl util-linux
   libwebkit2gtk-4.1-dev libxdo-dev libayatana-appindicator3-dev librsvg2-dev
   libclang-dev clang llvm
   xvfb xauth webkit2gtk-driver xdotool imagemagick
@@ -32,14 +45,19 @@ install_apt() {
 }
 
 install_pip() {
-  local missing=()
-  for spec in "${PIP_PACKAGES[@]}"; do
-    python3 -m pip show "${spec%%==*}" 2>/dev/null | grep -qx "Version: ${spec##*==}" || missing+=("$spec")
-  done
-  if [ "${#missing[@]}" -eq 0 ]; then log "Python tools: all present"; return; fi
-  log "Python tools: installing ${missing[*]}"
-  python3 -m pip install --quiet --disable-pip-version-check "${missing[@]}" \
-    || python3 -m pip install --quiet --disable-pip-version-check --break-system-packages "${missing[@]}"
+  if [ ! -x "$VENV/bin/python" ]; then
+    log "Python tools: making the venv $VENV"
+    python3 -m venv "$VENV"
+  fi
+  # Every version is pinned in the file; pip only downloads what the venv lacks.
+  if "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --require-virtualenv \
+      --no-deps -r scripts/python-tools.txt; then
+    "$VENV/bin/python" -m pip check >/dev/null || { echo "[setup] the Python tools in $VENV are inconsistent:" >&2; "$VENV/bin/python" -m pip check >&2; exit 1; }
+    log "Python tools: present in $VENV"
+  else
+    echo "[setup] installing the Python tools into $VENV failed" >&2
+    exit 1
+  fi
 }
 
 install_targets() {
@@ -80,8 +98,25 @@ install_app_tools() {
   fi
 }
 
+# Every program the profile's tests and scripts run (scripts/tools.list) must now be found.
+check_tools() {
+  local missing=() tool_profile name
+  while read -r tool_profile name _; do
+    case "$tool_profile" in ''|'#'*) continue;; esac
+    if [ "$tool_profile" = app ] && [ "$profile" != app ]; then continue; fi
+    if [ -x "$VENV/bin/$name" ] || command -v "$name" >/dev/null 2>&1; then continue; fi
+    missing+=("$name")
+  done < scripts/tools.list
+  if [ "${#missing[@]}" -ne 0 ]; then
+    echo "[setup] missing after setup ($profile): ${missing[*]} (see scripts/tools.list)" >&2
+    exit 1
+  fi
+  log "every program in scripts/tools.list for '$profile' is found"
+}
+
 install_apt
 install_pip
 install_targets
 if [ "$profile" = "app" ]; then install_app_tools; fi
+check_tools
 log "done ($profile)"

@@ -12,10 +12,11 @@ use std::process::Command;
 use common::*;
 
 fn run(tool: &str, args: &[&str]) -> (bool, String) {
-    let out = Command::new(tool)
+    let program = vouch_testkit::external_tool(tool);
+    let out = Command::new(&program)
         .args(args)
         .output()
-        .unwrap_or_else(|e| panic!("{tool} is not installed ({e}): run scripts/setup.sh"));
+        .unwrap_or_else(|e| panic!("{} could not be run ({e})", program.display()));
     let text = format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),

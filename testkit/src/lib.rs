@@ -63,6 +63,37 @@ pub fn workspace_bin(package: &str, bin: &str, env_override: &str) -> PathBuf {
     path
 }
 
+/// The project's Python tools folder: `VOUCH_VENV` if set, else `.venv` at the workspace root
+/// (where `scripts/setup.sh` installs pkilint, sslyze and schemathesis).
+pub fn tools_venv() -> PathBuf {
+    match std::env::var_os("VOUCH_VENV") {
+        Some(dir) => PathBuf::from(dir),
+        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../.venv"),
+    }
+}
+
+/// An external program a test runs: from the project's Python tools folder ([`tools_venv`])
+/// if it is there, else the name itself (found on `PATH`). Panics, naming the program and the
+/// setup step, if it is in neither place: a test that needs a tool fails without it (it never
+/// skips), so CI always runs the check.
+pub fn external_tool(name: &str) -> PathBuf {
+    let in_venv = tools_venv().join("bin").join(name);
+    if in_venv.is_file() {
+        return in_venv;
+    }
+    let on_path = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|dir| dir.join(name))
+            .find(|candidate| candidate.is_file())
+    });
+    on_path.unwrap_or_else(|| {
+        panic!(
+            "{name} is not installed (looked in {} and on PATH): run scripts/setup.sh",
+            tools_venv().join("bin").display()
+        )
+    })
+}
+
 /// Stops a child process: SIGTERM, up to 15 s for it to exit, then SIGKILL.
 pub fn terminate(child: &mut Child) {
     if let Ok(Some(_)) = child.try_wait() {
