@@ -15,6 +15,8 @@ cd "$(dirname "$0")/.."
 profile="${1:-base}"
 case "$profile" in base|app) ;; *) echo "usage: scripts/setup.sh [base|app] (got '$profile')" >&2; exit 2;; esac
 VENV="${VOUCH_VENV:-$PWD/.venv}"
+# The list of programs to check (scripts/check-setup.sh points it at a copy with one more).
+TOOLS_LIST="${VOUCH_TOOLS_LIST:-scripts/tools.list}"
 log() { printf '\033[1;34m[setup]\033[0m %s\n' "$*"; }
 
 SUDO=""
@@ -106,12 +108,12 @@ check_tools() {
     if [ "$tool_profile" = app ] && [ "$profile" != app ]; then continue; fi
     if [ -x "$VENV/bin/$name" ] || command -v "$name" >/dev/null 2>&1; then continue; fi
     missing+=("$name")
-  done < scripts/tools.list
+  done <"$TOOLS_LIST"
   if [ "${#missing[@]}" -ne 0 ]; then
-    echo "[setup] missing after setup ($profile): ${missing[*]} (see scripts/tools.list)" >&2
+    echo "[setup] missing after setup ($profile): ${missing[*]} (see $TOOLS_LIST)" >&2
     exit 1
   fi
-  log "every program in scripts/tools.list for '$profile' is found"
+  log "every program in $TOOLS_LIST for '$profile' is found"
 }
 
 install_apt

@@ -23,6 +23,9 @@ warn_if_disk_is_short
 step "setup (installs only what is missing)"
 scripts/setup.sh base
 
+step "the install itself: setup.sh base from a bare Python installs the linters (scripts/check-setup.sh)"
+scripts/check-setup.sh
+
 step "cargo fmt --check"
 cargo fmt --all -- --check
 
