@@ -35,7 +35,7 @@ cargo clippy --locked --workspace --all-targets -- -D warnings
 step "protocol core builds for wasm32-unknown-unknown (no_std + alloc)"
 cargo build --locked -p vouch-protocol --no-default-features --target wasm32-unknown-unknown
 
-step "protocol core, device agent, field engine and app check for aarch64-linux-android (no NDK needed)"
+step "protocol core, scanner, device agent, field engine and app check for aarch64-linux-android (no NDK needed)"
 # ring's C code is built freestanding with Debian's clang; RING_CORE_NOSTDLIBINC is ring's own
 # switch for cross builds without a C library's headers.
 android_check() {
@@ -45,7 +45,10 @@ android_check() {
   CFLAGS_aarch64_linux_android="--target=aarch64-linux-android24 -ffreestanding -nostdlibinc -isystem $resource_dir/include -DRING_CORE_NOSTDLIBINC=1" \
     cargo check --locked --target aarch64-linux-android "$@"
 }
-android_check -p vouch-protocol -p vouch-device -p vouch-field -p vouch-app
+android_check -p vouch-protocol -p vouch-scan -p vouch-device -p vouch-field -p vouch-app
+
+step "fuzz targets build (their own workspace; cargo check on stable, so they cannot rot)"
+cargo check --locked --manifest-path fuzz/Cargo.toml --bins
 
 step "tests"
 cargo test --locked --workspace

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""zxing-cpp side of the scanner benchmark (crates/field/benches/scan.rs runs it in the same run).
+"""zxing-cpp side of the scanner benchmark (crates/scan/benches/scan.rs runs it in the same run).
 
 Reads a manifest of JSON lines {"id": ..., "path": ...}, decodes each image with zxing-cpp
 (QR only, library defaults otherwise: try_rotate, try_downscale, try_invert), and prints one JSON

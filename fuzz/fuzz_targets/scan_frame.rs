@@ -8,7 +8,7 @@
 use std::time::Duration;
 
 use libfuzzer_sys::fuzz_target;
-use vouch_field::scan::{binarize, decode_luma, finder, DecodeOptions, Frame};
+use vouch_scan::{binarize, decode_luma, finder, DecodeOptions, Frame};
 
 fuzz_target!(|data: &[u8]| {
     if data.len() < 4 {

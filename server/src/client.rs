@@ -3,7 +3,6 @@
 
 use std::net::SocketAddr;
 use std::path::Path;
-use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::Method;
@@ -151,6 +150,3 @@ pub fn block_on<T>(future: impl std::future::Future<Output = T>) -> Result<T, Se
         .map_err(client_err)?;
     Ok(runtime.block_on(future))
 }
-
-/// Shared handle type for tests.
-pub type SharedClient = Arc<AdminClient>;

@@ -44,15 +44,6 @@ pub enum Error {
     #[error("on this platform the camera is opened by the barcode scanner, not by the app shell")]
     CameraIsPlugin,
 
-    /// A file could not be read or written.
-    #[error("cannot use the file {path} ({message}); check the path")]
-    File {
-        /// The path as given.
-        path: String,
-        /// The OS error.
-        message: String,
-    },
-
     /// Tauri itself failed (a window, an event, a path).
     #[error("the app shell failed ({0}); restart the app")]
     Shell(String),
@@ -67,7 +58,6 @@ impl Error {
             Error::NoCamera => "no_camera",
             Error::Camera(_) => "camera",
             Error::CameraIsPlugin => "camera_is_plugin",
-            Error::File { .. } => "file",
             Error::Shell(_) => "shell",
         }
     }

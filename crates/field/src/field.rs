@@ -134,11 +134,6 @@ impl Field {
         &self.config
     }
 
-    /// The queue itself (for inspection and tests).
-    pub fn raw_queue(&self) -> &Queue {
-        &self.queue
-    }
-
     fn identity(&self) -> Result<Arc<Identity>> {
         let guard = self
             .identity

@@ -1,17 +1,18 @@
-//! Vouch field: see docs/ARCHITECTURE.md. Filled in by its own issue.
+//! # vouch-field
 //!
-//! The technician's engine, everything the app does without a window:
+//! The technician's engine, everything the app does without a window (docs/ARCHITECTURE.md §4):
 //!
-//! * [`scan`]: reading QR codes from image files, frames and the camera;
+//! * [`scan`]: reading QR codes from image files, frames and the camera (the `vouch-scan`
+//!   crate, re-exported);
 //! * [`identity`]: this install's P-256 key, staff certificate and pinned server CA;
 //! * [`queue`]: the offline queue in sled, each record durable before it is confirmed;
 //! * [`sync`]: sending the queue to the server over mTLS, with batches, backoff and resume;
 //! * [`review`]: the supervisor's list, show, approve, reject and revoke.
 //!
-//! [`Field`] ties them together on one data folder; the `vouch-field` CLI and the Tauri app
-//! drive it. Every failure is one [`Error`], whose message says what happened and what to do.
+//! [`Field`] ties them together on one data folder; the `vouch-field` CLI (cargo feature `cli`,
+//! on by default) and the Tauri app (which turns the feature off) drive it. Every failure is one [`Error`], whose message says what happened and what to do.
 
-pub mod scan;
+pub use vouch_scan as scan;
 
 // The field engine: identity, queue, sync, review.
 pub mod config;

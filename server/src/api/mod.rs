@@ -10,7 +10,7 @@ mod staff;
 
 use std::num::NonZeroU32;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{DefaultBodyLimit, FromRequest, Request};
@@ -45,7 +45,6 @@ pub struct AppState {
     pub operator: OperatorCredential,
     by_address: DefaultKeyedRateLimiter<String>,
     by_serial: DefaultKeyedRateLimiter<String>,
-    started: Instant,
 }
 
 impl AppState {
@@ -67,13 +66,7 @@ impl AppState {
             config,
             metrics: Metrics::new(),
             operator,
-            started: Instant::now(),
         }
-    }
-
-    /// Seconds since the state was built.
-    pub fn uptime(&self) -> Duration {
-        self.started.elapsed()
     }
 
     /// Forgets rate-limit state of keys that have been quiet (called periodically).

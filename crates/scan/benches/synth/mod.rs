@@ -9,8 +9,8 @@
 
 use image::GrayImage;
 use qrcode::{Color, EcLevel, QrCode};
-use vouch_field::scan::detector::Perspective;
 use vouch_protocol::{key::public_key_of, Label, Model, Serial};
+use vouch_scan::detector::Perspective;
 
 /// splitmix64: small, deterministic, good enough for test images.
 pub struct Rng(u64);

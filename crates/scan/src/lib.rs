@@ -1,4 +1,8 @@
-//! Reading QR codes: from image files, raw frames and the camera, on top of rqrr.
+//! # vouch-scan
+//!
+//! Reading QR codes: from image files, raw frames and the camera, on top of rqrr. This crate
+//! knows nothing of the field engine (`vouch-field`), which uses it; it depends only on the
+//! protocol core (to recognise a Vouch label among the codes read).
 //!
 //! # Pipeline
 //!
@@ -44,8 +48,9 @@
 //! [`FrameSource`] is implemented by image files ([`ImageFiles`]), raw luma frames
 //! ([`RawFrames`]) and, on desktop, the camera (`CameraSource` through nokhwa). [`Scanner`]
 //! decodes on a worker thread, latest frame wins, and reports each code once until it has left the
-//! view. On Android and iOS (`cfg(mobile)`) the camera is Tauri's barcode-scanner plugin, which
-//! hands over text: [`mobile`] shares the label parsing.
+//! view. On Android and iOS (`cfg(mobile)`, set by this crate's build script) nokhwa has no
+//! backend and there is no `camera` module: the app's camera there is Tauri's barcode-scanner
+//! plugin, which hands the shell text, parsed with the same `Label::parse`.
 
 pub mod binarize;
 #[cfg(not(mobile))]
@@ -54,7 +59,6 @@ pub mod detector;
 #[cfg(feature = "rxing")]
 pub mod fallback;
 pub mod finder;
-pub mod mobile;
 pub mod pipeline;
 pub mod rq;
 pub mod scanner;

@@ -2,7 +2,7 @@
 //! zxing-cpp (through `scripts/zxing_bench.py`, same images, same run).
 //!
 //! ```text
-//! nice -n 5 cargo bench -p vouch-field --bench scan
+//! nice -n 5 cargo bench -p vouch-scan --bench scan
 //! ```
 //!
 //! Sets (each reported separately):
@@ -41,7 +41,7 @@ use std::process::Command;
 
 use cpu_time::ThreadTime;
 use image::GrayImage;
-use vouch_field::scan::{self, rq, DecodeOptions, Method};
+use vouch_scan::{self as scan, rq, DecodeOptions, Method};
 
 struct Item {
     id: String,

@@ -16,7 +16,7 @@ mod synth;
 
 use std::time::Duration;
 
-use vouch_field::scan::{decode_image_with, rq, DecodeOptions};
+use vouch_scan::{decode_image_with, rq, DecodeOptions};
 
 fn opts() -> DecodeOptions {
     DecodeOptions {

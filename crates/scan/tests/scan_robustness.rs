@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use image::GrayImage;
-use vouch_field::scan::{
+use vouch_scan::{
     decode_file, decode_file_json, decode_image, decode_image_with, panics_contained, rq,
     DecodeOptions, Frame, ScanError,
 };

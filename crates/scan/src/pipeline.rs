@@ -34,8 +34,6 @@ pub enum Method {
     Smoothed,
     /// rqrr's own binarizer and detector.
     RqrrOwn,
-    /// Read by a platform scanner (mobile plugin), not by this pipeline.
-    Platform,
     /// Read by the optional rxing fallback (cargo feature `rxing`), not by rqrr.
     Rxing,
 }

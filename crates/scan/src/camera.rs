@@ -1,6 +1,6 @@
 //! The desktop camera through nokhwa (V4L2 on Linux, AVFoundation on macOS, Media Foundation on
 //! Windows). Not built on Android/iOS (`cfg(mobile)`): there the camera is Tauri's
-//! barcode-scanner plugin (see [`super::mobile`]).
+//! barcode-scanner plugin, driven by the app shell (see the crate docs).
 //!
 //! Every nokhwa call is also wrapped in `catch_unwind`: a driver oddity becomes
 //! [`ScanError::Camera`], as does an unplugged camera (the next `frame()` fails).

@@ -8,7 +8,7 @@ mod synth;
 
 use std::time::{Duration, Instant};
 
-use vouch_field::scan::{
+use vouch_scan::{
     DecodeOptions, Frame, FrameSource, ImageFiles, RawFrames, ScanError, ScanEvent, Scanner,
     ScannerConfig,
 };
@@ -194,7 +194,7 @@ fn shutdown_while_busy_returns() {
 #[cfg(not(any(target_os = "android", target_os = "ios")))]
 #[test]
 fn camera_without_camera_is_a_clear_error() {
-    use vouch_field::scan::camera::{choose_camera, list_cameras, CameraSource};
+    use vouch_scan::camera::{choose_camera, list_cameras, CameraSource};
     match list_cameras() {
         Ok(cams) if cams.is_empty() => {
             assert!(matches!(
