@@ -638,6 +638,39 @@ async fn enrollment_is_rate_limited_per_serial() {
     let _ = device;
 }
 
+/// PROTOCOL.md 11.2: the challenge and the completion draw on one per-serial bucket, and a
+/// request refused after the rate limit has still spent its token.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn challenge_and_completion_share_the_serial_bucket_and_refusals_spend_tokens() {
+    let server = Server::start_with_config(&[(
+        "rate_per_serial_per_minute = 12",
+        "rate_per_serial_per_minute = 2",
+    )]);
+    let device = Device::new("SN-SHARED");
+    // Token 1: the challenge. Token 2: its completion, refused (nobody vouched for the serial).
+    let (status, body, _) = enroll(&server, &device, &EnrollOptions::default()).await;
+    assert_refused(status, &body);
+    // The bucket is empty for both endpoints now.
+    let mut conn = Conn::open(&server, None).await;
+    let (status, body) = conn
+        .request(
+            "POST",
+            "/v1/enroll/challenge",
+            &json!({"serial": "SN-SHARED"}),
+        )
+        .await;
+    assert_eq!((status, body["code"].as_str()), (429, Some("rate_limited")));
+    // Another serial has its own bucket (and the address bucket has room).
+    let (status, _) = conn
+        .request(
+            "POST",
+            "/v1/enroll/challenge",
+            &json!({"serial": "SN-OTHER"}),
+        )
+        .await;
+    assert_eq!(status, 200);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn init_refuses_to_overwrite_and_keys_are_private() {
     use std::os::unix::fs::PermissionsExt;
