@@ -141,6 +141,12 @@ def check_field(text, maximum, allowed):
         raise Refused("bad_character")
 
 
+def check_serial(text, allowed):
+    check_field(text, 32, allowed)
+    if set(text) == {"."}:
+        raise Refused("only_dots")
+
+
 FIELD_CHARS = set("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ-.")
 SERIAL_CHARS = FIELD_CHARS | set("abcdefghijklmnopqrstuvwxyz_")
 
@@ -156,7 +162,7 @@ def trim(text):
 
 def check_version(token):
     digits = token[5:]
-    if not digits or not all(c in "0123456789" for c in digits):
+    if not digits or not all(c in "0123456789" for c in digits) or digits[0] == "0":
         raise Refused("not_a_label")
     if int(digits) != 1:
         raise Refused("unknown_version")
@@ -188,7 +194,7 @@ def parse_compact(text):
         raise Refused("wrong_field_count")
     _, model, serial, key = fields
     check_field(model, 24, FIELD_CHARS)
-    check_field(serial, 32, FIELD_CHARS)
+    check_serial(serial, FIELD_CHARS)
     if len(key) != 53:
         raise Refused("bad_length")
     if fold39(text) != 0:
@@ -212,8 +218,10 @@ def manual_to_compact(text):
     key = ""
     for index, group in enumerate(tokens[3:17]):
         data_len = min(4, 53 - 4 * index)
-        if len(group) != data_len + 1 or not group.isascii():
+        if len(group) != data_len + 1:
             raise Refused("bad_length")
+        if not group.isascii():
+            raise Refused("bad_character")
         if any(c not in BASE32 for c in group) or fold32(group) != 0:
             raise Refused("group_check_mismatch")
         key += group[:data_len]
@@ -239,7 +247,7 @@ def parse_dpp(text):
     if serial is None or key is None:
         raise Refused("invalid_dpp")
     der = b64_decode_strict(key)
-    check_field(serial, 32, SERIAL_CHARS)
+    check_serial(serial, SERIAL_CHARS)
     try:
         spki = serialization.load_der_public_key(der)
     except (ValueError, TypeError):

@@ -96,6 +96,7 @@ enum DeviceCommand {
     /// Show one device with its evidence and timeline.
     Show {
         /// The serial.
+        #[arg(value_parser = parse_serial)]
         serial: String,
         /// JSON output.
         #[arg(long)]
@@ -115,10 +116,19 @@ enum DeviceCommand {
 #[derive(Args)]
 struct DecisionArgs {
     /// The serial.
+    #[arg(value_parser = parse_serial)]
     serial: String,
     /// Why (recorded in the audit log).
     #[arg(long)]
     reason: String,
+}
+
+/// A serial as the protocol defines it, checked before it becomes a path segment: `..` would
+/// otherwise be rewritten by the HTTP client into another path.
+fn parse_serial(text: &str) -> Result<String, String> {
+    vouch_protocol::Serial::new(text)
+        .map(|serial| serial.as_str().to_string())
+        .map_err(|e| e.to_string())
 }
 
 #[derive(Subcommand)]

@@ -161,13 +161,16 @@ async fn rekey_enrollment_then_renewal_and_the_label_key_enrolls_once() {
             .0,
         200
     );
-    // The superseded certificate no longer works.
+    // The superseded certificate no longer works: its record was revoked with the renewal, so
+    // it is refused at that step (PROTOCOL.md 11.3 step 4) and says so.
     let with_old = http(&server, Some((cert_pem, &key_pem(&operational))));
+    let (status, refused) = call(&with_old, &server, Method::GET, "/v1/device/hello", None).await;
     assert_eq!(
-        call(&with_old, &server, Method::GET, "/v1/device/hello", None)
-            .await
-            .0,
-        403
+        (status, &refused),
+        (
+            403,
+            &json!({"code": "forbidden", "message": "this client certificate is revoked"})
+        )
     );
 }
 
@@ -432,12 +435,33 @@ async fn health_metrics_and_openapi_are_served() {
     let anon = http(&server, None);
     let get = |path: &str| anon.get(format!("{}{path}", server.url())).send();
     assert_eq!(get("/healthz").await.unwrap().text().await.unwrap(), "ok");
+    // Two refusals for different reasons: the caller gets the same answer for both...
     let device = Device::new("SN-MET");
-    let _ = enroll(&server, &device, &EnrollOptions::default()).await;
+    let (status, unknown, request) = enroll(&server, &device, &EnrollOptions::default()).await;
+    let mut malformed = serde_json::to_value(&request).unwrap();
+    malformed["nonce"] = json!("not a nonce");
+    let mut conn = Conn::open(&server, None).await;
+    let (status2, refused) = conn
+        .request("POST", "/v1/enroll/complete", &malformed)
+        .await;
+    assert_eq!((status, &unknown), (status2, &refused));
+    assert_eq!(
+        refused,
+        json!({"code": "refused", "message": "enrollment refused"})
+    );
+    // ...and the operator's counters tell them apart, by the reason the log gives.
     let metrics = get("/metrics").await.unwrap().text().await.unwrap();
+    for reason in ["nonce_unknown_or_used", "nonce_malformed"] {
+        assert!(
+            metrics.contains(&format!("vouch_refusals_total{{reason=\"{reason}\"}} 1")),
+            "{reason}: {metrics}"
+        );
+    }
+    assert!(!metrics.contains("reason=\"refused\""), "{metrics}");
+    let log = server.log();
     assert!(
-        metrics.contains("vouch_refusals_total{reason=\"refused\"} 1"),
-        "{metrics}"
+        log.contains("nonce_unknown_or_used") && log.contains("nonce_malformed"),
+        "{log}"
     );
     assert!(
         metrics.contains("vouch_request_seconds_bucket"),
@@ -446,6 +470,35 @@ async fn health_metrics_and_openapi_are_served() {
     let openapi: serde_json::Value = get("/openapi.json").await.unwrap().json().await.unwrap();
     assert_eq!(openapi["openapi"], "3.0.3");
     assert!(openapi["paths"]["/v1/enroll/complete"].is_object());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_crl_number_is_the_signing_time_in_milliseconds() {
+    let server = Server::start();
+    let before = now_ms();
+    let crl = http(&server, None)
+        .get(format!("{}/v1/crl", server.url()))
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    let after = now_ms();
+    let (_, parsed) = x509_parser::parse_x509_crl(&crl).unwrap();
+    let number = parsed.crl_number().expect("the CRL has a number");
+    let number = u64::try_from(number.clone()).expect("the number fits in 64 bits");
+    assert!(
+        (before..=after).contains(&number),
+        "CRL number {number} is not a millisecond time in {before}..={after}"
+    );
+}
+
+fn now_ms() -> u64 {
+    let since = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap();
+    u64::try_from(since.as_millis()).unwrap()
 }
 
 /// The serials on the server's CRL.

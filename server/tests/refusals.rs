@@ -638,6 +638,39 @@ async fn enrollment_is_rate_limited_per_serial() {
     let _ = device;
 }
 
+/// PROTOCOL.md 11.2: the challenge and the completion draw on one per-serial bucket, and a
+/// request refused after the rate limit has still spent its token.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn challenge_and_completion_share_the_serial_bucket_and_refusals_spend_tokens() {
+    let server = Server::start_with_config(&[(
+        "rate_per_serial_per_minute = 12",
+        "rate_per_serial_per_minute = 2",
+    )]);
+    let device = Device::new("SN-SHARED");
+    // Token 1: the challenge. Token 2: its completion, refused (nobody vouched for the serial).
+    let (status, body, _) = enroll(&server, &device, &EnrollOptions::default()).await;
+    assert_refused(status, &body);
+    // The bucket is empty for both endpoints now.
+    let mut conn = Conn::open(&server, None).await;
+    let (status, body) = conn
+        .request(
+            "POST",
+            "/v1/enroll/challenge",
+            &json!({"serial": "SN-SHARED"}),
+        )
+        .await;
+    assert_eq!((status, body["code"].as_str()), (429, Some("rate_limited")));
+    // Another serial has its own bucket (and the address bucket has room).
+    let (status, _) = conn
+        .request(
+            "POST",
+            "/v1/enroll/challenge",
+            &json!({"serial": "SN-OTHER"}),
+        )
+        .await;
+    assert_eq!(status, 200);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn init_refuses_to_overwrite_and_keys_are_private() {
     use std::os::unix::fs::PermissionsExt;
@@ -661,4 +694,67 @@ async fn init_refuses_to_overwrite_and_keys_are_private() {
     assert!(!log.contains("PRIVATE KEY"), "no key material in the log");
     let ca = server.admin_ok(&["ca"]);
     assert!(ca.starts_with("-----BEGIN CERTIFICATE-----"));
+}
+
+/// Serials made only of dots are path segments (`/v1/devices/..` is another path once an HTTP
+/// client normalises it), so no label may carry one: the raw API refuses them cleanly.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_serial_made_only_of_dots_is_refused_everywhere() {
+    let server = Server::start();
+    let mut tech = register(&server, "technician", "T").await;
+
+    // A record whose label (correct check character) and serial are "..": the protocol's code.
+    let device = Device::new("SN-DOTS");
+    let mut record = serde_json::to_value(tech.record(&device.text())).unwrap();
+    let key = device.text().split(':').nth(3).unwrap().to_string();
+    let body = format!("VOUCH1:ACME-T1:..:{key}:");
+    let check = vouch_protocol::check::label_check(body.as_bytes()).unwrap();
+    record["label_text"] = json!(format!("{body}{}", char::from(check)));
+    record["serial"] = json!("..");
+    let (status, answer) = call(
+        &tech.client,
+        &server,
+        Method::POST,
+        "/v1/records",
+        Some(json!({ "records": [record] })),
+    )
+    .await;
+    assert_eq!(status, 200, "{answer}");
+    let result = &answer["results"][0];
+    assert_eq!(
+        (result["code"].as_str(), result["protocol_code"].as_str()),
+        (Some("malformed_record"), Some("only_dots")),
+        "{answer}"
+    );
+
+    // Device paths sent as they are (no client normalisation): a JSON 400, never a 5xx.
+    let read = |p: &str| std::fs::read_to_string(server.data().join(p)).unwrap();
+    let (cert, key) = (
+        read("operator/operator.pem"),
+        read("operator/operator.key.pem"),
+    );
+    let mut conn = Conn::open(&server, Some((&cert, &key))).await;
+    for (method, path) in [
+        ("GET", "/v1/devices/.."),
+        ("GET", "/v1/devices/."),
+        ("POST", "/v1/devices/../approve"),
+        ("POST", "/v1/devices/%2E%2E/revoke"),
+    ] {
+        let (status, answer) = conn.request(method, path, &json!({"reason": "test"})).await;
+        assert_eq!(
+            (status, answer["code"].as_str()),
+            (400, Some("bad_serial")),
+            "{method} {path}: {answer}"
+        );
+        assert!(
+            answer["message"].as_str().unwrap().contains("only of dots"),
+            "{answer}"
+        );
+    }
+
+    // The admin command refuses it before sending anything.
+    let out = server.admin(&["device", "approve", "..", "--reason", "x"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("only of dots"), "{stderr}");
 }

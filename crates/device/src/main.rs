@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use std::time::{Duration, SystemTime};
 
 use anyhow::Context as _;
-use clap::{Args, Parser, Subcommand};
+use clap::{ArgGroup, Args, Parser, Subcommand};
 use vouch_device::{exit, EnrollMode, EnrollOptions, Server, WaitPolicy};
 use vouch_protocol::{Model, Serial};
 
@@ -35,24 +35,30 @@ enum Command {
         /// The device directory (created if missing; an existing key is never overwritten).
         #[arg(long)]
         dir: PathBuf,
-        /// The model: 1 to 24 characters from 0-9 A-Z - .
+        // The alphabets end in '.', which clap would drop as a sentence's full stop: hence
+        // the words after them.
+        /// The model: 1 to 24 characters from 0-9 A-Z - . (digits, capitals, hyphen, dot)
         #[arg(long)]
         model: String,
-        /// The serial: 1 to 32 characters from 0-9 A-Z - .
+        /// The serial: 1 to 32 characters from 0-9 A-Z - . (digits, capitals, hyphen, dot),
+        /// not only dots
         #[arg(long)]
         serial: String,
     },
-    /// Render the device's printable label (QR code, manual-entry line, key fingerprint).
+    /// Render the device's printable label (QR code, manual-entry line, key fingerprint):
+    /// give --png, --svg or both.
     #[command(after_help = EXIT_CODES)]
+    // One required group, so that usage and the error name both outputs as the alternatives.
+    #[command(group = ArgGroup::new("output").required(true).multiple(true))]
     Label {
         /// The device directory.
         #[arg(long)]
         dir: PathBuf,
         /// Write a PNG label here (600 dpi).
-        #[arg(long, required_unless_present = "svg")]
+        #[arg(long, group = "output")]
         png: Option<PathBuf>,
         /// Write an SVG label here (millimetre units).
-        #[arg(long)]
+        #[arg(long, group = "output")]
         svg: Option<PathBuf>,
     },
     /// Render one SVG sheet with a label per device, for a production line.

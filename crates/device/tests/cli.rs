@@ -121,6 +121,62 @@ fn help_lists_the_exit_codes() {
 }
 
 #[test]
+fn keygen_help_shows_the_whole_alphabets() {
+    let out = cli().args(["keygen", "--help"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8(out.stdout).unwrap();
+    // The '.' ends each alphabet; clap drops a trailing full stop, so it must not be last.
+    assert!(
+        text.contains("1 to 24 characters from 0-9 A-Z - . ("),
+        "the model's alphabet lost its '.':\n{text}"
+    );
+    assert!(
+        text.contains("1 to 32 characters from 0-9 A-Z - . ("),
+        "the serial's alphabet lost its '.':\n{text}"
+    );
+    assert!(text.contains("not only dots"), "{text}");
+}
+
+#[test]
+fn a_serial_of_dots_is_refused_by_keygen() {
+    let tmp = tempfile::tempdir().unwrap();
+    for serial in [".", ".."] {
+        let dir = tmp.path().join(format!("d{}", serial.len()));
+        let out = cli()
+            .args(["keygen", "--dir"])
+            .arg(&dir)
+            .args(["--model", "ACME-T1", "--serial", serial])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{serial}: {stderr}");
+        assert!(stderr.contains("only of dots"), "{serial}: {stderr}");
+        assert!(!dir.join("label.key.pem").exists(), "no key for {serial:?}");
+    }
+}
+
+#[test]
+fn label_needs_png_svg_or_both() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = cli()
+        .args(["label", "--dir"])
+        .arg(tmp.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("required arguments were not provided")
+            && stderr.contains("<--png <PNG>|--svg <SVG>>"),
+        "the error must offer both outputs:\n{stderr}"
+    );
+    let help = cli().args(["label", "--help"]).output().unwrap();
+    let help = String::from_utf8(help.stdout).unwrap();
+    assert!(help.contains("give --png, --svg or both"), "{help}");
+    assert!(help.contains("<--png <PNG>|--svg <SVG>>"), "{help}");
+}
+
+#[test]
 fn bad_ca_and_unreachable_exit_codes() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("dev");

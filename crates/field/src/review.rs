@@ -102,8 +102,16 @@ pub(crate) async fn list(api: &Api, state: Option<&str>) -> Result<Vec<DeviceSum
     Ok(answer.devices)
 }
 
+/// A serial as a path segment, after the protocol's serial rule: a serial of dots only would
+/// become `.` or `..`, which the HTTP client rewrites into another path.
+fn serial_segment(serial: &str) -> Result<String> {
+    let serial =
+        vouch_protocol::Serial::new(serial).map_err(|e| Error::BadArgument(e.to_string()))?;
+    Ok(segment(serial.as_str()))
+}
+
 pub(crate) async fn show(api: &Api, serial: &str) -> Result<Value> {
-    api.get_json(&format!("/v1/devices/{}", segment(serial)))
+    api.get_json(&format!("/v1/devices/{}", serial_segment(serial)?))
         .await
         .map_err(|f| f.error)
 }
@@ -116,7 +124,11 @@ pub(crate) async fn decide(
 ) -> Result<Value> {
     let body = serde_json::json!({ "reason": reason });
     api.post_json(
-        &format!("/v1/devices/{}/{}", segment(serial), decision.as_str()),
+        &format!(
+            "/v1/devices/{}/{}",
+            serial_segment(serial)?,
+            decision.as_str()
+        ),
         &body,
     )
     .await
@@ -147,5 +159,15 @@ mod tests {
         assert_eq!(segment("SN-0001"), "SN-0001");
         assert_eq!(segment("a/b c"), "a%2Fb%20c");
         assert_eq!(segment("é"), "%C3%A9");
+    }
+
+    #[test]
+    fn serials_of_dots_never_become_path_segments() {
+        assert_eq!(serial_segment("SN.1").unwrap(), "SN.1");
+        for serial in [".", "..", "..."] {
+            let err = serial_segment(serial).unwrap_err();
+            assert_eq!(err.code(), "bad_argument", "{serial}");
+            assert!(err.to_string().contains("only of dots"), "{serial}: {err}");
+        }
     }
 }

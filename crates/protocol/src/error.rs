@@ -53,7 +53,7 @@ pub enum Error {
         found: usize,
     },
     /// A field is empty or longer than allowed.
-    #[error("{field} must be {min} to {max} characters long, found {found}")]
+    #[error("{field} must be {} characters long, found {found}", length_range(*min, *max))]
     BadLength {
         /// The field.
         field: &'static str,
@@ -63,6 +63,12 @@ pub enum Error {
         max: usize,
         /// Length found.
         found: usize,
+    },
+    /// A field made only of dots (`.`, `..`, ...), which HTTP paths and URIs cannot carry.
+    #[error("{field} must not be made only of dots (\".\" and \"..\" are path segments that HTTP clients rewrite)")]
+    OnlyDots {
+        /// The field.
+        field: &'static str,
     },
     /// The label's check character does not match its content.
     #[error("the check character does not match: the label was mistyped or damaged")]
@@ -145,6 +151,15 @@ pub enum Error {
     OutOfRange(&'static str),
 }
 
+/// "exactly 5" or "1 to 24": a range whose ends meet reads as one length.
+fn length_range(min: usize, max: usize) -> alloc::string::String {
+    if min == max {
+        alloc::format!("exactly {min}")
+    } else {
+        alloc::format!("{min} to {max}")
+    }
+}
+
 /// A short machine-readable code for each error, stable across releases.
 impl Error {
     /// The stable, machine-readable code of this error (for HTTP and IPC answers).
@@ -157,6 +172,7 @@ impl Error {
             Error::UnknownVersion { .. } => "unknown_version",
             Error::WrongFieldCount { .. } => "wrong_field_count",
             Error::BadLength { .. } => "bad_length",
+            Error::OnlyDots { .. } => "only_dots",
             Error::CheckMismatch => "check_mismatch",
             Error::GroupCheckMismatch { .. } => "group_check_mismatch",
             Error::BadEncoding { .. } => "bad_encoding",

@@ -106,8 +106,8 @@ impl fmt::Display for Model {
     }
 }
 
-/// A device serial number: 1 to 32 characters from `0-9 A-Z a-z - . _` (only the upper-case
-/// subset fits a compact label; DPP labels may carry the others).
+/// A device serial number: 1 to 32 characters from `0-9 A-Z a-z - . _`, not made only of dots
+/// (only the upper-case subset fits a compact label; DPP labels may carry the others).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Serial(String);
 
@@ -116,9 +116,14 @@ fn is_serial_char(c: char) -> bool {
 }
 
 impl Serial {
-    /// Checks and wraps a serial number.
+    /// Checks and wraps a serial number: the one serial rule, for every form and every caller.
     pub fn new(text: &str) -> Result<Self, Error> {
         validate_field(text, "serial", MAX_SERIAL, is_serial_char)?;
+        // `.` and `..` are path segments: HTTP clients rewrite `/v1/devices/..` to another
+        // path, and a SAN URI ending in one names another identity once normalised.
+        if text.chars().all(|c| c == '.') {
+            return Err(Error::OnlyDots { field: "serial" });
+        }
         Ok(Self(text.to_string()))
     }
 
@@ -395,7 +400,9 @@ fn parse_manual(text: &str) -> Result<Label, Error> {
             found: tokens.len(),
         });
     }
-    let key = manual_key_chars(&tokens[3..3 + groups])?;
+    // Positions in errors count from the start of the (trimmed) line, as in the spacing check.
+    let groups_start = tokens[..3].iter().map(|t| t.chars().count() + 1).sum();
+    let key = manual_key_chars(&tokens[3..3 + groups], groups_start)?;
     let check = tokens[expected - 1];
     if check.len() != 1 {
         return Err(Error::BadLength {
@@ -435,24 +442,43 @@ fn double_or_odd_space(text: &str) -> Option<usize> {
 }
 
 /// Checks each manual-entry key group against its check character and joins the key characters.
-fn manual_key_chars(groups: &[&str]) -> Result<String, Error> {
+/// `start` is the character position of the first group in the line.
+fn manual_key_chars(groups: &[&str], start: usize) -> Result<String, Error> {
     let mut key = String::with_capacity(KEY_BASE32_LEN);
+    let mut position = start;
     for (index, group) in groups.iter().enumerate() {
         let data_len = (KEY_BASE32_LEN - index * MANUAL_GROUP_LEN).min(MANUAL_GROUP_LEN);
-        if group.len() != data_len + 1 || !group.is_ascii() {
-            return Err(Error::BadLength {
-                field: "key group",
-                min: data_len + 1,
-                max: data_len + 1,
-                found: group.chars().count(),
-            });
-        }
+        check_group_shape(group, data_len + 1, position)?;
         if !group_check_ok(group.as_bytes()) {
             return Err(Error::GroupCheckMismatch { group: index + 1 });
         }
         key.push_str(&group[..data_len]);
+        position += group.len() + 1;
     }
     Ok(key)
+}
+
+/// A key group must be `len` characters (`bad_length`), all ASCII (`bad_character`, naming the
+/// first other one by its position in the line): a look-alike letter from another script is a
+/// wrong character, not a wrong length.
+fn check_group_shape(group: &str, len: usize, start: usize) -> Result<(), Error> {
+    let found = group.chars().count();
+    if found != len {
+        return Err(Error::BadLength {
+            field: "key group",
+            min: len,
+            max: len,
+            found,
+        });
+    }
+    match group.chars().enumerate().find(|(_, c)| !c.is_ascii()) {
+        Some((offset, ch)) => Err(Error::BadCharacter {
+            what: "manual-entry key group (base32: A-Z 2-7)",
+            position: start + offset,
+            ch,
+        }),
+        None => Ok(()),
+    }
 }
 
 /// Checks one manual-entry key group (its base32 characters followed by the check character),

@@ -18,8 +18,11 @@ fn model() -> impl Strategy<Value = String> {
     "[0-9A-Z.-]{1,24}"
 }
 
+/// A serial of the compact alphabet; one made only of dots is refused (`only_dots`).
 fn serial() -> impl Strategy<Value = String> {
-    "[0-9A-Z.-]{1,32}"
+    "[0-9A-Z.-]{1,32}".prop_filter("a serial is not only dots", |s| {
+        !s.chars().all(|c| c == '.')
+    })
 }
 
 proptest! {

@@ -120,9 +120,10 @@ fn refusal_answer(state: &AppState, serial: &str, conn: &ConnInfo, refusal: Refu
     let (code, message) = match refusal {
         Refusal::Refused(why) => {
             tracing::warn!(%serial, peer = %conn.peer, reason = why, "enrollment refused");
-            // One metric label for every unproven refusal: per-reason counts would tell an
-            // outsider which serials exist. The log keeps the reason.
-            state.metrics.refusal("refused");
+            // Operators count by the logged reason; the caller still gets the uniform answer.
+            // Per-reason counts can tell which serials exist, hence /metrics stays internal
+            // (SECURITY.md 4.6).
+            state.metrics.refusal(why);
             return ApiError::refused();
         }
         Refusal::Internal(e) => return ApiError::from(e),

@@ -30,6 +30,14 @@ fn summary(d: &Device) -> Value {
     })
 }
 
+/// A serial from a path, through the protocol's one serial rule: `400 bad_serial` for one no
+/// label can carry (`..` among them), rather than a lookup that cannot succeed.
+fn checked_serial(serial: &str) -> Result<(), ApiError> {
+    vouch_protocol::Serial::new(serial)
+        .map(drop)
+        .map_err(|e| ApiError::bad_request("bad_serial", e.to_string()))
+}
+
 /// `GET /v1/devices[?state=...]`.
 pub async fn list(
     State(state): State<Arc<AppState>>,
@@ -58,6 +66,7 @@ pub async fn show(
     Extension(conn): Extension<ConnInfo>,
     Path(serial): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
+    checked_serial(&serial)?;
     blocking(move || {
         require_reviewer(&state, &conn)?;
         let device = state
@@ -119,6 +128,7 @@ pub async fn decide(
             ))
         }
     };
+    checked_serial(&serial)?;
     let reason = checked_reason(&req.reason)?;
     blocking(move || {
         let actor = require_reviewer(&state, &conn)?.actor();

@@ -160,6 +160,26 @@ pub fn labels() -> Value {
         tokens.remove(4);
         tokens.join(" ")
     };
+    let version01 = with_fresh_check(&format!("VOUCH01:ACME-T1:SN-0001:{key_a_b32}:"));
+    let dots_serial = with_fresh_check(&format!("VOUCH1:ACME-T1:..:{key_a_b32}:"));
+    let manual_dot_serial = {
+        let check = with_fresh_check(&format!("VOUCH1:ACME-T1:.:{key_a_b32}:"));
+        let mut tokens: Vec<String> = manual_a.split(' ').map(String::from).collect();
+        tokens[2] = ".".into();
+        tokens[17] = check.chars().last().unwrap().to_string();
+        tokens.join(" ")
+    };
+    let manual_non_ascii_group = {
+        let mut tokens: Vec<String> = manual_a.split(' ').map(String::from).collect();
+        tokens[4] = replace_at(&tokens[4], 1, '\u{c4}');
+        tokens.join(" ")
+    };
+    let spki_a = dpp_a["DPP:I:SN-0001;K:".len()..dpp_a.len() - 2].to_string();
+    let spki_trailing_byte = {
+        let mut der = data_encoding::BASE64.decode(spki_a.as_bytes()).unwrap();
+        der.push(0);
+        data_encoding::BASE64.encode(&der)
+    };
     let invalid = vec![
         invalid("", "empty", "nothing to parse"),
         invalid("   ", "empty", "only whitespace"),
@@ -205,6 +225,61 @@ pub fn labels() -> Value {
             &format!("VOUCH01:{}", &compact_a[7..]),
             "not_a_label",
             "version with a leading zero (one text per label)",
+        ),
+        invalid(
+            &version01,
+            "not_a_label",
+            "version with a leading zero, even with a check character computed over it",
+        ),
+        invalid(
+            &manual_a.replacen("VOUCH1", "VOUCH01", 1),
+            "not_a_label",
+            "manual line with a leading zero in the version",
+        ),
+        invalid(
+            &dots_serial,
+            "only_dots",
+            "serial \"..\" (a path segment), correct check character",
+        ),
+        invalid(
+            &manual_dot_serial,
+            "only_dots",
+            "manual line with serial \".\", correct check characters",
+        ),
+        invalid(
+            &format!("DPP:I:..;K:{spki_a};;"),
+            "only_dots",
+            "DPP serial \"..\"",
+        ),
+        invalid(
+            "DPP:I:..;K:not*base64;;",
+            "bad_encoding",
+            "the DPP key's base64 is checked before the serial",
+        ),
+        invalid(
+            &format!("DPP:I:{} ;K:{spki_a};;", "S".repeat(32)),
+            "bad_length",
+            "DPP serial of 33 characters, one a space: the length is checked before the characters",
+        ),
+        invalid(
+            &format!("DPP:I:;K:{spki_a};;"),
+            "bad_length",
+            "empty DPP serial",
+        ),
+        invalid(
+            &format!("DPP:I:SN-0001;;K:{spki_a};;"),
+            "invalid_dpp",
+            "an empty DPP field (;; inside the URI)",
+        ),
+        invalid(
+            &format!("DPP:I:SN-0001;K:{spki_trailing_byte};;"),
+            "invalid_key",
+            "a byte after the DPP key's SPKI",
+        ),
+        invalid(
+            &manual_non_ascii_group,
+            "bad_character",
+            "non-ASCII letter in key group 2 of the manual line (right length in characters)",
         ),
         invalid(
             &compact_tag05,
