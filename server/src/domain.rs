@@ -82,6 +82,10 @@ pub struct DeviceCertificate {
     pub csr_sha256: String,
     /// The certificate, PEM.
     pub pem: String,
+    /// Serial number (hex) of the certificate this one superseded by a renewal; `None` for an
+    /// enrollment. That certificate may still fetch this one again (docs/PROTOCOL.md 11.8.3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replaces: Option<String>,
 }
 
 /// Everything the server knows of a device.
@@ -399,6 +403,7 @@ mod tests {
             key: "02".into(),
             csr_sha256: String::new(),
             pem: String::new(),
+            replaces: None,
         });
         apply_decision(&mut f, Decision::Reenroll, "sup", "expired", 10).unwrap();
         assert_eq!(f.state, DeviceState::Approved);

@@ -4,64 +4,11 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use common::*;
 use vouch_device::client::{answer_challenge, request_challenge, submit_answer, EnrollOptions};
 use vouch_device::{EnrollMode, Session};
-
-/// The `vouch-device` binary, built once for these tests (`VOUCH_DEVICE_BIN` overrides).
-fn device_bin() -> PathBuf {
-    vouch_testkit::workspace_bin("vouch-device", "vouch-device", "VOUCH_DEVICE_BIN")
-}
-
-struct Cli<'a> {
-    server: &'a Server,
-    ca: PathBuf,
-}
-
-impl<'a> Cli<'a> {
-    fn new(server: &'a Server) -> Self {
-        Self {
-            server,
-            ca: server.data().join("ca/ca.pem"),
-        }
-    }
-
-    /// Runs `vouch-device <verb> --dir DIR --server URL --ca CA [extra]`; returns (exit code, stdout, stderr).
-    fn run(&self, verb: &str, dir: &Path, extra: &[&str]) -> (i32, String, String) {
-        let out = Command::new(device_bin())
-            .arg(verb)
-            .arg("--dir")
-            .arg(dir)
-            .args(["--server", &self.server.url(), "--ca"])
-            .arg(&self.ca)
-            .args(extra)
-            .output()
-            .unwrap();
-        (
-            out.status.code().unwrap_or(-1),
-            String::from_utf8_lossy(&out.stdout).into(),
-            String::from_utf8_lossy(&out.stderr).into(),
-        )
-    }
-}
-
-fn keygen(dir: &Path, serial: &str) -> String {
-    let out = Command::new(device_bin())
-        .args(["keygen", "--dir"])
-        .arg(dir)
-        .args(["--model", "ACME-T1", "--serial", serial])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap().trim().to_string()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn keygen_scan_enroll_after_approval_then_hello_and_renew() {
@@ -69,9 +16,9 @@ async fn keygen_scan_enroll_after_approval_then_hello_and_renew() {
     let mut tech = register(&server, "technician", "T").await;
     let work = tempfile::tempdir().unwrap();
     let dir = work.path().join("dev1");
-    let label = keygen(&dir, "SN-DEV1");
+    let label = device_keygen(&dir, "SN-DEV1");
     assert!(label.starts_with("VOUCH1:ACME-T1:SN-DEV1:"), "{label}");
-    let cli = Cli::new(&server);
+    let cli = DeviceCli::new(&server);
 
     // Not vouched for yet: refused (4); vouched but not approved: try later (3).
     let (code, _, err) = cli.run("enroll", &dir, &[]);
@@ -148,10 +95,10 @@ async fn rekey_enrollment_with_the_cli() {
     let mut tech = register(&server, "technician", "T").await;
     let work = tempfile::tempdir().unwrap();
     let dir = work.path().join("dev2");
-    let label = keygen(&dir, "SN-DEV2");
+    let label = device_keygen(&dir, "SN-DEV2");
     tech.scan_and_upload(&server, &label).await;
     server.admin_ok(&["device", "approve", "SN-DEV2", "--reason", "ok"]);
-    let cli = Cli::new(&server);
+    let cli = DeviceCli::new(&server);
     let (code, out, err) = cli.run("enroll", &dir, &["--rekey"]);
     assert_eq!(code, 0, "{out}{err}");
     assert!(dir.join("operational.key.pem").exists());
@@ -219,10 +166,10 @@ async fn renew_when_due_follows_the_servers_window() {
     let mut tech = register(&server, "technician", "T").await;
     let work = tempfile::tempdir().unwrap();
     let dir = work.path().join("dev2");
-    let label = keygen(&dir, "SN-DEV2");
+    let label = device_keygen(&dir, "SN-DEV2");
     tech.scan_and_upload(&server, &label).await;
     server.admin_ok(&["device", "approve", "SN-DEV2", "--reason", "ok"]);
-    let cli = Cli::new(&server);
+    let cli = DeviceCli::new(&server);
     let (code, out, err) = cli.run("enroll", &dir, &[]);
     assert_eq!(code, 0, "{out}{err}");
     let before = std::fs::read_to_string(dir.join("cert.pem")).unwrap();

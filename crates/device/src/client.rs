@@ -15,6 +15,15 @@
 //!
 //! [`enroll`] does all of it; the step functions are public so that tests and firmware ports
 //! can run, inspect or replay one step.
+//!
+//! # A lost answer
+//!
+//! [`enroll`] and [`renew`] store the CSR and its new key in the device directory
+//! ([`crate::store::Pending`]) *before* sending it, and send that same CSR on every attempt
+//! until its answer is stored. If the server committed a certificate but the answer never
+//! arrived (a dropped connection, a crash, a power cut), the retry is the identical CSR, which
+//! the server answers with the certificate it already issued (docs/PROTOCOL.md 11.7.4 and
+//! 11.8.3) instead of refusing it as a second enrollment or as a superseded certificate.
 
 use std::path::Path;
 use std::time::{Duration, Instant, SystemTime};
@@ -30,7 +39,7 @@ use vouch_protocol::enroll::{
 use crate::cert::{check_issued, make_csr, CertInfo};
 use crate::error::{Error, Result};
 use crate::net::{Server, Session};
-use crate::store::{self, Device, NewIdentity};
+use crate::store::{self, Device, NewIdentity, Operation, Pending};
 
 /// The challenge endpoint.
 pub const CHALLENGE_PATH: &str = "/v1/enroll/challenge";
@@ -40,6 +49,12 @@ pub const COMPLETE_PATH: &str = "/v1/enroll/complete";
 pub const HELLO_PATH: &str = "/v1/device/hello";
 /// The mTLS renewal endpoint.
 pub const RENEW_PATH: &str = "/v1/device/renew";
+/// **Test only.** Set to `1`, [`enroll`] and [`renew`] drop the server's answer when it has
+/// arrived, before storing anything, and fail as if the connection had been lost at that
+/// moment: the server has committed the certificate, the device has not got it. The tests use
+/// it to prove that the next attempt recovers. It can do no harm beyond what a network failure
+/// does, which the agent must survive anyway.
+pub const TEST_LOSE_ANSWER_ENV: &str = "VOUCH_DEVICE_TEST_LOSE_ANSWER";
 
 /// How to enroll.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -110,7 +125,7 @@ pub async fn request_challenge(
         .json()
 }
 
-/// Builds and signs the answer to `challenge` (see the module documentation).
+/// Builds and signs the answer to `challenge` for a new CSR (see the module documentation).
 /// `channel_binding` is the session's exporter value; it is required unless
 /// `options.channel_binding` is [`ChannelBinding::None`].
 pub fn answer_challenge(
@@ -119,38 +134,62 @@ pub fn answer_challenge(
     channel_binding: Option<[u8; CHANNEL_BINDING_LEN]>,
     options: &EnrollOptions,
 ) -> Result<Answer> {
-    let operational_key = match options.mode {
+    let new = new_enrollment(device, options.mode)?;
+    let request = sign_answer(
+        device,
+        options.mode,
+        new.csr_der(),
+        challenge,
+        channel_binding,
+        options.channel_binding,
+    )?;
+    Ok(Answer {
+        request,
+        csr_der: new.csr_der().to_vec(),
+        operational_key: new.key().cloned(),
+    })
+}
+
+/// A new enrollment request: a fresh operational key in re-key mode, and the CSR.
+fn new_enrollment(device: &Device, mode: EnrollMode) -> Result<Pending> {
+    let key = match mode {
         EnrollMode::SameKey => None,
         EnrollMode::Rekey => Some(SigningKey::random(&mut rand_core::OsRng)),
     };
-    let csr_key = operational_key.as_ref().unwrap_or(device.label_key());
-    let csr_der = make_csr(csr_key, device.serial())?;
-    let binding = match options.channel_binding {
+    let csr_der = make_csr(key.as_ref().unwrap_or(device.label_key()), device.serial())?;
+    Ok(Pending::new(Operation::Enroll(mode), csr_der, key))
+}
+
+/// Signs the enrollment message for `csr_der` with the label key and builds the request.
+fn sign_answer(
+    device: &Device,
+    mode: EnrollMode,
+    csr_der: &[u8],
+    challenge: &Challenge,
+    exporter: Option<[u8; CHANNEL_BINDING_LEN]>,
+    channel_binding: ChannelBinding,
+) -> Result<EnrollRequest> {
+    let binding = match channel_binding {
         ChannelBinding::None => None,
-        ChannelBinding::TlsExporter => Some(channel_binding.ok_or_else(|| {
+        ChannelBinding::TlsExporter => Some(exporter.ok_or_else(|| {
             Error::Crypto("the TLS connection offers no exporter for channel binding".into())
         })?),
     };
     let message = EnrollmentMessage {
-        mode: options.mode,
+        mode,
         nonce: challenge.nonce,
         serial: device.serial(),
-        csr_der: &csr_der,
+        csr_der,
         channel_binding: binding,
     };
     let signature = message.sign(device.label_key());
-    let request = EnrollRequest {
+    Ok(EnrollRequest {
         serial: device.serial().as_str().to_string(),
         nonce: challenge.nonce.to_hex(),
-        mode: options.mode,
-        csr: encode_base64(&csr_der),
-        channel_binding: options.channel_binding,
+        mode,
+        csr: encode_base64(csr_der),
+        channel_binding,
         signature: signature.to_hex(),
-    };
-    Ok(Answer {
-        request,
-        csr_der,
-        operational_key,
     })
 }
 
@@ -165,33 +204,76 @@ pub async fn submit_answer(
 /// Enrolls the device in `dir` with the server (one attempt): challenge, signed answer and
 /// certificate over one TLS connection, then stores the certificate (and, in re-key mode,
 /// `operational.key.pem`). Refuses with [`Error::AlreadyEnrolled`] if `cert.pem` exists, unless
-/// [`EnrollOptions::again`].
+/// [`EnrollOptions::again`]. An enrollment left pending by an earlier attempt is finished with
+/// its own CSR, in the mode it began with (module documentation, "A lost answer").
 pub async fn enroll(dir: &Path, server: &Server, options: &EnrollOptions) -> Result<Issued> {
     let device = store::load(dir)?;
+    let (mode, pending) = pending_enrollment(&device, options)?;
+    let mut session = Session::open(server, None).await?;
+    let challenge = request_challenge(&mut session, device.serial()).await?;
+    let request = sign_answer(
+        &device,
+        mode,
+        pending.csr_der(),
+        &challenge,
+        session.channel_binding(),
+        options.channel_binding,
+    )?;
+    let response = submit_answer(&mut session, &request).await?;
+    drop(session);
+    lose_answer_in_tests(server)?;
+    install(&device, &pending, response)
+}
+
+/// The enrollment request to send: the pending one if an earlier attempt left one (only that
+/// CSR can be answered again), else a new one, stored durably before anything is sent.
+fn pending_enrollment(device: &Device, options: &EnrollOptions) -> Result<(EnrollMode, Pending)> {
+    let dir = device.dir();
+    let earlier = store::pending(dir)?;
+    if let Some(pending) = &earlier {
+        if let Operation::Enroll(mode) = pending.operation() {
+            return Ok((mode, pending.clone()));
+        }
+    }
     if device.is_enrolled() && !options.again {
         return Err(Error::AlreadyEnrolled {
             dir: dir.to_path_buf(),
         });
     }
-    let mut session = Session::open(server, None).await?;
-    let challenge = request_challenge(&mut session, device.serial()).await?;
-    let answer = answer_challenge(&device, &challenge, session.channel_binding(), options)?;
-    let response = submit_answer(&mut session, &answer.request).await?;
-    drop(session);
-    let key = answer
-        .operational_key
-        .as_ref()
-        .unwrap_or(device.label_key());
+    if earlier.is_some() {
+        // A renewal overtaken by a supervisor's `reenroll`, which dropped the certificate it
+        // was made with: the server can no longer answer it.
+        store::discard_pending(dir)?;
+    }
+    let pending = store::begin(dir, new_enrollment(device, options.mode)?)?;
+    Ok((options.mode, pending))
+}
+
+/// Checks that the answer certifies the pending request's key, then installs it; the same
+/// commit drops the pending request.
+fn install(device: &Device, pending: &Pending, response: CertificateResponse) -> Result<Issued> {
+    let key = pending.key().unwrap_or(device.label_key());
     let cert = check_issued(&response.certificate_pem, key)?;
     store::commit(
-        dir,
+        device.dir(),
         &NewIdentity {
-            key: answer.operational_key.as_ref(),
+            key: pending.key(),
             certificate_pem: &response.certificate_pem,
             chain_pem: &response.chain_pem,
         },
     )?;
     Ok(Issued { response, cert })
+}
+
+/// The fault of [`TEST_LOSE_ANSWER_ENV`].
+fn lose_answer_in_tests(server: &Server) -> Result<()> {
+    if std::env::var_os(TEST_LOSE_ANSWER_ENV).is_some_and(|v| v == "1") {
+        return Err(Error::Unreachable {
+            server: server.url().to_string(),
+            reason: format!("the answer was dropped on purpose ({TEST_LOSE_ANSWER_ENV}=1)"),
+        });
+    }
+    Ok(())
 }
 
 /// How `enroll --wait` retries.
@@ -311,35 +393,47 @@ pub fn renewal_due(dir: &Path, within: Duration) -> Result<bool> {
     Ok(identity.cert().remaining(SystemTime::now()) <= within)
 }
 
+/// Whether a renewal was sent (or about to be) and its answer is not stored yet: [`renew`]
+/// then finishes it, and should be run soon, whatever the certificate's expiry says, because
+/// the server may already have superseded the certificate in `cert.pem`.
+pub fn renewal_pending(dir: &Path) -> Result<bool> {
+    Ok(store::pending(dir)?.is_some_and(|p| p.operation() == Operation::Renew))
+}
+
 /// Renews over mTLS: a fresh key, a CSR for it, `POST /v1/device/renew` authenticated by the
 /// current certificate; on success the new key, chain and certificate replace the old ones
-/// (crash-safe; on any failure the old identity stays as it was).
+/// (crash-safe; on any failure the old identity stays as it was). A renewal left pending by an
+/// earlier attempt is finished with its own CSR and key instead of a new one (module
+/// documentation, "A lost answer").
 pub async fn renew(dir: &Path, server: &Server) -> Result<Issued> {
     let device = store::load(dir)?;
     let identity = device.identity()?;
+    let pending = match store::pending(dir)? {
+        Some(pending) if pending.operation() == Operation::Renew => pending,
+        Some(_) => {
+            return Err(Error::EnrollmentPending {
+                dir: dir.to_path_buf(),
+            })
+        }
+        None => {
+            let key = SigningKey::random(&mut rand_core::OsRng);
+            let csr_der = make_csr(&key, device.serial())?;
+            store::begin(dir, Pending::new(Operation::Renew, csr_der, Some(key)))?
+        }
+    };
     let mut session = Session::open(server, Some(&identity)).await?;
-    let key = SigningKey::random(&mut rand_core::OsRng);
-    let csr = make_csr(&key, device.serial())?;
     let response: CertificateResponse = session
         .post_json(
             RENEW_PATH,
             &RenewRequest {
-                csr: encode_base64(&csr),
+                csr: encode_base64(pending.csr_der()),
             },
         )
         .await?
         .json()?;
     drop(session);
-    let cert = check_issued(&response.certificate_pem, &key)?;
-    store::commit(
-        dir,
-        &NewIdentity {
-            key: Some(&key),
-            certificate_pem: &response.certificate_pem,
-            chain_pem: &response.chain_pem,
-        },
-    )?;
-    Ok(Issued { response, cert })
+    lose_answer_in_tests(server)?;
+    install(&device, &pending, response)
 }
 
 #[cfg(test)]

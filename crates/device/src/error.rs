@@ -73,6 +73,12 @@ pub enum Error {
         /// The device directory.
         dir: PathBuf,
     },
+    /// An enrollment begun with `--again` has not been answered yet; it must finish first.
+    #[error("{}: an enrollment is pending (pending.json); run `vouch-device enroll` to finish it", dir.display())]
+    EnrollmentPending {
+        /// The device directory.
+        dir: PathBuf,
+    },
     /// The CA file cannot be read or holds no usable certificate.
     #[error("CA file {}: {reason}", path.display())]
     BadCa {
@@ -151,6 +157,7 @@ impl Error {
             | Error::AlreadyExists { .. }
             | Error::NotEnrolled { .. }
             | Error::AlreadyEnrolled { .. }
+            | Error::EnrollmentPending { .. }
             | Error::Label(_) => exit::BAD_ARGUMENTS,
             Error::PendingApproval | Error::RateLimited { .. } => exit::NOT_YET_APPROVED,
             Error::Refused { .. } => exit::REFUSED,

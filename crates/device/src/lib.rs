@@ -9,7 +9,8 @@
 //!   of the compact label text, the manual-entry line and the key fingerprint ([`render`]).
 //! * [`enroll`] (and [`enroll_wait`]) proves possession of the label key over server-verified
 //!   TLS, bound to that TLS connection, and stores the certificate; [`hello`] and [`renew`] use
-//!   it over mTLS ([`client`]).
+//!   it over mTLS ([`client`]). Enrollment and renewal keep their CSR in the device directory
+//!   until the answer is stored, so a lost answer is recovered by trying again.
 //!
 //! The protocol itself (label format, the signed enrollment message) lives in
 //! [`vouch_protocol`], which builds without `std`; this crate adds files, TLS and HTTP.
@@ -67,8 +68,8 @@ pub mod render;
 pub mod store;
 
 pub use client::{
-    answer_challenge, enroll, enroll_wait, hello, renew, renewal_due, request_challenge,
-    submit_answer, Answer, EnrollOptions, Hello, Issued, WaitPolicy,
+    answer_challenge, enroll, enroll_wait, hello, renew, renewal_due, renewal_pending,
+    request_challenge, submit_answer, Answer, EnrollOptions, Hello, Issued, WaitPolicy,
 };
 pub use error::{exit, Error, Result};
 pub use net::{Server, Session};

@@ -107,6 +107,8 @@ enum Command {
         target: Target,
     },
     /// Renew the certificate over mTLS with a fresh key; the old one stays unless it succeeds.
+    /// A renewal left pending by an interrupted run is finished first, whatever --within or
+    /// --when-due say.
     #[command(after_help = EXIT_CODES)]
     Renew {
         #[command(flatten)]
@@ -262,14 +264,20 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             within,
             when_due,
         } => {
-            if let Some(secs) = within {
+            // A renewal whose answer was lost is finished at once, whatever the expiry says:
+            // the server may already have superseded the stored certificate.
+            let finish = vouch_device::renewal_pending(&target.dir)?;
+            if finish {
+                eprintln!("finishing the renewal left pending by an earlier run");
+            }
+            if let Some(secs) = within.filter(|_| !finish) {
                 if !vouch_device::renewal_due(&target.dir, Duration::from_secs(secs))? {
                     println!("not due: the certificate is valid for more than {secs} s");
                     return Ok(());
                 }
             }
             let server = target.server()?;
-            if when_due {
+            if when_due && !finish {
                 let hello = runtime()?.block_on(vouch_device::hello(&target.dir, &server))?;
                 let now_ms = u64::try_from(
                     SystemTime::now()

@@ -9,8 +9,19 @@
 //! | `operational.key.pem` | `enroll --rekey`, `renew` | 0600 | the key the certificate is for, when it is not the label key |
 //! | `cert.pem` | `enroll`, `renew` | 0644 | the device's client certificate |
 //! | `chain.pem` | `enroll`, `renew` | 0644 | the issuing chain, the CA certificate last |
+//! | `pending.json` | `enroll`, `renew` | 0600 | a request sent (or about to be) whose answer is not stored yet: the CSR and its new key |
 //!
 //! The mTLS key is whichever of `operational.key.pem` and `label.key.pem` matches `cert.pem`.
+//!
+//! # A request survives a lost answer
+//!
+//! The server gives a certificate once, and gives it again only for the identical CSR
+//! (docs/PROTOCOL.md 11.7.4 and 11.8.3); a CSR signed again is a different CSR, because ECDSA
+//! signatures are randomised. So before `enroll` or `renew` sends anything, it writes the CSR
+//! and the new key durably to `pending.json` ([`Pending`]), and every later attempt sends that
+//! same CSR until the answer is stored. The certificate update below removes `pending.json`
+//! as part of its commit, so the two never disagree: either the request is still pending, or
+//! its answer is installed.
 //!
 //! # Writing safely
 //!
@@ -21,11 +32,13 @@
 //!
 //! A certificate update replaces up to three files (key, chain, certificate), which no single
 //! rename can do. It is a small two-phase commit: each new file is first written complete as
-//! `NAME.new`, `cert.pem.new` last; then they are renamed over the old ones, `cert.pem` last.
-//! So `cert.pem.new` exists exactly when every new file is complete and the switch has not
-//! finished. [`load`] repairs an interrupted update: if `cert.pem.new` exists it finishes the
-//! switch, otherwise it deletes any stray `*.new`. A crash at any point leaves either the old
-//! identity or the new one, never a certificate with the wrong key.
+//! `NAME.new`, `cert.pem.new` last; then they are renamed over the old ones, `cert.pem` last,
+//! and just before that last rename `pending.json` (the request this identity answers) is
+//! removed. So `cert.pem.new` exists exactly when every new file is complete and the switch has
+//! not finished. [`load`] repairs an interrupted update: if `cert.pem.new` exists it finishes
+//! the switch, otherwise it deletes any stray `*.new` (and the pending request stays, to be
+//! sent again). A crash at any point leaves either the old identity with its request still
+//! pending, or the new one with none, never a certificate with the wrong key.
 
 use std::fs;
 use std::io::Write;
@@ -34,6 +47,7 @@ use std::path::{Path, PathBuf};
 use p256::ecdsa::SigningKey;
 use p256::pkcs8::{DecodePrivateKey, EncodePrivateKey, LineEnding};
 use serde::{Deserialize, Serialize};
+use vouch_protocol::enroll::{decode_base64, encode_base64, EnrollMode};
 use vouch_protocol::key::public_key_of;
 use vouch_protocol::{Label, Model, PublicKey, Serial};
 
@@ -49,6 +63,8 @@ pub const DEVICE_FILE: &str = "device.json";
 pub const CERT_FILE: &str = "cert.pem";
 /// The chain's file name.
 pub const CHAIN_FILE: &str = "chain.pem";
+/// The pending request's file name (see [`Pending`]).
+pub const PENDING_FILE: &str = "pending.json";
 const NEW_SUFFIX: &str = ".new";
 
 const KEY_MODE: u32 = 0o600;
@@ -292,6 +308,145 @@ pub(crate) fn commit(dir: &Path, new: &NewIdentity<'_>) -> Result<()> {
     recover(dir)
 }
 
+/// What a pending request asks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Operation {
+    /// A first enrollment (or one a supervisor allowed again), in this mode.
+    Enroll(EnrollMode),
+    /// A renewal over mTLS.
+    Renew,
+}
+
+/// A request whose answer is not stored yet: the CSR exactly as sent (or about to be sent) and
+/// the new key it is for (`None`: the label key, a same-key enrollment). Kept in
+/// `pending.json` so that a retry sends the identical CSR (see the module documentation).
+#[derive(Clone)]
+pub struct Pending {
+    operation: Operation,
+    csr_der: Vec<u8>,
+    key: Option<SigningKey>,
+}
+
+impl std::fmt::Debug for Pending {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pending")
+            .field("operation", &self.operation)
+            .field("csr_bytes", &self.csr_der.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Pending {
+    /// A new request (not yet stored).
+    pub(crate) fn new(operation: Operation, csr_der: Vec<u8>, key: Option<SigningKey>) -> Self {
+        Self {
+            operation,
+            csr_der,
+            key,
+        }
+    }
+
+    /// What the request asks for.
+    pub fn operation(&self) -> Operation {
+        self.operation
+    }
+
+    /// The CSR's DER bytes, the same on every attempt.
+    pub fn csr_der(&self) -> &[u8] {
+        &self.csr_der
+    }
+
+    /// The new key the CSR is for, if it is not the label key.
+    pub fn key(&self) -> Option<&SigningKey> {
+        self.key.as_ref()
+    }
+}
+
+/// `pending.json` as written.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PendingFile {
+    operation: OperationName,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    mode: Option<EnrollMode>,
+    csr: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    key: Option<String>,
+}
+
+#[derive(Clone, Copy, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum OperationName {
+    Enroll,
+    Renew,
+}
+
+/// The request in `dir/pending.json`, if there is one.
+pub fn pending(dir: &Path) -> Result<Option<Pending>> {
+    let path = dir.join(PENDING_FILE);
+    let text = match fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(Error::io(path, e)),
+    };
+    let bad = |reason: String| Error::bad_dir(&path, reason);
+    let file: PendingFile = serde_json::from_str(&text).map_err(|e| bad(e.to_string()))?;
+    let operation = match (file.operation, file.mode) {
+        (OperationName::Enroll, Some(mode)) => Operation::Enroll(mode),
+        (OperationName::Renew, None) => Operation::Renew,
+        _ => return Err(bad("`mode` belongs to an enrollment, and only there".into())),
+    };
+    let csr_der = decode_base64(&file.csr, "csr").map_err(|e| bad(e.to_string()))?;
+    let key = match &file.key {
+        Some(pem) => Some(SigningKey::from_pkcs8_pem(pem).map_err(|e| bad(format!("key: {e}")))?),
+        None => None,
+    };
+    Ok(Some(Pending::new(operation, csr_der, key)))
+}
+
+/// Stores `new` as the pending request, durably and with mode 0600, before anything is sent.
+/// Never replaces one: a pending request is finished (or, rarely, discarded) first, so only one
+/// CSR is ever in flight.
+pub(crate) fn begin(dir: &Path, new: Pending) -> Result<Pending> {
+    let (operation, mode) = match new.operation {
+        Operation::Enroll(mode) => (OperationName::Enroll, Some(mode)),
+        Operation::Renew => (OperationName::Renew, None),
+    };
+    let file = PendingFile {
+        operation,
+        mode,
+        csr: encode_base64(&new.csr_der),
+        key: new.key.as_ref().map(key_pem).transpose()?,
+    };
+    let json = serde_json::to_vec_pretty(&file)
+        .map_err(|e| Error::bad_dir(dir.join(PENDING_FILE), e.to_string()))?;
+    match write_file(dir, PENDING_FILE, &json, KEY_MODE, Replace::No) {
+        Ok(()) => Ok(new),
+        Err(Error::AlreadyExists { path }) => Err(Error::bad_dir(
+            path,
+            "another run stored a request at the same moment; run one at a time",
+        )),
+        Err(e) => Err(e),
+    }
+}
+
+/// Drops the pending request unanswered: only for a request the server can no longer answer
+/// (a renewal overtaken by a supervisor's `reenroll`).
+pub(crate) fn discard_pending(dir: &Path) -> Result<()> {
+    if remove_if_exists(&dir.join(PENDING_FILE))? {
+        sync_dir(dir)?;
+    }
+    Ok(())
+}
+
+fn remove_if_exists(path: &Path) -> Result<bool> {
+    match fs::remove_file(path) {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(Error::io(path, e)),
+    }
+}
+
 fn staged(name: &str) -> String {
     format!("{name}{NEW_SUFFIX}")
 }
@@ -303,6 +458,11 @@ fn recover(dir: &Path) -> Result<()> {
     let mut changed = false;
     // The certificate last: its staged file is the commit marker.
     for name in [OPERATIONAL_KEY_FILE, CHAIN_FILE, CERT_FILE] {
+        if roll_forward && name == CERT_FILE && remove_if_exists(&dir.join(PENDING_FILE))? {
+            // The new identity answers the pending request: the request goes (durably) while
+            // the marker still stands, so no finished switch leaves a request to send again.
+            sync_dir(dir)?;
+        }
         let from = dir.join(staged(name));
         if !from.exists() {
             continue;

@@ -10,7 +10,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::time::Duration;
 
 use common::TestServer;
-use vouch_device::store::{CERT_FILE, CHAIN_FILE, OPERATIONAL_KEY_FILE};
+use vouch_device::store::{CERT_FILE, CHAIN_FILE, OPERATIONAL_KEY_FILE, PENDING_FILE};
 use vouch_device::{
     enroll, enroll_wait, exit, hello, keygen, load, renew, request_challenge, EnrollMode,
     EnrollOptions, Error, Server, Session, WaitPolicy,
@@ -254,7 +254,7 @@ async fn a_failed_renewal_keeps_the_old_identity() {
         .unwrap();
     let before = fs::read_to_string(tmp.path().join(CERT_FILE)).unwrap();
     // The server forgets the certificate: it now refuses it.
-    server.state.lock().unwrap().issued.clear();
+    let issued = std::mem::take(&mut server.state.lock().unwrap().issued);
     let err = renew(tmp.path(), &server.server()).await.unwrap_err();
     assert!(
         matches!(&err, Error::Refused { code, .. } if code == "client_certificate_required"),
@@ -265,6 +265,33 @@ async fn a_failed_renewal_keeps_the_old_identity() {
         before
     );
     assert!(!tmp.path().join(OPERATIONAL_KEY_FILE).exists());
+
+    // The renewal stays pending (its answer might have been lost), and the next attempt sends
+    // the very same CSR; a stored answer ends it.
+    assert!(vouch_device::renewal_pending(tmp.path()).unwrap());
+    let mode = fs::metadata(tmp.path().join(PENDING_FILE))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600, "it holds the new private key");
+    let first = renewal_csr(&server.seen());
+    server.state.lock().unwrap().issued = issued;
+    renew(tmp.path(), &server.server()).await.unwrap();
+    assert_eq!(renewal_csr(&server.seen()), first);
+    assert!(!vouch_device::renewal_pending(tmp.path()).unwrap());
+    assert!(!tmp.path().join(PENDING_FILE).exists());
+    assert!(tmp.path().join(OPERATIONAL_KEY_FILE).exists());
+}
+
+/// The CSR of the last renewal request the stand-in saw.
+fn renewal_csr(seen: &[common::Seen]) -> String {
+    let last = seen
+        .iter()
+        .rev()
+        .find(|s| s.path == "/v1/device/renew")
+        .unwrap();
+    let body: serde_json::Value = serde_json::from_slice(&last.body).unwrap();
+    body["csr"].as_str().unwrap().to_string()
 }
 
 #[tokio::test]
@@ -379,6 +406,15 @@ async fn wait_retries_until_approved() {
     approver.await.unwrap();
     assert_eq!(issued.cert.public_key, device.public_key());
     assert!(!retries.is_empty());
+    // Every attempt sent the same CSR: had an answer been lost, the server could re-send it.
+    let csrs: std::collections::HashSet<String> = server
+        .seen()
+        .iter()
+        .filter(|s| s.path == "/v1/enroll/complete")
+        .map(|s| serde_json::from_slice::<serde_json::Value>(&s.body).unwrap()["csr"].to_string())
+        .collect();
+    assert_eq!(csrs.len(), 1, "{csrs:?}");
+    assert!(!tmp.path().join(PENDING_FILE).exists());
     assert!(retries.iter().all(
         |(code, delay)| *code == exit::NOT_YET_APPROVED && *delay <= Duration::from_millis(200)
     ));

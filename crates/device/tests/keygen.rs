@@ -6,7 +6,7 @@ use std::fs;
 use std::os::unix::fs::PermissionsExt;
 
 use vouch_device::store::{
-    CERT_FILE, CHAIN_FILE, DEVICE_FILE, LABEL_KEY_FILE, OPERATIONAL_KEY_FILE,
+    CERT_FILE, CHAIN_FILE, DEVICE_FILE, LABEL_KEY_FILE, OPERATIONAL_KEY_FILE, PENDING_FILE,
 };
 use vouch_device::{exit, keygen, load, Error};
 use vouch_protocol::{Label, Model, Serial};
@@ -113,8 +113,14 @@ fn load_finishes_a_staged_certificate_update() {
     fs::write(dir.join(OPERATIONAL_KEY_FILE), "new key").unwrap();
     fs::write(dir.join(format!("{CHAIN_FILE}.new")), "new chain").unwrap();
     fs::write(dir.join(format!("{CERT_FILE}.new")), "new cert").unwrap();
+    // The request this update answers.
+    fs::write(dir.join(PENDING_FILE), "{}").unwrap();
     load(dir).unwrap();
     assert_eq!(fs::read_to_string(dir.join(CERT_FILE)).unwrap(), "new cert");
+    assert!(
+        !dir.join(PENDING_FILE).exists(),
+        "answered: no longer pending"
+    );
     assert_eq!(
         fs::read_to_string(dir.join(CHAIN_FILE)).unwrap(),
         "new chain"
@@ -131,8 +137,10 @@ fn load_drops_an_incomplete_certificate_update() {
     // Crash while staging: the certificate (the commit marker) was never staged.
     fs::write(dir.join(format!("{OPERATIONAL_KEY_FILE}.new")), "new key").unwrap();
     fs::write(dir.join(format!("{CHAIN_FILE}.new")), "new chain").unwrap();
+    fs::write(dir.join(PENDING_FILE), "{}").unwrap();
     load(dir).unwrap();
     assert_eq!(fs::read_to_string(dir.join(CERT_FILE)).unwrap(), "old cert");
+    assert!(dir.join(PENDING_FILE).exists(), "still to be sent again");
     assert!(!dir.join(OPERATIONAL_KEY_FILE).exists());
     assert!(!dir.join(format!("{OPERATIONAL_KEY_FILE}.new")).exists());
     assert!(!dir.join(format!("{CHAIN_FILE}.new")).exists());

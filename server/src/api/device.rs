@@ -6,11 +6,14 @@ use axum::extract::State;
 use axum::{Extension, Json};
 use serde::Deserialize;
 use serde_json::{json, Value};
-use vouch_protocol::enroll::CertificateResponse;
+use vouch_protocol::enroll::{decode_base64, CertificateResponse};
 use vouch_protocol::key::{hex, sha256};
 
-use super::{blocking, csr_from_base64, identify, now_ms, ApiError, ApiJson, AppState, Identity};
-use crate::authority::Profile;
+use super::{
+    blocking, certificate_identity, csr_from_base64, identify, now_ms, ApiError, ApiJson, AppState,
+    Identity,
+};
+use crate::authority::{Profile, DEVICE_URI_PREFIX};
 use crate::domain::{Device, DeviceCertificate, DeviceState};
 use crate::store::{AuditNote, Commit};
 use crate::tls::ConnInfo;
@@ -62,7 +65,8 @@ pub struct RenewRequest {
     pub(crate) csr: String,
 }
 
-/// `POST /v1/device/renew`: a new certificate over the current mTLS session.
+/// `POST /v1/device/renew`: a new certificate over the current mTLS session, or the one a
+/// lost answer carried (PROTOCOL.md 11.8.3).
 pub async fn renew(
     State(state): State<Arc<AppState>>,
     Extension(conn): Extension<ConnInfo>,
@@ -82,7 +86,10 @@ fn renew_now(
     conn: &ConnInfo,
     req: &RenewRequest,
 ) -> Result<(CertificateResponse, Commit), ApiError> {
-    let (serial, old_certificate) = require_device(state, conn)?;
+    let (serial, old_certificate) = match require_device(state, conn) {
+        Ok(caller) => caller,
+        Err(refused) => return redeliver_renewal(state, conn, req)?.ok_or(refused),
+    };
     let (der, csr) = csr_from_base64(&req.csr)?;
     let device = state
         .store
@@ -106,6 +113,7 @@ fn renew_now(
         key: hex(&csr.key.to_sec1_compressed()),
         csr_sha256: hex(&sha256(&der)),
         pem: issued.pem.clone(),
+        replaces: Some(old_certificate.clone()),
     });
     let actor = format!("device:{serial}");
     next.note(
@@ -144,4 +152,69 @@ fn renew_now(
         not_after_ms: issued.not_after_ms,
     };
     Ok((answer, commit))
+}
+
+/// A renewal whose answer was lost, asked for again: the caller presents the certificate that
+/// the device's current one superseded, and the identical CSR. The answer is that current
+/// certificate, re-sent; nothing is written. `None` for anything else (the caller then gets
+/// the refusal it would have had).
+///
+/// Safe because nothing is issued: the certificate sent is public, usable only with the key
+/// that signed the CSR (verified when it was issued), and the handshake has proven the old
+/// certificate's key. A different CSR never matches, so a copy of the old key gets no
+/// certificate for a key of its own.
+fn redeliver_renewal(
+    state: &AppState,
+    conn: &ConnInfo,
+    req: &RenewRequest,
+) -> Result<Option<(CertificateResponse, Commit)>, ApiError> {
+    let Some((serial, presented)) = issued_device_certificate(state, conn)? else {
+        return Ok(None);
+    };
+    let Some(device) = state.store.device(&serial)? else {
+        return Ok(None);
+    };
+    let Ok(der) = decode_base64(&req.csr, "csr") else {
+        return Ok(None);
+    };
+    let csr_sha256 = hex(&sha256(&der));
+    let Some(current) = device.certificate.filter(|c| {
+        device.state == DeviceState::Enrolled
+            && c.replaces.as_deref() == Some(presented.as_str())
+            && c.csr_sha256 == csr_sha256
+    }) else {
+        return Ok(None);
+    };
+    tracing::info!(%serial, peer = %conn.peer, certificate = %current.serial, "renewal answer delivered again");
+    let answer = CertificateResponse {
+        certificate_pem: current.pem,
+        chain_pem: state.authority.chain_pem().to_string(),
+        not_after_ms: current.not_after_ms,
+    };
+    // Answered once the commit that recorded it is surely on disk.
+    Ok(Some((answer, state.store.latest_commit())))
+}
+
+/// The device serial and certificate serial of the caller's certificate, if it is a device
+/// certificate this server issued to that device, revoked or not (the handshake has already
+/// checked that the CA signed it, that it is within its validity, and the key).
+fn issued_device_certificate(
+    state: &AppState,
+    conn: &ConnInfo,
+) -> Result<Option<(String, String)>, ApiError> {
+    let Some((uri, presented)) = conn
+        .client_cert
+        .as_deref()
+        .and_then(|der| certificate_identity(der))
+    else {
+        return Ok(None);
+    };
+    let Some(serial) = uri.strip_prefix(DEVICE_URI_PREFIX) else {
+        return Ok(None);
+    };
+    let ours = state
+        .store
+        .certificate(&presented)?
+        .is_some_and(|c| c.subject == uri);
+    Ok(ours.then(|| (serial.to_string(), presented)))
 }

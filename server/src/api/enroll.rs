@@ -328,6 +328,7 @@ fn issue_for_device(
         key: hex(&key.to_sec1_compressed()),
         csr_sha256,
         pem: issued.pem.clone(),
+        replaces: None,
     });
     let actor = format!("device:{}", device.serial);
     let mode_name = if mode == EnrollMode::Rekey {

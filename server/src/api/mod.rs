@@ -303,7 +303,7 @@ impl Identity {
 }
 
 /// The identity URI and serial number of a client certificate.
-fn certificate_identity(der: &[u8]) -> Option<(String, String)> {
+pub(crate) fn certificate_identity(der: &[u8]) -> Option<(String, String)> {
     let (_, cert) = x509_parser::parse_x509_certificate(der).ok()?;
     let serial = vouch_protocol::key::hex(cert.raw_serial());
     let san = cert.subject_alternative_name().ok()??;

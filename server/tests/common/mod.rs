@@ -428,3 +428,79 @@ pub fn spki_of(key: &SigningKey) -> Vec<u8> {
 pub fn temp_path(dir: &Path, name: &str) -> PathBuf {
     dir.join(name)
 }
+
+/// The `vouch-device` binary, built once per test process (`VOUCH_DEVICE_BIN` overrides).
+pub fn device_bin() -> PathBuf {
+    vouch_testkit::workspace_bin("vouch-device", "vouch-device", "VOUCH_DEVICE_BIN")
+}
+
+/// `vouch-device keygen` for model `ACME-T1`; returns the label text.
+pub fn device_keygen(dir: &Path, serial: &str) -> String {
+    let out = std::process::Command::new(device_bin())
+        .args(["keygen", "--dir"])
+        .arg(dir)
+        .args(["--model", "ACME-T1", "--serial", serial])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+/// The `vouch-device` CLI pointed at a test server.
+pub struct DeviceCli<'a> {
+    pub server: &'a Server,
+    pub ca: PathBuf,
+}
+
+impl<'a> DeviceCli<'a> {
+    pub fn new(server: &'a Server) -> Self {
+        Self {
+            server,
+            ca: server.data().join("ca/ca.pem"),
+        }
+    }
+
+    /// `vouch-device <verb> --dir DIR --server URL --ca CA [extra]`, not yet started.
+    pub fn command(&self, verb: &str, dir: &Path, extra: &[&str]) -> std::process::Command {
+        let mut command = std::process::Command::new(device_bin());
+        command
+            .arg(verb)
+            .arg("--dir")
+            .arg(dir)
+            .args(["--server", &self.server.url(), "--ca"])
+            .arg(&self.ca)
+            .args(extra);
+        command
+    }
+
+    /// Runs `vouch-device <verb> --dir DIR --server URL --ca CA [extra]`; returns (exit code, stdout, stderr).
+    pub fn run(&self, verb: &str, dir: &Path, extra: &[&str]) -> (i32, String, String) {
+        Self::finish(&mut self.command(verb, dir, extra))
+    }
+
+    /// [`DeviceCli::run`] with the agent's test fault that drops the server's answer after it
+    /// arrived, before anything is stored (`VOUCH_DEVICE_TEST_LOSE_ANSWER=1`).
+    pub fn run_losing_the_answer(
+        &self,
+        verb: &str,
+        dir: &Path,
+        extra: &[&str],
+    ) -> (i32, String, String) {
+        let mut command = self.command(verb, dir, extra);
+        command.env(vouch_device::client::TEST_LOSE_ANSWER_ENV, "1");
+        Self::finish(&mut command)
+    }
+
+    fn finish(command: &mut std::process::Command) -> (i32, String, String) {
+        let out = command.output().unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into(),
+            String::from_utf8_lossy(&out.stderr).into(),
+        )
+    }
+}
