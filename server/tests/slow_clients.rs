@@ -400,7 +400,10 @@ async fn with_256_descriptors_and_300_idle_sockets_healthz_answers_and_nothing_s
     eprintln!(
         "under 256 descriptors: {cpu:.2} s CPU in 12 s, log {log_bytes} bytes, healthz {answers:?}"
     );
+    // A healthz takes milliseconds; the old accept loop let about four through in 12 s.
+    assert!(answers.len() >= 8, "only {} answers in 12 s", answers.len());
     assert!(answers.iter().all(|&s| s == 200), "{answers:?}");
-    assert!(cpu < 3.0, "the server used {cpu:.2} s of CPU in 12 s");
+    // 0.1 s measured; the old accept loop spun for 4 to 10 s.
+    assert!(cpu < 2.0, "the server used {cpu:.2} s of CPU in 12 s");
     assert!(log_bytes < 100_000, "the server logged {log_bytes} bytes");
 }

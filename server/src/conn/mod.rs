@@ -51,6 +51,11 @@ impl ConnLimits {
                 max_total = budget.max(1);
             }
         }
+        tracing::info!(
+            max_connections = max_total,
+            max_connections_per_address = limits.max_connections_per_address,
+            "connection limits"
+        );
         Self {
             handshake: secs(limits.handshake_timeout_secs),
             deadlines: Deadlines {
