@@ -62,6 +62,24 @@ commit_delay_us = 500
 max_body_bytes = 1048576
 # Most records in one upload.
 max_records_per_batch = 1000
+# Slow or silent clients. A TLS-terminating proxy cannot enforce these for Vouch, because
+# channel binding and client certificates must end at this server; so it enforces them itself.
+# Seconds a client has to finish the TLS handshake.
+handshake_timeout_secs = 10
+# Seconds a client has to send a whole request head (request line and headers), from its first
+# byte.
+header_timeout_secs = 10
+# Seconds a client has to send a whole request body, from the end of its head; a request whose
+# body is late is answered 408 request_timeout and its connection closed.
+body_timeout_secs = 60
+# Seconds a connection may wait for its next request (after the handshake or an answer) before
+# the server closes it.
+idle_timeout_secs = 30
+# Most connections open at once. The server keeps it below its open-file limit (ulimit -n), less
+# a reserve for its own files, whatever is set here.
+max_connections = 4096
+# Most connections open at once from one client IP address (clients behind one NAT share it).
+max_connections_per_address = 64
 "#;
 
 /// The server configuration.
@@ -156,6 +174,43 @@ pub struct LimitConfig {
     pub max_body_bytes: usize,
     /// Most records per upload.
     pub max_records_per_batch: usize,
+    /// TLS handshake deadline, in seconds.
+    pub handshake_timeout_secs: u64,
+    /// Deadline for a whole request head from its first byte, in seconds.
+    pub header_timeout_secs: u64,
+    /// Deadline for a whole request body from the end of its head, in seconds.
+    pub body_timeout_secs: u64,
+    /// How long a connection may wait for its next request, in seconds.
+    pub idle_timeout_secs: u64,
+    /// Most connections open at once (also kept below the open-file limit).
+    pub max_connections: usize,
+    /// Most connections open at once from one IP address.
+    pub max_connections_per_address: usize,
+}
+
+impl LimitConfig {
+    fn validate(&self) -> Result<(), ServerError> {
+        let timeouts = [
+            ("handshake_timeout_secs", self.handshake_timeout_secs),
+            ("header_timeout_secs", self.header_timeout_secs),
+            ("body_timeout_secs", self.body_timeout_secs),
+            ("idle_timeout_secs", self.idle_timeout_secs),
+        ];
+        for (name, secs) in timeouts {
+            if secs == 0 || secs > 3600 {
+                return Err(ServerError::Config(format!(
+                    "limits.{name} must be 1 to 3600"
+                )));
+            }
+        }
+        if self.max_connections == 0 || self.max_connections_per_address == 0 {
+            return Err(ServerError::Config(
+                "limits.max_connections and limits.max_connections_per_address must be at least 1"
+                    .into(),
+            ));
+        }
+        Ok(())
+    }
 }
 
 impl Config {
@@ -234,7 +289,7 @@ impl Config {
                 "storage.commit_delay_us must be 0 to 10000".into(),
             ));
         }
-        Ok(())
+        self.limits.validate()
     }
 }
 
@@ -299,6 +354,26 @@ mod tests {
         .unwrap();
         let err = Config::load(dir.path()).unwrap_err().to_string();
         assert!(err.contains("commit_delay_us"), "{err}");
+    }
+
+    #[test]
+    fn connection_limits_default_and_zero_is_refused() {
+        let c = Config::defaults().unwrap();
+        assert_eq!(
+            (
+                c.limits.header_timeout_secs,
+                c.limits.max_connections_per_address
+            ),
+            (10, 64)
+        );
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("config.toml"),
+            "[limits]\nidle_timeout_secs = 0\n",
+        )
+        .unwrap();
+        let err = Config::load(dir.path()).unwrap_err().to_string();
+        assert!(err.contains("idle_timeout_secs"), "{err}");
     }
 
     #[test]

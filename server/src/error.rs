@@ -43,6 +43,9 @@ pub enum ServerError {
     /// A bounded resource is full; the caller may try again later.
     #[error("{0}")]
     Busy(String),
+    /// A client was too slow: a request body did not arrive in time.
+    #[error("{0}")]
+    TooSlow(String),
     /// The admin client could not talk to the server.
     #[error("{0}")]
     Client(String),

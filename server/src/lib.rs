@@ -9,6 +9,7 @@ pub mod api;
 pub mod authority;
 pub mod client;
 pub mod config;
+pub mod conn;
 pub mod domain;
 pub mod error;
 pub mod metrics;
@@ -165,7 +166,8 @@ pub async fn launch(data_dir: &Path, listen: Option<SocketAddr>) -> Result<(), S
     )?;
     tracing::info!(address = %bound, data = %data_dir.display(), "vouch-server listening");
     spawn_housekeeping(state.clone(), paths.clone(), server_cert);
-    tls::serve(listener, tls, app, shutdown_signal()).await;
+    let limits = conn::ConnLimits::from_config(&config.limits);
+    tls::serve(listener, tls, app, limits, shutdown_signal()).await;
     let _ = std::fs::remove_file(paths.address_file());
     tracing::info!("vouch-server stopped");
     Ok(())

@@ -6,6 +6,11 @@ use std::net::SocketAddr;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
+use std::convert::Infallible;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use axum::http::header::CONNECTION;
+use axum::http::{HeaderValue, Version};
 use axum::Router;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto::Builder;
@@ -13,12 +18,17 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::{ResolvesServerCert, WebPkiClientVerifier};
 use rustls::sign::CertifiedKey;
 use rustls::{RootCertStore, ServerConfig};
-use tokio::net::TcpListener;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio_rustls::server::TlsStream;
 use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
 use vouch_protocol::enroll::{CHANNEL_BINDING_LABEL, CHANNEL_BINDING_LEN};
 
 use crate::authority::files::pem_to_der;
+use crate::conn::{
+    AcceptBackoff, Activity, ConnLimits, QuietLog, Refusal, Ticket, TimedBody, Watched,
+};
 use crate::error::ServerError;
 
 /// What the handlers may know about the connection a request came on.
@@ -126,60 +136,51 @@ pub fn server_config_with(
 }
 
 /// Serves `app` over TLS on `listener` until `shutdown` completes, then lets open connections
-/// finish (up to 10 s).
+/// finish (up to 10 s). Every connection is held to `limits`.
 pub async fn serve(
     listener: TcpListener,
     config: Arc<ServerConfig>,
     app: Router,
+    limits: ConnLimits,
     shutdown: impl std::future::Future<Output = ()>,
 ) {
     let acceptor = TlsAcceptor::from(config);
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let limits = Arc::new(limits);
+    let mut backoff = AcceptBackoff::default();
     tokio::pin!(shutdown);
     loop {
-        let (tcp, peer) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(v) => v,
-                Err(e) => {
-                    tracing::warn!(error = %e, "accept failed");
-                    continue;
-                }
-            },
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
             () = &mut shutdown => break,
         };
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::debug!(%peer, error = %e, "cannot set TCP_NODELAY");
-        }
-        let acceptor = acceptor.clone();
-        let app = app.clone();
-        let watcher = graceful.watcher();
-        tokio::spawn(async move {
-            let handshake =
-                tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await;
-            let stream = match handshake {
-                Ok(Ok(s)) => s,
-                Ok(Err(e)) => {
-                    tracing::debug!(%peer, error = %e, "TLS handshake failed");
-                    return;
+        let (tcp, peer) = match accepted {
+            Ok(v) => v,
+            Err(e) => {
+                let pause = backoff.after(&e);
+                accept_failed(&e, pause);
+                tokio::select! {
+                    () = tokio::time::sleep(pause) => continue,
+                    () = &mut shutdown => break,
                 }
-                Err(_) => {
-                    tracing::debug!(%peer, "TLS handshake timed out");
-                    return;
-                }
-            };
-            let info = conn_info(&stream, peer);
-            let service = hyper::service::service_fn(
-                move |mut req: hyper::Request<hyper::body::Incoming>| {
-                    req.extensions_mut().insert(info.clone());
-                    app.clone().oneshot(req)
-                },
-            );
-            let builder = Builder::new(TokioExecutor::new());
-            let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
-            if let Err(e) = watcher.watch(conn.into_owned()).await {
-                tracing::debug!(%peer, error = %e, "connection ended with an error");
             }
-        });
+        };
+        backoff.reset();
+        let ticket = match limits.admission.admit(peer.ip()) {
+            Ok(ticket) => ticket,
+            Err(why) => {
+                refuse(tcp, peer, why);
+                continue;
+            }
+        };
+        let connection = Connection {
+            peer,
+            ticket,
+            acceptor: acceptor.clone(),
+            app: app.clone(),
+            limits: limits.clone(),
+        };
+        tokio::spawn(connection.serve(tcp, graceful.watcher()));
     }
     drop(listener);
     tokio::select! {
@@ -188,10 +189,172 @@ pub async fn serve(
     }
 }
 
-fn conn_info(
-    stream: &tokio_rustls::server::TlsStream<tokio::net::TcpStream>,
+/// Logs a failed accept, at most once per 10 s (out of descriptors it fails for every waiting
+/// client, and a line each filled the disk).
+fn accept_failed(error: &std::io::Error, pause: Duration) {
+    static LOG: QuietLog = QuietLog::new(Duration::from_secs(10));
+    if let Some(held_back) = LOG.allow() {
+        tracing::warn!(error = %error, pause_ms = pause.as_millis(), held_back, "accept failed");
+    }
+}
+
+/// Refused connections being closed now; past [`MAX_CLOSING`] they are dropped at once.
+static CLOSING: AtomicUsize = AtomicUsize::new(0);
+/// Part of [`crate::conn::RESERVED_DESCRIPTORS`].
+const MAX_CLOSING: usize = 32;
+
+/// Closes a connection over a limit, logging at most once per 10 s per limit. The server
+/// sends its FIN and reads (and discards) the client's first bytes for up to a second before
+/// closing: a socket closed with unread data sends a reset instead.
+fn refuse(tcp: TcpStream, peer: SocketAddr, why: Refusal) {
+    static PER_ADDRESS: QuietLog = QuietLog::new(Duration::from_secs(10));
+    static GLOBAL: QuietLog = QuietLog::new(Duration::from_secs(10));
+    let (log, limit) = match why {
+        Refusal::PerAddress => (&PER_ADDRESS, "limits.max_connections_per_address"),
+        Refusal::Global => (&GLOBAL, "limits.max_connections"),
+    };
+    if let Some(held_back) = log.allow() {
+        tracing::warn!(%peer, limit, held_back, "connection refused: limit reached");
+    }
+    if CLOSING.fetch_add(1, Ordering::AcqRel) >= MAX_CLOSING {
+        CLOSING.fetch_sub(1, Ordering::AcqRel);
+        return;
+    }
+    tokio::spawn(async move {
+        let mut tcp = tcp;
+        let _ = tcp.shutdown().await;
+        let mut sink = [0u8; 4096];
+        let drain = async {
+            let mut left = 16 * 1024usize;
+            while left > 0 {
+                match tcp.read(&mut sink).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => left = left.saturating_sub(n),
+                }
+            }
+        };
+        let _ = tokio::time::timeout(Duration::from_secs(1), drain).await;
+        CLOSING.fetch_sub(1, Ordering::AcqRel);
+    });
+}
+
+/// One admitted connection, before its handshake.
+struct Connection {
     peer: SocketAddr,
-) -> ConnInfo {
+    ticket: Ticket,
+    acceptor: TlsAcceptor,
+    app: Router,
+    limits: Arc<ConnLimits>,
+}
+
+impl Connection {
+    /// Handshake, then HTTP until the client or a limit ends it.
+    async fn serve(self, tcp: TcpStream, watcher: hyper_util::server::graceful::Watcher) {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(peer = %self.peer, error = %e, "cannot set TCP_NODELAY");
+        }
+        let Some(stream) = self.handshake(tcp).await else {
+            return;
+        };
+        let peer = self.peer;
+        let activity = Activity::new(self.ticket, self.limits.deadlines);
+        let service = connection_service(
+            conn_info(&stream, peer),
+            self.app,
+            activity.clone(),
+            self.limits.body,
+        );
+        let io = TokioIo::new(Watched::new(stream, activity.clone()));
+        let conn = Builder::new(TokioExecutor::new())
+            .serve_connection_with_upgrades(io, service)
+            .into_owned();
+        tokio::select! {
+            ended = watcher.watch(conn) => if let Err(e) = ended {
+                tracing::debug!(%peer, error = %e, "connection ended with an error");
+            },
+            why = activity.expired() => closed_by_server(peer, why),
+        }
+    }
+
+    async fn handshake(&self, tcp: TcpStream) -> Option<TlsStream<TcpStream>> {
+        let peer = self.peer;
+        tokio::select! {
+            done = tokio::time::timeout(self.limits.handshake, self.acceptor.accept(tcp)) => match done {
+                Ok(Ok(s)) => Some(s),
+                Ok(Err(e)) => {
+                    tracing::debug!(%peer, error = %e, "TLS handshake failed");
+                    None
+                }
+                Err(_) => {
+                    tracing::debug!(%peer, "TLS handshake timed out");
+                    None
+                }
+            },
+            () = self.ticket.evicted() => {
+                closed_by_server(peer, "evicted to make room for another connection");
+                None
+            }
+        }
+    }
+}
+
+/// Logs a connection the server closed: timeouts at debug level (every slow client would
+/// otherwise write a line), evictions at most once per 10 s.
+fn closed_by_server(peer: SocketAddr, why: &'static str) {
+    static EVICTIONS: QuietLog = QuietLog::new(Duration::from_secs(10));
+    if why.starts_with("evicted") {
+        if let Some(held_back) = EVICTIONS.allow() {
+            tracing::warn!(%peer, held_back, "connection closed: {why}");
+        }
+    } else {
+        tracing::debug!(%peer, "connection closed: {why}");
+    }
+}
+
+/// The router for one connection: each request gets the connection's facts and a body with a
+/// deadline; an HTTP/1 answer to a request whose body was not read to its end says
+/// `Connection: close` (hyper then closes after it, and the rest of that body is never taken for
+/// a next request).
+fn connection_service(
+    info: ConnInfo,
+    app: Router,
+    activity: Arc<Activity>,
+    body_limit: Duration,
+) -> impl hyper::service::Service<
+    hyper::Request<hyper::body::Incoming>,
+    Response = axum::response::Response,
+    Error = Infallible,
+    Future = impl std::future::Future<Output = Result<axum::response::Response, Infallible>>
+                 + Send
+                 + 'static,
+> + Clone {
+    let service = move |req: hyper::Request<hyper::body::Incoming>| {
+        let in_progress = activity.request_started();
+        let http1 = matches!(
+            req.version(),
+            Version::HTTP_09 | Version::HTTP_10 | Version::HTTP_11
+        );
+        let (parts, body) = req.into_parts();
+        let (body, finished) = TimedBody::new(body, body_limit);
+        let mut req = hyper::Request::from_parts(parts, axum::body::Body::new(body));
+        req.extensions_mut().insert(info.clone());
+        let (app, activity) = (app.clone(), activity.clone());
+        async move {
+            let Ok(mut response) = app.oneshot(req).await;
+            if http1 && !finished.get() {
+                response
+                    .headers_mut()
+                    .insert(CONNECTION, HeaderValue::from_static("close"));
+                activity.close_after_answer();
+            }
+            drop(in_progress);
+            Ok(response)
+        }
+    };
+    hyper::service::service_fn(service)
+}
+
+fn conn_info(stream: &TlsStream<TcpStream>, peer: SocketAddr) -> ConnInfo {
     let (_, session) = stream.get_ref();
     let client_cert = session
         .peer_certificates()

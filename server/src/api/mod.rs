@@ -195,6 +195,10 @@ impl ApiError {
         }
     }
 
+    fn too_slow(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::REQUEST_TIMEOUT, "request_timeout", message)
+    }
+
     fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, code, message)
     }
@@ -220,6 +224,7 @@ impl From<ServerError> for ApiError {
             ServerError::Conflict(m) => Self::new(StatusCode::CONFLICT, "conflict", m.clone()),
             ServerError::BadRequest(m) => Self::bad_request("bad_request", m.clone()),
             ServerError::Busy(m) => Self::new(StatusCode::SERVICE_UNAVAILABLE, "busy", m.clone()),
+            ServerError::TooSlow(m) => Self::too_slow(m.clone()),
             ServerError::Protocol(p) => Self::bad_request(p.code(), p.to_string()),
             _ => Self::internal(&e),
         }
@@ -254,6 +259,9 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
 }
 
 fn json_rejection(rejection: &JsonRejection) -> ApiError {
+    if let Some(slow) = too_slow_cause(rejection) {
+        return ApiError::too_slow(slow);
+    }
     if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
         return ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -266,6 +274,19 @@ fn json_rejection(rejection: &JsonRejection) -> ApiError {
         _ => "bad_json",
     };
     ApiError::bad_request(code, rejection.body_text())
+}
+
+/// The message of a [`ServerError::TooSlow`] behind a body error (the request body's deadline,
+/// `conn::TimedBody`), found through the error's sources.
+fn too_slow_cause(error: &(dyn std::error::Error + 'static)) -> Option<String> {
+    let mut next = Some(error);
+    while let Some(e) = next {
+        if let Some(ServerError::TooSlow(m)) = e.downcast_ref::<ServerError>() {
+            return Some(m.clone());
+        }
+        next = e.source();
+    }
+    None
 }
 
 /// Who a client certificate says the caller is.
