@@ -638,6 +638,37 @@ async fn enrollment_is_rate_limited_per_serial() {
     let _ = device;
 }
 
+/// A query parameter given twice is refused in the JSON error shape, like every other error
+/// (axum's own rejection is plain text).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_repeated_query_parameter_is_a_json_error() {
+    let server = Server::start();
+    let supervisor = register(&server, "supervisor", "S").await;
+    for client in [&supervisor.client, &http(&server, None)] {
+        let resp = client
+            .get(format!(
+                "{}/v1/devices?state=scanned&state=approved",
+                server.url()
+            ))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status().as_u16(), 400);
+        let content_type = resp.headers()["content-type"].to_str().unwrap().to_string();
+        assert_eq!(content_type, "application/json");
+        let body: Value = resp.json().await.unwrap();
+        assert_eq!(body["code"], "bad_query", "{body}");
+        assert!(
+            body["message"]
+                .as_str()
+                .unwrap()
+                .contains("duplicate field"),
+            "{body}"
+        );
+        assert_eq!(body.as_object().unwrap().len(), 2, "{body}");
+    }
+}
+
 /// Registration is limited per invite, and the log of a refused attempt holds neither the
 /// code nor anything made of it (PROTOCOL.md 7: the code is a secret until redeemed).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
