@@ -90,7 +90,7 @@ impl Queue {
         let db = sled::Config::new()
             .path(dir)
             .open()
-            .map_err(|e| Error::storage(dir, e))?;
+            .map_err(|e| Error::queue_open(dir, e))?;
         let tree = |name: &str| db.open_tree(name).map_err(|e| Error::storage(dir, e));
         let queue = Self {
             records: tree("records")?,
