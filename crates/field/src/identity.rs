@@ -271,7 +271,12 @@ fn load_key(path: &Path) -> Result<Option<SigningKey>> {
             .map(Some)
             .map_err(|e| Error::Key {
                 path: path.to_path_buf(),
-                detail: e.to_string(),
+                detail: match vouch_protocol::key::private_key_kind(&text) {
+                    Some(kind) => {
+                        format!("it is {kind}; the install key must be P-256, in PKCS#8 PEM")
+                    }
+                    None => e.to_string(),
+                },
             }),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(Error::io(path, e)),
@@ -511,6 +516,28 @@ mod tests {
         }
         let b = load_or_create_key(&path).unwrap();
         assert_eq!(public_key_of(&a), public_key_of(&b));
+    }
+
+    #[test]
+    fn a_key_of_another_algorithm_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("staff-key.pem");
+        for (alg, words) in [
+            (&rcgen::PKCS_ECDSA_P384_SHA384, "an EC key on curve P-384"),
+            (&rcgen::PKCS_ED25519, "an Ed25519 key"),
+        ] {
+            let pem = rcgen::KeyPair::generate_for(alg).unwrap().serialize_pem();
+            std::fs::write(&path, pem).unwrap();
+            let err = load_key(&path).err().unwrap().to_string();
+            assert!(
+                err.contains(words) && err.contains("must be P-256"),
+                "{err}"
+            );
+        }
+        let rsa = "-----BEGIN RSA PRIVATE KEY-----\nMIIBOgIBAAJBAKj34GkxFhD90vcNLYLInFEX6Ppy1tPf9Cnzj4p4WGeKLs1Pt8Qu\n-----END RSA PRIVATE KEY-----\n";
+        std::fs::write(&path, rsa).unwrap();
+        let err = load_key(&path).err().unwrap().to_string();
+        assert!(err.contains("an RSA key"), "{err}");
     }
 
     #[test]

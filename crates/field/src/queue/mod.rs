@@ -409,6 +409,21 @@ mod tests {
     use vouch_protocol::key::public_key_of;
     use vouch_protocol::{Label, Model, NewScan, RecordId, ScanRecord, Serial};
 
+    #[test]
+    fn a_damaged_queue_folder_says_so() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("conf"), b"not sled\n").unwrap();
+        std::fs::write(dir.path().join("db"), [0x5a; 4096]).unwrap();
+        let err = Queue::open(dir.path()).err().unwrap();
+        assert_eq!(err.code(), "queue_damaged", "{err}");
+        let text = err.to_string();
+        assert!(
+            text.contains("is damaged or is not a vouch-field queue")
+                && !text.contains("free space"),
+            "{text}"
+        );
+    }
+
     struct Maker {
         staff: SigningKey,
     }
