@@ -335,7 +335,7 @@ mod tests {
             "WARN",
             "vouch_server=debug,info",
             "off",
-            "info, hyper=warn",
+            "info,hyper=warn",
         ] {
             check_log_level(good).unwrap();
         }
