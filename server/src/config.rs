@@ -260,6 +260,7 @@ impl Config {
     }
 
     fn validate(&self) -> Result<(), ServerError> {
+        check_log_level(&self.log.level)?;
         if !matches!(self.log.format.as_str(), "human" | "json") {
             return Err(ServerError::Config(format!(
                 "log.format must be \"human\" or \"json\", not {:?}",
@@ -291,6 +292,32 @@ impl Config {
         }
         self.limits.validate()
     }
+}
+
+/// The level names `log.level` takes, alone or after `target=`.
+const LOG_LEVELS: [&str; 6] = ["trace", "debug", "info", "warn", "error", "off"];
+
+/// Checks `log.level`: a level name, or a comma-separated list of `target=level` directives
+/// and level names (tracing's `EnvFilter` syntax). A bare word that is no level is refused:
+/// `EnvFilter` would read it as a target name and silently log almost nothing.
+fn check_log_level(text: &str) -> Result<(), ServerError> {
+    let bad = |why: &str| {
+        ServerError::Config(format!(
+            "log.level {text:?} (config.toml or VOUCH_LOG_LEVEL) is not valid ({why}): use one of {} or directives such as \
+             \"info,vouch_server=debug\"",
+            LOG_LEVELS.join(", ")
+        ))
+    };
+    for directive in text.split(',').map(str::trim) {
+        let level = directive
+            .rsplit_once('=')
+            .map_or(directive, |(_, level)| level);
+        if !LOG_LEVELS.contains(&level.to_ascii_lowercase().as_str()) {
+            return Err(bad(&format!("{level:?} is not a level")));
+        }
+    }
+    tracing_subscriber::EnvFilter::try_new(text).map_err(|e| bad(&e.to_string()))?;
+    Ok(())
 }
 
 fn merge(base: &mut toml::Table, over: toml::Table) {
@@ -374,6 +401,34 @@ mod tests {
         .unwrap();
         let err = Config::load(dir.path()).unwrap_err().to_string();
         assert!(err.contains("idle_timeout_secs"), "{err}");
+    }
+
+    #[test]
+    fn log_levels_are_checked() {
+        for good in [
+            "info",
+            "WARN",
+            "vouch_server=debug,info",
+            "off",
+            "info,hyper=warn",
+        ] {
+            check_log_level(good).unwrap();
+        }
+        for bad in ["verbose", "inof", "", "vouch_server=loud", "info,"] {
+            let err = check_log_level(bad).unwrap_err().to_string();
+            assert!(
+                err.contains("log.level") && err.contains("not valid"),
+                "{err}"
+            );
+        }
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("config.toml"),
+            "[log]\nlevel = \"verbose\"\n",
+        )
+        .unwrap();
+        let err = Config::load(dir.path()).unwrap_err().to_string();
+        assert!(err.contains("\"verbose\" is not a level"), "{err}");
     }
 
     #[test]

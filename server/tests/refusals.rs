@@ -671,6 +671,76 @@ async fn challenge_and_completion_share_the_serial_bucket_and_refusals_spend_tok
     assert_eq!(status, 200);
 }
 
+/// A query parameter given twice is refused in the JSON error shape, like every other error
+/// (axum's own rejection is plain text).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_repeated_query_parameter_is_a_json_error() {
+    let server = Server::start();
+    let supervisor = register(&server, "supervisor", "S").await;
+    for client in [&supervisor.client, &http(&server, None)] {
+        let resp = client
+            .get(format!(
+                "{}/v1/devices?state=scanned&state=approved",
+                server.url()
+            ))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status().as_u16(), 400);
+        let content_type = resp.headers()["content-type"].to_str().unwrap().to_string();
+        assert_eq!(content_type, "application/json");
+        let body: Value = resp.json().await.unwrap();
+        assert_eq!(body["code"], "bad_query", "{body}");
+        assert!(
+            body["message"]
+                .as_str()
+                .unwrap()
+                .contains("duplicate field"),
+            "{body}"
+        );
+        assert_eq!(body.as_object().unwrap().len(), 2, "{body}");
+    }
+}
+
+/// Registration is limited per invite, and the log of a refused attempt holds neither the
+/// code nor anything made of it (PROTOCOL.md 7: the code is a secret until redeemed).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn registration_rate_limit_logs_no_invite_code() {
+    let server = Server::start();
+    let invite = vouch_protocol::Invite::parse(&server.invite("technician", "T")).unwrap();
+    let code = invite.code().to_string();
+    let mut conn = Conn::open(&server, None).await;
+    let mut limited = None;
+    for i in 0..20 {
+        let body = json!({"code": code, "csr": "not a csr"});
+        let (status, answer) = conn.request("POST", "/v1/staff/register", &body).await;
+        if status == 429 {
+            limited = Some((i, answer));
+            break;
+        }
+        assert_eq!(answer["code"], "bad_csr", "{answer}");
+    }
+    let (after, answer) = limited.expect("registration must be rate limited per invite");
+    assert!(after >= 10, "not before the configured burst ({after})");
+    assert_eq!(answer["code"], "rate_limited");
+    let log = server.log();
+    assert!(log.contains("rate limit hit"), "the log says why: {log}");
+    assert!(
+        !log.contains(&code),
+        "the invite code is in the log:\n{log}"
+    );
+    let hash = vouch_protocol::key::hex(&vouch_protocol::key::sha256(code.as_bytes()));
+    assert!(
+        !log.contains(&hash[..16]),
+        "a hash of the code is in the log"
+    );
+    // Another invite has its own bucket.
+    let other = vouch_protocol::Invite::parse(&server.invite("technician", "U")).unwrap();
+    let body = json!({"code": other.code(), "csr": "not a csr"});
+    let (status, answer) = conn.request("POST", "/v1/staff/register", &body).await;
+    assert_eq!((status, answer["code"].as_str()), (400, Some("bad_csr")));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn init_refuses_to_overwrite_and_keys_are_private() {
     use std::os::unix::fs::PermissionsExt;

@@ -483,8 +483,13 @@ fn recover(dir: &Path) -> Result<()> {
 /// Reads a PKCS#8 PEM P-256 private key.
 pub fn read_key(path: &Path) -> Result<SigningKey> {
     let pem = fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-    SigningKey::from_pkcs8_pem(&pem)
-        .map_err(|e| Error::bad_dir(path, format!("not a PKCS#8 PEM P-256 private key ({e})")))
+    SigningKey::from_pkcs8_pem(&pem).map_err(|e| {
+        let why = match vouch_protocol::key::private_key_kind(&pem) {
+            Some(kind) => format!("it is {kind}"),
+            None => e.to_string(),
+        };
+        Error::bad_dir(path, format!("not a PKCS#8 PEM P-256 private key: {why}"))
+    })
 }
 
 pub(crate) fn key_pem(key: &SigningKey) -> Result<String> {
@@ -549,4 +554,23 @@ fn sync_dir(dir: &Path) -> Result<()> {
     }
     let _ = dir;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn a_key_of_another_algorithm_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("label.key.pem");
+        let p384 = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P384_SHA384).unwrap();
+        fs::write(&path, p384.serialize_pem()).unwrap();
+        let err = read_key(&path).err().unwrap().to_string();
+        assert!(
+            err.contains("P-256") && err.contains("it is an EC key on curve P-384"),
+            "{err}"
+        );
+    }
 }

@@ -53,6 +53,18 @@ pub enum Error {
         found: String,
     },
 
+    /// The server sent a staff certificate that the pinned CA did not sign.
+    #[error(
+        "the server sent a staff certificate that the CA pinned by the invite does not vouch \
+         for ({detail}); nothing was stored, and every later connection would have failed. \
+         Tell the operator (the server's CA key may not match its CA certificate); a \
+         registration used the invite up, so ask for a new one"
+    )]
+    UntrustedCertificate {
+        /// Why the certificate does not verify.
+        detail: String,
+    },
+
     /// The server refused the invite code.
     #[error(
         "the server refused the invite: it is unknown, already used or expired; ask your \
@@ -197,6 +209,19 @@ pub enum Error {
         detail: String,
     },
 
+    /// The queue folder holds something sled cannot read: a damaged database, or not a queue.
+    #[error(
+        "the queue in {path} is damaged or is not a vouch-field queue ({detail}); nothing was \
+         changed: check that --data names the right folder; if it does, keep the folder and \
+         tell the operator (scans not yet synced are in it)"
+    )]
+    QueueDamaged {
+        /// The queue folder.
+        path: PathBuf,
+        /// What sled said.
+        detail: String,
+    },
+
     /// Another process holds the queue.
     #[error(
         "the data folder {path} is in use by another vouch-field or by the app; close it and \
@@ -268,6 +293,7 @@ impl Error {
             Error::BadInvite(_) => "bad_invite",
             Error::CaMismatch { .. } => "ca_mismatch",
             Error::InviteRefused => "invite_refused",
+            Error::UntrustedCertificate { .. } => "untrusted_certificate",
             Error::BadLabel(_) => "bad_label",
             Error::BadField { .. } => "bad_field",
             Error::BadArgument(_) => "bad_argument",
@@ -282,6 +308,7 @@ impl Error {
             Error::Server { .. } => "server_error",
             Error::Protocol(_) => "protocol",
             Error::Storage { .. } => "storage",
+            Error::QueueDamaged { .. } => "queue_damaged",
             Error::Busy { .. } => "busy",
             Error::Corrupt { .. } => "corrupt",
             Error::Io { .. } => "io",
@@ -322,7 +349,7 @@ impl Error {
             | Error::NoCode { .. }
             | Error::Image { .. }
             | Error::RepeatScan { .. } => 5,
-            Error::Tls { .. } | Error::CaMismatch { .. } => 6,
+            Error::Tls { .. } | Error::CaMismatch { .. } | Error::UntrustedCertificate { .. } => 6,
             _ => 1,
         }
     }
@@ -331,6 +358,23 @@ impl Error {
         Error::Io {
             path: path.to_path_buf(),
             source,
+        }
+    }
+
+    /// Why the queue database would not open: damaged or foreign data is told apart from a
+    /// failing disk or a folder in use, which need other fixes.
+    pub(crate) fn queue_open(path: &Path, e: sled::Error) -> Self {
+        match e {
+            // sled's own text names an offset and a backtrace, neither of use here.
+            sled::Error::Corruption { .. } => Error::QueueDamaged {
+                path: path.to_path_buf(),
+                detail: "sled found data it cannot read".into(),
+            },
+            sled::Error::Unsupported(detail) => Error::QueueDamaged {
+                path: path.to_path_buf(),
+                detail,
+            },
+            other => Error::storage(path, other),
         }
     }
 

@@ -271,7 +271,12 @@ fn load_key(path: &Path) -> Result<Option<SigningKey>> {
             .map(Some)
             .map_err(|e| Error::Key {
                 path: path.to_path_buf(),
-                detail: e.to_string(),
+                detail: match vouch_protocol::key::private_key_kind(&text) {
+                    Some(kind) => {
+                        format!("it is {kind}; the install key must be P-256, in PKCS#8 PEM")
+                    }
+                    None => e.to_string(),
+                },
             }),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(Error::io(path, e)),
@@ -385,12 +390,6 @@ pub(crate) async fn register(
             "the server issued a certificate for another key".into(),
         ));
     }
-    let issued = pem_certs(&answer.certificate_pem);
-    if issued.is_empty() {
-        return Err(Error::Protocol(
-            "the server's answer holds no certificate".into(),
-        ));
-    }
     let info = IdentityInfo {
         server_url: url,
         name: answer.name.clone(),
@@ -400,14 +399,53 @@ pub(crate) async fn register(
         registered_at_ms: now_ms,
         ca_sha256: expected,
     };
-    fsutil::write_atomic(&paths.ca, cert_pem(&ca_der).as_bytes(), 0o644)?;
-    store_issued(&paths, &answer, &info)?;
+    store_registration(&paths, &answer, &info, &ca_der)?;
     Ok(Identity {
         info,
         key,
         cert_pem: answer.certificate_pem,
         ca_der,
     })
+}
+
+/// Checks that the first certificate of `certificate_pem` is signed by the pinned CA and valid
+/// now for client authentication: the check the server's TLS makes on every later connection,
+/// made before anything is stored, so that a server whose CA key and certificate disagree is
+/// caught at registration instead of at the first sync.
+fn check_issued_by(certificate_pem: &str, ca_der: &[u8]) -> Result<()> {
+    let untrusted = |detail: String| Error::UntrustedCertificate { detail };
+    let Some(cert) = pem_certs(certificate_pem).into_iter().next() else {
+        return Err(Error::Protocol(
+            "the server's answer holds no certificate".into(),
+        ));
+    };
+    let mut roots = rustls::RootCertStore::empty();
+    roots
+        .add(CertificateDer::from(ca_der.to_vec()))
+        .map_err(|e| untrusted(format!("the pinned CA certificate is unusable: {e}")))?;
+    let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+        std::sync::Arc::new(roots),
+        crate::net::provider(),
+    )
+    .build()
+    .map_err(|e| untrusted(e.to_string()))?;
+    verifier
+        .verify_client_cert(&cert, &[], rustls::pki_types::UnixTime::now())
+        .map_err(|e| untrusted(e.to_string()))?;
+    Ok(())
+}
+
+/// Stores a registration, once its certificate checks out against the pinned CA: the CA, then
+/// the certificate, and `identity.json` last (its presence means "registered").
+fn store_registration(
+    paths: &Paths,
+    answer: &RegisterAnswer,
+    info: &IdentityInfo,
+    ca_der: &[u8],
+) -> Result<()> {
+    check_issued_by(&answer.certificate_pem, ca_der)?;
+    fsutil::write_atomic(&paths.ca, cert_pem(ca_der).as_bytes(), 0o644)?;
+    store_issued(paths, answer, info)
 }
 
 /// Stores an issued staff certificate, its chain (when the server sent one) and the identity
@@ -446,6 +484,7 @@ pub(crate) async fn renew(data: &Path, current: &Identity, sync: &SyncConfig) ->
             "the server's renewal answer holds no certificate for this install's key".into(),
         ));
     }
+    check_issued_by(&answer.certificate_pem, &current.ca_der)?;
     let info = IdentityInfo {
         not_after_ms: answer.not_after_ms,
         ..current.info.clone()
@@ -480,10 +519,107 @@ mod tests {
     }
 
     #[test]
+    fn a_key_of_another_algorithm_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("staff-key.pem");
+        for (alg, words) in [
+            (&rcgen::PKCS_ECDSA_P384_SHA384, "an EC key on curve P-384"),
+            (&rcgen::PKCS_ED25519, "an Ed25519 key"),
+        ] {
+            let pem = rcgen::KeyPair::generate_for(alg).unwrap().serialize_pem();
+            std::fs::write(&path, pem).unwrap();
+            let err = load_key(&path).err().unwrap().to_string();
+            assert!(
+                err.contains(words) && err.contains("must be P-256"),
+                "{err}"
+            );
+        }
+        let rsa = "-----BEGIN RSA PRIVATE KEY-----\nMIIBOgIBAAJBAKj34GkxFhD90vcNLYLInFEX6Ppy1tPf9Cnzj4p4WGeKLs1Pt8Qu\n-----END RSA PRIVATE KEY-----\n";
+        std::fs::write(&path, rsa).unwrap();
+        let err = load_key(&path).err().unwrap().to_string();
+        assert!(err.contains("an RSA key"), "{err}");
+    }
+
+    #[test]
     fn csr_carries_the_key() {
         let key = SigningKey::random(&mut rand_core::OsRng);
         let der = csr_der(&key).unwrap();
         assert!(der.len() > 100);
+    }
+
+    /// A CA and a staff certificate it issued for a fresh key, as the server makes them.
+    fn ca_and_staff_cert() -> (
+        rcgen::Certificate,
+        rcgen::Issuer<'static, rcgen::KeyPair>,
+        String,
+    ) {
+        let ca_key = rcgen::KeyPair::generate().unwrap();
+        let mut params = rcgen::CertificateParams::new(Vec::new()).unwrap();
+        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        params.key_usages = vec![
+            rcgen::KeyUsagePurpose::KeyCertSign,
+            rcgen::KeyUsagePurpose::DigitalSignature,
+        ];
+        let ca = params.self_signed(&ca_key).unwrap();
+        let issuer = rcgen::Issuer::new(params, ca_key);
+        let staff = staff_cert(&issuer);
+        (ca, issuer, staff)
+    }
+
+    fn staff_cert(issuer: &rcgen::Issuer<'static, rcgen::KeyPair>) -> String {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let mut params = rcgen::CertificateParams::new(Vec::new()).unwrap();
+        params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ClientAuth];
+        params.signed_by(&key, issuer).unwrap().pem()
+    }
+
+    fn answer(certificate_pem: String) -> (RegisterAnswer, IdentityInfo) {
+        let answer = RegisterAnswer {
+            certificate_pem,
+            chain_pem: String::new(),
+            name: "T".into(),
+            role: Role::Technician,
+            key_id: "00".repeat(32),
+            not_after_ms: 1,
+        };
+        let info = IdentityInfo {
+            server_url: "https://localhost:1".into(),
+            name: "T".into(),
+            role: Role::Technician,
+            key_id: answer.key_id.clone(),
+            not_after_ms: 1,
+            registered_at_ms: 0,
+            ca_sha256: String::new(),
+        };
+        (answer, info)
+    }
+
+    #[test]
+    fn a_certificate_from_another_ca_is_refused_and_nothing_is_stored() {
+        let (pinned, _, _) = ca_and_staff_cert();
+        let (_, other_issuer, _) = ca_and_staff_cert();
+        let dir = tempfile::tempdir().unwrap();
+        let paths = Paths::of(dir.path());
+        fsutil::create_dir(&paths.dir).unwrap();
+        let (bad, info) = answer(staff_cert(&other_issuer));
+        let err = store_registration(&paths, &bad, &info, pinned.der()).unwrap_err();
+        assert_eq!(err.code(), "untrusted_certificate", "{err}");
+        assert!(err.to_string().contains("nothing was stored"), "{err}");
+        for file in [&paths.info, &paths.cert, &paths.ca, &paths.chain] {
+            assert!(!file.exists(), "{} was written", file.display());
+        }
+        assert!(Identity::load(dir.path()).unwrap().is_none());
+    }
+
+    #[test]
+    fn a_certificate_from_the_pinned_ca_is_stored() {
+        let (pinned, _, good) = ca_and_staff_cert();
+        let dir = tempfile::tempdir().unwrap();
+        let paths = Paths::of(dir.path());
+        fsutil::create_dir(&paths.dir).unwrap();
+        let (answer, info) = answer(good);
+        store_registration(&paths, &answer, &info, pinned.der()).unwrap();
+        assert!(paths.info.exists() && paths.cert.exists() && paths.ca.exists());
     }
 
     #[test]

@@ -19,7 +19,8 @@ use serde::{Deserialize, Serialize};
 use crate::config::SyncConfig;
 use crate::error::{Error, Result};
 
-fn provider() -> Arc<CryptoProvider> {
+/// The crypto provider of every TLS connection and certificate check (ring).
+pub(crate) fn provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 

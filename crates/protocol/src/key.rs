@@ -256,6 +256,55 @@ pub fn parse_hex_array<const N: usize>(text: &str, what: &'static str) -> Result
     Ok(out)
 }
 
+/// What a PEM private key that is not a PKCS#8 P-256 key is, in words, for an error message:
+/// "an RSA key", "an EC key on curve P-384 (secp384r1)", ... `None` when it is a PKCS#8
+/// P-256 key (its problem is elsewhere) or not a PEM key at all (the parser's own error says
+/// more). Text only: no file is read.
+pub fn private_key_kind(pem: &str) -> Option<String> {
+    use p256::pkcs8::der::Decode;
+    let begin = pem.find("-----BEGIN ")?;
+    let rest = &pem[begin + 11..];
+    let label = &rest[..rest.find("-----")?];
+    let body: String = rest
+        .lines()
+        .skip(1)
+        .take_while(|l| !l.starts_with("-----END"))
+        .flat_map(|l| l.trim().chars())
+        .collect();
+    match label {
+        "RSA PRIVATE KEY" => return Some("an RSA key (PKCS#1)".into()),
+        "EC PRIVATE KEY" => return Some("an EC key in SEC1 form, not PKCS#8".into()),
+        "ENCRYPTED PRIVATE KEY" => return Some("an encrypted key".into()),
+        "PRIVATE KEY" => {}
+        other => return Some(alloc::format!("a \"{other}\" PEM block, not a private key")),
+    }
+    let der = data_encoding::BASE64.decode(body.as_bytes()).ok()?;
+    let info = p256::pkcs8::PrivateKeyInfo::from_der(&der).ok()?;
+    let curve = info
+        .algorithm
+        .parameters_oid()
+        .ok()
+        .map(|o| alloc::format!("{o}"));
+    let kind = match (
+        alloc::format!("{}", info.algorithm.oid).as_str(),
+        curve.as_deref(),
+    ) {
+        ("1.2.840.10045.2.1", Some("1.2.840.10045.3.1.7")) => return None,
+        ("1.2.840.10045.2.1", Some("1.3.132.0.34")) => {
+            "an EC key on curve P-384 (secp384r1)".into()
+        }
+        ("1.2.840.10045.2.1", Some("1.3.132.0.35")) => {
+            "an EC key on curve P-521 (secp521r1)".into()
+        }
+        ("1.2.840.10045.2.1", Some("1.3.132.0.10")) => "an EC key on curve secp256k1".into(),
+        ("1.2.840.10045.2.1", c) => alloc::format!("an EC key on curve {}", c.unwrap_or("(none)")),
+        ("1.2.840.113549.1.1.1" | "1.2.840.113549.1.1.10", _) => "an RSA key".into(),
+        ("1.3.101.112", _) => "an Ed25519 key".into(),
+        (oid, _) => alloc::format!("a key of algorithm {oid}"),
+    };
+    Some(kind)
+}
+
 /// SHA-256.
 pub fn sha256(bytes: &[u8]) -> [u8; 32] {
     Sha256::digest(bytes).into()

@@ -97,6 +97,27 @@ pub enum ScanError {
         /// The decoder's message.
         message: String,
     },
+    /// An image file's header claims more pixels than [`MAX_IMAGE_PIXELS`]: refused before
+    /// decoding (a decompression bomb, or a photo far larger than a label needs).
+    #[error(
+        "cannot decode image {path}: it is {width}x{height} pixels, more than the {max} \
+         megapixels accepted; take a smaller photo or crop it to the label",
+        max = MAX_IMAGE_PIXELS / (1024 * 1024)
+    )]
+    TooLarge {
+        /// The file.
+        path: String,
+        /// Width in pixels, from the header.
+        width: u32,
+        /// Height in pixels, from the header.
+        height: u32,
+    },
+    /// An image file ends early (an interrupted copy or download).
+    #[error("cannot decode image {path}: the file is truncated (it ends early); copy it again")]
+    Truncated {
+        /// The file.
+        path: String,
+    },
     /// A raw frame's buffer does not match its dimensions.
     #[error("bad frame: {0}")]
     BadFrame(String),
@@ -175,17 +196,80 @@ pub fn decode_luma(img: binarize::Gray<'_>, opts: &DecodeOptions) -> Vec<Decoded
         .collect()
 }
 
-/// Reads an image file (JPEG, PNG, WebP) as grey.
+/// The largest image file decoded, in pixels: 64 megapixels, above the 48 to 50 MP of the
+/// largest phone cameras. The dimensions are read from the header first, so a small file that
+/// claims more (a decompression bomb) is refused before anything is allocated. The one limit
+/// for every image file: the CLI's `decode` and `scan --image`, and the app's photo import.
+pub const MAX_IMAGE_PIXELS: u64 = 64 * 1024 * 1024;
+
+/// Reads an image file (JPEG, PNG, WebP) as grey: refused before decoding when its header
+/// claims more than [`MAX_IMAGE_PIXELS`]; a file that ends early is [`ScanError::Truncated`].
 pub fn load_gray(path: &Path) -> Result<GrayImage, ScanError> {
+    let name = path.display().to_string();
     let bytes = std::fs::read(path).map_err(|source| ScanError::Io {
-        path: path.display().to_string(),
+        path: name.clone(),
         source,
     })?;
-    let img = image::load_from_memory(&bytes).map_err(|e| ScanError::Image {
-        path: path.display().to_string(),
+    let image_error = |e: image::ImageError| image_error(&name, e);
+    let reader = || {
+        image::ImageReader::new(std::io::Cursor::new(&bytes))
+            .with_guessed_format()
+            .map_err(|e| image_error(image::ImageError::IoError(e)))
+    };
+    let header = reader()?;
+    let format = header.format();
+    let (width, height) = header.into_dimensions().map_err(image_error)?;
+    if u64::from(width) * u64::from(height) > MAX_IMAGE_PIXELS {
+        return Err(ScanError::TooLarge {
+            path: name,
+            width,
+            height,
+        });
+    }
+    if format == Some(image::ImageFormat::Jpeg) && jpeg_is_truncated(&bytes) {
+        return Err(ScanError::Truncated { path: name });
+    }
+    Ok(reader()?.decode().map_err(image_error)?.to_luma8())
+}
+
+/// A decoder's error as a [`ScanError`]: an early end of the data is a truncated file.
+fn image_error(path: &str, e: image::ImageError) -> ScanError {
+    let ended_early = match &e {
+        image::ImageError::IoError(io) => io.kind() == std::io::ErrorKind::UnexpectedEof,
+        other => {
+            let text = other.to_string().to_ascii_lowercase();
+            [
+                "end of file",
+                "unexpected eof",
+                "end of stream",
+                "truncated",
+            ]
+            .iter()
+            .any(|needle| text.contains(needle))
+        }
+    };
+    if ended_early {
+        return ScanError::Truncated {
+            path: path.to_string(),
+        };
+    }
+    ScanError::Image {
+        path: path.to_string(),
         message: e.to_string(),
-    })?;
-    Ok(img.to_luma8())
+    }
+}
+
+/// Whether a JPEG lacks its end: no end-of-image marker (FF D9) after the last start-of-scan
+/// (FF DA). The JPEG decoder fills a missing end with grey and reports success, so a cut-off
+/// photo would read as "no code" without this check. Entropy-coded data escapes every FF byte,
+/// so FF DA and FF D9 there are real markers; an embedded thumbnail's markers come before the
+/// main image's scans.
+fn jpeg_is_truncated(bytes: &[u8]) -> bool {
+    let last_scan = bytes.windows(2).rposition(|w| w == [0xFF, 0xDA]);
+    match last_scan {
+        None => true,
+        Some(at) => !bytes[at..].windows(2).any(|w| w == [0xFF, 0xD9]),
+    }
 }
 
 /// Reads an image file and decodes the codes in it.

@@ -178,3 +178,144 @@ fn text_that_is_no_label_has_null_label() {
     assert_eq!(got[0].text, "https://example.com/x");
     assert!(got[0].label.is_none());
 }
+
+/// CRC-32 (ISO-HDLC), for PNG chunks.
+fn crc32(bytes: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for &b in bytes {
+        crc ^= u32::from(b);
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
+}
+
+/// Deflate bits, least significant first.
+#[derive(Default)]
+struct Bits {
+    out: Vec<u8>,
+    acc: u64,
+    n: u32,
+}
+
+impl Bits {
+    /// `count` bits of `value`, least significant first (block headers).
+    fn put(&mut self, value: u64, count: u32) {
+        self.acc |= value << self.n;
+        self.n += count;
+        while self.n >= 8 {
+            self.out.push(self.acc as u8);
+            self.acc >>= 8;
+            self.n -= 8;
+        }
+    }
+
+    /// A Huffman code, most significant bit first.
+    fn code(&mut self, code: u64, len: u32) {
+        let reversed = (0..len).fold(0, |r, i| (r << 1) | ((code >> i) & 1));
+        self.put(reversed, len);
+    }
+
+    fn finish(mut self) -> Vec<u8> {
+        if self.n > 0 {
+            self.out.push(self.acc as u8);
+        }
+        self.out
+    }
+}
+
+/// A valid, small PNG (8-bit grey) of `side` x `side` black pixels: one fixed-Huffman deflate
+/// block of back-references, 13 bits per 258 bytes: a decompression bomb.
+fn png_bomb(side: u32) -> Vec<u8> {
+    let total = u64::from(side) * (u64::from(side) + 1); // a filter byte per row
+    let mut bits = Bits::default();
+    bits.put(1, 1); // final block
+    bits.put(1, 2); // fixed Huffman
+    bits.code(0x30, 8); // literal 0
+    let matches = (total - 1) / 258;
+    for _ in 0..matches {
+        bits.code(0xC5, 8); // length 258 (code 285)
+        bits.code(0, 5); // distance 1
+    }
+    for _ in 0..(total - 1) % 258 {
+        bits.code(0x30, 8);
+    }
+    bits.code(0, 7); // end of block
+    let mut zlib = vec![0x78, 0x01];
+    zlib.extend(bits.finish());
+    let adler = ((total % 65521) << 16) | 1; // a = 1 + zeros, b = sum of a
+    zlib.extend_from_slice(&(adler as u32).to_be_bytes());
+
+    let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
+    let mut chunk = |kind: &[u8], data: &[u8]| {
+        png.extend_from_slice(&(data.len() as u32).to_be_bytes());
+        let mut body = kind.to_vec();
+        body.extend_from_slice(data);
+        png.extend_from_slice(&body);
+        png.extend_from_slice(&crc32(&body).to_be_bytes());
+    };
+    let mut ihdr = side.to_be_bytes().to_vec();
+    ihdr.extend_from_slice(&side.to_be_bytes());
+    ihdr.extend_from_slice(&[8, 0, 0, 0, 0]); // 8-bit grey, no interlace
+    chunk(b"IHDR", &ihdr);
+    chunk(b"IDAT", &zlib);
+    chunk(b"IEND", &[]);
+    png
+}
+
+#[test]
+fn the_bomb_generator_makes_a_valid_png() {
+    // The same construction at a size that may be decoded: every pixel black.
+    let img = image::load_from_memory(&png_bomb(300)).unwrap().to_luma8();
+    assert_eq!(img.dimensions(), (300, 300));
+    assert!(img.pixels().all(|p| p.0[0] == 0));
+}
+
+#[test]
+fn an_image_with_huge_dimensions_is_refused_before_decoding() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bomb.png");
+    let bomb = png_bomb(20_000);
+    assert!(bomb.len() < 4 << 20, "a small file ({} bytes)", bomb.len());
+    std::fs::write(&path, &bomb).unwrap();
+    let started = std::time::Instant::now();
+    let err = decode_file(&path).unwrap_err();
+    assert!(
+        started.elapsed() < Duration::from_millis(500),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(matches!(err, ScanError::TooLarge { .. }), "{err}");
+    let text = err.to_string();
+    assert!(
+        text.contains("20000x20000") && text.contains("megapixels"),
+        "{text}"
+    );
+    let v = decode_file_json(&path);
+    assert!(v["error"].as_str().unwrap().contains("20000x20000"), "{v}");
+}
+
+#[test]
+fn a_truncated_jpeg_says_it_is_truncated() {
+    let dir = tempfile::tempdir().unwrap();
+    let (img, _) = synth::case("clean", 1);
+    let mut jpeg = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 90)
+        .encode_image(&img)
+        .unwrap();
+    let whole = dir.path().join("whole.jpg");
+    std::fs::write(&whole, &jpeg).unwrap();
+    assert!(decode_file(&whole).is_ok());
+    for keep in [jpeg.len() * 2 / 3, jpeg.len() - 2] {
+        let cut = dir.path().join(format!("cut-{keep}.jpg"));
+        std::fs::write(&cut, &jpeg[..keep]).unwrap();
+        let err = decode_file(&cut).unwrap_err();
+        assert!(matches!(err, ScanError::Truncated { .. }), "{keep}: {err}");
+        assert!(err.to_string().contains("truncated"), "{err}");
+    }
+}

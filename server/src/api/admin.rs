@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
 use axum::{Extension, Json};
@@ -13,8 +13,8 @@ use vouch_protocol::key::{hex, sha256};
 use vouch_protocol::Invite;
 
 use super::{
-    blocking, checked_reason, identify, now_ms, require_reviewer, ApiError, ApiJson, AppState,
-    Identity,
+    blocking, checked_reason, identify, now_ms, require_reviewer, ApiError, ApiJson, ApiPath,
+    AppState, Identity,
 };
 use crate::domain::accept_gap;
 use crate::store::sled_store::verify_audit;
@@ -117,7 +117,7 @@ pub struct RevokeRequest {
 pub async fn staff_revoke(
     State(state): State<Arc<AppState>>,
     Extension(conn): Extension<ConnInfo>,
-    Path(key_id): Path<String>,
+    ApiPath(key_id): ApiPath<String>,
     ApiJson(req): ApiJson<RevokeRequest>,
 ) -> Result<Json<Value>, ApiError> {
     let reason = checked_reason(&req.reason)?;
@@ -148,7 +148,7 @@ pub struct AcceptGapRequest {
 pub async fn staff_accept_gap(
     State(state): State<Arc<AppState>>,
     Extension(conn): Extension<ConnInfo>,
-    Path(key_id): Path<String>,
+    ApiPath(key_id): ApiPath<String>,
     ApiJson(req): ApiJson<AcceptGapRequest>,
 ) -> Result<Json<Value>, ApiError> {
     let reason = checked_reason(&req.reason)?;

@@ -14,7 +14,7 @@ use vouch_protocol::enroll::{
 use vouch_protocol::key::{hex, sha256};
 use vouch_protocol::{PublicKey, Serial, Signature};
 
-use super::{now_ms, ApiError, ApiJson, AppState};
+use super::{now_ms, ApiError, ApiJson, AppState, RateKey};
 use crate::authority::checks::{check_csr_key, parse_csr_signed_by_its_key, verify_csr};
 use crate::authority::Profile;
 use crate::domain::{Device, DeviceCertificate, DeviceState};
@@ -59,7 +59,7 @@ pub async fn challenge(
     Extension(conn): Extension<ConnInfo>,
     ApiJson(req): ApiJson<ChallengeRequest>,
 ) -> Result<Json<Challenge>, ApiError> {
-    state.rate_limit(&conn.peer.ip().to_string(), &req.serial)?;
+    state.rate_limit(&conn.peer.ip().to_string(), RateKey::Serial(&req.serial))?;
     // In-memory sled reads and an unsynced insert: cheap enough to run on the async worker.
     let nonce = random_nonce()?;
     let expires_at_ms = now_ms() + state.config.enrollment.nonce_ttl_secs * 1000;
@@ -96,7 +96,7 @@ pub async fn complete(
     Extension(conn): Extension<ConnInfo>,
     ApiJson(req): ApiJson<EnrollRequest>,
 ) -> Result<Json<CertificateResponse>, ApiError> {
-    state.rate_limit(&conn.peer.ip().to_string(), &req.serial)?;
+    state.rate_limit(&conn.peer.ip().to_string(), RateKey::Serial(&req.serial))?;
     let serial = req.serial.chars().take(64).collect::<String>();
     let refusal = match enroll(&state, &req, conn.channel_binding) {
         Ok(issued) => match state.store.durable(issued.commit).await {

@@ -13,7 +13,8 @@ use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{DefaultBodyLimit, FromRequest, Request};
+use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Path, Query, Request};
+use axum::http::request::Parts;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -75,22 +76,68 @@ impl AppState {
         self.by_serial.retain_recent();
     }
 
-    fn rate_limit(&self, address: &str, serial: &str) -> Result<(), ApiError> {
-        // Keys are bounded: a serial is at most 32 characters, so longer input is cut.
-        let serial: String = serial.chars().take(64).collect();
-        let serial = serial.as_str();
-        for (limiter, key, what) in [
+    fn rate_limit(&self, address: &str, key: RateKey<'_>) -> Result<(), ApiError> {
+        let bucket = key.bucket();
+        for (limiter, bucket, what) in [
             (&self.by_address, address, "address"),
-            (&self.by_serial, serial, "serial"),
+            (&self.by_serial, bucket.as_str(), key.kind()),
         ] {
-            if let Err(not_until) = limiter.check_key(&key.to_string()) {
+            if let Err(not_until) = limiter.check_key(&bucket.to_string()) {
                 let wait = not_until.wait_time_from(governor::clock::Clock::now(limiter.clock()));
-                tracing::warn!(address, serial, limit = what, "enrollment rate limit hit");
+                // The serial is logged; an invite code is a secret (PROTOCOL.md 7), so neither
+                // it nor its hash is.
+                let serial = key.loggable();
+                tracing::warn!(
+                    address,
+                    serial = serial.as_deref(),
+                    limit = what,
+                    "rate limit hit"
+                );
                 self.metrics.refusal("rate_limited");
                 return Err(ApiError::rate_limited(wait.as_secs().max(1)));
             }
         }
         Ok(())
+    }
+}
+
+/// What the second rate limiter is keyed by, besides the client's address.
+#[derive(Clone, Copy)]
+enum RateKey<'a> {
+    /// A device serial, as sent (enrollment).
+    Serial(&'a str),
+    /// An invite code, as sent (registration): a secret, so it is bucketed by a hash.
+    Invite(&'a str),
+}
+
+impl RateKey<'_> {
+    /// The limiter's key. Keys are bounded: a serial is at most 32 characters, so longer input
+    /// is cut to 64; an invite is keyed by 128 bits of the SHA-256 of its trimmed code (the
+    /// code itself is never kept), with a prefix no serial has.
+    fn bucket(self) -> String {
+        match self {
+            RateKey::Serial(serial) => serial.chars().take(64).collect(),
+            RateKey::Invite(code) => {
+                let digest = vouch_protocol::key::sha256(code.trim().as_bytes());
+                format!("invite:{}", vouch_protocol::key::hex(&digest[..16]))
+            }
+        }
+    }
+
+    /// The limit's name in the log.
+    fn kind(self) -> &'static str {
+        match self {
+            RateKey::Serial(_) => "serial",
+            RateKey::Invite(_) => "invite",
+        }
+    }
+
+    /// What the log may say about the key: a serial (cut to 64 characters), never an invite.
+    fn loggable(self) -> Option<String> {
+        match self {
+            RateKey::Serial(serial) => Some(serial.chars().take(64).collect()),
+            RateKey::Invite(_) => None,
+        }
     }
 }
 
@@ -287,6 +334,40 @@ fn too_slow_cause(error: &(dyn std::error::Error + 'static)) -> Option<String> {
         next = e.source();
     }
     None
+}
+
+/// A query string whose rejections become [`ApiError`]s: `400 bad_query` in the JSON error
+/// shape (a parameter given twice, a value that does not decode), never axum's plain text.
+pub struct ApiQuery<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        match Query::<T>::from_request_parts(parts, state).await {
+            Ok(Query(v)) => Ok(Self(v)),
+            Err(rejection) => Err(ApiError::bad_request("bad_query", rejection.body_text())),
+        }
+    }
+}
+
+/// Path parameters whose rejections become [`ApiError`]s: `400 bad_path` in the JSON error
+/// shape (e.g. percent-encoding that is not UTF-8).
+pub struct ApiPath<T>(pub T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        match Path::<T>::from_request_parts(parts, state).await {
+            Ok(Path(v)) => Ok(Self(v)),
+            // A route whose pattern and extractor disagree: our bug, not the caller's.
+            Err(rejection) if rejection.status().is_server_error() => Err(ApiError::internal(
+                &ServerError::BadRequest(rejection.body_text()),
+            )),
+            Err(rejection) => Err(ApiError::bad_request("bad_path", rejection.body_text())),
+        }
+    }
 }
 
 /// Who a client certificate says the caller is.

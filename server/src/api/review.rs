@@ -3,14 +3,17 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::{Extension, Json};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::staff::scans_of;
-use super::{blocking, checked_reason, now_ms, require_reviewer, ApiError, ApiJson, AppState};
+use super::{
+    blocking, checked_reason, now_ms, require_reviewer, ApiError, ApiJson, ApiPath, ApiQuery,
+    AppState,
+};
 use crate::domain::{apply_decision, Decision, Device, DeviceState};
 use crate::store::AuditNote;
 use crate::tls::ConnInfo;
@@ -42,7 +45,7 @@ fn checked_serial(serial: &str) -> Result<(), ApiError> {
 pub async fn list(
     State(state): State<Arc<AppState>>,
     Extension(conn): Extension<ConnInfo>,
-    Query(q): Query<ListQuery>,
+    ApiQuery(q): ApiQuery<ListQuery>,
 ) -> Result<Json<Value>, ApiError> {
     blocking(move || {
         require_reviewer(&state, &conn)?;
@@ -64,7 +67,7 @@ pub async fn list(
 pub async fn show(
     State(state): State<Arc<AppState>>,
     Extension(conn): Extension<ConnInfo>,
-    Path(serial): Path<String>,
+    ApiPath(serial): ApiPath<String>,
 ) -> Result<Json<Value>, ApiError> {
     checked_serial(&serial)?;
     blocking(move || {
@@ -112,7 +115,7 @@ pub struct DecisionRequest {
 pub async fn decide(
     State(state): State<Arc<AppState>>,
     Extension(conn): Extension<ConnInfo>,
-    Path((serial, verb)): Path<(String, String)>,
+    ApiPath((serial, verb)): ApiPath<(String, String)>,
     ApiJson(req): ApiJson<DecisionRequest>,
 ) -> Result<Json<Value>, ApiError> {
     let decision = match verb.as_str() {

@@ -13,7 +13,9 @@ use vouch_protocol::SignedScanRecord;
 
 use super::device::RenewRequest;
 use super::enroll::verify_fast;
-use super::{blocking, csr_from_base64, identify, now_ms, ApiError, ApiJson, AppState, Identity};
+use super::{
+    blocking, csr_from_base64, identify, now_ms, ApiError, ApiJson, AppState, Identity, RateKey,
+};
 use crate::authority::Profile;
 use crate::domain::{decide_scan, ScanOutcome, ScanPolicy};
 use crate::store::{AuditNote, StaffMember, StoredScan};
@@ -43,8 +45,8 @@ pub async fn register(
     Extension(conn): Extension<ConnInfo>,
     ApiJson(req): ApiJson<RegisterRequest>,
 ) -> Result<Json<Value>, ApiError> {
-    // Per address, and per invite code (so guesses at one code are limited too).
-    state.rate_limit(&conn.peer.ip().to_string(), &format!("invite:{}", req.code))?;
+    // Per address, and per invite (so guesses at one code are limited too).
+    state.rate_limit(&conn.peer.ip().to_string(), RateKey::Invite(&req.code))?;
     blocking(move || {
         let (_, csr) = csr_from_base64(&req.csr)?;
         let code_hash = hex(&sha256(req.code.trim().as_bytes()));

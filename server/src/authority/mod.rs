@@ -157,19 +157,43 @@ fn basic_constraints_not_ca() -> CustomExtension {
     ext
 }
 
+/// Checks that the CA key is the private half of the CA certificate's public key.
+fn check_key_matches(cert_pem: &str, key: &KeyPair) -> Result<(), ServerError> {
+    let der = files::pem_to_der(cert_pem, "CERTIFICATE")?;
+    let (_, cert) = x509_parser::parse_x509_certificate(&der)
+        .map_err(|e| ServerError::Authority(format!("CA certificate: {e}")))?;
+    if cert.public_key().raw != rcgen::PublicKeyData::subject_public_key_info(key).as_slice() {
+        return Err(ServerError::Authority(
+            "the CA key does not belong to the CA certificate: certificates it signed would \
+             not verify (restore the matching key, or import the pair again)"
+                .into(),
+        ));
+    }
+    Ok(())
+}
+
 impl Authority {
     /// Loads the CA from the data folder.
     pub fn load(data_dir: &Path) -> Result<Self, ServerError> {
         let paths = files::DataPaths::new(data_dir);
         let cert_pem = files::read_text(&paths.ca_cert())?;
         let key_pem = files::read_text(&paths.ca_key())?;
-        Self::from_pem(&cert_pem, &key_pem)
+        Self::from_pem(&cert_pem, &key_pem).map_err(|e| match e {
+            ServerError::Authority(why) => ServerError::Authority(format!(
+                "{why} (CA certificate {}, CA key {})",
+                paths.ca_cert().display(),
+                paths.ca_key().display()
+            )),
+            other => other,
+        })
     }
 
-    /// Builds the authority from a CA certificate and key (PEM).
+    /// Builds the authority from a CA certificate and key (PEM). Refuses a key that does not
+    /// belong to the certificate: everything it signed would fail to verify against the CA.
     pub fn from_pem(cert_pem: &str, key_pem: &str) -> Result<Self, ServerError> {
         let key = KeyPair::from_pem(key_pem)
             .map_err(|e| ServerError::Authority(format!("CA key: {e}")))?;
+        check_key_matches(cert_pem, &key)?;
         let issuer = Issuer::from_ca_cert_pem(cert_pem, key)
             .map_err(|e| ServerError::Authority(format!("CA certificate: {e}")))?;
         let ca_der = files::pem_to_der(cert_pem, "CERTIFICATE")?;

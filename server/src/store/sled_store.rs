@@ -211,6 +211,37 @@ fn revoke_certificate_tx(t: &Tx<'_>, serial: &str, now_ms: u64) -> TxResult<()> 
     Ok(())
 }
 
+/// Says why the database folder would not open, in words that point at the fix.
+fn open_error(dir: &Path, e: &sled::Error) -> ServerError {
+    let detail = match e {
+        // sled's own text for this names an offset and a backtrace, neither of use here.
+        sled::Error::Corruption { .. } => "sled found data it cannot read".to_string(),
+        other => other.to_string(),
+    };
+    if detail.contains("could not acquire lock") {
+        return ServerError::Storage(format!(
+            "the database in {} is in use by another process (is another vouch-server serving \
+             this data folder?)",
+            dir.display()
+        ));
+    }
+    if matches!(
+        e,
+        sled::Error::Corruption { .. } | sled::Error::Unsupported(_)
+    ) {
+        return ServerError::Storage(format!(
+            "cannot open the database in {}: it is damaged or not a Vouch store ({detail}); \
+             nothing was changed: check that --data names the right folder, or restore the data \
+             folder from a backup",
+            dir.display()
+        ));
+    }
+    ServerError::Storage(format!(
+        "cannot open the database in {}: {detail}",
+        dir.display()
+    ))
+}
+
 impl SledStore {
     /// Opens (or creates) the store in `dir`, syncing each commit at once.
     pub fn open(dir: &Path) -> Result<Self, ServerError> {
@@ -226,20 +257,7 @@ impl SledStore {
             .path(dir)
             .mode(sled::Mode::HighThroughput)
             .open()
-            .map_err(|e| {
-                let detail = e.to_string();
-                if detail.contains("could not acquire lock") {
-                    return ServerError::Storage(format!(
-                        "the database in {} is in use by another process (is another vouch-server \
-                     serving this data folder?)",
-                        dir.display()
-                    ));
-                }
-                ServerError::Storage(format!(
-                    "cannot open the database in {}: {detail}",
-                    dir.display()
-                ))
-            })?;
+            .map_err(|e| open_error(dir, &e))?;
         let trees = TREE_NAMES
             .iter()
             .map(|name| db.open_tree(name).map_err(storage))

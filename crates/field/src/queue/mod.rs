@@ -90,7 +90,7 @@ impl Queue {
         let db = sled::Config::new()
             .path(dir)
             .open()
-            .map_err(|e| Error::storage(dir, e))?;
+            .map_err(|e| Error::queue_open(dir, e))?;
         let tree = |name: &str| db.open_tree(name).map_err(|e| Error::storage(dir, e));
         let queue = Self {
             records: tree("records")?,
@@ -408,6 +408,21 @@ mod tests {
     use std::collections::BTreeSet;
     use vouch_protocol::key::public_key_of;
     use vouch_protocol::{Label, Model, NewScan, RecordId, ScanRecord, Serial};
+
+    #[test]
+    fn a_damaged_queue_folder_says_so() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("conf"), b"not sled\n").unwrap();
+        std::fs::write(dir.path().join("db"), [0x5a; 4096]).unwrap();
+        let err = Queue::open(dir.path()).err().unwrap();
+        assert_eq!(err.code(), "queue_damaged", "{err}");
+        let text = err.to_string();
+        assert!(
+            text.contains("is damaged or is not a vouch-field queue")
+                && !text.contains("free space"),
+            "{text}"
+        );
+    }
 
     struct Maker {
         staff: SigningKey,
