@@ -33,6 +33,8 @@ APT_PACKAGES=(
   xvfb xauth webkit2gtk-driver xdotool imagemagick
   # crates/field/tests/durability.rs traces the fsync before a scan is confirmed
   strace
+  # server/tests/hsm.rs: SoftHSM2 is the PKCS#11 token the CA key lives in, made by each test
+  softhsm2
 )
 
 install_apt() {

@@ -80,6 +80,18 @@ idle_timeout_secs = 30
 max_connections = 4096
 # Most connections open at once from one client IP address (clients behind one NAT share it).
 max_connections_per_address = 64
+
+[pkcs11]
+# Used only when the CA key is in a PKCS#11 token (`init --ca-key-uri`); a CA whose key is the
+# file ca/ca.key.pem (the default) ignores this section.
+# The PKCS#11 module. The default is where Debian's softhsm2 package puts SoftHSM2; a hardware
+# token or HSM names its vendor's module here.
+module = "/usr/lib/softhsm/libsofthsm2.so"
+# The token's user PIN is read from this environment variable when the server starts...
+pin_env = "VOUCH_PKCS11_PIN"
+# ...or, when this is set, from this file (its first line; keep it mode 0600). The PIN is never
+# a command-line argument and never logged.
+pin_file = ""
 "#;
 
 /// The server configuration.
@@ -102,6 +114,20 @@ pub struct Config {
     pub storage: StorageConfig,
     /// Limits.
     pub limits: LimitConfig,
+    /// How to reach a PKCS#11 token that holds the CA key.
+    pub pkcs11: Pkcs11Config,
+}
+
+/// `[pkcs11]`: the module and the PIN's source, for a CA key held in a token.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Pkcs11Config {
+    /// Path of the PKCS#11 module (shared library).
+    pub module: String,
+    /// The environment variable holding the user PIN.
+    pub pin_env: String,
+    /// A file holding the user PIN (first line); wins over `pin_env` when not empty.
+    pub pin_file: String,
 }
 
 /// `[storage]`.

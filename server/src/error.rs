@@ -46,6 +46,9 @@ pub enum ServerError {
     /// A client was too slow: a request body did not arrive in time.
     #[error("{0}")]
     TooSlow(String),
+    /// The CA key cannot sign right now (its PKCS#11 token is unreachable); try again later.
+    #[error("{0}")]
+    CaUnavailable(String),
     /// The admin client could not talk to the server.
     #[error("{0}")]
     Client(String),

@@ -21,7 +21,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use authority::files::{self, DataPaths};
-use authority::{Authority, Profile};
+use authority::token::{KeyUri, TokenKey};
+use authority::{Authority, CaKey, Profile};
 use rcgen::KeyPair;
 
 pub use api::{router, AppState};
@@ -35,6 +36,22 @@ pub struct ImportCa {
     pub cert: PathBuf,
     /// CA private key, PEM file (PKCS#8).
     pub key: PathBuf,
+}
+
+/// Where `init` gets the CA key.
+#[derive(Clone, Copy, Debug)]
+pub enum CaKeySource<'a> {
+    /// A new key in the file `ca/ca.key.pem` (the default).
+    NewFile,
+    /// An existing CA certificate and key file, imported.
+    Import(&'a ImportCa),
+    /// A key in a PKCS#11 token, named by an RFC 7512 URI; `new_key` makes it there first.
+    Token {
+        /// `pkcs11:token=...;object=...`
+        uri: &'a str,
+        /// Make the key in the token (refused if one exists) rather than use an existing one.
+        new_key: bool,
+    },
 }
 
 /// What `init` made (paths only; secrets are never returned or printed).
@@ -55,8 +72,54 @@ pub fn init(
     hostnames: &[String],
     import: Option<&ImportCa>,
 ) -> Result<InitReport, ServerError> {
+    let source = import.map_or(CaKeySource::NewFile, CaKeySource::Import);
+    init_with(data_dir, hostnames, source)
+}
+
+/// The CA key as the data folder keeps it: a PEM file, or the URI of a token key.
+enum KeyRecord {
+    Pem(String),
+    Uri(String),
+}
+
+/// The authority `init` makes: its certificate (PEM) and how the data folder records its key.
+/// Nothing is written here, so a refusal leaves no half-made data folder.
+fn init_authority(
+    data_dir: &Path,
+    source: CaKeySource<'_>,
+) -> Result<(Authority, String, KeyRecord), ServerError> {
+    match source {
+        CaKeySource::NewFile => {
+            let (ca_pem, key_pem) = Authority::generate_ca("Vouch CA")?;
+            let authority = Authority::from_pem(&ca_pem, &key_pem)?;
+            Ok((authority, ca_pem, KeyRecord::Pem(key_pem)))
+        }
+        CaKeySource::Import(i) => {
+            let (ca_pem, key_pem) = (files::read_text(&i.cert)?, files::read_text(&i.key)?);
+            let authority = Authority::from_pem(&ca_pem, &key_pem)?;
+            check_is_ca(&ca_pem)?;
+            Ok((authority, ca_pem, KeyRecord::Pem(key_pem)))
+        }
+        CaKeySource::Token { uri, new_key } => {
+            let parsed = KeyUri::parse(uri)?;
+            // The folder's config.toml if the operator wrote one first, else the defaults.
+            let config = Config::load(data_dir)?;
+            let key = TokenKey::open(&config.pkcs11, parsed, new_key)?;
+            let ca_pem = Authority::self_signed_ca("Vouch CA", &key)?;
+            let authority = Authority::from_key(&ca_pem, CaKey::Token(key))?;
+            Ok((authority, ca_pem, KeyRecord::Uri(uri.to_string())))
+        }
+    }
+}
+
+/// [`init`] with the CA key from `source` (a token among them).
+pub fn init_with(
+    data_dir: &Path,
+    hostnames: &[String],
+    source: CaKeySource<'_>,
+) -> Result<InitReport, ServerError> {
     let paths = DataPaths::new(data_dir);
-    if paths.ca_key().exists() || paths.ca_cert().exists() {
+    if paths.ca_key().exists() || paths.ca_cert().exists() || paths.ca_key_uri().exists() {
         return Err(ServerError::Conflict(format!(
             "{} already holds a CA: refusing to overwrite it (use another --data folder)",
             data_dir.display()
@@ -72,12 +135,7 @@ pub fn init(
             )));
         }
     }
-    let (ca_pem, ca_key_pem) = match import {
-        None => Authority::generate_ca("Vouch CA")?,
-        Some(i) => (files::read_text(&i.cert)?, files::read_text(&i.key)?),
-    };
-    let authority = Authority::from_pem(&ca_pem, &ca_key_pem)?;
-    check_is_ca(&ca_pem)?;
+    let (authority, ca_pem, key_record) = init_authority(data_dir, source)?;
     let server_key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)
         .map_err(|e| ServerError::Authority(e.to_string()))?;
     let server = authority.issue_server(&server_key, hostnames)?;
@@ -89,7 +147,10 @@ pub fn init(
         authority::operator::OPERATOR_CERT_DAYS,
         300,
     )?;
-    files::write_secret(&paths.ca_key(), &ca_key_pem)?;
+    match &key_record {
+        KeyRecord::Pem(pem) => files::write_secret(&paths.ca_key(), pem)?,
+        KeyRecord::Uri(uri) => files::write_public(&paths.ca_key_uri(), &format!("{uri}\n"))?,
+    }
     files::write_public(&paths.ca_cert(), &ca_pem)?;
     files::write_secret(&paths.server_key(), &server_key.serialize_pem())?;
     files::write_public(&paths.server_cert(), &server.pem)?;
@@ -122,7 +183,7 @@ fn check_is_ca(cert_pem: &str) -> Result<(), ServerError> {
 /// Builds the application (router and state) over the data folder's CA and store.
 pub fn app(data_dir: &Path, config: Config) -> Result<(axum::Router, Arc<AppState>), ServerError> {
     let paths = DataPaths::new(data_dir);
-    let authority = Authority::load(data_dir)?;
+    let authority = Authority::load_with(data_dir, &config.pkcs11)?;
     let commit_delay = std::time::Duration::from_micros(config.storage.commit_delay_us);
     let store = store::sled_store::SledStore::open_with(&paths.database(), commit_delay)?;
     authority::operator::recover(&paths, &store)?;

@@ -10,7 +10,7 @@ use reqwest::Method;
 use serde_json::{json, Value};
 use vouch_server::authority::files::{read_text, DataPaths};
 use vouch_server::client::AdminClient;
-use vouch_server::{Config, ImportCa};
+use vouch_server::{CaKeySource, Config, ImportCa};
 
 /// Vouch companion server: CA, staff, scan ingestion, review, device enrollment.
 #[derive(Parser)]
@@ -80,6 +80,15 @@ struct InitArgs {
     /// The imported CA's private key (PKCS#8 PEM).
     #[arg(long, requires = "ca_cert")]
     ca_key: Option<PathBuf>,
+    /// Keep the CA key in a PKCS#11 token: an RFC 7512 URI such as
+    /// 'pkcs11:token=Vouch;object=vouch-ca'. The module and the PIN's source (a file or an
+    /// environment variable, never an argument) come from config.toml [pkcs11].
+    #[arg(long, conflicts_with_all = ["ca_cert", "ca_key"])]
+    ca_key_uri: Option<String>,
+    /// With --ca-key-uri: make a new P-256 key in the token (sensitive, never extractable)
+    /// instead of using the one the URI names.
+    #[arg(long, requires = "ca_key_uri")]
+    new_ca_key: bool,
 }
 
 #[derive(Subcommand)]
@@ -209,12 +218,22 @@ fn init(data: &std::path::Path, args: InitArgs) -> Result<()> {
         (Some(cert), Some(key)) => Some(ImportCa { cert, key }),
         _ => None,
     };
-    let report =
-        vouch_server::init(data, &args.hostnames, import.as_ref()).context("init failed")?;
+    let source = match (&args.ca_key_uri, &import) {
+        (Some(uri), _) => CaKeySource::Token {
+            uri,
+            new_key: args.new_ca_key,
+        },
+        (None, Some(import)) => CaKeySource::Import(import),
+        (None, None) => CaKeySource::NewFile,
+    };
+    let report = vouch_server::init_with(data, &args.hostnames, source).context("init failed")?;
     println!("Initialised {}", data.display());
     println!("  CA certificate: {}", report.ca_cert.display());
     println!("  CA SHA-256:     {}", report.ca_sha256);
     println!("  configuration:  {}", report.config.display());
+    if let Some(uri) = &args.ca_key_uri {
+        println!("  CA key:         in the PKCS#11 token, {uri}");
+    }
     println!(
         "Key files are mode 0600. Next: vouch-server --data {} serve",
         data.display()

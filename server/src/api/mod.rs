@@ -271,6 +271,10 @@ impl From<ServerError> for ApiError {
             ServerError::Conflict(m) => Self::new(StatusCode::CONFLICT, "conflict", m.clone()),
             ServerError::BadRequest(m) => Self::bad_request("bad_request", m.clone()),
             ServerError::Busy(m) => Self::new(StatusCode::SERVICE_UNAVAILABLE, "busy", m.clone()),
+            ServerError::CaUnavailable(m) => {
+                tracing::error!(error = %m, "the CA cannot sign");
+                Self::new(StatusCode::SERVICE_UNAVAILABLE, "ca_unavailable", m.clone())
+            }
             ServerError::TooSlow(m) => Self::too_slow(m.clone()),
             ServerError::Protocol(p) => Self::bad_request(p.code(), p.to_string()),
             _ => Self::internal(&e),

@@ -37,6 +37,10 @@ impl DataPaths {
     pub fn ca_key(&self) -> PathBuf {
         self.root.join("ca/ca.key.pem")
     }
+    /// The PKCS#11 URI of a CA key held in a token (instead of [`DataPaths::ca_key`]).
+    pub fn ca_key_uri(&self) -> PathBuf {
+        self.root.join("ca/ca.key.uri")
+    }
     /// The server's TLS certificate.
     pub fn server_cert(&self) -> PathBuf {
         self.root.join("tls/server.pem")

@@ -9,20 +9,24 @@
 pub mod checks;
 pub mod files;
 pub mod operator;
+pub mod token;
 
 use std::path::Path;
+use std::sync::Mutex;
 
 use rcgen::{
     CertificateParams, CertificateRevocationListParams, CustomExtension, DistinguishedName, DnType,
-    ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, KeyUsagePurpose, RevokedCertParams, SanType,
-    SerialNumber, SubjectPublicKeyInfo,
+    ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, KeyUsagePurpose, PublicKeyData,
+    RevokedCertParams, SanType, SerialNumber, SignatureAlgorithm, SigningKey, SubjectPublicKeyInfo,
 };
 use ring::rand::SecureRandom;
 use time::OffsetDateTime;
 use vouch_protocol::key::{hex, sha256};
 
+use crate::config::Pkcs11Config;
 use crate::error::ServerError;
 use crate::store::{CertRecord, Role};
+use token::{KeyUri, TokenKey};
 
 /// The identity namespace of client certificates. The `.invalid` top-level domain (RFC 2606)
 /// never resolves: these URIs name an identity, they are not locations. (An `https` URI rather
@@ -108,12 +112,54 @@ pub const SERVER_CERT_DAYS: u32 = 365;
 /// Re-issue the server certificate when fewer days than this remain.
 pub const SERVER_CERT_RENEW_DAYS: i64 = 30;
 
+/// The CA's private key: a file in the data folder (the default) or a key in a PKCS#11 token.
+#[derive(Debug)]
+pub enum CaKey {
+    /// `ca/ca.key.pem`, held in memory.
+    File(KeyPair),
+    /// A key that never leaves its token (`ca/ca.key.uri` names it).
+    Token(TokenKey),
+}
+
+impl PublicKeyData for CaKey {
+    fn der_bytes(&self) -> &[u8] {
+        match self {
+            CaKey::File(k) => k.der_bytes(),
+            CaKey::Token(k) => k.der_bytes(),
+        }
+    }
+
+    fn algorithm(&self) -> &'static SignatureAlgorithm {
+        match self {
+            CaKey::File(k) => PublicKeyData::algorithm(k),
+            CaKey::Token(k) => k.algorithm(),
+        }
+    }
+}
+
+impl SigningKey for CaKey {
+    fn sign(&self, msg: &[u8]) -> Result<Vec<u8>, rcgen::Error> {
+        match self {
+            CaKey::File(k) => k.sign(msg),
+            CaKey::Token(k) => k.sign(msg),
+        }
+    }
+}
+
+/// The last CRL signed, served again if the key cannot sign and nothing was revoked since.
+struct CachedCrl {
+    revoked: Vec<CertRecord>,
+    next_update: OffsetDateTime,
+    der: Vec<u8>,
+}
+
 /// The loaded CA.
 pub struct Authority {
-    issuer: Issuer<'static, KeyPair>,
+    issuer: Issuer<'static, CaKey>,
     ca_der: Vec<u8>,
     ca_key_id: Vec<u8>,
     chain_pem: String,
+    last_crl: Mutex<Option<CachedCrl>>,
 }
 
 /// Random 16-byte positive serial number (first byte 0x01..=0x7f, so DER needs no padding).
@@ -128,6 +174,11 @@ pub fn random_serial() -> Result<[u8; 16], ServerError> {
 
 fn time_ms(t: OffsetDateTime) -> u64 {
     u64::try_from(t.unix_timestamp_nanos() / 1_000_000).unwrap_or(0)
+}
+
+/// A lock that survives a panic elsewhere (the cached CRL is replaced whole, never half-set).
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 fn ca_err(e: impl std::fmt::Display) -> ServerError {
@@ -158,7 +209,7 @@ fn basic_constraints_not_ca() -> CustomExtension {
 }
 
 /// Checks that the CA key is the private half of the CA certificate's public key.
-fn check_key_matches(cert_pem: &str, key: &KeyPair) -> Result<(), ServerError> {
+fn check_key_matches(cert_pem: &str, key: &impl PublicKeyData) -> Result<(), ServerError> {
     let der = files::pem_to_der(cert_pem, "CERTIFICATE")?;
     let (_, cert) = x509_parser::parse_x509_certificate(&der)
         .map_err(|e| ServerError::Authority(format!("CA certificate: {e}")))?;
@@ -173,10 +224,33 @@ fn check_key_matches(cert_pem: &str, key: &KeyPair) -> Result<(), ServerError> {
 }
 
 impl Authority {
-    /// Loads the CA from the data folder.
+    /// Loads the CA from the data folder, reaching a token as the folder's configuration says.
     pub fn load(data_dir: &Path) -> Result<Self, ServerError> {
         let paths = files::DataPaths::new(data_dir);
+        // Only a token CA needs the configuration (and so a valid one).
+        let config = if paths.ca_key_uri().exists() && !paths.ca_key().exists() {
+            crate::Config::load(data_dir)?
+        } else {
+            crate::Config::defaults()?
+        };
+        Self::load_with(data_dir, &config.pkcs11)
+    }
+
+    /// Loads the CA from the data folder: the key file `ca/ca.key.pem`, or else the token key
+    /// that `ca/ca.key.uri` names, reached through `pkcs11`.
+    pub fn load_with(data_dir: &Path, pkcs11: &Pkcs11Config) -> Result<Self, ServerError> {
+        let paths = files::DataPaths::new(data_dir);
         let cert_pem = files::read_text(&paths.ca_cert())?;
+        if !paths.ca_key().exists() && paths.ca_key_uri().exists() {
+            let uri = KeyUri::parse(files::read_text(&paths.ca_key_uri())?.trim())?;
+            let key = TokenKey::open(pkcs11, uri, false).map_err(|e| {
+                ServerError::Authority(format!(
+                    "the CA key ({}): {e}",
+                    paths.ca_key_uri().display()
+                ))
+            })?;
+            return Self::from_key(&cert_pem, CaKey::Token(key));
+        }
         let key_pem = files::read_text(&paths.ca_key())?;
         Self::from_pem(&cert_pem, &key_pem).map_err(|e| match e {
             ServerError::Authority(why) => ServerError::Authority(format!(
@@ -193,6 +267,11 @@ impl Authority {
     pub fn from_pem(cert_pem: &str, key_pem: &str) -> Result<Self, ServerError> {
         let key = KeyPair::from_pem(key_pem)
             .map_err(|e| ServerError::Authority(format!("CA key: {e}")))?;
+        Self::from_key(cert_pem, CaKey::File(key))
+    }
+
+    /// Builds the authority from a CA certificate (PEM) and its key, wherever the key is.
+    pub fn from_key(cert_pem: &str, key: CaKey) -> Result<Self, ServerError> {
         check_key_matches(cert_pem, &key)?;
         let issuer = Issuer::from_ca_cert_pem(cert_pem, key)
             .map_err(|e| ServerError::Authority(format!("CA certificate: {e}")))?;
@@ -215,12 +294,26 @@ impl Authority {
             ca_der,
             ca_key_id,
             chain_pem: cert_pem.to_string(),
+            last_crl: Mutex::new(None),
         })
+    }
+
+    /// Whether the CA key is held by a PKCS#11 token.
+    pub fn key_in_token(&self) -> bool {
+        matches!(self.issuer.key(), CaKey::Token(_))
     }
 
     /// Makes a new self-signed P-256 CA; returns (certificate PEM, key PEM).
     pub fn generate_ca(common_name: &str) -> Result<(String, String), ServerError> {
         let key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).map_err(ca_err)?;
+        Ok((
+            Self::self_signed_ca(common_name, &key)?,
+            key.serialize_pem(),
+        ))
+    }
+
+    /// A new self-signed CA certificate (PEM) for `key`, which signs it.
+    pub fn self_signed_ca(common_name: &str, key: &impl SigningKey) -> Result<String, ServerError> {
         let mut params = CertificateParams::default();
         params.distinguished_name = DistinguishedName::new();
         params
@@ -236,14 +329,27 @@ impl Authority {
             KeyUsagePurpose::DigitalSignature,
         ];
         params.serial_number = Some(SerialNumber::from_slice(&random_serial()?));
-        params.key_identifier_method = rcgen::KeyIdMethod::PreSpecified(key_identifier(
-            &rcgen::PublicKeyData::subject_public_key_info(&key),
-        )?);
+        params.key_identifier_method =
+            rcgen::KeyIdMethod::PreSpecified(key_identifier(&key.subject_public_key_info())?);
         let now = OffsetDateTime::now_utc();
         params.not_before = now - time::Duration::minutes(5);
         params.not_after = now + time::Duration::days(3650);
-        let cert = params.self_signed(&key).map_err(ca_err)?;
-        Ok((cert.pem(), key.serialize_pem()))
+        let cert = params.self_signed(key).map_err(ca_err)?;
+        Ok(cert.pem())
+    }
+
+    /// What a failed signature means: a token that cannot sign now is a 503 for the caller;
+    /// anything else is the CA's own fault.
+    fn sign_err(&self, e: rcgen::Error) -> ServerError {
+        match (self.issuer.key(), e) {
+            (CaKey::Token(key), rcgen::Error::RemoteKeyError) => {
+                ServerError::CaUnavailable(format!(
+                    "the CA key's token cannot sign now, try again later ({})",
+                    key.last_error()
+                ))
+            }
+            (_, e) => ca_err(e),
+        }
     }
 
     /// The CA certificate, DER.
@@ -332,7 +438,9 @@ impl Authority {
             .map_err(ca_err)?;
         params.not_before = now - time::Duration::seconds(i64::from(backdate_secs));
         params.not_after = now + time::Duration::days(i64::from(validity_days));
-        let cert = params.signed_by(spki, &self.issuer).map_err(ca_err)?;
+        let cert = params
+            .signed_by(spki, &self.issuer)
+            .map_err(|e| self.sign_err(e))?;
         Ok(Issued {
             der: cert.der().to_vec(),
             pem: cert.pem(),
@@ -341,8 +449,40 @@ impl Authority {
         })
     }
 
-    /// A CRL listing `revoked`, valid for a day, DER.
+    /// A CRL listing `revoked`, valid for a day, DER. When the key cannot sign (its token is
+    /// away), the last CRL is served again if it lists the same certificates and is still
+    /// valid: a revocation made since is never hidden behind an old CRL.
     pub fn crl(&self, revoked: &[CertRecord], crl_number: u64) -> Result<Vec<u8>, ServerError> {
+        match self.sign_crl(revoked, crl_number) {
+            Ok((der, next_update)) => {
+                *lock(&self.last_crl) = Some(CachedCrl {
+                    revoked: revoked.to_vec(),
+                    next_update,
+                    der: der.clone(),
+                });
+                Ok(der)
+            }
+            Err(e @ ServerError::CaUnavailable(_)) => {
+                let cached = lock(&self.last_crl);
+                match cached.as_ref() {
+                    Some(c)
+                        if c.revoked == revoked && c.next_update > OffsetDateTime::now_utc() =>
+                    {
+                        tracing::warn!(error = %e, "serving the last CRL: the CA key cannot sign");
+                        Ok(c.der.clone())
+                    }
+                    _ => Err(e),
+                }
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    fn sign_crl(
+        &self,
+        revoked: &[CertRecord],
+        crl_number: u64,
+    ) -> Result<(Vec<u8>, OffsetDateTime), ServerError> {
         let now = OffsetDateTime::now_utc()
             .replace_nanosecond(0)
             .map_err(ca_err)?;
@@ -370,7 +510,10 @@ impl Authority {
             revoked_certs,
             key_identifier_method: rcgen::KeyIdMethod::PreSpecified(self.ca_key_id.clone()),
         };
-        let crl = params.signed_by(&self.issuer).map_err(ca_err)?;
-        Ok(crl.der().to_vec())
+        let next_update = params.next_update;
+        let crl = params
+            .signed_by(&self.issuer)
+            .map_err(|e| self.sign_err(e))?;
+        Ok((crl.der().to_vec(), next_update))
     }
 }
