@@ -33,8 +33,9 @@ APT_PACKAGES=(
   xvfb xauth webkit2gtk-driver xdotool imagemagick
   # crates/field/tests/durability.rs traces the fsync before a scan is confirmed
   strace
-  # server/tests/hsm.rs: SoftHSM2 is the PKCS#11 token the CA key lives in, made by each test
-  softhsm2
+  # server/tests/hsm.rs: SoftHSM2 is the PKCS#11 token the CA key lives in, made by each test;
+  # opensc's pkcs11-tool reads the key's attributes back from it
+  softhsm2 opensc
 )
 
 install_apt() {

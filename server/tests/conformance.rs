@@ -6,64 +6,8 @@
 
 mod common;
 
-use std::path::Path;
-use std::process::Command;
-
+use common::lint::{lint, lint_server_certificate, run};
 use common::*;
-
-fn run(tool: &str, args: &[&str]) -> (bool, String) {
-    let program = vouch_testkit::external_tool(tool);
-    let out = Command::new(&program)
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("{} could not be run ({e})", program.display()));
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.success(), text)
-}
-
-fn lint(cert: &Path, ca: &Path, purpose: &str) {
-    let (ok, text) = run(
-        "lint_pkix_cert",
-        &["lint", "-s", "NOTICE", cert.to_str().unwrap()],
-    );
-    assert!(
-        ok && text.trim().is_empty(),
-        "pkilint findings for {}:\n{text}",
-        cert.display()
-    );
-    let (ok, text) = run(
-        "lint_pkix_signer_signee_cert_chain",
-        &[
-            "lint",
-            "-s",
-            "NOTICE",
-            ca.to_str().unwrap(),
-            cert.to_str().unwrap(),
-        ],
-    );
-    assert!(
-        ok && text.trim().is_empty(),
-        "pkilint chain findings for {}:\n{text}",
-        cert.display()
-    );
-    let (ok, text) = run(
-        "openssl",
-        &[
-            "verify",
-            "-x509_strict",
-            "-purpose",
-            purpose,
-            "-CAfile",
-            ca.to_str().unwrap(),
-            cert.to_str().unwrap(),
-        ],
-    );
-    assert!(ok, "openssl verify {}:\n{text}", cert.display());
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn issued_certificates_lint_clean_and_verify_strictly() {
@@ -103,72 +47,6 @@ async fn issued_certificates_lint_clean_and_verify_strictly() {
         ok && text.trim().is_empty(),
         "pkilint findings for the CA:\n{text}"
     );
-}
-
-/// pkilint's one accepted finding on the server certificate: the `localhost` DNS name that
-/// `init` always adds (PROTOCOL.md 11.12.2). pkilint refuses single-label names; the admin
-/// commands, the default invite URL and local clients connect to `https://localhost:PORT`, and
-/// `localhost` (RFC 6761) never names another host, so the name stays (SECURITY.md 4.10).
-const ACCEPTED_SERVER_FINDING: (&str, &str) = (
-    "pkix.invalid_domain_name_syntax",
-    "Invalid domain name syntax: \"localhost\"",
-);
-
-/// Lints the server certificate (pkilint, allowing exactly the accepted finding; the chain
-/// with no finding) and verifies it for TLS servers with openssl.
-fn lint_server_certificate(cert: &Path, ca: &Path) {
-    let (_, text) = run(
-        "lint_pkix_cert",
-        &["lint", "-s", "NOTICE", "-f", "JSON", cert.to_str().unwrap()],
-    );
-    let report: serde_json::Value = serde_json::from_str(&text)
-        .unwrap_or_else(|e| panic!("pkilint's JSON for the server certificate ({e}):\n{text}"));
-    let findings: Vec<(String, String)> = report["results"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .flat_map(|r| r["finding_descriptions"].as_array().unwrap().iter())
-        .map(|f| {
-            let field = |k: &str| f[k].as_str().unwrap_or_default().to_string();
-            (field("code"), field("message"))
-        })
-        .collect();
-    let accepted = (
-        ACCEPTED_SERVER_FINDING.0.to_string(),
-        ACCEPTED_SERVER_FINDING.1.to_string(),
-    );
-    assert_eq!(
-        findings,
-        vec![accepted],
-        "pkilint findings for the server certificate:\n{text}"
-    );
-    let (ok, text) = run(
-        "lint_pkix_signer_signee_cert_chain",
-        &[
-            "lint",
-            "-s",
-            "NOTICE",
-            ca.to_str().unwrap(),
-            cert.to_str().unwrap(),
-        ],
-    );
-    assert!(
-        ok && text.trim().is_empty(),
-        "pkilint chain findings for the server certificate:\n{text}"
-    );
-    let (ok, text) = run(
-        "openssl",
-        &[
-            "verify",
-            "-x509_strict",
-            "-purpose",
-            "sslserver",
-            "-CAfile",
-            ca.to_str().unwrap(),
-            cert.to_str().unwrap(),
-        ],
-    );
-    assert!(ok, "openssl verify {}:\n{text}", cert.display());
 }
 
 /// The CRL, with revoked staff and device certificates in it, lints clean (pkilint's PKIX

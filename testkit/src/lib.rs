@@ -121,6 +121,7 @@ pub struct ServerProcess {
     pub addr: SocketAddr,
     bin: PathBuf,
     log_level: &'static str,
+    env: Vec<(String, String)>,
     child: Option<Child>,
 }
 
@@ -175,11 +176,27 @@ impl ServerProcess {
         listen: &str,
         log_level: &'static str,
     ) -> Result<Self, String> {
+        Self::try_serve_with_env(bin, dir, listen, log_level, &[])
+    }
+
+    /// [`ServerProcess::try_serve`] with extra environment variables for the server (and its
+    /// restarts), e.g. where a PKCS#11 token is and its PIN.
+    pub fn try_serve_with_env(
+        bin: &Path,
+        dir: tempfile::TempDir,
+        listen: &str,
+        log_level: &'static str,
+        env: &[(&str, &str)],
+    ) -> Result<Self, String> {
         let mut server = Self {
             dir,
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             bin: bin.to_path_buf(),
             log_level,
+            env: env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
             child: None,
         };
         server.spawn(listen)?;
@@ -199,6 +216,7 @@ impl ServerProcess {
             .arg(self.dir.path())
             .args(["serve", "--listen", listen])
             .env("VOUCH_LOG_LEVEL", self.log_level)
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()

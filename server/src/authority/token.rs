@@ -430,7 +430,23 @@ impl TokenKey {
         lock(&self.last_error).clone()
     }
 
+    /// A new session after a failure. The module is finalised and initialised again first: a
+    /// module that lost its token may not see it come back otherwise (SoftHSM2 answers
+    /// CKR_GENERAL_ERROR until then). Only this key uses the module, and it holds no other
+    /// session, so nothing else is cut off.
     fn reopen(&self) -> Result<Open, ServerError> {
+        let _ = self.pkcs11.clone().finalize();
+        match self
+            .pkcs11
+            .initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK))
+        {
+            Ok(()) | Err(CkError::Pkcs11(RvError::CryptokiAlreadyInitialized, _)) => {}
+            Err(e) => {
+                return Err(token_err(format!(
+                    "re-initialising the PKCS#11 module: {e}"
+                )))
+            }
+        }
         let session = open_session(&self.pkcs11, &self.uri, &self.pin, false)?;
         let key = find_private_key(&session, &self.uri)?;
         Ok(Open { session, key })

@@ -9,6 +9,8 @@
     missing_docs
 )]
 
+pub mod lint;
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -44,6 +46,11 @@ impl std::ops::Deref for Server {
 }
 
 impl Server {
+    /// Wraps a server the test started itself (e.g. with extra environment variables).
+    pub fn from_process(process: ServerProcess) -> Self {
+        Self(process)
+    }
+
     pub fn start() -> Self {
         Self::start_with_config(&[])
     }
