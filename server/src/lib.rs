@@ -184,6 +184,9 @@ fn check_is_ca(cert_pem: &str) -> Result<(), ServerError> {
 pub fn app(data_dir: &Path, config: Config) -> Result<(axum::Router, Arc<AppState>), ServerError> {
     let paths = DataPaths::new(data_dir);
     let authority = Authority::load_with(data_dir, &config.pkcs11)?;
+    if authority.key_in_token() {
+        tracing::info!(module = %config.pkcs11.module, "the CA key is in a PKCS#11 token");
+    }
     let commit_delay = std::time::Duration::from_micros(config.storage.commit_delay_us);
     let store = store::sled_store::SledStore::open_with(&paths.database(), commit_delay)?;
     authority::operator::recover(&paths, &store)?;

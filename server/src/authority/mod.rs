@@ -298,6 +298,11 @@ impl Authority {
         })
     }
 
+    /// The CA's key (signs through its token, for a token CA).
+    pub fn ca_key(&self) -> &CaKey {
+        self.issuer.key()
+    }
+
     /// Whether the CA key is held by a PKCS#11 token.
     pub fn key_in_token(&self) -> bool {
         matches!(self.issuer.key(), CaKey::Token(_))

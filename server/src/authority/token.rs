@@ -452,31 +452,27 @@ impl TokenKey {
         Ok(Open { session, key })
     }
 
-    /// One signature of a SHA-256 digest; on failure the session is dropped, and a session that
-    /// was already open (it may have gone stale while the token was away) is re-opened once.
+    /// One signature of a SHA-256 digest. A session that fails (it may have gone stale while
+    /// the token was away) is dropped and one new session tried at once; when that fails too,
+    /// the error goes back and the next signature tries again.
     fn sign_digest(&self, digest: &[u8]) -> Result<Vec<u8>, ServerError> {
         let mut open = lock(&self.open);
-        let fresh = open.is_none();
-        for attempt in 0..2 {
-            if open.is_none() {
-                *open = Some(self.reopen()?);
-            }
-            let Some(o) = open.as_ref() else { continue };
+        if let Some(o) = open.as_ref() {
             match o.session.sign(&Mechanism::Ecdsa, o.key, digest) {
                 Ok(raw) => return raw_to_der(&raw),
                 Err(e) => {
-                    *open = None;
-                    if fresh || attempt == 1 {
-                        return Err(token_err(format!(
-                            "token {:?} could not sign: {e}",
-                            self.uri.token
-                        )));
-                    }
                     tracing::warn!(error = %e, "the CA key's token session failed: re-opening it");
+                    *open = None;
                 }
             }
         }
-        Err(token_err("the token could not sign"))
+        let o = self.reopen()?;
+        let raw = o
+            .session
+            .sign(&Mechanism::Ecdsa, o.key, digest)
+            .map_err(|e| token_err(format!("token {:?} could not sign: {e}", self.uri.token)))?;
+        *open = Some(o);
+        raw_to_der(&raw)
     }
 }
 
