@@ -368,7 +368,10 @@ mod tests {
         assert_eq!(c.enrollment.nonce_ttl_secs, 120);
         // A token CA's module defaults to Debian's SoftHSM2; the PIN comes from a variable.
         assert_eq!(c.pkcs11.module, "/usr/lib/softhsm/libsofthsm2.so");
-        assert_eq!((c.pkcs11.pin_env.as_str(), c.pkcs11.pin_file.as_str()), ("VOUCH_PKCS11_PIN", ""));
+        assert_eq!(
+            (c.pkcs11.pin_env.as_str(), c.pkcs11.pin_file.as_str()),
+            ("VOUCH_PKCS11_PIN", "")
+        );
     }
 
     #[test]
