@@ -45,7 +45,7 @@ android_check() {
   CFLAGS_aarch64_linux_android="--target=aarch64-linux-android24 -ffreestanding -nostdlibinc -isystem $resource_dir/include -DRING_CORE_NOSTDLIBINC=1" \
     cargo check --locked --target aarch64-linux-android "$@"
 }
-android_check -p vouch-protocol -p vouch-scan -p vouch-device -p vouch-field -p vouch-app
+android_check -p vouch-protocol -p vouch-scan -p vouch-support -p vouch-device -p vouch-field -p vouch-app
 
 step "fuzz targets build (their own workspace; cargo check on stable, so they cannot rot)"
 cargo check --locked --manifest-path fuzz/Cargo.toml --bins

@@ -1,8 +1,11 @@
 //! The admin client: admin commands talk to the running server over mTLS with the operator
-//! credential (sled allows one process per database, so they never open it themselves).
+//! credential (sled allows one process per database, so they never open it themselves). TLS is
+//! the configuration every Vouch client shares (`vouch_support::tls`: the data folder's CA as
+//! the only trust anchor, TLS 1.3 or 1.2 with EMS, which the server requires anyway).
 
 use std::net::SocketAddr;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::Method;
@@ -45,13 +48,12 @@ impl AdminClient {
             "PRIVATE KEY",
         )?)
         .map_err(client_err)?;
-        let mut roots = rustls::RootCertStore::empty();
-        roots.add(ca).map_err(client_err)?;
-        let tls = rustls::ClientConfig::builder_with_provider(crate::tls::provider())
-            .with_safe_default_protocol_versions()
-            .map_err(client_err)?
-            .with_root_certificates(roots)
-            .with_client_auth_cert(vec![cert], key)
+        let roots = vouch_support::tls::pinned_roots([ca]).map_err(client_err)?;
+        let identity = vouch_support::tls::ClientIdentity {
+            cert_chain: vec![cert],
+            key,
+        };
+        let tls = vouch_support::tls::pinned_client(Arc::new(roots), Some(identity))
             .map_err(client_err)?;
         let http = reqwest::Client::builder()
             .use_preconfigured_tls(tls)

@@ -35,6 +35,7 @@ use vouch_protocol::enroll::{
     encode_base64, CertificateResponse, Challenge, ChallengeRequest, ChannelBinding, EnrollMode,
     EnrollRequest, EnrollmentMessage, CHANNEL_BINDING_LEN,
 };
+use vouch_support::retry::Backoff;
 
 use crate::cert::{check_issued, make_csr, CertInfo};
 use crate::error::{Error, Result};
@@ -298,16 +299,24 @@ impl Default for WaitPolicy {
 }
 
 impl WaitPolicy {
+    /// The shared backoff with this policy's bounds; a rate limit's `retry-after` is honoured
+    /// whatever its length (the deadline still ends the wait).
+    pub fn backoff(&self) -> Backoff {
+        Backoff {
+            base: self.initial,
+            cap: self.cap,
+            max_retry_after: Duration::MAX,
+        }
+    }
+
     /// The ceiling before retry number `attempt` (0-based): `min(cap, initial · 2^attempt)`.
     pub fn ceiling(&self, attempt: u32) -> Duration {
-        let factor = 1u32.checked_shl(attempt.min(31)).unwrap_or(u32::MAX);
-        self.initial.saturating_mul(factor).min(self.cap)
+        self.backoff().ceiling(attempt)
     }
 
     /// "Full jitter": a delay drawn uniformly from `[0, ceiling(attempt)]` using `random`.
     pub fn delay(&self, attempt: u32, random: u64) -> Duration {
-        let ceiling = u64::try_from(self.ceiling(attempt).as_millis()).unwrap_or(u64::MAX);
-        Duration::from_millis(random % ceiling.saturating_add(1))
+        self.backoff().delay(attempt, random, None)
     }
 }
 
@@ -330,13 +339,13 @@ pub async fn enroll_wait(
             Err(e) if e.is_retryable() => e,
             Err(e) => return Err(e),
         };
-        let mut delay = policy.delay(attempt, rand_core::OsRng.next_u64());
-        if let Error::RateLimited {
-            retry_after: Some(at_least),
-        } = &error
-        {
-            delay = delay.max(*at_least);
-        }
+        let retry_after = match &error {
+            Error::RateLimited { retry_after } => *retry_after,
+            _ => None,
+        };
+        let delay = policy
+            .backoff()
+            .delay(attempt, rand_core::OsRng.next_u64(), retry_after);
         if start.elapsed().saturating_add(delay) > policy.deadline {
             return Err(error);
         }

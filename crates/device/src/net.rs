@@ -6,11 +6,11 @@
 //! travel on the same connection, and [`Session::channel_binding`] is that connection's
 //! RFC 9266 `tls-exporter` value, which the device signs and the server recomputes on its side.
 //!
-//! TLS is rustls with the *ring* provider, TLS 1.3 or TLS 1.2 with extended master secret
-//! (required, so the exporter is safe to bind to). The server certificate is verified against
-//! the given CA file and nothing else: no system or web PKI roots.
+//! TLS is the configuration every Vouch client shares (`vouch_support::tls`): rustls with the
+//! *ring* provider, TLS 1.3 or TLS 1.2 with extended master secret (required, so the exporter
+//! is safe to bind to). The server certificate is verified against the given CA file and
+//! nothing else: no system or web PKI roots.
 
-use std::error::Error as StdError;
 use std::fmt;
 use std::net::IpAddr;
 use std::path::Path;
@@ -32,6 +32,7 @@ use tokio::net::TcpStream;
 use tokio::task::JoinHandle;
 use tokio_rustls::TlsConnector;
 use vouch_protocol::enroll::{CHANNEL_BINDING_LABEL, CHANNEL_BINDING_LEN};
+use vouch_support::tls::{find_rustls_error, ClientIdentity};
 
 use crate::error::{Error, Result};
 use crate::store::Identity;
@@ -152,13 +153,8 @@ impl Server {
     }
 
     fn client_config(&self, identity: Option<&Identity>) -> Result<ClientConfig> {
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let builder = ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .map_err(|e| Error::Crypto(format!("TLS setup: {e}")))?
-            .with_root_certificates(self.roots.clone());
-        let mut config = match identity {
-            None => builder.with_no_client_auth(),
+        let client_identity = match identity {
+            None => None,
             Some(identity) => {
                 let mut chain = certs_from_pem(identity.certificate_pem.as_bytes())
                     .map_err(|e| Error::Crypto(format!("cert.pem: {e}")))?;
@@ -176,14 +172,25 @@ impl Server {
                     .to_pkcs8_der()
                     .map_err(|e| Error::Crypto(format!("cannot encode the key: {e}")))?;
                 let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.as_bytes().to_vec()));
-                builder
-                    .with_client_auth_cert(chain, key)
-                    .map_err(|e| Error::Crypto(format!("client certificate: {e}")))?
+                Some(ClientIdentity {
+                    cert_chain: chain,
+                    key,
+                })
             }
         };
-        // TLS 1.2 without extended master secret has an unsafe exporter (RFC 9266 §3).
-        config.require_ems = true;
-        Ok(config)
+        // The shared configuration requires extended master secret on TLS 1.2: without it the
+        // exporter this agent signs is unsafe (RFC 9266 §3).
+        let what = if client_identity.is_some() {
+            "client certificate"
+        } else {
+            "TLS setup"
+        };
+        vouch_support::tls::pinned_client(self.roots.clone(), client_identity).map_err(
+            |e| match e {
+                vouch_support::Error::Tls(e) => Error::Crypto(format!("{what}: {e}")),
+                other => Error::Crypto(other.to_string()),
+            },
+        )
     }
 }
 
@@ -206,16 +213,11 @@ fn load_roots(pem: &[u8], origin: &Path) -> Result<RootCertStore> {
         reason,
     };
     let certs = certs_from_pem(pem).map_err(bad)?;
-    if certs.is_empty() {
-        return Err(bad("no CERTIFICATE block in it".into()));
-    }
-    let mut roots = RootCertStore::empty();
-    for cert in certs {
-        roots
-            .add(cert)
-            .map_err(|e| bad(format!("not a usable CA certificate: {e}")))?;
-    }
-    Ok(roots)
+    vouch_support::tls::pinned_roots(certs).map_err(|e| match e {
+        vouch_support::Error::NoTrustAnchor => bad("no CERTIFICATE block in it".into()),
+        vouch_support::Error::Tls(e) => bad(format!("not a usable CA certificate: {e}")),
+        other => bad(other.to_string()),
+    })
 }
 
 /// An HTTP answer: status, `retry-after` (seconds) and body.
@@ -329,7 +331,7 @@ impl Session {
             TlsConnector::from(config)
                 .connect(server.server_name.clone(), tcp)
                 .await
-                .map_err(|e| match find_rustls_error(&e) {
+                .map_err(|e| match find_rustls_error(&e).cloned() {
                     Some(source) => Error::Tls {
                         server: address.clone(),
                         source,
@@ -420,9 +422,7 @@ impl Session {
             let retry_after = response
                 .headers()
                 .get(hyper::header::RETRY_AFTER)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.trim().parse::<u64>().ok())
-                .map(Duration::from_secs);
+                .and_then(|v| vouch_support::retry::parse_retry_after(v.as_bytes()));
             let body = Limited::new(response.into_body(), MAX_RESPONSE_BYTES)
                 .collect()
                 .await
@@ -445,7 +445,7 @@ impl Session {
 }
 
 fn map_hyper(server: &str, e: &hyper::Error) -> Error {
-    if let Some(source) = find_rustls_error(e) {
+    if let Some(source) = find_rustls_error(e).cloned() {
         return Error::Tls {
             server: server.to_string(),
             source,
@@ -455,23 +455,4 @@ fn map_hyper(server: &str, e: &hyper::Error) -> Error {
         server: server.to_string(),
         reason: format!("the connection failed: {e}"),
     }
-}
-
-/// The rustls error behind an I/O or hyper error, if there is one.
-fn find_rustls_error(e: &(dyn StdError + 'static)) -> Option<rustls::Error> {
-    let mut current: Option<&(dyn StdError + 'static)> = Some(e);
-    while let Some(err) = current {
-        if let Some(tls) = err.downcast_ref::<rustls::Error>() {
-            return Some(tls.clone());
-        }
-        if let Some(io) = err.downcast_ref::<std::io::Error>() {
-            if let Some(inner) = io.get_ref() {
-                if let Some(tls) = inner.downcast_ref::<rustls::Error>() {
-                    return Some(tls.clone());
-                }
-            }
-        }
-        current = err.source();
-    }
-    None
 }

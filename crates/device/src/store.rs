@@ -41,7 +41,6 @@
 //! pending, or the new one with none, never a certificate with the wrong key.
 
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use p256::ecdsa::SigningKey;
@@ -505,55 +504,33 @@ enum Replace {
 }
 
 fn create_dir(dir: &Path) -> Result<()> {
-    let mut builder = fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::DirBuilderExt;
-        builder.mode(DIR_MODE);
-    }
-    builder.create(dir).map_err(|e| Error::io(dir, e))
+    vouch_support::fs::create_dir(dir, DIR_MODE).map_err(fs_error)
 }
 
-/// Writes `dir/name` atomically: a temporary file with the final mode, flushed, renamed.
+/// Writes `dir/name` atomically and durably (`vouch_support::fs`: a temporary file with the
+/// final mode, flushed, renamed, the directory flushed). With `Replace::No` an existing file is
+/// never overwritten, even by a racing writer: [`Error::AlreadyExists`].
 fn write_file(dir: &Path, name: &str, bytes: &[u8], mode: u32, replace: Replace) -> Result<()> {
     let path = dir.join(name);
-    let mut builder = tempfile::Builder::new();
-    builder.prefix(".vouch-tmp-");
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        builder.permissions(fs::Permissions::from_mode(mode));
+    match replace {
+        Replace::Yes => vouch_support::fs::write_atomic(&path, bytes, mode),
+        Replace::No => vouch_support::fs::write_new(&path, bytes, mode),
     }
-    #[cfg(not(unix))]
-    let _ = mode;
-    let mut tmp = builder.tempfile_in(dir).map_err(|e| Error::io(dir, e))?;
-    tmp.write_all(bytes).map_err(|e| Error::io(tmp.path(), e))?;
-    tmp.as_file()
-        .sync_all()
-        .map_err(|e| Error::io(tmp.path(), e))?;
-    let persisted = match replace {
-        Replace::Yes => tmp.persist(&path),
-        Replace::No => tmp.persist_noclobber(&path),
-    };
-    persisted.map_err(|e| {
-        if e.error.kind() == std::io::ErrorKind::AlreadyExists {
-            Error::AlreadyExists { path: path.clone() }
-        } else {
-            Error::io(&path, e.error)
-        }
-    })?;
-    sync_dir(dir)
+    .map_err(fs_error)
 }
 
 fn sync_dir(dir: &Path) -> Result<()> {
-    #[cfg(unix)]
-    {
-        let handle = fs::File::open(dir).map_err(|e| Error::io(dir, e))?;
-        handle.sync_all().map_err(|e| Error::io(dir, e))?;
+    vouch_support::fs::sync_dir(dir).map_err(fs_error)
+}
+
+/// This crate's error for a failed file-system step.
+fn fs_error(e: vouch_support::Error) -> Error {
+    match e {
+        vouch_support::Error::Io { path, source, .. } => Error::io(path, source),
+        vouch_support::Error::AlreadyExists { path } => Error::AlreadyExists { path },
+        // File-system calls return no other variant; one would be kept as its text.
+        other => Error::io(PathBuf::new(), std::io::Error::other(other)),
     }
-    let _ = dir;
-    Ok(())
 }
 
 #[cfg(test)]

@@ -138,7 +138,7 @@ impl Config {
         match std::fs::read_to_string(&path) {
             Ok(text) => Self::parse(&text, &path),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                crate::fsutil::write_atomic(&path, EXAMPLE.as_bytes(), 0o644)?;
+                vouch_support::fs::write_atomic(&path, EXAMPLE.as_bytes(), 0o644)?;
                 Self::parse(EXAMPLE, &path)
             }
             Err(e) => Err(Error::io(&path, e)),

@@ -374,20 +374,36 @@ impl Error {
                 path: path.to_path_buf(),
                 detail,
             },
+            // Another process holds the folder's lock, told by the error's kind (sled keeps
+            // it: vendor/sled/VOUCH-PATCH.md, patch 6), not by its message.
+            sled::Error::Io(io) if vouch_support::lock::is_lock_contended(&io) => Error::Busy {
+                path: path.to_path_buf(),
+            },
             other => Error::storage(path, other),
         }
     }
 
     pub(crate) fn storage(path: &Path, e: impl std::fmt::Display) -> Self {
-        let detail = e.to_string();
-        if detail.contains("could not acquire lock") {
-            return Error::Busy {
-                path: path.to_path_buf(),
-            };
-        }
         Error::Storage {
             path: path.to_path_buf(),
-            detail,
+            detail: e.to_string(),
+        }
+    }
+}
+
+/// A failed file write or folder sync (`vouch_support::fs`): the I/O error with the path it
+/// names. (File-system calls return no other variant; one would be kept as its text.)
+impl From<vouch_support::Error> for Error {
+    fn from(e: vouch_support::Error) -> Self {
+        match e {
+            vouch_support::Error::Io { path, source, .. } => Error::io(&path, source),
+            vouch_support::Error::AlreadyExists { path } => {
+                Error::io(&path, std::io::ErrorKind::AlreadyExists.into())
+            }
+            other => Error::Io {
+                path: std::path::PathBuf::new(),
+                source: std::io::Error::other(other),
+            },
         }
     }
 }

@@ -14,7 +14,6 @@ use vouch_protocol::{ChainHead, Label, NewScan, RecordId, ScanRecord};
 
 use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::fsutil;
 use crate::identity::{self, Identity, Role, Whoami};
 use crate::queue::{Counts, Queue, QueueEntry, StoredRecord};
 use crate::review::{self, Decision, DeviceSummary};
@@ -109,7 +108,7 @@ impl Field {
     /// identity if the install is registered, and prunes synced records past retention.
     pub fn open(data: impl AsRef<Path>) -> Result<Self> {
         let data = data.as_ref().to_path_buf();
-        fsutil::create_dir(&data)?;
+        vouch_support::fs::create_dir(&data, crate::DIR_MODE)?;
         let config = Config::load_or_init(&data)?;
         let queue = Queue::open(&data.join("queue"))?;
         let identity = Identity::load(&data)?.map(Arc::new);
@@ -302,7 +301,7 @@ impl Field {
     pub fn export_to_file(&self, path: &Path) -> Result<usize> {
         let mut buf = Vec::new();
         let n = self.export(&mut buf)?;
-        fsutil::write_atomic(path, &buf, 0o600)?;
+        vouch_support::fs::write_atomic(path, &buf, 0o600)?;
         Ok(n)
     }
 

@@ -37,7 +37,6 @@ use vouch_protocol::{Invite, KeyId};
 
 use crate::config::SyncConfig;
 use crate::error::{Error, Result};
-use crate::fsutil;
 use crate::net::{Api, ClientIdentity};
 
 /// A staff member's role, as the server's certificate carries it.
@@ -294,7 +293,7 @@ fn load_or_create_key(path: &Path) -> Result<SigningKey> {
         path: path.to_path_buf(),
         detail: e.to_string(),
     })?;
-    fsutil::write_atomic(path, pem.as_bytes(), 0o600)?;
+    vouch_support::fs::write_atomic(path, pem.as_bytes(), 0o600)?;
     Ok(key)
 }
 
@@ -369,7 +368,7 @@ pub(crate) async fn register(
 
     // 3. Register over a connection verified against the pinned CA.
     let paths = Paths::of(data);
-    fsutil::create_dir(&paths.dir)?;
+    vouch_support::fs::create_dir(&paths.dir, crate::DIR_MODE)?;
     let key = load_or_create_key(&paths.key)?;
     let key_id = public_key_of(&key).key_id().to_hex();
     let api = Api::pinned(&url, &ca_der, None, sync)?;
@@ -444,7 +443,7 @@ fn store_registration(
     ca_der: &[u8],
 ) -> Result<()> {
     check_issued_by(&answer.certificate_pem, ca_der)?;
-    fsutil::write_atomic(&paths.ca, cert_pem(ca_der).as_bytes(), 0o644)?;
+    vouch_support::fs::write_atomic(&paths.ca, cert_pem(ca_der).as_bytes(), 0o644)?;
     store_issued(paths, answer, info)
 }
 
@@ -452,12 +451,13 @@ fn store_registration(
 /// record, each atomically. The certificate first: until the new record is written too, the
 /// next start reads the new certificate with the old expiry, which only makes it renew early.
 fn store_issued(paths: &Paths, answer: &RegisterAnswer, info: &IdentityInfo) -> Result<()> {
-    fsutil::write_atomic(&paths.cert, answer.certificate_pem.as_bytes(), 0o644)?;
+    vouch_support::fs::write_atomic(&paths.cert, answer.certificate_pem.as_bytes(), 0o644)?;
     if !answer.chain_pem.is_empty() {
-        fsutil::write_atomic(&paths.chain, answer.chain_pem.as_bytes(), 0o644)?;
+        vouch_support::fs::write_atomic(&paths.chain, answer.chain_pem.as_bytes(), 0o644)?;
     }
     let info_json = serde_json::to_vec_pretty(info).map_err(|e| Error::Protocol(e.to_string()))?;
-    fsutil::write_atomic(&paths.info, &info_json, 0o644)
+    vouch_support::fs::write_atomic(&paths.info, &info_json, 0o644)?;
+    Ok(())
 }
 
 /// Renew the staff certificate when it expires within this long (a sync does it first).
@@ -600,7 +600,7 @@ mod tests {
         let (_, other_issuer, _) = ca_and_staff_cert();
         let dir = tempfile::tempdir().unwrap();
         let paths = Paths::of(dir.path());
-        fsutil::create_dir(&paths.dir).unwrap();
+        vouch_support::fs::create_dir(&paths.dir, crate::DIR_MODE).unwrap();
         let (bad, info) = answer(staff_cert(&other_issuer));
         let err = store_registration(&paths, &bad, &info, pinned.der()).unwrap_err();
         assert_eq!(err.code(), "untrusted_certificate", "{err}");
@@ -616,7 +616,7 @@ mod tests {
         let (pinned, _, good) = ca_and_staff_cert();
         let dir = tempfile::tempdir().unwrap();
         let paths = Paths::of(dir.path());
-        fsutil::create_dir(&paths.dir).unwrap();
+        vouch_support::fs::create_dir(&paths.dir, crate::DIR_MODE).unwrap();
         let (answer, info) = answer(good);
         store_registration(&paths, &answer, &info, pinned.der()).unwrap();
         assert!(paths.info.exists() && paths.cert.exists() && paths.ca.exists());

@@ -18,12 +18,15 @@ pub use vouch_scan as scan;
 pub mod config;
 mod error;
 mod field;
-pub mod fsutil;
 pub mod identity;
 mod net;
 pub mod queue;
 pub mod review;
 pub mod sync;
+
+/// The mode of the folders the engine makes (data, identity, queue): as the umask allows, the
+/// files in them carry their own modes (0600 for keys).
+pub(crate) const DIR_MODE: u32 = 0o777;
 
 pub use config::Config;
 pub use error::{Error, Result};

@@ -1,5 +1,6 @@
-//! HTTPS to the Vouch server: reqwest over rustls (ring provider), the server verified only
-//! against the CA pinned at registration, the staff certificate as the client identity.
+//! HTTPS to the Vouch server: reqwest over rustls, configured by `vouch_support::tls` (ring,
+//! TLS 1.3 or 1.2 with EMS), the server verified only against the CA pinned at registration,
+//! the staff certificate as the client identity.
 //!
 //! The one exception is [`Api::bootstrap`], used once by registration to fetch `GET /v1/ca`
 //! before any CA is trusted: it accepts any server certificate, and what it fetches is trusted
@@ -15,13 +16,14 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, Serve
 use rustls::{DigitallySignedStruct, SignatureScheme};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+use vouch_support::tls::find_rustls_error;
 
 use crate::config::SyncConfig;
 use crate::error::{Error, Result};
 
 /// The crypto provider of every TLS connection and certificate check (ring).
 pub(crate) fn provider() -> Arc<CryptoProvider> {
-    Arc::new(rustls::crypto::ring::default_provider())
+    vouch_support::tls::provider()
 }
 
 /// A client certificate and its key, as DER.
@@ -80,13 +82,8 @@ impl Api {
 
     /// A client that trusts no server: only for fetching the CA, whose hash is then checked.
     pub fn bootstrap(base: &str, sync: &SyncConfig) -> Result<Self> {
-        let provider = provider();
-        let tls = rustls::ClientConfig::builder_with_provider(provider.clone())
-            .with_safe_default_protocol_versions()
-            .map_err(|e| tls_error(base, e))?
-            .dangerous()
-            .with_custom_certificate_verifier(Arc::new(HashCheckedLater(provider)))
-            .with_no_client_auth();
+        let tls = vouch_support::tls::client_with_verifier(Arc::new(HashCheckedLater(provider())))
+            .map_err(|e| tls_error(base, e))?;
         Self::build(base, tls, sync)
     }
 
@@ -97,23 +94,14 @@ impl Api {
         identity: Option<ClientIdentity>,
         sync: &SyncConfig,
     ) -> Result<Self> {
-        let mut roots = rustls::RootCertStore::empty();
-        roots
-            .add(CertificateDer::from(ca_der.to_vec()))
+        let roots = vouch_support::tls::pinned_roots([CertificateDer::from(ca_der.to_vec())])
             .map_err(|e| tls_error(base, e))?;
-        let builder = rustls::ClientConfig::builder_with_provider(provider())
-            .with_safe_default_protocol_versions()
-            .map_err(|e| tls_error(base, e))?
-            .with_root_certificates(roots);
-        let tls = match identity {
-            None => builder.with_no_client_auth(),
-            Some(id) => builder
-                .with_client_auth_cert(
-                    id.cert_chain,
-                    PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(id.key_pkcs8)),
-                )
-                .map_err(|e| tls_error(base, e))?,
-        };
+        let identity = identity.map(|id| vouch_support::tls::ClientIdentity {
+            cert_chain: id.cert_chain,
+            key: PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(id.key_pkcs8)),
+        });
+        let tls = vouch_support::tls::pinned_client(Arc::new(roots), identity)
+            .map_err(|e| tls_error(base, e))?;
         Self::build(base, tls, sync)
     }
 
@@ -130,9 +118,7 @@ impl Api {
         let retry_after = resp
             .headers()
             .get(reqwest::header::RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(Duration::from_secs);
+            .and_then(|v| vouch_support::retry::parse_retry_after(v.as_bytes()));
         let text = resp.text().await.unwrap_or_default();
         let body: ErrorBody = serde_json::from_str(&text).unwrap_or(ErrorBody {
             code: String::new(),
@@ -194,12 +180,12 @@ fn tls_error(url: &str, e: impl std::fmt::Display) -> Error {
 
 /// Sorts a reqwest error into TLS trouble, no network, or a bad answer.
 fn classify(url: &str, e: &reqwest::Error) -> Failure {
+    if let Some(tls) = find_rustls_error(e) {
+        return Failure::from(tls_error(url, tls));
+    }
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
     let mut detail = e.to_string();
     while let Some(err) = source {
-        if let Some(tls) = find_rustls(err) {
-            return Failure::from(tls_error(url, tls));
-        }
         if let Some(io) = err.downcast_ref::<std::io::Error>() {
             detail = io.to_string();
         }
@@ -215,23 +201,6 @@ fn classify(url: &str, e: &reqwest::Error) -> Failure {
         url: url.to_string(),
         detail,
     })
-}
-
-/// A rustls error inside `err`, looking through nested `io::Error`s (whose `source()` skips
-/// the error they wrap: tokio-rustls and hyper-util each add one).
-fn find_rustls<'a>(err: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls::Error> {
-    if let Some(tls) = err.downcast_ref::<rustls::Error>() {
-        return Some(tls);
-    }
-    let mut io = err.downcast_ref::<std::io::Error>()?;
-    for _ in 0..8 {
-        let inner = io.get_ref()?;
-        if let Some(tls) = inner.downcast_ref::<rustls::Error>() {
-            return Some(tls);
-        }
-        io = inner.downcast_ref::<std::io::Error>()?;
-    }
-    None
 }
 
 /// Accepts any server certificate (still checking the handshake signatures). Used only to fetch

@@ -1,9 +1,8 @@
 //! The data folder's files: where each lives, and writing secrets safely (mode 0600, written
-//! to a temporary file and renamed, never over an existing file).
+//! to a temporary file, fsynced, renamed, the folder fsynced; never over an existing file:
+//! `vouch_support::fs`).
 
-use std::fs::{self, OpenOptions};
-use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
+use std::fs;
 use std::path::{Path, PathBuf};
 
 use crate::error::ServerError;
@@ -73,14 +72,17 @@ pub fn read_text(path: &Path) -> Result<String, ServerError> {
 }
 
 fn ensure_parent(path: &Path) -> Result<(), ServerError> {
-    if let Some(parent) = path.parent() {
-        fs::create_dir_all(parent).map_err(|e| ServerError::io("creating folder", parent, e))?;
+    match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => {
+            vouch_support::fs::create_dir(parent, 0o777).map_err(fs_error)
+        }
+        _ => Ok(()),
     }
-    Ok(())
 }
 
-/// Writes `contents` to `path` with `mode`, atomically (temp file, fsync, rename). Refuses to
-/// replace an existing file unless `replace`.
+/// Writes `contents` to `path` with `mode`, atomically and durably (temp file, fsync, rename,
+/// folder fsync). Unless `replace`, an existing file is never overwritten, even by a racing
+/// writer (the rename itself refuses): [`ServerError::Conflict`].
 pub fn write_file(
     path: &Path,
     contents: &[u8],
@@ -88,24 +90,28 @@ pub fn write_file(
     replace: bool,
 ) -> Result<(), ServerError> {
     ensure_parent(path)?;
-    if !replace && path.exists() {
-        return Err(ServerError::Conflict(format!(
-            "{} already exists: refusing to overwrite it",
-            path.display()
-        )));
+    let written = if replace {
+        vouch_support::fs::write_atomic(path, contents, mode)
+    } else {
+        vouch_support::fs::write_new(path, contents, mode)
+    };
+    written.map_err(fs_error)
+}
+
+/// Flushes a folder, making a rename in it durable.
+pub fn sync_dir(dir: &Path) -> Result<(), ServerError> {
+    vouch_support::fs::sync_dir(dir).map_err(fs_error)
+}
+
+/// The server's error for a failed file-system step; an existing file that must not be
+/// overwritten is a conflict.
+fn fs_error(e: vouch_support::Error) -> ServerError {
+    match e {
+        vouch_support::Error::Io { step, path, source } => ServerError::io(step, path, source),
+        e @ vouch_support::Error::AlreadyExists { .. } => ServerError::Conflict(e.to_string()),
+        // File-system calls return no other variant; one would be kept as its text.
+        other => ServerError::io("writing", PathBuf::new(), std::io::Error::other(other)),
     }
-    let tmp = path.with_extension("tmp");
-    let mut file = OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(mode)
-        .open(&tmp)
-        .map_err(|e| ServerError::io("creating", &tmp, e))?;
-    file.write_all(contents)
-        .and_then(|()| file.sync_all())
-        .map_err(|e| ServerError::io("writing", &tmp, e))?;
-    fs::rename(&tmp, path).map_err(|e| ServerError::io("renaming into place", path, e))
 }
 
 /// Writes a secret (mode 0600), never over an existing file.

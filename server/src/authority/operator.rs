@@ -150,12 +150,10 @@ fn move_into_place(path: &Path) -> Result<(), ServerError> {
         return Ok(());
     }
     fs::rename(&from, path).map_err(|e| ServerError::io("renaming into place", path, e))?;
-    if let Some(dir) = path.parent() {
-        fs::File::open(dir)
-            .and_then(|d| d.sync_all())
-            .map_err(|e| ServerError::io("syncing folder", dir, e))?;
+    match path.parent() {
+        Some(dir) => files::sync_dir(dir),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 /// Finishes or drops a rotation interrupted by a crash: the new files are moved into place if

@@ -616,8 +616,12 @@ impl Config {
             };
 
             if let Err(e) = try_lock {
+                // VOUCH PATCH (6): keep the lock call's error kind
+                // (`WouldBlock` when another process holds the lock)
+                // instead of `Other`, so callers tell a busy folder by
+                // its kind, not by this message.
                 return Err(Error::Io(io::Error::new(
-                    ErrorKind::Other,
+                    e.kind(),
                     format!(
                         "could not acquire lock on {:?}: {:?}",
                         self.db_path().to_string_lossy(),

@@ -40,7 +40,6 @@ use vouch_protocol::ChainHead;
 pub use entry::{Counts, QueueEntry, RecordState, StateEntry, StoredRecord};
 
 use crate::error::{Error, Result};
-use crate::fsutil;
 
 const CHAIN: &[u8] = b"chain";
 const ACKED: &[u8] = b"acked";
@@ -86,7 +85,7 @@ impl Queue {
     /// Opens (or creates) the queue in `dir`. Fails with [`Error::Busy`] when another process
     /// still has it open after sled's lock wait (3 s, `vendor/sled/VOUCH-PATCH.md`, patch 5).
     pub fn open(dir: &Path) -> Result<Self> {
-        fsutil::create_dir(dir)?;
+        vouch_support::fs::create_dir(dir, crate::DIR_MODE)?;
         let db = sled::Config::new()
             .path(dir)
             .open()
@@ -102,9 +101,9 @@ impl Queue {
         };
         // Make the names of the files sled created durable before anything is confirmed.
         queue.make_durable()?;
-        fsutil::sync_dir(dir)?;
+        vouch_support::fs::sync_dir(dir)?;
         if let Some(parent) = dir.parent() {
-            fsutil::sync_dir(parent)?;
+            vouch_support::fs::sync_dir(parent)?;
         }
         queue.check_consistency()?;
         Ok(queue)
@@ -148,8 +147,7 @@ impl Queue {
     /// `sync_file_range`), then `fsync` of sled's `db` file.
     pub fn make_durable(&self) -> Result<()> {
         self.db.flush().map_err(|e| self.err(e))?;
-        fsutil::sync_file(&self.db_file)
-            .map_err(|e| self.err(format!("fsync {}: {e}", self.db_file.display())))
+        vouch_support::fs::sync_file(&self.db_file).map_err(|e| self.err(e))
     }
 
     /// The install's chain head: the next sequence and the last record's hash.
@@ -765,9 +763,12 @@ mod tests {
         let _q = Queue::open(dir.path()).unwrap();
         // What sled says when another process holds the lock (a second open in this process
         // is refused the same way, as the test above shows; this checks the mapping).
-        let e = Error::storage(
+        let e = Error::queue_open(
             dir.path(),
-            "IO error: could not acquire lock on \"x/db\": Os { code: 11 }",
+            sled::Error::Io(std::io::Error::new(
+                std::io::ErrorKind::WouldBlock,
+                "could not acquire lock on \"x/db\": Os { code: 11 }",
+            )),
         );
         assert_eq!(e.code(), "busy");
     }

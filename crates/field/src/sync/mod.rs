@@ -18,15 +18,16 @@
 //! A crash between 2 and 3 leaves the batch `syncing`; the next sync sends it again and the
 //! server answers `duplicate` for what it already holds, which counts as synced.
 
-mod backoff;
-
 use std::time::Duration;
 
 use rand_core::RngCore;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-pub use backoff::Backoff;
+pub use vouch_support::retry::Backoff;
+
+/// The longest `retry-after` a sync honours: a server's hint raises a wait up to this.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
 
 use crate::config::SyncConfig;
 use crate::error::{Error, Result};
@@ -199,6 +200,7 @@ pub(crate) async fn run(
     let backoff = Backoff {
         base: Duration::from_millis(config.backoff_base_ms),
         cap: Duration::from_millis(config.backoff_cap_ms),
+        max_retry_after: MAX_RETRY_AFTER,
     };
     let mut report = SyncReport::default();
     let mut state = SyncProgress {
@@ -243,8 +245,9 @@ pub(crate) async fn run(
                         continue 'batches;
                     }
                     if failure.error.is_retryable() && attempt < config.max_attempts {
+                        // `attempt` counts from 1; the backoff counts failures from 0.
                         let wait = backoff.delay(
-                            attempt,
+                            attempt - 1,
                             rand_core::OsRng.next_u64(),
                             failure.retry_after,
                         );
