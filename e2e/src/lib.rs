@@ -406,6 +406,71 @@ impl App {
         bail!("#{id}[{attr}] stayed {value:?}")
     }
 
+    /// An input's current value.
+    pub async fn value_of(&self, id: &str) -> Result<String> {
+        Ok(self.el(id).await?.prop("value").await?.unwrap_or_default())
+    }
+
+    /// Runs a script that calls its last argument (`done`) with a result, and returns that
+    /// result. For promises: `window.__TAURI__...then(done, e => done({ error: String(e) }))`.
+    pub async fn run_async(
+        &self,
+        script: &str,
+        args: Vec<serde_json::Value>,
+    ) -> Result<serde_json::Value> {
+        let ret = self.driver.execute_async(script, args).await?;
+        Ok(ret.json().clone())
+    }
+
+    /// Files dropped on the window, as Tauri reports a drop (its `tauri://drag-drop` event with
+    /// the paths): a native drag cannot be made through WebDriver, so the event is emitted as
+    /// the shell emits it, and the page's own handler does the rest.
+    pub async fn drop_files(&self, paths: &[&Path]) -> Result<()> {
+        let paths: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+        let ret = self
+            .run_async(
+                "const [paths, done] = arguments; \
+                 window.__TAURI__.event \
+                   .emit('tauri://drag-drop', { paths, position: { x: 200, y: 200 } }) \
+                   .then(() => done(null), e => done(String(e)));",
+                vec![serde_json::json!(paths)],
+            )
+            .await?;
+        if !ret.is_null() {
+            bail!("the drop event was not emitted: {ret}");
+        }
+        Ok(())
+    }
+
+    /// An image file pasted into the page (Ctrl+V with an image on the clipboard): a `paste`
+    /// event carrying the file, as the WebView makes one.
+    pub async fn paste_image(&self, path: &Path) -> Result<()> {
+        let bytes = std::fs::read(path)?;
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let ret = self
+            .run_async(
+                "const [bytes, name, done] = arguments; \
+                 try { \
+                   const file = new File([new Uint8Array(bytes)], name, { type: 'image/png' }); \
+                   const data = new DataTransfer(); \
+                   data.items.add(file); \
+                   const ev = new ClipboardEvent('paste', \
+                     { clipboardData: data, bubbles: true, cancelable: true }); \
+                   document.dispatchEvent(ev); \
+                   done(ev.defaultPrevented ? null : 'the page did not take the image'); \
+                 } catch (e) { done(String(e)); }",
+                vec![serde_json::json!(bytes), serde_json::json!(name)],
+            )
+            .await?;
+        if !ret.is_null() {
+            bail!("paste: {ret}");
+        }
+        Ok(())
+    }
+
     /// Scrolls the element into view, then saves a screenshot (see [`Self::shot`]).
     pub async fn shot_at(&self, name: &str, id: &str) -> Result<PathBuf> {
         self.el(id).await?.scroll_into_view().await?;

@@ -365,3 +365,169 @@ async fn a_label_in_front_of_the_camera_is_read_and_queued() -> Result<()> {
     .await;
     app.finish(outcome).await
 }
+
+/// Photos chosen, dropped and pasted (issue 18): the command that reads several chosen files
+/// (the picker itself is a native GTK dialog, which WebDriver cannot drive: the shell's
+/// `choose_photos` is one line over the same read), files dropped on the window, an image
+/// pasted; each label of several is shown for confirmation, the site stays between scans, the
+/// queue says how many records wait and since when, and the last sync survives a restart.
+#[tokio::test(flavor = "multi_thread")]
+async fn photos_are_chosen_dropped_and_pasted_and_the_last_sync_is_kept() -> Result<()> {
+    if skip() {
+        return Ok(());
+    }
+    let server = Server::start()?;
+    let devices = [
+        DeviceFixture::new("ACME-T3", "SN-PIC-1")?,
+        DeviceFixture::new("ACME-T3", "SN-PIC-2")?,
+        DeviceFixture::new("ACME-T3", "SN-PIC-3")?,
+    ];
+    let data = tempfile::tempdir()?;
+    let invite = server.invite("technician", "Pia Photo")?;
+    let launch = || Launch {
+        data: Some(data.path()),
+        invite: Some(&invite),
+        ..Launch::default()
+    };
+    let app = App::launch(launch(), "photos").await?;
+    let outcome = photos(&app, &devices).await;
+    app.finish(outcome).await?;
+
+    // Restarted: the last sync is still known.
+    let app = App::launch(launch(), "photos-restart").await?;
+    let outcome = async {
+        app.click("nav-queue").await?;
+        app.wait_text("last-sync", "3 accepted", 20).await?;
+        app.wait_attr("queue-waiting", "data-count", "0", 5).await?;
+        Ok(())
+    }
+    .await;
+    app.finish(outcome).await
+}
+
+async fn photos(app: &App, devices: &[DeviceFixture; 3]) -> Result<()> {
+    app.click("join-continue").await?;
+    app.el("photo-choose").await?;
+
+    // The command behind the picker: several files, each read on its own, labels first.
+    let reads = app
+        .run_async(
+            "const [paths, done] = arguments; \
+             window.__TAURI__.core.invoke('read_photos', { paths }) \
+               .then(done, e => done({ error: e }));",
+            vec![serde_json::json!([
+                devices[0].png.display().to_string(),
+                "/nonexistent/label.png"
+            ])],
+        )
+        .await?;
+    ensure!(
+        reads[0]["labels"] == 1 && reads[0]["codes"][0] == devices[0].label.as_str(),
+        "the first photo's label: {reads}"
+    );
+    ensure!(reads[1]["error"].is_string(), "a missing file: {reads}");
+
+    // Two photos dropped on the window: two labels, confirmed one after the other.
+    app.drop_files(&[&devices[0].png, &devices[1].png]).await?;
+    app.wait_text("label-serial", "SN-PIC-1", 30).await?;
+    app.wait_attr("labels-waiting", "data-count", "1", 5)
+        .await?;
+    app.type_into("site-input", "Yard 7").await?;
+    app.shot("01-several-labels").await?;
+    app.click("confirm-scan").await?;
+    app.wait_text("scan-result", "SN-PIC-1", 20).await?;
+    app.wait_text("site-kept", "Yard 7", 5).await?;
+    // The next card: the second label, with the site kept.
+    app.wait_text("label-serial", "SN-PIC-2", 10).await?;
+    let site = app.value_of("site-input").await?;
+    ensure!(site == "Yard 7", "the site is kept between scans: {site:?}");
+    app.click("confirm-scan").await?;
+    app.wait_text("scan-result", "SN-PIC-2", 20).await?;
+
+    // An image pasted from the clipboard.
+    app.paste_image(&devices[2].png).await?;
+    app.wait_text("label-serial", "SN-PIC-3", 30).await?;
+    app.click("confirm-scan").await?;
+    app.wait_text("scan-result", "SN-PIC-3", 20).await?;
+
+    // The queue: how many wait, and since when; then a sync.
+    app.click("nav-queue").await?;
+    app.wait_attr("queue-waiting", "data-count", "3", 20)
+        .await?;
+    app.wait_text("queue-waiting", "oldest since", 5).await?;
+    app.shot("02-waiting").await?;
+    app.click("sync-btn").await?;
+    app.wait_text("last-sync", "3 accepted", 30).await?;
+    app.wait_attr("queue-waiting", "data-count", "0", 10)
+        .await?;
+    Ok(())
+}
+
+/// The scan screen in German (issue 18): the language switched in Settings, a photo read and
+/// queued in German words, German dates on the queue screen, and the choice kept after a
+/// restart.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_scan_screen_speaks_german_when_chosen() -> Result<()> {
+    if skip() {
+        return Ok(());
+    }
+    let server = Server::start()?;
+    let device = DeviceFixture::new("ACME-T4", "SN-DE-1")?;
+    let data = tempfile::tempdir()?;
+    let invite = server.invite("technician", "Greta Groß")?;
+    let launch = || Launch {
+        data: Some(data.path()),
+        invite: Some(&invite),
+        ..Launch::default()
+    };
+    let app = App::launch(launch(), "german").await?;
+    let outcome = async {
+        app.click("join-continue").await?;
+        app.click("nav-settings").await?;
+        app.click("lang-de").await?;
+        app.wait_text("nav-scan", "Scannen", 10).await?;
+        app.click("nav-scan").await?;
+        app.wait_text("photo-card", "Foto importieren", 10).await?;
+        app.wait_text("manual-card", "Etikett eintippen", 5).await?;
+        app.shot("01-scan").await?;
+        app.type_into("photo-path", &device.png.display().to_string())
+            .await?;
+        app.click("photo-read").await?;
+        app.wait_text("label-serial", "SN-DE-1", 30).await?;
+        app.wait_text("label-card", "Etikett prüfen", 5).await?;
+        app.wait_text("label-card", "Seriennummer", 5).await?;
+        app.type_into("site-input", "Halle 2").await?;
+        app.shot("02-label-card").await?;
+        app.click("confirm-scan").await?;
+        app.wait_text("scan-result", "steht als Eintrag #1", 20)
+            .await?;
+        app.wait_text("site-kept", "Halle 2", 5).await?;
+        app.click("nav-queue").await?;
+        // German date: day.month.year.
+        let waiting = app
+            .wait_text("queue-waiting", "wartet auf den Abgleich, seit", 20)
+            .await?;
+        ensure!(
+            waiting
+                .split_whitespace()
+                .any(|w| w.matches('.').count() == 2 && w.ends_with(',')),
+            "a German date: {waiting:?}"
+        );
+        Ok(())
+    }
+    .await;
+    app.finish(outcome).await?;
+
+    // The choice is kept; switching back to English works.
+    let app = App::launch(launch(), "german-restart").await?;
+    let outcome = async {
+        app.wait_text("nav-scan", "Scannen", 30).await?;
+        app.click("nav-settings").await?;
+        app.click("lang-en").await?;
+        app.wait_text("nav-queue", "Queue", 10).await?;
+        app.wait_text("nav-settings", "Settings", 5).await?;
+        Ok(())
+    }
+    .await;
+    app.finish(outcome).await
+}

@@ -52,12 +52,12 @@ fn setup<R: tauri::Runtime>(app: &mut tauri::App<R>) -> Result<(), Box<dyn std::
 
 /// Builds and runs the Tauri application until the last window closes.
 ///
-/// Registers every command in [`commands`] (and, on Android and iOS, the barcode-scanner
-/// plugin). If Tauri fails to start (for example, no display or no webview), the error is
+/// Registers every command in [`commands`], the dialog plugin (the photo picker) and, on
+/// Android and iOS, the barcode-scanner plugin. If Tauri fails to start (for example, no display or no webview), the error is
 /// printed to stderr and the process exits with status 1.
 #[cfg_attr(mobile, tauri::mobile_entry_point)]
 pub fn run() {
-    let builder = tauri::Builder::default();
+    let builder = tauri::Builder::default().plugin(tauri_plugin_dialog::init());
     #[cfg(mobile)]
     let builder = builder.plugin(tauri_plugin_barcode_scanner::init());
     let result = builder
@@ -70,7 +70,10 @@ pub fn run() {
             commands::camera::camera_backend,
             commands::camera::camera_start,
             commands::camera::camera_stop,
+            commands::scan::choose_photos,
             commands::scan::decode_image,
+            commands::scan::read_pasted_photo,
+            commands::scan::read_photos,
             commands::queue::export_queue,
             commands::queue::last_sync,
             commands::identity::launch_invite,

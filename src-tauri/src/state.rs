@@ -1,5 +1,5 @@
 //! What the shell keeps while it runs: the field engine on the app's data folder, the invite the
-//! app was launched with, the camera session, the last sync and a short activity log.
+//! app was launched with, the camera session and a short activity log.
 
 use std::collections::VecDeque;
 use std::path::PathBuf;
@@ -25,19 +25,6 @@ pub const FAKE_CAMERA_ENV: &str = "VOUCH_FAKE_CAMERA";
 pub const TIMING_ENV: &str = "VOUCH_TIMING";
 /// Entries kept in the activity log.
 const LOG_LINES: usize = 200;
-
-/// How the last sync of this run ended.
-#[derive(Clone, Debug, Serialize)]
-pub struct LastSync {
-    /// When it ended, milliseconds since the Unix epoch.
-    pub at_ms: u64,
-    /// Its report, when it finished.
-    pub report: Option<SyncReport>,
-    /// Its error code, when it failed (`offline`, `refused`, ...).
-    pub error_code: Option<String>,
-    /// Its error message, when it failed.
-    pub error: Option<String>,
-}
 
 /// One line of the activity log.
 #[derive(Clone, Debug, Serialize)]
@@ -81,7 +68,6 @@ pub struct AppState {
     launch_invite: Option<String>,
     /// The camera session (desktop: nokhwa through the field engine's scanning loop).
     pub camera: Camera,
-    last_sync: Mutex<Option<LastSync>>,
     log: Mutex<VecDeque<LogLine>>,
 }
 
@@ -100,7 +86,6 @@ impl AppState {
             data_dir,
             launch_invite,
             camera: Camera::default(),
-            last_sync: Mutex::new(None),
             log: Mutex::new(VecDeque::new()),
         };
         if let Err((_, message)) = &state.field {
@@ -153,29 +138,10 @@ impl AppState {
         Ok(result?)
     }
 
-    /// Notes how a sync ended, for the queue screen's "last sync" line and the activity log.
+    /// Notes how a sync ended in the activity log (the engine keeps the outcome for the queue
+    /// screen's "last sync" line: [`Field::last_sync`]).
     pub fn track_sync(&self, result: vouch_field::Result<SyncReport>) -> Result<SyncReport> {
-        let last = match &result {
-            Ok(report) => LastSync {
-                at_ms: now_ms(),
-                report: Some(report.clone()),
-                error_code: None,
-                error: None,
-            },
-            Err(e) => LastSync {
-                at_ms: now_ms(),
-                report: None,
-                error_code: Some(e.code().to_string()),
-                error: Some(e.to_string()),
-            },
-        };
-        *lock(&self.last_sync) = Some(last);
         self.track("sync", result)
-    }
-
-    /// The last sync of this run.
-    pub fn last_sync(&self) -> Option<LastSync> {
-        lock(&self.last_sync).clone()
     }
 
     /// Notes that the scan screen is interactive: in the activity log, and on stderr when

@@ -2,6 +2,7 @@
 //! checks of the manual-entry line. Parsing only, through `vouch_protocol` (no keys, no
 //! signing: the shell signs).
 
+use crate::i18n::{t, tf};
 use vouch_protocol::label::{manual_group_ok, KEY_BASE32_LEN, MANUAL_GROUP_LEN};
 use vouch_protocol::{Label, LabelFormat};
 
@@ -37,22 +38,19 @@ pub fn parse(text: &str) -> Result<LabelView, String> {
 
 /// A refused label's reason in plain words, from the protocol's code.
 pub fn explain(code: &str, message: &str) -> String {
-    let plain = match code {
-        "empty" => "Nothing was read.",
-        "not_a_label" => "This is not a Vouch label: it must start with VOUCH1 (or DPP:).",
-        "check_mismatch" => {
-            "The check character at the end does not match: a character is mistyped or the \
-             label is damaged."
-        }
-        "group_check_mismatch" => "One group of the key does not match its check character.",
-        "wrong_field_count" => "Parts of the label are missing or extra (was it cut short?).",
-        "bad_length" => "A part of the label has the wrong length.",
-        "bad_character" => "The label holds a character that is not allowed there.",
-        "invalid_key" => "The key on the label is not a valid device key.",
-        "unknown_version" => "This label version is not supported by this app.",
-        "too_long" => "This is too long to be a label.",
-        _ => "This label cannot be read.",
-    };
+    let plain = t(match code {
+        "empty" => "label-empty",
+        "not_a_label" => "label-not-vouch",
+        "check_mismatch" => "label-check-mismatch",
+        "group_check_mismatch" => "label-group-check-mismatch",
+        "wrong_field_count" => "label-wrong-field-count",
+        "bad_length" => "label-bad-length",
+        "bad_character" => "label-bad-character",
+        "invalid_key" => "label-invalid-key",
+        "unknown_version" => "label-unknown-version",
+        "too_long" => "label-too-long",
+        _ => "label-unreadable",
+    });
     format!("{plain} ({message})")
 }
 
@@ -92,12 +90,9 @@ pub fn manual_feedback(text: &str) -> ManualFeedback {
     if !trimmed.is_empty() && !trimmed.contains(' ') {
         // A compact label or a DPP URI (pasted): checked as a whole.
         let (message, problem) = match Label::parse(trimmed) {
-            Ok(_) => ("The label reads correctly.".to_string(), false),
+            Ok(_) => (t("manual-reads-correctly"), false),
             // No separator yet: the first word of a line being typed.
-            Err(_) if !trimmed.contains(':') => (
-                "Type the line printed under the code, with single spaces.".to_string(),
-                false,
-            ),
+            Err(_) if !trimmed.contains(':') => (t("manual-type-line"), false),
             Err(e) => (explain(e.code(), &e.to_string()), true),
         };
         return ManualFeedback {
@@ -126,26 +121,22 @@ pub fn manual_feedback(text: &str) -> ManualFeedback {
     }
     let (message, problem) = if let Some((n, token)) = first_bad {
         (
-            format!(
-                "Group {n} (\u{201c}{token}\u{201d}) does not match its check character: look for \
-                 a typo in it."
+            tf(
+                "manual-group-bad",
+                &[("n", n.into()), ("token", token.to_string().into())],
             ),
             true,
         )
     } else if text.trim().is_empty() {
-        (
-            "Type the line printed under the code, with single spaces.".to_string(),
-            false,
-        )
+        (t("manual-type-line"), false)
     } else {
         match Label::parse(text) {
-            Ok(_) => ("The label reads correctly.".to_string(), false),
-            Err(_) if groups.len() < GROUPS || tokens.len() < 3 + GROUPS + 1 => (
-                format!("{} of {GROUPS} key groups typed, all correct so far.", {
-                    groups.iter().filter(|g| **g == GroupState::Ok).count()
-                }),
-                false,
-            ),
+            Ok(_) => (t("manual-reads-correctly"), false),
+            Err(_) if groups.len() < GROUPS || tokens.len() < 3 + GROUPS + 1 => {
+                let ok = groups.iter().filter(|g| **g == GroupState::Ok).count();
+                let args = [("ok", ok.into()), ("groups", GROUPS.into())];
+                (tf("manual-groups-typed", &args), false)
+            }
             Err(e) => (explain(e.code(), &e.to_string()), true),
         }
     };

@@ -15,6 +15,7 @@ use vouch_protocol::{ChainHead, Label, NewScan, RecordId, ScanRecord};
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::identity::{self, Identity, Role, Whoami};
+use crate::last_sync::{self, LastSync};
 use crate::queue::{Counts, Queue, QueueEntry, StoredRecord};
 use crate::review::{self, Decision, DeviceSummary};
 use crate::sync::{self, ProgressFn, SyncReport};
@@ -308,7 +309,25 @@ impl Field {
     /// Sends every unsynced record to the server (see [`crate::sync`]), calling `progress` after
     /// every step, then prunes synced records past retention. Offline, it fails with
     /// [`Error::Offline`] and keeps everything.
+    ///
+    /// Its outcome is stored in the data folder ([`Self::last_sync`]), except a refusal because
+    /// another sync runs (that one's outcome is the one to keep).
     pub async fn sync(&self, progress: ProgressFn<'_>) -> Result<SyncReport> {
+        let result = self.sync_once(progress).await;
+        if !matches!(result, Err(Error::SyncRunning)) {
+            // A status line that cannot be written must not turn a finished sync into a
+            // failure: the records' states in the queue are what counts.
+            let _ = last_sync::store(&self.data, &LastSync::of(&result, now_ms()));
+        }
+        result
+    }
+
+    /// How the last sync ended (kept across restarts); `None` before the first.
+    pub fn last_sync(&self) -> Option<LastSync> {
+        last_sync::load(&self.data)
+    }
+
+    async fn sync_once(&self, progress: ProgressFn<'_>) -> Result<SyncReport> {
         let mut identity = self.identity()?;
         if self.syncing.swap(true, Ordering::SeqCst) {
             return Err(Error::SyncRunning);
@@ -411,6 +430,37 @@ mod tests {
         assert_send(&field.review_decide("x", Decision::Approve, "r"));
         assert_send(&field.review_accept_gap("k", 2, "r"));
         assert_send(&field.renew_certificate());
+    }
+
+    #[test]
+    fn the_last_sync_survives_reopening_the_data_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        let field = Field::open(dir.path()).unwrap();
+        assert_eq!(field.last_sync(), None);
+        let progress = |_: &crate::SyncProgress| {};
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        // Not registered: the sync fails, and that outcome is what the queue screen shows.
+        let e = rt.block_on(field.sync(&progress)).unwrap_err();
+        let first = field.last_sync().unwrap();
+        assert_eq!(first.error_code.as_deref(), Some(e.code()));
+        assert!(first.at_ms > 0 && first.report.is_none());
+        drop(field);
+
+        let reopened = Field::open(dir.path()).unwrap();
+        assert_eq!(reopened.last_sync(), Some(first));
+        let done = LastSync::of(
+            &Ok(SyncReport {
+                accepted: 2,
+                ..Default::default()
+            }),
+            7,
+        );
+        last_sync::store(dir.path(), &done).unwrap();
+        assert_eq!(reopened.last_sync(), Some(done));
+        std::fs::write(dir.path().join("last-sync.json"), b"{not json").unwrap();
+        assert_eq!(reopened.last_sync(), None);
     }
 
     #[test]

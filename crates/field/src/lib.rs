@@ -7,7 +7,9 @@
 //! * [`identity`]: this install's P-256 key, staff certificate and pinned server CA;
 //! * [`queue`]: the offline queue in sled, each record durable before it is confirmed;
 //! * [`sync`]: sending the queue to the server over mTLS, with batches, backoff and resume;
-//! * [`review`]: the supervisor's list, show, approve, reject and revoke.
+//! * [`review`]: the supervisor's list, show, approve, reject and revoke;
+//! * [`photo`]: the codes in a picked, dropped or pasted photo, labels first, without queueing;
+//! * [`last_sync`]: how the last sync ended, kept across restarts.
 //!
 //! [`Field`] ties them together on one data folder; the `vouch-field` CLI (cargo feature `cli`,
 //! on by default) and the Tauri app (which turns the feature off) drive it. Every failure is one [`Error`], whose message says what happened and what to do.
@@ -19,7 +21,9 @@ pub mod config;
 mod error;
 mod field;
 pub mod identity;
+pub mod last_sync;
 mod net;
+pub mod photo;
 pub mod queue;
 pub mod review;
 pub mod sync;
@@ -32,6 +36,8 @@ pub use config::Config;
 pub use error::{Error, Result};
 pub use field::{now_ms, Field, ScanOptions};
 pub use identity::{Role, Whoami};
+pub use last_sync::LastSync;
+pub use photo::PhotoRead;
 pub use queue::{Counts, QueueEntry, RecordState};
 pub use review::{Decision, DeviceSummary};
 pub use sync::{SyncEvent, SyncProgress, SyncReport};

@@ -67,6 +67,9 @@ pub mod text;
 
 use std::path::Path;
 
+/// The image crate this scanner decodes with, for callers that build or save images (tests,
+/// synthetic frames) without naming a second copy of it.
+pub use image;
 use image::GrayImage;
 use serde_json::{json, Value};
 use vouch_protocol::Label;
@@ -210,9 +213,15 @@ pub fn load_gray(path: &Path) -> Result<GrayImage, ScanError> {
         path: name.clone(),
         source,
     })?;
+    load_gray_bytes(&name, &bytes)
+}
+
+/// [`load_gray`] for an image already in memory (a pasted picture); `name` names it in errors.
+pub fn load_gray_bytes(name: &str, bytes: &[u8]) -> Result<GrayImage, ScanError> {
+    let name = name.to_string();
     let image_error = |e: image::ImageError| image_error(&name, e);
     let reader = || {
-        image::ImageReader::new(std::io::Cursor::new(&bytes))
+        image::ImageReader::new(std::io::Cursor::new(bytes))
             .with_guessed_format()
             .map_err(|e| image_error(image::ImageError::IoError(e)))
     };
@@ -226,7 +235,7 @@ pub fn load_gray(path: &Path) -> Result<GrayImage, ScanError> {
             height,
         });
     }
-    if format == Some(image::ImageFormat::Jpeg) && jpeg_is_truncated(&bytes) {
+    if format == Some(image::ImageFormat::Jpeg) && jpeg_is_truncated(bytes) {
         return Err(ScanError::Truncated { path: name });
     }
     Ok(reader()?.decode().map_err(image_error)?.to_luma8())
@@ -275,6 +284,12 @@ fn jpeg_is_truncated(bytes: &[u8]) -> bool {
 /// Reads an image file and decodes the codes in it.
 pub fn decode_file(path: impl AsRef<Path>) -> Result<Vec<Decoded>, ScanError> {
     Ok(decode_image(&load_gray(path.as_ref())?))
+}
+
+/// Decodes the codes in an image held in memory (JPEG, PNG, WebP; same limits as
+/// [`decode_file`]); `name` names it in errors.
+pub fn decode_bytes(name: &str, bytes: &[u8]) -> Result<Vec<Decoded>, ScanError> {
+    Ok(decode_image(&load_gray_bytes(name, bytes)?))
 }
 
 /// The JSON fields of a parsed label (`null` when the text is no label).

@@ -1,11 +1,11 @@
 //! The offline queue and sync.
 
 use tauri::{AppHandle, Emitter, State};
-use vouch_field::{Counts, QueueEntry, SyncReport};
+use vouch_field::{Counts, LastSync, QueueEntry, SyncReport};
 
 use super::SYNC_EVENT;
 use crate::error::Result;
-use crate::state::{AppState, LastSync};
+use crate::state::AppState;
 
 /// Every record in the queue, oldest first, with its state (and a refused one's reason).
 #[tauri::command]
@@ -36,8 +36,8 @@ pub async fn sync(app: AppHandle, state: State<'_, AppState>) -> Result<SyncRepo
     state.track_sync(state.field()?.sync(&progress).await)
 }
 
-/// How the last sync of this run ended (`null` before the first).
+/// How the last sync ended (`null` before the first), kept by the engine across restarts.
 #[tauri::command]
-pub fn last_sync(state: State<'_, AppState>) -> Option<LastSync> {
-    state.last_sync()
+pub async fn last_sync(state: State<'_, AppState>) -> Result<Option<LastSync>> {
+    Ok(state.field()?.last_sync())
 }

@@ -1,8 +1,12 @@
 //! Reading labels and queueing scans.
 
+use std::path::PathBuf;
+
 use serde_json::Value;
-use tauri::State;
-use vouch_field::{QueueEntry, ScanOptions};
+use tauri::{AppHandle, State};
+use tauri_plugin_dialog::DialogExt;
+use vouch_field::photo::{read_photo_bytes, read_photos as read_all};
+use vouch_field::{PhotoRead, QueueEntry, ScanOptions};
 
 use crate::error::Result;
 use crate::state::AppState;
@@ -50,4 +54,37 @@ pub async fn scan_image(
     };
     let path = std::path::PathBuf::from(path.trim());
     state.track("scan image", state.field()?.scan_image(&path, &options))
+}
+
+/// Opens the platform's picker for photos (several at once) and reads each chosen one without
+/// queueing: its codes, Vouch labels first. An empty list when the picker is cancelled.
+#[tauri::command]
+pub async fn choose_photos(app: AppHandle) -> Result<Vec<PhotoRead>> {
+    let chosen = app
+        .dialog()
+        .file()
+        .add_filter("Photos", PHOTO_TYPES)
+        .blocking_pick_files();
+    let paths = chosen
+        .unwrap_or_default()
+        .into_iter()
+        .map(|p| PathBuf::from(p.to_string()));
+    Ok(read_all(&paths.collect::<Vec<_>>()))
+}
+
+/// The file types the picker offers.
+const PHOTO_TYPES: &[&str] = &["jpg", "jpeg", "png", "webp"];
+
+/// Reads photo files given by path (dropped on the window, or typed) without queueing, as
+/// [`choose_photos`] does.
+#[tauri::command]
+pub async fn read_photos(paths: Vec<String>) -> Result<Vec<PhotoRead>> {
+    let paths: Vec<PathBuf> = paths.iter().map(|p| PathBuf::from(p.trim())).collect();
+    Ok(read_all(&paths))
+}
+
+/// Reads an image pasted from the clipboard (its bytes; `name` names it) without queueing.
+#[tauri::command]
+pub async fn read_pasted_photo(name: String, bytes: Vec<u8>) -> Result<PhotoRead> {
+    Ok(read_photo_bytes(&name, &bytes))
 }

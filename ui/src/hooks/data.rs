@@ -5,7 +5,7 @@ use yew::prelude::*;
 
 use super::{use_action, use_remote, Action, Loaded};
 use crate::ipc::{
-    self, AppInfo, DecodedImage, DeviceDetail, DeviceSummary, LogLine, QueueEntry, Whoami,
+    self, AppInfo, DeviceDetail, DeviceSummary, LogLine, PhotoRead, QueueEntry, Whoami,
 };
 
 /// A label to queue, with what goes with it.
@@ -55,10 +55,27 @@ pub fn use_queue() -> Loaded<Vec<QueueEntry>> {
     use_remote((), |()| ipc::queue())
 }
 
-/// Reads the code in a photo (a file path) without queueing it.
+/// Where photos to read come from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Photos {
+    /// The platform's picker, opened now.
+    Chosen,
+    /// Files by path: dropped on the window, or typed.
+    Paths(Vec<String>),
+    /// An image pasted from the clipboard: a name and its bytes.
+    Pasted(String, Vec<u8>),
+}
+
+/// Reads photos without queueing: the codes in each, labels first.
 #[hook]
-pub fn use_photo_reader() -> Action<String, DecodedImage> {
-    use_action(|path: String| async move { ipc::decode_image(&path).await })
+pub fn use_photo_reader() -> Action<Photos, Vec<PhotoRead>> {
+    use_action(|photos: Photos| async move {
+        match photos {
+            Photos::Chosen => ipc::choose_photos().await,
+            Photos::Paths(paths) => ipc::read_photos(&paths).await,
+            Photos::Pasted(name, bytes) => Ok(vec![ipc::read_pasted_photo(&name, &bytes).await?]),
+        }
+    })
 }
 
 /// Signs and queues a scan.

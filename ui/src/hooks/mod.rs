@@ -8,6 +8,7 @@
 mod camera;
 mod data;
 mod feedback;
+mod photos;
 mod session;
 mod sync;
 
@@ -15,9 +16,10 @@ pub use camera::{use_camera, CameraHandle, CameraStatus};
 pub use data::{
     use_accept_gap, use_activity_log, use_app_info, use_decision, use_device, use_devices,
     use_export, use_photo_reader, use_queue, use_queue_scan, use_register, use_report_ready,
-    DecisionRequest, GapRequest, ScanRequest,
+    DecisionRequest, GapRequest, Photos, ScanRequest,
 };
 pub use feedback::{beep, vibrate_and_flash};
+pub use photos::{use_dropped_files, use_pasted_images};
 pub use session::{use_connectivity, use_session, Connectivity, Online, Session};
 pub use sync::{use_sync, SyncHandle};
 

@@ -299,9 +299,33 @@ pub async fn server_status() -> Result<Value, IpcError> {
     invoke_no_args("server_status").await
 }
 
-/// Reads the first code in an image file without queueing it.
-pub async fn decode_image(path: &str) -> Result<DecodedImage, IpcError> {
-    invoke("decode_image", &PathArg { path }).await
+/// Opens the platform's photo picker and reads each chosen photo (labels first); an empty list
+/// when the picker is cancelled.
+pub async fn choose_photos() -> Result<Vec<PhotoRead>, IpcError> {
+    invoke_no_args("choose_photos").await
+}
+
+/// `{"paths": [...]}`.
+#[derive(Serialize)]
+struct PathsArg<'a> {
+    paths: &'a [String],
+}
+
+/// Reads photo files by path (dropped on the window, or typed) without queueing.
+pub async fn read_photos(paths: &[String]) -> Result<Vec<PhotoRead>, IpcError> {
+    invoke("read_photos", &PathsArg { paths }).await
+}
+
+/// `{"name", "bytes"}`.
+#[derive(Serialize)]
+struct PastedArgs<'a> {
+    name: &'a str,
+    bytes: &'a [u8],
+}
+
+/// Reads an image pasted from the clipboard without queueing.
+pub async fn read_pasted_photo(name: &str, bytes: &[u8]) -> Result<PhotoRead, IpcError> {
+    invoke("read_pasted_photo", &PastedArgs { name, bytes }).await
 }
 
 /// Signs and queues a label read by any means; answers once it is on disk.

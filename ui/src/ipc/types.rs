@@ -12,6 +12,8 @@ pub const PREVIEW_EVENT: &str = "camera-frame";
 pub const CODE_EVENT: &str = "camera-code";
 /// Event carrying a [`CameraStopped`] when a camera session ends.
 pub const STOPPED_EVENT: &str = "camera-stopped";
+/// Tauri's event for files dropped on the window, carrying [`Dropped`].
+pub const DROP_EVENT: &str = "tauri://drag-drop";
 
 /// Who this install is.
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
@@ -281,34 +283,29 @@ pub struct ScanEvidence {
     pub key_fingerprint: String,
 }
 
-/// A label's fields as the shell parsed them.
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
-pub struct LabelFields {
-    /// `compact`, `manual` or `dpp`.
+/// What one photo holds (`vouch_field::PhotoRead`): every code's text, Vouch labels first.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+pub struct PhotoRead {
+    /// The file (or the pasted image's name).
     #[serde(default)]
-    pub format: String,
-    /// Model.
+    pub file: String,
+    /// The codes' texts, labels first.
     #[serde(default)]
-    pub model: Option<String>,
-    /// Serial.
-    pub serial: String,
-    /// Key fingerprint.
+    pub codes: Vec<String>,
+    /// How many of the first `codes` are Vouch labels.
     #[serde(default)]
-    pub fingerprint: String,
-}
-
-/// What `decode_image` read.
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
-pub struct DecodedImage {
-    /// The first code's text.
-    #[serde(default)]
-    pub text: Option<String>,
-    /// Its label fields.
-    #[serde(default)]
-    pub label: Option<LabelFields>,
-    /// Why the file could not be read.
+    pub labels: usize,
+    /// Why the photo could not be read.
     #[serde(default)]
     pub error: Option<String>,
+}
+
+/// Files dropped on the window (Tauri's drag-drop event).
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+pub struct Dropped {
+    /// Their paths.
+    #[serde(default)]
+    pub paths: Vec<String>,
 }
 
 /// Version, data folder, settings, camera path.

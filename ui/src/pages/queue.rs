@@ -5,6 +5,7 @@ use yew::prelude::*;
 
 use crate::components::{Icon, Notice, NoticeKind, ProgressBar};
 use crate::hooks::{use_queue, use_sync, Connectivity, Online, Remote, SyncHandle};
+use crate::i18n::{t, tf};
 use crate::ipc::{LastSync, QueueEntry};
 use crate::{time, words};
 
@@ -40,6 +41,12 @@ pub fn queue() -> Html {
         .filter(|e| matches!(e.state.as_str(), "queued" | "syncing" | "held"))
         .count();
     let refused = entries.iter().filter(|e| e.state == "refused").count();
+    // The oldest record not yet on the server: how long scans have waited for a sync.
+    let waiting_since = entries
+        .iter()
+        .filter(|e| matches!(e.state.as_str(), "queued" | "syncing" | "held"))
+        .map(|e| e.scanned_at_ms)
+        .min();
     let synced = entries.len() - unsynced - refused;
     let offline = matches!(
         online.as_ref().map(|o| &o.state),
@@ -67,11 +74,30 @@ pub fn queue() -> Html {
                                safely on this tablet and is sent at the next sync." }</p>
                     </Notice>
                 }
+                { waiting(unsynced, waiting_since) }
                 { progress(&sync) }
                 { last_sync(&sync) }
             </section>
             { list(&queue.value, &entries) }
         </div>
+    }
+}
+
+/// How many records wait for a sync, and since when.
+fn waiting(count: usize, since: Option<u64>) -> Html {
+    let text = match since {
+        Some(ms) if count > 0 => tf(
+            "queue-waiting",
+            &[
+                ("count", count.into()),
+                ("since", time::local(ms).into()),
+                ("ago", time::ago(ms).into()),
+            ],
+        ),
+        _ => t("queue-nothing-waiting"),
+    };
+    html! {
+        <p class="muted" id="queue-waiting" data-count={count.to_string()}>{ text }</p>
     }
 }
 
@@ -130,7 +156,7 @@ fn last_sync(sync: &SyncHandle) -> Html {
         };
     }
     let text = match &sync.last {
-        None => "Not synced yet since the app started.".to_string(),
+        None => t("queue-not-synced"),
         Some(LastSync {
             at_ms,
             report: Some(r),

@@ -6,10 +6,12 @@ use yew::prelude::*;
 
 use crate::components::{Icon, Notice, NoticeKind};
 use crate::hooks::{
-    beep, use_camera, use_photo_reader, use_queue, use_queue_scan, use_report_ready, use_stored,
-    vibrate_and_flash, ActionState, CameraHandle, CameraStatus, ScanRequest,
+    beep, use_camera, use_dropped_files, use_pasted_images, use_photo_reader, use_queue,
+    use_queue_scan, use_report_ready, use_stored, vibrate_and_flash, Action, ActionState,
+    CameraHandle, CameraStatus, Photos, ScanRequest,
 };
-use crate::ipc::{PreviewFrame, QueueEntry};
+use crate::i18n::{t, tf};
+use crate::ipc::{PhotoRead, PreviewFrame, QueueEntry};
 use crate::label::{self, GroupState};
 use crate::time;
 
@@ -22,11 +24,11 @@ enum Source {
 }
 
 impl Source {
-    fn words(self) -> &'static str {
+    fn words(self) -> String {
         match self {
-            Source::Camera => "read by the camera",
-            Source::Photo => "read from the photo",
-            Source::Typed => "typed",
+            Source::Camera => t("source-camera"),
+            Source::Photo => t("source-photo"),
+            Source::Typed => t("source-typed"),
         }
     }
 }
@@ -38,6 +40,35 @@ struct Candidate {
     source: Source,
 }
 
+/// The labels to confirm, one card each, from photos read: every label of every photo; a photo
+/// with codes but no label gives its first code (the card says why it is refused).
+fn photo_candidates(reads: &[PhotoRead]) -> Vec<Candidate> {
+    let photo = |text: &String| Candidate {
+        text: text.clone(),
+        source: Source::Photo,
+    };
+    reads
+        .iter()
+        .filter(|r| r.error.is_none())
+        .flat_map(|r| r.codes.iter().take(r.labels.max(1)).map(photo))
+        .collect()
+}
+
+/// The photos that gave nothing to confirm, each with why.
+fn photo_problems(reads: &[PhotoRead]) -> Vec<(String, String)> {
+    reads
+        .iter()
+        .filter_map(|r| match (&r.error, r.codes.is_empty()) {
+            (Some(e), _) => Some((
+                r.file.clone(),
+                tf("photo-unreadable", &[("error", e.clone().into())]),
+            )),
+            (None, true) => Some((r.file.clone(), t("photo-no-code"))),
+            _ => None,
+        })
+        .collect()
+}
+
 fn input_value(e: &InputEvent) -> Option<String> {
     e.target_dyn_into::<HtmlInputElement>().map(|i| i.value())
 }
@@ -45,7 +76,8 @@ fn input_value(e: &InputEvent) -> Option<String> {
 /// The scan screen.
 #[function_component(Scan)]
 pub fn scan() -> Html {
-    let candidate = use_state(|| None::<Candidate>);
+    // The labels waiting for confirmation; the card shows the first.
+    let candidates = use_state(Vec::<Candidate>::new);
     let note = use_state(String::new);
     let (site, set_site) = use_stored("vouch.site");
     let photo_path = use_state(String::new);
@@ -56,11 +88,11 @@ pub fn scan() -> Html {
     use_report_ready();
 
     let read = {
-        let candidate = candidate.clone();
+        let candidates = candidates.clone();
         let reset = queue_scan.reset.clone();
         Callback::from(move |(text, source): (String, Source)| {
             reset.emit(());
-            candidate.set(Some(Candidate { text, source }));
+            candidates.set(vec![Candidate { text, source }]);
             if source != Source::Typed {
                 // After the state change, in its own task: a platform without audio or
                 // vibration must not lose the read.
@@ -77,27 +109,39 @@ pub fn scan() -> Html {
         Callback::from(move |text: String| read.emit((text, Source::Camera)))
     });
 
-    // A photo that was read becomes the candidate.
+    // Dropped files and pasted images are read like picked photos.
+    use_dropped_files({
+        let run = reader.run.clone();
+        Callback::from(move |paths: Vec<String>| run.emit(Photos::Paths(paths)))
+    });
+    use_pasted_images({
+        let run = reader.run.clone();
+        Callback::from(move |(name, bytes)| run.emit(Photos::Pasted(name, bytes)))
+    });
+    // The labels of the photos read become the cards to confirm, one after the other.
     {
-        let read = read.clone();
-        let reset = reader.reset.clone();
+        let candidates = candidates.clone();
+        let reset = queue_scan.reset.clone();
         use_effect_with(reader.state.clone(), move |state| {
-            if let ActionState::Done(decoded) = state {
-                if let (Some(text), None) = (&decoded.text, &decoded.error) {
-                    read.emit((text.clone(), Source::Photo));
+            if let ActionState::Done(reads) = state {
+                let found = photo_candidates(reads);
+                if !found.is_empty() {
                     reset.emit(());
+                    candidates.set(found);
+                    gloo_timers::callback::Timeout::new(0, beep).forget();
                 }
             }
         });
     }
-    // A queued scan clears the card and refreshes the queue (for repeat warnings).
+    // A queued scan shows the next label to confirm (if any) and refreshes the queue (for
+    // repeat warnings). The site stays for the next scan; the note is per device.
     {
-        let candidate = candidate.clone();
+        let candidates = candidates.clone();
         let note = note.clone();
         let reload = queue.reload.clone();
         use_effect_with(queue_scan.state.clone(), move |state| {
             if let ActionState::Done(_) = state {
-                candidate.set(None);
+                candidates.set(candidates.iter().skip(1).cloned().collect());
                 note.set(String::new());
                 reload.emit(());
             }
@@ -105,12 +149,12 @@ pub fn scan() -> Html {
     }
 
     let confirm = {
-        let candidate = candidate.clone();
+        let candidates = candidates.clone();
         let note = note.clone();
         let site = site.clone();
         let run = queue_scan.run.clone();
         Callback::from(move |again: bool| {
-            if let Some(c) = candidate.as_ref() {
+            if let Some(c) = candidates.first() {
                 let note = note.trim();
                 run.emit(ScanRequest {
                     text: c.text.clone(),
@@ -122,18 +166,19 @@ pub fn scan() -> Html {
         })
     };
     let discard = {
-        let candidate = candidate.clone();
+        let candidates = candidates.clone();
         let reset = queue_scan.reset.clone();
         Callback::from(move |_: MouseEvent| {
-            candidate.set(None);
+            candidates.set(candidates.iter().skip(1).cloned().collect());
             reset.emit(());
         })
     };
 
     let entries: Vec<QueueEntry> = queue.value.ready().cloned().unwrap_or_default();
-    let card = candidate.as_ref().map(|c| {
+    let card = candidates.first().map(|c| {
         label_card(
             c,
+            candidates.len() - 1,
             &entries,
             &site,
             &note,
@@ -152,11 +197,16 @@ pub fn scan() -> Html {
 
     let result = match &queue_scan.state {
         ActionState::Done(entry) => html! {
-            <Notice kind={NoticeKind::Success} id="scan-result" title="Saved on this tablet">
+            <Notice kind={NoticeKind::Success} id="scan-result" title={t("scan-saved")}>
                 <p>
-                    { format!("{} is queued as record #{}. It is sent to the server at the next \
-                               sync.", entry.serial, entry.sequence) }
+                    { tf("scan-queued", &[("serial", entry.serial.clone().into()),
+                                          ("sequence", entry.sequence.into())]) }
                 </p>
+                if !entry.site.is_empty() {
+                    <p class="muted" id="site-kept">
+                        { tf("site-kept", &[("site", entry.site.clone().into())]) }
+                    </p>
+                }
             </Notice>
         },
         _ => html! {},
@@ -187,6 +237,7 @@ struct LabelCardActions {
 
 fn label_card(
     candidate: &Candidate,
+    more: usize,
     entries: &[QueueEntry],
     site: &str,
     note: &str,
@@ -197,9 +248,9 @@ fn label_card(
     let running = state.running();
     let body = match &parsed {
         Err(reason) => html! {
-            <Notice kind={NoticeKind::Error} id="label-error" title="This is not a valid label">
+            <Notice kind={NoticeKind::Error} id="label-error" title={t("label-invalid")}>
                 <p>{ reason.clone() }</p>
-                <p>{ "Nothing was queued. Scan it again, or type the line printed under the code." }</p>
+                <p>{ t("label-invalid-hint") }</p>
             </Notice>
         },
         Ok(view) => {
@@ -230,41 +281,43 @@ fn label_card(
             html! {
                 <>
                     <dl class="facts label-facts">
-                        <dt>{ "Serial" }</dt>
+                        <dt>{ t("label-serial") }</dt>
                         <dd class="big-value" id="label-serial">{ &view.serial }</dd>
-                        <dt>{ "Model" }</dt>
+                        <dt>{ t("label-model") }</dt>
                         <dd id="label-model">{ view.model.clone().unwrap_or_else(|| "—".into()) }</dd>
-                        <dt>{ "Device key" }</dt>
+                        <dt>{ t("label-key") }</dt>
                         <dd class="mono" id="label-fingerprint">{ &view.fingerprint }</dd>
-                        <dt>{ "Read as" }</dt>
+                        <dt>{ t("label-read-as") }</dt>
                         <dd>{ format!("{}, {}", view.format, candidate.source.words()) }</dd>
                     </dl>
                     if let Some(e) = earlier {
                         <Notice kind={NoticeKind::Warning} id="repeat-warning"
-                            title="Already scanned">
-                            <p>{ format!("{} is already in this tablet's queue (record #{}, {}, \
-                                          site \u{201c}{}\u{201d}). Confirm only if you mean to \
-                                          record it again.",
-                                         e.serial, e.sequence, time::ago(e.scanned_at_ms), e.site) }</p>
+                            title={t("repeat-title")}>
+                            <p>{ tf("repeat-warning", &[
+                                ("serial", e.serial.clone().into()),
+                                ("sequence", e.sequence.into()),
+                                ("ago", time::ago(e.scanned_at_ms).into()),
+                                ("site", e.site.clone().into()),
+                            ]) }</p>
                         </Notice>
                     }
                     <form class="scan-form" {onsubmit}>
-                        <label for="site-input">{ "Site or work order" }</label>
+                        <label for="site-input">{ t("site-label") }</label>
                         <input id="site-input" type="text" value={site.to_string()}
-                            placeholder="e.g. WO-1001, Plant 3 roof" oninput={oninput_site}
+                            placeholder={t("site-placeholder")} oninput={oninput_site}
                             maxlength="128" autocomplete="on" />
-                        <label for="note-input">{ "Note (optional)" }</label>
+                        <label for="note-input">{ t("note-label") }</label>
                         <input id="note-input" type="text" value={note.to_string()}
-                            placeholder="e.g. left of the door" oninput={oninput_note}
+                            placeholder={t("note-placeholder")} oninput={oninput_note}
                             maxlength="1024" />
                         <div class="actions">
                             <button class="primary big" id="confirm-scan" type="submit"
                                 disabled={running}>
                                 <Icon name="check" />
-                                { if running { "Saving…" } else { "Confirm and queue" } }
+                                { if running { t("confirm-saving") } else { t("confirm-queue") } }
                             </button>
                             <button class="secondary big" id="discard-scan" type="button"
-                                onclick={actions.discard.clone()}>{ "Discard" }</button>
+                                onclick={actions.discard.clone()}>{ t("discard") }</button>
                         </div>
                     </form>
                     { queue_error(state, &actions.confirm) }
@@ -275,12 +328,17 @@ fn label_card(
     html! {
         <section class={classes!("card", "label-card", parsed.is_err().then_some("invalid"))}
                  id="label-card">
-            <h2>{ "Check the label" }</h2>
+            <h2>{ t("label-card-title") }</h2>
+            if more > 0 {
+                <p class="muted" id="labels-waiting" data-count={more.to_string()}>
+                    { tf("labels-waiting", &[("count", more.into())]) }
+                </p>
+            }
             { body }
             if parsed.is_err() {
                 <div class="actions">
                     <button class="secondary big" id="discard-scan" type="button"
-                        onclick={actions.discard}>{ "Discard" }</button>
+                        onclick={actions.discard}>{ t("discard") }</button>
                 </div>
             }
         </section>
@@ -297,10 +355,10 @@ fn queue_error(state: &ActionState<QueueEntry>, confirm: &Callback<bool>) -> Htm
             Callback::from(move |_: MouseEvent| confirm.emit(true))
         };
         return html! {
-            <Notice kind={NoticeKind::Warning} id="repeat-refused" title="Same label as the last scan">
-                <p>{ "This is the label you scanned last, so it was not queued twice by mistake." }</p>
+            <Notice kind={NoticeKind::Warning} id="repeat-refused" title={t("repeat-refused-title")}>
+                <p>{ t("repeat-refused") }</p>
                 <button class="secondary" id="confirm-again" onclick={again}>
-                    { "Record a second scan anyway" }
+                    { t("repeat-again") }
                 </button>
             </Notice>
         };
@@ -310,7 +368,7 @@ fn queue_error(state: &ActionState<QueueEntry>, confirm: &Callback<bool>) -> Htm
         .map(|code| label::explain(code, ""))
         .unwrap_or_default();
     html! {
-        <Notice kind={NoticeKind::Error} id="scan-error" title="Not queued">
+        <Notice kind={NoticeKind::Error} id="scan-error" title={t("scan-not-queued")}>
             <p>{ err.to_string() }</p>
             if !detail.is_empty() {
                 <p class="muted">{ detail }</p>
@@ -345,54 +403,54 @@ fn camera_card(camera: &CameraHandle, read: &Callback<(String, Source)>) -> Html
     };
     let body = match &camera.status {
         CameraStatus::Checking | CameraStatus::Starting => html! {
-            <p class="muted" id="camera-status" data-state="starting">{ "Opening the camera…" }</p>
+            <p class="muted" id="camera-status" data-state="starting">{ t("camera-opening") }</p>
         },
         CameraStatus::Running(name) => html! {
             <>
                 { preview(camera.frame.as_ref()) }
                 <div class="camera-bar">
                     <span class="muted" id="camera-status" data-state="running">
-                        { format!("Point the camera at the label ({name})") }
+                        { tf("camera-point", &[("name", name.clone().into())]) }
                     </span>
                     <div class="row">
                         <button class="secondary" id="camera-use" onclick={use_in_view}
-                            disabled={in_view.is_none()}>{ "Use the code in view" }</button>
-                        <button class="secondary" id="camera-stop" onclick={stop}>{ "Stop" }</button>
+                            disabled={in_view.is_none()}>{ t("camera-use") }</button>
+                        <button class="secondary" id="camera-stop" onclick={stop}>{ t("camera-stop") }</button>
                     </div>
                 </div>
             </>
         },
         CameraStatus::Stopped => html! {
             <div class="camera-off">
-                <p class="muted" id="camera-status" data-state="stopped">{ "The camera is off." }</p>
+                <p class="muted" id="camera-status" data-state="stopped">{ t("camera-off") }</p>
                 <button class="primary big" id="camera-start" onclick={start}>
-                    <Icon name="camera" />{ "Start the camera" }
+                    <Icon name="camera" />{ t("camera-start") }
                 </button>
             </div>
         },
         CameraStatus::Plugin => html! {
             <div class="camera-off">
                 <p class="muted" id="camera-status" data-state="plugin">
-                    { "The camera opens full screen; it closes by itself when it reads a code." }
+                    { t("camera-plugin") }
                 </p>
                 <button class="primary big" id="camera-start" onclick={start}>
-                    <Icon name="camera" />{ "Scan with the camera" }
+                    <Icon name="camera" />{ t("camera-plugin-start") }
                 </button>
             </div>
         },
         CameraStatus::Unavailable(code, message) => html! {
             <div class="camera-off">
                 <Notice kind={NoticeKind::Info} id="camera-status"
-                    title={if code == "no_camera" { "No camera" } else { "Camera unavailable" }}>
+                    title={if code == "no_camera" { t("camera-none") } else { t("camera-unavailable") }}>
                     <p>{ message.clone() }</p>
                 </Notice>
-                <button class="secondary" id="camera-start" onclick={start}>{ "Try again" }</button>
+                <button class="secondary" id="camera-start" onclick={start}>{ t("camera-retry") }</button>
             </div>
         },
     };
     html! {
         <section class="card camera-card" id="camera-card">
-            <h2><Icon name="camera" />{ "Camera" }</h2>
+            <h2><Icon name="camera" />{ t("camera-title") }</h2>
             { body }
         </section>
     }
@@ -400,12 +458,12 @@ fn camera_card(camera: &CameraHandle, read: &Callback<(String, Source)>) -> Html
 
 fn preview(frame: Option<&PreviewFrame>) -> Html {
     let Some(frame) = frame else {
-        return html! { <div class="preview waiting" id="camera-preview-wait">{ "Waiting for the first picture…" }</div> };
+        return html! { <div class="preview waiting" id="camera-preview-wait">{ t("camera-waiting") }</div> };
     };
     let view_box = format!("0 0 {} {}", frame.width, frame.height);
     html! {
         <div class="preview">
-            <img id="camera-preview" src={frame.image.clone()} alt="Camera preview" />
+            <img id="camera-preview" src={frame.image.clone()} alt={t("camera-preview")} />
             <svg class="overlay" viewBox={view_box} preserveAspectRatio="xMidYMid meet"
                  aria-hidden="true">
                 { for frame.codes.iter().map(|code| {
@@ -420,10 +478,7 @@ fn preview(frame: Option<&PreviewFrame>) -> Html {
     }
 }
 
-fn photo_card(
-    path: &UseStateHandle<String>,
-    reader: &crate::hooks::Action<String, crate::ipc::DecodedImage>,
-) -> Html {
+fn photo_card(path: &UseStateHandle<String>, reader: &Action<Photos, Vec<PhotoRead>>) -> Html {
     let oninput = {
         let path = path.clone();
         Callback::from(move |e: InputEvent| {
@@ -437,41 +492,43 @@ fn photo_card(
         let run = reader.run.clone();
         Callback::from(move |e: SubmitEvent| {
             e.prevent_default();
-            run.emit(path.trim().to_string());
+            run.emit(Photos::Paths(vec![path.trim().to_string()]));
         })
     };
+    let choose = {
+        let run = reader.run.clone();
+        Callback::from(move |_: MouseEvent| run.emit(Photos::Chosen))
+    };
     let running = reader.state.running();
-    let problem = match &reader.state {
-        ActionState::Failed(err) => Some(err.to_string()),
-        ActionState::Done(d) => match (&d.error, &d.text) {
-            (Some(e), _) => Some(format!(
-                "This file cannot be read as a photo ({e}). Check the path."
-            )),
-            (None, None) => Some(
-                "No QR code could be found in this photo. Take a closer, sharper photo, or type \
-                 the line printed under the code."
-                    .to_string(),
-            ),
-            _ => None,
-        },
-        _ => None,
+    let problems = match &reader.state {
+        ActionState::Failed(err) => vec![(String::new(), err.to_string())],
+        ActionState::Done(reads) => photo_problems(reads),
+        _ => Vec::new(),
     };
     html! {
         <section class="card" id="photo-card">
-            <h2><Icon name="photo" />{ "Import a photo" }</h2>
+            <h2><Icon name="photo" />{ t("photo-title") }</h2>
+            <button class="primary big" id="photo-choose" type="button" onclick={choose}
+                disabled={running}>
+                <Icon name="photo" />
+                { if running { t("photo-reading") } else { t("photo-choose") } }
+            </button>
+            <p class="muted small">{ t("photo-drop-paste") }</p>
             <form class="inline-form" {onsubmit}>
-                <label for="photo-path">{ "Photo file (JPEG, PNG or WebP)" }</label>
+                <label for="photo-path">{ t("photo-path-label") }</label>
                 <div class="row">
                     <input id="photo-path" type="text" value={(**path).clone()} {oninput}
                         placeholder="/home/me/Pictures/label.jpg" spellcheck="false" />
-                    <button class="primary" id="photo-read" type="submit"
-                        disabled={running || path.trim().is_empty()}>
-                        { if running { "Reading…" } else { "Read" } }
-                    </button>
+                    <button class="secondary" id="photo-read" type="submit"
+                        disabled={running || path.trim().is_empty()}>{ t("photo-read") }</button>
                 </div>
             </form>
-            if let Some(problem) = problem {
-                <Notice kind={NoticeKind::Error} id="photo-error"><p>{ problem }</p></Notice>
+            if !problems.is_empty() {
+                <Notice kind={NoticeKind::Error} id="photo-error">
+                    { for problems.iter().map(|(file, problem)| html! {
+                        <p>{ if file.is_empty() { problem.clone() } else { format!("{file}: {problem}") } }</p>
+                    }) }
+                </Notice>
             }
         </section>
     }
@@ -499,9 +556,9 @@ fn manual_card(manual: &UseStateHandle<String>, read: &Callback<(String, Source)
     };
     html! {
         <section class="card" id="manual-card">
-            <h2><Icon name="keyboard" />{ "Type the label" }</h2>
+            <h2><Icon name="keyboard" />{ t("manual-title") }</h2>
             <form class="inline-form" {onsubmit}>
-                <label for="manual-input">{ "The line printed under the code" }</label>
+                <label for="manual-input">{ t("manual-label") }</label>
                 <input id="manual-input" type="text" value={(**manual).clone()} {oninput}
                     placeholder="VOUCH1 MODEL SERIAL ABCDx EFGHy …" spellcheck="false"
                     autocomplete="off" autocapitalize="characters" />
@@ -521,7 +578,7 @@ fn manual_card(manual: &UseStateHandle<String>, read: &Callback<(String, Source)
                    id="manual-feedback" aria-live="polite">{ feedback.message.clone() }</p>
                 <button class="primary" id="manual-use" type="submit"
                     disabled={manual.trim().is_empty()}>
-                    { if complete { "Use this label" } else { "Check this label" } }
+                    { if complete { t("manual-use") } else { t("manual-check") } }
                 </button>
             </form>
         </section>

@@ -5,12 +5,40 @@ use yew::prelude::*;
 
 use crate::components::{IdentityCard, Notice, NoticeKind};
 use crate::hooks::{use_activity_log, use_app_info, use_export, ActionState, Remote, Session};
+use crate::i18n::{t, Lang};
 use crate::time;
+use crate::LangHandle;
+
+/// The language switch: the system's language until one is chosen here (kept).
+fn language_card(handle: Option<&LangHandle>) -> Html {
+    let Some(handle) = handle else {
+        return html! {};
+    };
+    html! {
+        <section class="card" id="language-card">
+            <h2>{ t("settings-language") }</h2>
+            <div class="row" role="group" aria-label={t("settings-language")}>
+                { for Lang::ALL.iter().map(|&lang| {
+                    let set = handle.set.clone();
+                    let onclick = Callback::from(move |_: MouseEvent| set.emit(lang));
+                    let current = handle.lang == lang;
+                    html! {
+                        <button id={format!("lang-{}", lang.tag())} {onclick}
+                            class={if current { "primary" } else { "secondary" }}
+                            aria-pressed={current.to_string()}>{ lang.name() }</button>
+                    }
+                }) }
+            </div>
+            <p class="muted small">{ t("settings-language-hint") }</p>
+        </section>
+    }
+}
 
 /// The settings and about screen.
 #[function_component(Settings)]
 pub fn settings() -> Html {
     let session = use_context::<Session>();
+    let language = use_context::<LangHandle>();
     let info = use_app_info();
     let log = use_activity_log();
     let export = use_export();
@@ -82,6 +110,7 @@ pub fn settings() -> Html {
 
     html! {
         <div class="page settings-page" id="settings-page">
+            { language_card(language.as_ref()) }
             <section class="card">
                 <h2>{ "Who this tablet is" }</h2>
                 { identity }

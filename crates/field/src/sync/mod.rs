@@ -95,7 +95,7 @@ pub struct Refusal {
 }
 
 /// What a finished sync did.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SyncReport {
     /// Records answered.
     pub sent: usize,
