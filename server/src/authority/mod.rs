@@ -11,6 +11,7 @@ pub mod files;
 pub mod operator;
 
 use std::path::Path;
+use std::sync::Arc;
 
 use rcgen::{
     CertificateParams, CertificateRevocationListParams, CustomExtension, DistinguishedName, DnType,
@@ -21,8 +22,9 @@ use ring::rand::SecureRandom;
 use time::OffsetDateTime;
 use vouch_protocol::key::{hex, sha256};
 
+use crate::clock::{Clock, SystemClock};
+use crate::domain::{CertRecord, Role};
 use crate::error::ServerError;
-use crate::store::{CertRecord, Role};
 
 /// The identity namespace of client certificates. The `.invalid` top-level domain (RFC 2606)
 /// never resolves: these URIs name an identity, they are not locations. (An `https` URI rather
@@ -114,6 +116,8 @@ pub struct Authority {
     ca_der: Vec<u8>,
     ca_key_id: Vec<u8>,
     chain_pem: String,
+    /// Validity periods and CRL times start from this clock's time.
+    clock: Arc<dyn Clock>,
 }
 
 /// Random 16-byte positive serial number (first byte 0x01..=0x7f, so DER needs no padding).
@@ -128,6 +132,12 @@ pub fn random_serial() -> Result<[u8; 16], ServerError> {
 
 fn time_ms(t: OffsetDateTime) -> u64 {
     u64::try_from(t.unix_timestamp_nanos() / 1_000_000).unwrap_or(0)
+}
+
+/// `now_ms` as a certificate time, in whole seconds (X.509 times carry no fraction).
+fn cert_time(now_ms: u64) -> Result<OffsetDateTime, ServerError> {
+    let secs = i64::try_from(now_ms / 1000).map_err(ca_err)?;
+    OffsetDateTime::from_unix_timestamp(secs).map_err(ca_err)
 }
 
 fn ca_err(e: impl std::fmt::Display) -> ServerError {
@@ -215,11 +225,23 @@ impl Authority {
             ca_der,
             ca_key_id,
             chain_pem: cert_pem.to_string(),
+            clock: Arc::new(SystemClock),
         })
     }
 
-    /// Makes a new self-signed P-256 CA; returns (certificate PEM, key PEM).
-    pub fn generate_ca(common_name: &str) -> Result<(String, String), ServerError> {
+    /// The same authority on `clock` (the application's clock).
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// The clock validity periods start from.
+    pub fn clock(&self) -> &dyn Clock {
+        self.clock.as_ref()
+    }
+
+    /// Makes a new self-signed P-256 CA, valid from `now_ms`; returns (certificate PEM, key PEM).
+    pub fn generate_ca(common_name: &str, now_ms: u64) -> Result<(String, String), ServerError> {
         let key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).map_err(ca_err)?;
         let mut params = CertificateParams::default();
         params.distinguished_name = DistinguishedName::new();
@@ -239,7 +261,7 @@ impl Authority {
         params.key_identifier_method = rcgen::KeyIdMethod::PreSpecified(key_identifier(
             &rcgen::PublicKeyData::subject_public_key_info(&key),
         )?);
-        let now = OffsetDateTime::now_utc();
+        let now = cert_time(now_ms)?;
         params.not_before = now - time::Duration::minutes(5);
         params.not_after = now + time::Duration::days(3650);
         let cert = params.self_signed(&key).map_err(ca_err)?;
@@ -327,9 +349,7 @@ impl Authority {
     ) -> Result<Issued, ServerError> {
         let serial = random_serial()?;
         params.serial_number = Some(SerialNumber::from_slice(&serial));
-        let now = OffsetDateTime::now_utc()
-            .replace_nanosecond(0)
-            .map_err(ca_err)?;
+        let now = cert_time(self.clock.now_ms())?;
         params.not_before = now - time::Duration::seconds(i64::from(backdate_secs));
         params.not_after = now + time::Duration::days(i64::from(validity_days));
         let cert = params.signed_by(spki, &self.issuer).map_err(ca_err)?;
@@ -343,9 +363,7 @@ impl Authority {
 
     /// A CRL listing `revoked`, valid for a day, DER.
     pub fn crl(&self, revoked: &[CertRecord], crl_number: u64) -> Result<Vec<u8>, ServerError> {
-        let now = OffsetDateTime::now_utc()
-            .replace_nanosecond(0)
-            .map_err(ca_err)?;
+        let now = cert_time(self.clock.now_ms())?;
         let revoked_certs = revoked
             .iter()
             .filter_map(|c| {
