@@ -8,6 +8,7 @@
 pub mod api;
 pub mod authority;
 pub mod client;
+pub mod clock;
 pub mod config;
 pub mod conn;
 pub mod domain;
@@ -23,6 +24,7 @@ use std::sync::Arc;
 use authority::files::{self, DataPaths};
 use authority::token::{KeyUri, TokenKey};
 use authority::{Authority, CaKey, Profile};
+use clock::Clock;
 use rcgen::KeyPair;
 
 pub use api::{router, AppState};
@@ -90,7 +92,7 @@ fn init_authority(
 ) -> Result<(Authority, String, KeyRecord), ServerError> {
     match source {
         CaKeySource::NewFile => {
-            let (ca_pem, key_pem) = Authority::generate_ca("Vouch CA")?;
+            let (ca_pem, key_pem) = Authority::generate_ca("Vouch CA", clock::SystemClock.now_ms())?;
             let authority = Authority::from_pem(&ca_pem, &key_pem)?;
             Ok((authority, ca_pem, KeyRecord::Pem(key_pem)))
         }
@@ -180,18 +182,33 @@ fn check_is_ca(cert_pem: &str) -> Result<(), ServerError> {
     Ok(())
 }
 
-/// Builds the application (router and state) over the data folder's CA and store.
+/// Builds the application (router and state) over the data folder's CA and store, on the
+/// system clock.
 pub fn app(data_dir: &Path, config: Config) -> Result<(axum::Router, Arc<AppState>), ServerError> {
+    let commit_delay = std::time::Duration::from_micros(config.storage.commit_delay_us);
+    let store = store::open(&store::StoreConfig::Sled {
+        dir: DataPaths::new(data_dir).database(),
+        commit_delay,
+    })?;
+    app_with(data_dir, config, store, Arc::new(clock::SystemClock))
+}
+
+/// Builds the application over the data folder's CA and a store already open (several
+/// applications may share one), on `clock`.
+pub fn app_with(
+    data_dir: &Path,
+    config: Config,
+    store: Arc<dyn store::Store>,
+    clock: Arc<dyn Clock>,
+) -> Result<(axum::Router, Arc<AppState>), ServerError> {
     let paths = DataPaths::new(data_dir);
-    let authority = Authority::load_with(data_dir, &config.pkcs11)?;
+    let authority = Authority::load_with(data_dir, &config.pkcs11)?.with_clock(clock.clone());
     if authority.key_in_token() {
         tracing::info!(module = %config.pkcs11.module, "the CA key is in a PKCS#11 token");
     }
-    let commit_delay = std::time::Duration::from_micros(config.storage.commit_delay_us);
-    let store = store::sled_store::SledStore::open_with(&paths.database(), commit_delay)?;
-    authority::operator::recover(&paths, &store)?;
+    authority::operator::recover(&paths, store.as_ref())?;
     let operator = authority::operator::OperatorCredential::load(paths)?;
-    let state = Arc::new(AppState::new(Arc::new(store), authority, config, operator));
+    let state = Arc::new(AppState::new(store, authority, config, operator).with_clock(clock));
     Ok((router(state.clone()), state))
 }
 
@@ -242,8 +259,8 @@ pub fn renew_server_certificate_if_due(
     let der = files::pem_to_der(&pem, "CERTIFICATE")?;
     let (_, cert) = x509_parser::parse_x509_certificate(&der)
         .map_err(|e| ServerError::Tls(format!("server certificate: {e}")))?;
-    let remaining =
-        cert.validity().not_after.timestamp() - time::OffsetDateTime::now_utc().unix_timestamp();
+    let now_secs = i64::try_from(authority.clock().now_ms() / 1000).unwrap_or(i64::MAX);
+    let remaining = cert.validity().not_after.timestamp() - now_secs;
     if remaining > within_days * 86_400 {
         return Ok(false);
     }
@@ -315,9 +332,8 @@ fn spawn_housekeeping(state: Arc<AppState>, paths: DataPaths, cert: Arc<tls::Ser
                     tracing::error!(error = %e, "re-issuing the server certificate failed");
                 }
             }
-            let store = state.store.clone();
-            let purged =
-                tokio::task::spawn_blocking(move || store.purge_challenges(api::now_ms())).await;
+            let (store, now_ms) = (state.store.clone(), state.clock.now_ms());
+            let purged = tokio::task::spawn_blocking(move || store.purge_challenges(now_ms)).await;
             if let Ok(Err(e)) = purged {
                 tracing::warn!(error = %e, "purging expired challenges failed");
             }

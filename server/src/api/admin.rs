@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use axum::extract::State;
-use axum::http::{header, StatusCode};
+use axum::http::header;
 use axum::response::IntoResponse;
 use axum::{Extension, Json};
 use ring::rand::SecureRandom;
@@ -13,12 +13,13 @@ use vouch_protocol::key::{hex, sha256};
 use vouch_protocol::Invite;
 
 use super::{
-    blocking, checked_reason, identify, now_ms, require_reviewer, ApiError, ApiJson, ApiPath,
-    AppState, Identity,
+    blocking, checked_reason, identify, require_reviewer, ApiError, ApiJson, ApiPath, AppState,
+    Identity,
 };
-use crate::domain::accept_gap;
-use crate::store::sled_store::verify_audit;
-use crate::store::{AuditNote, GapAcceptance, InviteRecord, Role, StaffMember};
+use crate::domain::audit::verify_audit;
+use crate::domain::staff::{accept_gap_planned, revoke};
+use crate::domain::{AuditNote, GapAcceptance, InviteRecord, Role, StaffMember};
+use crate::error::ServerError;
 use crate::tls::ConnInfo;
 
 fn require_operator(state: &AppState, conn: &ConnInfo) -> Result<(), ApiError> {
@@ -62,11 +63,11 @@ pub async fn invite(
         let mut secret = [0u8; 16];
         ring::rand::SystemRandom::new()
             .fill(&mut secret)
-            .map_err(|_| ApiError::from(crate::error::ServerError::Authority("random generator failed".into())))?;
+            .map_err(|_| ApiError::from(ServerError::Authority("random generator failed".into())))?;
         let code = data_encoding::BASE32_NOPAD.encode(&secret);
         let invite = Invite::new(&req.server_url, state.authority.ca_sha256(), &code)
             .map_err(|e| ApiError::bad_request("bad_server_url", e.to_string()))?;
-        let now = now_ms();
+        let now = state.now_ms();
         let expires_at_ms = now + u64::from(state.config.invites.ttl_hours) * 3_600_000;
         let record = InviteRecord { role, name: name.clone(), trusted: req.trusted, created_at_ms: now, expires_at_ms, used_at_ms: None };
         let note = AuditNote {
@@ -123,10 +124,10 @@ pub async fn staff_revoke(
     let reason = checked_reason(&req.reason)?;
     blocking(move || {
         let actor = require_reviewer(&state, &conn)?.actor();
-        let member = state
-            .store
-            .revoke_staff(&key_id, now_ms(), &reason, &actor)?
-            .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("no staff member with key id {key_id}")))?;
+        let now = state.now_ms();
+        let member = state.store.update_staff(&key_id, &|m: StaffMember| {
+            revoke(m, &reason, &actor, now).map_err(|refused| ServerError::Conflict(refused.0.to_string()))
+        })?;
         tracing::info!(key_id = %member.key_id, name = %member.name, %actor, "staff member revoked");
         Ok(Json(json!({"key_id": member.key_id, "name": member.name, "revoked_at_ms": member.revoked_at_ms})))
     })
@@ -154,18 +155,11 @@ pub async fn staff_accept_gap(
     let reason = checked_reason(&req.reason)?;
     blocking(move || {
         let actor = require_reviewer(&state, &conn)?.actor();
-        let now = now_ms();
-        let member = state.store.update_staff(&key_id, now, &|mut m: StaffMember| {
+        let now = state.now_ms();
+        let member = state.store.update_staff(&key_id, &|m: StaffMember| {
             let acceptance = GapAcceptance { by: actor.clone(), at_ms: now, reason: reason.clone() };
-            let gap = accept_gap(&mut m, req.expected, acceptance)
-                .map_err(|r| crate::error::ServerError::Conflict(r.0.to_string()))?;
-            let note = AuditNote {
-                actor: actor.clone(),
-                action: "staff.chain_gap_accepted",
-                subject: m.key_id.clone(),
-                detail: json!({"expected": gap.expected, "found": gap.found, "reason": reason}),
-            };
-            Ok((m, note))
+            accept_gap_planned(m, req.expected, acceptance)
+                .map_err(|refused| ServerError::Conflict(refused.0.to_string()))
         })?;
         let gap = member.gaps.iter().find(|g| g.expected == req.expected);
         tracing::info!(key_id = %member.key_id, expected = req.expected, %actor, "chain gap accepted");
@@ -192,7 +186,7 @@ pub async fn operator_rotate(
         };
         let rotated = state
             .operator
-            .rotate(&state.authority, state.store.as_ref(), note, now_ms())?;
+            .rotate(&state.authority, state.store.as_ref(), note, state.now_ms())?;
         tracing::warn!(revoked = %rotated.revoked, serial = %rotated.serial, "operator credential rotated");
         Ok(Json(json!({
             "revoked": rotated.revoked,
@@ -214,9 +208,8 @@ pub async fn audit_export(
         let mut out = String::new();
         for entry in state.store.audit_entries()? {
             out.push_str(
-                &serde_json::to_string(&entry).map_err(|e| {
-                    ApiError::from(crate::error::ServerError::Storage(e.to_string()))
-                })?,
+                &serde_json::to_string(&entry)
+                    .map_err(|e| ApiError::from(ServerError::Storage(e.to_string())))?,
             );
             out.push('\n');
         }

@@ -10,12 +10,14 @@ use vouch_protocol::enroll::{decode_base64, CertificateResponse};
 use vouch_protocol::key::{hex, sha256};
 
 use super::{
-    blocking, certificate_identity, csr_from_base64, identify, now_ms, ApiError, ApiJson, AppState,
-    Identity,
+    blocking, certificate_identity, csr_from_base64, identify, on_store, ApiError, ApiJson,
+    AppState, Identity,
 };
 use crate::authority::{Profile, DEVICE_URI_PREFIX};
+use crate::domain::enroll::renewed;
 use crate::domain::{Device, DeviceCertificate, DeviceState};
-use crate::store::{AuditNote, Commit};
+use crate::error::ServerError;
+use crate::store::Commit;
 use crate::tls::ConnInfo;
 
 fn require_device(state: &AppState, conn: &ConnInfo) -> Result<(String, String), ApiError> {
@@ -72,9 +74,9 @@ pub async fn renew(
     Extension(conn): Extension<ConnInfo>,
     ApiJson(req): ApiJson<RenewRequest>,
 ) -> Result<Json<CertificateResponse>, ApiError> {
-    // Parsing, one CA signature and an in-memory commit: short enough for the async worker;
-    // the wait for the disk holds no thread.
-    let (answer, commit) = renew_now(&state, &conn, &req)?;
+    // Parsing, one CA signature and a commit: with a store in this process's memory, short
+    // enough for the async worker; the wait for the disk holds no thread.
+    let (answer, commit) = on_store(&state, move |state| renew_now(&state, &conn, &req)).await?;
     state.store.durable(commit).await?;
     state.metrics.renewed();
     Ok(Json(answer))
@@ -91,10 +93,9 @@ fn renew_now(
         Err(refused) => return redeliver_renewal(state, conn, req)?.ok_or(refused),
     };
     let (der, csr) = csr_from_base64(&req.csr)?;
-    let device = state
-        .store
-        .device(&serial)?
-        .ok_or_else(|| ApiError::forbidden("unknown device"))?;
+    if state.store.device(&serial)?.is_none() {
+        return Err(ApiError::forbidden("unknown device"));
+    }
     let profile = Profile::Device {
         serial: serial.clone(),
     };
@@ -105,47 +106,22 @@ fn renew_now(
         c.device_validity_days,
         c.backdate_secs,
     )?;
-    let now = now_ms();
-    let mut next: Device = device;
-    next.certificate = Some(DeviceCertificate {
+    let now = state.now_ms();
+    let cert = DeviceCertificate {
         serial: issued.serial.clone(),
         not_after_ms: issued.not_after_ms,
         key: hex(&csr.key.to_sec1_compressed()),
         csr_sha256: hex(&sha256(&der)),
         pem: issued.pem.clone(),
-        replaces: Some(old_certificate.clone()),
-    });
-    let actor = format!("device:{serial}");
-    next.note(
-        now,
-        "renewed",
-        &actor,
-        Some(format!(
-            "certificate {} replaces {old_certificate}",
-            issued.serial
-        )),
-    );
-    let note = AuditNote {
-        actor,
-        action: "device.renewed",
-        subject: serial.clone(),
-        detail: json!({"certificate": issued.serial, "replaces": old_certificate}),
+        replaces: None,
     };
-    let expect_current = |d: &Device| {
-        d.state == DeviceState::Enrolled
-            && d.certificate
-                .as_ref()
-                .is_some_and(|c| c.serial == old_certificate)
-    };
+    let record = issued.record(&profile);
     // The superseded certificate goes on the CRL in the same commit, so that services
     // relying on it refuse it too.
-    let commit = state.store.record_issuance(
-        &next,
-        &issued.record(&profile),
-        Some(&old_certificate),
-        note,
-        &expect_current,
-    )?;
+    let (_, commit) = state.store.update_device(&serial, &|current: Device| {
+        renewed(current, &old_certificate, cert.clone(), record.clone(), now)
+            .map_err(|refused| ServerError::Conflict(refused.0.to_string()))
+    })?;
     let answer = CertificateResponse {
         certificate_pem: issued.pem,
         chain_pem: state.authority.chain_pem().to_string(),

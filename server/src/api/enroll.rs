@@ -14,12 +14,13 @@ use vouch_protocol::enroll::{
 use vouch_protocol::key::{hex, sha256};
 use vouch_protocol::{PublicKey, Serial, Signature};
 
-use super::{now_ms, ApiError, ApiJson, AppState, RateKey};
+use super::{on_store, ApiError, ApiJson, AppState, RateKey};
 use crate::authority::checks::{check_csr_key, parse_csr_signed_by_its_key, verify_csr};
 use crate::authority::Profile;
-use crate::domain::{Device, DeviceCertificate, DeviceState};
+use crate::domain::enroll::{self as rules, Step};
+use crate::domain::{ChallengeRecord, Device, DeviceCertificate};
 use crate::error::ServerError;
-use crate::store::{AuditNote, ChallengeRecord, Commit};
+use crate::store::Commit;
 use crate::tls::ConnInfo;
 
 /// Why an enrollment did not produce a certificate.
@@ -60,37 +61,54 @@ pub async fn challenge(
     ApiJson(req): ApiJson<ChallengeRequest>,
 ) -> Result<Json<Challenge>, ApiError> {
     state.rate_limit(&conn.peer.ip().to_string(), RateKey::Serial(&req.serial))?;
-    // In-memory sled reads and an unsynced insert: cheap enough to run on the async worker.
     let nonce = random_nonce()?;
-    let expires_at_ms = now_ms() + state.config.enrollment.nonce_ttl_secs * 1000;
-    // Only a vouched serial gets stored state; anyone else gets a nonce that goes nowhere.
-    let known = req.serial.len() <= 64 && state.store.device(&req.serial)?.is_some();
-    if known {
-        let record = ChallengeRecord {
-            serial: req.serial.clone(),
-            expires_at_ms,
-        };
-        match state.store.put_challenge(&nonce.to_hex(), &record) {
-            // Answer as for an unknown serial: a different answer would tell who is vouched.
-            Err(ServerError::Busy(why)) => {
-                tracing::warn!(serial = %req.serial, peer = %conn.peer, %why, "challenge not stored");
-            }
-            other => other?,
-        }
-    } else {
-        let serial: String = req.serial.chars().take(64).collect();
-        tracing::info!(%serial, peer = %conn.peer, "challenge for an unknown serial (nothing stored)");
-    }
+    let now = state.now_ms();
+    let expires_at_ms = rules::challenge_expiry(now, state.config.enrollment.nonce_ttl_secs);
+    let record = ChallengeRecord {
+        serial: req.serial,
+        expires_at_ms,
+    };
+    let (nonce_hex, peer) = (nonce.to_hex(), conn.peer);
+    on_store(&state, move |state| {
+        store_challenge(&state, &nonce_hex, &record, now, peer)
+    })
+    .await?;
     Ok(Json(Challenge {
         nonce,
         expires_at_ms,
     }))
 }
 
+/// Stores the nonce if the serial is vouched; anyone else gets a nonce that goes nowhere.
+fn store_challenge(
+    state: &AppState,
+    nonce: &str,
+    record: &ChallengeRecord,
+    now_ms: u64,
+    peer: std::net::SocketAddr,
+) -> Result<(), ApiError> {
+    let serial = &record.serial;
+    let known = serial.len() <= 64 && state.store.device(serial)?.is_some();
+    if !known {
+        let serial: String = serial.chars().take(64).collect();
+        tracing::info!(%serial, %peer, "challenge for an unknown serial (nothing stored)");
+        return Ok(());
+    }
+    match state.store.put_challenge(nonce, record, now_ms) {
+        // Answer as for an unknown serial: a different answer would tell who is vouched.
+        Err(ServerError::Busy(why)) => {
+            tracing::warn!(%serial, %peer, %why, "challenge not stored");
+            Ok(())
+        }
+        other => Ok(other?),
+    }
+}
+
 /// `POST /v1/enroll/complete`.
 ///
-/// The checks, one CA signature and an in-memory commit run on the async worker (a few
-/// hundred microseconds); the wait for the disk holds no thread (group commit).
+/// With a store in this process's memory, the checks, one CA signature and the commit run on
+/// the async worker (a few hundred microseconds); the wait for the disk holds no thread
+/// (group commit). Another store is called from the blocking pool.
 pub async fn complete(
     State(state): State<Arc<AppState>>,
     Extension(conn): Extension<ConnInfo>,
@@ -98,7 +116,9 @@ pub async fn complete(
 ) -> Result<Json<CertificateResponse>, ApiError> {
     state.rate_limit(&conn.peer.ip().to_string(), RateKey::Serial(&req.serial))?;
     let serial = req.serial.chars().take(64).collect::<String>();
-    let refusal = match enroll(&state, &req, conn.channel_binding) {
+    let exporter = conn.channel_binding;
+    let attempt = on_store(&state, move |state| enroll(&state, &req, exporter)).await;
+    let refusal = match attempt {
         Ok(issued) => match state.store.durable(issued.commit).await {
             Ok(()) => {
                 state.metrics.enrolled();
@@ -157,18 +177,10 @@ pub fn enroll(
     req: &EnrollRequest,
     exporter: Option<[u8; 32]>,
 ) -> Result<Issued, Refusal> {
-    let now = now_ms();
+    let now = state.now_ms();
     let nonce = Nonce::from_hex(&req.nonce).map_err(|_| Refusal::Refused("nonce_malformed"))?;
-    let challenge = state
-        .store
-        .take_challenge(&nonce.to_hex())?
-        .ok_or(Refusal::Refused("nonce_unknown_or_used"))?;
-    if challenge.serial != req.serial {
-        return Err(Refusal::Refused("nonce_for_another_serial"));
-    }
-    if challenge.expires_at_ms <= now {
-        return Err(Refusal::Refused("nonce_expired"));
-    }
+    let taken = state.store.take_challenge(&nonce.to_hex())?;
+    rules::check_challenge(taken.as_ref(), &req.serial, now).map_err(Refusal::Refused)?;
     let device = state
         .store
         .device(&req.serial)?
@@ -199,12 +211,13 @@ pub fn enroll(
     }
     // From here on the caller has proven possession of the vouched key.
     let csr_sha256 = hex(&sha256(&csr_der));
-    match device.state {
-        DeviceState::Approved => {}
-        DeviceState::Enrolled => return redeliver_or_flag(state, device, &csr_sha256, now),
-        DeviceState::Scanned | DeviceState::Conflict => return Err(Refusal::Pending),
-        DeviceState::Rejected => return Err(Refusal::Rejected),
-        DeviceState::Revoked => return Err(Refusal::Revoked),
+    match rules::next_step(&device, &csr_sha256) {
+        Step::Issue => {}
+        Step::Redeliver(cert) => return Ok(redeliver(state, &cert)),
+        Step::Flag => return flag_duplicate(state, &device.serial, now),
+        Step::Pending => return Err(Refusal::Pending),
+        Step::Rejected => return Err(Refusal::Rejected),
+        Step::Revoked => return Err(Refusal::Revoked),
     }
     // Same key: the enrollment signature just verified is the CSR key's proof of possession.
     let read_csr = match req.mode {
@@ -221,7 +234,7 @@ pub fn enroll(
     })?;
     issue_for_device(
         state,
-        device,
+        &device.serial,
         &csr.spki_der,
         &csr.key,
         csr_sha256,
@@ -259,51 +272,29 @@ mod p256_point {
     }
 }
 
-fn redeliver_or_flag(
-    state: &AppState,
-    device: Device,
-    csr_sha256: &str,
-    now: u64,
-) -> Result<Issued, Refusal> {
-    if let Some(cert) = device
-        .certificate
-        .as_ref()
-        .filter(|c| c.csr_sha256 == csr_sha256)
-    {
-        // The same CSR again: the first answer was lost. Deliver the same certificate (once
-        // the commit that recorded it is surely on disk).
-        let answer = CertificateResponse {
-            certificate_pem: cert.pem.clone(),
-            chain_pem: state.authority.chain_pem().to_string(),
-            not_after_ms: cert.not_after_ms,
-        };
-        let commit = state.store.latest_commit();
-        return Ok(Issued { answer, commit });
-    }
-    let serial = device.serial.clone();
+/// The same CSR again: the first answer was lost. The same certificate goes out again, once
+/// the commit that recorded it is surely on disk.
+fn redeliver(state: &AppState, cert: &DeviceCertificate) -> Issued {
+    let answer = CertificateResponse {
+        certificate_pem: cert.pem.clone(),
+        chain_pem: state.authority.chain_pem().to_string(),
+        not_after_ms: cert.not_after_ms,
+    };
+    let commit = state.store.latest_commit();
+    Issued { answer, commit }
+}
+
+/// A second enrollment of an enrolled label key: refused and flagged for review.
+fn flag_duplicate(state: &AppState, serial: &str, now: u64) -> Result<Issued, Refusal> {
     let (_, commit) = state
         .store
-        .update_device_deferred(&serial, &|mut d: Device| {
-            d.note(
-                now,
-                "duplicate_enrollment",
-                &format!("device:{serial}"),
-                Some("a second enrollment with the label key was refused".into()),
-            );
-            let note = AuditNote {
-                actor: format!("device:{serial}"),
-                action: "device.duplicate_enrollment",
-                subject: serial.clone(),
-                detail: serde_json::json!({}),
-            };
-            Ok((d, note))
-        })?;
+        .update_device(serial, &|d: Device| Ok(rules::flag_duplicate(d, now)))?;
     Err(Refusal::AlreadyEnrolled(commit))
 }
 
 fn issue_for_device(
     state: &AppState,
-    mut device: Device,
+    serial: &str,
     spki_der: &[u8],
     key: &PublicKey,
     csr_sha256: String,
@@ -311,7 +302,7 @@ fn issue_for_device(
     now: u64,
 ) -> Result<Issued, Refusal> {
     let profile = Profile::Device {
-        serial: device.serial.clone(),
+        serial: serial.to_string(),
     };
     let certs = &state.config.certificates;
     let issued = state.authority.issue_client(
@@ -320,38 +311,21 @@ fn issue_for_device(
         certs.device_validity_days,
         certs.backdate_secs,
     )?;
-    device.state = DeviceState::Enrolled;
-    device.label_key_used = true;
-    device.certificate = Some(DeviceCertificate {
+    let cert = DeviceCertificate {
         serial: issued.serial.clone(),
         not_after_ms: issued.not_after_ms,
         key: hex(&key.to_sec1_compressed()),
         csr_sha256,
         pem: issued.pem.clone(),
         replaces: None,
-    });
-    let actor = format!("device:{}", device.serial);
-    let mode_name = if mode == EnrollMode::Rekey {
-        "rekey"
-    } else {
-        "same_key"
     };
-    device.note(
-        now,
-        "enrolled",
-        &actor,
-        Some(format!("certificate {} ({mode_name})", issued.serial)),
-    );
-    let note = AuditNote {
-        actor,
-        action: "device.enrolled",
-        subject: device.serial.clone(),
-        detail: serde_json::json!({"certificate": issued.serial, "mode": mode_name, "not_after_ms": issued.not_after_ms}),
-    };
-    let commit = state
+    let record = issued.record(&profile);
+    let rekey = mode == EnrollMode::Rekey;
+    let (_, commit) = state
         .store
-        .record_issuance(&device, &issued.record(&profile), None, note, &|d| {
-            d.state == DeviceState::Approved
+        .update_device(serial, &|current: Device| {
+            rules::enrolled(current, cert.clone(), record.clone(), rekey, now)
+                .map_err(|refused| ServerError::Conflict(refused.0.to_string()))
         })
         .map_err(|e| match e {
             ServerError::Conflict(_) => Refusal::Refused("device_changed_during_issuance"),

@@ -10,7 +10,7 @@ mod staff;
 
 use std::num::NonZeroU32;
 use std::sync::Arc;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
 
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Path, Query, Request};
@@ -24,10 +24,12 @@ use serde::de::DeserializeOwned;
 
 use crate::authority::operator::OperatorCredential;
 use crate::authority::Authority;
+use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
+use crate::domain::Role;
 use crate::error::ServerError;
 use crate::metrics::Metrics;
-use crate::store::{Role, Store};
+use crate::store::{Latency, Store};
 use crate::tls::ConnInfo;
 
 pub use enroll::Refusal;
@@ -44,6 +46,8 @@ pub struct AppState {
     pub metrics: Metrics,
     /// Which operator certificate is current.
     pub operator: OperatorCredential,
+    /// The clock every handler reads the time from.
+    pub clock: Arc<dyn Clock>,
     by_address: DefaultKeyedRateLimiter<String>,
     by_serial: DefaultKeyedRateLimiter<String>,
 }
@@ -67,7 +71,19 @@ impl AppState {
             config,
             metrics: Metrics::new(),
             operator,
+            clock: Arc::new(SystemClock),
         }
+    }
+
+    /// The same state on `clock`.
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Milliseconds since the Unix epoch, by the state's clock.
+    pub fn now_ms(&self) -> u64 {
+        self.clock.now_ms()
     }
 
     /// Forgets rate-limit state of keys that have been quiet (called periodically).
@@ -139,13 +155,6 @@ impl RateKey<'_> {
             RateKey::Invite(_) => None,
         }
     }
-}
-
-/// Milliseconds since the Unix epoch.
-pub fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 /// Builds the router.
@@ -519,6 +528,27 @@ pub(crate) fn csr_from_base64(
     let csr = crate::authority::checks::verify_csr(&der)
         .map_err(|p| ApiError::bad_request("bad_csr", p.0))?;
     Ok((der, csr))
+}
+
+/// Runs store work where the store's latency allows: inline on the async worker for a store
+/// that answers from this process's memory (the enrollment path's reads and commits take
+/// microseconds there, and a thread hop would cost more), on the blocking pool for one that
+/// may wait on a network or a disk.
+async fn on_store<T, E>(
+    state: &Arc<AppState>,
+    f: impl FnOnce(Arc<AppState>) -> Result<T, E> + Send + 'static,
+) -> Result<T, E>
+where
+    T: Send + 'static,
+    E: From<ServerError> + Send + 'static,
+{
+    if state.store.latency() == Latency::InProcess {
+        return f(state.clone());
+    }
+    let state = state.clone();
+    tokio::task::spawn_blocking(move || f(state))
+        .await
+        .map_err(|e| E::from(ServerError::Storage(format!("worker failed: {e}"))))?
 }
 
 /// Runs blocking store work off the async threads.

@@ -11,11 +11,11 @@ use serde_json::{json, Value};
 
 use super::staff::scans_of;
 use super::{
-    blocking, checked_reason, now_ms, require_reviewer, ApiError, ApiJson, ApiPath, ApiQuery,
-    AppState,
+    blocking, checked_reason, require_reviewer, ApiError, ApiJson, ApiPath, ApiQuery, AppState,
 };
-use crate::domain::{apply_decision, Decision, Device, DeviceState};
-use crate::store::AuditNote;
+use crate::domain::device::decide as rule;
+use crate::domain::{Decision, Device, DeviceState};
+use crate::error::ServerError;
 use crate::tls::ConnInfo;
 
 /// `GET /v1/devices` query.
@@ -135,23 +135,12 @@ pub async fn decide(
     let reason = checked_reason(&req.reason)?;
     blocking(move || {
         let actor = require_reviewer(&state, &conn)?.actor();
-        let now = now_ms();
-        let device = state.store.update_device(&serial, &|mut d: Device| {
-            apply_decision(&mut d, decision, &actor, &reason, now)
-                .map_err(|r| crate::error::ServerError::Conflict(r.0.to_string()))?;
-            let note = AuditNote {
-                actor: actor.clone(),
-                action: match decision {
-                    Decision::Approve => "device.approved",
-                    Decision::Reject => "device.rejected",
-                    Decision::Revoke => "device.revoked",
-                    Decision::Reenroll => "device.reenrollment_allowed",
-                },
-                subject: d.serial.clone(),
-                detail: json!({"reason": reason}),
-            };
-            Ok((d, note))
+        let now = state.now_ms();
+        let (device, commit) = state.store.update_device(&serial, &|d: Device| {
+            rule(d, decision, &actor, &reason, now)
+                .map_err(|refused| ServerError::Conflict(refused.0.to_string()))
         })?;
+        state.store.wait(commit)?;
         tracing::info!(serial = %device.serial, decision = decision.as_str(), %actor, "review decision");
         Ok(Json(summary(&device)))
     })

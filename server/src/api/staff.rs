@@ -13,12 +13,12 @@ use vouch_protocol::SignedScanRecord;
 
 use super::device::RenewRequest;
 use super::enroll::verify_fast;
-use super::{
-    blocking, csr_from_base64, identify, now_ms, ApiError, ApiJson, AppState, Identity, RateKey,
-};
+use super::{blocking, csr_from_base64, identify, ApiError, ApiJson, AppState, Identity, RateKey};
 use crate::authority::Profile;
-use crate::domain::{decide_scan, ScanOutcome, ScanPolicy};
-use crate::store::{AuditNote, StaffMember, StoredScan};
+use crate::domain::{
+    scan, staff as rules, AuditNote, ScanOutcome, ScanPolicy, StaffMember, StoredScan,
+};
+use crate::error::ServerError;
 use crate::tls::ConnInfo;
 
 /// `POST /v1/staff/register` body.
@@ -50,7 +50,7 @@ pub async fn register(
     blocking(move || {
         let (_, csr) = csr_from_base64(&req.csr)?;
         let code_hash = hex(&sha256(req.code.trim().as_bytes()));
-        let now = now_ms();
+        let now = state.now_ms();
         let Some(invite) = state.store.invite(&code_hash)? else {
             tracing::warn!(peer = %conn.peer, "registration with an unknown invite code");
             return Err(invite_invalid());
@@ -74,11 +74,11 @@ pub async fn register(
             not_after_ms: issued.not_after_ms,
         };
         let record = issued.record(&profile);
-        let registered = state.store.redeem_invite(&code_hash, now, &|stored| {
-            if stored.role != member.role || stored.name != member.name {
-                return Err(crate::error::ServerError::Conflict("the invite changed during registration".into()));
+        let registered = state.store.redeem_invite(&code_hash, &|stored| {
+            if stored.as_ref().is_some_and(|s| s.role != member.role || s.name != member.name) {
+                return Err(ServerError::Conflict("the invite changed during registration".into()));
             }
-            Ok((member.clone(), record.clone()))
+            Ok(rules::redeem(&code_hash, stored, &member, &record, now))
         })?;
         let Some(member) = registered else {
             tracing::warn!(peer = %conn.peer, "registration with a used or expired invite");
@@ -143,14 +143,13 @@ pub async fn renew(
             subject: key_id.clone(),
             detail: json!({"certificate": issued.serial, "replaces": member.certificate_serial}),
         };
-        let now = now_ms();
-        let member = state.store.renew_staff(
-            &key_id,
-            &member.certificate_serial,
-            &issued.record(&profile),
-            note,
-            now,
-        )?;
+        let now = state.now_ms();
+        let old_serial = member.certificate_serial;
+        let new = issued.record(&profile);
+        let member = state.store.update_staff(&key_id, &|current| {
+            rules::renew(current, &old_serial, &new, note.clone(), now)
+                .map_err(|refused| ServerError::Conflict(refused.0.to_string()))
+        })?;
         tracing::info!(%key_id, name = %member.name, "staff certificate renewed");
         Ok(staff_certificate_answer(&state, &issued.pem, &member))
     })
@@ -276,14 +275,11 @@ fn ingest_batch(
     let policy = ScanPolicy {
         auto_approve_trusted: state.config.policy.auto_approve_trusted,
     };
-    let now = now_ms();
-    let decide =
-        |record: &SignedScanRecord, scanner: &StaffMember, view: &crate::store::IngestView| {
-            Ok(ScanOutcome::Accepted(decide_scan(
-                record, scanner, view, policy, now,
-            )))
-        };
-    let outcomes = state.store.ingest_scans(&good, now, &decide)?;
+    let now = state.now_ms();
+    let ingest = |record: &SignedScanRecord, view: &crate::domain::IngestView| {
+        scan::ingest(record, view, policy, now)
+    };
+    let outcomes = state.store.ingest_scans(&good, &ingest)?;
     let mut outcomes = good.iter().zip(outcomes);
     Ok(results
         .into_iter()

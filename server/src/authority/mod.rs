@@ -12,7 +12,7 @@ pub mod operator;
 pub mod token;
 
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use rcgen::{
     CertificateParams, CertificateRevocationListParams, CustomExtension, DistinguishedName, DnType,
@@ -23,9 +23,10 @@ use ring::rand::SecureRandom;
 use time::OffsetDateTime;
 use vouch_protocol::key::{hex, sha256};
 
+use crate::clock::{Clock, SystemClock};
 use crate::config::Pkcs11Config;
+use crate::domain::{CertRecord, Role};
 use crate::error::ServerError;
-use crate::store::{CertRecord, Role};
 use token::{KeyUri, TokenKey};
 
 /// The identity namespace of client certificates. The `.invalid` top-level domain (RFC 2606)
@@ -160,6 +161,8 @@ pub struct Authority {
     ca_key_id: Vec<u8>,
     chain_pem: String,
     last_crl: Mutex<Option<CachedCrl>>,
+    /// Validity periods and CRL times start from this clock's time.
+    clock: Arc<dyn Clock>,
 }
 
 /// Random 16-byte positive serial number (first byte 0x01..=0x7f, so DER needs no padding).
@@ -179,6 +182,12 @@ fn time_ms(t: OffsetDateTime) -> u64 {
 /// A lock that survives a panic elsewhere (the cached CRL is replaced whole, never half-set).
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// `now_ms` as a certificate time, in whole seconds (X.509 times carry no fraction).
+fn cert_time(now_ms: u64) -> Result<OffsetDateTime, ServerError> {
+    let secs = i64::try_from(now_ms / 1000).map_err(ca_err)?;
+    OffsetDateTime::from_unix_timestamp(secs).map_err(ca_err)
 }
 
 fn ca_err(e: impl std::fmt::Display) -> ServerError {
@@ -295,6 +304,7 @@ impl Authority {
             ca_key_id,
             chain_pem: cert_pem.to_string(),
             last_crl: Mutex::new(None),
+            clock: Arc::new(SystemClock),
         })
     }
 
@@ -308,8 +318,19 @@ impl Authority {
         matches!(self.issuer.key(), CaKey::Token(_))
     }
 
-    /// Makes a new self-signed P-256 CA; returns (certificate PEM, key PEM).
-    pub fn generate_ca(common_name: &str) -> Result<(String, String), ServerError> {
+    /// The same authority on `clock` (the application's clock).
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// The clock validity periods start from.
+    pub fn clock(&self) -> &dyn Clock {
+        self.clock.as_ref()
+    }
+
+    /// Makes a new self-signed P-256 CA, valid from `now_ms`; returns (certificate PEM, key PEM).
+    pub fn generate_ca(common_name: &str, now_ms: u64) -> Result<(String, String), ServerError> {
         let key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).map_err(ca_err)?;
         Ok((
             Self::self_signed_ca(common_name, &key)?,
@@ -336,7 +357,7 @@ impl Authority {
         params.serial_number = Some(SerialNumber::from_slice(&random_serial()?));
         params.key_identifier_method =
             rcgen::KeyIdMethod::PreSpecified(key_identifier(&key.subject_public_key_info())?);
-        let now = OffsetDateTime::now_utc();
+        let now = cert_time(now_ms)?;
         params.not_before = now - time::Duration::minutes(5);
         params.not_after = now + time::Duration::days(3650);
         let cert = params.self_signed(key).map_err(ca_err)?;
@@ -438,9 +459,7 @@ impl Authority {
     ) -> Result<Issued, ServerError> {
         let serial = random_serial()?;
         params.serial_number = Some(SerialNumber::from_slice(&serial));
-        let now = OffsetDateTime::now_utc()
-            .replace_nanosecond(0)
-            .map_err(ca_err)?;
+        let now = cert_time(self.clock.now_ms())?;
         params.not_before = now - time::Duration::seconds(i64::from(backdate_secs));
         params.not_after = now + time::Duration::days(i64::from(validity_days));
         let cert = params
@@ -458,6 +477,7 @@ impl Authority {
     /// away), the last CRL is served again if it lists the same certificates and is still
     /// valid: a revocation made since is never hidden behind an old CRL.
     pub fn crl(&self, revoked: &[CertRecord], crl_number: u64) -> Result<Vec<u8>, ServerError> {
+        let now = cert_time(self.clock.now_ms())?;
         match self.sign_crl(revoked, crl_number) {
             Ok((der, next_update)) => {
                 *lock(&self.last_crl) = Some(CachedCrl {
@@ -471,7 +491,7 @@ impl Authority {
                 let cached = lock(&self.last_crl);
                 match cached.as_ref() {
                     Some(c)
-                        if c.revoked == revoked && c.next_update > OffsetDateTime::now_utc() =>
+                        if c.revoked == revoked && c.next_update > now =>
                     {
                         tracing::warn!(error = %e, "serving the last CRL: the CA key cannot sign");
                         Ok(c.der.clone())
@@ -488,9 +508,7 @@ impl Authority {
         revoked: &[CertRecord],
         crl_number: u64,
     ) -> Result<(Vec<u8>, OffsetDateTime), ServerError> {
-        let now = OffsetDateTime::now_utc()
-            .replace_nanosecond(0)
-            .map_err(ca_err)?;
+        let now = cert_time(self.clock.now_ms())?;
         let revoked_certs = revoked
             .iter()
             .filter_map(|c| {

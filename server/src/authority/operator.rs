@@ -18,8 +18,9 @@ use rcgen::KeyPair;
 
 use super::files::{self, DataPaths};
 use super::{Authority, Profile};
+use crate::domain::{cert, AuditNote, CertRecord};
 use crate::error::ServerError;
-use crate::store::{AuditNote, CertRecord, Store};
+use crate::store::Store;
 
 /// Validity of operator certificates, in days (as `init` issues them).
 pub const OPERATOR_CERT_DAYS: u32 = 825;
@@ -118,7 +119,13 @@ impl OperatorCredential {
             true,
         )?;
         files::write_file(&pending(&cert_path), issued.pem.as_bytes(), 0o644, true)?;
-        store.record_rotation(&issued.record(&Profile::Operator), &old, audit, now_ms)?;
+        record_rotation(
+            store,
+            &issued.record(&Profile::Operator),
+            &old,
+            audit,
+            now_ms,
+        )?;
         move_into_place(&key_path)?;
         move_into_place(&cert_path)?;
         if let Ok(mut current) = self.current.write() {
@@ -131,6 +138,20 @@ impl OperatorCredential {
             cert_path,
         })
     }
+}
+
+/// Commits a rotation: the new certificate's record and the old one revoked, with the audit
+/// entry, atomically and durably ([`cert::rotation`]).
+fn record_rotation(
+    store: &dyn Store,
+    new: &CertRecord,
+    old: &CertRecord,
+    audit: AuditNote,
+    now_ms: u64,
+) -> Result<(), ServerError> {
+    store.update_certificate(&old.serial, &|stored| {
+        Ok(cert::rotation(stored, old, new, audit.clone(), now_ms))
+    })
 }
 
 /// The store record of an operator certificate, revoked at `now_ms`.
@@ -188,15 +209,23 @@ pub fn recover(paths: &DataPaths, store: &dyn Store) -> Result<(), ServerError> 
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use crate::store::sled_store::SledStore;
-    use crate::store::EnrollmentStore;
+    use crate::store::{open, StoreConfig};
 
-    fn data_folder() -> (tempfile::TempDir, DataPaths, Authority, SledStore) {
+    fn data_folder() -> (
+        tempfile::TempDir,
+        DataPaths,
+        Authority,
+        std::sync::Arc<dyn Store>,
+    ) {
         let dir = tempfile::tempdir().unwrap();
         crate::init(dir.path(), &["localhost".to_string()], None).unwrap();
         let paths = DataPaths::new(dir.path());
         let authority = Authority::load(dir.path()).unwrap();
-        let store = SledStore::open(&paths.database()).unwrap();
+        let store = open(&StoreConfig::Sled {
+            dir: paths.database(),
+            commit_delay: std::time::Duration::ZERO,
+        })
+        .unwrap();
         (dir, paths, authority, store)
     }
 
@@ -231,7 +260,9 @@ mod tests {
         let credential = OperatorCredential::load(paths.clone()).unwrap();
         let old = serial_of_pem(&files::read_text(&paths.operator_cert()).unwrap()).unwrap();
         assert!(credential.is_current(&old));
-        let rotated = credential.rotate(&authority, &store, note(), 7).unwrap();
+        let rotated = credential
+            .rotate(&authority, store.as_ref(), note(), 7)
+            .unwrap();
         assert_eq!(rotated.revoked, old);
         assert!(credential.is_current(&rotated.serial) && !credential.is_current(&old));
         let record = store.certificate(&old).unwrap().unwrap();
@@ -247,7 +278,7 @@ mod tests {
 
         // Stopped before the store commit: the new files go, the old credential stays.
         half_rotation(&paths, &authority);
-        recover(&paths, &store).unwrap();
+        recover(&paths, store.as_ref()).unwrap();
         assert_eq!(files::read_text(&paths.operator_cert()).unwrap(), before);
         assert!(!pending(&paths.operator_cert()).exists());
         assert!(!pending(&paths.operator_key()).exists());
@@ -261,9 +292,9 @@ mod tests {
             not_after_ms: 0,
             revoked_at_ms: None,
         };
-        store.record_rotation(&new, &old, note(), 9).unwrap();
+        record_rotation(store.as_ref(), &new, &old, note(), 9).unwrap();
         move_into_place(&paths.operator_key()).unwrap();
-        recover(&paths, &store).unwrap();
+        recover(&paths, store.as_ref()).unwrap();
         assert_eq!(files::read_text(&paths.operator_cert()).unwrap(), pem);
         let credential = OperatorCredential::load(paths.clone()).unwrap();
         assert!(credential.is_current(&serial));

@@ -1,248 +1,119 @@
-//! Storage: the records the server keeps, and one trait per subsystem. Handlers and the
-//! authority never see sled; [`sled_store::SledStore`] is the embedded default and a PostgreSQL
-//! implementation can stand behind the same traits.
+//! Storage: one trait per subsystem, the contract every backend meets. Handlers and the
+//! authority never see a backend.
 //!
-//! Every method that changes state is atomic (all of its writes and its audit entry commit
-//! together, or none do) and durable (on disk, fsync'd, before it returns), except the
-//! `*_deferred` ones and [`EnrollmentStore::record_issuance`], which return a [`Commit`] that
-//! the caller awaits with [`Durability::durable`] before telling anyone about the change: the
-//! enrollment path waits for the disk without holding a thread.
+//! The store knows no rule. A method that changes state reads what the rule needs inside one
+//! transaction, hands it to the rule the caller passed in (a function of
+//! [`crate::domain`]), and commits the [`WritePlan`] the rule returned, atomically: all of its
+//! writes and its audit entries, or none. It keeps only the invariants that must hold whoever
+//! writes: single-use nonces, a staff key registered once, the audit chain's order.
+//!
+//! The traits are implemented once, by [`KvStore`], over a small [`Backend`]: buckets of keyed
+//! values with transactions, in the manner of step-ca's `nosql` drivers. Backends: sled
+//! ([`sled_store::SledBackend`], the embedded default, with its group commit) and memory
+//! ([`memory::MemoryBackend`], tests and single-process tools). [`open`] picks one from the
+//! configuration; every backend passes the same conformance suite (`store/conformance.rs`).
+//!
+//! Every change returns once it is durable, except [`DeviceStore::update_device`], which
+//! returns a [`Commit`] that the caller awaits ([`Durability::durable`]) or waits for
+//! ([`Durability::wait`]) before telling anyone about the change: the enrollment path waits
+//! for the disk without holding a thread.
 
+mod backend;
+#[cfg(test)]
+mod conformance;
+mod engine;
 mod group_commit;
+pub mod memory;
 pub mod sled_store;
 
 use std::future::Future;
+use std::path::PathBuf;
 use std::pin::Pin;
+use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
-use vouch_protocol::{ChainHead, SignedScanRecord};
+use vouch_protocol::SignedScanRecord;
 
+pub use backend::{Backend, Bucket, Latency, TxError, TxResult, Txn};
+pub use engine::KvStore;
+
+pub use crate::domain::{
+    AuditEntry, AuditNote, CertRecord, ChainGap, ChallengeRecord, GapAcceptance, IngestView,
+    InviteRecord, Planned, Role, StaffMember, StoredScan, WritePlan,
+};
 use crate::domain::{Device, ScanOutcome};
 use crate::error::ServerError;
 
-/// A staff member's role, carried in their client certificate.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Role {
-    /// Scans labels.
-    Technician,
-    /// Scans labels and reviews devices.
-    Supervisor,
-}
+/// At most this many outstanding challenges are kept (each is about 100 bytes); when full,
+/// expired ones are dropped first, and then a new one is refused as busy.
+pub const MAX_CHALLENGES: usize = 200_000;
 
-impl Role {
-    /// The role's name as in certificates and JSON.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Technician => "technician",
-            Role::Supervisor => "supervisor",
-        }
-    }
-
-    /// Parses `technician` or `supervisor`.
-    pub fn parse(text: &str) -> Option<Role> {
-        match text {
-            "technician" => Some(Role::Technician),
-            "supervisor" => Some(Role::Supervisor),
-            _ => None,
-        }
-    }
-}
-
-/// A gap in an install's record chain, shown to supervisors.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ChainGap {
-    /// The sequence number the server expected.
-    pub expected: u64,
-    /// The sequence number that arrived instead.
-    pub found: u64,
-    /// When the server saw it.
-    pub seen_at_ms: u64,
-    /// A reviewer's decision that the missing records are lost: the record with sequence
-    /// `found` may then continue the chain.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub accepted: Option<GapAcceptance>,
-}
-
-/// Who accepted a chain gap, when, and why.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct GapAcceptance {
-    /// The reviewer (`staff:<key id>` or `operator`).
-    pub by: String,
-    /// When.
-    pub at_ms: u64,
-    /// Why (recorded in the audit log too).
-    pub reason: String,
-}
-
-/// A registered app install (technician or supervisor).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct StaffMember {
-    /// Key id (hex) of the install's key: the staff member's identity.
-    pub key_id: String,
-    /// Display name from the invite.
-    pub name: String,
-    /// Role from the invite.
-    pub role: Role,
-    /// Whether policy may approve this member's scans at once.
-    pub trusted: bool,
-    /// The install's public key, compressed SEC1 (hex).
-    pub public_key: String,
-    /// When the invite was redeemed.
-    pub registered_at_ms: u64,
-    /// When the member was revoked, if they were.
-    pub revoked_at_ms: Option<u64>,
-    /// Why, if revoked.
-    pub revoked_reason: Option<String>,
-    /// Where the member's record chain stands.
-    pub chain: ChainHead,
-    /// Chain gaps seen (refused records whose predecessors never arrived).
-    pub gaps: Vec<ChainGap>,
-    /// Serial number (hex) of the staff certificate.
-    pub certificate_serial: String,
-    /// The certificate's notAfter.
-    pub not_after_ms: u64,
-}
-
-/// A one-time staff invite, stored by the SHA-256 of its code.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct InviteRecord {
-    /// The role the redeemer gets.
-    pub role: Role,
-    /// The redeemer's display name.
-    pub name: String,
-    /// Whether the redeemer's scans count as trusted.
-    pub trusted: bool,
-    /// When the invite was made.
-    pub created_at_ms: u64,
-    /// After this, the invite is refused.
-    pub expires_at_ms: u64,
-    /// Set when redeemed.
-    pub used_at_ms: Option<u64>,
-}
-
-/// A stored enrollment challenge.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ChallengeRecord {
-    /// The serial the nonce was given to.
-    pub serial: String,
-    /// When it stops being accepted.
-    pub expires_at_ms: u64,
-}
-
-/// What the server knows of a certificate it issued (for revocation and the CRL).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CertRecord {
-    /// Serial number, hex.
-    pub serial: String,
-    /// The identity URI in its SAN.
-    pub subject: String,
-    /// notAfter.
-    pub not_after_ms: u64,
-    /// When revoked, if it was.
-    pub revoked_at_ms: Option<u64>,
-}
-
-/// One entry of the append-only, hash-chained audit log.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AuditEntry {
-    /// Position in the log, from 1.
-    pub seq: u64,
-    /// When.
-    pub at_ms: u64,
-    /// Who (`operator`, `staff:<key id>`, `device:<serial>`, `server`).
-    pub actor: String,
-    /// What happened (`device.approved`, `staff.registered`, ...).
-    pub action: String,
-    /// What it happened to (a serial, a key id, ...).
-    pub subject: String,
-    /// Details.
-    pub detail: serde_json::Value,
-    /// Hash (hex) of the previous entry; 64 zeros for the first.
-    pub prev_hash: String,
-    /// SHA-256 (hex) of `prev_hash || canonical JSON of this entry without hash`.
-    pub hash: String,
-}
-
-/// What an action adds to the audit log; the store fills in seq, time and hashes.
+/// Which backend to open, and its settings.
 #[derive(Clone, Debug)]
-pub struct AuditNote {
-    /// Who.
-    pub actor: String,
-    /// What happened.
-    pub action: &'static str,
-    /// To what.
-    pub subject: String,
-    /// Details.
-    pub detail: serde_json::Value,
+pub enum StoreConfig {
+    /// The embedded sled database in `dir`; under load each disk sync waits `commit_delay` to
+    /// cover more commits (`storage.commit_delay_us`).
+    Sled {
+        /// The database folder.
+        dir: PathBuf,
+        /// The group-commit delay.
+        commit_delay: Duration,
+    },
+    /// Everything in this process's memory, gone when it ends (tests, tools).
+    Memory,
 }
 
-/// A stored scan record with what the server made of it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct StoredScan {
-    /// The record as received (signature verified).
-    pub record: SignedScanRecord,
-    /// When the server accepted it.
-    pub received_at_ms: u64,
-    /// The scanner's display name at the time.
-    pub installer_name: String,
+/// Opens the store a configuration names: the one construction path for every backend.
+pub fn open(config: &StoreConfig) -> Result<std::sync::Arc<dyn Store>, ServerError> {
+    let backend: Box<dyn Backend> = match config {
+        StoreConfig::Sled { dir, commit_delay } => {
+            Box::new(sled_store::SledBackend::open_with(dir, *commit_delay)?)
+        }
+        StoreConfig::Memory => Box::new(memory::MemoryBackend::default()),
+    };
+    Ok(std::sync::Arc::new(KvStore::new(backend)))
 }
+
+/// The rule a batch ingestion applies to each record (see [`crate::domain::scan::ingest`]).
+pub type IngestFn<'a> = dyn Fn(&SignedScanRecord, &IngestView) -> Planned<ScanOutcome> + 'a;
+/// A rule that changes a stored device.
+pub type DeviceFn<'a> = dyn Fn(Device) -> Result<Planned<Device>, ServerError> + 'a;
+/// A rule that changes a stored staff member.
+pub type StaffFn<'a> = dyn Fn(StaffMember) -> Result<Planned<StaffMember>, ServerError> + 'a;
+/// The rule that redeems an invite (`None`: unknown, used or expired; nothing is written).
+pub type RedeemFn<'a> =
+    dyn Fn(Option<InviteRecord>) -> Result<Option<Planned<StaffMember>>, ServerError> + 'a;
+/// A rule over a certificate record, which may be absent.
+pub type CertFn<'a> = dyn Fn(Option<CertRecord>) -> Result<WritePlan, ServerError> + 'a;
 
 /// The device subsystem: devices, their scans, review decisions.
 pub trait DeviceStore: Send + Sync {
     /// One device by serial.
     fn device(&self, serial: &str) -> Result<Option<Device>, ServerError>;
-    /// Every device (optionally only those in `state`).
+    /// Every device.
     fn devices(&self) -> Result<Vec<Device>, ServerError>;
-    /// Stored scans by record id.
+    /// A stored scan by record id.
     fn scan(&self, record_id: &str) -> Result<Option<StoredScan>, ServerError>;
-    /// Applies verified scan records in order, atomically as a batch (chain checks, the devices
-    /// each decision names, the records and the chain head), made durable before this returns.
+    /// Applies verified scan records in order, atomically as a batch: each record's view
+    /// (its install, a record with its id, the devices of its serial and key) is read after
+    /// the writes of the records before it, `ingest` decides, and its plan is applied. Durable
+    /// before this returns.
     fn ingest_scans(
         &self,
         records: &[SignedScanRecord],
-        now_ms: u64,
-        decide: &dyn Fn(
-            &SignedScanRecord,
-            &StaffMember,
-            &IngestView,
-        ) -> Result<ScanOutcome, ServerError>,
+        ingest: &IngestFn<'_>,
     ) -> Result<Vec<ScanOutcome>, ServerError>;
-    /// Replaces a device (a review decision or an enrollment) with its audit entry, atomically;
-    /// a certificate the change drops, or the certificate of a device now revoked, is revoked in
-    /// the same commit.
+    /// Applies `change` to the stored device (`NotFound` if there is none) and commits its
+    /// plan; durable once the returned commit is.
     fn update_device(
         &self,
         serial: &str,
-        change: &dyn Fn(Device) -> Result<(Device, AuditNote), ServerError>,
-    ) -> Result<Device, ServerError>;
-    /// [`DeviceStore::update_device`] without waiting for the disk: durable once the returned
-    /// commit is.
-    fn update_device_deferred(
-        &self,
-        serial: &str,
-        change: &dyn Fn(Device) -> Result<(Device, AuditNote), ServerError>,
+        change: &DeviceFn<'_>,
     ) -> Result<(Device, Commit), ServerError>;
 }
 
-/// What the ingest decision may look at, read inside the store's transaction.
-#[derive(Clone, Debug, Default)]
-pub struct IngestView {
-    /// The device with the record's serial, if any.
-    pub by_serial: Option<Device>,
-    /// Devices (other serials) already holding the record's key.
-    pub by_key: Vec<Device>,
-    /// A stored record with the same id, if any.
-    pub same_id: Option<StoredScan>,
-}
-
-/// Builds the member and certificate record for a redeemed invite.
-pub type RegisterFn<'a> =
-    dyn Fn(&InviteRecord) -> Result<(StaffMember, CertRecord), ServerError> + 'a;
-
 /// The staff subsystem: invites and registered installs.
 pub trait StaffStore: Send + Sync {
-    /// Stores a new invite under the SHA-256 (hex) of its code.
+    /// Stores a new invite under the SHA-256 (hex) of its code, with its audit entry.
     fn put_invite(
         &self,
         code_sha256: &str,
@@ -251,93 +122,55 @@ pub trait StaffStore: Send + Sync {
     ) -> Result<(), ServerError>;
     /// An invite by the SHA-256 (hex) of its code.
     fn invite(&self, code_sha256: &str) -> Result<Option<InviteRecord>, ServerError>;
-    /// Redeems an invite and registers the member, atomically; `None` if the invite is
-    /// unknown, used or expired (nothing is written then).
+    /// Redeems the invite with `redeem` and registers the member it plans, atomically;
+    /// `Conflict` if that member's key is already registered.
     fn redeem_invite(
         &self,
         code_sha256: &str,
-        now_ms: u64,
-        register: &RegisterFn<'_>,
+        redeem: &RedeemFn<'_>,
     ) -> Result<Option<StaffMember>, ServerError>;
     /// One member by key id.
     fn staff(&self, key_id: &str) -> Result<Option<StaffMember>, ServerError>;
     /// Every member.
     fn all_staff(&self) -> Result<Vec<StaffMember>, ServerError>;
-    /// Replaces a member with its audit entry, atomically (`NotFound` if there is none).
-    fn update_staff(
-        &self,
-        key_id: &str,
-        now_ms: u64,
-        change: &dyn Fn(StaffMember) -> Result<(StaffMember, AuditNote), ServerError>,
-    ) -> Result<StaffMember, ServerError>;
-    /// Renews a member's certificate (same key): the member's new certificate serial and
-    /// expiry, the new certificate record and the revocation of the old one, with the audit
-    /// entry, atomically; `Conflict` if the member is revoked or no longer holds `old_serial`.
-    fn renew_staff(
-        &self,
-        key_id: &str,
-        old_serial: &str,
-        new: &CertRecord,
-        audit: AuditNote,
-        now_ms: u64,
-    ) -> Result<StaffMember, ServerError>;
-    /// Marks a member revoked (and their certificate), atomically.
-    fn revoke_staff(
-        &self,
-        key_id: &str,
-        now_ms: u64,
-        reason: &str,
-        actor: &str,
-    ) -> Result<Option<StaffMember>, ServerError>;
+    /// Applies `change` to the stored member (`NotFound` if there is none) and commits its
+    /// plan, durably.
+    fn update_staff(&self, key_id: &str, change: &StaffFn<'_>) -> Result<StaffMember, ServerError>;
 }
 
 /// The enrollment subsystem: nonces and issued certificates.
 pub trait EnrollmentStore: Send + Sync {
-    /// Stores a nonce (hex) for a vouched serial.
-    fn put_challenge(&self, nonce: &str, challenge: &ChallengeRecord) -> Result<(), ServerError>;
-    /// Removes and returns a nonce: each nonce is taken at most once, whatever happens next.
-    fn take_challenge(&self, nonce: &str) -> Result<Option<ChallengeRecord>, ServerError>;
-    /// Commits an issuance: the device's new state, its certificate record and the revocation
-    /// of the certificate it `supersedes` (a renewal), atomically, only if the stored device
-    /// still passes `expect` (else [`ServerError::Conflict`]). The certificate may be handed
-    /// out once the returned commit is durable.
-    fn record_issuance(
+    /// Stores a nonce (hex) for a vouched serial; `Busy` when [`MAX_CHALLENGES`] unexpired ones
+    /// are outstanding. Visible at once to every server sharing the store.
+    fn put_challenge(
         &self,
-        device: &Device,
-        cert: &CertRecord,
-        supersedes: Option<&str>,
-        audit: AuditNote,
-        expect: &dyn Fn(&Device) -> bool,
-    ) -> Result<Commit, ServerError>;
-    /// Records a credential rotation: the new certificate's record and the old one revoked
-    /// (kept revoked from its first revocation), with the audit entry, atomically and durably.
-    fn record_rotation(
-        &self,
-        new: &CertRecord,
-        old: &CertRecord,
-        audit: AuditNote,
+        nonce: &str,
+        challenge: &ChallengeRecord,
         now_ms: u64,
     ) -> Result<(), ServerError>;
+    /// Removes and returns a nonce: each nonce is taken at most once, whatever happens next,
+    /// by whichever server asks first.
+    fn take_challenge(&self, nonce: &str) -> Result<Option<ChallengeRecord>, ServerError>;
+    /// Drops expired challenges; returns how many.
+    fn purge_challenges(&self, now_ms: u64) -> Result<usize, ServerError>;
+    /// Applies `change` to the certificate record `serial` (absent or not) and commits its
+    /// plan, durably (a credential rotation).
+    fn update_certificate(&self, serial: &str, change: &CertFn<'_>) -> Result<(), ServerError>;
     /// One certificate record by serial (hex).
     fn certificate(&self, serial: &str) -> Result<Option<CertRecord>, ServerError>;
     /// Every revoked certificate (for the CRL).
     fn revoked_certificates(&self) -> Result<Vec<CertRecord>, ServerError>;
-    /// Marks a certificate revoked.
-    fn revoke_certificate(&self, serial: &str, now_ms: u64) -> Result<(), ServerError>;
-    /// Drops expired challenges; returns how many.
-    fn purge_challenges(&self, now_ms: u64) -> Result<usize, ServerError>;
 }
 
 /// The audit subsystem.
 pub trait AuditStore: Send + Sync {
-    /// Appends one entry on its own.
+    /// Appends one entry on its own, durably.
     fn append_audit(&self, note: AuditNote, now_ms: u64) -> Result<AuditEntry, ServerError>;
     /// Every entry in order.
     fn audit_entries(&self) -> Result<Vec<AuditEntry>, ServerError>;
 }
 
-/// A change committed in memory, numbered in commit order; on disk once
-/// [`Durability::durable`] says so.
+/// A change committed, numbered in commit order; on disk once [`Durability::durable`] says so.
 #[must_use = "await the commit's durability before telling anyone about the change"]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Commit(pub u64);
@@ -354,15 +187,20 @@ pub struct SyncStats {
 /// What [`Durability::durable`] returns.
 pub type DurableFuture = Pin<Box<dyn Future<Output = Result<(), ServerError>> + Send + 'static>>;
 
-/// Waiting for commits to reach the disk without holding a thread.
+/// Waiting for commits to be durable, and how long the store takes to answer.
 pub trait Durability: Send + Sync {
-    /// Resolves once `commit`, and every commit before it, is on disk.
+    /// Resolves once `commit`, and every commit before it, is durable.
     fn durable(&self, commit: Commit) -> DurableFuture;
+    /// Blocks until `commit`, and every commit before it, is durable.
+    fn wait(&self, commit: Commit) -> Result<(), ServerError>;
     /// A commit that is durable once everything committed so far is (for answers that rest
     /// on state another request wrote).
     fn latest_commit(&self) -> Commit;
     /// Commits and disk syncs so far.
     fn sync_stats(&self) -> SyncStats;
+    /// How long the store's calls take: a store that may wait on a network is called from
+    /// the blocking pool, never from an async worker.
+    fn latency(&self) -> Latency;
 }
 
 /// Everything the server needs from storage.

@@ -1,14 +1,9 @@
-//! The device state machine and the scan decision, as pure functions over plain data.
-//!
-//! `scanned → approved → enrolled`, or `rejected`, `conflict`, `revoked`. A second scan of the
-//! same serial and key corroborates; the same serial with another key, or the same key under
-//! another serial, is a `conflict` and is never approved automatically.
+//! The device state machine: `scanned → approved → enrolled`, or `rejected`, `conflict`,
+//! `revoked`; review decisions, and which certificates a change revokes.
 
 use serde::{Deserialize, Serialize};
-use vouch_protocol::key::hex;
-use vouch_protocol::SignedScanRecord;
 
-use crate::store::{ChainGap, GapAcceptance, IngestView, StaffMember};
+use super::{AuditNote, Planned, WritePlan};
 
 /// Where a device stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -132,110 +127,8 @@ impl Device {
     }
 }
 
-/// The outcome of ingesting one record, as the sync answer reports it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum ScanOutcome {
-    /// Stored; these devices changed.
-    Accepted(Vec<Device>),
-    /// The same record was already stored.
-    Duplicate,
-    /// Refused, with a stable code and a message.
-    Refused {
-        /// Machine-readable reason.
-        code: &'static str,
-        /// Human text.
-        message: String,
-    },
-}
-
-/// Server policy for scans.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct ScanPolicy {
-    /// Approve at once when a trusted member scans a label without conflict.
-    pub auto_approve_trusted: bool,
-}
-
-/// Decides what a verified, chain-checked record does to the devices it names.
-pub fn decide_scan(
-    record: &SignedScanRecord,
-    scanner: &StaffMember,
-    view: &IngestView,
-    policy: ScanPolicy,
-    now_ms: u64,
-) -> Vec<Device> {
-    let r = record.record();
-    let label = r.label();
-    let key = hex(&label.key().to_sec1_compressed());
-    let serial = label.serial().as_str().to_string();
-    let record_id = r.record_id().to_hex();
-    let actor = format!("staff:{}", scanner.key_id);
-    let site = format!("site {:?}", r.site());
-    let mut changed = Vec::new();
-
-    let mut device = view.by_serial.clone().unwrap_or_else(|| Device {
-        serial: serial.clone(),
-        model: label.model().map(|m| m.as_str().to_string()),
-        key: key.clone(),
-        key_fingerprint: label.key().fingerprint().to_string(),
-        state: DeviceState::Scanned,
-        other_keys: vec![],
-        other_serials: vec![],
-        scans: vec![],
-        label_key_used: false,
-        certificate: None,
-        timeline: vec![],
-        created_at_ms: now_ms,
-        updated_at_ms: now_ms,
-    });
-    let is_new = view.by_serial.is_none();
-    device.scans.push(record_id.clone());
-    let key_conflict = device.key != key;
-    let serial_conflict = !view.by_key.is_empty();
-    if key_conflict && !device.other_keys.contains(&key) {
-        device.other_keys.push(key.clone());
-    }
-    for other in &view.by_key {
-        if !device.other_serials.contains(&other.serial) {
-            device.other_serials.push(other.serial.clone());
-        }
-    }
-    if key_conflict || serial_conflict {
-        let why = if key_conflict {
-            "same serial scanned with another key"
-        } else {
-            "this key was already scanned under another serial"
-        };
-        enter_conflict(&mut device, now_ms, &actor, why);
-    } else if is_new {
-        device.note(now_ms, "scanned", &actor, Some(site));
-        if policy.auto_approve_trusted && scanner.trusted {
-            device.state = DeviceState::Approved;
-            device.note(now_ms, "approved", "policy", Some("trusted scanner".into()));
-        }
-    } else {
-        device.note(now_ms, "corroborated", &actor, Some(site));
-    }
-    changed.push(device);
-
-    for other in &view.by_key {
-        let mut other = other.clone();
-        other.scans.push(record_id.clone());
-        if !other.other_serials.contains(&serial) {
-            other.other_serials.push(serial.clone());
-        }
-        enter_conflict(
-            &mut other,
-            now_ms,
-            &actor,
-            "its key was scanned under another serial",
-        );
-        changed.push(other);
-    }
-    changed
-}
-
 /// Puts a device into conflict (or, once enrolled or decided, flags it in its timeline).
-fn enter_conflict(device: &mut Device, now_ms: u64, actor: &str, why: &str) {
+pub(crate) fn enter_conflict(device: &mut Device, now_ms: u64, actor: &str, why: &str) {
     match device.state {
         DeviceState::Scanned | DeviceState::Approved | DeviceState::Conflict => {
             device.state = DeviceState::Conflict;
@@ -333,31 +226,61 @@ pub fn apply_decision(
     Ok(())
 }
 
-/// Records a reviewer's acceptance of the chain gap that starts at `expected` (the records
-/// from `expected` up to the one that arrived instead are declared lost), or says why not.
-pub fn accept_gap(
-    member: &mut StaffMember,
-    expected: u64,
-    acceptance: GapAcceptance,
-) -> Result<ChainGap, DecisionRefused> {
-    if member.revoked_at_ms.is_some() {
-        return Err(DecisionRefused("the staff member is revoked"));
+impl Decision {
+    /// The audit log's action for this decision.
+    pub fn audit_action(self) -> &'static str {
+        match self {
+            Decision::Approve => "device.approved",
+            Decision::Reject => "device.rejected",
+            Decision::Revoke => "device.revoked",
+            Decision::Reenroll => "device.reenrollment_allowed",
+        }
     }
-    if member.chain.next_sequence != expected {
-        return Err(DecisionRefused(
-            "the install's chain does not stand at this gap (it has moved on, or the gap is not the current one)",
-        ));
+}
+
+/// The certificate a change from `before` to `after` revokes: the one the device held, if the
+/// device is now revoked or no longer holds it (re-enrollment drops it, a renewal replaces it).
+pub fn revoked_by(before: &Device, after: &Device) -> Option<String> {
+    let old = before.certificate.as_ref()?;
+    let kept = after
+        .certificate
+        .as_ref()
+        .is_some_and(|c| c.serial == old.serial);
+    (after.state == DeviceState::Revoked || !kept).then(|| old.serial.clone())
+}
+
+/// A change to a device as one commit: the device, the certificate it revokes
+/// ([`revoked_by`]) and the audit entry, at the device's `updated_at_ms`.
+pub fn change(before: &Device, after: Device, audit: AuditNote) -> Planned<Device> {
+    let writes = WritePlan {
+        devices: vec![after.clone()],
+        revoke: revoked_by(before, &after).into_iter().collect(),
+        audit: vec![audit],
+        ..WritePlan::at(after.updated_at_ms)
+    };
+    Planned {
+        value: after,
+        writes,
     }
-    let gap = member
-        .gaps
-        .iter_mut()
-        .find(|g| g.expected == expected)
-        .ok_or(DecisionRefused("no gap was recorded at this sequence"))?;
-    if gap.accepted.is_some() {
-        return Err(DecisionRefused("the gap is already accepted"));
-    }
-    gap.accepted = Some(acceptance);
-    Ok(gap.clone())
+}
+
+/// A review decision as a change to commit (see [`apply_decision`]).
+pub fn decide(
+    device: Device,
+    decision: Decision,
+    actor: &str,
+    reason: &str,
+    now_ms: u64,
+) -> Result<Planned<Device>, DecisionRefused> {
+    let mut after = device.clone();
+    apply_decision(&mut after, decision, actor, reason, now_ms)?;
+    let note = AuditNote {
+        actor: actor.to_string(),
+        action: decision.audit_action(),
+        subject: after.serial.clone(),
+        detail: serde_json::json!({ "reason": reason }),
+    };
+    Ok(change(&device, after, note))
 }
 
 #[cfg(test)]
@@ -419,66 +342,46 @@ mod tests {
         assert_eq!(d.timeline[0].event, "conflict_flagged");
     }
 
-    fn member_at(next_sequence: u64, gaps: Vec<ChainGap>) -> StaffMember {
-        StaffMember {
-            key_id: "k".into(),
-            name: "T".into(),
-            role: crate::store::Role::Technician,
-            trusted: false,
-            public_key: "02".into(),
-            registered_at_ms: 0,
-            revoked_at_ms: None,
-            revoked_reason: None,
-            chain: vouch_protocol::ChainHead {
-                next_sequence,
-                last_hash: vouch_protocol::RecordHash([0; 32]),
-            },
-            gaps,
-            certificate_serial: "01".into(),
-            not_after_ms: 0,
-        }
-    }
-
-    fn gap(expected: u64, found: u64) -> ChainGap {
-        ChainGap {
-            expected,
-            found,
-            seen_at_ms: 1,
-            accepted: None,
-        }
-    }
-
-    fn by_sup() -> GapAcceptance {
-        GapAcceptance {
-            by: "staff:s".into(),
-            at_ms: 2,
-            reason: "lost".into(),
-        }
+    fn certified(state: DeviceState, serial: &str) -> Device {
+        let mut d = device(state);
+        d.certificate = Some(DeviceCertificate {
+            serial: serial.into(),
+            not_after_ms: 1,
+            key: "02".into(),
+            csr_sha256: String::new(),
+            pem: String::new(),
+            replaces: None,
+        });
+        d
     }
 
     #[test]
-    fn only_the_current_open_gap_of_an_active_member_is_accepted() {
-        let mut m = member_at(2, vec![gap(2, 5)]);
-        assert_eq!(
-            accept_gap(&mut m, 3, by_sup()).unwrap_err(),
-            DecisionRefused("the install's chain does not stand at this gap (it has moved on, or the gap is not the current one)")
-        );
-        let mut no_gap = member_at(2, vec![]);
-        assert_eq!(
-            accept_gap(&mut no_gap, 2, by_sup()).unwrap_err().0,
-            "no gap was recorded at this sequence"
-        );
-        let mut revoked = member_at(2, vec![gap(2, 5)]);
-        revoked.revoked_at_ms = Some(1);
-        assert!(accept_gap(&mut revoked, 2, by_sup()).is_err());
-        assert_eq!(revoked.gaps[0].accepted, None, "nothing changed on refusal");
+    fn a_revocation_or_a_dropped_certificate_revokes_it_in_the_same_change() {
+        let enrolled = certified(DeviceState::Enrolled, "01");
+        let revoked = decide(enrolled.clone(), Decision::Revoke, "sup", "stolen", 5).unwrap();
+        assert_eq!(revoked.writes.revoke, vec!["01".to_string()]);
+        assert_eq!(revoked.writes.devices, vec![revoked.value.clone()]);
+        assert_eq!(revoked.writes.audit[0].action, "device.revoked");
+        assert_eq!(revoked.writes.at_ms, 5);
+        let again = decide(enrolled.clone(), Decision::Reenroll, "sup", "reset", 6).unwrap();
+        assert_eq!(again.writes.revoke, vec!["01".to_string()]);
+        let renewed = certified(DeviceState::Enrolled, "02");
+        assert_eq!(revoked_by(&enrolled, &renewed), Some("01".into()));
+        assert_eq!(revoked_by(&enrolled, &enrolled), None);
+        let approved = decide(
+            device(DeviceState::Scanned),
+            Decision::Approve,
+            "s",
+            "ok",
+            7,
+        )
+        .unwrap();
+        assert!(approved.writes.revoke.is_empty());
+    }
 
-        let accepted = accept_gap(&mut m, 2, by_sup()).unwrap();
-        assert_eq!((accepted.expected, accepted.found), (2, 5));
-        assert_eq!(m.gaps[0].accepted, Some(by_sup()));
-        assert_eq!(
-            accept_gap(&mut m, 2, by_sup()).unwrap_err().0,
-            "the gap is already accepted"
-        );
+    #[test]
+    fn a_refused_decision_plans_nothing() {
+        let refused = decide(device(DeviceState::Revoked), Decision::Approve, "s", "x", 1);
+        assert!(refused.is_err());
     }
 }

@@ -1,0 +1,452 @@
+//! Scan ingestion: what a verified record does, given what the store holds (duplicates and
+//! reused record ids, the install's chain, gaps and their acceptance, the devices it names and
+//! their conflicts).
+
+use serde::{Deserialize, Serialize};
+use vouch_protocol::key::hex;
+use vouch_protocol::{ChainHead, SignedScanRecord};
+
+use super::device::enter_conflict;
+use super::{AuditNote, ChainGap, Device, DeviceState, Planned, StaffMember, WritePlan};
+
+/// A stored scan record with what the server made of it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredScan {
+    /// The record as received (signature verified).
+    pub record: SignedScanRecord,
+    /// When the server accepted it.
+    pub received_at_ms: u64,
+    /// The scanner's display name at the time.
+    pub installer_name: String,
+}
+
+/// What [`ingest`] looks at for one record, read inside the store's transaction (after the
+/// writes of the records before it in the batch).
+#[derive(Clone, Debug, Default)]
+pub struct IngestView {
+    /// The member whose install signed the record, if registered.
+    pub staff: Option<StaffMember>,
+    /// A stored record with the same id, if any.
+    pub same_id: Option<StoredScan>,
+    /// The device with the record's serial, if any.
+    pub by_serial: Option<Device>,
+    /// The serials the record's key has been seen under (the key index), this one included if
+    /// it was.
+    pub key_serials: Vec<String>,
+    /// Devices (other serials) already holding the record's key.
+    pub by_key: Vec<Device>,
+}
+
+/// The outcome of ingesting one record, as the sync answer reports it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ScanOutcome {
+    /// Stored; these devices changed.
+    Accepted(Vec<Device>),
+    /// The same record was already stored.
+    Duplicate,
+    /// Refused, with a stable code and a message.
+    Refused {
+        /// Machine-readable reason.
+        code: &'static str,
+        /// Human text.
+        message: String,
+    },
+}
+
+/// Server policy for scans.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ScanPolicy {
+    /// Approve at once when a trusted member scans a label without conflict.
+    pub auto_approve_trusted: bool,
+}
+
+/// Decides what a verified, chain-checked record does to the devices it names.
+pub fn decide_scan(
+    record: &SignedScanRecord,
+    scanner: &StaffMember,
+    view: &IngestView,
+    policy: ScanPolicy,
+    now_ms: u64,
+) -> Vec<Device> {
+    let r = record.record();
+    let label = r.label();
+    let key = hex(&label.key().to_sec1_compressed());
+    let serial = label.serial().as_str().to_string();
+    let record_id = r.record_id().to_hex();
+    let actor = format!("staff:{}", scanner.key_id);
+    let site = format!("site {:?}", r.site());
+    let mut changed = Vec::new();
+
+    let mut device = view.by_serial.clone().unwrap_or_else(|| Device {
+        serial: serial.clone(),
+        model: label.model().map(|m| m.as_str().to_string()),
+        key: key.clone(),
+        key_fingerprint: label.key().fingerprint().to_string(),
+        state: DeviceState::Scanned,
+        other_keys: vec![],
+        other_serials: vec![],
+        scans: vec![],
+        label_key_used: false,
+        certificate: None,
+        timeline: vec![],
+        created_at_ms: now_ms,
+        updated_at_ms: now_ms,
+    });
+    let is_new = view.by_serial.is_none();
+    device.scans.push(record_id.clone());
+    let key_conflict = device.key != key;
+    let serial_conflict = !view.by_key.is_empty();
+    if key_conflict && !device.other_keys.contains(&key) {
+        device.other_keys.push(key.clone());
+    }
+    for other in &view.by_key {
+        if !device.other_serials.contains(&other.serial) {
+            device.other_serials.push(other.serial.clone());
+        }
+    }
+    if key_conflict || serial_conflict {
+        let why = if key_conflict {
+            "same serial scanned with another key"
+        } else {
+            "this key was already scanned under another serial"
+        };
+        enter_conflict(&mut device, now_ms, &actor, why);
+    } else if is_new {
+        device.note(now_ms, "scanned", &actor, Some(site));
+        if policy.auto_approve_trusted && scanner.trusted {
+            device.state = DeviceState::Approved;
+            device.note(now_ms, "approved", "policy", Some("trusted scanner".into()));
+        }
+    } else {
+        device.note(now_ms, "corroborated", &actor, Some(site));
+    }
+    changed.push(device);
+
+    for other in &view.by_key {
+        let mut other = other.clone();
+        other.scans.push(record_id.clone());
+        if !other.other_serials.contains(&serial) {
+            other.other_serials.push(serial.clone());
+        }
+        enter_conflict(
+            &mut other,
+            now_ms,
+            &actor,
+            "its key was scanned under another serial",
+        );
+        changed.push(other);
+    }
+    changed
+}
+
+/// What one verified record does: its outcome and what to write (nothing for a duplicate or
+/// a plain refusal; the gap and its audit entry for a new chain gap; the devices, the key
+/// index, the chain head, the stored record and the audit entry for an accepted record).
+pub fn ingest(
+    record: &SignedScanRecord,
+    view: &IngestView,
+    policy: ScanPolicy,
+    now_ms: u64,
+) -> Planned<ScanOutcome> {
+    let r = record.record();
+    let Some(staff) = view.staff.clone() else {
+        return refused(
+            now_ms,
+            "unknown_installer",
+            "the record's install is not registered",
+        );
+    };
+    if let Some(stored) = &view.same_id {
+        if stored.record == *record {
+            return Planned {
+                value: ScanOutcome::Duplicate,
+                writes: WritePlan::at(now_ms),
+            };
+        }
+        return refused(
+            now_ms,
+            "record_id_reused",
+            "another record with this id is already stored",
+        );
+    }
+    match staff.chain.check_next(r) {
+        Ok(()) => accept(record, staff, view, policy, now_ms),
+        Err(vouch_protocol::Error::SequenceGap { expected, found })
+            if resumes_accepted_gap(&staff, expected, found) =>
+        {
+            accept(record, staff, view, policy, now_ms)
+        }
+        Err(e) => refuse_out_of_chain(staff, &e, now_ms),
+    }
+}
+
+/// A record that does not continue its install's chain: refused, and a gap not seen before is
+/// recorded (with its audit entry) for a reviewer.
+fn refuse_out_of_chain(
+    mut staff: StaffMember,
+    e: &vouch_protocol::Error,
+    now_ms: u64,
+) -> Planned<ScanOutcome> {
+    let mut planned = refused(now_ms, e.code(), &gap_message(e));
+    if let vouch_protocol::Error::SequenceGap { expected, found } = *e {
+        if !staff.gaps.iter().any(|g| g.expected == expected) {
+            staff.gaps.push(ChainGap {
+                expected,
+                found,
+                seen_at_ms: now_ms,
+                accepted: None,
+            });
+            planned.writes.audit.push(AuditNote {
+                actor: "server".into(),
+                action: "staff.chain_gap",
+                subject: staff.key_id.clone(),
+                detail: serde_json::json!({"expected": expected, "found": found}),
+            });
+            planned.writes.staff.push(staff);
+        }
+    }
+    planned
+}
+
+/// Whether a reviewer accepted this very gap: the record with sequence `found` continues the
+/// chain (the records before it are declared lost; its previous-hash cannot be checked).
+fn resumes_accepted_gap(staff: &StaffMember, expected: u64, found: u64) -> bool {
+    staff
+        .gaps
+        .iter()
+        .any(|g| g.expected == expected && g.found == found && g.accepted.is_some())
+}
+
+/// The refusal message, telling the way out of a gap.
+fn gap_message(e: &vouch_protocol::Error) -> String {
+    match e {
+        vouch_protocol::Error::SequenceGap { expected, .. } => format!(
+            "{e}; the record is held until record {expected} arrives or a supervisor accepts the gap"
+        ),
+        _ => e.to_string(),
+    }
+}
+
+/// Applies a record that continues its install's chain: the decision, the devices it changes,
+/// the key index, the chain head, the stored scan and the audit entry.
+fn accept(
+    record: &SignedScanRecord,
+    mut staff: StaffMember,
+    view: &IngestView,
+    policy: ScanPolicy,
+    now_ms: u64,
+) -> Planned<ScanOutcome> {
+    let r = record.record();
+    let id = r.record_id().to_hex();
+    let serial = r.label().serial().as_str().to_string();
+    let key = hex(&r.label().key().to_sec1_compressed());
+    let devices = decide_scan(record, &staff, view, policy, now_ms);
+    let mut writes = WritePlan::at(now_ms);
+    if !view.key_serials.contains(&serial) {
+        let mut serials = view.key_serials.clone();
+        serials.push(serial.clone());
+        writes.key_index.push((key, serials));
+    }
+    staff.chain = ChainHead::after(r);
+    writes.scans.push(StoredScan {
+        record: record.clone(),
+        received_at_ms: now_ms,
+        installer_name: staff.name.clone(),
+    });
+    let states: Vec<_> = devices
+        .iter()
+        .map(|d| (d.serial.clone(), d.state.as_str()))
+        .collect();
+    writes.audit.push(AuditNote {
+        actor: format!("staff:{}", staff.key_id),
+        action: "scan.accepted",
+        subject: serial,
+        detail: serde_json::json!({"record_id": id, "sequence": r.sequence(), "devices": states}),
+    });
+    writes.staff.push(staff);
+    writes.devices.clone_from(&devices);
+    Planned {
+        value: ScanOutcome::Accepted(devices),
+        writes,
+    }
+}
+
+fn refused(now_ms: u64, code: &'static str, message: &str) -> Planned<ScanOutcome> {
+    Planned {
+        value: ScanOutcome::Refused {
+            code,
+            message: message.to_string(),
+        },
+        writes: WritePlan::at(now_ms),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::domain::testing::{label, Scanner};
+    use crate::domain::GapAcceptance;
+
+    fn view(staff: &StaffMember) -> IngestView {
+        IngestView {
+            staff: Some(staff.clone()),
+            ..IngestView::default()
+        }
+    }
+
+    fn accepted(planned: &Planned<ScanOutcome>) -> Vec<Device> {
+        match &planned.value {
+            ScanOutcome::Accepted(devices) => devices.clone(),
+            other => panic!("not accepted: {other:?}"),
+        }
+    }
+
+    fn refusal(planned: &Planned<ScanOutcome>) -> &'static str {
+        match &planned.value {
+            ScanOutcome::Refused { code, .. } => code,
+            other => panic!("not refused: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_first_scan_makes_a_device_and_moves_the_chain() {
+        let mut tech = Scanner::new(1);
+        let member = tech.member(false);
+        let record = tech.record(&label("SN-1", 2));
+        let planned = ingest(&record, &view(&member), ScanPolicy::default(), 5);
+        let devices = accepted(&planned);
+        assert_eq!(devices[0].state, DeviceState::Scanned);
+        assert_eq!(devices[0].created_at_ms, 5);
+        let w = &planned.writes;
+        assert_eq!(w.devices, devices);
+        assert_eq!(w.key_index[0].1, vec!["SN-1".to_string()]);
+        assert_eq!(w.staff[0].chain, tech.chain);
+        assert_eq!(w.scans[0].record, record);
+        assert_eq!(w.audit[0].action, "scan.accepted");
+    }
+
+    #[test]
+    fn a_trusted_scan_is_approved_only_under_the_policy() {
+        let mut tech = Scanner::new(1);
+        let member = tech.member(true);
+        let record = tech.record(&label("SN-1", 2));
+        let on = ScanPolicy {
+            auto_approve_trusted: true,
+        };
+        let approved = accepted(&ingest(&record, &view(&member), on, 5));
+        assert_eq!(approved[0].state, DeviceState::Approved);
+        let scanned = accepted(&ingest(&record, &view(&member), ScanPolicy::default(), 5));
+        assert_eq!(scanned[0].state, DeviceState::Scanned);
+    }
+
+    #[test]
+    fn unknown_installers_duplicates_and_reused_ids_write_nothing() {
+        let mut tech = Scanner::new(1);
+        let member = tech.member(false);
+        let record = tech.record(&label("SN-1", 2));
+        let unknown = ingest(&record, &IngestView::default(), ScanPolicy::default(), 5);
+        assert_eq!(refusal(&unknown), "unknown_installer");
+        assert!(unknown.writes.is_empty());
+        let stored = StoredScan {
+            record: record.clone(),
+            received_at_ms: 1,
+            installer_name: "Tess".into(),
+        };
+        let mut seen = view(&member);
+        seen.same_id = Some(stored.clone());
+        let again = ingest(&record, &seen, ScanPolicy::default(), 5);
+        assert_eq!(again.value, ScanOutcome::Duplicate);
+        assert!(again.writes.is_empty());
+        let mut other = Scanner::new(1);
+        let reused = other.record(&label("SN-9", 3));
+        let clash = ingest(&reused, &seen, ScanPolicy::default(), 5);
+        assert_eq!(refusal(&clash), "record_id_reused");
+        assert!(clash.writes.is_empty());
+    }
+
+    #[test]
+    fn a_key_under_two_serials_puts_both_devices_in_conflict() {
+        let mut tech = Scanner::new(1);
+        let member = tech.member(false);
+        let first = accepted(&ingest(
+            &tech.record(&label("SN-1", 2)),
+            &view(&member),
+            ScanPolicy::default(),
+            5,
+        ));
+        let mut v = view(&member);
+        v.staff.as_mut().unwrap().chain = tech.chain;
+        v.key_serials = vec!["SN-1".into()];
+        v.by_key = first;
+        let planned = ingest(
+            &tech.record(&label("SN-2", 2)),
+            &v,
+            ScanPolicy::default(),
+            6,
+        );
+        let devices = accepted(&planned);
+        assert_eq!(devices.len(), 2);
+        assert!(devices.iter().all(|d| d.state == DeviceState::Conflict));
+        assert_eq!(devices[0].other_serials, vec!["SN-1".to_string()]);
+        assert_eq!(planned.writes.key_index[0].1, vec!["SN-1", "SN-2"]);
+    }
+
+    #[test]
+    fn a_second_scan_of_the_same_label_corroborates() {
+        let mut tech = Scanner::new(1);
+        let member = tech.member(false);
+        let first = accepted(&ingest(
+            &tech.record(&label("SN-1", 2)),
+            &view(&member),
+            ScanPolicy::default(),
+            5,
+        ));
+        let mut v = view(&member);
+        v.staff.as_mut().unwrap().chain = tech.chain;
+        v.by_serial = first.into_iter().next();
+        v.key_serials = vec!["SN-1".into()];
+        let planned = ingest(
+            &tech.record(&label("SN-1", 2)),
+            &v,
+            ScanPolicy::default(),
+            6,
+        );
+        let device = &accepted(&planned)[0];
+        assert_eq!(device.state, DeviceState::Scanned);
+        assert_eq!(device.scans.len(), 2);
+        assert_eq!(device.timeline.last().unwrap().event, "corroborated");
+        assert!(
+            planned.writes.key_index.is_empty(),
+            "the key index is unchanged"
+        );
+    }
+
+    #[test]
+    fn a_gap_is_recorded_once_and_an_accepted_gap_resumes_the_chain() {
+        let mut tech = Scanner::new(1);
+        let mut member = tech.member(false);
+        tech.lose(2);
+        let record = tech.record(&label("SN-1", 2));
+        let first = ingest(&record, &view(&member), ScanPolicy::default(), 5);
+        assert_eq!(refusal(&first), "sequence_gap");
+        let gap = &first.writes.staff[0].gaps[0];
+        assert_eq!((gap.expected, gap.found), (1, 3));
+        assert_eq!(first.writes.audit[0].action, "staff.chain_gap");
+        member = first.writes.staff[0].clone();
+        let second = ingest(&record, &view(&member), ScanPolicy::default(), 6);
+        assert_eq!(refusal(&second), "sequence_gap");
+        assert!(
+            second.writes.is_empty(),
+            "a known gap is not recorded again"
+        );
+        member.gaps[0].accepted = Some(GapAcceptance {
+            by: "operator".into(),
+            at_ms: 7,
+            reason: "lost".into(),
+        });
+        let resumed = ingest(&record, &view(&member), ScanPolicy::default(), 8);
+        accepted(&resumed);
+        assert_eq!(resumed.writes.staff[0].chain, tech.chain);
+    }
+}

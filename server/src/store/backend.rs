@@ -1,0 +1,136 @@
+//! The backend contract: buckets of keyed byte values, transactions over some of them,
+//! single-use challenges, and durability. A backend knows nothing of what the values mean.
+
+use crate::error::ServerError;
+
+use super::{Commit, DurableFuture, SyncStats};
+
+/// One keyspace (a sled tree, a SQL table).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Bucket {
+    /// Devices by serial.
+    Devices,
+    /// Stored scans by record id.
+    Scans,
+    /// Device key (hex) to the serials it was seen under.
+    KeyIndex,
+    /// Staff members by key id.
+    Staff,
+    /// Invites by the SHA-256 of their code.
+    Invites,
+    /// Certificate records by serial.
+    Certs,
+    /// Audit entries by sequence number (8 bytes, big-endian).
+    Audit,
+    /// The audit head.
+    Meta,
+}
+
+impl Bucket {
+    /// Every bucket.
+    pub const ALL: [Bucket; 8] = [
+        Bucket::Devices,
+        Bucket::Scans,
+        Bucket::KeyIndex,
+        Bucket::Staff,
+        Bucket::Invites,
+        Bucket::Certs,
+        Bucket::Audit,
+        Bucket::Meta,
+    ];
+
+    /// Its name (sled's tree name).
+    pub fn name(self) -> &'static str {
+        match self {
+            Bucket::Devices => "devices",
+            Bucket::Scans => "scans",
+            Bucket::KeyIndex => "key_index",
+            Bucket::Staff => "staff",
+            Bucket::Invites => "invites",
+            Bucket::Certs => "certs",
+            Bucket::Audit => "audit",
+            Bucket::Meta => "meta",
+        }
+    }
+
+    /// Its position in [`Bucket::ALL`].
+    pub fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// Why a transaction's work stopped.
+#[derive(Debug)]
+pub enum TxError {
+    /// Give up: nothing is written and the caller gets this error.
+    Abort(ServerError),
+    /// The backend saw a conflicting transaction: it runs the work again on fresh data.
+    Retry,
+}
+
+impl From<ServerError> for TxError {
+    fn from(e: ServerError) -> Self {
+        TxError::Abort(e)
+    }
+}
+
+/// What a transaction's work returns.
+pub type TxResult<T> = Result<T, TxError>;
+
+/// Reads and writes inside one transaction; reads see the transaction's own writes.
+pub trait Txn {
+    /// The value under `key`.
+    fn get(&self, bucket: Bucket, key: &[u8]) -> TxResult<Option<Vec<u8>>>;
+    /// Stores `value` under `key`.
+    fn put(&self, bucket: Bucket, key: &[u8], value: Vec<u8>) -> TxResult<()>;
+}
+
+/// How long a backend's calls take, which decides where the server calls it from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Latency {
+    /// Reads and commits are in this process's memory (microseconds; the wait for the disk is
+    /// separate, through [`Backend::durable`]): fine to call from an async worker.
+    InProcess,
+    /// Calls may wait on a network or a disk: call from the blocking pool.
+    Blocking,
+}
+
+/// A storage backend.
+pub trait Backend: Send + Sync {
+    /// The value under `key`, outside any transaction.
+    fn get(&self, bucket: Bucket, key: &[u8]) -> Result<Option<Vec<u8>>, ServerError>;
+    /// Every value of a bucket, in key order.
+    fn values(&self, bucket: Bucket) -> Result<Vec<Vec<u8>>, ServerError>;
+    /// Runs `work` in one transaction over `buckets` (work touching another bucket is a bug,
+    /// reported as an error) and commits its writes atomically, or none of them if it fails.
+    /// `work` may run more than once (on [`TxError::Retry`]). Returns the commit to wait for.
+    fn transact(
+        &self,
+        buckets: &[Bucket],
+        work: &dyn Fn(&dyn Txn) -> TxResult<()>,
+    ) -> Result<Commit, ServerError>;
+    /// Stores a challenge under `nonce` unless `max` are outstanding (expired ones, by
+    /// `expires_at_ms`, are dropped first when full); says whether it stored it.
+    fn put_challenge(
+        &self,
+        nonce: &[u8],
+        value: Vec<u8>,
+        expires_at_ms: u64,
+        now_ms: u64,
+        max: usize,
+    ) -> Result<bool, ServerError>;
+    /// Removes and returns a challenge, atomically: two callers never both get it.
+    fn take_challenge(&self, nonce: &[u8]) -> Result<Option<Vec<u8>>, ServerError>;
+    /// Drops challenges that expired at or before `now_ms`; returns how many.
+    fn purge_challenges(&self, now_ms: u64) -> Result<usize, ServerError>;
+    /// Resolves once `commit` and those before it are durable.
+    fn durable(&self, commit: Commit) -> DurableFuture;
+    /// Blocks until `commit` and those before it are durable.
+    fn wait(&self, commit: Commit) -> Result<(), ServerError>;
+    /// The last commit so far.
+    fn latest_commit(&self) -> Commit;
+    /// Commits and syncs so far.
+    fn sync_stats(&self) -> SyncStats;
+    /// How long calls take.
+    fn latency(&self) -> Latency;
+}

@@ -1,0 +1,483 @@
+//! The store's conformance suite: every invariant of the contract, as one generic test
+//! function each, run against every backend (after step-ca's `nosql/dbtest/suite.go`). A new
+//! backend adds one line at the bottom.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::memory::MemoryBackend;
+use super::sled_store::SledBackend;
+use super::*;
+use crate::domain::audit::verify_audit;
+use crate::domain::testing::{label, Scanner};
+use crate::domain::{device, enroll, scan, staff, Decision, DeviceCertificate, DeviceState};
+
+/// A store under test, and what must live as long as it.
+struct Fixture {
+    store: Arc<dyn Store>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl Fixture {
+    fn sled(challenge_limit: usize) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let backend = SledBackend::open_with(dir.path(), Duration::ZERO).unwrap();
+        let store = KvStore::new(Box::new(backend)).with_challenge_limit(challenge_limit);
+        Self {
+            store: Arc::new(store),
+            _dir: Some(dir),
+        }
+    }
+
+    fn memory(challenge_limit: usize) -> Self {
+        let store =
+            KvStore::new(Box::new(MemoryBackend::default())).with_challenge_limit(challenge_limit);
+        Self {
+            store: Arc::new(store),
+            _dir: None,
+        }
+    }
+}
+
+fn note(action: &'static str) -> AuditNote {
+    AuditNote {
+        actor: "operator".into(),
+        action,
+        subject: "x".into(),
+        detail: serde_json::json!({}),
+    }
+}
+
+fn challenge(serial: &str, expires_at_ms: u64) -> ChallengeRecord {
+    ChallengeRecord {
+        serial: serial.into(),
+        expires_at_ms,
+    }
+}
+
+fn invite(expires_at_ms: u64) -> InviteRecord {
+    InviteRecord {
+        role: Role::Technician,
+        name: "Tess".into(),
+        trusted: false,
+        created_at_ms: 1,
+        expires_at_ms,
+        used_at_ms: None,
+    }
+}
+
+fn cert_record(serial: &str) -> CertRecord {
+    CertRecord {
+        serial: serial.into(),
+        subject: "https://vouch.invalid/x".into(),
+        not_after_ms: 99,
+        revoked_at_ms: None,
+    }
+}
+
+/// Registers the scanner's install through an invite; returns the audit entries it made (2).
+fn register(
+    store: &dyn Store,
+    scanner: &Scanner,
+    code: &str,
+) -> Result<Option<StaffMember>, ServerError> {
+    store.put_invite(code, &invite(1_000), note("staff.invited"))?;
+    let member = scanner.member(false);
+    let cert = cert_record(&member.certificate_serial);
+    store.redeem_invite(code, &|stored| {
+        Ok(staff::redeem(code, stored, &member, &cert, 10))
+    })
+}
+
+fn ingest(
+    store: &dyn Store,
+    records: &[vouch_protocol::SignedScanRecord],
+    now: u64,
+) -> Vec<ScanOutcome> {
+    let rule = |r: &vouch_protocol::SignedScanRecord, v: &IngestView| {
+        scan::ingest(r, v, crate::domain::ScanPolicy::default(), now)
+    };
+    store.ingest_scans(records, &rule).unwrap()
+}
+
+fn audit_len(store: &dyn Store) -> usize {
+    verify_audit(&store.audit_entries().unwrap()).unwrap()
+}
+
+fn nonce_is_single_use(f: Fixture) {
+    let s = f.store.as_ref();
+    s.put_challenge("n1", &challenge("S", 100), 0).unwrap();
+    assert_eq!(s.take_challenge("n1").unwrap(), Some(challenge("S", 100)));
+    assert_eq!(
+        s.take_challenge("n1").unwrap(),
+        None,
+        "a nonce is taken once"
+    );
+    assert_eq!(s.take_challenge("never").unwrap(), None);
+    s.put_challenge("old", &challenge("S", 10), 0).unwrap();
+    s.put_challenge("new", &challenge("S", 30), 0).unwrap();
+    assert_eq!(s.purge_challenges(10).unwrap(), 1);
+    assert_eq!(s.take_challenge("old").unwrap(), None);
+    assert_eq!(s.take_challenge("new").unwrap(), Some(challenge("S", 30)));
+}
+
+fn a_nonce_is_taken_once_under_contention(f: Fixture) {
+    f.store.put_challenge("n", &challenge("S", 100), 0).unwrap();
+    let takers: Vec<_> = (0..8)
+        .map(|_| {
+            let store = f.store.clone();
+            std::thread::spawn(move || store.take_challenge("n").unwrap().is_some())
+        })
+        .collect();
+    let won = takers
+        .into_iter()
+        .filter_map(|t| t.join().ok())
+        .filter(|won| *won)
+        .count();
+    assert_eq!(won, 1);
+}
+
+fn challenges_are_bounded(f: Fixture) {
+    let s = f.store.as_ref();
+    for n in ["a", "b", "c"] {
+        s.put_challenge(n, &challenge("S", 10), 0).unwrap();
+    }
+    let full = s.put_challenge("d", &challenge("S", 50), 5).unwrap_err();
+    assert!(matches!(full, ServerError::Busy(_)), "{full}");
+    // Once the three expire, a new challenge makes room by dropping them.
+    s.put_challenge("d", &challenge("S", 50), 10).unwrap();
+    assert_eq!(s.take_challenge("a").unwrap(), None);
+    assert_eq!(s.take_challenge("d").unwrap(), Some(challenge("S", 50)));
+}
+
+fn an_invite_registers_one_key_once(f: Fixture) {
+    let s = f.store.as_ref();
+    let tech = Scanner::new(1);
+    let member = register(s, &tech, "code1").unwrap().unwrap();
+    assert_eq!(s.staff(&member.key_id).unwrap(), Some(member.clone()));
+    assert_eq!(s.invite("code1").unwrap().unwrap().used_at_ms, Some(10));
+    assert_eq!(
+        s.certificate(&member.certificate_serial).unwrap(),
+        Some(cert_record(&member.certificate_serial))
+    );
+    let before = audit_len(s);
+    let again = register(s, &tech, "code2").unwrap_err();
+    assert!(matches!(again, ServerError::Conflict(_)), "{again}");
+    assert_eq!(
+        s.invite("code2").unwrap().unwrap().used_at_ms,
+        None,
+        "nothing was written"
+    );
+    assert_eq!(
+        audit_len(s),
+        before + 1,
+        "only the second invite's own entry"
+    );
+    let member = tech.member(false);
+    let cert = cert_record("x");
+    let used = s.redeem_invite("code1", &|stored| {
+        Ok(staff::redeem("code1", stored, &member, &cert, 11))
+    });
+    assert_eq!(used.unwrap(), None, "a used invite registers nobody");
+    assert_eq!(s.all_staff().unwrap().len(), 1);
+}
+
+fn record_ids_are_idempotent(f: Fixture) {
+    let s = f.store.as_ref();
+    let mut tech = Scanner::new(1);
+    register(s, &tech, "c").unwrap();
+    let record = tech.record(&label("SN-1", 2));
+    assert!(matches!(
+        ingest(s, std::slice::from_ref(&record), 20)[0],
+        ScanOutcome::Accepted(_)
+    ));
+    let entries = audit_len(s);
+    assert_eq!(
+        ingest(s, std::slice::from_ref(&record), 21),
+        vec![ScanOutcome::Duplicate]
+    );
+    assert_eq!(audit_len(s), entries, "a duplicate writes nothing");
+    let id = record.record().record_id().to_hex();
+    assert_eq!(s.scan(&id).unwrap().unwrap().received_at_ms, 20);
+    let mut other = Scanner::new(1);
+    other.chain = tech.chain;
+    let clash = other.record(&label("SN-9", 3));
+    assert!(matches!(
+        &ingest(s, &[clash], 22)[0],
+        ScanOutcome::Refused {
+            code: "record_id_reused",
+            ..
+        }
+    ));
+    assert_eq!(s.device("SN-9").unwrap(), None);
+}
+
+fn a_batch_sees_its_own_writes(f: Fixture) {
+    let s = f.store.as_ref();
+    let mut tech = Scanner::new(1);
+    register(s, &tech, "c").unwrap();
+    let batch = [
+        tech.record(&label("SN-1", 2)),
+        tech.record(&label("SN-2", 2)),
+    ];
+    let outcomes = ingest(s, &batch, 20);
+    assert!(outcomes
+        .iter()
+        .all(|o| matches!(o, ScanOutcome::Accepted(_))));
+    for serial in ["SN-1", "SN-2"] {
+        assert_eq!(
+            s.device(serial).unwrap().unwrap().state,
+            DeviceState::Conflict,
+            "{serial}"
+        );
+    }
+    let member = s.staff(&tech.member(false).key_id).unwrap().unwrap();
+    assert_eq!(member.chain, tech.chain);
+}
+
+fn chain_gaps_are_recorded_once_and_accepted(f: Fixture) {
+    let s = f.store.as_ref();
+    let mut tech = Scanner::new(1);
+    let key_id = register(s, &tech, "c").unwrap().unwrap().key_id;
+    tech.lose(1);
+    let record = tech.record(&label("SN-1", 2));
+    for now in [20, 21] {
+        let outcome = &ingest(s, std::slice::from_ref(&record), now)[0];
+        assert!(matches!(
+            outcome,
+            ScanOutcome::Refused {
+                code: "sequence_gap",
+                ..
+            }
+        ));
+    }
+    let member = s.staff(&key_id).unwrap().unwrap();
+    assert_eq!(member.gaps.len(), 1);
+    assert_eq!(member.gaps[0].seen_at_ms, 20);
+    let gaps_logged = s
+        .audit_entries()
+        .unwrap()
+        .iter()
+        .filter(|e| e.action == "staff.chain_gap")
+        .count();
+    assert_eq!(gaps_logged, 1);
+    let acceptance = GapAcceptance {
+        by: "operator".into(),
+        at_ms: 30,
+        reason: "lost".into(),
+    };
+    s.update_staff(&key_id, &|m| {
+        staff::accept_gap_planned(m, 1, acceptance.clone())
+            .map_err(|r| ServerError::Conflict(r.0.into()))
+    })
+    .unwrap();
+    assert!(matches!(
+        ingest(s, &[record], 31)[0],
+        ScanOutcome::Accepted(_)
+    ));
+    assert_eq!(s.staff(&key_id).unwrap().unwrap().chain, tech.chain);
+}
+
+fn device_cert(serial: &str) -> DeviceCertificate {
+    DeviceCertificate {
+        serial: serial.into(),
+        not_after_ms: 99,
+        key: "02".into(),
+        csr_sha256: "h".into(),
+        pem: "PEM".into(),
+        replaces: None,
+    }
+}
+
+fn decide(
+    s: &dyn Store,
+    serial: &str,
+    decision: Decision,
+    now: u64,
+) -> Result<Device, ServerError> {
+    let (d, commit) = s.update_device(serial, &|d| {
+        device::decide(d, decision, "sup", "why", now)
+            .map_err(|r| ServerError::Conflict(r.0.into()))
+    })?;
+    s.wait(commit)?;
+    Ok(d)
+}
+
+fn state_changes_revoke_with_the_change(f: Fixture) {
+    let s = f.store.as_ref();
+    let mut tech = Scanner::new(1);
+    register(s, &tech, "c").unwrap();
+    ingest(s, &[tech.record(&label("SN-1", 2))], 20);
+    assert_eq!(
+        decide(s, "SN-1", Decision::Approve, 21).unwrap().state,
+        DeviceState::Approved
+    );
+    let (_, commit) = s
+        .update_device("SN-1", &|d| {
+            enroll::enrolled(d, device_cert("d1"), cert_record("d1"), false, 22)
+                .map_err(|r| ServerError::Conflict(r.0.into()))
+        })
+        .unwrap();
+    s.wait(commit).unwrap();
+    assert_eq!(s.certificate("d1").unwrap(), Some(cert_record("d1")));
+    let again = s.update_device("SN-1", &|d| {
+        enroll::enrolled(d, device_cert("d2"), cert_record("d2"), false, 23)
+            .map_err(|r| ServerError::Conflict(r.0.into()))
+    });
+    assert!(
+        matches!(again, Err(ServerError::Conflict(_))),
+        "issued twice"
+    );
+    assert_eq!(
+        s.certificate("d2").unwrap(),
+        None,
+        "nothing of a refused change is written"
+    );
+    let (_, commit) = s
+        .update_device("SN-1", &|d| {
+            enroll::renewed(d, "d1", device_cert("d3"), cert_record("d3"), 24)
+                .map_err(|r| ServerError::Conflict(r.0.into()))
+        })
+        .unwrap();
+    s.wait(commit).unwrap();
+    let revoked: Vec<_> = s
+        .revoked_certificates()
+        .unwrap()
+        .into_iter()
+        .map(|c| (c.serial, c.revoked_at_ms))
+        .collect();
+    assert_eq!(
+        revoked,
+        vec![("d1".to_string(), Some(24))],
+        "a renewal revokes what it replaces"
+    );
+    let entries = audit_len(s);
+    assert!(decide(s, "SN-1", Decision::Reject, 25).is_err());
+    assert_eq!(audit_len(s), entries, "a refused decision writes nothing");
+    assert_eq!(
+        decide(s, "SN-1", Decision::Revoke, 26).unwrap().state,
+        DeviceState::Revoked
+    );
+    assert_eq!(
+        s.certificate("d3").unwrap().unwrap().revoked_at_ms,
+        Some(26)
+    );
+    let missing = decide(s, "SN-404", Decision::Approve, 27).unwrap_err();
+    assert!(matches!(missing, ServerError::NotFound(_)), "{missing}");
+}
+
+fn the_audit_chain_stays_unbroken(f: Fixture) {
+    let s = f.store.as_ref();
+    for (i, a) in ["a", "b", "c"].into_iter().enumerate() {
+        let entry = s.append_audit(note(a), i as u64).unwrap();
+        assert_eq!(entry.seq, i as u64 + 1);
+    }
+    let mut tech = Scanner::new(1);
+    register(s, &tech, "c").unwrap();
+    ingest(
+        s,
+        &[
+            tech.record(&label("SN-1", 2)),
+            tech.record(&label("SN-2", 3)),
+        ],
+        20,
+    );
+    let entries = s.audit_entries().unwrap();
+    assert_eq!(verify_audit(&entries), Ok(7));
+    assert_eq!(entries[6].action, "scan.accepted");
+}
+
+fn a_rotation_keeps_the_first_revocation(f: Fixture) {
+    let s = f.store.as_ref();
+    let old = CertRecord {
+        revoked_at_ms: Some(3),
+        ..cert_record("op1")
+    };
+    let rotate = |new: &str, now| {
+        let new = cert_record(new);
+        s.update_certificate("op1", &|stored| {
+            Ok(crate::domain::cert::rotation(
+                stored,
+                &cert_record("op1"),
+                &new,
+                note("operator.rotated"),
+                now,
+            ))
+        })
+    };
+    rotate("op2", 5).unwrap();
+    assert_eq!(
+        s.certificate("op1").unwrap().unwrap().revoked_at_ms,
+        Some(5)
+    );
+    rotate("op3", 9).unwrap();
+    assert_eq!(
+        s.certificate("op1").unwrap().unwrap().revoked_at_ms,
+        Some(5)
+    );
+    assert_eq!(s.certificate("op3").unwrap(), Some(cert_record("op3")));
+    assert_eq!(old.revoked_at(1).revoked_at_ms, Some(3));
+}
+
+/// One `#[test]` per invariant for a backend.
+macro_rules! conformance {
+    ($backend:ident, $fixture:expr) => {
+        mod $backend {
+            use super::*;
+
+            #[test]
+            fn nonce_is_single_use() {
+                super::nonce_is_single_use($fixture(10));
+            }
+
+            #[test]
+            fn a_nonce_is_taken_once_under_contention() {
+                super::a_nonce_is_taken_once_under_contention($fixture(10));
+            }
+
+            #[test]
+            fn challenges_are_bounded() {
+                super::challenges_are_bounded($fixture(3));
+            }
+
+            #[test]
+            fn an_invite_registers_one_key_once() {
+                super::an_invite_registers_one_key_once($fixture(10));
+            }
+
+            #[test]
+            fn record_ids_are_idempotent() {
+                super::record_ids_are_idempotent($fixture(10));
+            }
+
+            #[test]
+            fn a_batch_sees_its_own_writes() {
+                super::a_batch_sees_its_own_writes($fixture(10));
+            }
+
+            #[test]
+            fn chain_gaps_are_recorded_once_and_accepted() {
+                super::chain_gaps_are_recorded_once_and_accepted($fixture(10));
+            }
+
+            #[test]
+            fn state_changes_revoke_with_the_change() {
+                super::state_changes_revoke_with_the_change($fixture(10));
+            }
+
+            #[test]
+            fn the_audit_chain_stays_unbroken() {
+                super::the_audit_chain_stays_unbroken($fixture(10));
+            }
+
+            #[test]
+            fn a_rotation_keeps_the_first_revocation() {
+                super::a_rotation_keeps_the_first_revocation($fixture(10));
+            }
+        }
+    };
+}
+
+conformance!(sled, Fixture::sled);
+conformance!(memory, Fixture::memory);

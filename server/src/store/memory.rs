@@ -1,0 +1,177 @@
+//! The in-memory backend: every bucket a sorted map behind one lock, so a transaction is
+//! serial and sees the latest data; a commit is durable at once (there is no disk), and
+//! everything is gone when the process ends. For tests and for servers sharing one store in
+//! one process.
+
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Mutex, MutexGuard};
+
+use super::{Backend, Bucket, Commit, DurableFuture, Latency, SyncStats, TxError, TxResult, Txn};
+use crate::error::ServerError;
+
+type Map = BTreeMap<Vec<u8>, Vec<u8>>;
+/// A transaction's pending writes, by bucket and key.
+type Writes = BTreeMap<(Bucket, Vec<u8>), Vec<u8>>;
+
+#[derive(Default)]
+struct State {
+    buckets: [Map; Bucket::ALL.len()],
+    /// Challenges by nonce: expiry and value.
+    challenges: HashMap<Vec<u8>, (u64, Vec<u8>)>,
+    commits: u64,
+}
+
+/// The in-memory backend.
+#[derive(Default)]
+pub struct MemoryBackend {
+    state: Mutex<State>,
+}
+
+/// A transaction's writes, kept aside until its work succeeds.
+struct MemoryTxn<'a> {
+    base: &'a State,
+    buckets: &'a [Bucket],
+    writes: RefCell<Writes>,
+}
+
+impl MemoryTxn<'_> {
+    fn covers(&self, bucket: Bucket) -> TxResult<()> {
+        if self.buckets.contains(&bucket) {
+            return Ok(());
+        }
+        Err(TxError::Abort(ServerError::Storage(format!(
+            "the transaction does not cover the {} bucket",
+            bucket.name()
+        ))))
+    }
+}
+
+impl Txn for MemoryTxn<'_> {
+    fn get(&self, bucket: Bucket, key: &[u8]) -> TxResult<Option<Vec<u8>>> {
+        self.covers(bucket)?;
+        if let Some(written) = self.writes.borrow().get(&(bucket, key.to_vec())) {
+            return Ok(Some(written.clone()));
+        }
+        Ok(self.base.buckets[bucket.index()].get(key).cloned())
+    }
+
+    fn put(&self, bucket: Bucket, key: &[u8], value: Vec<u8>) -> TxResult<()> {
+        self.covers(bucket)?;
+        self.writes
+            .borrow_mut()
+            .insert((bucket, key.to_vec()), value);
+        Ok(())
+    }
+}
+
+impl MemoryBackend {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // Every change to the state is applied whole after its work succeeded, so a panic
+        // elsewhere cannot leave it half-written.
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+fn purge(state: &mut State, now_ms: u64) -> usize {
+    let before = state.challenges.len();
+    state.challenges.retain(|_, (expires, _)| *expires > now_ms);
+    before - state.challenges.len()
+}
+
+impl Backend for MemoryBackend {
+    fn get(&self, bucket: Bucket, key: &[u8]) -> Result<Option<Vec<u8>>, ServerError> {
+        Ok(self.lock().buckets[bucket.index()].get(key).cloned())
+    }
+
+    fn values(&self, bucket: Bucket) -> Result<Vec<Vec<u8>>, ServerError> {
+        Ok(self.lock().buckets[bucket.index()]
+            .values()
+            .cloned()
+            .collect())
+    }
+
+    fn transact(
+        &self,
+        buckets: &[Bucket],
+        work: &dyn Fn(&dyn Txn) -> TxResult<()>,
+    ) -> Result<Commit, ServerError> {
+        let mut state = self.lock();
+        let writes = {
+            let txn = MemoryTxn {
+                base: &state,
+                buckets,
+                writes: RefCell::new(BTreeMap::new()),
+            };
+            match work(&txn) {
+                Ok(()) => txn.writes.into_inner(),
+                Err(TxError::Abort(e)) => return Err(e),
+                // Nothing else writes while the lock is held, so there is nothing to retry.
+                Err(TxError::Retry) => {
+                    return Err(ServerError::Storage(
+                        "a serial transaction asked to retry".into(),
+                    ))
+                }
+            }
+        };
+        for ((bucket, key), value) in writes {
+            state.buckets[bucket.index()].insert(key, value);
+        }
+        state.commits += 1;
+        Ok(Commit(state.commits))
+    }
+
+    fn put_challenge(
+        &self,
+        nonce: &[u8],
+        value: Vec<u8>,
+        expires_at_ms: u64,
+        now_ms: u64,
+        max: usize,
+    ) -> Result<bool, ServerError> {
+        let mut state = self.lock();
+        if state.challenges.len() >= max {
+            purge(&mut state, now_ms);
+        }
+        if state.challenges.len() >= max {
+            return Ok(false);
+        }
+        state
+            .challenges
+            .insert(nonce.to_vec(), (expires_at_ms, value));
+        Ok(true)
+    }
+
+    fn take_challenge(&self, nonce: &[u8]) -> Result<Option<Vec<u8>>, ServerError> {
+        Ok(self.lock().challenges.remove(nonce).map(|(_, value)| value))
+    }
+
+    fn purge_challenges(&self, now_ms: u64) -> Result<usize, ServerError> {
+        Ok(purge(&mut self.lock(), now_ms))
+    }
+
+    fn durable(&self, _commit: Commit) -> DurableFuture {
+        Box::pin(std::future::ready(Ok(())))
+    }
+
+    fn wait(&self, _commit: Commit) -> Result<(), ServerError> {
+        Ok(())
+    }
+
+    fn latest_commit(&self) -> Commit {
+        Commit(self.lock().commits)
+    }
+
+    fn sync_stats(&self) -> SyncStats {
+        SyncStats {
+            commits: self.lock().commits,
+            syncs: 0,
+        }
+    }
+
+    fn latency(&self) -> Latency {
+        Latency::InProcess
+    }
+}
