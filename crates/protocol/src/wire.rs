@@ -164,16 +164,42 @@ impl ErrorCode {
     /// install is missing (`sequence_gap`), so the client sends it again at each sync until
     /// the gap is filled or accepted (11.9.2).
     pub fn holds_record(&self) -> bool {
-        *self == Self::of(&crate::Error::SequenceGap {
-            expected: 0,
-            found: 0,
-        })
+        *self
+            == Self::of(&crate::Error::SequenceGap {
+                expected: 0,
+                found: 0,
+            })
     }
 }
 
 impl fmt::Display for ErrorCode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+impl From<&str> for ErrorCode {
+    fn from(text: &str) -> Self {
+        Self::parse(text)
+    }
+}
+
+impl From<String> for ErrorCode {
+    fn from(text: String) -> Self {
+        Self::parse(&text)
+    }
+}
+
+/// Compares the wire string, so a test can say `assert_eq!(code, "bad_signature")`.
+impl PartialEq<str> for ErrorCode {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl PartialEq<&str> for ErrorCode {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
     }
 }
 
