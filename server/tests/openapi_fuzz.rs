@@ -2,8 +2,10 @@
 //! scripts/python-tools.txt, installed by scripts/setup.sh) generates requests from
 //! `/openapi.json`, valid and invalid, for every operation, without a client certificate and
 //! with a supervisor's, and fails on any 5xx answer and on any answer the description does not
-//! allow (status code, content type, headers, body schema). Bounded: a fixed number of examples
-//! per operation, and a wall-clock limit per run.
+//! allow (status code, content type, headers, body schema). Bounded by work, not by time: a
+//! fixed number of examples per operation (about 12 s a run on an idle 2-core machine, several
+//! times that when other builds share the cores). The wall-clock guard only stops a hung run; it
+//! is far above any loaded run, so the test never fails for being slow.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 mod common;
@@ -18,11 +20,12 @@ use common::*;
 const CHECKS: &str = "not_a_server_error,status_code_conformance,content_type_conformance,\
                       response_headers_conformance,response_schema_conformance";
 
-/// Test cases per operation and phase; about 10 s per run on two shared cores.
+/// Test cases per operation and phase.
 const EXAMPLES: &str = "25";
 
-/// A run that takes longer than this is stopped and fails.
-const RUN_LIMIT: Duration = Duration::from_secs(75);
+/// A run still going after this has hung (a loaded machine takes minutes, not this): it is
+/// stopped and fails.
+const RUN_LIMIT: Duration = Duration::from_secs(900);
 
 /// Runs schemathesis over the server's own description; its output, and whether it passed.
 fn schemathesis(server: &Server, work: &Path, client: Option<(&Path, &Path)>) -> (bool, String) {
