@@ -803,13 +803,15 @@ async fn a_serial_made_only_of_dots_is_refused_everywhere() {
         read("operator/operator.pem"),
         read("operator/operator.key.pem"),
     );
-    let mut conn = Conn::open(&server, Some((&cert, &key))).await;
     for (method, path) in [
         ("GET", "/v1/devices/.."),
         ("GET", "/v1/devices/."),
         ("POST", "/v1/devices/../approve"),
         ("POST", "/v1/devices/%2E%2E/revoke"),
     ] {
+        // One connection each: the refusal comes before the body is read, and such an answer
+        // closes its connection (SECURITY.md 4.11).
+        let mut conn = Conn::open(&server, Some((&cert, &key))).await;
         let (status, answer) = conn.request(method, path, &json!({"reason": "test"})).await;
         assert_eq!(
             (status, answer["code"].as_str()),
