@@ -13,6 +13,7 @@ use std::time::Instant;
 use rcgen::SigningKey;
 use vouch_server::authority::token::{KeyUri, TokenKey};
 use vouch_server::authority::{Authority, CaKey, Profile};
+use vouch_server::clock::{Clock, SystemClock};
 use vouch_server::config::Pkcs11Config;
 
 const PIN: &str = "bench-pin-1";
@@ -34,9 +35,10 @@ fn main() {
     };
     let uri = KeyUri::parse("pkcs11:token=bench;object=ca").unwrap();
     let token_key = TokenKey::open(&config, uri, true).unwrap();
-    let token_pem = Authority::self_signed_ca("Bench CA", &token_key).unwrap();
+    let token_pem =
+        Authority::self_signed_ca("Bench CA", &token_key, SystemClock.now_ms()).unwrap();
     let token = Authority::from_key(&token_pem, CaKey::Token(token_key)).unwrap();
-    let (file_pem, file_key) = Authority::generate_ca("Bench CA").unwrap();
+    let (file_pem, file_key) = Authority::generate_ca("Bench CA", SystemClock.now_ms()).unwrap();
     let file = Authority::from_pem(&file_pem, &file_key).unwrap();
 
     let client = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();

@@ -11,6 +11,7 @@ use std::time::Duration;
 use reqwest::Method;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use serde_json::Value;
+use vouch_protocol::wire::ErrorBody;
 
 use crate::authority::files::{pem_to_der, read_text, DataPaths};
 use crate::config::Config;
@@ -109,20 +110,10 @@ impl AdminClient {
         if status.is_success() {
             return Ok(text);
         }
-        let message = serde_json::from_str::<Value>(&text)
-            .ok()
-            .and_then(|v| {
-                Some(format!(
-                    "{} ({})",
-                    v.get("message")?.as_str()?,
-                    v.get("code")?.as_str()?
-                ))
-            })
-            .unwrap_or(text);
-        Err(ServerError::Client(format!(
-            "the server refused: {message} [HTTP {}]",
-            status.as_u16()
-        )))
+        Err(ServerError::Refused {
+            status: status.as_u16(),
+            body: ErrorBody::from_answer(text.as_bytes()),
+        })
     }
 }
 

@@ -2,6 +2,8 @@
 
 use std::path::PathBuf;
 
+use vouch_protocol::wire::{ErrorBody, ErrorCode};
+
 /// What can go wrong in the server library.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -52,9 +54,43 @@ pub enum ServerError {
     /// The admin client could not talk to the server.
     #[error("{0}")]
     Client(String),
+    /// The server answered the admin client with an error (its body, read by the contract).
+    #[error("the server refused: {} [HTTP {status}]", refusal_text(body))]
+    Refused {
+        /// The answer's HTTP status.
+        status: u16,
+        /// The answer's code and message.
+        body: ErrorBody,
+    },
+}
+
+/// "message (code)", or the message alone when the answer had no code.
+fn refusal_text(body: &ErrorBody) -> String {
+    if body.code.as_str().is_empty() {
+        body.message.clone()
+    } else {
+        format!("{} ({})", body.message, body.code)
+    }
 }
 
 impl ServerError {
+    /// The API's code for this error, which carries the answer's status: a refusal of the
+    /// request keeps its own code; everything the caller cannot fix is `internal`.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            ServerError::NotFound(_) => ErrorCode::NotFound,
+            ServerError::Conflict(_) => ErrorCode::Conflict,
+            ServerError::BadRequest(_) => ErrorCode::BadRequest,
+            ServerError::Busy(_) => ErrorCode::Busy,
+            ServerError::TooSlow(_) => ErrorCode::RequestTimeout,
+            ServerError::CaUnavailable(_) => ErrorCode::CaUnavailable,
+            ServerError::Protocol(p) => ErrorCode::of(p),
+            // Storage, files, configuration, the CA, TLS, and the admin client's own failures
+            // (another server's refusal is not this server's answer).
+            _ => ErrorCode::Internal,
+        }
+    }
+
     /// An I/O error on a path.
     pub fn io(action: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Self::Io {

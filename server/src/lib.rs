@@ -92,7 +92,8 @@ fn init_authority(
 ) -> Result<(Authority, String, KeyRecord), ServerError> {
     match source {
         CaKeySource::NewFile => {
-            let (ca_pem, key_pem) = Authority::generate_ca("Vouch CA", clock::SystemClock.now_ms())?;
+            let (ca_pem, key_pem) =
+                Authority::generate_ca("Vouch CA", clock::SystemClock.now_ms())?;
             let authority = Authority::from_pem(&ca_pem, &key_pem)?;
             Ok((authority, ca_pem, KeyRecord::Pem(key_pem)))
         }
@@ -107,7 +108,7 @@ fn init_authority(
             // The folder's config.toml if the operator wrote one first, else the defaults.
             let config = Config::load(data_dir)?;
             let key = TokenKey::open(&config.pkcs11, parsed, new_key)?;
-            let ca_pem = Authority::self_signed_ca("Vouch CA", &key)?;
+            let ca_pem = Authority::self_signed_ca("Vouch CA", &key, clock::SystemClock.now_ms())?;
             let authority = Authority::from_key(&ca_pem, CaKey::Token(key))?;
             Ok((authority, ca_pem, KeyRecord::Uri(uri.to_string())))
         }

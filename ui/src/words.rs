@@ -1,5 +1,7 @@
 //! Codes in plain words: record states, refusals, device states and timeline events.
 
+use vouch_protocol::wire::{DeviceState, ErrorCode};
+
 /// A queue record's state, for a badge.
 pub fn record_state(state: &str) -> &'static str {
     match state {
@@ -14,46 +16,65 @@ pub fn record_state(state: &str) -> &'static str {
 }
 
 /// Why the server refused a record, in words a technician can act on.
-pub fn refusal(code: &str) -> &'static str {
+pub fn refusal(code: Option<&ErrorCode>) -> &'static str {
+    let Some(code) = code else {
+        return OTHER_REFUSAL;
+    };
     match code {
-        "bad_signature" => {
-            "The scan was changed after it was signed on this tablet, so the server cannot \
-             trust it. Scan the label again and tell your supervisor."
+        ErrorCode::Protocol(_) => protocol_refusal(code),
+        ErrorCode::RecordIdReused => REUSED,
+        ErrorCode::UnknownInstaller => NOT_THIS_KEY,
+        ErrorCode::MalformedRecord => {
+            "The scan could not be read by the server. Scan the label again."
         }
-        "sequence_gap" => {
-            "An earlier scan from this tablet never reached the server, so this one waits. It is \
-             sent again at every sync; if it stays held, tell your supervisor: once they accept \
-             the gap, the next sync gets it through."
-        }
-        "sequence_replay" | "record_id_reused" => {
-            "The server already holds a different scan under this number. Tell your supervisor."
-        }
-        "chain_broken" => {
-            "This scan does not follow the last one the server accepted from this tablet \
-             (scans were lost or changed here). Tell your supervisor."
-        }
-        "installer_mismatch" | "unknown_installer" => {
-            "The scan was not made by this tablet's registered key. Join again with a new \
-             invite."
-        }
-        "malformed_record" => "The scan could not be read by the server. Scan the label again.",
-        "forbidden" | "revoked" | "staff_revoked" => {
-            "This tablet's registration was revoked. Ask a supervisor for a new invite."
-        }
-        _ => "The server refused this scan. Tell your supervisor.",
+        ErrorCode::Forbidden | ErrorCode::Revoked => REVOKED,
+        _ => OTHER_REFUSAL,
+    }
+}
+
+const OTHER_REFUSAL: &str = "The server refused this scan. Tell your supervisor.";
+const REUSED: &str =
+    "The server already holds a different scan under this number. Tell your supervisor.";
+const NOT_THIS_KEY: &str =
+    "The scan was not made by this tablet's registered key. Join again with a new invite.";
+const REVOKED: &str = "This tablet's registration was revoked. Ask a supervisor for a new invite.";
+
+/// A record refused by a protocol check (the code is the protocol core's, section 8).
+fn protocol_refusal(code: &ErrorCode) -> &'static str {
+    use vouch_protocol::Error as E;
+    let is = |e: E| *code == ErrorCode::of(&e);
+    let order = (0, 0);
+    if is(E::BadSignature) {
+        "The scan was changed after it was signed on this tablet, so the server cannot trust \
+         it. Scan the label again and tell your supervisor."
+    } else if code.holds_record() {
+        "An earlier scan from this tablet never reached the server, so this one waits. It is \
+         sent again at every sync; if it stays held, tell your supervisor: once they accept \
+         the gap, the next sync gets it through."
+    } else if is(E::SequenceReplay {
+        expected: order.0,
+        found: order.1,
+    }) {
+        REUSED
+    } else if is(E::ChainBroken) {
+        "This scan does not follow the last one the server accepted from this tablet (scans \
+         were lost or changed here). Tell your supervisor."
+    } else if is(E::InstallerMismatch) {
+        NOT_THIS_KEY
+    } else {
+        OTHER_REFUSAL
     }
 }
 
 /// A device state, for the review screen.
-pub fn device_state(state: &str) -> &'static str {
+pub fn device_state(state: DeviceState) -> &'static str {
     match state {
-        "scanned" => "Waiting for review",
-        "approved" => "Approved: may enroll",
-        "enrolled" => "Enrolled",
-        "rejected" => "Rejected",
-        "conflict" => "Conflict: label seen with another key or serial",
-        "revoked" => "Revoked",
-        _ => "Unknown",
+        DeviceState::Scanned => "Waiting for review",
+        DeviceState::Approved => "Approved: may enroll",
+        DeviceState::Enrolled => "Enrolled",
+        DeviceState::Rejected => "Rejected",
+        DeviceState::Conflict => "Conflict: label seen with another key or serial",
+        DeviceState::Revoked => "Revoked",
     }
 }
 

@@ -3,6 +3,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use vouch_protocol::wire::ErrorCode;
+
 /// Process exit codes of the `vouch-device` CLI, one per kind of outcome, so that a script or a
 /// device's init system can tell "try again later" from "give up".
 pub mod exit {
@@ -120,7 +122,7 @@ pub enum Error {
     #[error("refused by the server ({code}): {message}")]
     Refused {
         /// The server's machine-readable code.
-        code: String,
+        code: ErrorCode,
         /// The server's message.
         message: String,
     },
@@ -130,7 +132,7 @@ pub enum Error {
         /// The HTTP status.
         status: u16,
         /// The server's machine-readable code, or `unknown`.
-        code: String,
+        code: ErrorCode,
         /// The server's message.
         message: String,
     },

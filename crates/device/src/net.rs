@@ -27,11 +27,12 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName};
 use rustls::{ClientConfig, RootCertStore};
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use tokio::net::TcpStream;
 use tokio::task::JoinHandle;
 use tokio_rustls::TlsConnector;
 use vouch_protocol::enroll::{CHANNEL_BINDING_LABEL, CHANNEL_BINDING_LEN};
+use vouch_protocol::wire::{ErrorBody, ErrorCode};
 use vouch_support::tls::{find_rustls_error, ClientIdentity};
 
 use crate::error::{Error, Result};
@@ -233,15 +234,6 @@ pub struct Reply {
     pub body: Bytes,
 }
 
-/// The server's error body.
-#[derive(Debug, Default, Deserialize, Serialize)]
-struct ErrorBody {
-    #[serde(default)]
-    code: String,
-    #[serde(default)]
-    message: String,
-}
-
 impl Reply {
     /// Maps an error status to [`Error`] (see the table in the crate documentation); a 2xx
     /// reply is returned as is.
@@ -249,22 +241,14 @@ impl Reply {
         if (200..300).contains(&self.status) {
             return Ok(self);
         }
-        let body: ErrorBody = serde_json::from_slice(&self.body).unwrap_or_default();
-        let code = if body.code.is_empty() {
-            "unknown".to_string()
-        } else {
-            body.code
+        let ErrorBody { code, message } = ErrorBody::from_answer(&self.body);
+        // An answer without a code (a proxy's page) still needs one for the exit and the log.
+        let code = match code {
+            ErrorCode::Unknown(text) if text.is_empty() => ErrorCode::Unknown("unknown".into()),
+            code => code,
         };
-        let message = if body.message.is_empty() {
-            String::from_utf8_lossy(&self.body)
-                .chars()
-                .take(200)
-                .collect()
-        } else {
-            body.message
-        };
-        Err(match (self.status, code.as_str()) {
-            (409, "pending_approval") => Error::PendingApproval,
+        Err(match (self.status, &code) {
+            (409, ErrorCode::PendingApproval) => Error::PendingApproval,
             (429, _) => Error::RateLimited {
                 retry_after: self.retry_after,
             },

@@ -5,6 +5,7 @@
 //! `{"code": "...", "message": "..."}` so the Tauri shell can hand it to the UI unchanged.
 
 use std::path::{Path, PathBuf};
+use vouch_protocol::wire::ErrorCode;
 
 /// What went wrong in the field engine. `#[non_exhaustive]`: match with a wildcard arm.
 #[derive(Debug, thiserror::Error)]
@@ -155,7 +156,7 @@ pub enum Error {
     )]
     Refused {
         /// The server's code.
-        code: String,
+        code: ErrorCode,
         /// The server's message.
         message: String,
     },
@@ -185,7 +186,7 @@ pub enum Error {
         /// HTTP status.
         status: u16,
         /// The server's code.
-        code: String,
+        code: ErrorCode,
         /// The server's message.
         message: String,
     },

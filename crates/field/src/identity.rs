@@ -25,6 +25,7 @@
 //! 4. Check that the issued certificate is for this key id; store everything.
 
 use std::path::{Path, PathBuf};
+use vouch_protocol::wire::{ErrorCode, RegisterRequest, RenewRequest, StaffCertificate};
 
 use p256::ecdsa::SigningKey;
 use p256::pkcs8::{DecodePrivateKey, EncodePrivateKey, LineEnding};
@@ -39,31 +40,8 @@ use crate::config::SyncConfig;
 use crate::error::{Error, Result};
 use crate::net::{Api, ClientIdentity};
 
-/// A staff member's role, as the server's certificate carries it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Role {
-    /// Scans labels and syncs.
-    Technician,
-    /// Also reviews devices: approve, reject, revoke.
-    Supervisor,
-}
-
-impl Role {
-    /// `technician` or `supervisor`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Technician => "technician",
-            Role::Supervisor => "supervisor",
-        }
-    }
-}
-
-impl std::fmt::Display for Role {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+/// A staff member's role: the wire contract's, defined once.
+pub use vouch_protocol::wire::Role;
 
 /// What `identity.json` holds.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -316,17 +294,6 @@ pub fn csr_der(key: &SigningKey) -> Result<Vec<u8>> {
     Ok(csr.der().to_vec())
 }
 
-#[derive(Deserialize)]
-struct RegisterAnswer {
-    certificate_pem: String,
-    #[serde(default)]
-    chain_pem: String,
-    name: String,
-    role: Role,
-    key_id: String,
-    not_after_ms: u64,
-}
-
 /// Redeems an invite: see the module documentation for the steps.
 pub(crate) async fn register(
     data: &Path,
@@ -372,12 +339,18 @@ pub(crate) async fn register(
     let key = load_or_create_key(&paths.key)?;
     let key_id = public_key_of(&key).key_id().to_hex();
     let api = Api::pinned(&url, &ca_der, None, sync)?;
-    let body = serde_json::json!({"code": invite.code(), "csr": encode_base64(&csr_der(&key)?)});
-    let answer: RegisterAnswer = match api.post_json("/v1/staff/register", &body).await {
+    let body = RegisterRequest {
+        code: invite.code().to_string(),
+        csr: encode_base64(&csr_der(&key)?),
+    };
+    let answer: StaffCertificate = match api.post_json("/v1/staff/register", &body).await {
         Ok(a) => a,
         Err(f) => {
             return Err(match f.error {
-                Error::Refused { code, .. } if code == "invite_invalid" => Error::InviteRefused,
+                Error::Refused {
+                    code: ErrorCode::InviteInvalid,
+                    ..
+                } => Error::InviteRefused,
                 e => e,
             })
         }
@@ -438,7 +411,7 @@ fn check_issued_by(certificate_pem: &str, ca_der: &[u8]) -> Result<()> {
 /// the certificate, and `identity.json` last (its presence means "registered").
 fn store_registration(
     paths: &Paths,
-    answer: &RegisterAnswer,
+    answer: &StaffCertificate,
     info: &IdentityInfo,
     ca_der: &[u8],
 ) -> Result<()> {
@@ -450,7 +423,7 @@ fn store_registration(
 /// Stores an issued staff certificate, its chain (when the server sent one) and the identity
 /// record, each atomically. The certificate first: until the new record is written too, the
 /// next start reads the new certificate with the old expiry, which only makes it renew early.
-fn store_issued(paths: &Paths, answer: &RegisterAnswer, info: &IdentityInfo) -> Result<()> {
+fn store_issued(paths: &Paths, answer: &StaffCertificate, info: &IdentityInfo) -> Result<()> {
     vouch_support::fs::write_atomic(&paths.cert, answer.certificate_pem.as_bytes(), 0o644)?;
     if !answer.chain_pem.is_empty() {
         vouch_support::fs::write_atomic(&paths.chain, answer.chain_pem.as_bytes(), 0o644)?;
@@ -474,8 +447,10 @@ impl Identity {
 /// /v1/staff/renew`) and stores it; the server revokes the old certificate.
 pub(crate) async fn renew(data: &Path, current: &Identity, sync: &SyncConfig) -> Result<Identity> {
     let api = current.api(sync)?;
-    let body = serde_json::json!({"csr": encode_base64(&csr_der(&current.key)?)});
-    let answer: RegisterAnswer = api
+    let body = RenewRequest {
+        csr: encode_base64(&csr_der(&current.key)?),
+    };
+    let answer: StaffCertificate = api
         .post_json("/v1/staff/renew", &body)
         .await
         .map_err(|f| f.error)?;
@@ -573,8 +548,8 @@ mod tests {
         params.signed_by(&key, issuer).unwrap().pem()
     }
 
-    fn answer(certificate_pem: String) -> (RegisterAnswer, IdentityInfo) {
-        let answer = RegisterAnswer {
+    fn answer(certificate_pem: String) -> (StaffCertificate, IdentityInfo) {
+        let answer = StaffCertificate {
             certificate_pem,
             chain_pem: String::new(),
             name: "T".into(),

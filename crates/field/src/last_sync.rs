@@ -50,7 +50,7 @@ fn path(data: &Path) -> PathBuf {
 /// Stores `last` in the data folder, atomically.
 pub fn store(data: &Path, last: &LastSync) -> Result<()> {
     let bytes = serde_json::to_vec(last).map_err(|e| crate::Error::Protocol(e.to_string()))?;
-    crate::fsutil::write_atomic(&path(data), &bytes, 0o600)
+    Ok(vouch_support::fs::write_atomic(&path(data), &bytes, 0o600)?)
 }
 
 /// The stored outcome; `None` before the first sync, and for a file that cannot be read (it

@@ -9,13 +9,14 @@
 
 use std::sync::Arc;
 use std::time::Duration;
+use vouch_protocol::wire::ErrorBody;
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, SignatureScheme};
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use vouch_support::tls::find_rustls_error;
 
 use crate::config::SyncConfig;
@@ -52,14 +53,6 @@ impl From<Error> for Failure {
             retry_after: None,
         }
     }
-}
-
-#[derive(Deserialize)]
-struct ErrorBody {
-    #[serde(default)]
-    code: String,
-    #[serde(default)]
-    message: String,
 }
 
 impl Api {
@@ -119,11 +112,8 @@ impl Api {
             .headers()
             .get(reqwest::header::RETRY_AFTER)
             .and_then(|v| vouch_support::retry::parse_retry_after(v.as_bytes()));
-        let text = resp.text().await.unwrap_or_default();
-        let body: ErrorBody = serde_json::from_str(&text).unwrap_or(ErrorBody {
-            code: String::new(),
-            message: text.chars().take(300).collect(),
-        });
+        let text = resp.bytes().await.unwrap_or_default();
+        let body = ErrorBody::from_answer(&text);
         let error = match status.as_u16() {
             401 | 403 => Error::Refused {
                 code: body.code,

@@ -2,72 +2,13 @@
 //! reject or revoke, and accept a scanner's chain gap. Only an install registered as a supervisor may; a technician gets
 //! [`crate::Error::NotSupervisor`] before anything is sent (and the server would refuse too).
 
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::error::{Error, Result};
 use crate::net::Api;
 
-/// A device as `GET /v1/devices` lists it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DeviceSummary {
-    /// The serial.
-    pub serial: String,
-    /// The model, if the label carried one.
-    #[serde(default)]
-    pub model: Option<String>,
-    /// `scanned`, `approved`, `enrolled`, `rejected`, `conflict` or `revoked`.
-    pub state: String,
-    /// The vouched label key's fingerprint.
-    #[serde(default)]
-    pub key_fingerprint: String,
-    /// How many scans name this serial or key.
-    #[serde(default)]
-    pub scans: usize,
-    /// Other keys seen under this serial (a conflict).
-    #[serde(default)]
-    pub other_keys: usize,
-    /// Other serials seen with this key (a conflict).
-    #[serde(default)]
-    pub other_serials: Vec<String>,
-    /// Last change, milliseconds since the Unix epoch.
-    #[serde(default)]
-    pub updated_at_ms: u64,
-    /// First seen.
-    #[serde(default)]
-    pub created_at_ms: u64,
-}
-
-/// A supervisor's decision on a device.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Decision {
-    /// Let the device enroll.
-    Approve,
-    /// Refuse it.
-    Reject,
-    /// Withdraw an approval or a certificate.
-    Revoke,
-    /// Let an enrolled device enroll again with its label key (its certificate is revoked).
-    Reenroll,
-}
-
-impl Decision {
-    /// The API verb: `approve`, `reject` or `revoke`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Decision::Approve => "approve",
-            Decision::Reject => "reject",
-            Decision::Revoke => "revoke",
-            Decision::Reenroll => "reenroll",
-        }
-    }
-}
-
-#[derive(Deserialize)]
-struct DeviceList {
-    devices: Vec<DeviceSummary>,
-}
+pub use vouch_protocol::wire::{Decision, DeviceState, DeviceSummary};
+use vouch_protocol::wire::{DeviceList, ReasonRequest};
 
 /// Percent-encodes a path segment (everything but unreserved characters).
 fn segment(text: &str) -> String {
@@ -82,20 +23,16 @@ fn segment(text: &str) -> String {
     out
 }
 
-/// The device states `GET /v1/devices?state=` takes.
-pub const STATES: [&str; 6] = [
-    "scanned", "approved", "enrolled", "rejected", "conflict", "revoked",
-];
-
 pub(crate) async fn list(api: &Api, state: Option<&str>) -> Result<Vec<DeviceSummary>> {
-    let path = match state {
+    let path = match state.map(|s| (s, DeviceState::parse(s))) {
         None => "/v1/devices".to_string(),
-        Some(s) if STATES.contains(&s) => format!("/v1/devices?state={s}"),
-        Some(s) => {
+        Some((_, Some(s))) => format!("/v1/devices?state={s}"),
+        Some((s, None)) => {
+            let names: Vec<&str> = DeviceState::ALL.iter().map(|s| s.as_str()).collect();
             return Err(Error::BadArgument(format!(
                 "there is no device state {s:?}; use one of {}",
-                STATES.join(", ")
-            )))
+                names.join(", ")
+            )));
         }
     };
     let answer: DeviceList = api.get_json(&path).await.map_err(|f| f.error)?;
@@ -122,7 +59,9 @@ pub(crate) async fn decide(
     decision: Decision,
     reason: &str,
 ) -> Result<Value> {
-    let body = serde_json::json!({ "reason": reason });
+    let body = ReasonRequest {
+        reason: reason.to_string(),
+    };
     api.post_json(
         &format!(
             "/v1/devices/{}/{}",

@@ -192,3 +192,32 @@ impl Error {
         }
     }
 }
+
+/// Every code [`Error::code`] gives, in the order of the enum (PROTOCOL.md section 8); the wire
+/// contract ([`crate::wire::ErrorCode::parse`]) recognises them by this list.
+pub(crate) const CODES: [&str; 24] = [
+    "empty",
+    "too_long",
+    "bad_character",
+    "not_a_label",
+    "unknown_version",
+    "wrong_field_count",
+    "bad_length",
+    "only_dots",
+    "check_mismatch",
+    "group_check_mismatch",
+    "bad_encoding",
+    "invalid_key",
+    "invalid_dpp",
+    "invalid_invite",
+    "truncated",
+    "trailing_bytes",
+    "bad_text",
+    "label_mismatch",
+    "installer_mismatch",
+    "bad_signature",
+    "chain_broken",
+    "sequence_gap",
+    "sequence_replay",
+    "out_of_range",
+];

@@ -85,6 +85,7 @@ pub mod invite;
 pub mod key;
 pub mod label;
 pub mod record;
+pub mod wire;
 
 pub use error::Error;
 pub use invite::Invite;

@@ -10,6 +10,7 @@ use ring::rand::SecureRandom;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use vouch_protocol::key::{hex, sha256};
+use vouch_protocol::wire::{ErrorCode, ReasonRequest};
 use vouch_protocol::Invite;
 
 use super::{
@@ -49,12 +50,12 @@ pub async fn invite(
     ApiJson(req): ApiJson<InviteRequest>,
 ) -> Result<Json<Value>, ApiError> {
     let role = Role::parse(&req.role).ok_or_else(|| {
-        ApiError::bad_request("bad_role", "role must be technician or supervisor")
+        ApiError::new(ErrorCode::BadRole, "role must be technician or supervisor")
     })?;
     let name = req.name.trim().to_string();
     if name.is_empty() || name.chars().count() > 64 || name.chars().any(char::is_control) {
-        return Err(ApiError::bad_request(
-            "bad_name",
+        return Err(ApiError::new(
+            ErrorCode::BadName,
             "name must be 1 to 64 characters, on one line",
         ));
     }
@@ -66,7 +67,7 @@ pub async fn invite(
             .map_err(|_| ApiError::from(ServerError::Authority("random generator failed".into())))?;
         let code = data_encoding::BASE32_NOPAD.encode(&secret);
         let invite = Invite::new(&req.server_url, state.authority.ca_sha256(), &code)
-            .map_err(|e| ApiError::bad_request("bad_server_url", e.to_string()))?;
+            .map_err(|e| ApiError::new(ErrorCode::BadServerUrl, e.to_string()))?;
         let now = state.now_ms();
         let expires_at_ms = now + u64::from(state.config.invites.ttl_hours) * 3_600_000;
         let record = InviteRecord { role, name: name.clone(), trusted: req.trusted, created_at_ms: now, expires_at_ms, used_at_ms: None };
@@ -107,19 +108,12 @@ pub async fn staff_list(
     .await
 }
 
-/// Body of a staff revocation.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RevokeRequest {
-    reason: String,
-}
-
 /// `POST /v1/admin/staff/{key_id}/revoke`.
 pub async fn staff_revoke(
     State(state): State<Arc<AppState>>,
     Extension(conn): Extension<ConnInfo>,
     ApiPath(key_id): ApiPath<String>,
-    ApiJson(req): ApiJson<RevokeRequest>,
+    ApiJson(req): ApiJson<ReasonRequest>,
 ) -> Result<Json<Value>, ApiError> {
     let reason = checked_reason(&req.reason)?;
     blocking(move || {
@@ -173,7 +167,7 @@ pub async fn staff_accept_gap(
 pub async fn operator_rotate(
     State(state): State<Arc<AppState>>,
     Extension(conn): Extension<ConnInfo>,
-    ApiJson(req): ApiJson<RevokeRequest>,
+    ApiJson(req): ApiJson<ReasonRequest>,
 ) -> Result<Json<Value>, ApiError> {
     let reason = checked_reason(&req.reason)?;
     blocking(move || {

@@ -4,10 +4,10 @@ use std::sync::Arc;
 
 use axum::extract::State;
 use axum::{Extension, Json};
-use serde::Deserialize;
 use serde_json::{json, Value};
 use vouch_protocol::enroll::{decode_base64, CertificateResponse};
 use vouch_protocol::key::{hex, sha256};
+use vouch_protocol::wire::RenewRequest;
 
 use super::{
     blocking, certificate_identity, csr_from_base64, identify, on_store, ApiError, ApiJson,
@@ -57,14 +57,6 @@ pub async fn hello(
         })))
     })
     .await
-}
-
-/// `POST /v1/device/renew` body.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RenewRequest {
-    /// PKCS#10, DER, base64.
-    pub(crate) csr: String,
 }
 
 /// `POST /v1/device/renew`: a new certificate over the current mTLS session, or the one a

@@ -4,7 +4,6 @@
 use std::sync::Arc;
 
 use axum::extract::State;
-use axum::http::StatusCode;
 use axum::{Extension, Json};
 use ring::rand::SecureRandom;
 use vouch_protocol::enroll::{
@@ -12,6 +11,7 @@ use vouch_protocol::enroll::{
     EnrollRequest, EnrollmentMessage, Nonce,
 };
 use vouch_protocol::key::{hex, sha256};
+use vouch_protocol::wire::ErrorCode;
 use vouch_protocol::{PublicKey, Serial, Signature};
 
 use super::{on_store, ApiError, ApiJson, AppState, RateKey};
@@ -148,19 +148,22 @@ fn refusal_answer(state: &AppState, serial: &str, conn: &ConnInfo, refusal: Refu
         }
         Refusal::Internal(e) => return ApiError::from(e),
         Refusal::Pending => (
-            "pending_approval",
+            ErrorCode::PendingApproval,
             "the device is not approved yet: try again later",
         ),
-        Refusal::Rejected => ("rejected", "the device was rejected by a supervisor"),
-        Refusal::Revoked => ("revoked", "the device was revoked"),
+        Refusal::Rejected => (
+            ErrorCode::Rejected,
+            "the device was rejected by a supervisor",
+        ),
+        Refusal::Revoked => (ErrorCode::Revoked, "the device was revoked"),
         Refusal::AlreadyEnrolled(_) => (
-            "already_enrolled",
+            ErrorCode::AlreadyEnrolled,
             "this label key has already enrolled; the attempt was flagged for review",
         ),
     };
-    tracing::warn!(%serial, peer = %conn.peer, code, "proven device not issued a certificate");
-    state.metrics.refusal(code);
-    ApiError::new(StatusCode::CONFLICT, code, message)
+    tracing::warn!(%serial, peer = %conn.peer, code = code.as_str(), "proven device not issued a certificate");
+    state.metrics.refusal(code.as_str());
+    ApiError::new(code, message)
 }
 
 /// A certificate to hand out once its commit is durable.

@@ -21,6 +21,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use serde::de::DeserializeOwned;
+use vouch_protocol::wire::{ErrorBody, ErrorCode};
 
 use crate::authority::operator::OperatorCredential;
 use crate::authority::Authority;
@@ -109,7 +110,7 @@ impl AppState {
                     limit = what,
                     "rate limit hit"
                 );
-                self.metrics.refusal("rate_limited");
+                self.metrics.refusal(ErrorCode::RateLimited.as_str());
                 return Err(ApiError::rate_limited(wait.as_secs().max(1)));
             }
         }
@@ -191,9 +192,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/admin/audit/verify", get(admin::audit_verify))
         .layer(DefaultBodyLimit::max(body_limit))
         .merge(records)
-        .fallback(|| async {
-            ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint")
-        })
+        .fallback(|| async { ApiError::new(ErrorCode::NotFound, "no such endpoint") })
         .layer(axum::middleware::from_fn_with_state(state.clone(), observe))
         .with_state(state)
 }
@@ -215,86 +214,78 @@ async fn observe(
     response
 }
 
-/// An error answer: a status, a stable code and a message.
+/// An error answer: a stable code (which carries its status, [`ErrorCode::status`]) and a
+/// message, sent as [`ErrorBody`].
 #[derive(Debug)]
 pub struct ApiError {
-    status: StatusCode,
-    code: &'static str,
-    message: String,
+    body: ErrorBody,
     retry_after: Option<u64>,
 }
 
 impl ApiError {
-    /// An error with status, code and message.
-    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+    /// An error with a code and a message.
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
         Self {
-            status,
-            code,
-            message: message.into(),
+            body: ErrorBody::new(code, message),
             retry_after: None,
         }
     }
 
     /// The uniform enrollment refusal.
     pub fn refused() -> Self {
-        Self::new(StatusCode::FORBIDDEN, "refused", "enrollment refused")
+        Self::new(ErrorCode::Refused, "enrollment refused")
     }
 
     fn rate_limited(retry_after: u64) -> Self {
         Self {
             retry_after: Some(retry_after),
-            ..Self::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "rate_limited",
-                "too many requests: retry later",
-            )
+            ..Self::new(ErrorCode::RateLimited, "too many requests: retry later")
         }
     }
 
     fn too_slow(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::REQUEST_TIMEOUT, "request_timeout", message)
-    }
-
-    fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, code, message)
+        Self::new(ErrorCode::RequestTimeout, message)
     }
 
     fn forbidden(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::FORBIDDEN, "forbidden", message)
+        Self::new(ErrorCode::Forbidden, message)
     }
 
     fn internal(e: &ServerError) -> Self {
         tracing::error!(error = %e, "internal error");
         Self::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
+            ErrorCode::Internal,
             "internal server error (see the server log)",
         )
+    }
+
+    /// The answer's status: the code's ([`ErrorCode::status`]); a code without one (only
+    /// record refusals, which never reach here) would be our bug, so `500`.
+    fn status(&self) -> StatusCode {
+        self.body
+            .code
+            .status()
+            .and_then(|s| StatusCode::from_u16(s).ok())
+            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
     }
 }
 
 impl From<ServerError> for ApiError {
     fn from(e: ServerError) -> Self {
-        match &e {
-            ServerError::NotFound(m) => Self::new(StatusCode::NOT_FOUND, "not_found", m.clone()),
-            ServerError::Conflict(m) => Self::new(StatusCode::CONFLICT, "conflict", m.clone()),
-            ServerError::BadRequest(m) => Self::bad_request("bad_request", m.clone()),
-            ServerError::Busy(m) => Self::new(StatusCode::SERVICE_UNAVAILABLE, "busy", m.clone()),
-            ServerError::CaUnavailable(m) => {
-                tracing::error!(error = %m, "the CA cannot sign");
-                Self::new(StatusCode::SERVICE_UNAVAILABLE, "ca_unavailable", m.clone())
+        match e.code() {
+            ErrorCode::Internal => Self::internal(&e),
+            ErrorCode::CaUnavailable => {
+                tracing::error!(error = %e, "the CA cannot sign");
+                Self::new(ErrorCode::CaUnavailable, e.to_string())
             }
-            ServerError::TooSlow(m) => Self::too_slow(m.clone()),
-            ServerError::Protocol(p) => Self::bad_request(p.code(), p.to_string()),
-            _ => Self::internal(&e),
+            code => Self::new(code, e.to_string()),
         }
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = Json(serde_json::json!({ "code": self.code, "message": self.message }));
-        let mut response = (self.status, body).into_response();
+        let mut response = (self.status(), Json(self.body)).into_response();
         if let Some(secs) = self.retry_after {
             if let Ok(value) = secs.to_string().parse() {
                 response.headers_mut().insert("retry-after", value);
@@ -323,17 +314,13 @@ fn json_rejection(rejection: &JsonRejection) -> ApiError {
         return ApiError::too_slow(slow);
     }
     if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-        return ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "body_too_large",
-            "the request body is too large",
-        );
+        return ApiError::new(ErrorCode::BodyTooLarge, "the request body is too large");
     }
     let code = match rejection {
-        JsonRejection::MissingJsonContentType(_) => "bad_content_type",
-        _ => "bad_json",
+        JsonRejection::MissingJsonContentType(_) => ErrorCode::BadContentType,
+        _ => ErrorCode::BadJson,
     };
-    ApiError::bad_request(code, rejection.body_text())
+    ApiError::new(code, rejection.body_text())
 }
 
 /// The message of a [`ServerError::TooSlow`] behind a body error (the request body's deadline,
@@ -359,7 +346,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
         match Query::<T>::from_request_parts(parts, state).await {
             Ok(Query(v)) => Ok(Self(v)),
-            Err(rejection) => Err(ApiError::bad_request("bad_query", rejection.body_text())),
+            Err(rejection) => Err(ApiError::new(ErrorCode::BadQuery, rejection.body_text())),
         }
     }
 }
@@ -378,7 +365,7 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath
             Err(rejection) if rejection.status().is_server_error() => Err(ApiError::internal(
                 &ServerError::BadRequest(rejection.body_text()),
             )),
-            Err(rejection) => Err(ApiError::bad_request("bad_path", rejection.body_text())),
+            Err(rejection) => Err(ApiError::new(ErrorCode::BadPath, rejection.body_text())),
         }
     }
 }
@@ -433,8 +420,7 @@ pub(crate) fn certificate_identity(der: &[u8]) -> Option<(String, String)> {
 pub fn identify(state: &AppState, conn: &ConnInfo) -> Result<Identity, ApiError> {
     let Some(der) = &conn.client_cert else {
         return Err(ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "client_certificate_required",
+            ErrorCode::ClientCertificateRequired,
             "this endpoint needs a client certificate",
         ));
     };
@@ -509,8 +495,8 @@ fn require_reviewer(state: &AppState, conn: &ConnInfo) -> Result<Identity, ApiEr
 pub(crate) fn checked_reason(reason: &str) -> Result<String, ApiError> {
     let reason = reason.trim();
     if reason.is_empty() || reason.len() > 500 || reason.chars().any(char::is_control) {
-        return Err(ApiError::bad_request(
-            "bad_reason",
+        return Err(ApiError::new(
+            ErrorCode::BadReason,
             "give a reason of 1 to 500 characters, on one line",
         ));
     }
@@ -524,9 +510,9 @@ pub(crate) fn csr_from_base64(
     text: &str,
 ) -> Result<(Vec<u8>, crate::authority::checks::VerifiedCsr), ApiError> {
     let der = vouch_protocol::enroll::decode_base64(text, "csr")
-        .map_err(|e| ApiError::bad_request("bad_csr", e.to_string()))?;
+        .map_err(|e| ApiError::new(ErrorCode::BadCsr, e.to_string()))?;
     let csr = crate::authority::checks::verify_csr(&der)
-        .map_err(|p| ApiError::bad_request("bad_csr", p.0))?;
+        .map_err(|p| ApiError::new(ErrorCode::BadCsr, p.0))?;
     Ok((der, csr))
 }
 

@@ -4,7 +4,6 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use axum::extract::State;
-use axum::http::StatusCode;
 use axum::{Extension, Json};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -13,8 +12,12 @@ use super::staff::scans_of;
 use super::{
     blocking, checked_reason, require_reviewer, ApiError, ApiJson, ApiPath, ApiQuery, AppState,
 };
+use vouch_protocol::wire::{
+    Decision, DeviceList, DeviceState, DeviceSummary, ErrorCode, ReasonRequest,
+};
+
 use crate::domain::device::decide as rule;
-use crate::domain::{Decision, Device, DeviceState};
+use crate::domain::Device;
 use crate::error::ServerError;
 use crate::tls::ConnInfo;
 
@@ -24,13 +27,18 @@ pub struct ListQuery {
     state: Option<String>,
 }
 
-fn summary(d: &Device) -> Value {
-    json!({
-        "serial": d.serial, "model": d.model, "state": d.state.as_str(),
-        "key_fingerprint": d.key_fingerprint, "scans": d.scans.len(),
-        "other_keys": d.other_keys.len(), "other_serials": d.other_serials,
-        "updated_at_ms": d.updated_at_ms, "created_at_ms": d.created_at_ms,
-    })
+fn summary(d: &Device) -> DeviceSummary {
+    DeviceSummary {
+        serial: d.serial.clone(),
+        model: d.model.clone(),
+        state: d.state,
+        key_fingerprint: d.key_fingerprint.clone(),
+        scans: d.scans.len(),
+        other_keys: d.other_keys.len(),
+        other_serials: d.other_serials.clone(),
+        updated_at_ms: d.updated_at_ms,
+        created_at_ms: d.created_at_ms,
+    }
 }
 
 /// A serial from a path, through the protocol's one serial rule: `400 bad_serial` for one no
@@ -38,7 +46,7 @@ fn summary(d: &Device) -> Value {
 fn checked_serial(serial: &str) -> Result<(), ApiError> {
     vouch_protocol::Serial::new(serial)
         .map(drop)
-        .map_err(|e| ApiError::bad_request("bad_serial", e.to_string()))
+        .map_err(|e| ApiError::new(ErrorCode::BadSerial, e.to_string()))
 }
 
 /// `GET /v1/devices[?state=...]`.
@@ -46,19 +54,21 @@ pub async fn list(
     State(state): State<Arc<AppState>>,
     Extension(conn): Extension<ConnInfo>,
     ApiQuery(q): ApiQuery<ListQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<DeviceList>, ApiError> {
     blocking(move || {
         require_reviewer(&state, &conn)?;
         let wanted = match q.state.as_deref() {
             None | Some("") => None,
             Some(s) => Some(DeviceState::parse(s).ok_or_else(|| {
-                ApiError::bad_request("bad_state", format!("unknown state {s:?}: use scanned, approved, enrolled, rejected, conflict or revoked"))
+                ApiError::new(ErrorCode::BadState, format!("unknown state {s:?}: use scanned, approved, enrolled, rejected, conflict or revoked"))
             })?),
         };
         let mut devices = state.store.devices()?;
         devices.retain(|d| wanted.is_none_or(|w| d.state == w));
         devices.sort_by_key(|d| std::cmp::Reverse(d.updated_at_ms));
-        Ok(Json(json!({ "devices": devices.iter().map(summary).collect::<Vec<_>>() })))
+        Ok(Json(DeviceList {
+            devices: devices.iter().map(summary).collect(),
+        }))
     })
     .await
 }
@@ -75,7 +85,7 @@ pub async fn show(
         let device = state
             .store
             .device(&serial)?
-            .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("no device with serial {serial:?}")))?;
+            .ok_or_else(|| ApiError::new(ErrorCode::NotFound, format!("no device with serial {serial:?}")))?;
         let scans = scans_of(&state, &device.scans)?;
         let installers: BTreeSet<String> = scans.iter().map(|s| s.record.record().installer().to_hex()).collect();
         let mut gaps = Vec::new();
@@ -104,32 +114,18 @@ pub async fn show(
     .await
 }
 
-/// Body of approve / reject / revoke.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct DecisionRequest {
-    reason: String,
-}
-
 /// `POST /v1/devices/{serial}/{approve|reject|revoke}`.
 pub async fn decide(
     State(state): State<Arc<AppState>>,
     Extension(conn): Extension<ConnInfo>,
     ApiPath((serial, verb)): ApiPath<(String, String)>,
-    ApiJson(req): ApiJson<DecisionRequest>,
-) -> Result<Json<Value>, ApiError> {
-    let decision = match verb.as_str() {
-        "approve" => Decision::Approve,
-        "reject" => Decision::Reject,
-        "revoke" => Decision::Revoke,
-        "reenroll" => Decision::Reenroll,
-        _ => {
-            return Err(ApiError::new(
-                StatusCode::NOT_FOUND,
-                "not_found",
-                "use approve, reject, revoke or reenroll",
-            ))
-        }
+    ApiJson(req): ApiJson<ReasonRequest>,
+) -> Result<Json<DeviceSummary>, ApiError> {
+    let Some(decision) = Decision::parse(&verb) else {
+        return Err(ApiError::new(
+            ErrorCode::NotFound,
+            "use approve, reject, revoke or reenroll",
+        ));
     };
     checked_serial(&serial)?;
     let reason = checked_reason(&req.reason)?;

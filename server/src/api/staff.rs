@@ -3,15 +3,17 @@
 use std::sync::Arc;
 
 use axum::extract::State;
-use axum::http::StatusCode;
 use axum::{Extension, Json};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use vouch_protocol::key::{hex, sha256};
 use vouch_protocol::record::RecordWire;
+use vouch_protocol::wire::{
+    ErrorCode, RecordOutcome, RecordResult, RegisterRequest, RenewRequest, StaffCertificate,
+    UploadAnswer,
+};
 use vouch_protocol::SignedScanRecord;
 
-use super::device::RenewRequest;
 use super::enroll::verify_fast;
 use super::{blocking, csr_from_base64, identify, ApiError, ApiJson, AppState, Identity, RateKey};
 use crate::authority::Profile;
@@ -21,20 +23,9 @@ use crate::domain::{
 use crate::error::ServerError;
 use crate::tls::ConnInfo;
 
-/// `POST /v1/staff/register` body.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RegisterRequest {
-    /// The invite's one-time code.
-    code: String,
-    /// PKCS#10, DER, base64, for the install's key.
-    csr: String,
-}
-
 fn invite_invalid() -> ApiError {
     ApiError::new(
-        StatusCode::FORBIDDEN,
-        "invite_invalid",
+        ErrorCode::InviteInvalid,
         "this invite is unknown, used or expired",
     )
 }
@@ -44,7 +35,7 @@ pub async fn register(
     State(state): State<Arc<AppState>>,
     Extension(conn): Extension<ConnInfo>,
     ApiJson(req): ApiJson<RegisterRequest>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<StaffCertificate>, ApiError> {
     // Per address, and per invite (so guesses at one code are limited too).
     state.rate_limit(&conn.peer.ip().to_string(), RateKey::Invite(&req.code))?;
     blocking(move || {
@@ -91,15 +82,19 @@ pub async fn register(
 }
 
 /// The answer to a registration or a renewal: the new certificate, its chain, and who it is for.
-fn staff_certificate_answer(state: &AppState, pem: &str, member: &StaffMember) -> Json<Value> {
-    Json(json!({
-        "certificate_pem": pem,
-        "chain_pem": state.authority.chain_pem(),
-        "name": member.name,
-        "role": member.role.as_str(),
-        "key_id": member.key_id,
-        "not_after_ms": member.not_after_ms,
-    }))
+fn staff_certificate_answer(
+    state: &AppState,
+    pem: &str,
+    member: &StaffMember,
+) -> Json<StaffCertificate> {
+    Json(StaffCertificate {
+        certificate_pem: pem.to_string(),
+        chain_pem: state.authority.chain_pem().to_string(),
+        name: member.name.clone(),
+        role: member.role,
+        key_id: member.key_id.clone(),
+        not_after_ms: member.not_after_ms,
+    })
 }
 
 /// `POST /v1/staff/renew`: a new certificate for the calling install's key (the key is the
@@ -109,15 +104,15 @@ pub async fn renew(
     State(state): State<Arc<AppState>>,
     Extension(conn): Extension<ConnInfo>,
     ApiJson(req): ApiJson<RenewRequest>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<StaffCertificate>, ApiError> {
     blocking(move || {
         let Identity::Staff { key_id, role, name } = identify(&state, &conn)? else {
             return Err(ApiError::forbidden("this endpoint is for staff"));
         };
         let (_, csr) = csr_from_base64(&req.csr)?;
         if csr.key.key_id().to_hex() != key_id {
-            return Err(ApiError::bad_request(
-                "bad_csr",
+            return Err(ApiError::new(
+                ErrorCode::BadCsr,
                 "the CSR must be for this install's own key (its identity)",
             ));
         }
@@ -191,7 +186,7 @@ pub async fn upload_records(
     State(state): State<Arc<AppState>>,
     Extension(conn): Extension<ConnInfo>,
     ApiJson(req): ApiJson<UploadRequest>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<UploadAnswer>, ApiError> {
     blocking(move || {
         let Identity::Staff { key_id, .. } = identify(&state, &conn)? else {
             return Err(ApiError::forbidden(
@@ -201,8 +196,7 @@ pub async fn upload_records(
         let max = state.config.limits.max_records_per_batch;
         if req.records.len() > max {
             return Err(ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "batch_too_large",
+                ErrorCode::BatchTooLarge,
                 format!("at most {max} records per upload"),
             ));
         }
@@ -211,32 +205,23 @@ pub async fn upload_records(
             .staff(&key_id)?
             .ok_or_else(|| ApiError::forbidden("unknown staff member"))?;
         let results = ingest_batch(&state, &member, req.records)?;
-        Ok(Json(json!({ "results": results })))
+        Ok(Json(UploadAnswer { results }))
     })
     .await
-}
-
-fn outcome_json(
-    record_id: &str,
-    outcome: &str,
-    code: Option<&str>,
-    message: Option<String>,
-) -> Value {
-    json!({"record_id": record_id, "outcome": outcome, "code": code, "message": message})
 }
 
 /// A record refused before ingestion.
 struct EarlyRefusal {
     record_id: String,
-    code: &'static str,
+    code: ErrorCode,
     message: String,
     /// For `malformed_record` whose JSON had the right shape: the protocol error's own code
     /// (PROTOCOL.md section 8), e.g. `too_long` or `label_mismatch`.
-    protocol_code: Option<&'static str>,
+    protocol_code: Option<ErrorCode>,
 }
 
 impl EarlyRefusal {
-    fn new(record_id: String, code: &'static str, message: String) -> Self {
+    fn new(record_id: String, code: ErrorCode, message: String) -> Self {
         Self {
             record_id,
             code,
@@ -252,7 +237,7 @@ fn ingest_batch(
     state: &AppState,
     member: &StaffMember,
     raw: Vec<Value>,
-) -> Result<Vec<Value>, ApiError> {
+) -> Result<Vec<RecordResult>, ApiError> {
     let key_bytes = data_encoding::HEXLOWER
         .decode(member.public_key.as_bytes())
         .unwrap_or_default();
@@ -261,7 +246,7 @@ fn ingest_batch(
             "stored staff key is invalid".into(),
         ))
     })?;
-    let mut results: Vec<Option<Value>> = Vec::with_capacity(raw.len());
+    let mut results: Vec<Option<RecordResult>> = Vec::with_capacity(raw.len());
     let mut good = Vec::new();
     for checked in check_records_in_parallel(member, &key, raw) {
         match checked {
@@ -291,12 +276,9 @@ fn ingest_batch(
                     &record.record().record_id().to_hex(),
                     outcome,
                 ),
-                None => outcome_json(
-                    "",
-                    "refused",
-                    Some("internal"),
-                    Some("lost track of a record".into()),
-                ),
+                None => {
+                    RecordResult::refused("", ErrorCode::Internal, "lost track of a record".into())
+                }
             })
         })
         .collect())
@@ -343,7 +325,7 @@ fn check_records_in_parallel(
                     let failed = || {
                         Err(EarlyRefusal::new(
                             String::new(),
-                            "internal",
+                            ErrorCode::Internal,
                             "a record check failed unexpectedly".to_string(),
                         ))
                     };
@@ -367,19 +349,20 @@ fn check_record(
         .take(64)
         .collect::<String>();
     // Two steps, so that a value the protocol refuses keeps the protocol's own error code.
-    let wire: RecordWire = serde_json::from_value(raw)
-        .map_err(|e| EarlyRefusal::new(record_id.clone(), "malformed_record", e.to_string()))?;
+    let wire: RecordWire = serde_json::from_value(raw).map_err(|e| {
+        EarlyRefusal::new(record_id.clone(), ErrorCode::MalformedRecord, e.to_string())
+    })?;
     let record = SignedScanRecord::try_from(wire).map_err(|e| EarlyRefusal {
         record_id: record_id.clone(),
-        code: "malformed_record",
+        code: ErrorCode::MalformedRecord,
         message: e.to_string(),
-        protocol_code: Some(e.code()),
+        protocol_code: Some(ErrorCode::of(&e)),
     })?;
     let r = record.record();
     if r.installer().to_hex() != member.key_id {
         return Err(EarlyRefusal::new(
             record_id,
-            "installer_mismatch",
+            ErrorCode::of(&vouch_protocol::Error::InstallerMismatch),
             "an install uploads only its own records".into(),
         ));
     }
@@ -387,43 +370,47 @@ fn check_record(
     if !verify_fast(key, &signed, record.signature()) {
         return Err(EarlyRefusal::new(
             record_id,
-            "bad_signature",
+            ErrorCode::of(&vouch_protocol::Error::BadSignature),
             "the record's signature does not verify (altered?)".into(),
         ));
     }
     Ok(record)
 }
 
-fn refuse(state: &AppState, member: &StaffMember, refusal: EarlyRefusal) -> Value {
+fn refuse(state: &AppState, member: &StaffMember, refusal: EarlyRefusal) -> RecordResult {
     let EarlyRefusal {
         record_id,
         code,
         message,
         protocol_code,
     } = refusal;
-    state.metrics.record("refused");
-    tracing::warn!(installer = %member.key_id, %record_id, code, ?protocol_code, %message, "record refused");
-    let mut answer = outcome_json(&record_id, "refused", Some(code), Some(message));
-    if let Some(protocol_code) = protocol_code {
-        answer["protocol_code"] = json!(protocol_code);
+    state.metrics.record(RecordOutcome::Refused.as_str());
+    tracing::warn!(installer = %member.key_id, %record_id, code = code.as_str(), protocol_code = protocol_code.as_ref().map(ErrorCode::as_str), %message, "record refused");
+    RecordResult {
+        protocol_code,
+        ..RecordResult::refused(record_id, code, message)
     }
-    answer
 }
 
-fn outcome_answer(state: &AppState, member: &StaffMember, id: &str, outcome: ScanOutcome) -> Value {
+fn outcome_answer(
+    state: &AppState,
+    member: &StaffMember,
+    id: &str,
+    outcome: ScanOutcome,
+) -> RecordResult {
     match outcome {
         ScanOutcome::Accepted(_) => {
-            state.metrics.record("accepted");
-            outcome_json(id, "accepted", None, None)
+            state.metrics.record(RecordOutcome::Accepted.as_str());
+            RecordResult::stored(id, RecordOutcome::Accepted)
         }
         ScanOutcome::Duplicate => {
-            state.metrics.record("duplicate");
-            outcome_json(id, "duplicate", None, None)
+            state.metrics.record(RecordOutcome::Duplicate.as_str());
+            RecordResult::stored(id, RecordOutcome::Duplicate)
         }
         ScanOutcome::Refused { code, message } => refuse(
             state,
             member,
-            EarlyRefusal::new(id.to_string(), code, message),
+            EarlyRefusal::new(id.to_string(), ErrorCode::parse(code), message),
         ),
     }
 }

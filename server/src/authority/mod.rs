@@ -333,13 +333,17 @@ impl Authority {
     pub fn generate_ca(common_name: &str, now_ms: u64) -> Result<(String, String), ServerError> {
         let key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).map_err(ca_err)?;
         Ok((
-            Self::self_signed_ca(common_name, &key)?,
+            Self::self_signed_ca(common_name, &key, now_ms)?,
             key.serialize_pem(),
         ))
     }
 
-    /// A new self-signed CA certificate (PEM) for `key`, which signs it.
-    pub fn self_signed_ca(common_name: &str, key: &impl SigningKey) -> Result<String, ServerError> {
+    /// A new self-signed CA certificate (PEM) for `key`, which signs it, valid from `now_ms`.
+    pub fn self_signed_ca(
+        common_name: &str,
+        key: &impl SigningKey,
+        now_ms: u64,
+    ) -> Result<String, ServerError> {
         let mut params = CertificateParams::default();
         params.distinguished_name = DistinguishedName::new();
         params
@@ -490,9 +494,7 @@ impl Authority {
             Err(e @ ServerError::CaUnavailable(_)) => {
                 let cached = lock(&self.last_crl);
                 match cached.as_ref() {
-                    Some(c)
-                        if c.revoked == revoked && c.next_update > now =>
-                    {
+                    Some(c) if c.revoked == revoked && c.next_update > now => {
                         tracing::warn!(error = %e, "serving the last CRL: the CA key cannot sign");
                         Ok(c.der.clone())
                     }

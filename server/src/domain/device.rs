@@ -5,51 +5,8 @@ use serde::{Deserialize, Serialize};
 
 use super::{AuditNote, Planned, WritePlan};
 
-/// Where a device stands.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum DeviceState {
-    /// Vouched for by a scan, waiting for approval.
-    Scanned,
-    /// Approved: may enroll.
-    Approved,
-    /// Holds a certificate.
-    Enrolled,
-    /// Refused by a supervisor.
-    Rejected,
-    /// Two scans disagree (serial or key); needs a supervisor.
-    Conflict,
-    /// Revoked after enrollment or approval.
-    Revoked,
-}
-
-impl DeviceState {
-    /// The state's name as in JSON.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            DeviceState::Scanned => "scanned",
-            DeviceState::Approved => "approved",
-            DeviceState::Enrolled => "enrolled",
-            DeviceState::Rejected => "rejected",
-            DeviceState::Conflict => "conflict",
-            DeviceState::Revoked => "revoked",
-        }
-    }
-
-    /// Parses a state name.
-    pub fn parse(text: &str) -> Option<Self> {
-        [
-            Self::Scanned,
-            Self::Approved,
-            Self::Enrolled,
-            Self::Rejected,
-            Self::Conflict,
-            Self::Revoked,
-        ]
-        .into_iter()
-        .find(|s| s.as_str() == text)
-    }
-}
+/// Where a device stands: the wire contract's, defined once.
+pub use vouch_protocol::wire::DeviceState;
 
 /// One step in a device's history.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -140,31 +97,8 @@ pub(crate) fn enter_conflict(device: &mut Device, now_ms: u64, actor: &str, why:
     }
 }
 
-/// A supervisor's decision on a device.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Decision {
-    /// May enroll.
-    Approve,
-    /// May not enroll.
-    Reject,
-    /// Certificate (if any) revoked; may not enroll again.
-    Revoke,
-    /// An enrolled device's certificate is revoked and its label key may enroll once more (a
-    /// certificate that expired unrenewed, a device reset to its factory key).
-    Reenroll,
-}
-
-impl Decision {
-    /// The verb as in URLs and the audit log.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Decision::Approve => "approve",
-            Decision::Reject => "reject",
-            Decision::Revoke => "revoke",
-            Decision::Reenroll => "reenroll",
-        }
-    }
-}
+/// A supervisor's decision on a device: the wire contract's, defined once.
+pub use vouch_protocol::wire::Decision;
 
 /// Why a decision cannot be applied.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -226,15 +160,13 @@ pub fn apply_decision(
     Ok(())
 }
 
-impl Decision {
-    /// The audit log's action for this decision.
-    pub fn audit_action(self) -> &'static str {
-        match self {
-            Decision::Approve => "device.approved",
-            Decision::Reject => "device.rejected",
-            Decision::Revoke => "device.revoked",
-            Decision::Reenroll => "device.reenrollment_allowed",
-        }
+/// The audit log's action for a decision.
+pub fn audit_action(decision: Decision) -> &'static str {
+    match decision {
+        Decision::Approve => "device.approved",
+        Decision::Reject => "device.rejected",
+        Decision::Revoke => "device.revoked",
+        Decision::Reenroll => "device.reenrollment_allowed",
     }
 }
 
@@ -276,7 +208,7 @@ pub fn decide(
     apply_decision(&mut after, decision, actor, reason, now_ms)?;
     let note = AuditNote {
         actor: actor.to_string(),
-        action: decision.audit_action(),
+        action: audit_action(decision),
         subject: after.serial.clone(),
         detail: serde_json::json!({ "reason": reason }),
     };

@@ -6,34 +6,8 @@ use vouch_protocol::ChainHead;
 
 use super::{AuditNote, CertRecord, DecisionRefused, Planned, WritePlan};
 
-/// A staff member's role, carried in their client certificate.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Role {
-    /// Scans labels.
-    Technician,
-    /// Scans labels and reviews devices.
-    Supervisor,
-}
-
-impl Role {
-    /// The role's name as in certificates and JSON.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Technician => "technician",
-            Role::Supervisor => "supervisor",
-        }
-    }
-
-    /// Parses `technician` or `supervisor`.
-    pub fn parse(text: &str) -> Option<Role> {
-        match text {
-            "technician" => Some(Role::Technician),
-            "supervisor" => Some(Role::Supervisor),
-            _ => None,
-        }
-    }
-}
+/// A staff member's role: the wire contract's, defined once.
+pub use vouch_protocol::wire::Role;
 
 /// A gap in an install's record chain, shown to supervisors.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -102,7 +102,7 @@ fn open_error(dir: &Path, e: &sled::Error) -> ServerError {
         sled::Error::Corruption { .. } => "sled found data it cannot read".to_string(),
         other => other.to_string(),
     };
-    if detail.contains("could not acquire lock") {
+    if matches!(e, sled::Error::Io(io) if vouch_support::lock::is_lock_contended(io)) {
         return ServerError::Storage(format!(
             "the database in {} is in use by another process (is another vouch-server serving \
              this data folder?)",

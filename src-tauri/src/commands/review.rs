@@ -32,7 +32,7 @@ pub async fn review_approve(
     serial: String,
     reason: String,
 ) -> Result<Value> {
-    decide(&state, "approve", &serial, Decision::Approve, &reason).await
+    decide(&state, &serial, Decision::Approve, &reason).await
 }
 
 /// Rejects a device, with a reason.
@@ -42,7 +42,7 @@ pub async fn review_reject(
     serial: String,
     reason: String,
 ) -> Result<Value> {
-    decide(&state, "reject", &serial, Decision::Reject, &reason).await
+    decide(&state, &serial, Decision::Reject, &reason).await
 }
 
 /// Revokes a device (and its certificate), with a reason.
@@ -52,7 +52,7 @@ pub async fn review_revoke(
     serial: String,
     reason: String,
 ) -> Result<Value> {
-    decide(&state, "revoke", &serial, Decision::Revoke, &reason).await
+    decide(&state, &serial, Decision::Revoke, &reason).await
 }
 
 /// Lets an enrolled device enroll again with its label key (its certificate is revoked), with
@@ -63,7 +63,7 @@ pub async fn review_reenroll(
     serial: String,
     reason: String,
 ) -> Result<Value> {
-    decide(&state, "reenroll", &serial, Decision::Reenroll, &reason).await
+    decide(&state, &serial, Decision::Reenroll, &reason).await
 }
 
 /// Accepts a scanning tablet's chain gap (its missing records are lost), with a reason.
@@ -84,11 +84,13 @@ pub async fn review_accept_gap(
 /// A review decision, recorded in the activity log.
 async fn decide(
     state: &State<'_, AppState>,
-    verb: &str,
     serial: &str,
     decision: Decision,
     reason: &str,
 ) -> Result<Value> {
     let field = state.field()?;
-    state.track(verb, field.review_decide(serial, decision, reason).await)
+    state.track(
+        decision.as_str(),
+        field.review_decide(serial, decision, reason).await,
+    )
 }

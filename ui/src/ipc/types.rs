@@ -3,6 +3,7 @@
 //! newer shell still decodes.
 
 use serde::Deserialize;
+use vouch_protocol::wire::{DeviceState, ErrorCode};
 
 /// Event carrying [`SyncProgress`] while a sync runs.
 pub const SYNC_EVENT: &str = "sync-progress";
@@ -72,9 +73,9 @@ pub struct QueueEntry {
     pub scanned_at_ms: u64,
     /// `queued`, `syncing`, `held`, `accepted`, `duplicate` or `refused`.
     pub state: String,
-    /// A refusal's (or a hold's) code.
+    /// A refusal's (or a hold's) code, the server's.
     #[serde(default)]
-    pub code: Option<String>,
+    pub code: Option<ErrorCode>,
     /// A refusal's message.
     #[serde(default)]
     pub message: Option<String>,
@@ -121,7 +122,7 @@ pub struct Refusal {
     /// Its sequence number.
     pub sequence: u64,
     /// The server's code.
-    pub code: String,
+    pub code: ErrorCode,
     /// The server's message.
     #[serde(default)]
     pub message: String,
@@ -166,32 +167,8 @@ pub struct LastSync {
     pub error: Option<String>,
 }
 
-/// A device as the review list shows it.
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
-pub struct DeviceSummary {
-    /// Serial.
-    pub serial: String,
-    /// Model.
-    #[serde(default)]
-    pub model: Option<String>,
-    /// State.
-    pub state: String,
-    /// The vouched key's fingerprint.
-    #[serde(default)]
-    pub key_fingerprint: String,
-    /// Scans naming it.
-    #[serde(default)]
-    pub scans: usize,
-    /// Other keys seen under this serial.
-    #[serde(default)]
-    pub other_keys: usize,
-    /// Other serials seen with this key.
-    #[serde(default)]
-    pub other_serials: Vec<String>,
-    /// Last change.
-    #[serde(default)]
-    pub updated_at_ms: u64,
-}
+/// A device as the review list shows it: the wire contract's.
+pub use vouch_protocol::wire::DeviceSummary;
 
 /// A device with its evidence.
 #[derive(Clone, Debug, PartialEq, Deserialize)]
@@ -221,7 +198,7 @@ pub struct Device {
     #[serde(default)]
     pub key_fingerprint: String,
     /// State.
-    pub state: String,
+    pub state: DeviceState,
     /// Other keys seen under this serial, hex.
     #[serde(default)]
     pub other_keys: Vec<String>,

@@ -230,9 +230,9 @@ fn row(e: &QueueEntry) -> Html {
             </span>
             if e.state == "refused" || e.state == "held" {
                 <p class="refusal" id={format!("queue-reason-{seq}")}>
-                    { words::refusal(e.code.as_deref().unwrap_or_default()) }
+                    { words::refusal(e.code.as_ref()) }
                     <span class="muted small">
-                        { format!(" (server: {} — {})", e.code.clone().unwrap_or_default(),
+                        { format!(" (server: {} — {})", e.code.as_ref().map(|c| c.as_str()).unwrap_or_default(),
                                   e.message.clone().unwrap_or_default()) }
                     </span>
                 </p>

@@ -9,6 +9,8 @@ use crate::hooks::{
     use_accept_gap, use_decision, use_device, use_devices, ActionState, DecisionRequest,
     GapRequest, Loaded, Remote, Session,
 };
+use vouch_protocol::wire::DeviceState;
+
 use crate::ipc::{Device, DeviceDetail, DeviceSummary, ScanEvidence, TimelineEvent, Whoami};
 use crate::{time, words};
 
@@ -29,11 +31,11 @@ impl Filter {
         Filter::All,
     ];
 
-    fn state(self) -> Option<&'static str> {
+    fn state(self) -> Option<DeviceState> {
         match self {
-            Filter::Pending => Some("scanned"),
-            Filter::Conflicts => Some("conflict"),
-            Filter::Approved => Some("approved"),
+            Filter::Pending => Some(DeviceState::Scanned),
+            Filter::Conflicts => Some(DeviceState::Conflict),
+            Filter::Approved => Some(DeviceState::Approved),
             Filter::All => None,
         }
     }
@@ -74,7 +76,7 @@ impl Filter {
 pub fn review() -> Html {
     let filter = use_state(|| Filter::Pending);
     let selected = use_state(|| None::<String>);
-    let devices = use_devices(filter.state());
+    let devices = use_devices(filter.state().map(DeviceState::as_str));
 
     if let Remote::Failed(err) = &devices.value {
         if err.is("not_supervisor") {
@@ -167,15 +169,15 @@ fn device_list(
                     let active = selected == Some(d.serial.as_str());
                     html! {
                         <li>
-                            <button class={classes!("device", d.state.clone(), active.then_some("active"))}
+                            <button class={classes!("device", d.state.as_str(), active.then_some("active"))}
                                     id={format!("device-{}", d.serial)} {onclick}>
                                 <span class="record-serial">{ &d.serial }</span>
                                 <span class="muted">
                                     { format!("{} · {} scan(s) · {}", d.model.clone().unwrap_or_default(),
                                               d.scans, time::ago(d.updated_at_ms)) }
                                 </span>
-                                <span class={classes!("badge", d.state.clone())}>
-                                    { words::device_state(&d.state) }
+                                <span class={classes!("badge", d.state.as_str())}>
+                                    { words::device_state(d.state) }
                                 </span>
                             </button>
                         </li>
@@ -254,17 +256,18 @@ fn device_view(props: &DeviceProps) -> Html {
     };
     let running = decision.state.running();
     let no_reason = reason.trim().is_empty();
-    let can_approve = matches!(d.state.as_str(), "scanned" | "conflict" | "rejected");
-    let can_reject = matches!(d.state.as_str(), "scanned" | "conflict" | "approved");
-    let enrolled = d.state == "enrolled";
+    use DeviceState::{Approved, Conflict, Enrolled, Rejected, Scanned};
+    let can_approve = matches!(d.state, Scanned | Conflict | Rejected);
+    let can_reject = matches!(d.state, Scanned | Conflict | Approved);
+    let enrolled = d.state == Enrolled;
 
     html! {
         <section class="card device-detail" id="device-detail" data-serial={d.serial.clone()}
-                 data-state={d.state.clone()}>
+                 data-state={d.state.as_str()}>
             <div class="detail-head">
                 <h2>{ &d.serial }</h2>
-                <span class={classes!("badge", d.state.clone())} id="device-state">
-                    { words::device_state(&d.state) }
+                <span class={classes!("badge", d.state.as_str())} id="device-state">
+                    { words::device_state(d.state) }
                 </span>
                 <button class="secondary" id="device-refresh" onclick={refresh}>
                     <Icon name="sync" />{ "Refresh" }
@@ -280,7 +283,7 @@ fn device_view(props: &DeviceProps) -> Html {
                     scans={detail.scans.clone()} me={me.clone()}
                     on_changed={device.reload.clone()} />
             }
-            if d.state == "conflict" {
+            if d.state == Conflict {
                 <Notice kind={NoticeKind::Warning} id="conflict-warning" title="Conflicting labels">
                     <p>{ format!("This serial was read with more than one key, or this key under \
                                   another serial: a swapped, cloned or forged label. Approving \

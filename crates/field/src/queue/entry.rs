@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use vouch_protocol::key::hex;
+use vouch_protocol::wire::ErrorCode;
 use vouch_protocol::SignedScanRecord;
 
 /// Where a record stands with the server.
@@ -22,14 +23,14 @@ pub enum RecordState {
     /// supervisor accepts the gap; it never counts as refused.
     Held {
         /// The server's stable code (`sequence_gap`).
-        code: String,
+        code: ErrorCode,
         /// The server's message.
         message: String,
     },
     /// The server refused it, with its reason.
     Refused {
         /// The server's stable code (`bad_signature`, `sequence_gap`, ...).
-        code: String,
+        code: ErrorCode,
         /// The server's message.
         message: String,
     },

@@ -19,6 +19,7 @@
 //! server answers `duplicate` for what it already holds, which counts as synced.
 
 use std::time::Duration;
+use vouch_protocol::wire::{ErrorCode, RecordOutcome, RecordResult, UploadAnswer};
 
 use rand_core::RngCore;
 use serde::{Deserialize, Serialize};
@@ -89,7 +90,7 @@ pub struct Refusal {
     /// Its record id.
     pub record_id: String,
     /// The server's code.
-    pub code: String,
+    pub code: ErrorCode,
     /// The server's message.
     pub message: String,
 }
@@ -128,27 +129,11 @@ struct Upload<'a> {
     records: Vec<&'a Value>,
 }
 
-#[derive(Deserialize)]
-struct UploadAnswer {
-    results: Vec<Outcome>,
-}
-
-#[derive(Deserialize)]
-struct Outcome {
-    #[serde(default)]
-    record_id: String,
-    outcome: String,
-    #[serde(default)]
-    code: Option<String>,
-    #[serde(default)]
-    message: Option<String>,
-}
-
-/// The refusal that means "an earlier record is missing": the record is held, not refused.
-const HELD_CODE: &str = "sequence_gap";
-
 /// Pairs the server's answers with the batch; any mismatch is a protocol error.
-fn match_answers(batch: &[Pending], results: Vec<Outcome>) -> Result<Vec<(Pending, RecordState)>> {
+fn match_answers(
+    batch: &[Pending],
+    results: Vec<RecordResult>,
+) -> Result<Vec<(Pending, RecordState)>> {
     if results.len() != batch.len() {
         return Err(Error::Protocol(format!(
             "sent {} records, got {} answers",
@@ -166,23 +151,17 @@ fn match_answers(batch: &[Pending], results: Vec<Outcome>) -> Result<Vec<(Pendin
                     r.record_id, p.record_id
                 )));
             }
-            let state = match r.outcome.as_str() {
-                "accepted" => RecordState::Accepted,
-                "duplicate" => RecordState::Duplicate,
-                "refused" if r.code.as_deref() == Some(HELD_CODE) => RecordState::Held {
-                    code: HELD_CODE.into(),
-                    message: r.message.unwrap_or_default(),
-                },
-                "refused" => RecordState::Refused {
-                    code: r.code.unwrap_or_else(|| "refused".into()),
-                    message: r.message.unwrap_or_default(),
-                },
-                other => {
-                    return Err(Error::Protocol(format!(
-                        "unknown outcome {other:?} for record {}",
-                        p.record_id
-                    )))
+            let message = r.message.unwrap_or_default();
+            let state = match (r.outcome, r.code) {
+                (RecordOutcome::Accepted, _) => RecordState::Accepted,
+                (RecordOutcome::Duplicate, _) => RecordState::Duplicate,
+                (RecordOutcome::Refused, Some(code)) if code.holds_record() => {
+                    RecordState::Held { code, message }
                 }
+                (RecordOutcome::Refused, code) => RecordState::Refused {
+                    code: code.unwrap_or(ErrorCode::Refused),
+                    message,
+                },
             };
             Ok((p.clone(), state))
         })
