@@ -410,7 +410,7 @@ fn outcome_answer(
         ScanOutcome::Refused { code, message } => refuse(
             state,
             member,
-            EarlyRefusal::new(id.to_string(), ErrorCode::parse(code), message),
+            EarlyRefusal::new(id.to_string(), code, message),
         ),
     }
 }

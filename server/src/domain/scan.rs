@@ -4,6 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 use vouch_protocol::key::hex;
+use vouch_protocol::wire::ErrorCode;
 use vouch_protocol::{ChainHead, SignedScanRecord};
 
 use super::device::enter_conflict;
@@ -46,8 +47,8 @@ pub enum ScanOutcome {
     Duplicate,
     /// Refused, with a stable code and a message.
     Refused {
-        /// Machine-readable reason.
-        code: &'static str,
+        /// Machine-readable reason (the wire contract's code).
+        code: ErrorCode,
         /// Human text.
         message: String,
     },
@@ -152,7 +153,7 @@ pub fn ingest(
     let Some(staff) = view.staff.clone() else {
         return refused(
             now_ms,
-            "unknown_installer",
+            ErrorCode::UnknownInstaller,
             "the record's install is not registered",
         );
     };
@@ -165,7 +166,7 @@ pub fn ingest(
         }
         return refused(
             now_ms,
-            "record_id_reused",
+            ErrorCode::RecordIdReused,
             "another record with this id is already stored",
         );
     }
@@ -187,7 +188,7 @@ fn refuse_out_of_chain(
     e: &vouch_protocol::Error,
     now_ms: u64,
 ) -> Planned<ScanOutcome> {
-    let mut planned = refused(now_ms, e.code(), &gap_message(e));
+    let mut planned = refused(now_ms, ErrorCode::of(e), &gap_message(e));
     if let vouch_protocol::Error::SequenceGap { expected, found } = *e {
         if !staff.gaps.iter().any(|g| g.expected == expected) {
             staff.gaps.push(ChainGap {
@@ -271,7 +272,7 @@ fn accept(
     }
 }
 
-fn refused(now_ms: u64, code: &'static str, message: &str) -> Planned<ScanOutcome> {
+fn refused(now_ms: u64, code: ErrorCode, message: &str) -> Planned<ScanOutcome> {
     Planned {
         value: ScanOutcome::Refused {
             code,
@@ -302,9 +303,9 @@ mod tests {
         }
     }
 
-    fn refusal(planned: &Planned<ScanOutcome>) -> &'static str {
+    fn refusal(planned: &Planned<ScanOutcome>) -> ErrorCode {
         match &planned.value {
-            ScanOutcome::Refused { code, .. } => code,
+            ScanOutcome::Refused { code, .. } => code.clone(),
             other => panic!("not refused: {other:?}"),
         }
     }
@@ -346,7 +347,7 @@ mod tests {
         let member = tech.member(false);
         let record = tech.record(&label("SN-1", 2));
         let unknown = ingest(&record, &IngestView::default(), ScanPolicy::default(), 5);
-        assert_eq!(refusal(&unknown), "unknown_installer");
+        assert_eq!(refusal(&unknown), ErrorCode::UnknownInstaller);
         assert!(unknown.writes.is_empty());
         let stored = StoredScan {
             record: record.clone(),
@@ -361,7 +362,7 @@ mod tests {
         let mut other = Scanner::new(1);
         let reused = other.record(&label("SN-9", 3));
         let clash = ingest(&reused, &seen, ScanPolicy::default(), 5);
-        assert_eq!(refusal(&clash), "record_id_reused");
+        assert_eq!(refusal(&clash), ErrorCode::RecordIdReused);
         assert!(clash.writes.is_empty());
     }
 
@@ -429,13 +430,13 @@ mod tests {
         tech.lose(2);
         let record = tech.record(&label("SN-1", 2));
         let first = ingest(&record, &view(&member), ScanPolicy::default(), 5);
-        assert_eq!(refusal(&first), "sequence_gap");
+        assert!(refusal(&first).holds_record(), "{:?}", refusal(&first));
         let gap = &first.writes.staff[0].gaps[0];
         assert_eq!((gap.expected, gap.found), (1, 3));
         assert_eq!(first.writes.audit[0].action, "staff.chain_gap");
         member = first.writes.staff[0].clone();
         let second = ingest(&record, &view(&member), ScanPolicy::default(), 6);
-        assert_eq!(refusal(&second), "sequence_gap");
+        assert!(refusal(&second).holds_record(), "{:?}", refusal(&second));
         assert!(
             second.writes.is_empty(),
             "a known gap is not recorded again"

@@ -126,6 +126,18 @@ pub fn lint_server_certificate(cert: &Path, ca: &Path) {
     assert!(ok, "openssl verify {}:\n{text}", cert.display());
 }
 
+/// Lints the CA certificate itself (pkilint's PKIX profile): no finding at all.
+pub fn lint_ca(ca: &Path) {
+    let (ok, text) = run(
+        "lint_pkix_cert",
+        &["lint", "-s", "NOTICE", ca.to_str().unwrap()],
+    );
+    assert!(
+        ok && text.trim().is_empty(),
+        "pkilint findings for the CA:\n{text}"
+    );
+}
+
 /// Lints a CRL (pkilint's PKIX profile) and checks its signature against the CA with openssl;
 /// returns openssl's text of it.
 pub fn lint_crl(crl: &Path, ca: &Path) -> String {
