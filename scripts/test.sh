@@ -48,7 +48,11 @@ android_check() {
 android_check -p vouch-protocol -p vouch-scan -p vouch-support -p vouch-device -p vouch-field -p vouch-app
 
 step "fuzz targets build (their own workspace; cargo check on stable, so they cannot rot)"
-cargo check --locked --manifest-path fuzz/Cargo.toml --bins
+if ! cargo check --locked --manifest-path fuzz/Cargo.toml --bins; then
+  echo "fuzz/: if the lock file is stale (a dependency of the protocol core or the scanner changed)," >&2
+  echo "refresh it from the root lock: cp Cargo.lock fuzz/Cargo.lock && (cd fuzz && cargo metadata >/dev/null)" >&2
+  exit 1
+fi
 
 step "tests"
 cargo test --locked --workspace
