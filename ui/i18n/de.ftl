@@ -101,6 +101,7 @@ label-bad-character = Das Etikett enthält ein Zeichen, das dort nicht erlaubt i
 label-invalid-key = Der Schlüssel auf dem Etikett ist kein gültiger Geräteschlüssel.
 label-unknown-version = Diese Etikettversion unterstützt die App nicht.
 label-too-long = Das ist zu lang für ein Etikett.
+label-only-dots = Die Seriennummer besteht nur aus Punkten; das ist auf keinem Etikett erlaubt.
 label-unreadable = Dieses Etikett kann nicht gelesen werden.
 manual-reads-correctly = Das Etikett ist korrekt.
 manual-type-line = Tippen Sie die Zeile unter dem Code ein, mit einfachen Leerzeichen.

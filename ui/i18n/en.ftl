@@ -101,6 +101,7 @@ label-bad-character = The label holds a character that is not allowed there.
 label-invalid-key = The key on the label is not a valid device key.
 label-unknown-version = This label version is not supported by this app.
 label-too-long = This is too long to be a label.
+label-only-dots = The serial is made only of dots, which no label may have.
 label-unreadable = This label cannot be read.
 manual-reads-correctly = The label reads correctly.
 manual-type-line = Type the line printed under the code, with single spaces.

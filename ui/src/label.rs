@@ -49,6 +49,7 @@ pub fn explain(code: &str, message: &str) -> String {
         "invalid_key" => "label-invalid-key",
         "unknown_version" => "label-unknown-version",
         "too_long" => "label-too-long",
+        "only_dots" => "label-only-dots",
         _ => "label-unreadable",
     });
     format!("{plain} ({message})")
