@@ -392,6 +392,9 @@ async fn photos_are_chosen_dropped_and_pasted_and_the_last_sync_is_kept() -> Res
     let app = App::launch(launch(), "photos").await?;
     let outcome = photos(&app, &devices).await;
     app.finish(outcome).await?;
+    // The first app lets go of its data folder a moment after its session ends: the restart
+    // must not race it for the queue's lock (it would sit at "Starting…").
+    wait_until_data_is_free(data.path()).await?;
 
     // Restarted: the last sync is still known.
     let app = App::launch(launch(), "photos-restart").await?;
@@ -530,4 +533,21 @@ async fn the_scan_screen_speaks_german_when_chosen() -> Result<()> {
     }
     .await;
     app.finish(outcome).await
+}
+
+/// Waits (up to 30 s) until the field engine can open `data`, i.e. no other app holds it.
+async fn wait_until_data_is_free(data: &std::path::Path) -> Result<()> {
+    let started = std::time::Instant::now();
+    loop {
+        match vouch_field::Field::open(data) {
+            Ok(field) => {
+                drop(field);
+                return Ok(());
+            }
+            Err(e) if started.elapsed() > Duration::from_secs(30) => {
+                anyhow::bail!("the data folder stayed in use: {e}")
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+        }
+    }
 }
