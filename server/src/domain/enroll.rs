@@ -40,6 +40,8 @@ pub enum Step {
     Flag,
     /// Not approved yet.
     Pending,
+    /// Only announced by a manifest, never scanned: answered as an unknown serial.
+    Unvouched,
     /// Rejected by a supervisor.
     Rejected,
     /// Revoked.
@@ -55,6 +57,7 @@ pub fn next_step(device: &Device, csr_sha256: &str) -> Step {
             .as_ref()
             .filter(|c| c.csr_sha256 == csr_sha256)
             .map_or(Step::Flag, |c| Step::Redeliver(c.clone())),
+        DeviceState::Expected => Step::Unvouched,
         DeviceState::Scanned | DeviceState::Conflict => Step::Pending,
         DeviceState::Rejected => Step::Rejected,
         DeviceState::Revoked => Step::Revoked,
@@ -217,6 +220,10 @@ mod tests {
         assert_eq!(
             next_step(&device("S", DeviceState::Scanned), "h"),
             Step::Pending
+        );
+        assert_eq!(
+            next_step(&device("S", DeviceState::Expected), "h"),
+            Step::Unvouched
         );
         assert_eq!(
             next_step(&device("S", DeviceState::Conflict), "h"),

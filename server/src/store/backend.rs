@@ -24,11 +24,13 @@ pub enum Bucket {
     Audit,
     /// The audit head.
     Meta,
+    /// Manifest imports by id.
+    Imports,
 }
 
 impl Bucket {
     /// Every bucket.
-    pub const ALL: [Bucket; 8] = [
+    pub const ALL: [Bucket; 9] = [
         Bucket::Devices,
         Bucket::Scans,
         Bucket::KeyIndex,
@@ -37,6 +39,7 @@ impl Bucket {
         Bucket::Certs,
         Bucket::Audit,
         Bucket::Meta,
+        Bucket::Imports,
     ];
 
     /// Its name (sled's tree name).
@@ -50,6 +53,7 @@ impl Bucket {
             Bucket::Certs => "certs",
             Bucket::Audit => "audit",
             Bucket::Meta => "meta",
+            Bucket::Imports => "imports",
         }
     }
 

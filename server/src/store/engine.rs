@@ -24,6 +24,8 @@ const INGEST: [Bucket; 6] = [
     Bucket::Audit,
     Bucket::Meta,
 ];
+/// Every bucket a manifest import may touch.
+const IMPORT: [Bucket; 4] = [Bucket::Devices, Bucket::Imports, Bucket::Audit, Bucket::Meta];
 /// Every bucket a change to a staff member may touch.
 const STAFF_CHANGE: [Bucket; 4] = [Bucket::Staff, Bucket::Certs, Bucket::Audit, Bucket::Meta];
 
@@ -103,6 +105,9 @@ fn apply(tx: &dyn Txn, plan: &WritePlan) -> TxResult<()> {
     }
     for c in &plan.certs {
         put(tx, Bucket::Certs, c.serial.as_bytes(), c)?;
+    }
+    for i in &plan.imports {
+        put(tx, Bucket::Imports, i.id.as_bytes(), i)?;
     }
     for serial in &plan.revoke {
         if let Some(c) = get::<CertRecord>(tx, Bucket::Certs, serial.as_bytes())? {
@@ -237,6 +242,26 @@ impl DeviceStore for KvStore {
                 })
                 .collect::<TxResult<Vec<_>>>()
         })
+    }
+
+    fn import_devices(
+        &self,
+        serials: &[String],
+        import: &ImportFn<'_>,
+    ) -> Result<ImportCounts, ServerError> {
+        self.transact_durably(&IMPORT, |tx| {
+            let stored = serials
+                .iter()
+                .map(|serial| get::<Device>(tx, Bucket::Devices, serial.as_bytes()))
+                .collect::<TxResult<Vec<_>>>()?;
+            let planned = import(&stored)?;
+            apply(tx, &planned.writes)?;
+            Ok(planned.value)
+        })
+    }
+
+    fn import(&self, id: &str) -> Result<Option<ImportRecord>, ServerError> {
+        self.read(Bucket::Imports, id)
     }
 
     fn update_device(

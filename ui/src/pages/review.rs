@@ -256,9 +256,9 @@ fn device_view(props: &DeviceProps) -> Html {
     };
     let running = decision.state.running();
     let no_reason = reason.trim().is_empty();
-    use DeviceState::{Approved, Conflict, Enrolled, Rejected, Scanned};
+    use DeviceState::{Approved, Conflict, Enrolled, Expected, Rejected, Scanned};
     let can_approve = matches!(d.state, Scanned | Conflict | Rejected);
-    let can_reject = matches!(d.state, Scanned | Conflict | Approved);
+    let can_reject = matches!(d.state, Expected | Scanned | Conflict | Approved);
     let enrolled = d.state == Enrolled;
 
     html! {
