@@ -88,6 +88,22 @@ impl AdminClient {
         })
     }
 
+    /// [`AdminClient::call`] for a request that may take longer than the usual 30 seconds.
+    pub async fn call_with_timeout(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+        timeout: Duration,
+    ) -> Result<Value, ServerError> {
+        let text = self.send(method, path, body, Some(timeout)).await?;
+        serde_json::from_str(&text).map_err(|e| {
+            ServerError::Client(format!(
+                "the server answered something that is not JSON: {e}"
+            ))
+        })
+    }
+
     /// Sends a request and returns the answer's text.
     pub async fn call_text(
         &self,
@@ -95,7 +111,20 @@ impl AdminClient {
         path: &str,
         body: Option<Value>,
     ) -> Result<String, ServerError> {
+        self.send(method, path, body, None).await
+    }
+
+    async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+        timeout: Option<Duration>,
+    ) -> Result<String, ServerError> {
         let mut request = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(timeout) = timeout {
+            request = request.timeout(timeout);
+        }
         if let Some(body) = body {
             request = request.json(&body);
         }

@@ -95,7 +95,8 @@ struct InitArgs {
 enum DeviceCommand {
     /// List devices.
     List {
-        /// Only devices in this state (scanned, approved, enrolled, rejected, conflict, revoked).
+        /// Only devices in this state (expected, scanned, approved, enrolled, rejected, conflict,
+        /// revoked); without it, every device but the expected ones.
         #[arg(long)]
         state: Option<String>,
         /// JSON output.
@@ -120,6 +121,19 @@ enum DeviceCommand {
     /// Let an enrolled device enroll again with its label key (its certificate expired unrenewed,
     /// or it was reset): the current certificate is revoked at once.
     Reenroll(DecisionArgs),
+    /// Import a manifest of expected devices (CSV with a header line, or JSON lines: serial,
+    /// model, key or label, batch, order), whole or not at all; importing it again changes
+    /// nothing.
+    Import {
+        /// The manifest file.
+        file: PathBuf,
+        /// Why (recorded in the audit log).
+        #[arg(long)]
+        reason: String,
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Args)]
@@ -368,16 +382,17 @@ async fn device(client: &AdminClient, command: DeviceCommand) -> Result<()> {
                 println!("{answer}");
             } else {
                 println!(
-                    "{:<24} {:<10} {:<20} {:>5}",
+                    "{:<24} {:<10} {:<20} {:>5}  MANIFEST",
                     "SERIAL", "STATE", "KEY FINGERPRINT", "SCANS"
                 );
                 for d in answer["devices"].as_array().into_iter().flatten() {
                     println!(
-                        "{:<24} {:<10} {:<20} {:>5}",
+                        "{:<24} {:<10} {:<20} {:>5}  {}",
                         text(&d["serial"]),
                         text(&d["state"]),
                         text(&d["key_fingerprint"]),
-                        d["scans"]
+                        d["scans"],
+                        manifest_word(d)
                     );
                 }
             }
@@ -398,7 +413,34 @@ async fn device(client: &AdminClient, command: DeviceCommand) -> Result<()> {
         DeviceCommand::Reject(a) => post_decision(client, decide("reject", a)).await,
         DeviceCommand::Revoke(a) => post_decision(client, decide("revoke", a)).await,
         DeviceCommand::Reenroll(a) => post_decision(client, decide("reenroll", a)).await,
+        DeviceCommand::Import { file, reason, json } => import(client, &file, reason, json).await,
     }
+}
+
+/// How long an import may take to answer (a large manifest is one transaction).
+const IMPORT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(600);
+
+async fn import(client: &AdminClient, file: &std::path::Path, reason: String, json: bool) -> Result<()> {
+    let manifest = std::fs::read_to_string(file)
+        .with_context(|| format!("cannot read the manifest {}", file.display()))?;
+    let source = file.file_name().map(|n| n.to_string_lossy().into_owned());
+    let body = json!({"manifest": manifest, "reason": reason, "source": source});
+    let answer = client
+        .call_with_timeout(Method::POST, "/v1/manifests", Some(body), IMPORT_TIMEOUT)
+        .await?;
+    if json {
+        println!("{answer}");
+    } else {
+        println!(
+            "import {}: {} devices listed, {} newly expected, {} already scanned now listed, {} unchanged",
+            text(&answer["import_id"]),
+            answer["lines"],
+            answer["added"],
+            answer["updated"],
+            answer["unchanged"]
+        );
+    }
+    Ok(())
 }
 
 async fn post_decision(client: &AdminClient, (path, body): (String, Value)) -> Result<()> {
@@ -480,6 +522,16 @@ async fn staff(client: &AdminClient, command: StaffCommand) -> Result<()> {
             );
             Ok(())
         }
+    }
+}
+
+/// A device's manifest status in a word or two.
+fn manifest_word(d: &Value) -> String {
+    match (d["expected_from"].as_str(), d["manifest_match"].as_bool()) {
+        (None, _) => "not in any manifest".into(),
+        (Some(id), Some(true)) => format!("{id} (key matches)"),
+        (Some(id), Some(false)) => format!("{id} (KEY DIFFERS)"),
+        (Some(id), None) => format!("{id} (not scanned)"),
     }
 }
 
