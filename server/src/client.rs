@@ -104,6 +104,33 @@ impl AdminClient {
         })
     }
 
+    /// `GET path` for a large binary answer that may take up to `timeout`.
+    pub async fn get_bytes(&self, path: &str, timeout: Duration) -> Result<Vec<u8>, ServerError> {
+        let response = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .timeout(timeout)
+            .send()
+            .await
+            .map_err(|e| self.unreachable(e))?;
+        let status = response.status();
+        let bytes = response.bytes().await.map_err(client_err)?;
+        if status.is_success() {
+            return Ok(bytes.to_vec());
+        }
+        Err(ServerError::Refused {
+            status: status.as_u16(),
+            body: ErrorBody::from_answer(&bytes),
+        })
+    }
+
+    fn unreachable(&self, e: reqwest::Error) -> ServerError {
+        ServerError::Client(format!(
+            "cannot reach the server at {}: {e} (is `vouch-server serve` running?)",
+            self.base
+        ))
+    }
+
     /// Sends a request and returns the answer's text.
     pub async fn call_text(
         &self,
@@ -128,12 +155,7 @@ impl AdminClient {
         if let Some(body) = body {
             request = request.json(&body);
         }
-        let response = request.send().await.map_err(|e| {
-            ServerError::Client(format!(
-                "cannot reach the server at {}: {e} (is `vouch-server serve` running?)",
-                self.base
-            ))
-        })?;
+        let response = request.send().await.map_err(|e| self.unreachable(e))?;
         let status = response.status();
         let text = response.text().await.map_err(client_err)?;
         if status.is_success() {

@@ -66,6 +66,20 @@ enum Command {
     Audit(AuditCommand),
     /// Print the CA certificate (PEM), for devices and firmware builds.
     Ca,
+    /// Back up the running server: its data folder's files (the CA key among them when it is
+    /// a file) and a consistent snapshot of its store, taken while it serves.
+    Backup {
+        /// The backup file to write (not overwritten if it exists).
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Restore a backup into --data, which must be a new or empty folder; the file is checked
+    /// whole (format, length, SHA-256) before anything is written.
+    Restore {
+        /// The backup file.
+        #[arg(long)]
+        from: PathBuf,
+    },
 }
 
 #[derive(Args)]
@@ -223,6 +237,7 @@ fn run(cli: Cli) -> Result<()> {
             print!("{pem}");
             Ok(())
         }
+        Command::Restore { from } => restore(&from, &cli.data),
         command => vouch_server::client::block_on(admin(&cli.data, command))?,
     }
 }
@@ -338,8 +353,60 @@ async fn admin(data: &std::path::Path, command: Command) -> Result<()> {
                 )
             }
         }
-        Command::Init(_) | Command::Serve { .. } | Command::Ca => Ok(()),
+        Command::Backup { out } => backup(&client, data, &out).await,
+        Command::Init(_) | Command::Serve { .. } | Command::Ca | Command::Restore { .. } => Ok(()),
     }
+}
+
+/// How long the server may take to send its snapshot.
+const BACKUP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3600);
+
+async fn backup(client: &AdminClient, data: &std::path::Path, out: &std::path::Path) -> Result<()> {
+    if out.exists() {
+        anyhow::bail!("{} exists: give a new file name", out.display());
+    }
+    let snapshot = client.get_bytes("/v1/admin/backup", BACKUP_TIMEOUT).await?;
+    let store = vouch_server::backup::decode(&snapshot)
+        .context("the server's snapshot did not arrive whole")?;
+    let files = vouch_server::backup::data_files(data)?;
+    let backup = vouch_server::backup::Backup {
+        files,
+        buckets: store.buckets,
+    };
+    let bytes = vouch_server::backup::encode(&backup)?;
+    // A backup holds the CA key when it is a file: written 0600, never over another file.
+    vouch_server::authority::files::write_file(out, &bytes, 0o600, false)?;
+    let entries: usize = backup.buckets.iter().map(|(_, e)| e.len()).sum();
+    println!(
+        "backup written to {}: {} files, {entries} store entries, {} bytes",
+        out.display(),
+        backup.files.len(),
+        bytes.len()
+    );
+    Ok(())
+}
+
+fn restore(from: &std::path::Path, data: &std::path::Path) -> Result<()> {
+    let bytes =
+        std::fs::read(from).with_context(|| format!("cannot read the backup {}", from.display()))?;
+    let backup = vouch_server::backup::decode(&bytes)?;
+    let load = |db: &std::path::Path| {
+        let store = vouch_server::store::open(&vouch_server::store::StoreConfig::Sled {
+            dir: db.to_path_buf(),
+            commit_delay: std::time::Duration::ZERO,
+        })?;
+        store.load(&backup.buckets)
+    };
+    vouch_server::backup::restore_into(&backup, data, &load)
+        .with_context(|| format!("cannot restore into {}", data.display()))?;
+    let entries: usize = backup.buckets.iter().map(|(_, e)| e.len()).sum();
+    println!(
+        "restored {} files and {entries} store entries into {}; start it with: vouch-server --data {} serve",
+        backup.files.len(),
+        data.display(),
+        data.display()
+    );
+    Ok(())
 }
 
 fn print_invite(answer: &Value, as_json: bool) -> Result<()> {

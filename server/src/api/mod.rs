@@ -193,6 +193,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/admin/operator/rotate", post(admin::operator_rotate))
         .route("/v1/admin/audit", get(admin::audit_export))
         .route("/v1/admin/audit/verify", get(admin::audit_verify))
+        .route("/v1/admin/backup", get(admin::backup))
         .layer(DefaultBodyLimit::max(body_limit))
         .merge(records)
         .merge(manifests)

@@ -481,6 +481,56 @@ fn a_scan_of_an_expected_device_sees_the_manifest(f: Fixture) {
     assert_eq!(swapped.expected.unwrap().matched, Some(false));
 }
 
+/// A snapshot taken while changes commit holds each whole or not at all: the audit head it
+/// holds (Meta) always names the last entry it holds (Audit), whatever the timing.
+fn a_snapshot_is_consistent_while_changes_commit(f: Fixture) {
+    use crate::domain::audit::AuditHead;
+    let s = f.store.clone();
+    let writer = std::thread::spawn(move || {
+        for i in 0..200u64 {
+            s.append_audit(note("a"), i).unwrap();
+        }
+    });
+    let mut checked = 0;
+    while !writer.is_finished() || checked == 0 {
+        let dump = f.store.snapshot().unwrap();
+        let bucket = |b: Bucket| {
+            dump.iter()
+                .find(|(x, _)| *x == b)
+                .map(|(_, e)| e.clone())
+                .unwrap_or_default()
+        };
+        let entries = bucket(Bucket::Audit);
+        let head: Option<AuditHead> = bucket(Bucket::Meta)
+            .iter()
+            .find(|(k, _)| k.as_slice() == b"audit_head")
+            .map(|(_, v)| serde_json::from_slice(v).unwrap());
+        assert_eq!(head.map_or(0, |h| h.seq), entries.len() as u64, "torn snapshot");
+        checked += 1;
+    }
+    writer.join().unwrap();
+    assert!(checked > 0);
+}
+
+/// A snapshot loads into an empty store as it was, and only into an empty one.
+fn a_snapshot_loads_into_an_empty_store_only(f: Fixture) {
+    let s = f.store.as_ref();
+    let mut tech = Scanner::new(1);
+    register(s, &tech, "c").unwrap();
+    ingest(s, &[tech.record(&label("SN-1", 2))], 20);
+    let dump = s.snapshot().unwrap();
+    let copy = Fixture::memory(10);
+    copy.store.load(&dump).unwrap();
+    assert_eq!(copy.store.snapshot().unwrap(), dump);
+    assert_eq!(verify_audit(&copy.store.audit_entries().unwrap()), Ok(3));
+    assert_eq!(copy.store.device("SN-1").unwrap(), s.device("SN-1").unwrap());
+    let again = copy.store.load(&dump).unwrap_err();
+    assert!(matches!(again, ServerError::Conflict(_)), "{again}");
+    let into_same = Fixture::sled(10);
+    into_same.store.load(&dump).unwrap();
+    assert_eq!(into_same.store.snapshot().unwrap(), dump);
+}
+
 /// One `#[test]` per invariant for a backend.
 macro_rules! conformance {
     ($backend:ident, $fixture:expr) => {
@@ -540,6 +590,16 @@ macro_rules! conformance {
             #[test]
             fn a_manifest_imports_whole_once_or_not_at_all() {
                 super::a_manifest_imports_whole_once_or_not_at_all($fixture(10));
+            }
+
+            #[test]
+            fn a_snapshot_is_consistent_while_changes_commit() {
+                super::a_snapshot_is_consistent_while_changes_commit($fixture(10));
+            }
+
+            #[test]
+            fn a_snapshot_loads_into_an_empty_store_only() {
+                super::a_snapshot_loads_into_an_empty_store_only($fixture(10));
             }
 
             #[test]

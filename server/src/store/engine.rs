@@ -425,3 +425,41 @@ impl Durability for KvStore {
         self.backend.latency()
     }
 }
+
+/// Entries written per transaction when a dump is loaded (a sled transaction holds its writes
+/// in memory until it commits).
+const LOAD_CHUNK: usize = 10_000;
+
+impl BackupStore for KvStore {
+    fn snapshot(&self) -> Result<BucketDump, ServerError> {
+        self.backend.snapshot()
+    }
+
+    fn load(&self, dump: &BucketDump) -> Result<(), ServerError> {
+        for bucket in Bucket::ALL {
+            if !self.backend.values(bucket)?.is_empty() {
+                return Err(ServerError::Conflict(format!(
+                    "the store is not empty (its {} bucket holds data): a backup is loaded \
+                     only into an empty store",
+                    bucket.name()
+                )));
+            }
+        }
+        let mut last = None;
+        for (bucket, entries) in dump {
+            for chunk in entries.chunks(LOAD_CHUNK) {
+                let (_, commit) = self.transact(&[*bucket], |tx| {
+                    for (key, value) in chunk {
+                        tx.put(*bucket, key, value.clone())?;
+                    }
+                    Ok(())
+                })?;
+                last = Some(commit);
+            }
+        }
+        if let Some(commit) = last {
+            self.backend.wait(commit)?;
+        }
+        Ok(())
+    }
+}

@@ -33,7 +33,7 @@ use std::time::Duration;
 
 use vouch_protocol::SignedScanRecord;
 
-pub use backend::{Backend, Bucket, Latency, TxError, TxResult, Txn};
+pub use backend::{Backend, Bucket, BucketDump, Latency, TxError, TxResult, Txn};
 pub use engine::KvStore;
 
 pub use crate::domain::{
@@ -217,7 +217,22 @@ pub trait Durability: Send + Sync {
     fn latency(&self) -> Latency;
 }
 
-/// Everything the server needs from storage.
-pub trait Store: DeviceStore + StaffStore + EnrollmentStore + AuditStore + Durability {}
+/// Backup and restore through the store contract (docs/SECURITY.md, "Backups").
+pub trait BackupStore: Send + Sync {
+    /// Every bucket as of one moment between transactions ([`Backend::snapshot`]): every
+    /// change durable before the call is in it.
+    fn snapshot(&self) -> Result<BucketDump, ServerError>;
+    /// Loads `dump` into this store, which must be empty (`Conflict` otherwise), durably.
+    fn load(&self, dump: &BucketDump) -> Result<(), ServerError>;
+}
 
-impl<T: DeviceStore + StaffStore + EnrollmentStore + AuditStore + Durability> Store for T {}
+/// Everything the server needs from storage.
+pub trait Store:
+    DeviceStore + StaffStore + EnrollmentStore + AuditStore + Durability + BackupStore
+{
+}
+
+impl<T: DeviceStore + StaffStore + EnrollmentStore + AuditStore + Durability + BackupStore> Store
+    for T
+{
+}
