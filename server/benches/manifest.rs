@@ -28,7 +28,13 @@ fn main() {
     for i in 0..lines {
         let key = SigningKey::random(&mut rand_core::OsRng);
         let key = hex(&public_key_of(&key).to_sec1_compressed());
-        writeln!(csv, "SN-{i:08},ACME-T1,{key},B{},PO-{}", i / 1000, i / 10_000).unwrap();
+        writeln!(
+            csv,
+            "SN-{i:08},ACME-T1,{key},B{},PO-{}",
+            i / 1000,
+            i / 10_000
+        )
+        .unwrap();
     }
     let file = dir.path().join("manifest.csv");
     std::fs::write(&file, &csv).unwrap();

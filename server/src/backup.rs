@@ -169,7 +169,9 @@ fn verified_body(bytes: &[u8]) -> Result<&[u8], ServerError> {
         if !bytes.is_empty() && MAGIC.as_bytes().starts_with(bytes) {
             return Err(truncated());
         }
-        return Err(refused("it is not a Vouch backup (no VOUCH-BACKUP line first)"));
+        return Err(refused(
+            "it is not a Vouch backup (no VOUCH-BACKUP line first)",
+        ));
     };
     let first = String::from_utf8_lossy(&bytes[..first_end]);
     if first != MAGIC {
@@ -178,7 +180,9 @@ fn verified_body(bytes: &[u8]) -> Result<&[u8], ServerError> {
                 "it is of format version {version}; this vouch-server reads version 1"
             )));
         }
-        return Err(refused("it is not a Vouch backup (no VOUCH-BACKUP line first)"));
+        return Err(refused(
+            "it is not a Vouch backup (no VOUCH-BACKUP line first)",
+        ));
     }
     let without_newline = bytes.strip_suffix(b"\n").ok_or_else(truncated)?;
     let last_start = without_newline
@@ -202,7 +206,11 @@ fn verified_body(bytes: &[u8]) -> Result<&[u8], ServerError> {
             "its SHA-256 does not match its end line: it was altered or damaged",
         ));
     }
-    let lines = body.iter().filter(|&&b| b == b'\n').count().saturating_sub(1);
+    let lines = body
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count()
+        .saturating_sub(1);
     if end.lines != lines as u64 {
         return Err(refused(format!(
             "it holds {lines} lines, its end line says {}",
@@ -245,8 +253,8 @@ fn collect(root: &Path, dir: &Path, out: &mut Vec<DataFile>) -> Result<(), Serve
         if left_out(&relative) {
             continue;
         }
-        let meta = std::fs::symlink_metadata(&path)
-            .map_err(|e| ServerError::io("reading", &path, e))?;
+        let meta =
+            std::fs::symlink_metadata(&path).map_err(|e| ServerError::io("reading", &path, e))?;
         if meta.is_dir() {
             collect(root, &path, out)?;
         } else if meta.is_file() {
@@ -262,9 +270,9 @@ fn collect(root: &Path, dir: &Path, out: &mut Vec<DataFile>) -> Result<(), Serve
 }
 
 fn relative_name(root: &Path, path: &Path) -> Result<String, ServerError> {
-    let relative = path
-        .strip_prefix(root)
-        .map_err(|_| ServerError::Storage(format!("{} is outside the data folder", path.display())))?;
+    let relative = path.strip_prefix(root).map_err(|_| {
+        ServerError::Storage(format!("{} is outside the data folder", path.display()))
+    })?;
     let parts: Vec<String> = relative
         .components()
         .map(|c| c.as_os_str().to_string_lossy().into_owned())
@@ -291,6 +299,63 @@ pub fn staging_dir(target: &Path) -> PathBuf {
     target.with_file_name(format!(".{name}.restoring-{}", std::process::id()))
 }
 
+/// Restores `backup` into `target`, which must be missing or an empty folder: everything is
+/// written into a folder beside it first and moved into place at the end, so a failure leaves
+/// `target` as it was. `load` fills the store in the staging folder's `db`.
+pub fn restore_into(
+    backup: &Backup,
+    target: &Path,
+    load: &dyn Fn(&Path) -> Result<(), ServerError>,
+) -> Result<(), ServerError> {
+    refuse_non_empty(target)?;
+    let staging = staging_dir(target);
+    let result = write_staging(backup, &staging, load).and_then(|()| {
+        std::fs::rename(&staging, target)
+            .map_err(|e| ServerError::io("moving into place", target, e))
+    });
+    if result.is_err() {
+        let _ = std::fs::remove_dir_all(&staging);
+    }
+    result?;
+    if let Some(parent) = target.parent().filter(|p| !p.as_os_str().is_empty()) {
+        crate::authority::files::sync_dir(parent)?;
+    }
+    Ok(())
+}
+
+fn refuse_non_empty(target: &Path) -> Result<(), ServerError> {
+    match std::fs::read_dir(target) {
+        Ok(mut entries) => {
+            if entries.next().is_some() {
+                return Err(ServerError::Conflict(format!(
+                    "{} is not empty: a backup is restored only into an empty or new folder",
+                    target.display()
+                )));
+            }
+            Ok(())
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(ServerError::io("reading", target, e)),
+    }
+}
+
+fn write_staging(
+    backup: &Backup,
+    staging: &Path,
+    load: &dyn Fn(&Path) -> Result<(), ServerError>,
+) -> Result<(), ServerError> {
+    std::fs::create_dir(staging).map_err(|e| ServerError::io("creating", staging, e))?;
+    for file in &backup.files {
+        let path = staging.join(&file.path);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| ServerError::io("creating", parent, e))?;
+        }
+        crate::authority::files::write_file(&path, &file.data, file.mode, false)?;
+    }
+    load(&staging.join("db"))?;
+    crate::authority::files::sync_dir(staging)
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -305,7 +370,10 @@ mod tests {
             }],
             buckets: vec![
                 (Bucket::Devices, vec![(b"SN-1".to_vec(), b"{}".to_vec())]),
-                (Bucket::Audit, vec![(vec![0, 0, 0, 1], b"{\"a\":1}".to_vec())]),
+                (
+                    Bucket::Audit,
+                    vec![(vec![0, 0, 0, 1], b"{\"a\":1}".to_vec())],
+                ),
             ],
         }
     }
@@ -363,60 +431,4 @@ mod tests {
         assert!(left_out("db") && left_out("db/conf") && left_out("server.addr"));
         assert!(!left_out("dbx") && !left_out("ca/ca.pem"));
     }
-}
-
-/// Restores `backup` into `target`, which must be missing or an empty folder: everything is
-/// written into a folder beside it first and moved into place at the end, so a failure leaves
-/// `target` as it was. `load` fills the store in the staging folder's `db`.
-pub fn restore_into(
-    backup: &Backup,
-    target: &Path,
-    load: &dyn Fn(&Path) -> Result<(), ServerError>,
-) -> Result<(), ServerError> {
-    refuse_non_empty(target)?;
-    let staging = staging_dir(target);
-    let result = write_staging(backup, &staging, load).and_then(|()| {
-        std::fs::rename(&staging, target).map_err(|e| ServerError::io("moving into place", target, e))
-    });
-    if result.is_err() {
-        let _ = std::fs::remove_dir_all(&staging);
-    }
-    result?;
-    if let Some(parent) = target.parent().filter(|p| !p.as_os_str().is_empty()) {
-        crate::authority::files::sync_dir(parent)?;
-    }
-    Ok(())
-}
-
-fn refuse_non_empty(target: &Path) -> Result<(), ServerError> {
-    match std::fs::read_dir(target) {
-        Ok(mut entries) => {
-            if entries.next().is_some() {
-                return Err(ServerError::Conflict(format!(
-                    "{} is not empty: a backup is restored only into an empty or new folder",
-                    target.display()
-                )));
-            }
-            Ok(())
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(ServerError::io("reading", target, e)),
-    }
-}
-
-fn write_staging(
-    backup: &Backup,
-    staging: &Path,
-    load: &dyn Fn(&Path) -> Result<(), ServerError>,
-) -> Result<(), ServerError> {
-    std::fs::create_dir(staging).map_err(|e| ServerError::io("creating", staging, e))?;
-    for file in &backup.files {
-        let path = staging.join(&file.path);
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).map_err(|e| ServerError::io("creating", parent, e))?;
-        }
-        crate::authority::files::write_file(&path, &file.data, file.mode, false)?;
-    }
-    load(&staging.join("db"))?;
-    crate::authority::files::sync_dir(staging)
 }

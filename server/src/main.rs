@@ -387,8 +387,8 @@ async fn backup(client: &AdminClient, data: &std::path::Path, out: &std::path::P
 }
 
 fn restore(from: &std::path::Path, data: &std::path::Path) -> Result<()> {
-    let bytes =
-        std::fs::read(from).with_context(|| format!("cannot read the backup {}", from.display()))?;
+    let bytes = std::fs::read(from)
+        .with_context(|| format!("cannot read the backup {}", from.display()))?;
     let backup = vouch_server::backup::decode(&bytes)?;
     let load = |db: &std::path::Path| {
         let store = vouch_server::store::open(&vouch_server::store::StoreConfig::Sled {
@@ -487,7 +487,12 @@ async fn device(client: &AdminClient, command: DeviceCommand) -> Result<()> {
 /// How long an import may take to answer (a large manifest is one transaction).
 const IMPORT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(600);
 
-async fn import(client: &AdminClient, file: &std::path::Path, reason: String, json: bool) -> Result<()> {
+async fn import(
+    client: &AdminClient,
+    file: &std::path::Path,
+    reason: String,
+    json: bool,
+) -> Result<()> {
     let manifest = std::fs::read_to_string(file)
         .with_context(|| format!("cannot read the manifest {}", file.display()))?;
     let source = file.file_name().map(|n| n.to_string_lossy().into_owned());

@@ -25,7 +25,13 @@ enum Told {
 type Log = Arc<Mutex<Vec<(Instant, Told)>>>;
 
 /// Scans devices one after another, enrolling every `enroll_every`th, until `stop`.
-async fn load(server: Arc<Server>, name: &str, enroll_every: usize, log: Log, stop: Arc<AtomicBool>) {
+async fn load(
+    server: Arc<Server>,
+    name: &str,
+    enroll_every: usize,
+    log: Log,
+    stop: Arc<AtomicBool>,
+) {
     let mut tech = register_with(&server, "technician", name, &["--trusted"]).await;
     let mut i = 0;
     while !stop.load(Ordering::Relaxed) {
@@ -34,11 +40,15 @@ async fn load(server: Arc<Server>, name: &str, enroll_every: usize, log: Log, st
         assert_eq!(status, 200, "{answer}");
         assert_eq!(answer["results"][0]["outcome"], "accepted", "{answer}");
         let serial = device.serial().to_string();
-        log.lock().unwrap().push((Instant::now(), Told::Scanned(serial.clone())));
+        log.lock()
+            .unwrap()
+            .push((Instant::now(), Told::Scanned(serial.clone())));
         if i % enroll_every == 0 {
             let (status, body, _) = enroll(&server, &device, &EnrollOptions::default()).await;
             assert_eq!(status, 200, "{body}");
-            log.lock().unwrap().push((Instant::now(), Told::Enrolled(serial)));
+            log.lock()
+                .unwrap()
+                .push((Instant::now(), Told::Enrolled(serial)));
         }
         i += 1;
     }
@@ -46,7 +56,10 @@ async fn load(server: Arc<Server>, name: &str, enroll_every: usize, log: Log, st
 
 fn start() -> Server {
     Server::start_with_config(&[
-        ("auto_approve_trusted = false", "auto_approve_trusted = true"),
+        (
+            "auto_approve_trusted = false",
+            "auto_approve_trusted = true",
+        ),
         (
             "rate_per_address_per_minute = 120",
             "rate_per_address_per_minute = 100000",
@@ -102,18 +115,34 @@ async fn a_backup_taken_under_load_restores_everything_acknowledged_before_it() 
         .filter(|(at, _)| *at < began)
         .map(|(_, t)| t.clone())
         .collect();
-    let during = told.iter().filter(|(at, _)| *at >= began && *at < finished).count();
-    println!("{} changes told before the backup, {during} while it ran", before.len());
+    let during = told
+        .iter()
+        .filter(|(at, _)| *at >= began && *at < finished)
+        .count();
+    println!(
+        "{} changes told before the backup, {during} while it ran",
+        before.len()
+    );
     assert!(before.iter().any(|t| matches!(t, Told::Enrolled(_))));
 
     // Restore into a new folder (an empty one: the temporary folder).
     let restored = tempfile::tempdir().unwrap();
     let target = restored.path().to_str().unwrap().to_string();
     let out = std::process::Command::new(bin())
-        .args(["--data", &target, "restore", "--from", file.to_str().unwrap()])
+        .args([
+            "--data",
+            &target,
+            "restore",
+            "--from",
+            file.to_str().unwrap(),
+        ])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let again = Server::serve(restored);
     let verify = again.admin_ok(&["audit", "verify"]);
     assert!(verify.contains("hash chain intact"), "{verify}");
@@ -125,7 +154,10 @@ async fn a_backup_taken_under_load_restores_everything_acknowledged_before_it() 
                 "{serial} was acknowledged before the backup and is missing"
             ),
             Told::Enrolled(serial) => {
-                let d = listed.iter().find(|d| d["serial"] == serial.as_str()).unwrap();
+                let d = listed
+                    .iter()
+                    .find(|d| d["serial"] == serial.as_str())
+                    .unwrap();
                 assert_eq!(d["state"], "enrolled", "{serial}: {d}");
             }
         }
@@ -141,7 +173,13 @@ async fn a_backup_taken_under_load_restores_everything_acknowledged_before_it() 
 
 fn restore(from: &std::path::Path, into: &std::path::Path) -> std::process::Output {
     std::process::Command::new(bin())
-        .args(["--data", into.to_str().unwrap(), "restore", "--from", from.to_str().unwrap()])
+        .args([
+            "--data",
+            into.to_str().unwrap(),
+            "restore",
+            "--from",
+            from.to_str().unwrap(),
+        ])
         .output()
         .unwrap()
 }
@@ -153,11 +191,18 @@ async fn truncated_altered_or_misplaced_restores_are_refused() {
     let file = dir.path().join("b");
     server.admin_ok(&["backup", "--out", file.to_str().unwrap()]);
     let exists = server.admin(&["backup", "--out", file.to_str().unwrap()]);
-    assert!(!exists.status.success(), "a backup is never written over a file");
+    assert!(
+        !exists.status.success(),
+        "a backup is never written over a file"
+    );
     let bytes = std::fs::read(&file).unwrap();
 
     let cases: [(&str, Vec<u8>, &str); 3] = [
-        ("truncated", bytes[..bytes.len() * 2 / 3].to_vec(), "truncated"),
+        (
+            "truncated",
+            bytes[..bytes.len() * 2 / 3].to_vec(),
+            "truncated",
+        ),
         (
             "altered",
             {
@@ -188,22 +233,43 @@ async fn truncated_altered_or_misplaced_restores_are_refused() {
     let out = restore(&file, &full);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("not empty"));
-    assert_eq!(std::fs::read_to_string(full.join("keep.txt")).unwrap(), "mine");
+    assert_eq!(
+        std::fs::read_to_string(full.join("keep.txt")).unwrap(),
+        "mine"
+    );
 
     // The good file restores into a new folder, the CA key 0600 as it was.
     let fresh = dir.path().join("fresh");
     let out = restore(&file, &fresh);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(fresh.join("ca/ca.key.pem")).unwrap().permissions().mode();
+        let mode = std::fs::metadata(fresh.join("ca/ca.key.pem"))
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o600);
     }
     assert!(!fresh.join("server.addr").exists());
 
     // Only the operator may take a snapshot: not even a supervisor.
     let sup = register(&server, "supervisor", "Sue").await;
-    let (status, body) = call(&sup.client, &server, reqwest::Method::GET, "/v1/admin/backup", None).await;
-    assert_eq!((status, body["code"].as_str()), (403, Some("forbidden")), "{body}");
+    let (status, body) = call(
+        &sup.client,
+        &server,
+        reqwest::Method::GET,
+        "/v1/admin/backup",
+        None,
+    )
+    .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (403, Some("forbidden")),
+        "{body}"
+    );
 }

@@ -83,7 +83,11 @@ async fn an_imported_manifest_marks_matching_conflicting_and_unlisted_scans() {
 
     // An expected device has not been vouched for: it may not enroll.
     let (status, body, _) = enroll(&server, &listed, &EnrollOptions::default()).await;
-    assert_eq!((status, body["code"].as_str()), (403, Some("refused")), "{body}");
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (403, Some("refused")),
+        "{body}"
+    );
 
     let mut tech = register(&server, "technician", "Tess").await;
     for device in [&listed, &swapped, &unlisted] {
@@ -98,10 +102,17 @@ async fn an_imported_manifest_marks_matching_conflicting_and_unlisted_scans() {
     assert_eq!(conflict["expected_from"], import_id);
     assert_eq!(conflict["manifest_match"], false);
     let shown = device_json(&server, "SN-SWAPPED");
-    assert_eq!(shown["device"]["key"], key_hex(&swapped), "the scanned key is vouched");
+    assert_eq!(
+        shown["device"]["key"],
+        key_hex(&swapped),
+        "the scanned key is vouched"
+    );
     assert_eq!(shown["device"]["other_keys"][0], key_hex(&factory_key));
     let stray = summary(&server, "scanned", "SN-UNLISTED");
-    assert!(stray["expected_from"].is_null(), "not in any manifest: {stray}");
+    assert!(
+        stray["expected_from"].is_null(),
+        "not in any manifest: {stray}"
+    );
     let listing = server.admin_ok(&["device", "list"]);
     assert!(listing.contains("not in any manifest"), "{listing}");
     assert!(listing.contains("KEY DIFFERS"), "{listing}");
@@ -146,11 +157,7 @@ async fn policy_approves_a_matching_scan_and_refuses_an_unlisted_serial() {
     let dir = tempfile::tempdir().unwrap();
     let listed = Device::new("SN-OK");
     let stray = Device::new("SN-STRAY");
-    let file = write(
-        dir.path(),
-        "m.csv",
-        &format!("label\n{}\n", listed.text()),
-    );
+    let file = write(dir.path(), "m.csv", &format!("label\n{}\n", listed.text()));
     server.admin_ok(&["device", "import", &file, "--reason", "batch 9"]);
     let mut tech = register(&server, "technician", "Tess").await;
     tech.scan_and_upload(&server, &listed.text()).await;
@@ -158,5 +165,29 @@ async fn policy_approves_a_matching_scan_and_refuses_an_unlisted_serial() {
     summary(&server, "approved", "SN-OK");
     summary(&server, "rejected", "SN-STRAY");
     let (status, body, _) = enroll(&server, &listed, &EnrollOptions::default()).await;
-    assert_eq!(status, 200, "an approved-by-manifest device enrolls: {body}");
+    assert_eq!(
+        status, 200,
+        "an approved-by-manifest device enrolls: {body}"
+    );
+}
+
+#[test]
+fn a_manifest_over_the_size_limit_is_refused() {
+    let server = Server::start_with_config(&[(
+        "max_manifest_bytes = 67108864",
+        "max_manifest_bytes = 2000",
+    )]);
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = String::from("serial,key\n");
+    for i in 0..40 {
+        text.push_str(&format!("SN-{i},{}\n", key_hex(&Device::new("X"))));
+    }
+    assert!(text.len() > 2000);
+    let file = write(dir.path(), "big.csv", &text);
+    let out = server.admin(&["device", "import", &file, "--reason", "too big"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("body_too_large"), "{stderr}");
+    let expected = server.admin_ok(&["device", "list", "--state", "expected", "--json"]);
+    assert!(!expected.contains("SN-0"), "{expected}");
 }

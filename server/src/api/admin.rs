@@ -245,7 +245,12 @@ pub async fn backup(
             files: vec![],
             buckets,
         })?;
-        tracing::info!(entries, bytes = bytes.len(), ms = started.elapsed().as_millis() as u64, "store snapshot taken for a backup");
+        tracing::info!(
+            entries,
+            bytes = bytes.len(),
+            ms = started.elapsed().as_millis() as u64,
+            "store snapshot taken for a backup"
+        );
         Ok(([(header::CONTENT_TYPE, "application/x-ndjson")], bytes))
     })
     .await

@@ -166,7 +166,9 @@ pub fn router(state: Arc<AppState>) -> Router {
         .layer(DefaultBodyLimit::max(body_limit.saturating_mul(8)));
     let manifests = Router::new()
         .route("/v1/manifests", post(review::import))
-        .layer(DefaultBodyLimit::max(state.config.limits.max_manifest_bytes));
+        .layer(DefaultBodyLimit::max(
+            state.config.limits.max_manifest_bytes,
+        ));
     Router::new()
         .route("/healthz", get(public::healthz))
         .route("/metrics", get(public::metrics))

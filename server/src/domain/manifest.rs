@@ -316,7 +316,10 @@ fn csv_header(no: usize, line: &str) -> Result<Vec<Column>, ManifestError> {
             }
         };
         if columns.contains(&column) {
-            return Err(ManifestError::at(no, format!("column {name:?} named twice")));
+            return Err(ManifestError::at(
+                no,
+                format!("column {name:?} named twice"),
+            ));
         }
         columns.push(column);
     }
@@ -553,9 +556,12 @@ pub fn plan_import(
                 }
                 None => {
                     counts.updated += 1;
-                    writes
-                        .devices
-                        .push(listed_after_scan(device, expectation, &meta.actor, now_ms));
+                    writes.devices.push(listed_after_scan(
+                        device,
+                        expectation,
+                        &meta.actor,
+                        now_ms,
+                    ));
                 }
             },
         }
@@ -721,17 +727,52 @@ mod tests {
     fn a_bad_line_is_named() {
         let good = format!("SN-1,{}", key_hex(1));
         let cases = [
-            (format!("serial,key\n{good}\nSN-2,nothex\n"), 3, "not a P-256"),
-            (format!("serial,key\n{good}\n../x,{}\n", key_hex(2)), 3, "serial"),
+            (
+                format!("serial,key\n{good}\nSN-2,nothex\n"),
+                3,
+                "not a P-256",
+            ),
+            (
+                format!("serial,key\n{good}\n../x,{}\n", key_hex(2)),
+                3,
+                "serial",
+            ),
             (format!("serial,key\n{good}\nSN-2\n"), 3, "1 fields"),
-            (format!("serial,key\n{good}\nSN-1,{}\n", key_hex(2)), 3, "listed again"),
-            (format!("serial,key\n{good}\nSN-2,{}\n", key_hex(1)), 3, "also listed"),
-            (format!("serial,key\n\"SN-1,{}\n", key_hex(1)), 2, "not closed"),
+            (
+                format!("serial,key\n{good}\nSN-1,{}\n", key_hex(2)),
+                3,
+                "listed again",
+            ),
+            (
+                format!("serial,key\n{good}\nSN-2,{}\n", key_hex(1)),
+                3,
+                "also listed",
+            ),
+            (
+                format!("serial,key\n\"SN-1,{}\n", key_hex(1)),
+                2,
+                "not closed",
+            ),
             ("serial,colour\n".to_string(), 1, "unknown column"),
             ("serial,model\nSN-1,M\n".to_string(), 1, "neither a key"),
-            ("{\"serial\":\"SN-1\",\"keys\":\"x\"}\n".to_string(), 1, "not a manifest object"),
-            (format!("{{\"serial\":\"SN-1\",\"key\":\"{}\"}}\n{{\"serial\":1}}\n", key_hex(1)), 2, "not a manifest object"),
-            (format!("serial,key,batch\nSN-1,{},{}\n", key_hex(1), "b".repeat(65)), 2, "batch"),
+            (
+                "{\"serial\":\"SN-1\",\"keys\":\"x\"}\n".to_string(),
+                1,
+                "not a manifest object",
+            ),
+            (
+                format!(
+                    "{{\"serial\":\"SN-1\",\"key\":\"{}\"}}\n{{\"serial\":1}}\n",
+                    key_hex(1)
+                ),
+                2,
+                "not a manifest object",
+            ),
+            (
+                format!("serial,key,batch\nSN-1,{},{}\n", key_hex(1), "b".repeat(65)),
+                2,
+                "batch",
+            ),
         ];
         for (text, line, words) in cases {
             let e = parse_manifest(&text).unwrap_err();
@@ -769,7 +810,10 @@ mod tests {
     #[test]
     fn another_import_with_other_data_for_an_expected_serial_is_refused() {
         let entries = parse_manifest(&format!("serial,key\nSN-1,{}\n", key_hex(1))).unwrap();
-        let stored = plan_import(&entries, &[None], &meta(), 5).unwrap().writes.devices;
+        let stored = plan_import(&entries, &[None], &meta(), 5)
+            .unwrap()
+            .writes
+            .devices;
         let other = parse_manifest(&format!("serial,key\nSN-1,{}\n", key_hex(2))).unwrap();
         let e = plan_import(&other, &[stored.into_iter().next()], &meta(), 6).unwrap_err();
         assert_eq!(e.line, Some(2));

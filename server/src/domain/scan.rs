@@ -195,9 +195,19 @@ fn apply_first_scan_policy(
         d.note(now_ms, event, "policy", Some(why.into()));
     };
     if let Some(import) = device.expected.as_ref().map(|e| e.import_id.clone()) {
-        device.note(now_ms, "manifest_matched", "server", Some(format!("import {import}")));
+        device.note(
+            now_ms,
+            "manifest_matched",
+            "server",
+            Some(format!("import {import}")),
+        );
         if policy.approve_on_manifest_match {
-            return by_policy(device, DeviceState::Approved, "approved", "matches the manifest");
+            return by_policy(
+                device,
+                DeviceState::Approved,
+                "approved",
+                "matches the manifest",
+            );
         }
     } else {
         match policy.unlisted {
@@ -430,8 +440,10 @@ mod tests {
     /// The device a manifest line for `serial` with `key(n)` makes.
     fn expected(serial: &str, n: u8) -> Device {
         use crate::domain::manifest::{parse_manifest, plan_import, ImportMeta};
-        let key = hex(&vouch_protocol::key::public_key_of(&crate::domain::testing::key(n))
-            .to_sec1_compressed());
+        let key = hex(
+            &vouch_protocol::key::public_key_of(&crate::domain::testing::key(n))
+                .to_sec1_compressed(),
+        );
         let entries = parse_manifest(&format!("serial,key\n{serial},{key}\n")).unwrap();
         let meta = ImportMeta {
             id: "m-1".into(),
@@ -440,7 +452,11 @@ mod tests {
             actor: "operator".into(),
             reason: "r".into(),
         };
-        plan_import(&entries, &[None], &meta, 1).unwrap().writes.devices[0].clone()
+        plan_import(&entries, &[None], &meta, 1)
+            .unwrap()
+            .writes
+            .devices[0]
+            .clone()
     }
 
     fn scan_of(device: Option<Device>, label_seed: u8, policy: ScanPolicy) -> Planned<ScanOutcome> {
@@ -492,7 +508,10 @@ mod tests {
         let allowed = &accepted(&scan_of(None, 2, with(UnlistedPolicy::Allowed)))[0];
         assert_eq!(allowed.state, DeviceState::Scanned);
         assert!(allowed.expected.is_none());
-        assert!(!allowed.timeline.iter().any(|t| t.event == "not_in_manifest"));
+        assert!(!allowed
+            .timeline
+            .iter()
+            .any(|t| t.event == "not_in_manifest"));
         let flagged = &accepted(&scan_of(None, 2, with(UnlistedPolicy::Flagged)))[0];
         assert_eq!(flagged.state, DeviceState::Scanned);
         assert_eq!(flagged.timeline.last().unwrap().event, "not_in_manifest");
@@ -502,10 +521,27 @@ mod tests {
         trusted.auto_approve_trusted = true;
         let mut tech = Scanner::new(1);
         let member = tech.member(true);
-        let d = &accepted(&ingest(&tech.record(&label("SN-1", 2)), &view(&member), trusted, 5))[0];
-        assert_eq!(d.state, DeviceState::Scanned, "flagged is never approved by policy");
-        let expected_match = &accepted(&scan_of(Some(expected("SN-1", 2)), 2, with(UnlistedPolicy::Refused)))[0];
-        assert_eq!(expected_match.state, DeviceState::Scanned, "a listed serial is not refused");
+        let d = &accepted(&ingest(
+            &tech.record(&label("SN-1", 2)),
+            &view(&member),
+            trusted,
+            5,
+        ))[0];
+        assert_eq!(
+            d.state,
+            DeviceState::Scanned,
+            "flagged is never approved by policy"
+        );
+        let expected_match = &accepted(&scan_of(
+            Some(expected("SN-1", 2)),
+            2,
+            with(UnlistedPolicy::Refused),
+        ))[0];
+        assert_eq!(
+            expected_match.state,
+            DeviceState::Scanned,
+            "a listed serial is not refused"
+        );
     }
 
     #[test]

@@ -431,7 +431,8 @@ fn import_manifest(s: &dyn Store, text: &str, now: u64) -> Result<ImportCounts, 
     };
     let serials: Vec<String> = entries.iter().map(|e| e.serial.clone()).collect();
     s.import_devices(&serials, &|stored| {
-        plan_import(&entries, stored, &meta, now).map_err(|e| ServerError::BadRequest(e.to_string()))
+        plan_import(&entries, stored, &meta, now)
+            .map_err(|e| ServerError::BadRequest(e.to_string()))
     })
 }
 
@@ -448,7 +449,10 @@ fn a_manifest_imports_whole_once_or_not_at_all(f: Fixture) {
     assert_eq!((first.added, first.unchanged), (2, 0));
     let id = crate::domain::manifest::import_id(&text);
     assert_eq!(s.import(&id).unwrap().unwrap().added, 2);
-    assert_eq!(s.device("SN-1").unwrap().unwrap().state, DeviceState::Expected);
+    assert_eq!(
+        s.device("SN-1").unwrap().unwrap().state,
+        DeviceState::Expected
+    );
     assert_eq!(audit_len(s), 1);
     let again = import_manifest(s, &text, 6).unwrap();
     assert_eq!((again.added, again.unchanged), (0, 2));
@@ -458,7 +462,11 @@ fn a_manifest_imports_whole_once_or_not_at_all(f: Fixture) {
     let clash = format!("serial,key\nSN-3,{}\nSN-1,{}\n", key_hex(4), key_hex(5));
     let refused = import_manifest(s, &clash, 7).unwrap_err();
     assert!(refused.to_string().contains("line 3"), "{refused}");
-    assert_eq!(s.device("SN-3").unwrap(), None, "nothing of a refused import");
+    assert_eq!(
+        s.device("SN-3").unwrap(),
+        None,
+        "nothing of a refused import"
+    );
     assert_eq!(audit_len(s), 1);
 }
 
@@ -470,7 +478,10 @@ fn a_scan_of_an_expected_device_sees_the_manifest(f: Fixture) {
     register(s, &tech, "c").unwrap();
     ingest(
         s,
-        &[tech.record(&label("SN-1", 2)), tech.record(&label("SN-2", 9))],
+        &[
+            tech.record(&label("SN-1", 2)),
+            tech.record(&label("SN-2", 9)),
+        ],
         20,
     );
     let matching = s.device("SN-1").unwrap().unwrap();
@@ -505,7 +516,11 @@ fn a_snapshot_is_consistent_while_changes_commit(f: Fixture) {
             .iter()
             .find(|(k, _)| k.as_slice() == b"audit_head")
             .map(|(_, v)| serde_json::from_slice(v).unwrap());
-        assert_eq!(head.map_or(0, |h| h.seq), entries.len() as u64, "torn snapshot");
+        assert_eq!(
+            head.map_or(0, |h| h.seq),
+            entries.len() as u64,
+            "torn snapshot"
+        );
         checked += 1;
     }
     writer.join().unwrap();
@@ -523,7 +538,10 @@ fn a_snapshot_loads_into_an_empty_store_only(f: Fixture) {
     copy.store.load(&dump).unwrap();
     assert_eq!(copy.store.snapshot().unwrap(), dump);
     assert_eq!(verify_audit(&copy.store.audit_entries().unwrap()), Ok(3));
-    assert_eq!(copy.store.device("SN-1").unwrap(), s.device("SN-1").unwrap());
+    assert_eq!(
+        copy.store.device("SN-1").unwrap(),
+        s.device("SN-1").unwrap()
+    );
     let again = copy.store.load(&dump).unwrap_err();
     assert!(matches!(again, ServerError::Conflict(_)), "{again}");
     let into_same = Fixture::sled(10);

@@ -25,7 +25,12 @@ const INGEST: [Bucket; 6] = [
     Bucket::Meta,
 ];
 /// Every bucket a manifest import may touch.
-const IMPORT: [Bucket; 4] = [Bucket::Devices, Bucket::Imports, Bucket::Audit, Bucket::Meta];
+const IMPORT: [Bucket; 4] = [
+    Bucket::Devices,
+    Bucket::Imports,
+    Bucket::Audit,
+    Bucket::Meta,
+];
 /// Every bucket a change to a staff member may touch.
 const STAFF_CHANGE: [Bucket; 4] = [Bucket::Staff, Bucket::Certs, Bucket::Audit, Bucket::Meta];
 
