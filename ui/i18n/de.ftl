@@ -107,3 +107,7 @@ manual-reads-correctly = Das Etikett ist korrekt.
 manual-type-line = Tippen Sie die Zeile unter dem Code ein, mit einfachen Leerzeichen.
 manual-group-bad = Gruppe { $n } („{ $token }“) passt nicht zu ihrem Prüfzeichen: Suchen Sie darin einen Tippfehler.
 manual-groups-typed = { $ok } von { $groups } Schlüsselgruppen getippt, bisher alle korrekt.
+review-manifest-none = In keinem Manifest
+review-manifest-expected = Erwartet: Manifest { $import }
+review-manifest-match = Manifest { $import }: Schlüssel stimmt
+review-manifest-differs = Manifest { $import }: Schlüssel weicht ab

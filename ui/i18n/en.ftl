@@ -107,3 +107,7 @@ manual-reads-correctly = The label reads correctly.
 manual-type-line = Type the line printed under the code, with single spaces.
 manual-group-bad = Group { $n } (“{ $token }”) does not match its check character: look for a typo in it.
 manual-groups-typed = { $ok } of { $groups } key groups typed, all correct so far.
+review-manifest-none = Not in any manifest
+review-manifest-expected = Expected: manifest { $import }
+review-manifest-match = Manifest { $import }: key matches
+review-manifest-differs = Manifest { $import }: key differs

@@ -11,6 +11,7 @@ use crate::hooks::{
 };
 use vouch_protocol::wire::DeviceState;
 
+use crate::i18n::{t, tf};
 use crate::ipc::{Device, DeviceDetail, DeviceSummary, ScanEvidence, TimelineEvent, Whoami};
 use crate::{time, words};
 
@@ -179,6 +180,10 @@ fn device_list(
                                 <span class={classes!("badge", d.state.as_str())}>
                                     { words::device_state(d.state) }
                                 </span>
+                                <span class={classes!("muted", "manifest", (d.manifest_match == Some(false)).then_some("bad"))}
+                                      id={format!("manifest-{}", d.serial)}>
+                                    { manifest_line(d) }
+                                </span>
                             </button>
                         </li>
                     }
@@ -187,6 +192,19 @@ fn device_list(
         },
     };
     html! { <section class="card device-list">{ body }</section> }
+}
+
+/// Whether a manifest listed the device, which import, and whether its key matched.
+fn manifest_line(d: &DeviceSummary) -> String {
+    let Some(import) = d.expected_from.clone() else {
+        return t("review-manifest-none");
+    };
+    let id = match d.manifest_match {
+        None => "review-manifest-expected",
+        Some(true) => "review-manifest-match",
+        Some(false) => "review-manifest-differs",
+    };
+    tf(id, &[("import", import.into())])
 }
 
 /// Properties of [`DeviceView`].
