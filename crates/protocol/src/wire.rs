@@ -106,7 +106,7 @@ error_codes! {
     BadCsr = "bad_csr" => Some(400);
     /// `413`: more records than one upload may hold.
     BatchTooLarge = "batch_too_large" => Some(413);
-    /// `400`: not one of the six device states.
+    /// `400`: not one of the seven device states.
     BadState = "bad_state" => Some(400);
     /// `400`: not a valid serial (the serial rule).
     BadSerial = "bad_serial" => Some(400);
