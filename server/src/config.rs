@@ -32,6 +32,18 @@ rate_per_address_per_minute = 120
 # Challenge and completion requests allowed per serial per minute.
 rate_per_serial_per_minute = 12
 
+[est]
+# The EST front door (RFC 7030) under /.well-known/est/ (docs/PROTOCOL.md 12). It shares
+# [enrollment]'s rate limits and [certificates]' profile with the native enrollment.
+# Refuse an EST enrollment whose CSR carries no challengePassword equal to the TLS channel's
+# binding (RFC 9266 tls-exporter, base64). A challengePassword that is present is always
+# checked. Off by default: the CSR's signature already proves possession of the vouched key
+# (docs/SECURITY.md 4.15 has the trade-off).
+require_channel_binding = false
+# Seconds a client waiting for a supervisor's approval is told to wait before asking again
+# (Retry-After of the 202 answer): 1 to 3600.
+retry_after_secs = 3
+
 [certificates]
 # Validity of device certificates, in days.
 device_validity_days = 365
@@ -104,6 +116,8 @@ pub struct Config {
     pub log: LogConfig,
     /// Enrollment.
     pub enrollment: EnrollmentConfig,
+    /// The EST front door.
+    pub est: EstConfig,
     /// Certificate profile.
     pub certificates: CertificateConfig,
     /// Invites.
@@ -160,6 +174,16 @@ pub struct EnrollmentConfig {
     pub rate_per_address_per_minute: u32,
     /// Per-serial rate.
     pub rate_per_serial_per_minute: u32,
+}
+
+/// `[est]`: the EST front door (RFC 7030).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EstConfig {
+    /// Require a challengePassword equal to the channel binding.
+    pub require_channel_binding: bool,
+    /// `Retry-After` of a 202 (approval pending), in seconds.
+    pub retry_after_secs: u64,
 }
 
 /// `[certificates]`.
@@ -309,6 +333,11 @@ impl Config {
         {
             return Err(ServerError::Config(
                 "enrollment rates must be at least 1 per minute".into(),
+            ));
+        }
+        if self.est.retry_after_secs == 0 || self.est.retry_after_secs > 3600 {
+            return Err(ServerError::Config(
+                "est.retry_after_secs must be 1 to 3600".into(),
             ));
         }
         if self.storage.commit_delay_us > 10_000 {
