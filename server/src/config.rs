@@ -38,7 +38,7 @@ rate_per_serial_per_minute = 12
 # Refuse an EST enrollment whose CSR carries no challengePassword equal to the TLS channel's
 # binding (RFC 9266 tls-exporter, base64). A challengePassword that is present is always
 # checked. Off by default: the CSR's signature already proves possession of the vouched key
-# (docs/SECURITY.md 4.15 has the trade-off).
+# (docs/SECURITY.md 4.13 has the trade-off).
 require_channel_binding = false
 # Seconds a client waiting for a supervisor's approval is told to wait before asking again
 # (Retry-After of the 202 answer): 1 to 3600.
