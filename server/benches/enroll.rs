@@ -347,7 +347,7 @@ impl Simulated {
         &self,
         server: &Server,
         config: Arc<rustls::ClientConfig>,
-    ) -> (u16, String) {
+    ) -> (u16, serde_json::Value) {
         let mut conn = Conn::open_with(server, config).await;
         let body = data_encoding::BASE64.encode(&self.csr);
         let (status, _, answer) = conn
@@ -362,7 +362,7 @@ impl Simulated {
         if status == 200 {
             assert!(answer.starts_with("MII"), "{answer}");
         }
-        (status, answer)
+        (status, serde_json::Value::String(answer))
     }
 
     /// Challenge and completion over one new TLS connection, channel-bound.

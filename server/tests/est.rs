@@ -383,7 +383,13 @@ async fn reqwest_get_metrics(server: &Server) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pki_polls_while_pending_and_completes_once_a_supervisor_approves() {
-    let server = Server::start_with_config(&[("retry_after_secs = 3", "retry_after_secs = 1")]);
+    let server = Server::start_with_config(&[
+        ("retry_after_secs = 5", "retry_after_secs = 1"),
+        (
+            "rate_per_serial_per_minute = 12",
+            "rate_per_serial_per_minute = 60",
+        ),
+    ]);
     let client = Client::new(&server);
     let mut tech = register(&server, "technician", "T").await;
     let device = Device::new("SN-EST-WAIT");
@@ -530,10 +536,11 @@ async fn bound_enrollment(server: &Server, device: &Device, config: Arc<rustls::
     let stale = bound_csr(device, &first.exporter());
     drop(first);
     let mut conn = Conn::open_with(server, config.clone()).await;
-    let (status, _, _) = conn
+    let (status, head, _) = conn
         .send("POST", "/.well-known/est/simpleenroll", "application/pkcs10", &stale)
         .await;
     assert_eq!(status, 403, "a binding of another connection is refused");
+    assert!(head.starts_with("http/1.1 403") && head.contains("\r\ncontent-length: "));
     let mut bound = Conn::open_with(server, config).await;
     let body = bound_csr(device, &bound.exporter());
     let (status, head, body) = bound
@@ -541,6 +548,8 @@ async fn bound_enrollment(server: &Server, device: &Device, config: Arc<rustls::
         .await;
     assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
     assert!(head.contains("content-type: application/pkcs7-mime; smime-type=certs-only"));
+    assert!(head.contains(&format!("\r\ncontent-length: {}", body.len())));
+    assert!(!head.contains("transfer-encoding: chunked"));
     assert_eq!(certs_of(&body).len(), 1);
 }
 
@@ -620,6 +629,19 @@ async fn refusals_are_as_documented_and_issue_nothing() {
     assert_eq!((status, code_of(&body)), (403, "refused".into()));
     assert!(!server.admin_ok(&["device", "list", "--json"]).contains("SN-NOBODY"));
 
+    // Vouched, waiting for a supervisor: 202 with Retry-After, an empty body, nothing issued.
+    let pending = Device::new("SN-PEND");
+    vouch(&server, &mut tech, &pending, false).await;
+    let csr = data_encoding::BASE64.encode(&csr_for(&pending.key, pending.serial()));
+    let mut conn = Conn::open(&server, None).await;
+    let (status, head, body) = conn
+        .send("POST", enroll_path, "application/pkcs10", csr.as_bytes())
+        .await;
+    assert_eq!(status, 202, "{head}");
+    assert!(head.contains("\r\nretry-after: 5") && head.contains("\r\ncontent-length: 0"));
+    assert!(body.is_empty());
+    assert_eq!(shown(&server, "SN-PEND")["state"], "scanned");
+
     // Rejected by a supervisor: the same refusal.
     let rejected = Device::new("SN-REJ");
     vouch(&server, &mut tech, &rejected, false).await;
@@ -689,7 +711,7 @@ async fn refusals_are_as_documented_and_issue_nothing() {
 
     // Nothing was issued or half-written by any of it.
     assert_eq!(audit_count(&server, "device.enrolled"), 0);
-    for serial in ["SN-REJ", "SN-CL-1", "SN-CL-2", "SN-SW", "SN-OK"] {
+    for serial in ["SN-PEND", "SN-REJ", "SN-CL-1", "SN-CL-2", "SN-SW", "SN-OK"] {
         assert!(shown(&server, serial)["certificate"].is_null(), "{serial}");
     }
     assert_eq!(shown(&server, "SN-OK")["state"], "approved");

@@ -7,9 +7,7 @@ use axum::{Extension, Json};
 use serde_json::{json, Value};
 use vouch_protocol::enroll::{decode_base64, CertificateResponse};
 use vouch_protocol::key::{hex, sha256};
-use vouch_protocol::wire::RenewRequest;
-
-use vouch_protocol::wire::ErrorCode;
+use vouch_protocol::wire::{ErrorCode, RenewRequest};
 
 use super::{
     blocking, certificate_identity, identify, on_store, ApiError, ApiJson, AppState, Identity,
