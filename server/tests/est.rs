@@ -134,7 +134,10 @@ impl<'a> Client<'a> {
             .arg(&url)
             .output()
             .unwrap();
-        let status = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap_or(0);
+        let status = String::from_utf8_lossy(&out.stdout)
+            .trim()
+            .parse()
+            .unwrap_or(0);
         (status, std::fs::read(&body).unwrap_or_default())
     }
 
@@ -196,7 +199,7 @@ fn stderr(out: &Output) -> String {
 
 /// An openssl request configuration: subject `CN=<cn>`, optional attributes and extensions.
 fn req_config(cn: &str, challenge_password: Option<&str>, extensions: Option<&str>) -> String {
-    let mut text = format!("[req]\nprompt = no\ndistinguished_name = dn\n");
+    let mut text = String::from("[req]\nprompt = no\ndistinguished_name = dn\n");
     if challenge_password.is_some() {
         text.push_str("attributes = attrs\n");
     }
@@ -252,7 +255,10 @@ fn certs_of(base64_body: &[u8]) -> Vec<Vec<u8>> {
     let info = ContentInfo::from_der(&der).unwrap();
     assert_eq!(info.content_type.to_string(), "1.2.840.113549.1.7.2");
     let signed: SignedData = info.content.decode_as().unwrap();
-    assert!(signed.signer_infos.0.is_empty(), "certs-only has no signers");
+    assert!(
+        signed.signer_infos.0.is_empty(),
+        "certs-only has no signers"
+    );
     let CertificateSet(set) = signed.certificates.unwrap();
     set.iter()
         .map(|c| match c {
@@ -322,7 +328,11 @@ async fn pki_fetches_the_ca_enrolls_and_reenrolls_with_the_same_and_a_new_key() 
     assert_eq!(certificate_key(&cert), spki_of(&device.key));
     lint_device_certificate(&client, &cert, "first.pem");
     let (status, hi) = hello(&server, &cert, &key_pem(&device.key)).await;
-    assert_eq!((status, hi["serial"].as_str()), (200, Some("SN-EST-1")), "{hi}");
+    assert_eq!(
+        (status, hi["serial"].as_str()),
+        (200, Some("SN-EST-1")),
+        "{hi}"
+    );
     assert_eq!(shown(&server, "SN-EST-1")["state"], "enrolled");
     assert_eq!(audit_count(&server, "device.enrolled"), 1);
 
@@ -354,7 +364,11 @@ async fn pki_fetches_the_ca_enrolls_and_reenrolls_with_the_same_and_a_new_key() 
     assert_eq!(certificate_key(&rekeyed), spki_of(&new_key));
     lint_device_certificate(&client, &rekeyed, "rekeyed.pem");
     let (status, hi) = hello(&server, &rekeyed, &key_pem(&new_key)).await;
-    assert_eq!((status, hi["serial"].as_str()), (200, Some("SN-EST-1")), "{hi}");
+    assert_eq!(
+        (status, hi["serial"].as_str()),
+        (200, Some("SN-EST-1")),
+        "{hi}"
+    );
     assert_eq!(hello(&server, &renewed, &key_pem(&device.key)).await.0, 403);
     assert_eq!(audit_count(&server, "device.renewed"), 2);
 
@@ -405,9 +419,20 @@ async fn pki_polls_while_pending_and_completes_once_a_supervisor_approves() {
         .unwrap();
     // Wait until it has been told to wait at least twice (it is polling), then approve.
     let deadline = Instant::now() + Duration::from_secs(60);
-    while plain_log(&server).matches("EST enrollment waits for approval").count() < 2 {
-        assert!(Instant::now() < deadline, "pki never polled:\n{}", plain_log(&server));
-        assert!(pki.try_wait().unwrap().is_none(), "pki gave up while pending");
+    while plain_log(&server)
+        .matches("EST enrollment waits for approval")
+        .count()
+        < 2
+    {
+        assert!(
+            Instant::now() < deadline,
+            "pki never polled:\n{}",
+            plain_log(&server)
+        );
+        assert!(
+            pki.try_wait().unwrap().is_none(),
+            "pki gave up while pending"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     assert_eq!(shown(&server, "SN-EST-WAIT")["state"], "scanned");
@@ -461,7 +486,8 @@ async fn curl_and_openssl_over_tls_1_2_and_csrattrs() {
     let key = client.write("label.key", key_pem(&device.key));
     let csr = client.openssl_csr(&key, &req_config("SN-EST-12", None, None), "csr");
     assert!(std::fs::read_to_string(&csr).unwrap().trim().contains('\n'));
-    let (status, body) = client.curl_post("/.well-known/est/simpleenroll", &csr, &["--tls-max", "1.2"]);
+    let (status, body) =
+        client.curl_post("/.well-known/est/simpleenroll", &csr, &["--tls-max", "1.2"]);
     assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
     let certs = certs_of(&body);
     assert_eq!(certs.len(), 1);
@@ -537,14 +563,24 @@ async fn bound_enrollment(server: &Server, device: &Device, config: Arc<rustls::
     drop(first);
     let mut conn = Conn::open_with(server, config.clone()).await;
     let (status, head, _) = conn
-        .send("POST", "/.well-known/est/simpleenroll", "application/pkcs10", &stale)
+        .send(
+            "POST",
+            "/.well-known/est/simpleenroll",
+            "application/pkcs10",
+            &stale,
+        )
         .await;
     assert_eq!(status, 403, "a binding of another connection is refused");
     assert!(head.starts_with("http/1.1 403") && head.contains("\r\ncontent-length: "));
     let mut bound = Conn::open_with(server, config).await;
     let body = bound_csr(device, &bound.exporter());
     let (status, head, body) = bound
-        .send("POST", "/.well-known/est/simpleenroll", "application/pkcs10", &body)
+        .send(
+            "POST",
+            "/.well-known/est/simpleenroll",
+            "application/pkcs10",
+            &body,
+        )
         .await;
     assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
     assert!(head.contains("content-type: application/pkcs7-mime; smime-type=certs-only"));
@@ -613,7 +649,8 @@ fn device_with_key(serial: &str, key: &SigningKey) -> Device {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refusals_are_as_documented_and_issue_nothing() {
-    let server = Server::start_with_config(&[("max_body_bytes = 1048576", "max_body_bytes = 8192")]);
+    let server =
+        Server::start_with_config(&[("max_body_bytes = 1048576", "max_body_bytes = 8192")]);
     let client = Client::new(&server);
     let mut tech = register(&server, "technician", "T").await;
     let enroll_path = "/.well-known/est/simpleenroll";
@@ -625,9 +662,12 @@ async fn refusals_are_as_documented_and_issue_nothing() {
 
     // Nobody vouched for the key: the uniform refusal, and nothing is stored.
     let stranger = Device::new("SN-NOBODY");
-    let (status, body) = client.curl_post(enroll_path, &csr_of(&stranger, "nobody", None, None), &[]);
+    let (status, body) =
+        client.curl_post(enroll_path, &csr_of(&stranger, "nobody", None, None), &[]);
     assert_eq!((status, code_of(&body)), (403, "refused".into()));
-    assert!(!server.admin_ok(&["device", "list", "--json"]).contains("SN-NOBODY"));
+    assert!(!server
+        .admin_ok(&["device", "list", "--json"])
+        .contains("SN-NOBODY"));
 
     // Vouched, waiting for a supervisor: 202 with Retry-After, an empty body, nothing issued.
     let pending = Device::new("SN-PEND");
@@ -652,7 +692,13 @@ async fn refusals_are_as_documented_and_issue_nothing() {
     // Conflicts: one key under two serials, and one serial seen with two keys.
     let cloned = Device::new("SN-CL-1");
     vouch(&server, &mut tech, &cloned, false).await;
-    vouch(&server, &mut tech, &device_with_key("SN-CL-2", &cloned.key), false).await;
+    vouch(
+        &server,
+        &mut tech,
+        &device_with_key("SN-CL-2", &cloned.key),
+        false,
+    )
+    .await;
     let (status, body) = client.curl_post(enroll_path, &csr_of(&cloned, "cl", None, None), &[]);
     assert_eq!((status, code_of(&body)), (403, "refused".into()));
     let swapped = Device::new("SN-SW");
@@ -668,7 +714,10 @@ async fn refusals_are_as_documented_and_issue_nothing() {
         "key_under_several_serials",
         "device_in_conflict",
     ] {
-        assert!(log.contains(&format!("reason=\"{reason}\"")), "{reason} not logged");
+        assert!(
+            log.contains(&format!("reason=\"{reason}\"")),
+            "{reason} not logged"
+        );
     }
 
     // A CSR whose signature does not match its key: said to be a bad CSR.
@@ -702,7 +751,12 @@ async fn refusals_are_as_documented_and_issue_nothing() {
     let data = format!("@{}", good.display());
     let (status, body) = client.curl(
         enroll_path,
-        &["-H", "Content-Type: application/json", "--data-binary", &data],
+        &[
+            "-H",
+            "Content-Type: application/json",
+            "--data-binary",
+            &data,
+        ],
     );
     assert_eq!((status, code_of(&body)), (400, "bad_content_type".into()));
     let big = client.write("big", "A".repeat(9000));
@@ -718,7 +772,12 @@ async fn refusals_are_as_documented_and_issue_nothing() {
     assert_eq!(shown(&server, "SN-REJ")["state"], "rejected");
 
     // A CSR asking for CA:TRUE: issued, without it (the profile decides, never the CSR).
-    let ca_csr = csr_of(&approved, "ca", None, Some("basicConstraints = critical,CA:TRUE"));
+    let ca_csr = csr_of(
+        &approved,
+        "ca",
+        None,
+        Some("basicConstraints = critical,CA:TRUE"),
+    );
     let (status, body) = client.curl_post(enroll_path, &ca_csr, &[]);
     assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
     let cert = der_to_pem(&certs_of(&body)[0]);
@@ -741,7 +800,10 @@ async fn refusals_are_as_documented_and_issue_nothing() {
     let (status, body) = client.curl_post("/.well-known/est/simplereenroll", &other_subject, &mtls);
     assert_eq!((status, code_of(&body)), (400, "bad_csr".into()));
     let (status, body) = client.curl_post("/.well-known/est/simplereenroll", &good, &[]);
-    assert_eq!((status, code_of(&body)), (401, "client_certificate_required".into()));
+    assert_eq!(
+        (status, code_of(&body)),
+        (401, "client_certificate_required".into())
+    );
     server.admin_ok(&["device", "revoke", "SN-OK", "--reason", "stolen"]);
     let (status, body) = client.curl_post("/.well-known/est/simplereenroll", &good, &mtls);
     assert_eq!((status, code_of(&body)), (403, "forbidden".into()));
@@ -769,7 +831,10 @@ async fn native_and_est_at_once_for_one_device_issue_one_certificate() {
                 .send()
                 .await
                 .unwrap();
-            (answer.status().as_u16(), answer.bytes().await.unwrap().to_vec())
+            (
+                answer.status().as_u16(),
+                answer.bytes().await.unwrap().to_vec(),
+            )
         };
         let options = EnrollOptions::default();
         let native = enroll(&server, &device, &options);

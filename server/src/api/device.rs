@@ -69,9 +69,12 @@ pub async fn renew(
 ) -> Result<Json<CertificateResponse>, ApiError> {
     // Parsing, one CA signature and a commit: with a store in this process's memory, short
     // enough for the async worker; the wait for the disk holds no thread.
-    let der = decode_base64(&req.csr, "csr").map_err(|e| ApiError::new(ErrorCode::BadCsr, e.to_string()));
-    let (answer, commit) =
-        on_store(&state, move |state| renew_now(&state, &conn, der, no_more_checks)).await?;
+    let der =
+        decode_base64(&req.csr, "csr").map_err(|e| ApiError::new(ErrorCode::BadCsr, e.to_string()));
+    let (answer, commit) = on_store(&state, move |state| {
+        renew_now(&state, &conn, der, no_more_checks)
+    })
+    .await?;
     state.store.durable(commit).await?;
     state.metrics.renewed(FrontDoor::Native);
     Ok(Json(answer))
@@ -79,8 +82,7 @@ pub async fn renew(
 
 /// A front door's own checks of a renewal CSR, after the shared ones (the caller is the
 /// enrolled device `serial`, the CSR's self-signature verifies, its key is P-256).
-pub(super) type RenewalCheck =
-    fn(&AppState, &ConnInfo, &VerifiedCsr, &str) -> Result<(), ApiError>;
+pub(super) type RenewalCheck = fn(&AppState, &ConnInfo, &VerifiedCsr, &str) -> Result<(), ApiError>;
 
 /// The native renewal checks nothing more (its CSR's subject is ignored: the profile decides).
 fn no_more_checks(_: &AppState, _: &ConnInfo, _: &VerifiedCsr, _: &str) -> Result<(), ApiError> {

@@ -170,7 +170,9 @@ impl RateKey<'_> {
     fn loggable(self) -> Option<String> {
         match self {
             RateKey::Serial(serial) => Some(serial.chars().take(64).collect()),
-            RateKey::DeviceKey(key) => Some(format!("key {}", key.chars().take(66).collect::<String>())),
+            RateKey::DeviceKey(key) => {
+                Some(format!("key {}", key.chars().take(66).collect::<String>()))
+            }
             RateKey::Invite(_) => None,
         }
     }

@@ -86,21 +86,21 @@ fn challenge_password(
     attributes: &[x509_parser::cri_attributes::X509CriAttribute<'_>],
 ) -> Option<String> {
     use x509_parser::cri_attributes::ParsedCriAttribute;
-    attributes
-        .iter()
-        .find_map(|a| match a.parsed_attribute() {
-            ParsedCriAttribute::ChallengePassword(p) => Some(p.0.clone()),
-            _ => None,
-        })
+    attributes.iter().find_map(|a| match a.parsed_attribute() {
+        ParsedCriAttribute::ChallengePassword(p) => Some(p.0.clone()),
+        _ => None,
+    })
 }
 
 fn csr_subject(name: &x509_parser::x509::X509Name<'_>) -> CsrSubject {
     let attributes: Vec<_> = name.iter_attributes().collect();
     match attributes.as_slice() {
         [] => CsrSubject::Empty,
-        [only] if only.attr_type() == &x509_parser::oid_registry::OID_X509_COMMON_NAME => only
-            .as_str()
-            .map_or(CsrSubject::Other, |cn| CsrSubject::CommonName(cn.to_string())),
+        [only] if only.attr_type() == &x509_parser::oid_registry::OID_X509_COMMON_NAME => {
+            only.as_str().map_or(CsrSubject::Other, |cn| {
+                CsrSubject::CommonName(cn.to_string())
+            })
+        }
         _ => CsrSubject::Other,
     }
 }

@@ -101,9 +101,7 @@ pub fn channel_binding(
     match claim {
         BindingClaim::None if required => Err("channel_binding_required"),
         BindingClaim::None => Ok(None),
-        BindingClaim::Exporter => connection
-            .map(Some)
-            .ok_or("no_exporter_on_this_connection"),
+        BindingClaim::Exporter => connection.map(Some).ok_or("no_exporter_on_this_connection"),
         BindingClaim::ChallengePassword(text) => {
             let binding = connection.ok_or("no_exporter_on_this_connection")?;
             let presented = data_encoding::BASE64
@@ -311,7 +309,10 @@ mod tests {
     fn a_binding_claim_must_match_the_channel() {
         let b = [7u8; 32];
         let good = data_encoding::BASE64.encode(&b);
-        assert_eq!(channel_binding(BindingClaim::None, Some(b), false), Ok(None));
+        assert_eq!(
+            channel_binding(BindingClaim::None, Some(b), false),
+            Ok(None)
+        );
         assert_eq!(
             channel_binding(BindingClaim::None, Some(b), true),
             Err("channel_binding_required")

@@ -128,12 +128,16 @@ pub async fn simpleenroll(
     };
     let key_hex = hex(&csr.key.to_sec1_compressed());
     let address = conn.peer.ip().to_string();
-    if let Err(limited) = state.rate_limit_at(FrontDoor::Est, &address, RateKey::DeviceKey(&key_hex))
+    if let Err(limited) =
+        state.rate_limit_at(FrontDoor::Est, &address, RateKey::DeviceKey(&key_hex))
     {
         return limited.into_response();
     }
     let binding = conn.channel_binding;
-    let attempt = on_store(&state, move |state| enroll_by_csr(&state, &der, &csr, binding)).await;
+    let attempt = on_store(&state, move |state| {
+        enroll_by_csr(&state, &der, &csr, binding)
+    })
+    .await;
     match settle(&state, attempt).await {
         Ok(issued) => {
             state.metrics.enrolled(FrontDoor::Est);

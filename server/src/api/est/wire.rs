@@ -16,8 +16,7 @@ const SECP256R1: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.
 /// ecdsa-with-SHA256 (RFC 5758).
 const ECDSA_WITH_SHA256: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.2");
 /// PKCS#9 challengePassword (RFC 2985), which carries the channel binding (RFC 7030 3.5).
-const CHALLENGE_PASSWORD: ObjectIdentifier =
-    ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.7");
+const CHALLENGE_PASSWORD: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.7");
 
 /// Why a request body is not a CSR (the message the caller gets with `400 bad_csr`).
 #[derive(Debug, PartialEq, Eq)]
@@ -115,7 +114,11 @@ mod tests {
         let key = items[0].decode_as::<Attribute>().unwrap();
         assert_eq!(key.oid, EC_PUBLIC_KEY);
         assert_eq!(
-            key.values.get(0).unwrap().decode_as::<ObjectIdentifier>().unwrap(),
+            key.values
+                .get(0)
+                .unwrap()
+                .decode_as::<ObjectIdentifier>()
+                .unwrap(),
             SECP256R1
         );
         assert_eq!(
