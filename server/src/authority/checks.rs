@@ -163,11 +163,20 @@ mod tests {
             .push(rcgen::DnType::OrganizationName, "O");
         let csr = verify_csr(params.serialize_request(&key).unwrap().der()).unwrap();
         assert_eq!(csr.subject, CsrSubject::Other);
-        let empty = rcgen::CertificateParams::default();
-        let mut empty_params = empty;
-        empty_params.distinguished_name = rcgen::DistinguishedName::new();
-        let csr = verify_csr(empty_params.serialize_request(&key).unwrap().der()).unwrap();
+        let mut empty = rcgen::CertificateParams::default();
+        empty.distinguished_name = rcgen::DistinguishedName::new();
+        let csr = verify_csr(empty.serialize_request(&key).unwrap().der()).unwrap();
         assert!(csr.subject.is_empty_or("anything"));
+        // A challengePassword (PKCS#9): a UTF8String in the attribute's SET.
+        let attribute = rcgen::Attribute {
+            oid: &[1, 2, 840, 113549, 1, 9, 7],
+            values: vec![0x31, 0x05, 0x0c, 0x03, b'a', b'b', b'c'],
+        };
+        let request = empty
+            .serialize_request_with_attributes(&key, vec![attribute])
+            .unwrap();
+        let csr = verify_csr(request.der()).unwrap();
+        assert_eq!(csr.challenge_password.as_deref(), Some("abc"));
     }
 
     #[test]
