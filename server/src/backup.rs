@@ -1,4 +1,4 @@
-//! The backup file (docs/PROTOCOL.md 12): the data folder's files and a consistent snapshot of
+//! The backup file (docs/PROTOCOL.md 13): the data folder's files and a consistent snapshot of
 //! the store, as JSON lines, ending in a line that gives the count of lines and bytes before it
 //! and their SHA-256. A file that is truncated anywhere, altered or of another format version
 //! is refused before anything is restored.
