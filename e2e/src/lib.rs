@@ -442,6 +442,40 @@ impl App {
         Ok(())
     }
 
+    /// A file chosen in a page's `<input type="file" id=ID>`: the native file chooser cannot be
+    /// driven through WebDriver, so the file's bytes are put into the input's `files` (as a
+    /// choice does) and a `change` event is sent; the page's own handler does the rest.
+    pub async fn choose_file(&self, id: &str, path: &Path) -> Result<()> {
+        let bytes = std::fs::read(path)?;
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        self.el(id).await?;
+        let ret = self
+            .run_async(
+                "const [id, bytes, name, done] = arguments; \
+                 try { \
+                   const input = document.getElementById(id); \
+                   const data = new DataTransfer(); \
+                   data.items.add(new File([new Uint8Array(bytes)], name)); \
+                   input.files = data.files; \
+                   input.dispatchEvent(new Event('change', { bubbles: true })); \
+                   done(input.files.length === 1 ? null : 'the input kept no file'); \
+                 } catch (e) { done(String(e)); }",
+                vec![
+                    serde_json::json!(id),
+                    serde_json::json!(bytes),
+                    serde_json::json!(name),
+                ],
+            )
+            .await?;
+        if !ret.is_null() {
+            bail!("choosing {} in #{id}: {ret}", path.display());
+        }
+        Ok(())
+    }
+
     /// An image file pasted into the page (Ctrl+V with an image on the clipboard): a `paste`
     /// event carrying the file, as the WebView makes one.
     pub async fn paste_image(&self, path: &Path) -> Result<()> {

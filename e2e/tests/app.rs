@@ -9,6 +9,8 @@
 //!    `vouch-device`; "enrolled" is in the timeline;
 //! 3. with a (simulated) camera, a label in view is read, shown on the card and queued (dark
 //!    theme, then phone width).
+//! 4. a supervisor imports a manifest of expected devices on the review screen; a manifest
+//!    with a bad line is refused naming it.
 //!
 //! Run with `VOUCH_E2E=1 xvfb-run -a cargo test -p vouch-e2e` after building the app, the
 //! server and the device agent (`scripts/test.sh` does all of it). Screenshots of each screen
@@ -550,4 +552,108 @@ async fn wait_until_data_is_free(data: &std::path::Path) -> Result<()> {
             Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
         }
     }
+}
+
+/// A supervisor imports a manifest of expected devices through the review screen's form
+/// (issue 17): the device it lists shows as expected from that import; a manifest with a bad
+/// line is refused naming the line, and nothing of it is imported.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_supervisor_imports_a_manifest_on_the_review_screen() -> Result<()> {
+    if skip() {
+        return Ok(());
+    }
+    let server = Server::start()?;
+    let listed = DeviceFixture::new("ACME-M1", "SN-MAN-1")?;
+    let unlisted = DeviceFixture::new("ACME-M1", "SN-MAN-2")?;
+    let files = tempfile::tempdir()?;
+    let good = files.path().join("factory-batch-7.csv");
+    std::fs::write(&good, format!("label,batch\n{},B7\n", listed.label))?;
+    let bad = files.path().join("factory-batch-8.csv");
+    std::fs::write(
+        &bad,
+        format!("label,batch\n{},B8\nnot a label,B8\n", unlisted.label),
+    )?;
+
+    let data = tempfile::tempdir()?;
+    let invite = server.invite("supervisor", "Sam Super")?;
+    let app = App::launch(
+        Launch {
+            data: Some(data.path()),
+            invite: Some(&invite),
+            ..Launch::default()
+        },
+        "manifest",
+    )
+    .await?;
+    let outcome = async {
+        app.wait_text("identity-role", "supervisor", 30).await?;
+        app.click("join-continue").await?;
+        app.click("nav-review").await?;
+        app.click("manifest-import-open").await?;
+
+        app.choose_file("manifest-file", &good).await?;
+        app.type_into("manifest-reason", "factory shipment 7")
+            .await?;
+        app.click("manifest-import-button").await?;
+        let done = app
+            .wait_text("manifest-result", "1 newly expected", 20)
+            .await?;
+        let import = done
+            .strip_prefix("Import ")
+            .and_then(|rest| rest.split(':').next())
+            .unwrap_or_default()
+            .to_string();
+        ensure!(!import.is_empty(), "no import id in {done:?}");
+
+        // The list follows the import: the device is expected, from that import.
+        app.click("filter-expected").await?;
+        app.wait_text(
+            "manifest-SN-MAN-1",
+            &format!("Expected: manifest {import}"),
+            20,
+        )
+        .await?;
+        app.shot_at("01-imported", "review-page").await?;
+
+        // A technician scans it (another tablet, the field engine): listed among all devices,
+        // its key matching that import's.
+        let tablet = tempfile::tempdir()?;
+        let field = vouch_field::Field::open(tablet.path())?;
+        field
+            .register(&server.invite("technician", "Tess Tech")?)
+            .await?;
+        field.scan_text(&listed.label, &vouch_field::ScanOptions::default())?;
+        let report = field.sync(&|_: &vouch_field::SyncProgress| {}).await?;
+        ensure!(report.accepted == 1, "the scan is accepted: {report:?}");
+        app.click("filter-all").await?;
+        app.wait_text(
+            "manifest-SN-MAN-1",
+            &format!("Manifest {import}: key matches"),
+            20,
+        )
+        .await?;
+        app.shot_at("02-scanned-matches", "review-page").await?;
+
+        // One bad line: refused naming it, nothing imported (not even the good line above it).
+        app.choose_file("manifest-file", &bad).await?;
+        app.type_into("manifest-reason", "factory shipment 8")
+            .await?;
+        app.click("manifest-import-button").await?;
+        let refusal = app.wait_text("manifest-result", "line 3", 20).await?;
+        app.wait_attr("manifest-result", "class", "bad", 5).await?;
+        app.shot_at("03-bad-line", "manifest-import").await?;
+        // SN-MAN-1 is scanned now, so nothing is expected and unscanned: not SN-MAN-2 either.
+        app.click("filter-expected").await?;
+        app.wait_text("review-empty", "No device is expected", 20)
+            .await?;
+        app.click("filter-all").await?;
+        let list = app.wait_text("review-list", "SN-MAN-1", 20).await?;
+        ensure!(
+            !list.contains("SN-MAN-2"),
+            "a refused manifest imported a device ({refusal:?}): {list}"
+        );
+        Ok(())
+    }
+    .await;
+    app.finish(outcome).await
 }

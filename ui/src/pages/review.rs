@@ -21,14 +21,18 @@ enum Filter {
     Pending,
     Conflicts,
     Approved,
+    /// A manifest's devices that no one has scanned yet (the server lists them only when
+    /// asked for by state).
+    Expected,
     All,
 }
 
 impl Filter {
-    const ALL: [Filter; 4] = [
+    const ALL: [Filter; 5] = [
         Filter::Pending,
         Filter::Conflicts,
         Filter::Approved,
+        Filter::Expected,
         Filter::All,
     ];
 
@@ -37,6 +41,7 @@ impl Filter {
             Filter::Pending => Some(DeviceState::Scanned),
             Filter::Conflicts => Some(DeviceState::Conflict),
             Filter::Approved => Some(DeviceState::Approved),
+            Filter::Expected => Some(DeviceState::Expected),
             Filter::All => None,
         }
     }
@@ -46,6 +51,7 @@ impl Filter {
             Filter::Pending => "Pending",
             Filter::Conflicts => "Conflicts",
             Filter::Approved => "Approved",
+            Filter::Expected => "Expected",
             Filter::All => "All",
         }
     }
@@ -55,6 +61,7 @@ impl Filter {
             Filter::Pending => "filter-pending",
             Filter::Conflicts => "filter-conflicts",
             Filter::Approved => "filter-approved",
+            Filter::Expected => "filter-expected",
             Filter::All => "filter-all",
         }
     }
@@ -67,7 +74,14 @@ impl Filter {
             }
             Filter::Conflicts => "No conflicts: no label was seen with two keys or two serials.",
             Filter::Approved => "No device is approved and waiting to enroll.",
-            Filter::All => "The server holds no device yet.",
+            Filter::Expected => {
+                "No device is expected and unscanned: import a manifest above, or every device \
+                 it listed has been scanned (see All)."
+            }
+            Filter::All => {
+                "The server holds no scanned device yet (a manifest's unscanned devices are under \
+                 Expected)."
+            }
         }
     }
 }
@@ -265,7 +279,7 @@ fn manifest_import(props: &ImportProps) -> Html {
     let running = *state == ImportState::Running;
     html! {
         <details class="card manifest-import" id="manifest-import">
-            <summary>{ t("review-import-title") }</summary>
+            <summary id="manifest-import-open">{ t("review-import-title") }</summary>
             <p class="muted">{ t("review-import-help") }</p>
             <input type="file" id="manifest-file" accept=".csv,.jsonl,.json,.txt,text/csv" ref={file} />
             <input type="text" id="manifest-reason" placeholder={t("review-import-reason")}
