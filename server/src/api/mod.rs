@@ -35,7 +35,7 @@ use crate::store::{Latency, Store};
 use crate::tls::ConnInfo;
 
 pub use enroll::Refusal;
-pub use est::EST_PATHS;
+pub use est::{csr_from_body, EST_PATHS};
 
 /// Everything handlers share.
 pub struct AppState {
