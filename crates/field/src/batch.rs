@@ -6,7 +6,11 @@
 //! serial or key clashes with one queued in this batch stops the flow
 //! ([`Error::BatchConflict`]), as a label that does not parse does ([`Error::BadLabel`]).
 //! [`Field::undo_scan`] takes a record back out of the queue before it is sent, and
-//! [`Batch::forget`] lets the batch queue that label again.
+//! [`Batch::forget`] makes the batch skip that label from then on: a camera sweeping along a
+//! rack sees it again, and the technician took it back on purpose (a label of the next rack, a
+//! device going elsewhere). Scanned on its own, outside the batch, it is queued as usual.
+
+use std::sync::{Mutex, MutexGuard};
 
 use serde::Serialize;
 use vouch_protocol::key::hex;
@@ -32,6 +36,8 @@ pub struct BatchItem {
 pub struct Batch {
     site: String,
     items: Vec<BatchItem>,
+    /// Labels taken back during this batch: serial and key.
+    undone: Vec<(String, String)>,
 }
 
 /// What became of one label read during a batch.
@@ -52,6 +58,11 @@ pub enum BatchStep {
         /// The sequence number of the record that holds it.
         sequence: u64,
     },
+    /// Taken back earlier in this batch: skipped, nothing was written.
+    Undone {
+        /// The device serial.
+        serial: String,
+    },
 }
 
 impl Batch {
@@ -62,6 +73,7 @@ impl Batch {
         Ok(Self {
             site: site.to_string(),
             items: Vec::new(),
+            undone: Vec::new(),
         })
     }
 
@@ -99,11 +111,22 @@ impl Batch {
         Ok(None)
     }
 
-    /// Forgets the label of record `sequence` (after [`Field::undo_scan`]): reading it again
-    /// queues it again. Answers whether the batch held it.
+    /// Whether this label was taken back earlier in this batch.
+    pub fn was_undone(&self, label: &Label) -> bool {
+        let key = hex(&label.key().to_sec1_compressed());
+        self.undone
+            .iter()
+            .any(|(serial, k)| serial == label.serial().as_str() && *k == key)
+    }
+
+    /// Forgets the label of record `sequence` (after [`Field::undo_scan`]): read again in this
+    /// batch, it is skipped. Answers whether the batch held it.
     pub fn forget(&mut self, sequence: u64) -> bool {
         let before = self.items.len();
-        self.items.retain(|i| i.sequence != sequence);
+        if let Some(i) = self.items.iter().position(|i| i.sequence == sequence) {
+            let item = self.items.remove(i);
+            self.undone.push((item.serial, item.device_key));
+        }
         // Undoing a record renumbers the records after it (their chain is rebuilt).
         for item in &mut self.items {
             if item.sequence > sequence {
@@ -132,6 +155,11 @@ impl Field {
     pub fn batch_scan(&self, batch: &mut Batch, text: &str) -> Result<BatchStep> {
         let text = text.trim();
         let label = Label::parse(text).map_err(Error::BadLabel)?;
+        if batch.was_undone(&label) {
+            return Ok(BatchStep::Undone {
+                serial: label.serial().as_str().to_string(),
+            });
+        }
         if let Some(item) = batch.check(&label)? {
             return Ok(BatchStep::AlreadyQueued {
                 serial: item.serial.clone(),
@@ -157,6 +185,55 @@ impl Field {
             }
             Err(e) => Err(e),
         }
+    }
+}
+
+/// The batch an app runs, if any: what the shell keeps between its commands, so each of them
+/// stays one line over the engine.
+#[derive(Debug, Default)]
+pub struct BatchSlot(Mutex<Option<Batch>>);
+
+impl BatchSlot {
+    fn lock(&self) -> MutexGuard<'_, Option<Batch>> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Starts a batch for `site`, replacing any batch that runs; answers the new batch.
+    pub fn start(&self, site: &str) -> Result<Batch> {
+        let batch = Batch::new(site)?;
+        *self.lock() = Some(batch.clone());
+        Ok(batch)
+    }
+
+    /// The batch that runs, if any.
+    pub fn current(&self) -> Option<Batch> {
+        self.lock().clone()
+    }
+
+    /// Checks and queues a label read during the running batch ([`Field::batch_scan`]);
+    /// [`Error::NoBatch`] when none runs.
+    pub fn scan(&self, field: &Field, text: &str) -> Result<BatchStep> {
+        let mut slot = self.lock();
+        let batch = slot.as_mut().ok_or(Error::NoBatch)?;
+        field.batch_scan(batch, text)
+    }
+
+    /// Takes record `sequence` back out of the queue ([`Field::undo_scan`]) and out of the
+    /// running batch, if it was one of its labels; answers the batch (`None` when none runs).
+    pub fn undo(&self, field: &Field, sequence: u64) -> Result<Option<Batch>> {
+        let mut slot = self.lock();
+        field.undo_scan(sequence)?;
+        if let Some(batch) = slot.as_mut() {
+            batch.forget(sequence);
+        }
+        Ok(slot.clone())
+    }
+
+    /// Ends the running batch; answers it as it ended.
+    pub fn end(&self) -> Option<Batch> {
+        self.lock().take()
     }
 }
 
@@ -222,6 +299,27 @@ mod tests {
             .collect();
         assert_eq!(left, [(10, "S1"), (11, "S3")]);
         assert_eq!(batch.check(&labels[1]).unwrap(), None);
+        assert!(batch.was_undone(&labels[1]) && !batch.was_undone(&labels[0]));
+        assert!(!batch.was_undone(&label("S2", 9)));
+    }
+
+    #[test]
+    fn the_slot_refuses_batch_work_when_no_batch_runs() {
+        let dir = tempfile::tempdir().unwrap();
+        let field = Field::open(dir.path()).unwrap();
+        let slot = BatchSlot::default();
+        let text = label("SN-A", 1).to_compact().unwrap();
+        assert_eq!(slot.scan(&field, &text).unwrap_err().code(), "no_batch");
+        assert!(slot.end().is_none());
+        assert_eq!(slot.start(" Bay 3 ").unwrap().site(), "Bay 3");
+        assert_eq!(slot.current().unwrap().site(), "Bay 3");
+        // A batch runs, but this install is not registered: the engine's refusal comes through.
+        assert_eq!(
+            slot.scan(&field, &text).unwrap_err().code(),
+            "not_registered"
+        );
+        assert_eq!(slot.undo(&field, 1).unwrap_err().code(), "not_registered");
+        assert!(slot.end().is_some() && slot.current().is_none());
     }
 
     #[test]

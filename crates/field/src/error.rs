@@ -302,6 +302,10 @@ pub enum Error {
         same_serial: bool,
     },
 
+    /// A batch command came while no batch runs.
+    #[error("no batch is running: start a batch with its site first")]
+    NoBatch,
+
     /// A queued record cannot be taken back: it is gone, or it (or a record after it) has been
     /// sent to the server, or a sync is running.
     #[error("record #{sequence} cannot be undone: {reason}")]
@@ -347,6 +351,7 @@ impl Error {
             Error::SyncRunning => "sync_running",
             Error::BatchConflict { .. } => "batch_conflict",
             Error::UndoRefused { .. } => "undo_refused",
+            Error::NoBatch => "no_batch",
         }
     }
 

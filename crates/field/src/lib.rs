@@ -35,7 +35,7 @@ pub mod sync;
 /// files in them carry their own modes (0600 for keys).
 pub(crate) const DIR_MODE: u32 = 0o777;
 
-pub use batch::{Batch, BatchItem, BatchStep};
+pub use batch::{Batch, BatchItem, BatchSlot, BatchStep};
 pub use config::Config;
 pub use error::{Error, Result};
 pub use field::{now_ms, Field, ScanOptions};

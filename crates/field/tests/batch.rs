@@ -1,13 +1,14 @@
 //! Batch scanning and undo against the real `vouch-server` and real sled on disk (issue 18,
 //! point 2): each new label queued with the batch's site, repeats ignored, clashes refused, a
 //! record taken back before it is sent (the records after it signed again, so the server
-//! accepts the chain whole), and undo refused once a record has been sent.
+//! accepts the chain whole), an undone label skipped for the rest of the batch, and undo
+//! refused once a record has been sent.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 mod common;
 
 use common::{fast_retries, label, label_text, Server};
-use vouch_field::{Batch, BatchStep, Field, SyncProgress};
+use vouch_field::{Batch, BatchStep, Field, ScanOptions, SyncProgress};
 use vouch_protocol::key::public_key_of;
 use vouch_protocol::p256::ecdsa::SigningKey;
 use vouch_protocol::{Label, Model};
@@ -95,9 +96,24 @@ fn a_batch_queues_each_new_label_and_undo_takes_one_back_before_it_is_sent() {
         ]
     );
     assert_eq!(field.undo_scan(9).unwrap_err().code(), "undo_refused");
-    // Read again after its undo, it is queued again, at the end.
-    let (sequence, count) = queued(field.batch_scan(&mut batch, &label_text("B", 2)).unwrap());
-    assert_eq!((sequence, count), (4, 4));
+    // Seen again in this batch after its undo: skipped. Scanned on its own, it is queued.
+    let skipped = field.batch_scan(&mut batch, &label_text("B", 2)).unwrap();
+    assert_eq!(
+        skipped,
+        BatchStep::Undone {
+            serial: "B-00002".into()
+        }
+    );
+    let entry = field
+        .scan_text(
+            &label_text("B", 2),
+            &ScanOptions {
+                site: "Bench",
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    assert_eq!((entry.sequence, entry.site.as_str()), (4, "Bench"));
 
     // The server accepts the rebuilt chain whole: no gap, no broken link.
     let report = rt.block_on(field.sync(&no_progress)).unwrap();
@@ -123,8 +139,8 @@ fn a_batch_queues_each_new_label_and_undo_takes_one_back_before_it_is_sent() {
 
     // Sent without an answer (here the server is down; after a timeout it may hold it): no
     // undo either.
-    let (sequence, _) = queued(field.batch_scan(&mut batch, &label_text("B", 5)).unwrap());
-    assert_eq!(sequence, 5);
+    let (sequence, count) = queued(field.batch_scan(&mut batch, &label_text("B", 5)).unwrap());
+    assert_eq!((sequence, count), (5, 4));
     let mut server = server;
     server.stop();
     let e = rt.block_on(field.sync(&no_progress)).unwrap_err();

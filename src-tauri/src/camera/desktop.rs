@@ -233,15 +233,21 @@ fn run<R: Runtime>(
         if let Err(e) = scanner.submit(frame) {
             break Err(e);
         }
+        let mut reads = Vec::new();
         while let Some(event) = scanner.try_event() {
             if let ScanEvent::Code { decoded, .. } = event {
-                let read = CodeRead {
+                reads.push(CodeRead {
                     label: label_json(decoded.label.as_ref()),
                     text: decoded.text,
                     corners: decoded.corners,
-                };
-                let _ = app.emit(CODE_EVENT, read);
+                });
             }
+        }
+        // Several codes that came into view together are sent in reading order, so a batch
+        // queues a row of labels as it is laid out, not in the decoder's order.
+        reading_order(&mut reads);
+        for read in reads {
+            let _ = app.emit(CODE_EVENT, read);
         }
     };
     scanner.stop();
@@ -259,6 +265,31 @@ fn run<R: Runtime>(
         }
     };
     let _ = app.emit(STOPPED_EVENT, stopped);
+}
+
+/// Sorts codes top to bottom, then left to right: two codes whose centres lie less than half
+/// a code's height apart vertically are on one line.
+fn reading_order(reads: &mut [CodeRead]) {
+    let centre = |c: &[(f32, f32); 4]| {
+        let x = c.iter().map(|p| p.0).sum::<f32>() / 4.0;
+        let y = c.iter().map(|p| p.1).sum::<f32>() / 4.0;
+        (x, y)
+    };
+    let height = |c: &[(f32, f32); 4]| {
+        let (lo, hi) = c.iter().fold((f32::MAX, f32::MIN), |(lo, hi), p| {
+            (lo.min(p.1), hi.max(p.1))
+        });
+        hi - lo
+    };
+    reads.sort_by(|a, b| {
+        let ((ax, ay), (bx, by)) = (centre(&a.corners), centre(&b.corners));
+        let line = height(&a.corners).max(height(&b.corners)) / 2.0;
+        if (ay - by).abs() < line {
+            ax.total_cmp(&bx)
+        } else {
+            ay.total_cmp(&by)
+        }
+    });
 }
 
 fn send_preview<R: Runtime>(app: &AppHandle<R>, frame: &Frame, scanner: &Scanner) {
@@ -295,6 +326,32 @@ mod tests {
             .unwrap();
         let img = image::load_from_memory(&jpeg).unwrap();
         assert_eq!((img.width(), img.height()), (480, 270));
+    }
+
+    #[test]
+    fn codes_read_together_go_out_in_reading_order() {
+        let at = |text: &str, x: f32, y: f32| CodeRead {
+            text: text.into(),
+            label: serde_json::Value::Null,
+            corners: [
+                (x, y),
+                (x + 100.0, y),
+                (x + 100.0, y + 100.0),
+                (x, y + 100.0),
+            ],
+        };
+        let mut reads = vec![
+            at("row2-left", 0.0, 300.0),
+            at("row1-right", 400.0, 30.0),
+            at("row1-left", 0.0, 0.0),
+            at("row1-middle", 200.0, -20.0),
+        ];
+        reading_order(&mut reads);
+        let order: Vec<_> = reads.iter().map(|r| r.text.as_str()).collect();
+        assert_eq!(
+            order,
+            ["row1-left", "row1-middle", "row1-right", "row2-left"]
+        );
     }
 
     #[test]

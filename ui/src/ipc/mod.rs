@@ -347,6 +347,44 @@ pub async fn scan_text(
     .await
 }
 
+/// Arguments of `batch_start`.
+#[derive(Serialize)]
+struct BatchStartArgs<'a> {
+    site: &'a str,
+}
+
+/// Arguments of `batch_scan`.
+#[derive(Serialize)]
+struct BatchScanArgs<'a> {
+    text: &'a str,
+}
+
+/// Arguments of `batch_undo`.
+#[derive(Serialize)]
+struct BatchUndoArgs {
+    sequence: u64,
+}
+
+/// Starts a batch for `site`.
+pub async fn batch_start(site: &str) -> Result<Batch, IpcError> {
+    invoke("batch_start", &BatchStartArgs { site }).await
+}
+
+/// Checks and queues a label read during the batch.
+pub async fn batch_scan(text: &str) -> Result<BatchStep, IpcError> {
+    invoke("batch_scan", &BatchScanArgs { text }).await
+}
+
+/// Takes a queued record back before it is sent; answers the batch as it now stands.
+pub async fn batch_undo(sequence: u64) -> Result<Option<Batch>, IpcError> {
+    invoke("batch_undo", &BatchUndoArgs { sequence }).await
+}
+
+/// Ends the batch.
+pub async fn batch_end() -> Result<Option<Batch>, IpcError> {
+    invoke_no_args("batch_end").await
+}
+
 /// Every record in the queue, oldest first.
 pub async fn queue() -> Result<Vec<QueueEntry>, IpcError> {
     invoke_no_args("queue").await

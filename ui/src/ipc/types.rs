@@ -381,3 +381,45 @@ pub struct PluginScanned {
     /// The code's text.
     pub content: String,
 }
+
+/// A label queued in a batch.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+pub struct BatchItem {
+    /// Its record's sequence number.
+    pub sequence: u64,
+    /// The device serial.
+    pub serial: String,
+}
+
+/// A batch: its site and the labels queued so far, oldest first.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+pub struct Batch {
+    /// The site every record of the batch gets.
+    pub site: String,
+    /// The labels queued so far.
+    #[serde(default)]
+    pub items: Vec<BatchItem>,
+}
+
+/// What became of a label read during a batch.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum BatchStep {
+    /// Checked and durably queued.
+    Queued {
+        /// The record.
+        entry: QueueEntry,
+        /// Labels queued in this batch so far.
+        count: usize,
+    },
+    /// Already queued: nothing was written.
+    AlreadyQueued {
+        /// The device serial.
+        serial: String,
+    },
+    /// Taken back earlier in this batch: skipped.
+    Undone {
+        /// The device serial.
+        serial: String,
+    },
+}
