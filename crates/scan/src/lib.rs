@@ -57,8 +57,9 @@
 //! [`FrameSource`] is implemented by image files ([`ImageFiles`]), raw luma frames
 //! ([`RawFrames`]) and, on desktop, the camera (`CameraSource` through nokhwa). [`Scanner`]
 //! decodes on a worker thread, latest frame wins, and reports each code once until it has left the
-//! view, or in a batch ([`Report::OncePerBatch`]) once for the whole batch. On Android and iOS (`cfg(mobile)`, set by this crate's build script) nokhwa has no
-//! backend and there is no `camera` module: the app's camera there is Tauri's barcode-scanner
+//! view, or in a batch ([`Report::OncePerBatch`]) once for the whole batch. On Android and iOS
+//! (`cfg(mobile)`, set by this crate's build script) nokhwa has no backend and there is no
+//! `camera` module: the app's camera there is Tauri's barcode-scanner
 //! plugin, which hands the shell text, parsed with the same `Label::parse`.
 
 pub mod binarize;
