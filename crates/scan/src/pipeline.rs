@@ -154,6 +154,11 @@ impl Ctx {
         (self.hits, self.start.elapsed())
     }
 
+    /// Whether a code already read covers this point (output pixels).
+    fn covers(&self, p: (f32, f32)) -> bool {
+        self.hits.iter().any(|h| inside(&h.corners, p))
+    }
+
     fn add(&mut self, hit: Hit, scale: f32) {
         self.add_mapped(hit, &|p| (p.0 * scale, p.1 * scale));
     }
@@ -224,11 +229,43 @@ fn finder_pass_mapped(
         if method == Method::FinderGrid {
             ctx.cands.extend(found.iter().map(|f| (*f, inverted)));
         }
-        for (k, t) in finder::triples(&found, 6).into_iter().enumerate() {
+        read_triples(ctx, img, &found, inverted, map, method, &mut located);
+        if !ctx.hits.is_empty() {
+            break;
+        }
+    }
+    located
+}
+
+/// At most this many codes are read from one image (a rack of labels in view).
+const MAX_CODES: usize = 64;
+
+/// Fits, samples and decodes the best triples of `found` (one polarity). Each time a triple
+/// reads, the finders inside the symbol it read are set aside and the triples are ranked again
+/// among the rest: with several codes in view, triples across two codes can rank above a
+/// code's own, and setting the read ones aside lets every code's triple come up.
+fn read_triples(
+    ctx: &mut Ctx,
+    img: &BitImage,
+    found: &[Finder],
+    inverted: bool,
+    map: &dyn Fn((f32, f32)) -> (f32, f32),
+    method: Method,
+    located: &mut Vec<Located>,
+) {
+    let mut pool: Vec<Finder> = found.to_vec();
+    let mut tried: Vec<Triple> = Vec::new();
+    for _ in 0..MAX_CODES {
+        let mut read = None;
+        for (k, t) in finder::triples(&pool, 6).into_iter().enumerate() {
             // the best triple is always tried, the others while the budget lasts
             if k > 0 && ctx.expired() {
-                break;
+                return;
             }
+            if tried.contains(&t) {
+                continue;
+            }
+            tried.push(t);
             let fits = detector::fits(img, &t);
             let timing = fits.iter().map(|f| f.timing).fold(0.0, f32::max);
             located.push(Located {
@@ -236,35 +273,59 @@ fn finder_pass_mapped(
                 inverted,
                 timing,
             });
-            for fit in fits {
-                // a grid whose timing patterns hardly match is texture or noise: sampling and
-                // decoding it costs the budget that later hypotheses need
-                if fit.timing < MIN_FIT_TIMING {
-                    continue;
-                }
-                if !detector::format_plausible(img, &fit, ctx.frame_mode) {
-                    continue;
-                }
-                if let Some((bytes, version, ecc_level)) = detector::sample_and_decode(img, &fit) {
-                    ctx.add_mapped(
-                        Hit {
-                            bytes,
-                            corners: fit.corners(),
-                            version,
-                            ecc_level,
-                            method,
-                        },
-                        map,
-                    );
-                    break;
-                }
+            if let Some(corners) = read_fits(ctx, img, &fits, map, method) {
+                read = Some(corners);
+                break;
             }
         }
-        if !ctx.hits.is_empty() {
-            break;
+        let Some(corners) = read else {
+            return;
+        };
+        pool.retain(|f| !inside(&corners, (f.x, f.y)));
+        if ctx.hits.len() >= MAX_CODES || ctx.expired() {
+            return;
         }
     }
-    located
+}
+
+/// Samples and decodes the grid fits of one triple, best first; the corners (in `img`'s
+/// pixels) of the symbol read, if one was.
+fn read_fits(
+    ctx: &mut Ctx,
+    img: &BitImage,
+    fits: &[detector::GridFit],
+    map: &dyn Fn((f32, f32)) -> (f32, f32),
+    method: Method,
+) -> Option<[(f32, f32); 4]> {
+    for fit in fits {
+        // a grid whose timing patterns hardly match is texture or noise: sampling and
+        // decoding it costs the budget that later hypotheses need
+        if fit.timing < MIN_FIT_TIMING || !detector::format_plausible(img, fit, ctx.frame_mode) {
+            continue;
+        }
+        if let Some((bytes, version, ecc_level)) = detector::sample_and_decode(img, fit) {
+            let corners = fit.corners();
+            ctx.add_mapped(
+                Hit {
+                    bytes,
+                    corners,
+                    version,
+                    ecc_level,
+                    method,
+                },
+                map,
+            );
+            return Some(corners);
+        }
+    }
+    None
+}
+
+/// Whether `p` lies inside the convex quadrilateral `q` (corners in order, either direction).
+pub(crate) fn inside(q: &[(f32, f32); 4], p: (f32, f32)) -> bool {
+    let side = |a: (f32, f32), b: (f32, f32)| (b.0 - a.0) * (p.1 - a.1) - (b.1 - a.1) * (p.0 - a.0);
+    let s: [f32; 4] = std::array::from_fn(|i| side(q[i], q[(i + 1) % 4]));
+    s.iter().all(|&v| v >= 0.0) || s.iter().all(|&v| v <= 0.0)
 }
 
 /// rqrr's detector on a binarized image (both polarities), shrunk to the size bound if needed.
@@ -294,20 +355,36 @@ fn rqrr_pass(ctx: &mut Ctx, bits: &BitImage, scale: f32, method: Method) {
 /// and hands the crop to our finders and sampler, then to rqrr's detector.
 fn crop_pass(ctx: &mut Ctx, gray: Gray<'_>, located: &[Located], scale: f32) {
     let max_crops = if ctx.frame_mode { 2 } else { 4 };
-    for (rank, loc) in located.iter().take(max_crops).enumerate() {
+    // once a code is read, only likely codes that no symbol read covers (more labels in view)
+    let centre = |t: &Triple| {
+        (
+            (t.tr.x + t.bl.x) / 2.0 * scale,
+            (t.tr.y + t.bl.y) / 2.0 * scale,
+        )
+    };
+    let wanted = |ctx: &Ctx, l: &Located| {
+        !ctx.covers(centre(&l.triple)) && (ctx.hits.is_empty() || l.timing >= LIKELY_CODE_TIMING)
+    };
+    let pending: Vec<Located> = located
+        .iter()
+        .filter(|l| wanted(ctx, l))
+        .take(max_crops)
+        .copied()
+        .collect();
+    for (rank, loc) in pending.iter().enumerate() {
         if ctx.expired() {
             return;
         }
         // on camera frames, the best-placed triple always gets a crop; the others only if
         // their grid showed some timing pattern
-        if ctx.frame_mode && rank > 0 && loc.timing < FRAME_CROP_MIN_TIMING {
+        if (ctx.frame_mode && rank > 0 && loc.timing < FRAME_CROP_MIN_TIMING) || !wanted(ctx, loc) {
             continue;
         }
         let t = &loc.triple;
         let module = (t.tl.module + t.tr.module + t.bl.module) / 3.0;
         let br = (t.tr.x - t.tl.x + t.bl.x, t.tr.y - t.tl.y + t.bl.y);
         let pts = [(t.tl.x, t.tl.y), (t.tr.x, t.tr.y), (t.bl.x, t.bl.y), br];
-        if region_pass(ctx, gray, &pts, module, loc.inverted, scale) {
+        if region_pass(ctx, gray, &pts, module, loc.inverted, scale) && ctx.expired() {
             return;
         }
     }
@@ -374,7 +451,7 @@ fn pair_pass(ctx: &mut Ctx, gray: Gray<'_>, located: &[Located], scale: f32) {
 
 /// Crops the bounding box of `pts` (plus a quiet-zone margin), rescales it to about 5 px per
 /// module (bounded in size), binarizes it (block and global) and runs our finders + sampler,
-/// then rqrr's detector, on it. True when the cascade should stop (read or out of budget).
+/// then rqrr's detector, on it. True when it read a new code or the budget ran out.
 fn region_pass(
     ctx: &mut Ctx,
     gray: Gray<'_>,
@@ -414,6 +491,7 @@ fn region_pass(
     let sx = cw as f32 / crop.width as f32;
     let sy = ch as f32 / crop.height as f32;
     let map = |p: (f32, f32)| ((x0 + p.0 * sx) * scale, (y0 + p.1 * sy) * scale);
+    let before = ctx.hits.len();
     for bin in ctx.crop_bins {
         let bits = match bin {
             CropBin::Block => binarize::hybrid(crop.view()),
@@ -424,14 +502,14 @@ fn region_pass(
         };
         // our finders and sampler on the rescaled crop first, then rqrr's detector
         finder_pass_mapped(ctx, &bits, 1, &map, Method::Crop);
-        if !ctx.hits.is_empty() || ctx.expired() {
+        if ctx.hits.len() > before || ctx.expired() {
             return true;
         }
         let bits = if inverted { bits.inverted() } else { bits };
         for c in rq::detect_bitmap(&bits) {
             ctx.add(raw_to_hit(c, Method::RqrrCrop, map), 1.0);
         }
-        if !ctx.hits.is_empty() || ctx.expired() {
+        if ctx.hits.len() > before || ctx.expired() {
             return true;
         }
     }
@@ -512,7 +590,14 @@ fn decode_rqrr(img: Gray<'_>, opts: &DecodeOptions) -> (Vec<Hit>, Duration) {
     if located.iter().any(|l| l.timing >= LIKELY_CODE_TIMING) {
         ctx.budget = ctx.budget.max(opts.likely_code_budget);
     }
-    if !ctx.hits.is_empty() || ctx.expired() {
+    if !ctx.hits.is_empty() {
+        // more codes in view: crops around the likely ones that the first pass did not read
+        if !ctx.expired() {
+            crop_pass(&mut ctx, work, &located, scale);
+        }
+        return ctx.finish();
+    }
+    if ctx.expired() {
         return ctx.finish();
     }
     // 2. crops around what we located: triples, then pairs of finders
