@@ -630,12 +630,12 @@ async fn batch(app: &App, clash: &DeviceFixture) -> Result<()> {
     app.click("join-continue").await?;
     app.wait_attr("camera-status", "data-state", "running", 30)
         .await?;
+    app.click("mode-batch").await?;
+    app.wait_attr("scan-mode", "data-mode", "batch", 5).await?;
     // Stop the camera so that the sweep starts at the first label once the batch runs.
     app.click("camera-stop").await?;
     app.wait_attr("camera-status", "data-state", "stopped", 10)
         .await?;
-    app.click("mode-batch").await?;
-    app.wait_attr("scan-mode", "data-mode", "batch", 5).await?;
     app.type_into("batch-site", "Rack 9").await?;
     app.click("batch-start").await?;
     app.wait_attr("batch-count", "data-count", "0", 10).await?;

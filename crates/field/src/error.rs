@@ -287,9 +287,9 @@ pub enum Error {
     /// A label read during a batch clashes with one queued in the same batch: the same serial
     /// with another key, or the same key under another serial.
     #[error(
-        "label {serial} clashes with {other_serial}, queued as #{sequence} in this batch: {}; \
-         nothing was queued. Set this device aside and tell your supervisor",
-        if *same_serial { "the same serial with a different key" } else { "the same key under a different serial" }
+        "label {serial} {}, queued as #{sequence} in this batch; nothing was queued. Set this \
+         device aside and tell your supervisor",
+        clash(*same_serial, other_serial)
     )]
     BatchConflict {
         /// The serial of the label just read.
@@ -315,6 +315,15 @@ pub enum Error {
         /// Why, in words.
         reason: String,
     },
+}
+
+/// How a batch label clashes with an earlier one, in words.
+fn clash(same_serial: bool, other_serial: &str) -> String {
+    if same_serial {
+        format!("carries another key than the {other_serial} label")
+    } else {
+        format!("carries the same key as {other_serial}")
+    }
 }
 
 impl Error {

@@ -11,7 +11,8 @@ use image::{ImageBuffer, Luma};
 use tauri::{AppHandle, Emitter, Runtime};
 use vouch_field::scan::camera::CameraSource;
 use vouch_field::scan::{
-    label_json, load_gray, Frame, FrameSource, ScanError, ScanEvent, Scanner, ScannerConfig,
+    label_json, load_gray, DecodeOptions, Frame, FrameSource, ScanError, ScanEvent, Scanner,
+    ScannerConfig,
 };
 
 use super::{
@@ -164,6 +165,21 @@ impl FrameSource for LoopingImages {
     }
 }
 
+/// How the loop decodes. The simulated camera's frames are still images shown at 15 frames a
+/// second, decoded with the still-image budget: a debug build on a loaded machine (the
+/// end-to-end tests) cannot read several labels in one frame within the camera's 12 ms, and
+/// the loop drops the frames it has no time for either way. A real camera keeps the frame
+/// budget.
+fn scanner_config(simulated: bool) -> ScannerConfig {
+    let mut config = ScannerConfig::default();
+    if simulated {
+        let still = DecodeOptions::default();
+        config.options.budget = still.budget;
+        config.options.likely_code_budget = still.likely_code_budget;
+    }
+    config
+}
+
 fn open_source() -> std::result::Result<Box<dyn FrameSource>, ScanError> {
     match std::env::var_os(FAKE_ENV) {
         Some(paths) => Ok(Box::new(LoopingImages::open(std::env::split_paths(
@@ -216,7 +232,7 @@ fn run<R: Runtime>(
     let _ = ready.send(Ok(CameraStarted {
         name: source.describe(),
     }));
-    let mut scanner = Scanner::start(ScannerConfig::default());
+    let mut scanner = Scanner::start(scanner_config(std::env::var_os(FAKE_ENV).is_some()));
     let mut last_preview: Option<Instant> = None;
     let outcome = loop {
         if stop.load(Ordering::SeqCst) {
@@ -326,6 +342,16 @@ mod tests {
             .unwrap();
         let img = image::load_from_memory(&jpeg).unwrap();
         assert_eq!((img.width(), img.height()), (480, 270));
+    }
+
+    #[test]
+    fn only_the_simulated_camera_gets_the_still_image_budget() {
+        let real = scanner_config(false);
+        assert_eq!(real.options.budget, DecodeOptions::frame().budget);
+        assert!(real.options.budget < DecodeOptions::default().budget);
+        let simulated = scanner_config(true);
+        assert!(simulated.options.frame_mode);
+        assert_eq!(simulated.options.budget, DecodeOptions::default().budget);
     }
 
     #[test]

@@ -559,8 +559,10 @@ fn camera_card(camera: &CameraHandle, read: &Callback<(String, Source)>, single:
                         { tf("camera-point", &[("name", name.clone().into())]) }
                     </span>
                     <div class="row">
-                        <button class="secondary" id="camera-use" onclick={use_in_view}
-                            disabled={in_view.is_none()}>{ t("camera-use") }</button>
+                        if single {
+                            <button class="secondary" id="camera-use" onclick={use_in_view}
+                                disabled={in_view.is_none()}>{ t("camera-use") }</button>
+                        }
                         <button class="secondary" id="camera-stop" onclick={stop}>{ t("camera-stop") }</button>
                     </div>
                 </div>
