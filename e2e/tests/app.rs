@@ -354,7 +354,22 @@ async fn a_label_in_front_of_the_camera_is_read_and_queued() -> Result<()> {
         app.click("join-continue").await?;
         app.wait_attr("camera-status", "data-state", "running", 30)
             .await?;
-        app.el("camera-preview").await?;
+        // The picture comes as binary on the preview protocol, at the width shown.
+        let preview = app.el("camera-preview").await?;
+        let loaded = app
+            .driver
+            .execute(
+                "const img = arguments[0]; \
+                 return [img.getAttribute('src'), img.complete ? img.naturalWidth : 0];",
+                vec![preview.to_json()?],
+            )
+            .await?;
+        let loaded = loaded.json();
+        ensure!(
+            loaded[0].as_str().is_some_and(|s| s.contains("preview"))
+                && loaded[1].as_u64().is_some_and(|w| w > 0 && w <= 1350),
+            "the preview picture: {loaded}"
+        );
         // The loop reads a code on its own: beep, flash, and the card.
         app.wait_text("label-serial", "SN-CAM-", 30).await?;
         // Each label in view is outlined; a tap on one takes it.

@@ -61,6 +61,9 @@ pub fn run() {
     #[cfg(mobile)]
     let builder = builder.plugin(tauri_plugin_barcode_scanner::init());
     let result = builder
+        .register_uri_scheme_protocol(camera::PREVIEW_SCHEME, |ctx, request| {
+            camera::preview_response(ctx.app_handle(), &request)
+        })
         .setup(setup)
         .invoke_handler(tauri::generate_handler![
             commands::settings::activity_log,

@@ -24,10 +24,8 @@ use crate::error::{Error, Result};
 /// Environment variable: image files (separated like `PATH`) to loop as if they were a camera,
 /// for demos, end-to-end tests and benchmarks on machines without one.
 pub const FAKE_ENV: &str = crate::state::FAKE_CAMERA_ENV;
-/// Time between two preview frames (about 8 per second).
+/// Time between two preview frames (at most 8 per second).
 const PREVIEW_INTERVAL: Duration = Duration::from_millis(125);
-/// Longest side of a preview frame, in pixels.
-const PREVIEW_SIZE: u32 = 480;
 /// JPEG quality of a preview frame.
 const PREVIEW_QUALITY: u8 = 60;
 /// Frame rate of the fake camera.
@@ -37,11 +35,16 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-/// The camera session, if one runs.
+/// The camera session, if one runs, and the frame the preview shows.
 #[derive(Default)]
 pub struct Camera {
     session: Mutex<Option<Session>>,
+    latest: Latest,
 }
+
+/// The frame the preview shows: the worker puts one in at the preview rate, the preview
+/// protocol encodes it when the page asks (at the page's width), nothing in between.
+type Latest = Arc<Mutex<Option<Frame>>>;
 
 struct Session {
     stop: Arc<AtomicBool>,
@@ -76,9 +79,10 @@ impl Camera {
         let stop = Arc::new(AtomicBool::new(false));
         let (ready, opened) = std::sync::mpsc::sync_channel(1);
         let worker_stop = stop.clone();
+        let latest = self.latest.clone();
         let thread = std::thread::Builder::new()
             .name("vouch-camera".into())
-            .spawn(move || run(&app, &worker_stop, &ready))
+            .spawn(move || run(&app, &worker_stop, &ready, &latest))
             .map_err(|e| Error::Camera(e.to_string()))?;
         let started = opened
             .recv_timeout(Duration::from_secs(15))
@@ -96,6 +100,14 @@ impl Camera {
         if let Some(session) = lock(&self.session).take() {
             session.end();
         }
+        lock(&self.latest).take();
+    }
+
+    /// The frame in view as a JPEG at most `width` pixels wide (never upscaled); `None` when
+    /// the camera shows nothing.
+    pub fn preview_jpeg(&self, width: u32) -> Option<Vec<u8>> {
+        let frame = lock(&self.latest).clone()?;
+        preview_jpeg(&frame, width)
     }
 }
 
@@ -189,17 +201,17 @@ fn open_source() -> std::result::Result<Box<dyn FrameSource>, ScanError> {
     }
 }
 
-/// A `data:` URL of the frame, downscaled and JPEG-encoded.
-fn preview_url(frame: &Frame) -> Option<String> {
+/// The frame as a JPEG at most `width` pixels wide (never upscaled).
+fn preview_jpeg(frame: &Frame, width: u32) -> Option<Vec<u8>> {
     let (w, h) = (
         u32::try_from(frame.width()).ok()?,
         u32::try_from(frame.height()).ok()?,
     );
     let view: ImageBuffer<Luma<u8>, &[u8]> = ImageBuffer::from_raw(w, h, frame.luma())?;
-    let scale = f64::from(PREVIEW_SIZE) / f64::from(w.max(h).max(1));
+    let scale = f64::from(width.max(1)) / f64::from(w.max(1));
     let small = if scale < 1.0 {
         let (pw, ph) = (
-            (f64::from(w) * scale).round().max(1.0) as u32,
+            width.max(1),
             (f64::from(h) * scale).round().max(1.0) as u32,
         );
         image::imageops::thumbnail(&view, pw, ph)
@@ -210,10 +222,7 @@ fn preview_url(frame: &Frame) -> Option<String> {
     image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, PREVIEW_QUALITY)
         .encode_image(&small)
         .ok()?;
-    Some(format!(
-        "data:image/jpeg;base64,{}",
-        data_encoding::BASE64.encode(&jpeg)
-    ))
+    Some(jpeg)
 }
 
 /// The worker: opens the source, reports that through `ready`, then loops until `stop`.
@@ -221,6 +230,7 @@ fn run<R: Runtime>(
     app: &AppHandle<R>,
     stop: &AtomicBool,
     ready: &SyncSender<Result<CameraStarted>>,
+    latest: &Latest,
 ) {
     let mut source = match open_source() {
         Ok(source) => source,
@@ -244,6 +254,7 @@ fn run<R: Runtime>(
         };
         if last_preview.is_none_or(|t| t.elapsed() >= PREVIEW_INTERVAL) {
             last_preview = Some(Instant::now());
+            *lock(latest) = Some(frame.clone());
             send_preview(app, &frame, &scanner);
         }
         if let Err(e) = scanner.submit(frame) {
@@ -309,15 +320,11 @@ fn reading_order(reads: &mut [CodeRead]) {
 }
 
 fn send_preview<R: Runtime>(app: &AppHandle<R>, frame: &Frame, scanner: &Scanner) {
-    let Some(image) = preview_url(frame) else {
-        return;
-    };
     let overlay = scanner.overlay();
     let preview = PreviewFrame {
         seq: frame.seq,
         width: u32::try_from(frame.width()).unwrap_or(0),
         height: u32::try_from(frame.height()).unwrap_or(0),
-        image,
         codes: overlay
             .codes
             .into_iter()
@@ -333,15 +340,20 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_preview_is_a_small_jpeg_data_url() {
+    fn a_preview_is_a_jpeg_at_the_width_asked_for_never_wider_than_the_frame() {
         let frame = Frame::new(1280, 720, vec![128; 1280 * 720]).unwrap();
-        let url = preview_url(&frame).unwrap();
-        assert!(url.starts_with("data:image/jpeg;base64,"));
-        let jpeg = data_encoding::BASE64
-            .decode(&url.as_bytes()["data:image/jpeg;base64,".len()..])
-            .unwrap();
-        let img = image::load_from_memory(&jpeg).unwrap();
-        assert_eq!((img.width(), img.height()), (480, 270));
+        let size = |jpeg: Vec<u8>| {
+            let img = image::load_from_memory(&jpeg).unwrap();
+            (img.width(), img.height())
+        };
+        assert_eq!(size(preview_jpeg(&frame, 480).unwrap()), (480, 270));
+        assert_eq!(size(preview_jpeg(&frame, 4000).unwrap()), (1280, 720));
+        let camera = Camera::default();
+        assert!(camera.preview_jpeg(480).is_none());
+        *lock(&camera.latest) = Some(frame);
+        assert_eq!(size(camera.preview_jpeg(640).unwrap()), (640, 360));
+        camera.stop();
+        assert!(camera.preview_jpeg(480).is_none());
     }
 
     #[test]

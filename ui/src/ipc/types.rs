@@ -341,7 +341,8 @@ pub struct Located {
     pub corners: [(f32, f32); 4],
 }
 
-/// A preview frame.
+/// A new preview picture: its frame number and size, and the codes in view. The picture
+/// itself is loaded from the shell's preview protocol ([`super::preview_src`]).
 #[derive(Clone, Debug, PartialEq, Deserialize)]
 pub struct PreviewFrame {
     /// Frame number.
@@ -350,8 +351,9 @@ pub struct PreviewFrame {
     pub width: u32,
     /// Full-frame height.
     pub height: u32,
-    /// `data:image/jpeg;base64,...`.
-    pub image: String,
+    /// Where the page loads the picture from (set by the camera hook, at the width shown).
+    #[serde(default)]
+    pub src: String,
     /// Codes in view.
     #[serde(default)]
     pub codes: Vec<Located>,

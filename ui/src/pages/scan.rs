@@ -553,7 +553,7 @@ fn camera_card(camera: &CameraHandle, read: &Callback<(String, Source)>, single:
         },
         CameraStatus::Running(name) => html! {
             <>
-                { preview(camera.frame.as_ref(), single.then_some(read)) }
+                { preview(camera.frame.as_ref(), &camera.drawn, single.then_some(read)) }
                 <div class="camera-bar">
                     <span class="muted" id="camera-status" data-state="running">
                         { tf("camera-point", &[("name", name.clone().into())]) }
@@ -606,14 +606,25 @@ fn camera_card(camera: &CameraHandle, read: &Callback<(String, Source)>, single:
 
 /// The camera's picture with each code in view outlined. In single mode (`pick` given) a tap
 /// on an outline takes that code, for when several labels are in view.
-fn preview(frame: Option<&PreviewFrame>, pick: Option<&Callback<(String, Source)>>) -> Html {
+fn preview(
+    frame: Option<&PreviewFrame>,
+    drawn: &Callback<()>,
+    pick: Option<&Callback<(String, Source)>>,
+) -> Html {
     let Some(frame) = frame else {
         return html! { <div class="preview waiting" id="camera-preview-wait">{ t("camera-waiting") }</div> };
     };
     let view_box = format!("0 0 {} {}", frame.width, frame.height);
+    // Loaded (or failed): the next picture may come.
+    let onload = {
+        let drawn = drawn.clone();
+        Callback::from(move |_: Event| drawn.emit(()))
+    };
+    let onerror = onload.clone();
     html! {
         <div class="preview">
-            <img id="camera-preview" src={frame.image.clone()} alt={t("camera-preview")} />
+            <img id="camera-preview" src={frame.src.clone()} alt={t("camera-preview")}
+                 {onload} {onerror} />
             <svg class={classes!("overlay", pick.is_some().then_some("pickable"))} viewBox={view_box}
                  preserveAspectRatio="xMidYMid meet">
                 { for frame.codes.iter().map(|code| {
