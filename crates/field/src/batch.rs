@@ -46,8 +46,8 @@ pub struct Batch {
 pub enum BatchStep {
     /// Checked and durably queued.
     Queued {
-        /// The queued record.
-        entry: QueueEntry,
+        /// The queued record (boxed: it is much larger than the other answers).
+        entry: Box<QueueEntry>,
         /// Labels queued in this batch so far, this one included.
         count: usize,
     },
@@ -176,7 +176,7 @@ impl Field {
                 batch.remember(&entry, &label);
                 Ok(BatchStep::Queued {
                     count: batch.items().len(),
-                    entry,
+                    entry: Box::new(entry),
                 })
             }
             // Queued just before the batch began: already in the queue, so quietly skipped.

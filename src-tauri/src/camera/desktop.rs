@@ -210,10 +210,7 @@ fn preview_jpeg(frame: &Frame, width: u32) -> Option<Vec<u8>> {
     let view: ImageBuffer<Luma<u8>, &[u8]> = ImageBuffer::from_raw(w, h, frame.luma())?;
     let scale = f64::from(width.max(1)) / f64::from(w.max(1));
     let small = if scale < 1.0 {
-        let (pw, ph) = (
-            width.max(1),
-            (f64::from(h) * scale).round().max(1.0) as u32,
-        );
+        let (pw, ph) = (width.max(1), (f64::from(h) * scale).round().max(1.0) as u32);
         image::imageops::thumbnail(&view, pw, ph)
     } else {
         image::imageops::thumbnail(&view, w, h)

@@ -409,8 +409,8 @@ pub struct Batch {
 pub enum BatchStep {
     /// Checked and durably queued.
     Queued {
-        /// The record.
-        entry: QueueEntry,
+        /// The record (boxed: it is much larger than the other answers).
+        entry: Box<QueueEntry>,
         /// Labels queued in this batch so far.
         count: usize,
     },
