@@ -355,21 +355,28 @@ async fn a_label_in_front_of_the_camera_is_read_and_queued() -> Result<()> {
         app.wait_attr("camera-status", "data-state", "running", 30)
             .await?;
         // The picture comes as binary on the preview protocol, at the width shown.
-        let preview = app.el("camera-preview").await?;
-        let loaded = app
-            .driver
-            .execute(
-                "const img = arguments[0]; \
-                 return [img.getAttribute('src'), img.complete ? img.naturalWidth : 0];",
-                vec![preview.to_json()?],
-            )
-            .await?;
-        let loaded = loaded.json();
-        ensure!(
-            loaded[0].as_str().is_some_and(|s| s.contains("preview"))
-                && loaded[1].as_u64().is_some_and(|w| w > 0 && w <= 1350),
-            "the preview picture: {loaded}"
-        );
+        let started = std::time::Instant::now();
+        loop {
+            let loaded = app
+                .driver
+                .execute(
+                    "const img = document.getElementById('camera-preview'); \
+                     return img ? [img.getAttribute('src'), img.complete ? img.naturalWidth : 0] : null;",
+                    vec![],
+                )
+                .await?;
+            let loaded = loaded.json();
+            if loaded[0].as_str().is_some_and(|s| s.contains("preview"))
+                && loaded[1].as_u64().is_some_and(|w| w > 0 && w <= 1350)
+            {
+                break;
+            }
+            ensure!(
+                started.elapsed() < Duration::from_secs(20),
+                "the preview picture: {loaded}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
         // The loop reads a code on its own: beep, flash, and the card.
         app.wait_text("label-serial", "SN-CAM-", 30).await?;
         // Each label in view is outlined; a tap on one takes it.
@@ -445,6 +452,21 @@ async fn photos_are_chosen_dropped_and_pasted_and_the_last_sync_is_kept() -> Res
 async fn photos(app: &App, devices: &[DeviceFixture; 3]) -> Result<()> {
     app.click("join-continue").await?;
     app.el("photo-choose").await?;
+
+    // The picker: the platform's own dialog, opened by the button. WebDriver sees only the
+    // page, so the whole screen is taken (ImageMagick's `import`); Escape cancels it, and a
+    // cancelled picker reads nothing.
+    app.click("photo-choose").await?;
+    app.wait_text("photo-choose", "Reading", 5).await?;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let shot = vouch_e2e::screenshot_dir().join("photos-00-picker.png");
+    run_ok(
+        Command::new(vouch_testkit::external_tool("import"))
+            .args(["-window", "root"])
+            .arg(&shot),
+    )?;
+    run_ok(Command::new(vouch_testkit::external_tool("xdotool")).args(["key", "Escape"]))?;
+    app.wait_text("photo-choose", "Choose photos", 20).await?;
 
     // The command behind the picker: several files, each read on its own, labels first.
     let reads = app
