@@ -124,3 +124,16 @@ batch-resume = Weiter scannen
 batch-undo = Rückgängig
 batch-end = Serie beenden
 camera-pick = Tippen, um dieses Etikett zu nehmen
+
+review-manifest-none = In keinem Manifest
+review-manifest-expected = Erwartet: Manifest { $import }
+review-manifest-match = Manifest { $import }: Schlüssel stimmt
+review-manifest-differs = Manifest { $import }: Schlüssel weicht ab
+review-import-title = Manifest erwarteter Geräte importieren
+review-import-help = Eine CSV-Datei mit Kopfzeile oder JSON-Zeilen: serial, model, key oder label, batch, order. Eine fehlerhafte Zeile, und nichts wird importiert; dieselbe Datei noch einmal ändert nichts.
+review-import-reason = Warum (wird im Prüfprotokoll vermerkt)
+review-import-button = Importieren
+review-import-running = Wird importiert…
+review-import-no-file = Wählen Sie zuerst eine Manifestdatei.
+review-import-unreadable = Diese Datei lässt sich nicht als Text lesen.
+review-import-done = Import { $import }: { $added } neu erwartet, { $updated } bereits gescannt und nun gelistet, { $unchanged } unverändert.

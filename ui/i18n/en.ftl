@@ -124,3 +124,16 @@ batch-resume = Go on scanning
 batch-undo = Undo
 batch-end = End the batch
 camera-pick = Tap to use this label
+
+review-manifest-none = Not in any manifest
+review-manifest-expected = Expected: manifest { $import }
+review-manifest-match = Manifest { $import }: key matches
+review-manifest-differs = Manifest { $import }: key differs
+review-import-title = Import a manifest of expected devices
+review-import-help = A CSV file with a header line, or JSON lines: serial, model, key or label, batch, order. One bad line and nothing is imported; importing the same file again changes nothing.
+review-import-reason = Why (recorded in the audit log)
+review-import-button = Import
+review-import-running = Importing…
+review-import-no-file = Choose a manifest file first.
+review-import-unreadable = This file cannot be read as text.
+review-import-done = Import { $import }: { $added } newly expected, { $updated } already scanned now listed, { $unchanged } unchanged.
