@@ -1,0 +1,601 @@
+//! The PostgreSQL backend: several `vouch-server` instances on one database.
+//!
+//! Every bucket is rows of one table (`vouch_kv`, keyed by bucket and key), so the primary key
+//! is what keeps a serial, a record id, a staff key id or an audit sequence number unique,
+//! whichever instance writes, and a bucket added to the contract needs no migration.
+//! Challenges are their own table and are taken by `DELETE ... RETURNING`.
+//!
+//! **Isolation and retry.** A transaction runs at `SERIALIZABLE`; one that fails with a
+//! serialization failure or a deadlock (SQLSTATE `40001`, `40P01`) is rolled back and its work
+//! run again on fresh data, up to [`MAX_ATTEMPTS`] times with a jittered pause, then answered
+//! `busy`. A transaction that writes the audit chain first takes a session advisory lock
+//! ([`AUDIT_LOCK`]) before `BEGIN`, so that the appends of every instance queue up instead of
+//! failing and retrying one another (taken after `BEGIN`, the lock would come after the
+//! snapshot and the transaction would still fail).
+//!
+//! **Threads.** The contract is synchronous and the driver (`tokio-postgres`, pooled by
+//! `deadpool-postgres`) is async: the backend owns a small runtime of its own and every call
+//! runs there while the calling thread waits. The server calls a store of
+//! [`Latency::Blocking`] from its blocking pool, so no async worker waits on the database.
+//!
+//! **Durability.** `COMMIT` returns once PostgreSQL has flushed the commit to its WAL
+//! (`synchronous_commit`, on by default): a commit is durable when [`Backend::transact`]
+//! returns. A database that cannot be reached makes every call fail with `busy` (503) until it
+//! is back; the pool reconnects by itself.
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, PoolError, RecyclingMethod};
+use tokio_postgres::error::SqlState;
+use tokio_postgres::NoTls;
+
+use super::{Backend, Bucket, Commit, DurableFuture, Latency, SyncStats, TxError, TxResult, Txn};
+use crate::error::ServerError;
+
+/// A transaction is tried at most this many times when the database reports a serialization
+/// failure or a deadlock.
+pub const MAX_ATTEMPTS: u32 = 30;
+
+/// The session advisory lock every audit-writing transaction holds (the bytes of "vouch").
+pub const AUDIT_LOCK: i64 = 0x76_6f_75_63_68;
+
+/// The advisory lock held while migrating, so instances starting together migrate once.
+const MIGRATION_LOCK: i64 = AUDIT_LOCK + 1;
+
+/// The schema, in order: `(version, name, SQL)`. Each is applied once, in a transaction.
+const MIGRATIONS: &[(i32, &str, &str)] = &[(1, "store", include_str!("../../migrations/0001_store.sql"))];
+
+/// How long a caller waits for a free connection, or for a new one, before `busy`.
+const POOL_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The PostgreSQL backend.
+pub struct PgBackend {
+    runtime: Option<tokio::runtime::Runtime>,
+    handle: tokio::runtime::Handle,
+    pool: Pool,
+    commits: AtomicU64,
+    retries: AtomicU64,
+}
+
+/// What one try of a transaction came to.
+enum Attempt {
+    Committed,
+    Retry,
+    Failed(ServerError),
+}
+
+/// Whether the database asks for the transaction to be run again.
+fn is_retryable(e: &tokio_postgres::Error) -> bool {
+    e.code()
+        .is_some_and(|c| *c == SqlState::T_R_SERIALIZATION_FAILURE || *c == SqlState::T_R_DEADLOCK_DETECTED)
+}
+
+/// A driver error as the server's: a database that cannot be reached (no SQLSTATE, a
+/// connection exception, a shutdown) is `busy`, so callers get 503 and try again; anything
+/// else is a storage error. The cause is logged, not sent.
+fn db_error(e: &tokio_postgres::Error) -> ServerError {
+    let unreachable = match e.code() {
+        None => true,
+        Some(code) => {
+            code.code().starts_with("08")
+                || *code == SqlState::ADMIN_SHUTDOWN
+                || *code == SqlState::CRASH_SHUTDOWN
+                || *code == SqlState::CANNOT_CONNECT_NOW
+        }
+    };
+    if unreachable {
+        tracing::warn!(error = %e, "the database cannot be reached");
+        return unavailable();
+    }
+    ServerError::Storage(format!("database: {e}"))
+}
+
+fn unavailable() -> ServerError {
+    ServerError::Busy("the database cannot be reached right now; try again later".into())
+}
+
+fn pool_error(e: &PoolError) -> ServerError {
+    match e {
+        PoolError::Backend(e) => db_error(e),
+        other => {
+            tracing::warn!(error = %other, "no database connection");
+            unavailable()
+        }
+    }
+}
+
+/// Milliseconds as PostgreSQL's `bigint`.
+fn millis(ms: u64) -> i64 {
+    i64::try_from(ms).unwrap_or(i64::MAX)
+}
+
+impl PgBackend {
+    /// Connects to the database `url` names (`postgres://user@host/db?...`) with at most
+    /// `pool_size` connections and applies the migrations it lacks. Refuses a database whose
+    /// schema is newer than this server knows.
+    pub fn connect(url: &str, pool_size: usize) -> Result<Self, ServerError> {
+        // The URL may carry a password: it is never echoed back in the message.
+        let config: tokio_postgres::Config = url.parse().map_err(|e: tokio_postgres::Error| {
+            ServerError::Config(format!("store.url is not a PostgreSQL URL: {e}"))
+        })?;
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("vouch-postgres")
+            .enable_all()
+            .build()
+            .map_err(|e| ServerError::Storage(format!("starting the database runtime: {e}")))?;
+        let manager = Manager::from_config(
+            config,
+            NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(pool_size.max(1))
+            .runtime(deadpool_postgres::Runtime::Tokio1)
+            .wait_timeout(Some(POOL_TIMEOUT))
+            .create_timeout(Some(POOL_TIMEOUT))
+            .recycle_timeout(Some(POOL_TIMEOUT))
+            .build()
+            .map_err(|e| ServerError::Storage(format!("database pool: {e}")))?;
+        let backend = Self {
+            handle: runtime.handle().clone(),
+            runtime: Some(runtime),
+            pool,
+            commits: AtomicU64::new(0),
+            retries: AtomicU64::new(0),
+        };
+        backend.migrate()?;
+        Ok(backend)
+    }
+
+    /// Transactions run again after a serialization failure or deadlock, so far.
+    pub fn retries(&self) -> u64 {
+        self.retries.load(Ordering::Relaxed)
+    }
+
+    /// The schema version the database is at (0: none).
+    pub fn schema_version(&self) -> Result<i32, ServerError> {
+        let client = self.client()?;
+        self.run(async move { current_version(&client).await })?
+    }
+
+    /// Runs `future` on the backend's runtime and waits for it, from any thread.
+    fn run<T: Send + 'static>(
+        &self,
+        future: impl Future<Output = T> + Send + 'static,
+    ) -> Result<T, ServerError> {
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        self.handle.spawn(async move {
+            let _ = tx.send(future.await);
+        });
+        rx.recv()
+            .map_err(|_| ServerError::Storage("a database task stopped".into()))
+    }
+
+    /// A pooled connection.
+    fn client(&self) -> Result<Arc<Object>, ServerError> {
+        let pool = self.pool.clone();
+        let client = self.run(async move { pool.get().await })?;
+        client.map(Arc::new).map_err(|e| pool_error(&e))
+    }
+
+    /// One statement with no rows to read, on `client`.
+    fn execute(
+        &self,
+        client: &Arc<Object>,
+        sql: &'static str,
+        params: Vec<Box<dyn tokio_postgres::types::ToSql + Send + Sync>>,
+    ) -> Result<Result<u64, tokio_postgres::Error>, ServerError> {
+        let client = client.clone();
+        self.run(async move {
+            let statement = client.prepare_cached(sql).await?;
+            let refs: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> =
+                params.iter().map(|p| p.as_ref() as _).collect();
+            client.execute(&statement, &refs).await
+        })
+    }
+
+    /// A transaction-control statement (`BEGIN`, `COMMIT`, ...) on `client`.
+    fn control(
+        &self,
+        client: &Arc<Object>,
+        sql: &'static str,
+    ) -> Result<Result<(), tokio_postgres::Error>, ServerError> {
+        let client = client.clone();
+        self.run(async move { client.batch_execute(sql).await })
+    }
+
+    /// Brings the schema up to date under the migration lock.
+    fn migrate(&self) -> Result<(), ServerError> {
+        let client = self.client()?;
+        let result = self.run(async move { migrate(&client).await })?;
+        result
+    }
+
+    /// One try of `work`: `BEGIN`, the work, its writes, `COMMIT`; rolled back if any fails.
+    fn attempt(
+        &self,
+        client: &Arc<Object>,
+        buckets: &[Bucket],
+        work: &dyn Fn(&dyn Txn) -> TxResult<()>,
+    ) -> Attempt {
+        let failed = |e: &tokio_postgres::Error| {
+            if is_retryable(e) {
+                Attempt::Retry
+            } else {
+                Attempt::Failed(db_error(e))
+            }
+        };
+        match self.control(client, "BEGIN ISOLATION LEVEL SERIALIZABLE") {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => return failed(&e),
+            Err(e) => return Attempt::Failed(e),
+        }
+        let txn = PgTxn {
+            backend: self,
+            client,
+            buckets,
+            writes: RefCell::new(BTreeMap::new()),
+        };
+        let outcome = match work(&txn) {
+            Ok(()) => match self.flush(client, txn.writes.into_inner()) {
+                Ok(Ok(())) => match self.control(client, "COMMIT") {
+                    Ok(Ok(())) => return Attempt::Committed,
+                    Ok(Err(e)) => failed(&e),
+                    Err(e) => Attempt::Failed(e),
+                },
+                Ok(Err(e)) => failed(&e),
+                Err(e) => Attempt::Failed(e),
+            },
+            Err(TxError::Retry) => Attempt::Retry,
+            Err(TxError::Abort(e)) => Attempt::Failed(e),
+        };
+        // After a failed COMMIT there is nothing to roll back, and PostgreSQL only warns.
+        let _ = self.control(client, "ROLLBACK");
+        outcome
+    }
+
+    /// Writes a transaction's buffered values in one statement.
+    fn flush(
+        &self,
+        client: &Arc<Object>,
+        writes: BTreeMap<(Bucket, Vec<u8>), Vec<u8>>,
+    ) -> Result<Result<(), tokio_postgres::Error>, ServerError> {
+        if writes.is_empty() {
+            return Ok(Ok(()));
+        }
+        let mut buckets = Vec::with_capacity(writes.len());
+        let mut keys = Vec::with_capacity(writes.len());
+        let mut values = Vec::with_capacity(writes.len());
+        for ((bucket, key), value) in writes {
+            buckets.push(bucket.name());
+            keys.push(key);
+            values.push(value);
+        }
+        let done = self.execute(
+            client,
+            "INSERT INTO vouch_kv (bucket, key, value) \
+             SELECT * FROM unnest($1::text[], $2::bytea[], $3::bytea[]) \
+             ON CONFLICT (bucket, key) DO UPDATE SET value = EXCLUDED.value",
+            vec![Box::new(buckets), Box::new(keys), Box::new(values)],
+        )?;
+        Ok(done.map(|_| ()))
+    }
+
+    /// A jittered pause before try number `attempt` (1 to 64 ms, growing).
+    fn pause(attempt: u32) {
+        let mut byte = [0u8; 1];
+        let _ = ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut byte);
+        let cap = 1u64 << attempt.min(6);
+        std::thread::sleep(Duration::from_millis(1 + u64::from(byte[0]) % cap));
+    }
+
+    /// Takes or releases the audit lock; a connection whose lock state is unknown is dropped.
+    fn audit_lock(&self, client: &Arc<Object>, take: bool) -> Result<(), ServerError> {
+        let sql = if take {
+            "SELECT pg_advisory_lock($1)"
+        } else {
+            "SELECT pg_advisory_unlock($1)"
+        };
+        match self.execute(client, sql, vec![Box::new(AUDIT_LOCK)])? {
+            Ok(_) => Ok(()),
+            Err(e) => Err(db_error(&e)),
+        }
+    }
+}
+
+impl Drop for PgBackend {
+    fn drop(&mut self) {
+        // Dropping a runtime waits for its threads, which must not happen on an async worker.
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
+/// The highest version recorded, creating the version table on first use.
+async fn current_version(client: &Object) -> Result<i32, ServerError> {
+    client
+        .batch_execute(
+            "CREATE TABLE IF NOT EXISTS vouch_schema (\
+               version integer PRIMARY KEY, \
+               name text NOT NULL, \
+               applied_at timestamptz NOT NULL DEFAULT now())",
+        )
+        .await
+        .map_err(|e| db_error(&e))?;
+    let row = client
+        .query_one("SELECT COALESCE(MAX(version), 0) FROM vouch_schema", &[])
+        .await
+        .map_err(|e| db_error(&e))?;
+    row.try_get(0).map_err(|e| db_error(&e))
+}
+
+/// Applies each missing migration in its own transaction, holding the migration lock.
+async fn migrate(client: &Object) -> Result<(), ServerError> {
+    client
+        .query_one("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK])
+        .await
+        .map_err(|e| db_error(&e))?;
+    let result = migrate_locked(client).await;
+    let unlocked = client
+        .query_one("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK])
+        .await
+        .map_err(|e| db_error(&e));
+    result.and(unlocked.map(|_| ()))
+}
+
+async fn migrate_locked(client: &Object) -> Result<(), ServerError> {
+    let current = current_version(client).await?;
+    let known = MIGRATIONS.last().map_or(0, |m| m.0);
+    if current > known {
+        return Err(ServerError::Config(format!(
+            "the database's schema is version {current}, newer than this vouch-server knows \
+             ({known}): run a vouch-server at least as new as the one that migrated it"
+        )));
+    }
+    for (version, name, sql) in MIGRATIONS.iter().filter(|m| m.0 > current) {
+        let apply = async {
+            client.batch_execute("BEGIN").await?;
+            client.batch_execute(sql).await?;
+            client
+                .execute(
+                    "INSERT INTO vouch_schema (version, name) VALUES ($1, $2)",
+                    &[version, name],
+                )
+                .await?;
+            client.batch_execute("COMMIT").await
+        };
+        if let Err(e) = apply.await {
+            let _ = client.batch_execute("ROLLBACK").await;
+            return Err(ServerError::Storage(format!(
+                "applying database migration {version} ({name}): {e}"
+            )));
+        }
+        tracing::info!(version, name, "database migration applied");
+    }
+    Ok(())
+}
+
+/// A transaction: reads go to the database (and see this transaction's buffered writes);
+/// writes are buffered and sent in one statement before `COMMIT`.
+struct PgTxn<'a> {
+    backend: &'a PgBackend,
+    client: &'a Arc<Object>,
+    buckets: &'a [Bucket],
+    writes: RefCell<BTreeMap<(Bucket, Vec<u8>), Vec<u8>>>,
+}
+
+impl PgTxn<'_> {
+    fn covers(&self, bucket: Bucket) -> TxResult<()> {
+        if self.buckets.contains(&bucket) {
+            return Ok(());
+        }
+        Err(TxError::Abort(ServerError::Storage(format!(
+            "the transaction does not cover the {} bucket",
+            bucket.name()
+        ))))
+    }
+}
+
+impl Txn for PgTxn<'_> {
+    fn get(&self, bucket: Bucket, key: &[u8]) -> TxResult<Option<Vec<u8>>> {
+        self.covers(bucket)?;
+        if let Some(written) = self.writes.borrow().get(&(bucket, key.to_vec())) {
+            return Ok(Some(written.clone()));
+        }
+        let client = self.client.clone();
+        let key = key.to_vec();
+        let read = self.backend.run(async move {
+            let statement = client
+                .prepare_cached("SELECT value FROM vouch_kv WHERE bucket = $1 AND key = $2")
+                .await?;
+            let row = client.query_opt(&statement, &[&bucket.name(), &key]).await?;
+            row.map(|r| r.try_get::<_, Vec<u8>>(0)).transpose()
+        })?;
+        match read {
+            Ok(value) => Ok(value),
+            Err(e) if is_retryable(&e) => Err(TxError::Retry),
+            Err(e) => Err(TxError::Abort(db_error(&e))),
+        }
+    }
+
+    fn put(&self, bucket: Bucket, key: &[u8], value: Vec<u8>) -> TxResult<()> {
+        self.covers(bucket)?;
+        self.writes
+            .borrow_mut()
+            .insert((bucket, key.to_vec()), value);
+        Ok(())
+    }
+}
+
+impl Backend for PgBackend {
+    fn get(&self, bucket: Bucket, key: &[u8]) -> Result<Option<Vec<u8>>, ServerError> {
+        let client = self.client()?;
+        let key = key.to_vec();
+        let read = self.run(async move {
+            let statement = client
+                .prepare_cached("SELECT value FROM vouch_kv WHERE bucket = $1 AND key = $2")
+                .await?;
+            let row = client.query_opt(&statement, &[&bucket.name(), &key]).await?;
+            row.map(|r| r.try_get::<_, Vec<u8>>(0)).transpose()
+        })?;
+        read.map_err(|e| db_error(&e))
+    }
+
+    fn values(&self, bucket: Bucket) -> Result<Vec<Vec<u8>>, ServerError> {
+        let client = self.client()?;
+        let read = self.run(async move {
+            let statement = client
+                .prepare_cached("SELECT value FROM vouch_kv WHERE bucket = $1 ORDER BY key")
+                .await?;
+            let rows = client.query(&statement, &[&bucket.name()]).await?;
+            rows.iter()
+                .map(|r| r.try_get::<_, Vec<u8>>(0))
+                .collect::<Result<Vec<_>, _>>()
+        })?;
+        read.map_err(|e| db_error(&e))
+    }
+
+    fn transact(
+        &self,
+        buckets: &[Bucket],
+        work: &dyn Fn(&dyn Txn) -> TxResult<()>,
+    ) -> Result<Commit, ServerError> {
+        let client = self.client()?;
+        let audit = buckets.contains(&Bucket::Audit);
+        if audit {
+            self.audit_lock(&client, true)?;
+        }
+        let mut outcome = Attempt::Retry;
+        for attempt in 1..=MAX_ATTEMPTS {
+            outcome = self.attempt(&client, buckets, work);
+            if !matches!(outcome, Attempt::Retry) {
+                break;
+            }
+            self.retries.fetch_add(1, Ordering::Relaxed);
+            if attempt < MAX_ATTEMPTS {
+                Self::pause(attempt);
+            }
+        }
+        if audit {
+            if let Err(e) = self.audit_lock(&client, false) {
+                // A connection whose lock state is unknown is closed, never pooled: closing it
+                // releases the lock.
+                if let Ok(object) = Arc::try_unwrap(client) {
+                    drop(Object::take(object));
+                }
+                if matches!(outcome, Attempt::Committed) {
+                    tracing::warn!(error = %e, "releasing the audit lock failed after a commit");
+                }
+            }
+        }
+        match outcome {
+            Attempt::Committed => {
+                let n = self.commits.fetch_add(1, Ordering::SeqCst) + 1;
+                Ok(Commit(n))
+            }
+            Attempt::Failed(e) => Err(e),
+            Attempt::Retry => Err(ServerError::Busy(
+                "the database kept reporting conflicting transactions; try again".into(),
+            )),
+        }
+    }
+
+    fn put_challenge(
+        &self,
+        nonce: &[u8],
+        value: Vec<u8>,
+        expires_at_ms: u64,
+        now_ms: u64,
+        max: usize,
+    ) -> Result<bool, ServerError> {
+        let client = self.client()?;
+        let insert = |client: &Arc<Object>, value: Vec<u8>| {
+            // Counted and inserted in one statement; two instances racing at the limit may
+            // both get in, which only bends a soft limit.
+            self.execute(
+                client,
+                "INSERT INTO vouch_challenges (nonce, expires_at_ms, value) \
+                 SELECT $1, $2, $3 WHERE (SELECT count(*) FROM vouch_challenges) < $4",
+                vec![
+                    Box::new(nonce.to_vec()),
+                    Box::new(millis(expires_at_ms)),
+                    Box::new(value),
+                    Box::new(i64::try_from(max).unwrap_or(i64::MAX)),
+                ],
+            )
+            .and_then(|r| r.map_err(|e| db_error(&e)))
+        };
+        if insert(&client, value.clone())? == 1 {
+            return Ok(true);
+        }
+        // Full: expired challenges make room first.
+        self.purge_on(&client, now_ms)?;
+        Ok(insert(&client, value)? == 1)
+    }
+
+    fn take_challenge(&self, nonce: &[u8]) -> Result<Option<Vec<u8>>, ServerError> {
+        let client = self.client()?;
+        let nonce = nonce.to_vec();
+        let taken = self.run(async move {
+            let statement = client
+                .prepare_cached("DELETE FROM vouch_challenges WHERE nonce = $1 RETURNING value")
+                .await?;
+            let row = client.query_opt(&statement, &[&nonce]).await?;
+            row.map(|r| r.try_get::<_, Vec<u8>>(0)).transpose()
+        })?;
+        taken.map_err(|e| db_error(&e))
+    }
+
+    fn purge_challenges(&self, now_ms: u64) -> Result<usize, ServerError> {
+        let client = self.client()?;
+        self.purge_on(&client, now_ms)
+    }
+
+    fn durable(&self, _commit: Commit) -> DurableFuture {
+        // PostgreSQL flushed the commit before COMMIT returned.
+        Box::pin(std::future::ready(Ok(())))
+    }
+
+    fn wait(&self, _commit: Commit) -> Result<(), ServerError> {
+        Ok(())
+    }
+
+    fn latest_commit(&self) -> Commit {
+        Commit(self.commits.load(Ordering::SeqCst))
+    }
+
+    fn sync_stats(&self) -> SyncStats {
+        // Each commit is flushed by PostgreSQL (which groups concurrent flushes itself).
+        let commits = self.commits.load(Ordering::SeqCst);
+        SyncStats {
+            commits,
+            syncs: commits,
+        }
+    }
+
+    fn latency(&self) -> Latency {
+        Latency::Blocking
+    }
+}
+
+impl PgBackend {
+    fn purge_on(&self, client: &Arc<Object>, now_ms: u64) -> Result<usize, ServerError> {
+        let purged = self
+            .execute(
+                client,
+                "DELETE FROM vouch_challenges WHERE expires_at_ms <= $1",
+                vec![Box::new(millis(now_ms))],
+            )?
+            .map_err(|e| db_error(&e))?;
+        Ok(usize::try_from(purged).unwrap_or(usize::MAX))
+    }
+}
