@@ -352,14 +352,15 @@ impl Config {
             ));
         }
         let url = &self.store.url;
-        if !url.is_empty() && !url.starts_with("postgres://") && !url.starts_with("postgresql://")
-        {
+        if !url.is_empty() && !url.starts_with("postgres://") && !url.starts_with("postgresql://") {
             return Err(ServerError::Config(
                 "store.url must be empty (sled in the data folder) or a postgres:// URL".into(),
             ));
         }
         if self.store.pool_size == 0 || self.store.pool_size > 1000 {
-            return Err(ServerError::Config("store.pool_size must be 1 to 1000".into()));
+            return Err(ServerError::Config(
+                "store.pool_size must be 1 to 1000".into(),
+            ));
         }
         self.limits.validate()
     }

@@ -48,7 +48,8 @@ pub const AUDIT_LOCK: i64 = 0x76_6f_75_63_68;
 const MIGRATION_LOCK: i64 = AUDIT_LOCK + 1;
 
 /// The schema, in order: `(version, name, SQL)`. Each is applied once, in a transaction.
-const MIGRATIONS: &[(i32, &str, &str)] = &[(1, "store", include_str!("../../migrations/0001_store.sql"))];
+const MIGRATIONS: &[(i32, &str, &str)] =
+    &[(1, "store", include_str!("../../migrations/0001_store.sql"))];
 
 /// How long a caller waits for a free connection, or for a new one, before `busy`.
 const POOL_TIMEOUT: Duration = Duration::from_secs(5);
@@ -71,8 +72,9 @@ enum Attempt {
 
 /// Whether the database asks for the transaction to be run again.
 fn is_retryable(e: &tokio_postgres::Error) -> bool {
-    e.code()
-        .is_some_and(|c| *c == SqlState::T_R_SERIALIZATION_FAILURE || *c == SqlState::T_R_DEADLOCK_DETECTED)
+    e.code().is_some_and(|c| {
+        *c == SqlState::T_R_SERIALIZATION_FAILURE || *c == SqlState::T_R_DEADLOCK_DETECTED
+    })
 }
 
 /// A driver error as the server's: a database that cannot be reached (no SQLSTATE, a
@@ -417,7 +419,9 @@ impl Txn for PgTxn<'_> {
             let statement = client
                 .prepare_cached("SELECT value FROM vouch_kv WHERE bucket = $1 AND key = $2")
                 .await?;
-            let row = client.query_opt(&statement, &[&bucket.name(), &key]).await?;
+            let row = client
+                .query_opt(&statement, &[&bucket.name(), &key])
+                .await?;
             row.map(|r| r.try_get::<_, Vec<u8>>(0)).transpose()
         })?;
         match read {
@@ -444,7 +448,9 @@ impl Backend for PgBackend {
             let statement = client
                 .prepare_cached("SELECT value FROM vouch_kv WHERE bucket = $1 AND key = $2")
                 .await?;
-            let row = client.query_opt(&statement, &[&bucket.name(), &key]).await?;
+            let row = client
+                .query_opt(&statement, &[&bucket.name(), &key])
+                .await?;
             row.map(|r| r.try_get::<_, Vec<u8>>(0)).transpose()
         })?;
         read.map_err(|e| db_error(&e))
@@ -597,5 +603,188 @@ impl PgBackend {
             )?
             .map_err(|e| db_error(&e))?;
         Ok(usize::try_from(purged).unwrap_or(usize::MAX))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+    use super::*;
+    use crate::domain::audit::verify_audit;
+    use crate::store::{AuditNote, AuditStore, KvStore};
+
+    fn backend(url: &str) -> PgBackend {
+        PgBackend::connect(url, 8).unwrap()
+    }
+
+    fn counter(tx: &dyn Txn) -> TxResult<u64> {
+        let bytes = tx.get(Bucket::Devices, b"counter")?;
+        Ok(bytes.map_or(0, |b| u64::from_be_bytes(b.try_into().unwrap())))
+    }
+
+    /// Read-modify-write transactions that take no lock race one another: SERIALIZABLE makes
+    /// the losers fail with 40001, and the retry runs them again, so no increment is lost.
+    #[test]
+    fn serialization_failures_are_retried_and_lose_no_update() {
+        let url = vouch_testkit::PgCluster::shared().create_database();
+        let shared = Arc::new(backend(&url));
+        let other = Arc::new(backend(&url));
+        let workers: Vec<_> = (0..8)
+            .map(|i| {
+                let b = if i % 2 == 0 {
+                    shared.clone()
+                } else {
+                    other.clone()
+                };
+                std::thread::spawn(move || {
+                    for _ in 0..25 {
+                        let _committed = b
+                            .transact(&[Bucket::Devices], &|tx| {
+                                let n = counter(tx)?;
+                                tx.put(Bucket::Devices, b"counter", (n + 1).to_be_bytes().to_vec())
+                            })
+                            .unwrap();
+                    }
+                })
+            })
+            .collect();
+        for w in workers {
+            w.join().unwrap();
+        }
+        let total = shared.get(Bucket::Devices, b"counter").unwrap().unwrap();
+        assert_eq!(u64::from_be_bytes(total.try_into().unwrap()), 200);
+        assert!(
+            shared.retries() + other.retries() > 0,
+            "the race never produced a serialization failure, so the retry went untested"
+        );
+    }
+
+    /// Write skew, which REPEATABLE READ allows and SERIALIZABLE does not: two transactions
+    /// each see neither key and write one. Only one of the keys may exist afterwards.
+    #[test]
+    fn write_skew_is_prevented() {
+        let url = vouch_testkit::PgCluster::shared().create_database();
+        let b = Arc::new(backend(&url));
+        let barrier = Arc::new(std::sync::Barrier::new(2));
+        let racers: Vec<_> = [b"a", b"b"]
+            .into_iter()
+            .map(|mine| {
+                let (b, barrier) = (b.clone(), barrier.clone());
+                std::thread::spawn(move || {
+                    let first = std::sync::atomic::AtomicBool::new(true);
+                    let _committed = b
+                        .transact(&[Bucket::Devices], &|tx| {
+                            let none = tx.get(Bucket::Devices, b"a")?.is_none()
+                                && tx.get(Bucket::Devices, b"b")?.is_none();
+                            // Both read before either writes, on the first try.
+                            if first.swap(false, Ordering::SeqCst) {
+                                barrier.wait();
+                            }
+                            if none {
+                                tx.put(Bucket::Devices, mine, b"1".to_vec())?;
+                            }
+                            Ok(())
+                        })
+                        .unwrap();
+                })
+            })
+            .collect();
+        for r in racers {
+            r.join().unwrap();
+        }
+        let a = b.get(Bucket::Devices, b"a").unwrap();
+        let c = b.get(Bucket::Devices, b"b").unwrap();
+        assert!(a.is_some() != c.is_some(), "a: {a:?}, b: {c:?}");
+        assert!(b.retries() > 0);
+    }
+
+    /// Two instances appending to the audit chain at once never fork it.
+    #[test]
+    fn two_instances_append_one_unbroken_audit_chain() {
+        let url = vouch_testkit::PgCluster::shared().create_database();
+        let stores: Vec<Arc<KvStore>> = (0..2)
+            .map(|_| Arc::new(KvStore::new(Box::new(backend(&url)))))
+            .collect();
+        let writers: Vec<_> = (0..8)
+            .map(|i| {
+                let store = stores[i % 2].clone();
+                std::thread::spawn(move || {
+                    for n in 0..10 {
+                        let note = AuditNote {
+                            actor: format!("instance-{}", i % 2),
+                            action: "test.append",
+                            subject: format!("{i}-{n}"),
+                            detail: serde_json::json!({}),
+                        };
+                        store.append_audit(note, 1).unwrap();
+                    }
+                })
+            })
+            .collect();
+        for w in writers {
+            w.join().unwrap();
+        }
+        let entries = stores[1].audit_entries().unwrap();
+        assert_eq!(verify_audit(&entries).unwrap(), 80);
+    }
+
+    #[test]
+    fn migrations_apply_once_and_a_newer_schema_is_refused() {
+        let url = vouch_testkit::PgCluster::shared().create_database();
+        let first = backend(&url);
+        assert_eq!(first.schema_version().unwrap(), 1);
+        // A second instance finds the schema in place and applies nothing again.
+        let second = backend(&url);
+        assert_eq!(second.schema_version().unwrap(), 1);
+        let client = second.client().unwrap();
+        let rows = second
+            .run(async move {
+                client
+                    .query_one("SELECT count(*) FROM vouch_schema", &[])
+                    .await
+                    .and_then(|r| r.try_get::<_, i64>(0))
+            })
+            .unwrap()
+            .unwrap();
+        assert_eq!(rows, 1);
+        // A later vouch-server migrated it further: this one refuses to touch it.
+        let client = second.client().unwrap();
+        second
+            .run(async move {
+                client
+                    .execute(
+                        "INSERT INTO vouch_schema (version, name) VALUES (99, 'future')",
+                        &[],
+                    )
+                    .await
+            })
+            .unwrap()
+            .unwrap();
+        let Err(e) = PgBackend::connect(&url, 2) else {
+            panic!("a newer schema was accepted");
+        };
+        let text = e.to_string();
+        assert!(
+            text.contains("version 99") && text.contains("newer"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn an_unreachable_database_is_busy_not_a_crash() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!(
+            "postgres://vouch@localhost/vouch?host={}",
+            dir.path().display()
+        );
+        let Err(e) = PgBackend::connect(&url, 2) else {
+            panic!("connected to nothing");
+        };
+        assert!(matches!(e, ServerError::Busy(_)), "{e:?}");
+        let Err(e) = PgBackend::connect("mysql://nope", 2) else {
+            panic!("a non-PostgreSQL URL was accepted");
+        };
+        assert!(matches!(e, ServerError::Config(_)), "{e:?}");
     }
 }
