@@ -1,0 +1,449 @@
+//! Several `vouch-server` instances on one PostgreSQL database, end to end: the real binary,
+//! two instances on two loopback ports, a throwaway cluster from `scripts/pg-cluster.sh`. The
+//! flow crosses instances at every step, and the races of the issue each have a test: a
+//! challenge answered at the other instance, concurrent enrollments of one device, one batch
+//! synced to both, two supervisors deciding at once. The audit chain verifies after each.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+
+use common::*;
+use reqwest::Method;
+use serde_json::{json, Value};
+use vouch_testkit::{external_tool, PgCluster};
+
+/// Two instances sharing one new database: `a` made by `init`, `b` given copies of the files
+/// every instance needs (CA, TLS key and certificate, operator credential, configuration).
+pub struct Pair {
+    pub a: Server,
+    pub b: Server,
+    pub url: String,
+}
+
+/// The configuration edits of every test here: the store URL, and per-serial rates high
+/// enough for the races (rate limits are per instance).
+fn config_for(url: &str) -> Vec<(String, String)> {
+    vec![
+        ("url = \"\"".into(), format!("url = \"{url}\"")),
+        (
+            "rate_per_serial_per_minute = 12".into(),
+            "rate_per_serial_per_minute = 1000".into(),
+        ),
+        (
+            "rate_per_address_per_minute = 120".into(),
+            "rate_per_address_per_minute = 10000".into(),
+        ),
+    ]
+}
+
+/// Copies what a second instance is given: everything `init` made but the sled database,
+/// the log and the address file, which are each instance's own.
+pub fn copy_instance_files(from: &Path, to: &Path) {
+    for dir in ["ca", "tls", "operator"] {
+        std::fs::create_dir_all(to.join(dir)).unwrap();
+        for entry in std::fs::read_dir(from.join(dir)).unwrap() {
+            let entry = entry.unwrap();
+            std::fs::copy(entry.path(), to.join(dir).join(entry.file_name())).unwrap();
+        }
+    }
+    std::fs::copy(from.join("config.toml"), to.join("config.toml")).unwrap();
+}
+
+impl Pair {
+    pub fn start() -> Self {
+        Self::start_on(PgCluster::shared())
+    }
+
+    pub fn start_on(cluster: &PgCluster) -> Self {
+        let url = cluster.create_database();
+        let edits = config_for(&url);
+        let edits: Vec<(&str, &str)> = edits
+            .iter()
+            .map(|(f, t)| (f.as_str(), t.as_str()))
+            .collect();
+        let a = Server::start_with_config(&edits);
+        let b = Self::another(&a);
+        Self { a, b, url }
+    }
+
+    /// Another instance on `a`'s database and files, on its own port.
+    pub fn another(a: &Server) -> Server {
+        let dir = tempfile::tempdir().unwrap();
+        copy_instance_files(a.data(), dir.path());
+        Server::serve(dir)
+    }
+
+    pub fn sql(&self, query: &str) -> String {
+        sql(&self.url, query)
+    }
+}
+
+/// One query's rows through `psql`, unaligned.
+pub fn sql(url: &str, query: &str) -> String {
+    let out = Command::new(external_tool("psql"))
+        .args(["-X", "-qtA", "-v", "ON_ERROR_STOP=1", url, "-c", query])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "psql: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// How many device certificate records the database holds for `serial`.
+fn device_certs(pair: &Pair, serial: &str) -> usize {
+    pair.sql(&format!(
+        "SELECT count(*) FROM vouch_kv WHERE bucket = 'certs' \
+         AND convert_from(value, 'UTF8')::jsonb->>'subject' = 'https://vouch.invalid/device/{serial}'"
+    ))
+    .parse()
+    .unwrap()
+}
+
+fn audit_verifies(server: &Server) {
+    let verify = server.admin_ok(&["audit", "verify"]);
+    assert!(verify.contains("audit log OK"), "{verify}");
+}
+
+/// A device scanned through `at` and approved there.
+async fn approved(at: &Server, serial: &str) -> Device {
+    let mut tech = register(at, "technician", "T").await;
+    let device = Device::new(serial);
+    let (status, answer) = tech.scan_and_upload(at, &device.text()).await;
+    assert_eq!(
+        answer["results"][0]["outcome"], "accepted",
+        "{status} {answer}"
+    );
+    at.admin_ok(&["device", "approve", serial, "--reason", "ok"]);
+    device
+}
+
+async fn crl_serials(server: &Server) -> Vec<Vec<u8>> {
+    let crl = http(server, None)
+        .get(format!("{}/v1/crl", server.url()))
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    let (_, parsed) = x509_parser::parse_x509_crl(&crl).unwrap();
+    parsed
+        .iter_revoked_certificates()
+        .map(|r| r.raw_serial().to_vec())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn init_migrates_the_database_or_leaves_nothing_behind() {
+    let cluster = PgCluster::shared();
+    let url = cluster.create_database();
+    let init = |dir: &Path, url: &str| {
+        Command::new(bin())
+            .arg("--data")
+            .arg(dir)
+            .args(["init", "--hostname", "localhost"])
+            .env("VOUCH_STORE_URL", url)
+            .output()
+            .unwrap()
+    };
+    // No database there: init fails saying so, and writes no CA.
+    let nowhere = tempfile::tempdir().unwrap();
+    let bad = format!(
+        "postgres://vouch@localhost/vouch?host={}",
+        nowhere.path().display()
+    );
+    let data = tempfile::tempdir().unwrap();
+    let out = init(data.path(), &bad);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("database cannot be reached"), "{stderr}");
+    assert!(!data.path().join("ca/ca.pem").exists());
+
+    let out = init(data.path(), &url);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        sql(&url, "SELECT version, name FROM vouch_schema"),
+        "1|store"
+    );
+
+    // A database a newer vouch-server migrated: refused at init and at serve.
+    sql(
+        &url,
+        "INSERT INTO vouch_schema (version, name) VALUES (2, 'future')",
+    );
+    let other = tempfile::tempdir().unwrap();
+    let out = init(other.path(), &url);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("schema is version 2"), "{stderr}");
+    let serve = Command::new(bin())
+        .arg("--data")
+        .arg(data.path())
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env("VOUCH_STORE_URL", &url)
+        .output()
+        .unwrap();
+    assert!(!serve.status.success());
+    let stderr = String::from_utf8_lossy(&serve.stderr);
+    assert!(stderr.contains("newer than this vouch-server"), "{stderr}");
+}
+
+/// The whole flow, crossing instances at every step.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_share_devices_staff_certificates_and_revocations() {
+    let pair = Pair::start();
+    let (a, b) = (&pair.a, &pair.b);
+    assert_ne!(a.addr, b.addr);
+    // A technician joins through A, a supervisor through B.
+    let mut tech = register(a, "technician", "Tess").await;
+    let sup = register(b, "supervisor", "Sam").await;
+    let device = Device::new("SN-PG-1");
+    let (status, answer) = tech.scan_and_upload(a, &device.text()).await;
+    assert_eq!(
+        (status, answer["results"][0]["outcome"].as_str()),
+        (200, Some("accepted"))
+    );
+
+    // The supervisor sees it on B and approves it there.
+    let (status, list) = call(&sup.client, b, Method::GET, "/v1/devices", None).await;
+    assert_eq!(status, 200, "{list}");
+    assert_eq!(list["devices"][0]["serial"], "SN-PG-1", "{list}");
+    let (status, decided) = call(
+        &sup.client,
+        b,
+        Method::POST,
+        "/v1/devices/SN-PG-1/approve",
+        Some(json!({"reason": "checked"})),
+    )
+    .await;
+    assert_eq!(
+        (status, decided["state"].as_str()),
+        (200, Some("approved")),
+        "{decided}"
+    );
+
+    // The device enrolls on A; its hello succeeds on B.
+    let (status, cert, _) = enroll(a, &device, &EnrollOptions::default()).await;
+    assert_eq!(status, 200, "{cert}");
+    let cert_pem = cert["certificate_pem"].as_str().unwrap().to_string();
+    let device_key = key_pem(&device.key);
+    let on_b = http(b, Some((&cert_pem, &device_key)));
+    let (status, hello) = call(&on_b, b, Method::GET, "/v1/device/hello", None).await;
+    assert_eq!(
+        (status, hello["state"].as_str()),
+        (200, Some("enrolled")),
+        "{hello}"
+    );
+
+    // Revoked on A: refused on B at once, and in B's CRL.
+    a.admin_ok(&["device", "revoke", "SN-PG-1", "--reason", "stolen"]);
+    let fresh = http(b, Some((&cert_pem, &device_key)));
+    let (status, refused) = call(&fresh, b, Method::GET, "/v1/device/hello", None).await;
+    assert_eq!(status, 403, "{refused}");
+    let serial = x509_parser::parse_x509_certificate(&pem_der(&cert_pem))
+        .unwrap()
+        .1
+        .raw_serial()
+        .to_vec();
+    assert!(crl_serials(b).await.contains(&serial));
+    // A staff member revoked on B is refused on A.
+    b.admin_ok(&["staff", "revoke", &tech.key_id, "--reason", "left"]);
+    let (status, _) = tech
+        .scan_and_upload(a, &Device::new("SN-PG-2").text())
+        .await;
+    assert_eq!(status, 403);
+
+    audit_verifies(a);
+    audit_verifies(b);
+    assert_eq!(device_certs(&pair, "SN-PG-1"), 1);
+}
+
+/// A challenge issued by A is answered at B once; the same nonce is refused the second time
+/// at either instance.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_challenge_from_one_instance_is_redeemed_once_at_the_other() {
+    let pair = Pair::start();
+    let (a, b) = (&pair.a, &pair.b);
+    let device = approved(a, "SN-PG-N").await;
+    let mut at_a = Conn::open(a, None).await;
+    let (status, challenge) = at_a
+        .request(
+            "POST",
+            "/v1/enroll/challenge",
+            &json!({"serial": "SN-PG-N"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{challenge}");
+    let nonce = challenge["nonce"].as_str().unwrap().to_string();
+    let answer_on = |conn: &Conn| {
+        serde_json::to_value(completion(
+            &device,
+            &nonce,
+            Some(conn.exporter()),
+            &EnrollOptions::default(),
+        ))
+        .unwrap()
+    };
+    let mut at_b = Conn::open(b, None).await;
+    let request = answer_on(&at_b);
+    let (status, body) = at_b.request("POST", "/v1/enroll/complete", &request).await;
+    assert_eq!(status, 200, "{body}");
+    for server in [b, a] {
+        // A correct answer on a new connection, bound to it: only the nonce is spent.
+        let mut conn = Conn::open(server, None).await;
+        let request = answer_on(&conn);
+        let (status, body) = conn.request("POST", "/v1/enroll/complete", &request).await;
+        assert_eq!(
+            (status, &body),
+            (
+                403,
+                &json!({"code": "refused", "message": "enrollment refused"})
+            )
+        );
+        assert!(server.log().contains("nonce_unknown_or_used"));
+    }
+    assert_eq!(device_certs(&pair, "SN-PG-N"), 1);
+    audit_verifies(b);
+}
+
+/// 32 enrollments of one device at once, half at each instance: one certificate.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_enrollments_across_instances_issue_one_certificate() {
+    let pair = std::sync::Arc::new(Pair::start());
+    let device = std::sync::Arc::new(approved(&pair.a, "SN-PG-32").await);
+    let tasks: Vec<_> = (0..32)
+        .map(|i| {
+            let (pair, device) = (pair.clone(), device.clone());
+            tokio::spawn(async move {
+                let server = if i % 2 == 0 { &pair.a } else { &pair.b };
+                let (status, body, _) = enroll(server, &device, &EnrollOptions::default()).await;
+                (status, body)
+            })
+        })
+        .collect();
+    let mut certificates = std::collections::BTreeSet::new();
+    let (mut refused, mut lost_race) = (0, 0);
+    for task in tasks {
+        let (status, body) = task.await.unwrap();
+        // One caller gets the certificate; the label key is then spent, and the others are
+        // told so (flagged for review), or, if they read the device before the winner
+        // committed, refused when their commit finds it changed; never a second certificate.
+        match status {
+            200 => {
+                certificates.insert(body["certificate_pem"].as_str().unwrap().to_string());
+            }
+            409 => {
+                assert_eq!(body["code"], "already_enrolled", "{body}");
+                refused += 1;
+            }
+            403 => {
+                assert_eq!(body["code"], "refused", "{body}");
+                refused += 1;
+                lost_race += 1;
+            }
+            _ => panic!("{status} {body}"),
+        }
+    }
+    assert_eq!(certificates.len(), 1, "{certificates:?}");
+    assert_eq!(refused, 31);
+    let logs = pair.a.log() + &pair.b.log();
+    assert_eq!(
+        logs.matches("device_changed_during_issuance").count(),
+        lost_race,
+        "every 403 is a lost race, nothing else"
+    );
+    assert_eq!(device_certs(&pair, "SN-PG-32"), 1);
+    audit_verifies(&pair.b);
+}
+
+/// The same batch synced to both instances at once is stored once; the install's chain
+/// stays unbroken.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_batch_synced_to_both_instances_at_once_is_stored_once() {
+    let pair = Pair::start();
+    let mut tech = register(&pair.a, "technician", "Tess").await;
+    let records: Vec<_> = (0..40)
+        .map(|i| tech.record(&Device::new(&format!("SN-PG-B{i}")).text()))
+        .collect();
+    let (to_a, to_b) = tokio::join!(
+        tech.upload(&pair.a, &records),
+        tech.upload(&pair.b, &records)
+    );
+    assert_eq!((to_a.0, to_b.0), (200, 200), "{} {}", to_a.1, to_b.1);
+    let outcomes = |answer: &Value| -> Vec<String> {
+        answer["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["outcome"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let (a, b) = (outcomes(&to_a.1), outcomes(&to_b.1));
+    for (i, pair_of) in a.iter().zip(&b).enumerate() {
+        let mut seen = [pair_of.0.as_str(), pair_of.1.as_str()];
+        seen.sort_unstable();
+        assert_eq!(seen, ["accepted", "duplicate"], "record {i}: {a:?} {b:?}");
+    }
+    assert_eq!(
+        pair.sql("SELECT count(*) FROM vouch_kv WHERE bucket = 'scans'"),
+        "40"
+    );
+    // The chain continues after the batch, at either instance.
+    let (status, next) = tech
+        .scan_and_upload(&pair.b, &Device::new("SN-PG-B40").text())
+        .await;
+    assert_eq!(
+        (status, next["results"][0]["outcome"].as_str()),
+        (200, Some("accepted")),
+        "{next}"
+    );
+    audit_verifies(&pair.a);
+}
+
+/// Two supervisors approve the same device at the same moment, one on each instance: one
+/// decision is recorded, the other is answered 409 conflict.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_supervisors_deciding_at_once_one_wins_the_other_conflicts() {
+    let pair = Pair::start();
+    let mut tech = register(&pair.a, "technician", "Tess").await;
+    let one = register(&pair.a, "supervisor", "One").await;
+    let two = register(&pair.b, "supervisor", "Two").await;
+    for round in 0..5 {
+        let serial = format!("SN-PG-D{round}");
+        let (status, _) = tech
+            .scan_and_upload(&pair.a, &Device::new(&serial).text())
+            .await;
+        assert_eq!(status, 200);
+        let path = format!("/v1/devices/{serial}/approve");
+        let reason = Some(json!({"reason": "mine"}));
+        let (first, second) = tokio::join!(
+            call(&one.client, &pair.a, Method::POST, &path, reason.clone()),
+            call(&two.client, &pair.b, Method::POST, &path, reason.clone()),
+        );
+        let mut statuses = [first.0, second.0];
+        statuses.sort_unstable();
+        assert_eq!(statuses, [200, 409], "{} {}", first.1, second.1);
+        let loser = if first.0 == 409 { &first.1 } else { &second.1 };
+        assert_eq!(loser["code"], "conflict", "{loser}");
+        let shown: Value =
+            serde_json::from_str(&pair.b.admin_ok(&["device", "show", &serial, "--json"])).unwrap();
+        let approvals = shown["device"]["timeline"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["event"] == "approved")
+            .count();
+        assert_eq!(approvals, 1, "{shown}");
+    }
+    audit_verifies(&pair.a);
+}
