@@ -6,6 +6,8 @@
 #   scripts/pg-cluster.sh url DIR     print the URL again
 #   scripts/pg-cluster.sh createdb DIR NAME   make another database, print its URL
 #   scripts/pg-cluster.sh stop DIR    stop it (fast shutdown), keep the folder
+#   scripts/pg-cluster.sh crash DIR   stop it as a crash would (immediate: no checkpoint, WAL not
+#                                     yet flushed is lost), keep the folder
 #   scripts/pg-cluster.sh restart DIR start a stopped cluster again on the same folder
 #   scripts/pg-cluster.sh remove DIR  stop it if running and delete DIR
 # With VOUCH_PG_OWNER_PID set at start, a watchdog removes the cluster once that process has
@@ -16,7 +18,7 @@
 # the caller). Programs: initdb, pg_ctl, postgres (scripts/setup.sh installs them).
 set -euo pipefail
 cmd="${1:-}"; dir="${2:-}"
-usage() { echo "usage: scripts/pg-cluster.sh start|url|createdb|stop|restart|remove DIR [NAME]" >&2; exit 2; }
+usage() { echo "usage: scripts/pg-cluster.sh start|url|createdb|stop|crash|restart|remove DIR [NAME]" >&2; exit 2; }
 [ -n "$cmd" ] && [ -n "$dir" ] || usage
 case "$dir" in /*) ;; *) dir="$PWD/$dir";; esac
 user="${VOUCH_PG_USER:-postgres}"
@@ -72,6 +74,7 @@ case "$cmd" in
     url "$name"
     ;;
   stop) as_owner "$BIN/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null ;;
+  crash) as_owner "$BIN/pg_ctl" -D "$dir/data" -m immediate -w stop >/dev/null ;;
   restart) start_server ;;
   remove)
     if [ -f "$dir/data/postmaster.pid" ]; then

@@ -2,8 +2,12 @@
 //! clients, against the bare rustls mTLS handshake rate measured in the same run; and scan
 //! records ingested per second for a batch of 10,000 signed records.
 //!
-//! Run: `cargo bench -p vouch-server --bench enroll` (env: DEVICES, CLIENTS, RECORDS, and
-//! COMMIT_DELAY_US for the server's `storage.commit_delay_us`).
+//! Run: `cargo bench -p vouch-server --bench enroll` (env: DEVICES, CLIENTS, RECORDS,
+//! COMMIT_DELAY_US for the server's `storage.commit_delay_us`, and STORE: `sled`, the default;
+//! `postgres`, one instance on a throwaway PostgreSQL cluster from `scripts/pg-cluster.sh`;
+//! `postgres2`, two instances on that one database, the devices and the record uploads split
+//! between them). CPU per enrollment counts the server instances and, on PostgreSQL, the
+//! database's processes too.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 #[path = "../tests/common/mod.rs"]
@@ -36,9 +40,56 @@ fn main() {
     runtime.block_on(run(devices, clients, records));
 }
 
+/// Which store the benchmark runs on.
+#[derive(Clone, Copy, PartialEq)]
+enum StoreKind {
+    Sled,
+    Postgres { instances: usize },
+}
+
+fn store_kind() -> StoreKind {
+    match std::env::var("STORE").as_deref() {
+        Err(_) | Ok("sled") => StoreKind::Sled,
+        Ok("postgres") => StoreKind::Postgres { instances: 1 },
+        Ok("postgres2") => StoreKind::Postgres { instances: 2 },
+        Ok(other) => panic!("STORE={other:?}: use sled, postgres or postgres2"),
+    }
+}
+
+/// User + system CPU seconds of a PostgreSQL cluster's processes (the postmaster and its
+/// children: backends, WAL writer, checkpointer) that are alive now.
+fn postgres_cpu_seconds(cluster: Option<&vouch_testkit::PgCluster>) -> f64 {
+    let Some(cluster) = cluster else { return 0.0 };
+    let pid_file = std::fs::read_to_string(cluster.dir().join("data/postmaster.pid")).unwrap();
+    let postmaster = pid_file.lines().next().unwrap().trim().to_string();
+    let mut total = cpu_seconds(&postmaster);
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let pid = entry.file_name().to_string_lossy().to_string();
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        let ppid = stat
+            .rsplit(')')
+            .next()
+            .and_then(|f| f.split_whitespace().nth(1));
+        if ppid == Some(postmaster.as_str()) {
+            total += cpu_seconds(&pid);
+        }
+    }
+    total
+}
+
 async fn run(devices: usize, clients: usize, records: usize) {
+    let kind = store_kind();
+    let cluster = match kind {
+        StoreKind::Sled => None,
+        StoreKind::Postgres { .. } => Some(vouch_testkit::PgCluster::start()),
+    };
+    let store_line = match &cluster {
+        None => "url = \"\"".to_string(),
+        Some(c) => format!("url = \"{}\"", c.url()),
+    };
     let delay = format!("commit_delay_us = {}", env_or("COMMIT_DELAY_US", 500));
     let server = Server::start_with_config(&[
+        ("url = \"\"", store_line.as_str()),
         ("commit_delay_us = 500", delay.as_str()),
         (
             "auto_approve_trusted = false",
@@ -55,28 +106,57 @@ async fn run(devices: usize, clients: usize, records: usize) {
     ]);
     // The server logs at `info`, its default (the test harness sets VOUCH_LOG_LEVEL=info): one
     // line per request, to a file, as in production.
-    let mut tech = register_with(&server, "technician", "Bench", &["--trusted"]).await;
-    println!("vouch-server bench: {devices} enrollments with {clients} concurrent clients, {records} records, {delay}");
+    let mut servers = vec![server];
+    if let StoreKind::Postgres { instances: 2 } = kind {
+        let dir = tempfile::tempdir().unwrap();
+        common::pg::copy_instance_files(servers[0].data(), dir.path());
+        servers.push(Server::serve(dir));
+    }
+    let mut techs = Vec::new();
+    for s in &servers {
+        techs.push(register_with(s, "technician", "Bench", &["--trusted"]).await);
+    }
+    let store_name = match kind {
+        StoreKind::Sled => "sled, one instance".to_string(),
+        StoreKind::Postgres { instances } => format!("PostgreSQL, {instances} instance(s)"),
+    };
+    println!("vouch-server bench ({store_name}): {devices} enrollments with {clients} concurrent clients, {records} records, {delay}");
 
     let fleet: Vec<Device> = (0..records)
         .map(|i| Device::new(&format!("SN-{i:06}")))
         .collect();
-    let signed: Vec<_> = fleet.iter().map(|d| tech.record(&d.text())).collect();
+    // With two instances, one install uploads to each, at the same time (an install's records
+    // form one chain, so one install's batches go in order).
+    let share = records.div_ceil(servers.len());
+    let signed: Vec<Vec<_>> = fleet
+        .chunks(share)
+        .zip(techs.iter_mut())
+        .map(|(part, tech)| part.iter().map(|d| tech.record(&d.text())).collect())
+        .collect();
     let started = Instant::now();
-    for batch in signed.chunks(1000) {
-        let (status, answer) = tech.upload(&server, batch).await;
-        assert_eq!(status, 200, "{answer}");
-        assert!(
-            answer["results"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .all(|r| r["outcome"] == "accepted"),
-            "{answer}"
-        );
-    }
+    let uploads =
+        signed
+            .iter()
+            .zip(&techs)
+            .zip(&servers)
+            .map(|((mine, tech), server)| async move {
+                for batch in mine.chunks(1000) {
+                    let (status, answer) = tech.upload(server, batch).await;
+                    assert_eq!(status, 200, "{answer}");
+                    assert!(
+                        answer["results"]
+                            .as_array()
+                            .unwrap()
+                            .iter()
+                            .all(|r| r["outcome"] == "accepted"),
+                        "{answer}"
+                    );
+                }
+            });
+    futures::future::join_all(uploads).await;
     let ingest = started.elapsed();
-    println!("ingest: {records} records in {:.2} s = {:.0} records/s (batches of 1000, one fsync per batch)", ingest.as_secs_f64(), records as f64 / ingest.as_secs_f64());
+    println!("ingest: {records} records in {:.2} s = {:.0} records/s (batches of 1000, one commit per batch, {} uploading install(s) at once)", ingest.as_secs_f64(), records as f64 / ingest.as_secs_f64(), servers.len());
+    let tech = &techs[0];
 
     // Device-side work that does not depend on the server (the CSR, loading the key) is done
     // before the clock starts, as a device does it before it connects.
@@ -87,24 +167,31 @@ async fn run(devices: usize, clients: usize, records: usize) {
             .map(Simulated::new)
             .collect::<Vec<_>>(),
     );
-    let (resumed_rate, _) = bare_handshakes(&server, &tech, clients, Handshake::Resumed).await;
-    let (before_rate, _) = bare_handshakes(&server, &tech, clients, Handshake::Full).await;
-    let server = Arc::new(server);
+    let (resumed_rate, _) = bare_handshakes(&servers[0], tech, clients, Handshake::Resumed).await;
+    let (before_rate, _) = bare_handshakes(&servers[0], tech, clients, Handshake::Full).await;
+    let servers: Arc<Vec<Server>> = Arc::new(servers);
     let next = Arc::new(AtomicUsize::new(0));
     // A device builds its TLS configuration (the pinned CA) once at boot; a first contact
     // never resumes, so every enrollment is a full handshake.
-    let mut device_tls = tls_config(&server.ca_pem(), None);
+    let mut device_tls = tls_config(&servers[0].ca_pem(), None);
     device_tls.resumption = rustls::client::Resumption::disabled();
     let device_tls = Arc::new(device_tls);
     println!("enrolling...");
-    let storage_before = storage_counts(&server).await;
-    let cpu_before = (cpu_seconds("self"), cpu_seconds(&server.pid().to_string()));
+    let storage_before = storage_counts(&servers).await;
+    let server_cpu = || -> f64 {
+        servers
+            .iter()
+            .map(|s| cpu_seconds(&s.pid().to_string()))
+            .sum::<f64>()
+            + postgres_cpu_seconds(cluster.as_ref())
+    };
+    let cpu_before = (cpu_seconds("self"), server_cpu());
     let started = Instant::now();
     let mut tasks = Vec::new();
     for _ in 0..clients {
-        let (fleet, server, next, tls) = (
+        let (fleet, servers, next, tls) = (
             fleet.clone(),
-            server.clone(),
+            servers.clone(),
             next.clone(),
             device_tls.clone(),
         );
@@ -112,7 +199,9 @@ async fn run(devices: usize, clients: usize, records: usize) {
             loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 let Some(device) = fleet.get(i) else { break };
-                let (status, body) = device.enroll(&server, tls.clone()).await;
+                // With two instances, devices alternate between them (a TCP balancer's share).
+                let server = &servers[i % servers.len()];
+                let (status, body) = device.enroll(server, tls.clone()).await;
                 assert_eq!(status, 200, "{body}");
             }
         }));
@@ -122,13 +211,13 @@ async fn run(devices: usize, clients: usize, records: usize) {
     }
     let enroll_time = started.elapsed();
     let client_cpu = cpu_seconds("self") - cpu_before.0;
-    let server_cpu = cpu_seconds(&server.pid().to_string()) - cpu_before.1;
+    let server_cpu = server_cpu() - cpu_before.1;
     let enroll_rate = devices as f64 / enroll_time.as_secs_f64();
-    let storage_after = storage_counts(&server).await;
+    let storage_after = storage_counts(&servers).await;
     println!("enroll: {devices} devices in {:.2} s = {enroll_rate:.0} enrollments/s (new TLS connection, challenge, completion, CA signature, fsync each)", enroll_time.as_secs_f64());
 
     println!(
-        "  CPU per enrollment: server {:.2} ms, simulated devices {:.2} ms",
+        "  CPU per enrollment: server instances (+ PostgreSQL) {:.2} ms, simulated devices {:.2} ms",
         server_cpu * 1000.0 / devices as f64,
         client_cpu * 1000.0 / devices as f64
     );
@@ -141,7 +230,8 @@ async fn run(devices: usize, clients: usize, records: usize) {
     // The bare handshake rate is measured just before and just after the enrollments and
     // averaged, so that load from other processes affects both figures alike.
     let cpu_before = cpu_seconds("self");
-    let (after_rate, handshakes) = bare_handshakes(&server, &tech, clients, Handshake::Full).await;
+    let (after_rate, handshakes) =
+        bare_handshakes(&servers[0], tech, clients, Handshake::Full).await;
     println!(
         "  CPU per bare handshake (both ends, one process): {:.2} ms",
         (cpu_seconds("self") - cpu_before) * 1000.0 / handshakes as f64
@@ -248,8 +338,17 @@ async fn bare_handshakes(
     (count as f64 / elapsed.as_secs_f64(), count)
 }
 
-/// The server's (commits, disk syncs) counters, from its /metrics.
-async fn storage_counts(server: &Server) -> (f64, f64) {
+/// The (commits, disk syncs) counters of every instance, summed, from their /metrics.
+async fn storage_counts(servers: &[Server]) -> (f64, f64) {
+    let mut total = (0.0, 0.0);
+    for server in servers {
+        let (commits, syncs) = instance_storage_counts(server).await;
+        total = (total.0 + commits, total.1 + syncs);
+    }
+    total
+}
+
+async fn instance_storage_counts(server: &Server) -> (f64, f64) {
     let client = http(server, None);
     let text = client
         .get(format!("{}/metrics", server.url()))

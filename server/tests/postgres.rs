@@ -78,20 +78,23 @@ async fn init_migrates_the_database_or_leaves_nothing_behind() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert_eq!(
-        sql(&url, "SELECT version, name FROM vouch_schema"),
-        "1|store"
+        sql(
+            &url,
+            "SELECT version, name FROM vouch_schema ORDER BY version"
+        ),
+        "1|store\n2|flush barrier"
     );
 
     // A database a newer vouch-server migrated: refused at init and at serve.
     sql(
         &url,
-        "INSERT INTO vouch_schema (version, name) VALUES (2, 'future')",
+        "INSERT INTO vouch_schema (version, name) VALUES (3, 'future')",
     );
     let other = tempfile::tempdir().unwrap();
     let out = init(other.path(), &url);
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("schema is version 2"), "{stderr}");
+    assert!(stderr.contains("schema is version 3"), "{stderr}");
     let serve = Command::new(bin())
         .arg("--data")
         .arg(data.path())
@@ -352,4 +355,29 @@ async fn two_supervisors_deciding_at_once_one_wins_the_other_conflicts() {
         assert_eq!(approvals, 1, "{shown}");
     }
     audit_verifies(&pair.a);
+}
+
+/// An operator credential rotated through one instance is refused at once by the other (which
+/// still has the old files), and accepted there once it is given the new ones.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operator_rotation_at_one_instance_revokes_the_old_credential_at_both() {
+    let mut pair = Pair::start();
+    pair.a
+        .admin_ok(&["operator", "rotate", "--reason", "scheduled"]);
+    pair.a.admin_ok(&["device", "list"]);
+    let refused = pair.b.admin(&["device", "list"]);
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("403"), "{stderr}");
+    // The new credential, copied to B's folder, is B's once B reads it (at start).
+    for name in ["operator.pem", "operator.key.pem"] {
+        std::fs::copy(
+            pair.a.data().join("operator").join(name),
+            pair.b.data().join("operator").join(name),
+        )
+        .unwrap();
+    }
+    pair.b.crash_and_restart();
+    pair.b.admin_ok(&["device", "list"]);
+    audit_verifies(&pair.b);
 }

@@ -89,6 +89,12 @@ impl PgCluster {
         run_script(&["stop", self.dir_str()]);
     }
 
+    /// Stops the server as a crash would (immediate shutdown: no checkpoint, and WAL that was
+    /// not yet flushed is lost), keeping its data.
+    pub fn crash(&self) {
+        run_script(&["crash", self.dir_str()]);
+    }
+
     /// Starts a stopped server again on the same data and socket.
     pub fn restart(&self) {
         run_script(&["restart", self.dir_str()]);

@@ -18,10 +18,19 @@
 //! runs there while the calling thread waits. The server calls a store of
 //! [`Latency::Blocking`] from its blocking pool, so no async worker waits on the database.
 //!
-//! **Durability.** `COMMIT` returns once PostgreSQL has flushed the commit to its WAL
-//! (`synchronous_commit`, on by default): a commit is durable when [`Backend::transact`]
-//! returns. A database that cannot be reached makes every call fail with `busy` (503) until it
-//! is back; the pool reconnects by itself.
+//! **Durability.** The commits of the store's transactions do not wait for the disk
+//! (`SET LOCAL synchronous_commit TO off`): the audit lock is held until `COMMIT` returns, and
+//! holding it across every WAL flush would make the instances' commits one flush each. Whoever
+//! reports a change first waits for it ([`Backend::wait`], [`Backend::durable`]): a *flush
+//! barrier*, a tiny transaction committed with `synchronous_commit` on, which flushes the WAL
+//! up to its own commit record and so every commit before it; concurrent barriers share
+//! PostgreSQL's flushes (its own group commit), and a barrier that another one already covered
+//! is skipped. A change another instance reads before it is flushed can only be lost together
+//! with everything that read it (the WAL is one sequence), as with sled's group commit. A
+//! challenge is stored and taken with synchronous commits.
+//!
+//! A database that cannot be reached makes every call fail with `busy` (503) until it is back;
+//! the pool reconnects by itself.
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -48,8 +57,14 @@ pub const AUDIT_LOCK: i64 = 0x76_6f_75_63_68;
 const MIGRATION_LOCK: i64 = AUDIT_LOCK + 1;
 
 /// The schema, in order: `(version, name, SQL)`. Each is applied once, in a transaction.
-const MIGRATIONS: &[(i32, &str, &str)] =
-    &[(1, "store", include_str!("../../migrations/0001_store.sql"))];
+const MIGRATIONS: &[(i32, &str, &str)] = &[
+    (1, "store", include_str!("../../migrations/0001_store.sql")),
+    (
+        2,
+        "flush barrier",
+        include_str!("../../migrations/0002_flush_barrier.sql"),
+    ),
+];
 
 /// How long a caller waits for a free connection, or for a new one, before `busy`.
 const POOL_TIMEOUT: Duration = Duration::from_secs(5);
@@ -59,8 +74,45 @@ pub struct PgBackend {
     runtime: Option<tokio::runtime::Runtime>,
     handle: tokio::runtime::Handle,
     pool: Pool,
-    commits: AtomicU64,
+    durability: Arc<Flushes>,
     retries: AtomicU64,
+}
+
+/// Commits, and how far they are known to be on disk.
+#[derive(Default)]
+struct Flushes {
+    /// Commits so far, numbered in the order their `COMMIT` returned.
+    commits: AtomicU64,
+    /// Every commit up to this number is flushed.
+    flushed: AtomicU64,
+    /// Flush barriers run.
+    barriers: AtomicU64,
+}
+
+/// Makes every commit whose `COMMIT` returned before it started durable: a transaction that
+/// writes (it takes a transaction id) committed with `synchronous_commit` on, which flushes the
+/// WAL up to its own commit record, and so every earlier one. Concurrent barriers share
+/// PostgreSQL's WAL flushes.
+async fn flush_barrier(
+    pool: Pool,
+    flushes: Arc<Flushes>,
+    commit: Commit,
+) -> Result<(), ServerError> {
+    if flushes.flushed.load(Ordering::SeqCst) >= commit.0 {
+        return Ok(());
+    }
+    let covered = flushes.commits.load(Ordering::SeqCst);
+    let client = pool.get().await.map_err(|e| pool_error(&e))?;
+    client
+        .batch_execute(
+            "INSERT INTO vouch_flush (pid, at) VALUES (pg_backend_pid(), now()) \
+             ON CONFLICT (pid) DO UPDATE SET at = EXCLUDED.at",
+        )
+        .await
+        .map_err(|e| db_error(&e))?;
+    flushes.barriers.fetch_add(1, Ordering::Relaxed);
+    flushes.flushed.fetch_max(covered, Ordering::SeqCst);
+    Ok(())
 }
 
 /// What one try of a transaction came to.
@@ -94,7 +146,11 @@ fn db_error(e: &tokio_postgres::Error) -> ServerError {
         tracing::warn!(error = %e, "the database cannot be reached");
         return unavailable();
     }
-    ServerError::Storage(format!("database: {e}"))
+    // The driver's own text is "db error"; the server's message says what PostgreSQL said.
+    let said = e
+        .as_db_error()
+        .map_or_else(|| e.to_string(), |d| d.to_string());
+    ServerError::Storage(format!("database: {said}"))
 }
 
 fn unavailable() -> ServerError {
@@ -150,7 +206,7 @@ impl PgBackend {
             handle: runtime.handle().clone(),
             runtime: Some(runtime),
             pool,
-            commits: AtomicU64::new(0),
+            durability: Arc::new(Flushes::default()),
             retries: AtomicU64::new(0),
         };
         backend.migrate()?;
@@ -235,7 +291,11 @@ impl PgBackend {
                 Attempt::Failed(db_error(e))
             }
         };
-        match self.control(client, "BEGIN ISOLATION LEVEL SERIALIZABLE") {
+        // The commit itself does not wait for the disk (the audit lock is held meanwhile, and
+        // would be held across every flush); whoever reports the change waits for it through
+        // `wait` or `durable`, outside the lock, where concurrent flushes are shared.
+        let begin = "BEGIN ISOLATION LEVEL SERIALIZABLE; SET LOCAL synchronous_commit TO off";
+        match self.control(client, begin) {
             Ok(Ok(())) => {}
             Ok(Err(e)) => return failed(&e),
             Err(e) => return Attempt::Failed(e),
@@ -505,7 +565,7 @@ impl Backend for PgBackend {
         }
         match outcome {
             Attempt::Committed => {
-                let n = self.commits.fetch_add(1, Ordering::SeqCst) + 1;
+                let n = self.durability.commits.fetch_add(1, Ordering::SeqCst) + 1;
                 Ok(Commit(n))
             }
             Attempt::Failed(e) => Err(e),
@@ -566,25 +626,31 @@ impl Backend for PgBackend {
         self.purge_on(&client, now_ms)
     }
 
-    fn durable(&self, _commit: Commit) -> DurableFuture {
-        // PostgreSQL flushed the commit before COMMIT returned.
-        Box::pin(std::future::ready(Ok(())))
+    fn durable(&self, commit: Commit) -> DurableFuture {
+        let (pool, flushes) = (self.pool.clone(), self.durability.clone());
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.handle.spawn(async move {
+            let _ = tx.send(flush_barrier(pool, flushes, commit).await);
+        });
+        Box::pin(async move {
+            rx.await
+                .map_err(|_| ServerError::Storage("a database task stopped".into()))?
+        })
     }
 
-    fn wait(&self, _commit: Commit) -> Result<(), ServerError> {
-        Ok(())
+    fn wait(&self, commit: Commit) -> Result<(), ServerError> {
+        let (pool, flushes) = (self.pool.clone(), self.durability.clone());
+        self.run(flush_barrier(pool, flushes, commit))?
     }
 
     fn latest_commit(&self) -> Commit {
-        Commit(self.commits.load(Ordering::SeqCst))
+        Commit(self.durability.commits.load(Ordering::SeqCst))
     }
 
     fn sync_stats(&self) -> SyncStats {
-        // Each commit is flushed by PostgreSQL (which groups concurrent flushes itself).
-        let commits = self.commits.load(Ordering::SeqCst);
         SyncStats {
-            commits,
-            syncs: commits,
+            commits: self.durability.commits.load(Ordering::SeqCst),
+            syncs: self.durability.barriers.load(Ordering::Relaxed),
         }
     }
 
@@ -729,14 +795,46 @@ mod tests {
         assert_eq!(verify_audit(&entries).unwrap(), 80);
     }
 
+    /// A commit is reported durable only after a flush barrier that started after it; a
+    /// barrier covers every commit before it, so a second wait for those runs none.
+    #[test]
+    fn waits_run_one_flush_barrier_for_the_commits_before_them() {
+        let url = vouch_testkit::PgCluster::shared().create_database();
+        let b = backend(&url);
+        let put = |key: &'static [u8]| {
+            b.transact(&[Bucket::Devices], &|tx| {
+                tx.put(Bucket::Devices, key, b"v".to_vec())
+            })
+            .unwrap()
+        };
+        let (first, second) = (put(b"one"), put(b"two"));
+        assert_eq!(b.sync_stats().syncs, 0, "a commit alone waits for no flush");
+        b.wait(second).unwrap();
+        assert_eq!(b.sync_stats().syncs, 1);
+        b.wait(first).unwrap();
+        b.wait(second).unwrap();
+        assert_eq!(
+            b.sync_stats().syncs,
+            1,
+            "covered commits need no second barrier"
+        );
+        let third = put(b"three");
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        runtime.block_on(b.durable(third)).unwrap();
+        assert_eq!(b.sync_stats().syncs, 2);
+        assert_eq!(b.sync_stats().commits, 3);
+    }
+
     #[test]
     fn migrations_apply_once_and_a_newer_schema_is_refused() {
         let url = vouch_testkit::PgCluster::shared().create_database();
         let first = backend(&url);
-        assert_eq!(first.schema_version().unwrap(), 1);
+        assert_eq!(first.schema_version().unwrap(), 2);
         // A second instance finds the schema in place and applies nothing again.
         let second = backend(&url);
-        assert_eq!(second.schema_version().unwrap(), 1);
+        assert_eq!(second.schema_version().unwrap(), 2);
         let client = second.client().unwrap();
         let rows = second
             .run(async move {
@@ -747,7 +845,7 @@ mod tests {
             })
             .unwrap()
             .unwrap();
-        assert_eq!(rows, 1);
+        assert_eq!(rows, 2);
         // A later vouch-server migrated it further: this one refuses to touch it.
         let client = second.client().unwrap();
         second
