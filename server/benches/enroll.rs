@@ -186,6 +186,7 @@ async fn run(devices: usize, clients: usize, records: usize) {
             + postgres_cpu_seconds(cluster.as_ref())
     };
     let cpu_before = (cpu_seconds("self"), server_cpu());
+    let database_cpu_before = postgres_cpu_seconds(cluster.as_ref());
     let started = Instant::now();
     let mut tasks = Vec::new();
     for _ in 0..clients {
@@ -212,6 +213,7 @@ async fn run(devices: usize, clients: usize, records: usize) {
     let enroll_time = started.elapsed();
     let client_cpu = cpu_seconds("self") - cpu_before.0;
     let server_cpu = server_cpu() - cpu_before.1;
+    let database_cpu = postgres_cpu_seconds(cluster.as_ref()) - database_cpu_before;
     let enroll_rate = devices as f64 / enroll_time.as_secs_f64();
     let storage_after = storage_counts(&servers).await;
     println!("enroll: {devices} devices in {:.2} s = {enroll_rate:.0} enrollments/s (new TLS connection, challenge, completion, CA signature, fsync each)", enroll_time.as_secs_f64());
@@ -221,6 +223,12 @@ async fn run(devices: usize, clients: usize, records: usize) {
         server_cpu * 1000.0 / devices as f64,
         client_cpu * 1000.0 / devices as f64
     );
+    if cluster.is_some() {
+        println!(
+            "  of which PostgreSQL's processes {:.2} ms",
+            database_cpu * 1000.0 / devices as f64
+        );
+    }
     let syncs = (storage_after.1 - storage_before.1).max(1.0);
     println!(
         "  storage: {:.0} commits in {syncs:.0} disk syncs ({:.2} commits per flush + fsync)",

@@ -75,8 +75,19 @@ pub struct PgBackend {
     handle: tokio::runtime::Handle,
     pool: Pool,
     durability: Arc<Flushes>,
+    challenges: ChallengeCount,
     retries: AtomicU64,
 }
+
+/// The outstanding challenges as this instance last counted them, and its inserts since.
+#[derive(Default)]
+struct ChallengeCount {
+    counted: AtomicU64,
+    puts_since: AtomicU64,
+}
+
+/// Challenges are counted again after this many inserts by one instance.
+const COUNT_EVERY: u64 = 256;
 
 /// Commits, and how far they are known to be on disk.
 #[derive(Default)]
@@ -207,6 +218,7 @@ impl PgBackend {
             runtime: Some(runtime),
             pool,
             durability: Arc::new(Flushes::default()),
+            challenges: ChallengeCount::default(),
             retries: AtomicU64::new(0),
         };
         backend.migrate()?;
@@ -584,28 +596,40 @@ impl Backend for PgBackend {
         max: usize,
     ) -> Result<bool, ServerError> {
         let client = self.client()?;
-        let insert = |client: &Arc<Object>, value: Vec<u8>| {
-            // Counted and inserted in one statement; two instances racing at the limit may
-            // both get in, which only bends a soft limit.
-            self.execute(
-                client,
-                "INSERT INTO vouch_challenges (nonce, expires_at_ms, value) \
-                 SELECT $1, $2, $3 WHERE (SELECT count(*) FROM vouch_challenges) < $4",
-                vec![
-                    Box::new(nonce.to_vec()),
-                    Box::new(millis(expires_at_ms)),
-                    Box::new(value),
-                    Box::new(i64::try_from(max).unwrap_or(i64::MAX)),
-                ],
-            )
-            .and_then(|r| r.map_err(|e| db_error(&e)))
-        };
-        if insert(&client, value.clone())? == 1 {
-            return Ok(true);
+        let max = u64::try_from(max).unwrap_or(u64::MAX);
+        // Counting the table on every insert would scan it (and its dead rows) each time: this
+        // instance counts when its estimate (the last count plus its inserts since) reaches
+        // the limit, and every COUNT_EVERY inserts to see the other instances' too. The limit
+        // is a bound on memory and disk, so bending it between counts is harmless.
+        let since = self.challenges.puts_since.load(Ordering::Relaxed);
+        let estimate = self.challenges.counted.load(Ordering::Relaxed) + since;
+        if estimate >= max || since >= COUNT_EVERY {
+            let mut outstanding = self.count_challenges(&client)?;
+            if outstanding >= max {
+                // Full: expired challenges make room first.
+                self.purge_on(&client, now_ms)?;
+                outstanding = self.count_challenges(&client)?;
+            }
+            self.challenges
+                .counted
+                .store(outstanding, Ordering::Relaxed);
+            self.challenges.puts_since.store(0, Ordering::Relaxed);
+            if outstanding >= max {
+                return Ok(false);
+            }
         }
-        // Full: expired challenges make room first.
-        self.purge_on(&client, now_ms)?;
-        Ok(insert(&client, value)? == 1)
+        self.execute(
+            &client,
+            "INSERT INTO vouch_challenges (nonce, expires_at_ms, value) VALUES ($1, $2, $3)",
+            vec![
+                Box::new(nonce.to_vec()),
+                Box::new(millis(expires_at_ms)),
+                Box::new(value),
+            ],
+        )?
+        .map_err(|e| db_error(&e))?;
+        self.challenges.puts_since.fetch_add(1, Ordering::Relaxed);
+        Ok(true)
     }
 
     fn take_challenge(&self, nonce: &[u8]) -> Result<Option<Vec<u8>>, ServerError> {
@@ -660,6 +684,19 @@ impl Backend for PgBackend {
 }
 
 impl PgBackend {
+    fn count_challenges(&self, client: &Arc<Object>) -> Result<u64, ServerError> {
+        let client = client.clone();
+        let counted = self
+            .run(async move {
+                let row = client
+                    .query_one("SELECT count(*) FROM vouch_challenges", &[])
+                    .await?;
+                row.try_get::<_, i64>(0)
+            })?
+            .map_err(|e| db_error(&e))?;
+        Ok(u64::try_from(counted).unwrap_or(0))
+    }
+
     fn purge_on(&self, client: &Arc<Object>, now_ms: u64) -> Result<usize, ServerError> {
         let purged = self
             .execute(
