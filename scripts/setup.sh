@@ -39,6 +39,11 @@ APT_PACKAGES=(
   # the PostgreSQL store: server/tests/postgres.rs and the conformance suite start a throwaway
   # cluster with scripts/pg-cluster.sh (initdb, pg_ctl, createdb; psql reads the tables back)
   postgresql postgresql-client
+  # server/tests/est.rs: strongSwan's `pki` is the independent EST client (RFC 7030); curl the
+  # raw one for csrattrs and the refusals; pki's P-256 and TLS come from the openssl plugin of
+  # libstrongswan-standard-plugins (a recommendation of strongswan-pki, which setup does not
+  # install by itself)
+  strongswan-pki libstrongswan-standard-plugins
 )
 
 install_apt() {

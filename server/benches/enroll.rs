@@ -1,13 +1,14 @@
 //! Server benchmark: enrollments per second over real TLS on loopback with K concurrent
-//! clients, against the bare rustls mTLS handshake rate measured in the same run; and scan
-//! records ingested per second for a batch of 10,000 signed records.
+//! clients, through the native protocol and through the EST front door (RFC 7030
+//! `simpleenroll`), against the bare rustls mTLS handshake rate measured in the same run; and
+//! scan records ingested per second for a batch of 10,000 signed records.
 //!
-//! Run: `cargo bench -p vouch-server --bench enroll` (env: DEVICES, CLIENTS, RECORDS,
-//! COMMIT_DELAY_US for the server's `storage.commit_delay_us`, and STORE: `sled`, the default;
-//! `postgres`, one instance on a throwaway PostgreSQL cluster from `scripts/pg-cluster.sh`;
-//! `postgres2`, two instances on that one database, the devices and the record uploads split
-//! between them). CPU per enrollment counts the server instances and, on PostgreSQL, the
-//! database's processes too.
+//! Run: `cargo bench -p vouch-server --bench enroll` (env: DEVICES, enrollments per front door;
+//! CLIENTS, RECORDS, COMMIT_DELAY_US for the server's `storage.commit_delay_us`, and STORE:
+//! `sled`, the default; `postgres`, one instance on a throwaway PostgreSQL cluster from
+//! `scripts/pg-cluster.sh`; `postgres2`, two instances on that one database, the devices and
+//! the record uploads split between them). CPU per enrollment counts the server instances and,
+//! on PostgreSQL, the database's processes too.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 #[path = "../tests/common/mod.rs"]
@@ -31,7 +32,7 @@ fn env_or(name: &str, default: usize) -> usize {
 fn main() {
     let devices = env_or("DEVICES", 1500);
     let clients = env_or("CLIENTS", 16);
-    let records = env_or("RECORDS", 10_000).max(devices);
+    let records = env_or("RECORDS", 10_000).max(2 * devices);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -66,15 +67,33 @@ fn postgres_cpu_seconds(cluster: Option<&vouch_testkit::PgCluster>) -> f64 {
     for entry in std::fs::read_dir("/proc").unwrap().flatten() {
         let pid = entry.file_name().to_string_lossy().to_string();
         let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-        let ppid = stat
-            .rsplit(')')
-            .next()
-            .and_then(|f| f.split_whitespace().nth(1));
+        let ppid = stat.rsplit(')').next().and_then(|f| f.split_whitespace().nth(1));
         if ppid == Some(postmaster.as_str()) {
             total += cpu_seconds(&pid);
         }
     }
     total
+}
+
+/// The instances under test and the database they share, if any.
+struct Under {
+    servers: Vec<Server>,
+    cluster: Option<vouch_testkit::PgCluster>,
+}
+
+impl Under {
+    /// CPU seconds of every instance and of the database.
+    fn server_cpu(&self) -> f64 {
+        self.servers
+            .iter()
+            .map(|s| cpu_seconds(&s.pid().to_string()))
+            .sum::<f64>()
+            + self.database_cpu()
+    }
+
+    fn database_cpu(&self) -> f64 {
+        postgres_cpu_seconds(self.cluster.as_ref())
+    }
 }
 
 async fn run(devices: usize, clients: usize, records: usize) {
@@ -120,7 +139,7 @@ async fn run(devices: usize, clients: usize, records: usize) {
         StoreKind::Sled => "sled, one instance".to_string(),
         StoreKind::Postgres { instances } => format!("PostgreSQL, {instances} instance(s)"),
     };
-    println!("vouch-server bench ({store_name}): {devices} enrollments with {clients} concurrent clients, {records} records, {delay}");
+    println!("vouch-server bench ({store_name}): {devices} enrollments per front door with {clients} concurrent clients, {records} records, {delay}");
 
     let fleet: Vec<Device> = (0..records)
         .map(|i| Device::new(&format!("SN-{i:06}")))
@@ -134,25 +153,24 @@ async fn run(devices: usize, clients: usize, records: usize) {
         .map(|(part, tech)| part.iter().map(|d| tech.record(&d.text())).collect())
         .collect();
     let started = Instant::now();
-    let uploads =
-        signed
-            .iter()
-            .zip(&techs)
-            .zip(&servers)
-            .map(|((mine, tech), server)| async move {
-                for batch in mine.chunks(1000) {
-                    let (status, answer) = tech.upload(server, batch).await;
-                    assert_eq!(status, 200, "{answer}");
-                    assert!(
-                        answer["results"]
-                            .as_array()
-                            .unwrap()
-                            .iter()
-                            .all(|r| r["outcome"] == "accepted"),
-                        "{answer}"
-                    );
-                }
-            });
+    let uploads = signed
+        .iter()
+        .zip(&techs)
+        .zip(&servers)
+        .map(|((mine, tech), server)| async move {
+            for batch in mine.chunks(1000) {
+                let (status, answer) = tech.upload(server, batch).await;
+                assert_eq!(status, 200, "{answer}");
+                assert!(
+                    answer["results"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .all(|r| r["outcome"] == "accepted"),
+                    "{answer}"
+                );
+            }
+        });
     futures::future::join_all(uploads).await;
     let ingest = started.elapsed();
     println!("ingest: {records} records in {:.2} s = {:.0} records/s (batches of 1000, one commit per batch, {} uploading install(s) at once)", ingest.as_secs_f64(), records as f64 / ingest.as_secs_f64(), servers.len());
@@ -160,86 +178,19 @@ async fn run(devices: usize, clients: usize, records: usize) {
 
     // Device-side work that does not depend on the server (the CSR, loading the key) is done
     // before the clock starts, as a device does it before it connects.
-    let fleet = Arc::new(
-        fleet
-            .into_iter()
-            .take(devices)
-            .map(Simulated::new)
-            .collect::<Vec<_>>(),
-    );
+    let mut fleet = fleet.into_iter().take(2 * devices).map(Simulated::new);
+    let native_fleet: Vec<Simulated> = fleet.by_ref().take(devices).collect();
+    let est_fleet: Vec<Simulated> = fleet.collect();
     let (resumed_rate, _) = bare_handshakes(&servers[0], tech, clients, Handshake::Resumed).await;
     let (before_rate, _) = bare_handshakes(&servers[0], tech, clients, Handshake::Full).await;
-    let servers: Arc<Vec<Server>> = Arc::new(servers);
-    let next = Arc::new(AtomicUsize::new(0));
-    // A device builds its TLS configuration (the pinned CA) once at boot; a first contact
-    // never resumes, so every enrollment is a full handshake.
-    let mut device_tls = tls_config(&servers[0].ca_pem(), None);
-    device_tls.resumption = rustls::client::Resumption::disabled();
-    let device_tls = Arc::new(device_tls);
-    println!("enrolling...");
-    let storage_before = storage_counts(&servers).await;
-    let server_cpu = || -> f64 {
-        servers
-            .iter()
-            .map(|s| cpu_seconds(&s.pid().to_string()))
-            .sum::<f64>()
-            + postgres_cpu_seconds(cluster.as_ref())
-    };
-    let cpu_before = (cpu_seconds("self"), server_cpu());
-    let database_cpu_before = postgres_cpu_seconds(cluster.as_ref());
-    let started = Instant::now();
-    let mut tasks = Vec::new();
-    for _ in 0..clients {
-        let (fleet, servers, next, tls) = (
-            fleet.clone(),
-            servers.clone(),
-            next.clone(),
-            device_tls.clone(),
-        );
-        tasks.push(tokio::spawn(async move {
-            loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some(device) = fleet.get(i) else { break };
-                // With two instances, devices alternate between them (a TCP balancer's share).
-                let server = &servers[i % servers.len()];
-                let (status, body) = device.enroll(server, tls.clone()).await;
-                assert_eq!(status, 200, "{body}");
-            }
-        }));
-    }
-    for t in tasks {
-        t.await.unwrap();
-    }
-    let enroll_time = started.elapsed();
-    let client_cpu = cpu_seconds("self") - cpu_before.0;
-    let server_cpu = server_cpu() - cpu_before.1;
-    let database_cpu = postgres_cpu_seconds(cluster.as_ref()) - database_cpu_before;
-    let enroll_rate = devices as f64 / enroll_time.as_secs_f64();
-    let storage_after = storage_counts(&servers).await;
-    println!("enroll: {devices} devices in {:.2} s = {enroll_rate:.0} enrollments/s (new TLS connection, challenge, completion, CA signature, fsync each)", enroll_time.as_secs_f64());
-
-    println!(
-        "  CPU per enrollment: server instances (+ PostgreSQL) {:.2} ms, simulated devices {:.2} ms",
-        server_cpu * 1000.0 / devices as f64,
-        client_cpu * 1000.0 / devices as f64
-    );
-    if cluster.is_some() {
-        println!(
-            "  of which PostgreSQL's processes {:.2} ms",
-            database_cpu * 1000.0 / devices as f64
-        );
-    }
-    let syncs = (storage_after.1 - storage_before.1).max(1.0);
-    println!(
-        "  storage: {:.0} commits in {syncs:.0} disk syncs ({:.2} commits per flush + fsync)",
-        storage_after.0 - storage_before.0,
-        (storage_after.0 - storage_before.0) / syncs
-    );
+    let under = Arc::new(Under { servers, cluster });
+    let enroll_rate = enroll_fleet(&under, native_fleet, clients, Door::Native).await;
+    let est_rate = enroll_fleet(&under, est_fleet, clients, Door::Est).await;
+    let server = &under.servers[0];
     // The bare handshake rate is measured just before and just after the enrollments and
     // averaged, so that load from other processes affects both figures alike.
     let cpu_before = cpu_seconds("self");
-    let (after_rate, handshakes) =
-        bare_handshakes(&servers[0], tech, clients, Handshake::Full).await;
+    let (after_rate, handshakes) = bare_handshakes(server, tech, clients, Handshake::Full).await;
     println!(
         "  CPU per bare handshake (both ends, one process): {:.2} ms",
         (cpu_seconds("self") - cpu_before) * 1000.0 / handshakes as f64
@@ -252,6 +203,97 @@ async fn run(devices: usize, clients: usize, records: usize) {
         "ratio enrollments / bare handshakes = {:.2} (goal >= 0.5)",
         enroll_rate / handshake_rate
     );
+    println!(
+        "EST simpleenroll {est_rate:.0}/s, native {enroll_rate:.0}/s: ratio EST / native = {:.2} (goal >= 0.8)",
+        est_rate / enroll_rate
+    );
+}
+
+/// Which front door the simulated devices enroll through.
+#[derive(Clone, Copy, PartialEq, Debug)]
+enum Door {
+    /// Challenge and completion (PROTOCOL.md 6, 11.6, 11.7), channel-bound.
+    Native,
+    /// EST `simpleenroll` (PROTOCOL.md 12.3): one request.
+    Est,
+}
+
+/// Enrolls the whole fleet through `door` with `clients` concurrent clients, each enrollment
+/// on a new TLS connection (a first contact never resumes); prints and returns the rate.
+async fn enroll_fleet(
+    under: &Arc<Under>,
+    fleet: Vec<Simulated>,
+    clients: usize,
+    door: Door,
+) -> f64 {
+    let devices = fleet.len();
+    let fleet = Arc::new(fleet);
+    let next = Arc::new(AtomicUsize::new(0));
+    // A device builds its TLS configuration (the pinned CA) once at boot.
+    let mut device_tls = tls_config(&under.servers[0].ca_pem(), None);
+    device_tls.resumption = rustls::client::Resumption::disabled();
+    let device_tls = Arc::new(device_tls);
+    println!("enrolling ({door:?})...");
+    let storage_before = storage_counts(&under.servers).await;
+    let cpu_before = (cpu_seconds("self"), under.server_cpu(), under.database_cpu());
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..clients {
+        let (fleet, under, next, tls) = (
+            fleet.clone(),
+            under.clone(),
+            next.clone(),
+            device_tls.clone(),
+        );
+        tasks.push(tokio::spawn(async move {
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(device) = fleet.get(i) else { break };
+                // With two instances, devices alternate between them (a TCP balancer's share).
+                let server = &under.servers[i % under.servers.len()];
+                let (status, body) = match door {
+                    Door::Native => device.enroll(server, tls.clone()).await,
+                    Door::Est => device.enroll_est(server, tls.clone()).await,
+                };
+                assert_eq!(status, 200, "{body}");
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let enroll_time = started.elapsed();
+    let client_cpu = cpu_seconds("self") - cpu_before.0;
+    let server_cpu = under.server_cpu() - cpu_before.1;
+    let database_cpu = under.database_cpu() - cpu_before.2;
+    let rate = devices as f64 / enroll_time.as_secs_f64();
+    let storage_after = storage_counts(&under.servers).await;
+    let what = match door {
+        Door::Native => "new TLS connection, challenge, completion, CA signature, fsync each",
+        Door::Est => "new TLS connection, simpleenroll, CA signature, fsync each",
+    };
+    println!(
+        "{door:?} enroll: {devices} devices in {:.2} s = {rate:.0} enrollments/s ({what})",
+        enroll_time.as_secs_f64()
+    );
+    println!(
+        "  CPU per enrollment: server instances (+ PostgreSQL) {:.2} ms, simulated devices {:.2} ms",
+        server_cpu * 1000.0 / devices as f64,
+        client_cpu * 1000.0 / devices as f64
+    );
+    if under.cluster.is_some() {
+        println!(
+            "  of which PostgreSQL's processes {:.2} ms",
+            database_cpu * 1000.0 / devices as f64
+        );
+    }
+    let syncs = (storage_after.1 - storage_before.1).max(1.0);
+    println!(
+        "  storage: {:.0} commits in {syncs:.0} disk syncs ({:.2} commits per flush + fsync)",
+        storage_after.0 - storage_before.0,
+        (storage_after.0 - storage_before.0) / syncs
+    );
+    rate
 }
 
 /// Which handshakes the bare clients make.
@@ -413,6 +455,30 @@ impl Simulated {
             csr,
             signer,
         }
+    }
+
+    /// EST `simpleenroll` over one new TLS connection: the CSR (made in advance, as for the
+    /// native enrollment), base64; the answer's certificate checked to be there.
+    async fn enroll_est(
+        &self,
+        server: &Server,
+        config: Arc<rustls::ClientConfig>,
+    ) -> (u16, serde_json::Value) {
+        let mut conn = Conn::open_with(server, config).await;
+        let body = data_encoding::BASE64.encode(&self.csr);
+        let (status, _, answer) = conn
+            .send(
+                "POST",
+                "/.well-known/est/simpleenroll",
+                "application/pkcs10",
+                body.as_bytes(),
+            )
+            .await;
+        let answer = String::from_utf8_lossy(&answer).into_owned();
+        if status == 200 {
+            assert!(answer.starts_with("MII"), "{answer}");
+        }
+        (status, serde_json::Value::String(answer))
     }
 
     /// Challenge and completion over one new TLS connection, channel-bound.
