@@ -67,7 +67,10 @@ fn postgres_cpu_seconds(cluster: Option<&vouch_testkit::PgCluster>) -> f64 {
     for entry in std::fs::read_dir("/proc").unwrap().flatten() {
         let pid = entry.file_name().to_string_lossy().to_string();
         let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-        let ppid = stat.rsplit(')').next().and_then(|f| f.split_whitespace().nth(1));
+        let ppid = stat
+            .rsplit(')')
+            .next()
+            .and_then(|f| f.split_whitespace().nth(1));
         if ppid == Some(postmaster.as_str()) {
             total += cpu_seconds(&pid);
         }
@@ -153,24 +156,25 @@ async fn run(devices: usize, clients: usize, records: usize) {
         .map(|(part, tech)| part.iter().map(|d| tech.record(&d.text())).collect())
         .collect();
     let started = Instant::now();
-    let uploads = signed
-        .iter()
-        .zip(&techs)
-        .zip(&servers)
-        .map(|((mine, tech), server)| async move {
-            for batch in mine.chunks(1000) {
-                let (status, answer) = tech.upload(server, batch).await;
-                assert_eq!(status, 200, "{answer}");
-                assert!(
-                    answer["results"]
-                        .as_array()
-                        .unwrap()
-                        .iter()
-                        .all(|r| r["outcome"] == "accepted"),
-                    "{answer}"
-                );
-            }
-        });
+    let uploads =
+        signed
+            .iter()
+            .zip(&techs)
+            .zip(&servers)
+            .map(|((mine, tech), server)| async move {
+                for batch in mine.chunks(1000) {
+                    let (status, answer) = tech.upload(server, batch).await;
+                    assert_eq!(status, 200, "{answer}");
+                    assert!(
+                        answer["results"]
+                            .as_array()
+                            .unwrap()
+                            .iter()
+                            .all(|r| r["outcome"] == "accepted"),
+                        "{answer}"
+                    );
+                }
+            });
     futures::future::join_all(uploads).await;
     let ingest = started.elapsed();
     println!("ingest: {records} records in {:.2} s = {:.0} records/s (batches of 1000, one commit per batch, {} uploading install(s) at once)", ingest.as_secs_f64(), records as f64 / ingest.as_secs_f64(), servers.len());
@@ -235,7 +239,11 @@ async fn enroll_fleet(
     let device_tls = Arc::new(device_tls);
     println!("enrolling ({door:?})...");
     let storage_before = storage_counts(&under.servers).await;
-    let cpu_before = (cpu_seconds("self"), under.server_cpu(), under.database_cpu());
+    let cpu_before = (
+        cpu_seconds("self"),
+        under.server_cpu(),
+        under.database_cpu(),
+    );
     let started = Instant::now();
     let mut tasks = Vec::new();
     for _ in 0..clients {

@@ -69,6 +69,9 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
 /// How long a caller waits for a free connection, or for a new one, before `busy`.
 const POOL_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// A transaction's pending writes, by bucket and key.
+type Writes = BTreeMap<(Bucket, Vec<u8>), Vec<u8>>;
+
 /// The PostgreSQL backend.
 pub struct PgBackend {
     runtime: Option<tokio::runtime::Runtime>,
@@ -340,7 +343,7 @@ impl PgBackend {
     fn flush(
         &self,
         client: &Arc<Object>,
-        writes: BTreeMap<(Bucket, Vec<u8>), Vec<u8>>,
+        writes: Writes,
     ) -> Result<Result<(), tokio_postgres::Error>, ServerError> {
         if writes.is_empty() {
             return Ok(Ok(()));
@@ -464,7 +467,7 @@ struct PgTxn<'a> {
     backend: &'a PgBackend,
     client: &'a Arc<Object>,
     buckets: &'a [Bucket],
-    writes: RefCell<BTreeMap<(Bucket, Vec<u8>), Vec<u8>>>,
+    writes: RefCell<Writes>,
 }
 
 impl PgTxn<'_> {
