@@ -381,3 +381,34 @@ async fn an_operator_rotation_at_one_instance_revokes_the_old_credential_at_both
     pair.b.admin_ok(&["device", "list"]);
     audit_verifies(&pair.b);
 }
+
+/// `vouch-server backup` at either instance reads one snapshot of the shared database.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backup_at_either_instance_holds_what_both_wrote() {
+    let pair = Pair::start();
+    let mut tech = register(&pair.a, "technician", "Tess").await;
+    let (status, _) = tech
+        .scan_and_upload(&pair.a, &Device::new("SN-PG-BK1").text())
+        .await;
+    assert_eq!(status, 200);
+    let (status, _) = tech
+        .scan_and_upload(&pair.b, &Device::new("SN-PG-BK2").text())
+        .await;
+    assert_eq!(status, 200);
+    let dir = tempfile::tempdir().unwrap();
+    for (name, server) in [("a", &pair.a), ("b", &pair.b)] {
+        let file = dir.path().join(name);
+        server.admin_ok(&["backup", "--out", file.to_str().unwrap()]);
+        let text = std::fs::read_to_string(&file).unwrap();
+        assert!(
+            text.starts_with("VOUCH-BACKUP 1"),
+            "{}",
+            &text[..40.min(text.len())]
+        );
+        let devices = text
+            .lines()
+            .filter(|l| l.starts_with("{\"bucket\":\"devices\""))
+            .count();
+        assert_eq!(devices, 2, "{text}");
+    }
+}

@@ -43,7 +43,9 @@ use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, PoolError, Recycli
 use tokio_postgres::error::SqlState;
 use tokio_postgres::NoTls;
 
-use super::{Backend, Bucket, Commit, DurableFuture, Latency, SyncStats, TxError, TxResult, Txn};
+use super::{
+    Backend, Bucket, BucketDump, Commit, DurableFuture, Latency, SyncStats, TxError, TxResult, Txn,
+};
 use crate::error::ServerError;
 
 /// A transaction is tried at most this many times when the database reports a serialization
@@ -461,6 +463,25 @@ async fn migrate_locked(client: &Object) -> Result<(), ServerError> {
     Ok(())
 }
 
+/// Every bucket's keys and values, in key order, on `client` (inside the caller's transaction).
+async fn read_every_bucket(client: &Object) -> Result<BucketDump, tokio_postgres::Error> {
+    let mut dump = Vec::with_capacity(Bucket::ALL.len());
+    for bucket in Bucket::ALL {
+        let rows = client
+            .query(
+                "SELECT key, value FROM vouch_kv WHERE bucket = $1 ORDER BY key",
+                &[&bucket.name()],
+            )
+            .await?;
+        let entries = rows
+            .iter()
+            .map(|r| Ok((r.try_get::<_, Vec<u8>>(0)?, r.try_get::<_, Vec<u8>>(1)?)))
+            .collect::<Result<Vec<_>, tokio_postgres::Error>>()?;
+        dump.push((bucket, entries));
+    }
+    Ok(dump)
+}
+
 /// A transaction: reads go to the database (and see this transaction's buffered writes);
 /// writes are buffered and sent in one statement before `COMMIT`.
 struct PgTxn<'a> {
@@ -683,6 +704,27 @@ impl Backend for PgBackend {
 
     fn latency(&self) -> Latency {
         Latency::Blocking
+    }
+
+    /// Every bucket as one consistent view: one `REPEATABLE READ READ ONLY` transaction, which
+    /// sees one snapshot of the database and makes nobody wait (PostgreSQL's own `pg_dump`
+    /// remains the operator's backup of the whole database).
+    fn snapshot(&self) -> Result<BucketDump, ServerError> {
+        let client = self.client()?;
+        let read = self.run(async move {
+            client
+                .batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                .await?;
+            let dump = read_every_bucket(&client).await;
+            // Read only: ending it either way changes nothing; a failed read must not leave
+            // the pooled connection inside the transaction.
+            let end = client
+                .batch_execute(if dump.is_ok() { "COMMIT" } else { "ROLLBACK" })
+                .await;
+            let dump = dump?;
+            end.map(|()| dump)
+        })?;
+        read.map_err(|e| db_error(&e))
     }
 }
 
