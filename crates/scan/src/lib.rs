@@ -206,11 +206,48 @@ pub fn decode_image_with(img: &GrayImage, opts: &DecodeOptions) -> Vec<Decoded> 
 /// are one), Vouch labels first, then the other codes, each group in the order read. The
 /// corners are in the buffer's pixels.
 pub fn decode_luma(img: binarize::Gray<'_>, opts: &DecodeOptions) -> Vec<Decoded> {
-    let mut found: Vec<Decoded> = pipeline::decode(img, opts)
-        .into_iter()
-        .map(Decoded::from_hit)
-        .collect();
-    // a stable sort: the reading order stays within each group
+    labels_first(
+        pipeline::decode(img, opts)
+            .into_iter()
+            .map(Decoded::from_hit)
+            .collect(),
+    )
+}
+
+/// Decodes a camera stream frame by frame, keeping what the frames before tried: every frame
+/// gets the cheap first pass, and the costlier hypotheses are spread over consecutive frames in
+/// rotation (one or more per frame, within [`DecodeOptions::stream`]'s budget), so that a still
+/// scene goes through all of them within a few frames and no frame pays for all of them. One
+/// per camera stream; the scanning loop ([`Scanner`]) keeps one.
+#[derive(Clone, Debug)]
+pub struct FrameDecoder {
+    options: DecodeOptions,
+    state: pipeline::StreamState,
+}
+
+impl FrameDecoder {
+    /// A decoder for one stream (usually with [`DecodeOptions::stream`]).
+    pub fn new(options: DecodeOptions) -> Self {
+        FrameDecoder {
+            options,
+            state: pipeline::StreamState::default(),
+        }
+    }
+
+    /// Decodes the stream's next frame: as [`decode_luma`] (every code, each once, labels
+    /// first), with the hypotheses this frame's turn of the rotation tries.
+    pub fn decode(&mut self, frame: binarize::Gray<'_>) -> Vec<Decoded> {
+        labels_first(
+            pipeline::decode_stream(frame, &self.options, &mut self.state)
+                .into_iter()
+                .map(Decoded::from_hit)
+                .collect(),
+        )
+    }
+}
+
+/// Sorts Vouch labels before the other codes, keeping the reading order within each group.
+fn labels_first(mut found: Vec<Decoded>) -> Vec<Decoded> {
     found.sort_by_key(|d| d.label.is_none());
     found
 }
