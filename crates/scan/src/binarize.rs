@@ -147,11 +147,8 @@ pub fn hybrid_with(img: Gray<'_>, min_range: i32) -> BitImage {
             row[1] += black[i] * contrast;
             row[2] += contrast;
             let above = sat[by * stride + bx + 1];
-            sat[(by + 1) * stride + bx + 1] = [
-                above[0] + row[0],
-                above[1] + row[1],
-                above[2] + row[2],
-            ];
+            sat[(by + 1) * stride + bx + 1] =
+                [above[0] + row[0], above[1] + row[1], above[2] + row[2]];
         }
     }
     let window = |y0: usize, x0: usize, y1: usize, x1: usize| -> [i32; 3] {
@@ -589,7 +586,9 @@ mod tests {
         // p + amount * (p - mean of the clipped (2r+1)^2 box), checked pixel by pixel against
         // a direct computation (the fixed-point mean may differ by one grey level)
         let (w, h, r, amount) = (23usize, 17usize, 3usize, 2.0f32);
-        let data: Vec<u8> = (0..w * h).map(|i| ((i * 37 + i / w * 11) % 256) as u8).collect();
+        let data: Vec<u8> = (0..w * h)
+            .map(|i| ((i * 37 + i / w * 11) % 256) as u8)
+            .collect();
         let img = Gray::new(w, h, &data).unwrap();
         let out = sharpen(img, r, amount);
         for y in 0..h {
@@ -610,7 +609,9 @@ mod tests {
                 assert!((got - want).abs() <= 2, "({x}, {y}): {got} vs {want}");
             }
         }
-        assert!(sharpen(Gray::new(0, 0, &[]).unwrap(), 3, 2.0).data.is_empty());
+        assert!(sharpen(Gray::new(0, 0, &[]).unwrap(), 3, 2.0)
+            .data
+            .is_empty());
     }
 
     #[test]

@@ -43,6 +43,17 @@
 //! The payload's character set is guessed as ZXing does without an ECI (rqrr does not expose the
 //! ECI designator): see [`text`].
 //!
+//! # Camera streams
+//!
+//! The scanning loop decodes a stream, not single frames: a [`FrameDecoder`] gives every frame
+//! the first pass (the block binarizer, finders on every third row of a 720p frame, grid
+//! sampling) and takes the costlier hypotheses (crops around triples and pairs in each
+//! binarization, the half-resolution pass, the global threshold) as steps in rotation: the step
+//! the stream has reached always runs, further ones while [`DecodeOptions::stream`]'s 3 ms last.
+//! A still scene goes through all of them within a few frames, no frame pays for all of them,
+//! and a step that read a code is tried first on the next frame, so the code stays read while
+//! it is in view. A single frame ([`DecodeOptions::frame`]) and a photo still try everything.
+//!
 //! # Several codes in one image
 //!
 //! Every code in view is read, each once (same payload, one result), Vouch labels first, with

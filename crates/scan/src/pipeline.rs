@@ -113,6 +113,9 @@ const UPSCALE_BELOW: usize = 720;
 const STILL_CROP_PIXELS: usize = 800 * 800;
 /// The same for camera frames (a label of version 5 at 5 px per module is ~250 px square).
 const FRAME_CROP_PIXELS: usize = 400 * 400;
+/// The same for a stream's sharpened crops, the costliest steps (a version 4 code with its
+/// margin still fits at 5 px per module; larger ones are sampled finer).
+const STREAM_SHARPENED_CROP_PIXELS: usize = 300 * 300;
 /// On camera frames, a located triple gets a crop only if a grid fit matched its timing
 /// patterns at least this well (random texture scores about 0.5).
 const FRAME_CROP_MIN_TIMING: f32 = 0.6;
@@ -804,6 +807,16 @@ fn only(bin: CropBin) -> &'static [CropBin] {
 
 /// Runs one step; the codes it reads go to `ctx`.
 fn run_step(ctx: &mut Ctx, work: Gray<'_>, located: &[Located], step: Step, scale: f32) {
+    // unsharp masking costs more than the other binarizations: its crops are smaller
+    let sharpened = matches!(
+        step,
+        Step::Triple(_, CropBin::Sharpened) | Step::Pair(_, CropBin::Sharpened)
+    );
+    ctx.crop_pixels = if sharpened {
+        STREAM_SHARPENED_CROP_PIXELS
+    } else {
+        FRAME_CROP_PIXELS
+    };
     match step {
         Step::Triple(rank, bin) => {
             let Some(loc) = located.get(rank) else {
