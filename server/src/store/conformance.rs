@@ -238,6 +238,28 @@ fn a_batch_sees_its_own_writes(f: Fixture) {
     assert_eq!(member.chain, tech.chain);
 }
 
+fn a_key_finds_every_serial_it_was_vouched_under(f: Fixture) {
+    use vouch_protocol::key::{hex, public_key_of};
+    let s = f.store.as_ref();
+    let key_hex = |n| hex(&public_key_of(&crate::domain::testing::key(n)).to_sec1_compressed());
+    assert!(s.serials_for_key(&key_hex(2)).unwrap().is_empty());
+    let mut tech = Scanner::new(1);
+    register(s, &tech, "c").unwrap();
+    let first = tech.record(&label("SN-1", 2));
+    ingest(s, &[first], 20);
+    assert_eq!(s.serials_for_key(&key_hex(2)).unwrap(), vec!["SN-1"]);
+    let again = tech.record(&label("SN-1", 2));
+    ingest(s, &[again], 21);
+    assert_eq!(s.serials_for_key(&key_hex(2)).unwrap(), vec!["SN-1"]);
+    let clone = tech.record(&label("SN-2", 2));
+    ingest(s, &[clone], 22);
+    assert_eq!(
+        s.serials_for_key(&key_hex(2)).unwrap(),
+        vec!["SN-1", "SN-2"]
+    );
+    assert!(s.serials_for_key(&key_hex(3)).unwrap().is_empty());
+}
+
 fn chain_gaps_are_recorded_once_and_accepted(f: Fixture) {
     let s = f.store.as_ref();
     let mut tech = Scanner::new(1);
@@ -453,6 +475,11 @@ macro_rules! conformance {
             #[test]
             fn a_batch_sees_its_own_writes() {
                 super::a_batch_sees_its_own_writes($fixture(10));
+            }
+
+            #[test]
+            fn a_key_finds_every_serial_it_was_vouched_under() {
+                super::a_key_finds_every_serial_it_was_vouched_under($fixture(10));
             }
 
             #[test]

@@ -215,6 +215,10 @@ impl DeviceStore for KvStore {
         self.read_all(Bucket::Devices)
     }
 
+    fn serials_for_key(&self, key_hex: &str) -> Result<Vec<String>, ServerError> {
+        Ok(self.read(Bucket::KeyIndex, key_hex)?.unwrap_or_default())
+    }
+
     fn scan(&self, record_id: &str) -> Result<Option<StoredScan>, ServerError> {
         self.read(Bucket::Scans, record_id)
     }

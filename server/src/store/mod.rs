@@ -91,6 +91,10 @@ pub trait DeviceStore: Send + Sync {
     fn device(&self, serial: &str) -> Result<Option<Device>, ServerError>;
     /// Every device.
     fn devices(&self) -> Result<Vec<Device>, ServerError>;
+    /// The serials a device key (compressed SEC1, lowercase hex) was vouched under, in the
+    /// order first seen; empty for a key never scanned. (EST names no serial: the CSR's key
+    /// finds the device, `domain::enroll::device_for_key`.)
+    fn serials_for_key(&self, key_hex: &str) -> Result<Vec<String>, ServerError>;
     /// A stored scan by record id.
     fn scan(&self, record_id: &str) -> Result<Option<StoredScan>, ServerError>;
     /// Applies verified scan records in order, atomically as a batch: each record's view
