@@ -517,7 +517,11 @@ fn main() {
             if v.is_empty() {
                 continue;
             }
-            let by = |n: usize| v.iter().filter(|o| o.read_at.is_some_and(|r| r <= n)).count();
+            let by = |n: usize| {
+                v.iter()
+                    .filter(|o| o.read_at.is_some_and(|r| r <= n))
+                    .count()
+            };
             println!(
                 "- {set}: {} / {} / {} / {} of {}",
                 by(1),

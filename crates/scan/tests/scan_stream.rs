@@ -33,7 +33,10 @@ fn stream(img: &vouch_scan::image::GrayImage, text: &str, frames: usize) -> (usi
     let mut after = Vec::new();
     for n in 1..=frames {
         let read = decoder.decode(view(img));
-        assert!(read.iter().all(|d| d.text == text), "a wrong code: {read:?}");
+        assert!(
+            read.iter().all(|d| d.text == text),
+            "a wrong code: {read:?}"
+        );
         let hit = !read.is_empty();
         match first {
             None if hit => first = Some(n),
@@ -41,7 +44,10 @@ fn stream(img: &vouch_scan::image::GrayImage, text: &str, frames: usize) -> (usi
             Some(_) => after.push(hit),
         }
     }
-    (first.unwrap_or_else(|| panic!("not read in {frames} frames")), after)
+    (
+        first.unwrap_or_else(|| panic!("not read in {frames} frames")),
+        after,
+    )
 }
 
 #[test]
@@ -98,5 +104,7 @@ fn frames_without_a_code_read_nothing_however_long_the_stream() {
 fn tiny_and_empty_frames_are_refused_quietly() {
     let mut decoder = FrameDecoder::new(DecodeOptions::stream());
     assert!(decoder.decode(Gray::new(0, 0, &[]).unwrap()).is_empty());
-    assert!(decoder.decode(Gray::new(20, 20, &[0; 400]).unwrap()).is_empty());
+    assert!(decoder
+        .decode(Gray::new(20, 20, &[0; 400]).unwrap())
+        .is_empty());
 }
