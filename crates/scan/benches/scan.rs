@@ -2,7 +2,7 @@
 //! zxing-cpp (through `scripts/zxing_bench.py`, same images, same run).
 //!
 //! ```text
-//! nice -n 5 cargo bench -p vouch-scan --bench scan
+//! cargo bench -p vouch-scan --bench scan
 //! ```
 //!
 //! Sets (each reported separately):
@@ -14,8 +14,10 @@
 //!   tuning, e.g. jsQR's end-to-end images (`scripts/qr_unseen.py` extracts them).
 //! - `synth-*`: rendered Vouch labels per failure category (`benches/synth`).
 //! - `frame720-code` / `frame1080-code`: every corpus image pasted into a 1280x720 / 1920x1080
-//!   scene; `frame720-none` / `frame1080-none`: scenes without a code. Frames are decoded with
-//!   `DecodeOptions::frame()` (the scanning loop's settings).
+//!   scene; `frame720-none` / `frame1080-none`: scenes without a code. Frames are decoded as
+//!   the scanning loop decodes them: a still scene's stream, `STREAM_FRAMES` (10) decodes of the
+//!   same frame by one `FrameDecoder` (`DecodeOptions::stream()`); read when one decode reads
+//!   it, CPU figures over every decode.
 //! - `frame720-synth-*` / `frame1080-synth-*`: synthetic camera frames per category
 //!   (`synth::frame_case`: typical, small modules, blur, dim, glare), also decoded as frames.
 //!
@@ -26,7 +28,8 @@
 //! `VOUCH_QR_HOLDOUT`, `VOUCH_QR_UNSEEN`, `VOUCH_BENCH_NO_ZXING=1`, `VOUCH_BENCH_SYNTH_N` (cases per category, 12),
 //! `VOUCH_BENCH_FILTER` (only sets whose name contains it), `VOUCH_BENCH_MISSES=1` (list misses),
 //! `VOUCH_BENCH_KEEP=1` (keep the generated images), `VOUCH_BENCH_STILL_FRAMES=1` (decode frames
-//! with the still-image options), `VOUCH_BENCH_TRACE=1` (one line per image: hypothesis, CPU).
+//! with the still-image options), `VOUCH_BENCH_SINGLE_FRAMES=1` (each frame once, with
+//! `DecodeOptions::frame()`), `VOUCH_BENCH_STREAM_FRAMES` (decodes per still scene, 10), `VOUCH_BENCH_TRACE=1` (one line per image: hypothesis, CPU).
 
 // a benchmark binary: failing to write its temp files ends it, with the reason
 #![allow(clippy::expect_used)]
