@@ -63,6 +63,13 @@ ttl_hours = 72
 [policy]
 # Approve a scan at once when a trusted staff member made it and it is in no conflict.
 auto_approve_trusted = false
+# Approve an expected device (one an imported manifest lists) at its first scan when the label's
+# key is the manifest's. A key that differs is a conflict and is never approved by policy.
+approve_on_manifest_match = false
+# A scanned serial that no manifest lists: "allowed" (reviewed as any scan), "flagged" (marked
+# not_in_manifest, never approved by policy) or "refused" (rejected by policy at once; a
+# supervisor may still approve it after checking).
+unlisted = "allowed"
 
 [storage]
 # Under load (commits arriving back to back), wait this many microseconds before each disk
@@ -93,6 +100,8 @@ idle_timeout_secs = 30
 max_connections = 4096
 # Most connections open at once from one client IP address (clients behind one NAT share it).
 max_connections_per_address = 64
+# Largest manifest import request in bytes (POST /v1/manifests; about 130 bytes a device).
+max_manifest_bytes = 67108864
 
 [pkcs11]
 # Used only when the CA key is in a PKCS#11 token (`init --ca-key-uri`); a CA whose key is the
@@ -237,6 +246,10 @@ pub struct InviteConfig {
 pub struct PolicyConfig {
     /// Approve trusted scans at once.
     pub auto_approve_trusted: bool,
+    /// Approve an expected device at a first scan that matches its manifest.
+    pub approve_on_manifest_match: bool,
+    /// What becomes of a scanned serial no manifest lists.
+    pub unlisted: crate::domain::UnlistedPolicy,
 }
 
 /// `[limits]`.
@@ -259,6 +272,8 @@ pub struct LimitConfig {
     pub max_connections: usize,
     /// Most connections open at once from one IP address.
     pub max_connections_per_address: usize,
+    /// Largest manifest import request.
+    pub max_manifest_bytes: usize,
 }
 
 impl LimitConfig {

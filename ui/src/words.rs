@@ -69,6 +69,7 @@ fn protocol_refusal(code: &ErrorCode) -> &'static str {
 /// A device state, for the review screen.
 pub fn device_state(state: DeviceState) -> &'static str {
     match state {
+        DeviceState::Expected => "Expected: listed in a manifest, not scanned yet",
         DeviceState::Scanned => "Waiting for review",
         DeviceState::Approved => "Approved: may enroll",
         DeviceState::Enrolled => "Enrolled",
@@ -83,6 +84,9 @@ pub fn timeline_event(event: &str) -> &'static str {
     match event {
         "scanned" => "Scanned",
         "corroborated" => "Scanned again (same key)",
+        "expected" => "Listed in a manifest",
+        "manifest_matched" => "Key matches the manifest",
+        "not_in_manifest" => "Not in any manifest",
         "conflict" => "Conflict found",
         "conflict_flagged" => "Conflicting scan flagged",
         "approved" => "Approved",

@@ -89,7 +89,11 @@ fn store_challenge(
     peer: std::net::SocketAddr,
 ) -> Result<(), ApiError> {
     let serial = &record.serial;
-    let known = serial.len() <= 64 && state.store.device(serial)?.is_some();
+    let known = serial.len() <= 64
+        && state
+            .store
+            .device(serial)?
+            .is_some_and(|d| crate::domain::device::vouched(&d));
     if !known {
         let serial: String = serial.chars().take(64).collect();
         tracing::info!(%serial, %peer, "challenge for an unknown serial (nothing stored)");
@@ -200,6 +204,7 @@ pub fn enroll(
     let device = state
         .store
         .device(&req.serial)?
+        .filter(crate::domain::device::vouched)
         .ok_or(Refusal::Refused("serial_unknown"))?;
     let csr_der = decode_base64(&req.csr, "csr").map_err(|_| Refusal::Refused("csr_not_base64"))?;
     let signature =
@@ -231,6 +236,7 @@ pub fn enroll(
         Step::Flag => return flag_duplicate(state, &device.serial, now),
         // Native tells a proven device in conflict that it waits for a supervisor.
         Step::Pending | Step::Conflict => return Err(Refusal::Pending),
+        Step::Unvouched => return Err(Refusal::Refused("serial_unknown")),
         Step::Rejected => return Err(Refusal::Rejected),
         Step::Revoked => return Err(Refusal::Revoked),
     }

@@ -184,6 +184,11 @@ pub fn router(state: Arc<AppState>) -> Router {
     let records = Router::new()
         .route("/v1/records", post(staff::upload_records))
         .layer(DefaultBodyLimit::max(body_limit.saturating_mul(8)));
+    let manifests = Router::new()
+        .route("/v1/manifests", post(review::import))
+        .layer(DefaultBodyLimit::max(
+            state.config.limits.max_manifest_bytes,
+        ));
     Router::new()
         .route("/healthz", get(public::healthz))
         .route("/metrics", get(public::metrics))
@@ -214,8 +219,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/admin/operator/rotate", post(admin::operator_rotate))
         .route("/v1/admin/audit", get(admin::audit_export))
         .route("/v1/admin/audit/verify", get(admin::audit_verify))
+        .route("/v1/admin/backup", get(admin::backup))
         .layer(DefaultBodyLimit::max(body_limit))
         .merge(records)
+        .merge(manifests)
         .fallback(|| async { ApiError::new(ErrorCode::NotFound, "no such endpoint") })
         .layer(axum::middleware::from_fn_with_state(state.clone(), observe))
         .with_state(state)

@@ -40,6 +40,8 @@ pub enum Step {
     Flag,
     /// Not approved yet.
     Pending,
+    /// Only announced by a manifest, never scanned: answered as an unknown serial.
+    Unvouched,
     /// In conflict (the serial seen with another key, or the key under another serial): a
     /// supervisor must resolve it first. The native protocol tells a proven device it is
     /// pending; EST, which can only say "wait" or "no", refuses it (PROTOCOL.md 12.3).
@@ -59,6 +61,7 @@ pub fn next_step(device: &Device, csr_sha256: &str) -> Step {
             .as_ref()
             .filter(|c| c.csr_sha256 == csr_sha256)
             .map_or(Step::Flag, |c| Step::Redeliver(c.clone())),
+        DeviceState::Expected => Step::Unvouched,
         DeviceState::Scanned => Step::Pending,
         DeviceState::Conflict => Step::Conflict,
         DeviceState::Rejected => Step::Rejected,
@@ -276,6 +279,10 @@ mod tests {
         assert_eq!(
             next_step(&device("S", DeviceState::Scanned), "h"),
             Step::Pending
+        );
+        assert_eq!(
+            next_step(&device("S", DeviceState::Expected), "h"),
+            Step::Unvouched
         );
         assert_eq!(
             next_step(&device("S", DeviceState::Conflict), "h"),

@@ -7,7 +7,9 @@ use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Mutex, MutexGuard};
 
-use super::{Backend, Bucket, Commit, DurableFuture, Latency, SyncStats, TxError, TxResult, Txn};
+use super::{
+    Backend, Bucket, BucketDump, Commit, DurableFuture, Latency, SyncStats, TxError, TxResult, Txn,
+};
 use crate::error::ServerError;
 
 type Map = BTreeMap<Vec<u8>, Vec<u8>>;
@@ -173,5 +175,19 @@ impl Backend for MemoryBackend {
 
     fn latency(&self) -> Latency {
         Latency::InProcess
+    }
+
+    fn snapshot(&self) -> Result<BucketDump, ServerError> {
+        let state = self.lock();
+        Ok(Bucket::ALL
+            .iter()
+            .map(|&b| {
+                let entries = state.buckets[b.index()]
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect();
+                (b, entries)
+            })
+            .collect())
     }
 }

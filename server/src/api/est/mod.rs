@@ -163,6 +163,7 @@ fn enroll_by_csr(
     let device = state
         .store
         .device(serial)?
+        .filter(crate::domain::device::vouched)
         .ok_or(Refusal::Refused("serial_unknown"))?;
     // The key index also lists a key that was only seen, in conflict, under this serial.
     check_csr_key(csr, &device_key(&device)?, false)
@@ -189,6 +190,7 @@ fn enroll_by_csr(
         Step::Flag => flag_duplicate(state, &device.serial, now),
         Step::Pending => Err(Refusal::Pending),
         Step::Conflict => Err(Refusal::Refused("device_in_conflict")),
+        Step::Unvouched => Err(Refusal::Refused("serial_unknown")),
         Step::Rejected => Err(Refusal::Rejected),
         Step::Revoked => Err(Refusal::Revoked),
     }
