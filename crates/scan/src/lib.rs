@@ -43,6 +43,17 @@
 //! The payload's character set is guessed as ZXing does without an ECI (rqrr does not expose the
 //! ECI designator): see [`text`].
 //!
+//! # Camera streams
+//!
+//! The scanning loop decodes a stream, not single frames: a [`FrameDecoder`] gives every frame
+//! the first pass (the block binarizer, finders on every third row of a 720p frame, grid
+//! sampling) and takes the costlier hypotheses (crops around triples and pairs in each
+//! binarization, the half-resolution pass, the global threshold) as steps in rotation: the step
+//! the stream has reached always runs, further ones while [`DecodeOptions::stream`]'s 3 ms last.
+//! A still scene goes through all of them within a few frames, no frame pays for all of them,
+//! and a step that read a code is tried first on the next frame, so the code stays read while
+//! it is in view. A single frame ([`DecodeOptions::frame`]) and a photo still try everything.
+//!
 //! # Several codes in one image
 //!
 //! Every code in view is read, each once (same payload, one result), Vouch labels first, with
@@ -206,11 +217,48 @@ pub fn decode_image_with(img: &GrayImage, opts: &DecodeOptions) -> Vec<Decoded> 
 /// are one), Vouch labels first, then the other codes, each group in the order read. The
 /// corners are in the buffer's pixels.
 pub fn decode_luma(img: binarize::Gray<'_>, opts: &DecodeOptions) -> Vec<Decoded> {
-    let mut found: Vec<Decoded> = pipeline::decode(img, opts)
-        .into_iter()
-        .map(Decoded::from_hit)
-        .collect();
-    // a stable sort: the reading order stays within each group
+    labels_first(
+        pipeline::decode(img, opts)
+            .into_iter()
+            .map(Decoded::from_hit)
+            .collect(),
+    )
+}
+
+/// Decodes a camera stream frame by frame, keeping what the frames before tried: every frame
+/// gets the cheap first pass, and the costlier hypotheses are spread over consecutive frames in
+/// rotation (one or more per frame, within [`DecodeOptions::stream`]'s budget), so that a still
+/// scene goes through all of them within a few frames and no frame pays for all of them. One
+/// per camera stream; the scanning loop ([`Scanner`]) keeps one.
+#[derive(Clone, Debug)]
+pub struct FrameDecoder {
+    options: DecodeOptions,
+    state: pipeline::StreamState,
+}
+
+impl FrameDecoder {
+    /// A decoder for one stream (usually with [`DecodeOptions::stream`]).
+    pub fn new(options: DecodeOptions) -> Self {
+        FrameDecoder {
+            options,
+            state: pipeline::StreamState::default(),
+        }
+    }
+
+    /// Decodes the stream's next frame: as [`decode_luma`] (every code, each once, labels
+    /// first), with the hypotheses this frame's turn of the rotation tries.
+    pub fn decode(&mut self, frame: binarize::Gray<'_>) -> Vec<Decoded> {
+        labels_first(
+            pipeline::decode_stream(frame, &self.options, &mut self.state)
+                .into_iter()
+                .map(Decoded::from_hit)
+                .collect(),
+        )
+    }
+}
+
+/// Sorts Vouch labels before the other codes, keeping the reading order within each group.
+fn labels_first(mut found: Vec<Decoded>) -> Vec<Decoded> {
     found.sort_by_key(|d| d.label.is_none());
     found
 }

@@ -16,12 +16,14 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use super::source::{Frame, FrameSource};
-use super::{decode_luma, DecodeOptions, Decoded, ScanError};
+use super::{decode_luma, DecodeOptions, Decoded, FrameDecoder, ScanError};
 
 /// How the loop behaves.
 #[derive(Clone, Copy, Debug)]
 pub struct ScannerConfig {
-    /// Options for each frame's decode.
+    /// Options for each frame's decode: with `frame_mode` (as [`DecodeOptions::stream`]) the
+    /// frames are a stream ([`FrameDecoder`]: the costlier hypotheses spread over consecutive
+    /// frames); without it each frame is decoded as a still image.
     pub options: DecodeOptions,
     /// A code counts as having left the view after this many decoded frames without it; only
     /// then is it reported again.
@@ -54,7 +56,7 @@ pub const MAX_BATCH_CODES: usize = 100_000;
 impl Default for ScannerConfig {
     fn default() -> Self {
         ScannerConfig {
-            options: DecodeOptions::frame(),
+            options: DecodeOptions::stream(),
             lost_after_frames: 8,
             abandon_after: Duration::from_millis(1500),
             max_abandoned: 2,
@@ -184,6 +186,8 @@ fn spawn_worker(shared: Arc<Shared>) -> Worker {
 }
 
 fn worker_loop(shared: &Shared, busy: &Mutex<Option<Instant>>, abandoned: &AtomicBool) {
+    let options = shared.config.options;
+    let mut stream = FrameDecoder::new(options);
     loop {
         let frame = {
             let mut slot = lock(&shared.slot);
@@ -201,7 +205,11 @@ fn worker_loop(shared: &Shared, busy: &Mutex<Option<Instant>>, abandoned: &Atomi
         };
         let started = Instant::now();
         *lock(busy) = Some(started);
-        let codes = decode_luma(frame.view(), &shared.config.options);
+        let codes = if options.frame_mode {
+            stream.decode(frame.view())
+        } else {
+            decode_luma(frame.view(), &options)
+        };
         let micros = started.elapsed().as_micros().min(u128::from(u64::MAX)) as u64;
         *lock(busy) = None;
         if abandoned.load(Ordering::SeqCst) {
