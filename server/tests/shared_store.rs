@@ -20,6 +20,7 @@ use vouch_server::clock::SystemClock;
 use vouch_server::domain::{device, scan, staff, CertRecord, Decision, ScanPolicy, StaffMember};
 use vouch_server::store::{open, InviteRecord, Store, StoreConfig};
 use vouch_server::tls::ConnInfo;
+use vouch_protocol::wire::ErrorCode;
 use vouch_server::{Config, ImportCa};
 
 /// The channel binding value both "connections" report.
@@ -120,7 +121,7 @@ fn approved_device(store: &dyn Store, device: &common::Device) {
     let (_, commit) = store
         .update_device(device.serial(), &|d| {
             device::decide(d, Decision::Approve, "operator", "checked", 4)
-                .map_err(|r| vouch_server::ServerError::Conflict(r.0.into()))
+                .map_err(|r| vouch_server::ServerError::refuse(ErrorCode::Conflict, r.0))
         })
         .unwrap();
     store.wait(commit).unwrap();

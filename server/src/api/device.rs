@@ -7,7 +7,7 @@ use axum::{Extension, Json};
 use serde_json::{json, Value};
 use vouch_protocol::enroll::{decode_base64, CertificateResponse};
 use vouch_protocol::key::{hex, sha256};
-use vouch_protocol::wire::RenewRequest;
+use vouch_protocol::wire::{ErrorCode, RenewRequest};
 
 use super::{
     blocking, certificate_identity, csr_from_base64, identify, on_store, ApiError, ApiJson,
@@ -112,7 +112,7 @@ fn renew_now(
     // relying on it refuse it too.
     let (_, commit) = state.store.update_device(&serial, &|current: Device| {
         renewed(current, &old_certificate, cert.clone(), record.clone(), now)
-            .map_err(|refused| ServerError::Conflict(refused.0.to_string()))
+            .map_err(|refused| ServerError::refuse(ErrorCode::Conflict, refused.0.to_string()))
     })?;
     let answer = CertificateResponse {
         certificate_pem: issued.pem,

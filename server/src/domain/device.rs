@@ -7,13 +7,15 @@ use super::{AuditNote, Planned, WritePlan};
 
 /// Where a device stands: the wire contract's, defined once.
 pub use vouch_protocol::wire::DeviceState;
+use vouch_protocol::wire::DeviceEvent;
 
 /// One step in a device's history.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TimelineEvent {
     /// When.
     pub at_ms: u64,
-    /// What (`scanned`, `corroborated`, `conflict`, `approved`, `challenged`, `enrolled`, ...).
+    /// What: a [`DeviceEvent`]'s string (kept as a string, so a record written by a newer
+    /// server with an event this build does not know still reads).
     pub event: String,
     /// Who.
     pub actor: String,
@@ -73,10 +75,10 @@ pub struct Device {
 
 impl Device {
     /// Adds a timeline event and bumps `updated_at_ms`.
-    pub fn note(&mut self, at_ms: u64, event: &str, actor: &str, detail: Option<String>) {
+    pub fn note(&mut self, at_ms: u64, event: DeviceEvent, actor: &str, detail: Option<String>) {
         self.timeline.push(TimelineEvent {
             at_ms,
-            event: event.to_string(),
+            event: event.as_str().to_string(),
             actor: actor.to_string(),
             detail,
         });
@@ -89,10 +91,10 @@ pub(crate) fn enter_conflict(device: &mut Device, now_ms: u64, actor: &str, why:
     match device.state {
         DeviceState::Scanned | DeviceState::Approved | DeviceState::Conflict => {
             device.state = DeviceState::Conflict;
-            device.note(now_ms, "conflict", actor, Some(why.to_string()));
+            device.note(now_ms, DeviceEvent::Conflict, actor, Some(why.to_string()));
         }
         DeviceState::Enrolled | DeviceState::Rejected | DeviceState::Revoked => {
-            device.note(now_ms, "conflict_flagged", actor, Some(why.to_string()));
+            device.note(now_ms, DeviceEvent::ConflictFlagged, actor, Some(why.to_string()));
         }
     }
 }
@@ -151,10 +153,10 @@ pub fn apply_decision(
     };
     device.state = next;
     let event = match decision {
-        Decision::Approve => "approved",
-        Decision::Reject => "rejected",
-        Decision::Revoke => "revoked",
-        Decision::Reenroll => "reenrollment_allowed",
+        Decision::Approve => DeviceEvent::Approved,
+        Decision::Reject => DeviceEvent::Rejected,
+        Decision::Revoke => DeviceEvent::Revoked,
+        Decision::Reenroll => DeviceEvent::ReenrollmentAllowed,
     };
     device.note(now_ms, event, actor, Some(reason.to_string()));
     Ok(())

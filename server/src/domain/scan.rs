@@ -7,6 +7,8 @@ use vouch_protocol::key::hex;
 use vouch_protocol::wire::ErrorCode;
 use vouch_protocol::{ChainHead, SignedScanRecord};
 
+use vouch_protocol::wire::DeviceEvent;
+
 use super::device::enter_conflict;
 use super::{AuditNote, ChainGap, Device, DeviceState, Planned, StaffMember, WritePlan};
 
@@ -113,13 +115,13 @@ pub fn decide_scan(
         };
         enter_conflict(&mut device, now_ms, &actor, why);
     } else if is_new {
-        device.note(now_ms, "scanned", &actor, Some(site));
+        device.note(now_ms, DeviceEvent::Scanned, &actor, Some(site));
         if policy.auto_approve_trusted && scanner.trusted {
             device.state = DeviceState::Approved;
-            device.note(now_ms, "approved", "policy", Some("trusted scanner".into()));
+            device.note(now_ms, DeviceEvent::Approved, "policy", Some("trusted scanner".into()));
         }
     } else {
-        device.note(now_ms, "corroborated", &actor, Some(site));
+        device.note(now_ms, DeviceEvent::Corroborated, &actor, Some(site));
     }
     changed.push(device);
 

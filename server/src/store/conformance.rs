@@ -146,7 +146,7 @@ fn challenges_are_bounded(f: Fixture) {
         s.put_challenge(n, &challenge("S", 10), 0).unwrap();
     }
     let full = s.put_challenge("d", &challenge("S", 50), 5).unwrap_err();
-    assert!(matches!(full, ServerError::Busy(_)), "{full}");
+    assert!(full.is(&ErrorCode::Busy), "{full}");
     // Once the three expire, a new challenge makes room by dropping them.
     s.put_challenge("d", &challenge("S", 50), 10).unwrap();
     assert_eq!(s.take_challenge("a").unwrap(), None);
@@ -165,7 +165,7 @@ fn an_invite_registers_one_key_once(f: Fixture) {
     );
     let before = audit_len(s);
     let again = register(s, &tech, "code2").unwrap_err();
-    assert!(matches!(again, ServerError::Conflict(_)), "{again}");
+    assert!(again.is(&ErrorCode::Conflict), "{again}");
     assert_eq!(
         s.invite("code2").unwrap().unwrap().used_at_ms,
         None,
@@ -268,7 +268,7 @@ fn chain_gaps_are_recorded_once_and_accepted(f: Fixture) {
     };
     s.update_staff(&key_id, &|m| {
         staff::accept_gap_planned(m, 1, acceptance.clone())
-            .map_err(|r| ServerError::Conflict(r.0.into()))
+            .map_err(|r| ServerError::refuse(ErrorCode::Conflict, r.0))
     })
     .unwrap();
     assert!(matches!(
@@ -297,7 +297,7 @@ fn decide(
 ) -> Result<Device, ServerError> {
     let (d, commit) = s.update_device(serial, &|d| {
         device::decide(d, decision, "sup", "why", now)
-            .map_err(|r| ServerError::Conflict(r.0.into()))
+            .map_err(|r| ServerError::refuse(ErrorCode::Conflict, r.0))
     })?;
     s.wait(commit)?;
     Ok(d)
@@ -315,17 +315,17 @@ fn state_changes_revoke_with_the_change(f: Fixture) {
     let (_, commit) = s
         .update_device("SN-1", &|d| {
             enroll::enrolled(d, device_cert("d1"), cert_record("d1"), false, 22)
-                .map_err(|r| ServerError::Conflict(r.0.into()))
+                .map_err(|r| ServerError::refuse(ErrorCode::Conflict, r.0))
         })
         .unwrap();
     s.wait(commit).unwrap();
     assert_eq!(s.certificate("d1").unwrap(), Some(cert_record("d1")));
     let again = s.update_device("SN-1", &|d| {
         enroll::enrolled(d, device_cert("d2"), cert_record("d2"), false, 23)
-            .map_err(|r| ServerError::Conflict(r.0.into()))
+            .map_err(|r| ServerError::refuse(ErrorCode::Conflict, r.0))
     });
     assert!(
-        matches!(again, Err(ServerError::Conflict(_))),
+        again.as_ref().is_err_and(|e| e.is(&ErrorCode::Conflict)),
         "issued twice"
     );
     assert_eq!(
@@ -336,7 +336,7 @@ fn state_changes_revoke_with_the_change(f: Fixture) {
     let (_, commit) = s
         .update_device("SN-1", &|d| {
             enroll::renewed(d, "d1", device_cert("d3"), cert_record("d3"), 24)
-                .map_err(|r| ServerError::Conflict(r.0.into()))
+                .map_err(|r| ServerError::refuse(ErrorCode::Conflict, r.0))
         })
         .unwrap();
     s.wait(commit).unwrap();
@@ -363,7 +363,7 @@ fn state_changes_revoke_with_the_change(f: Fixture) {
         Some(26)
     );
     let missing = decide(s, "SN-404", Decision::Approve, 27).unwrap_err();
-    assert!(matches!(missing, ServerError::NotFound(_)), "{missing}");
+    assert!(missing.is(&ErrorCode::NotFound), "{missing}");
 }
 
 fn the_audit_chain_stays_unbroken(f: Fixture) {

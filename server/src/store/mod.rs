@@ -19,6 +19,7 @@
 //! for the disk without holding a thread.
 
 mod backend;
+mod challenges;
 #[cfg(test)]
 mod conformance;
 mod engine;

@@ -16,6 +16,7 @@ use serde_json::Value;
 use wasm_bindgen::{prelude::*, JsCast};
 
 use crate::error::IpcError;
+use vouch_protocol::wire::AppErrorCode;
 pub use types::*;
 
 #[wasm_bindgen]
@@ -101,7 +102,7 @@ fn rejection(cmd: &str, value: &JsValue) -> IpcError {
     }
     IpcError::Command {
         command,
-        code: "ipc".into(),
+        code: AppErrorCode::Ipc.as_str().into(),
         message: describe(value),
         detail: None,
     }
