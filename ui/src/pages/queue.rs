@@ -213,8 +213,8 @@ fn list(value: &Remote<Vec<QueueEntry>>, entries: &[QueueEntry]) -> Html {
 fn row(e: &QueueEntry) -> Html {
     let seq = e.sequence;
     html! {
-        <li class={classes!("record", e.state.clone())} id={format!("queue-row-{seq}")}
-            data-serial={e.serial.clone()} data-state={e.state.clone()}>
+        <li class={classes!("record", e.state.as_str())} id={format!("queue-row-{seq}")}
+            data-serial={e.serial.clone()} data-state={e.state.as_str()}>
             <div class="record-main">
                 <span class="record-serial">{ &e.serial }</span>
                 <span class="muted">
