@@ -43,10 +43,28 @@ fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
-/// The code of a file: before its `#[cfg(test)]`, without comment lines.
+/// Where a file's inline test module starts (`#[cfg(test)]` over `mod tests {`), else its end.
+/// A `#[cfg(test)]` over anything else (`mod testing;`, one function) is not an end.
+fn tests_start(text: &str) -> usize {
+    let mut from = 0;
+    while let Some(at) = text[from..].find("#[cfg(test)]") {
+        let start = from + at;
+        let next = text[start + "#[cfg(test)]".len()..]
+            .lines()
+            .map(str::trim)
+            .find(|l| !l.is_empty() && !l.starts_with("#["))
+            .unwrap_or("");
+        if next.contains("mod ") && next.ends_with('{') {
+            return start;
+        }
+        from = start + 1;
+    }
+    text.len()
+}
+
+/// The code of a file: before its inline test module, without comment lines.
 fn code(text: &str) -> String {
-    let end = text.find("#[cfg(test)]").unwrap_or(text.len());
-    text[..end]
+    text[..tests_start(text)]
         .lines()
         .filter(|l| !l.trim_start().starts_with("//"))
         .collect::<Vec<_>>()
@@ -196,6 +214,9 @@ fn the_checks_see_a_cycle_a_reference_and_a_clock_read() {
         find_cycle(&graph),
         Some(vec!["domain".into(), "store".into(), "domain".into()])
     );
+    let gated = "#[cfg(test)]\nmod testing;\nuse crate::store::X;\n#[cfg(test)]\nmod tests {\n    use crate::api::Y;\n}\n";
+    let expected: BTreeSet<String> = ["store".to_string()].into();
+    assert_eq!(crate_references(&code(gated)), expected);
     let read = "let t = std::time::SystemTime::now();";
     assert!(WALL_CLOCK_READS.iter().any(|r| code(read).contains(r)));
 }

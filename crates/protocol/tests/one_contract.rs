@@ -53,10 +53,28 @@ fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
-/// The lines of a file that are code: before its `#[cfg(test)]`, not comments.
+/// Where a file's inline test module starts (`#[cfg(test)]` over `mod tests {`), else its end.
+/// A `#[cfg(test)]` over anything else (`mod testing;`, one function) is not an end.
+fn tests_start(text: &str) -> usize {
+    let mut from = 0;
+    while let Some(at) = text[from..].find("#[cfg(test)]") {
+        let start = from + at;
+        let next = text[start + "#[cfg(test)]".len()..]
+            .lines()
+            .map(str::trim)
+            .find(|l| !l.is_empty() && !l.starts_with("#["))
+            .unwrap_or("");
+        if next.contains("mod ") && next.ends_with('{') {
+            return start;
+        }
+        from = start + 1;
+    }
+    text.len()
+}
+
+/// The lines of a file that are code: before its inline test module, not comments.
 fn code_lines(text: &str) -> impl Iterator<Item = (usize, &str)> {
-    let end = text.find("#[cfg(test)]").unwrap_or(text.len());
-    text[..end]
+    text[..tests_start(text)]
         .lines()
         .enumerate()
         .map(|(i, l)| (i + 1, l))
@@ -161,10 +179,12 @@ fn the_check_finds_a_spelt_code_and_passes_keys_and_comments() {
          let s = \"check_mismatch\";\n",
     );
     assert_eq!(caught.len(), 3, "{caught:?}");
+    let gated = findings("x.rs", "#[cfg(test)]\nmod testing;\nlet c = \"busy\";\n");
+    assert_eq!(gated.len(), 1, "a gated module declaration is not the end: {gated:?}");
     let passed = findings(
         "x.rs",
         "json!({ \"revoked\": n })\nlet r = answer[\"revoked\"];\n// says \"busy\"\n\
-         <Icon name=\"camera\" />\n#[cfg(test)]\nassert_eq!(e.code(), \"busy\");\n",
+         <Icon name=\"camera\" />\n#[cfg(test)]\nmod tests {\nassert_eq!(e.code(), \"busy\");\n",
     );
     assert!(passed.is_empty(), "{passed:?}");
     let allowed = findings("crates/scan/src/lib.rs", "[\"truncated\", \"eof\"]\n");
