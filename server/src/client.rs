@@ -83,7 +83,10 @@ impl AdminClient {
     ) -> Result<Value, ServerError> {
         let text = self.call_text(method, path, body).await?;
         serde_json::from_str(&text).map_err(|e| {
-            ServerError::Client(Failure::caused("the server answered something that is not JSON", e))
+            ServerError::Client(Failure::caused(
+                "the server answered something that is not JSON",
+                e,
+            ))
         })
     }
 

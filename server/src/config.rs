@@ -230,7 +230,9 @@ impl LimitConfig {
             }
         }
         if self.max_connections == 0 || self.max_connections_per_address == 0 {
-            return Err(ServerError::Config(Failure::new("limits.max_connections and limits.max_connections_per_address must be at least 1")));
+            return Err(ServerError::Config(Failure::new(
+                "limits.max_connections and limits.max_connections_per_address must be at least 1",
+            )));
         }
         Ok(())
     }
@@ -270,7 +272,9 @@ impl Config {
     fn apply_env(&mut self, var: impl Fn(&str) -> Option<String>) -> Result<(), ServerError> {
         if let Some(listen) = var("VOUCH_LISTEN") {
             self.listen = listen.parse().map_err(|_| {
-                ServerError::Config(Failure::new(format!("VOUCH_LISTEN={listen:?} is not an address:port")))
+                ServerError::Config(Failure::new(format!(
+                    "VOUCH_LISTEN={listen:?} is not an address:port"
+                )))
             })?;
         }
         if let Some(format) = var("VOUCH_LOG_FORMAT") {
@@ -291,19 +295,27 @@ impl Config {
             ))));
         }
         if self.enrollment.nonce_ttl_secs == 0 || self.enrollment.nonce_ttl_secs > 3600 {
-            return Err(ServerError::Config(Failure::new("enrollment.nonce_ttl_secs must be 1 to 3600")));
+            return Err(ServerError::Config(Failure::new(
+                "enrollment.nonce_ttl_secs must be 1 to 3600",
+            )));
         }
         if self.certificates.device_validity_days == 0 || self.certificates.staff_validity_days == 0
         {
-            return Err(ServerError::Config(Failure::new("certificate validity must be at least one day")));
+            return Err(ServerError::Config(Failure::new(
+                "certificate validity must be at least one day",
+            )));
         }
         if self.enrollment.rate_per_address_per_minute == 0
             || self.enrollment.rate_per_serial_per_minute == 0
         {
-            return Err(ServerError::Config(Failure::new("enrollment rates must be at least 1 per minute")));
+            return Err(ServerError::Config(Failure::new(
+                "enrollment rates must be at least 1 per minute",
+            )));
         }
         if self.storage.commit_delay_us > 10_000 {
-            return Err(ServerError::Config(Failure::new("storage.commit_delay_us must be 0 to 10000")));
+            return Err(ServerError::Config(Failure::new(
+                "storage.commit_delay_us must be 0 to 10000",
+            )));
         }
         self.limits.validate()
     }

@@ -25,8 +25,8 @@ use authority::files::{self, DataPaths};
 use authority::token::{KeyUri, TokenKey};
 use authority::{Authority, CaKey, Profile};
 use clock::Clock;
-use vouch_protocol::wire::ErrorCode;
 use rcgen::KeyPair;
+use vouch_protocol::wire::ErrorCode;
 
 pub use api::{router, AppState};
 pub use config::Config;
@@ -124,10 +124,13 @@ pub fn init_with(
 ) -> Result<InitReport, ServerError> {
     let paths = DataPaths::new(data_dir);
     if paths.ca_key().exists() || paths.ca_cert().exists() || paths.ca_key_uri().exists() {
-        return Err(ServerError::refuse(ErrorCode::Conflict, format!(
-            "{} already holds a CA: refusing to overwrite it (use another --data folder)",
-            data_dir.display()
-        )));
+        return Err(ServerError::refuse(
+            ErrorCode::Conflict,
+            format!(
+                "{} already holds a CA: refusing to overwrite it (use another --data folder)",
+                data_dir.display()
+            ),
+        ));
     }
     for name in hostnames {
         if name.is_empty()
@@ -177,7 +180,9 @@ fn check_is_ca(cert_pem: &str) -> Result<(), ServerError> {
     let (_, cert) = x509_parser::parse_x509_certificate(&der)
         .map_err(|e| ServerError::Authority(Failure::caused("CA certificate", e)))?;
     if !cert.is_ca() {
-        return Err(ServerError::Authority(Failure::new("the imported certificate is not a CA certificate")));
+        return Err(ServerError::Authority(Failure::new(
+            "the imported certificate is not a CA certificate",
+        )));
     }
     Ok(())
 }

@@ -60,12 +60,10 @@ pub struct ServerCert {
 
 fn certified_key(cert_pem: &str, key_pem: &str) -> Result<Arc<CertifiedKey>, ServerError> {
     let cert = CertificateDer::from(pem_to_der(cert_pem, "CERTIFICATE")?);
-    let key =
-        PrivateKeyDer::try_from(pem_to_der(key_pem, "PRIVATE KEY")?)
-            // rustls says what is wrong with the key in a fixed sentence, not an error type.
-            .map_err(|why| ServerError::Tls(Failure::new(why)))?;
-    let certified =
-        CertifiedKey::from_der(vec![cert], key, &provider()).map_err(tls_err)?;
+    let key = PrivateKeyDer::try_from(pem_to_der(key_pem, "PRIVATE KEY")?)
+        // rustls says what is wrong with the key in a fixed sentence, not an error type.
+        .map_err(|why| ServerError::Tls(Failure::new(why)))?;
+    let certified = CertifiedKey::from_der(vec![cert], key, &provider()).map_err(tls_err)?;
     Ok(Arc::new(certified))
 }
 

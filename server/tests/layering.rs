@@ -5,6 +5,7 @@
 //!
 //! Only code is read: comment lines and the `#[cfg(test)]` part that closes a file (a test may
 //! open a store or read the clock) are left out.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -167,7 +168,10 @@ fn find_cycle(graph: &BTreeMap<String, BTreeSet<String>>) -> Option<Vec<String>>
 #[test]
 fn no_module_cycle_in_the_server() {
     let graph = module_graph();
-    assert!(graph.contains_key("domain") && graph.contains_key("store"), "{graph:?}");
+    assert!(
+        graph.contains_key("domain") && graph.contains_key("store"),
+        "{graph:?}"
+    );
     assert_eq!(find_cycle(&graph), None, "{graph:#?}");
 }
 
@@ -197,13 +201,19 @@ fn the_time_of_day_is_read_only_in_the_clock_module() {
             }
         }
     }
-    assert!(found.is_empty(), "clock reads outside clock.rs:\n{}", found.join("\n"));
+    assert!(
+        found.is_empty(),
+        "clock reads outside clock.rs:\n{}",
+        found.join("\n")
+    );
 }
 
 /// The checks find what they are for.
 #[test]
 fn the_checks_see_a_cycle_a_reference_and_a_clock_read() {
-    let refs = crate_references("use crate::{store::Store, error::ServerError};\nlet c = crate::Config::default();");
+    let refs = crate_references(
+        "use crate::{store::Store, error::ServerError};\nlet c = crate::Config::default();",
+    );
     let expected: BTreeSet<String> = ["store", "error", "config"].map(String::from).into();
     assert_eq!(refs, expected);
     assert!(crate_references(&code("// see crate::store\nfn f() {}")).is_empty());

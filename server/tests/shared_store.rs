@@ -15,12 +15,12 @@ use serde_json::{json, Value};
 use tower::ServiceExt;
 use vouch_protocol::key::{hex, public_key_of};
 use vouch_protocol::p256::ecdsa::SigningKey;
+use vouch_protocol::wire::ErrorCode;
 use vouch_protocol::{ChainHead, NewScan, RecordId, ScanRecord, SignedScanRecord};
 use vouch_server::clock::SystemClock;
 use vouch_server::domain::{device, scan, staff, CertRecord, Decision, ScanPolicy, StaffMember};
 use vouch_server::store::{open, InviteRecord, Store, StoreConfig};
 use vouch_server::tls::ConnInfo;
-use vouch_protocol::wire::ErrorCode;
 use vouch_server::{Config, ImportCa};
 
 /// The channel binding value both "connections" report.

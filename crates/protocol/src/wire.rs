@@ -833,7 +833,11 @@ mod tests {
         check(AppErrorCode::ALL, AppErrorCode::as_str, AppErrorCode::parse);
         check(Role::ALL, Role::as_str, Role::parse);
         check(Decision::ALL, Decision::as_str, Decision::parse);
-        check(RecordOutcome::ALL, RecordOutcome::as_str, RecordOutcome::parse);
+        check(
+            RecordOutcome::ALL,
+            RecordOutcome::as_str,
+            RecordOutcome::parse,
+        );
     }
 
     #[test]

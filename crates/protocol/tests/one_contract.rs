@@ -13,6 +13,7 @@
 //! - The app's IPC codes ([`AppErrorCode::ALL`]) are common words (`camera` is also an icon,
 //!   `key` a field), so only their use as a code is refused: `.is("offline")`,
 //!   `== "no_camera"`, `code: "busy"`.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 use std::path::{Path, PathBuf};
 
@@ -152,7 +153,11 @@ fn no_error_code_is_spelt_outside_the_contract() {
     for dir in ROOTS {
         rust_files(&root.join(dir), &mut files);
     }
-    assert!(files.len() > 50, "the walk found only {} files", files.len());
+    assert!(
+        files.len() > 50,
+        "the walk found only {} files",
+        files.len()
+    );
     let contract = root.join("crates/protocol/src/wire.rs");
     let mut found = Vec::new();
     for file in files {
@@ -180,7 +185,11 @@ fn the_check_finds_a_spelt_code_and_passes_keys_and_comments() {
     );
     assert_eq!(caught.len(), 3, "{caught:?}");
     let gated = findings("x.rs", "#[cfg(test)]\nmod testing;\nlet c = \"busy\";\n");
-    assert_eq!(gated.len(), 1, "a gated module declaration is not the end: {gated:?}");
+    assert_eq!(
+        gated.len(),
+        1,
+        "a gated module declaration is not the end: {gated:?}"
+    );
     let passed = findings(
         "x.rs",
         "json!({ \"revoked\": n })\nlet r = answer[\"revoked\"];\n// says \"busy\"\n\

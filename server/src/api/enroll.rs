@@ -253,10 +253,15 @@ fn device_key(device: &Device) -> Result<PublicKey, Refusal> {
     let bytes = data_encoding::HEXLOWER
         .decode(device.key.as_bytes())
         .map_err(|_| {
-            Refusal::Internal(ServerError::Storage(Failure::new("stored device key is not hex")))
+            Refusal::Internal(ServerError::Storage(Failure::new(
+                "stored device key is not hex",
+            )))
         })?;
-    PublicKey::from_sec1(&bytes)
-        .map_err(|_| Refusal::Internal(ServerError::Storage(Failure::new("stored device key is invalid"))))
+    PublicKey::from_sec1(&bytes).map_err(|_| {
+        Refusal::Internal(ServerError::Storage(Failure::new(
+            "stored device key is invalid",
+        )))
+    })
 }
 
 /// Verifies an ECDSA P-256 signature (r||s) with ring, the fast path.

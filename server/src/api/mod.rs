@@ -545,7 +545,7 @@ where
 async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
 ) -> Result<T, ApiError> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| ApiError::internal(&ServerError::Storage(Failure::caused("worker failed", e))))?
+    tokio::task::spawn_blocking(f).await.map_err(|e| {
+        ApiError::internal(&ServerError::Storage(Failure::caused("worker failed", e)))
+    })?
 }

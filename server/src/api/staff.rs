@@ -242,7 +242,9 @@ fn ingest_batch(
         .decode(member.public_key.as_bytes())
         .unwrap_or_default();
     let key = vouch_protocol::PublicKey::from_sec1(&key_bytes).map_err(|_| {
-        ApiError::from(crate::error::ServerError::Storage(Failure::new("stored staff key is invalid")))
+        ApiError::from(crate::error::ServerError::Storage(Failure::new(
+            "stored staff key is invalid",
+        )))
     })?;
     let mut results: Vec<Option<RecordResult>> = Vec::with_capacity(raw.len());
     let mut good = Vec::new();

@@ -27,8 +27,8 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::Pkcs11Config;
 use crate::domain::{CertRecord, Role};
 use crate::error::{Failure, ServerError};
-use vouch_protocol::wire::ErrorCode;
 use token::{KeyUri, TokenKey};
+use vouch_protocol::wire::ErrorCode;
 
 /// The identity namespace of client certificates. The `.invalid` top-level domain (RFC 2606)
 /// never resolves: these URIs name an identity, they are not locations. (An `https` URI rather
@@ -224,8 +224,10 @@ fn check_key_matches(cert_pem: &str, key: &impl PublicKeyData) -> Result<(), Ser
     let (_, cert) = x509_parser::parse_x509_certificate(&der)
         .map_err(|e| ServerError::Authority(Failure::caused("CA certificate", e)))?;
     if cert.public_key().raw != rcgen::PublicKeyData::subject_public_key_info(key).as_slice() {
-        return Err(ServerError::Authority(Failure::new("the CA key does not belong to the CA certificate: certificates it signed would \
-             not verify (restore the matching key, or import the pair again)")));
+        return Err(ServerError::Authority(Failure::new(
+            "the CA key does not belong to the CA certificate: certificates it signed would \
+             not verify (restore the matching key, or import the pair again)",
+        )));
     }
     Ok(())
 }
@@ -251,7 +253,10 @@ impl Authority {
         if !paths.ca_key().exists() && paths.ca_key_uri().exists() {
             let uri = KeyUri::parse(files::read_text(&paths.ca_key_uri())?.trim())?;
             let key = TokenKey::open(pkcs11, uri, false).map_err(|e| {
-                ServerError::Authority(Failure::caused(format!("the CA key ({})", paths.ca_key_uri().display()), e))
+                ServerError::Authority(Failure::caused(
+                    format!("the CA key ({})", paths.ca_key_uri().display()),
+                    e,
+                ))
             })?;
             return Self::from_key(&cert_pem, CaKey::Token(key));
         }
@@ -370,12 +375,13 @@ impl Authority {
     /// anything else is the CA's own fault.
     fn sign_err(&self, e: rcgen::Error) -> ServerError {
         match (self.issuer.key(), e) {
-            (CaKey::Token(key), rcgen::Error::RemoteKeyError) => {
-                ServerError::refuse(ErrorCode::CaUnavailable, format!(
+            (CaKey::Token(key), rcgen::Error::RemoteKeyError) => ServerError::refuse(
+                ErrorCode::CaUnavailable,
+                format!(
                     "the CA key's token cannot sign now, try again later ({})",
                     key.last_error()
-                ))
-            }
+                ),
+            ),
             (_, e) => ca_err(e),
         }
     }
@@ -489,10 +495,12 @@ impl Authority {
                 });
                 Ok(der)
             }
-            Err(e @ ServerError::Refusal {
-                code: ErrorCode::CaUnavailable,
-                ..
-            }) => {
+            Err(
+                e @ ServerError::Refusal {
+                    code: ErrorCode::CaUnavailable,
+                    ..
+                },
+            ) => {
                 let cached = lock(&self.last_crl);
                 match cached.as_ref() {
                     Some(c) if c.revoked == revoked && c.next_update > now => {

@@ -48,7 +48,9 @@ impl KeyUri {
     /// Parses `pkcs11:token=...;object=...[;id=...][;type=private]`. Refuses a PIN in the URI
     /// (`pin-value`, `pin-source`): URIs end up in shell histories and process lists.
     pub fn parse(text: &str) -> Result<Self, ServerError> {
-        let bad = |why: String| ServerError::Config(Failure::new(format!("--ca-key-uri {text:?}: {why}")));
+        let bad = |why: String| {
+            ServerError::Config(Failure::new(format!("--ca-key-uri {text:?}: {why}")))
+        };
         let rest = text
             .strip_prefix("pkcs11:")
             .ok_or_else(|| bad("a PKCS#11 URI starts with \"pkcs11:\" (RFC 7512)".into()))?;
@@ -147,7 +149,9 @@ fn read_pin(config: &Pkcs11Config) -> Result<AuthPin, ServerError> {
         text.lines().next().unwrap_or_default().to_string()
     };
     if pin.is_empty() {
-        return Err(ServerError::Config(Failure::new("the token's PIN is empty")));
+        return Err(ServerError::Config(Failure::new(
+            "the token's PIN is empty",
+        )));
     }
     Ok(AuthPin::from(pin))
 }
@@ -163,7 +167,10 @@ fn load_module(path: &str) -> Result<Pkcs11, ServerError> {
     match pkcs11.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK)) {
         // Another part of this process (a test, a second authority) may have initialised it.
         Ok(()) | Err(CkError::Pkcs11(RvError::CryptokiAlreadyInitialized, _)) => Ok(pkcs11),
-        Err(e) => Err(ServerError::Authority(Failure::caused(format!("the PKCS#11 module {path}"), e))),
+        Err(e) => Err(ServerError::Authority(Failure::caused(
+            format!("the PKCS#11 module {path}"),
+            e,
+        ))),
     }
 }
 
@@ -205,14 +212,24 @@ fn open_session(
     } else {
         pkcs11.open_ro_session(slot)
     }
-    .map_err(|e| ServerError::Authority(Failure::caused(format!("opening a session on token {:?}", uri.token), e)))?;
+    .map_err(|e| {
+        ServerError::Authority(Failure::caused(
+            format!("opening a session on token {:?}", uri.token),
+            e,
+        ))
+    })?;
     match session.login(UserType::User, Some(pin)) {
         Ok(()) | Err(CkError::Pkcs11(RvError::UserAlreadyLoggedIn, _)) => Ok(session),
-        Err(CkError::Pkcs11(RvError::PinIncorrect, _)) => Err(ServerError::Authority(Failure::new(format!(
-            "wrong PIN for token {:?} (the token counts failed logins and may lock the PIN)",
-            uri.token
-        )))),
-        Err(e) => Err(ServerError::Authority(Failure::caused(format!("logging in to token {:?}", uri.token), e))),
+        Err(CkError::Pkcs11(RvError::PinIncorrect, _)) => {
+            Err(ServerError::Authority(Failure::new(format!(
+                "wrong PIN for token {:?} (the token counts failed logins and may lock the PIN)",
+                uri.token
+            ))))
+        }
+        Err(e) => Err(ServerError::Authority(Failure::caused(
+            format!("logging in to token {:?}", uri.token),
+            e,
+        ))),
     }
 }
 
@@ -235,9 +252,12 @@ fn find_one(
     uri: &KeyUri,
     class: ObjectClass,
 ) -> Result<Option<ObjectHandle>, ServerError> {
-    let found = session
-        .find_objects(&template(uri, class))
-        .map_err(|e| ServerError::Authority(Failure::caused(format!("searching token {:?}", uri.token), e)))?;
+    let found = session.find_objects(&template(uri, class)).map_err(|e| {
+        ServerError::Authority(Failure::caused(
+            format!("searching token {:?}", uri.token),
+            e,
+        ))
+    })?;
     match found.as_slice() {
         [] => Ok(None),
         [one] => Ok(Some(*one)),
@@ -362,7 +382,12 @@ fn generate(session: &Session, uri: &KeyUri) -> Result<(), ServerError> {
     ];
     session
         .generate_key_pair(&Mechanism::EccKeyPairGen, &public, &private)
-        .map_err(|e| ServerError::Authority(Failure::caused(format!("making a P-256 key in token {:?}", uri.token), e)))?;
+        .map_err(|e| {
+            ServerError::Authority(Failure::caused(
+                format!("making a P-256 key in token {:?}", uri.token),
+                e,
+            ))
+        })?;
     Ok(())
 }
 
@@ -435,7 +460,10 @@ impl TokenKey {
         {
             Ok(()) | Err(CkError::Pkcs11(RvError::CryptokiAlreadyInitialized, _)) => {}
             Err(e) => {
-                return Err(ServerError::Authority(Failure::caused("re-initialising the PKCS#11 module", e)))
+                return Err(ServerError::Authority(Failure::caused(
+                    "re-initialising the PKCS#11 module",
+                    e,
+                )))
             }
         }
         let session = open_session(&self.pkcs11, &self.uri, &self.pin, false)?;
@@ -461,7 +489,12 @@ impl TokenKey {
         let raw = o
             .session
             .sign(&Mechanism::Ecdsa, o.key, digest)
-            .map_err(|e| ServerError::Authority(Failure::caused(format!("token {:?} could not sign", self.uri.token), e)))?;
+            .map_err(|e| {
+                ServerError::Authority(Failure::caused(
+                    format!("token {:?} could not sign", self.uri.token),
+                    e,
+                ))
+            })?;
         *open = Some(o);
         raw_to_der(&raw)
     }

@@ -11,8 +11,8 @@ use std::time::Duration;
 use hyper::body::{Body, Bytes, Frame, Incoming, SizeHint};
 use tokio::time::Sleep;
 
-use vouch_protocol::wire::ErrorCode;
 use crate::error::ServerError;
+use vouch_protocol::wire::ErrorCode;
 
 /// The request body handed to the router: errors with a [`ServerError::Refusal`] with `request_timeout` once its
 /// deadline passes.
@@ -71,11 +71,13 @@ impl Body for TimedBody {
                 }
                 Poll::Ready(Some(Ok(frame)))
             }
-            Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(ServerError::refuse(ErrorCode::BadRequest, format!(
-                "reading the request body: {e}"
-            ))))),
+            Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(ServerError::refuse(
+                ErrorCode::BadRequest,
+                format!("reading the request body: {e}"),
+            )))),
             Poll::Pending => match this.deadline.as_mut().poll(cx) {
-                Poll::Ready(()) => Poll::Ready(Some(Err(ServerError::refuse(ErrorCode::RequestTimeout, 
+                Poll::Ready(()) => Poll::Ready(Some(Err(ServerError::refuse(
+                    ErrorCode::RequestTimeout,
                     "the request body did not arrive in time",
                 )))),
                 Poll::Pending => Poll::Pending,

@@ -5,9 +5,9 @@ use serde::{Deserialize, Serialize};
 
 use super::{AuditNote, Planned, WritePlan};
 
+use vouch_protocol::wire::DeviceEvent;
 /// Where a device stands: the wire contract's, defined once.
 pub use vouch_protocol::wire::DeviceState;
-use vouch_protocol::wire::DeviceEvent;
 
 /// One step in a device's history.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -94,7 +94,12 @@ pub(crate) fn enter_conflict(device: &mut Device, now_ms: u64, actor: &str, why:
             device.note(now_ms, DeviceEvent::Conflict, actor, Some(why.to_string()));
         }
         DeviceState::Enrolled | DeviceState::Rejected | DeviceState::Revoked => {
-            device.note(now_ms, DeviceEvent::ConflictFlagged, actor, Some(why.to_string()));
+            device.note(
+                now_ms,
+                DeviceEvent::ConflictFlagged,
+                actor,
+                Some(why.to_string()),
+            );
         }
     }
 }

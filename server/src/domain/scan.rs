@@ -118,7 +118,12 @@ pub fn decide_scan(
         device.note(now_ms, DeviceEvent::Scanned, &actor, Some(site));
         if policy.auto_approve_trusted && scanner.trusted {
             device.state = DeviceState::Approved;
-            device.note(now_ms, DeviceEvent::Approved, "policy", Some("trusted scanner".into()));
+            device.note(
+                now_ms,
+                DeviceEvent::Approved,
+                "policy",
+                Some("trusted scanner".into()),
+            );
         }
     } else {
         device.note(now_ms, DeviceEvent::Corroborated, &actor, Some(site));

@@ -10,14 +10,17 @@
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
 
-/// Challenges by nonce: expiry (ms) and the stored record.
+/// Outstanding challenges by nonce: expiry (ms) and the stored record.
+type ByNonce = HashMap<Vec<u8>, (u64, Vec<u8>)>;
+
+/// The outstanding challenges of this process.
 #[derive(Default)]
 pub struct Challenges {
-    map: Mutex<HashMap<Vec<u8>, (u64, Vec<u8>)>>,
+    map: Mutex<ByNonce>,
 }
 
 impl Challenges {
-    fn lock(&self) -> MutexGuard<'_, HashMap<Vec<u8>, (u64, Vec<u8>)>> {
+    fn lock(&self) -> MutexGuard<'_, ByNonce> {
         // Each operation is one map call, so a panic elsewhere cannot leave it half-changed.
         self.map
             .lock()

@@ -40,7 +40,8 @@ fn storage(e: impl std::error::Error + Send + Sync + 'static) -> ServerError {
 }
 
 fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ServerError> {
-    serde_json::from_slice(bytes).map_err(|e| ServerError::Storage(Failure::caused("corrupt record", e)))
+    serde_json::from_slice(bytes)
+        .map_err(|e| ServerError::Storage(Failure::caused("corrupt record", e)))
 }
 
 fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, ServerError> {
@@ -65,7 +66,8 @@ fn existing<T: DeserializeOwned>(
     key: &str,
     missing: &dyn Fn() -> String,
 ) -> TxResult<T> {
-    get(tx, bucket, key.as_bytes())?.ok_or_else(|| TxError::Abort(ServerError::refuse(ErrorCode::NotFound, missing())))
+    get(tx, bucket, key.as_bytes())?
+        .ok_or_else(|| TxError::Abort(ServerError::refuse(ErrorCode::NotFound, missing())))
 }
 
 /// Appends `note` to the audit chain after its stored head.
@@ -87,7 +89,8 @@ fn apply(tx: &dyn Txn, plan: &WritePlan) -> TxResult<()> {
     }
     if let Some(member) = &plan.new_staff {
         if tx.get(Bucket::Staff, member.key_id.as_bytes())?.is_some() {
-            return Err(TxError::Abort(ServerError::refuse(ErrorCode::Conflict, 
+            return Err(TxError::Abort(ServerError::refuse(
+                ErrorCode::Conflict,
                 "this app install's key is already registered",
             )));
         }
@@ -171,9 +174,9 @@ impl KvStore {
             *out.borrow_mut() = Some(value);
             Ok(())
         })?;
-        let value = out
-            .into_inner()
-            .ok_or_else(|| ServerError::Storage(Failure::new("a transaction committed without running")))?;
+        let value = out.into_inner().ok_or_else(|| {
+            ServerError::Storage(Failure::new("a transaction committed without running"))
+        })?;
         Ok((value, commit))
     }
 
@@ -333,7 +336,8 @@ impl EnrollmentStore for KvStore {
             self.challenge_limit,
         )?;
         if !stored {
-            return Err(ServerError::refuse(ErrorCode::Busy, 
+            return Err(ServerError::refuse(
+                ErrorCode::Busy,
                 "too many outstanding enrollment challenges; try again later",
             ));
         }

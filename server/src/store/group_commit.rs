@@ -73,7 +73,9 @@ impl GroupCommit {
         let thread = std::thread::Builder::new()
             .name("vouch-sync".into())
             .spawn(move || sync_loop(&worker, &db, &file, &db_file, delay))
-            .map_err(|e| ServerError::Storage(Failure::caused("cannot start the sync thread", e)))?;
+            .map_err(|e| {
+                ServerError::Storage(Failure::caused("cannot start the sync thread", e))
+            })?;
         Ok(Self {
             shared,
             thread: Some(thread),
@@ -105,7 +107,9 @@ impl GroupCommit {
         let mut state = self.shared.lock();
         loop {
             if let Some(why) = &state.progress.failed {
-                return Err(ServerError::Storage(Failure::new(format!("the database cannot be synced: {why}"))));
+                return Err(ServerError::Storage(Failure::new(format!(
+                    "the database cannot be synced: {why}"
+                ))));
             }
             if state.progress.synced >= commit.0 {
                 return Ok(());
@@ -130,7 +134,9 @@ impl GroupCommit {
                 .await
                 .map_err(|_| ServerError::Storage(Failure::new("the sync thread has stopped")))?;
             match &reached.failed {
-                Some(why) => Err(ServerError::Storage(Failure::new(format!("the database cannot be synced: {why}")))),
+                Some(why) => Err(ServerError::Storage(Failure::new(format!(
+                    "the database cannot be synced: {why}"
+                )))),
                 None => Ok(()),
             }
         }

@@ -104,7 +104,9 @@ impl Backend for MemoryBackend {
                 Err(TxError::Abort(e)) => return Err(e),
                 // Nothing else writes while the lock is held, so there is nothing to retry.
                 Err(TxError::Retry) => {
-                    return Err(ServerError::Storage(Failure::new("a serial transaction asked to retry")))
+                    return Err(ServerError::Storage(Failure::new(
+                        "a serial transaction asked to retry",
+                    )))
                 }
             }
         };

@@ -291,11 +291,17 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         {
             let db = sled::open(dir.path()).unwrap();
-            db.open_tree(OLD_CHALLENGES).unwrap().insert(b"n", b"old").unwrap();
+            db.open_tree(OLD_CHALLENGES)
+                .unwrap()
+                .insert(b"n", b"old")
+                .unwrap();
             db.flush().unwrap();
         }
         drop(open(&sled_at(dir.path())).unwrap());
         let db = sled::open(dir.path()).unwrap();
-        assert!(!db.tree_names().iter().any(|n| n == OLD_CHALLENGES.as_bytes()));
+        assert!(!db
+            .tree_names()
+            .iter()
+            .any(|n| n == OLD_CHALLENGES.as_bytes()));
     }
 }

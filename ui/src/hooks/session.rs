@@ -84,7 +84,9 @@ fn connectivity(result: &Remote<Value>) -> Connectivity {
         Remote::Loading => Connectivity::Unknown,
         Remote::Ready(_) => Connectivity::Online,
         Remote::Failed(e) if e.is(AppErrorCode::Offline) => Connectivity::Offline(e.to_string()),
-        Remote::Failed(e) if e.is(AppErrorCode::NotRegistered) || e.is(AppErrorCode::NotInTauri) => {
+        Remote::Failed(e)
+            if e.is(AppErrorCode::NotRegistered) || e.is(AppErrorCode::NotInTauri) =>
+        {
             Connectivity::Unknown
         }
         Remote::Failed(e) => Connectivity::Refused(e.to_string()),

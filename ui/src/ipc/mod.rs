@@ -16,8 +16,8 @@ use serde_json::Value;
 use wasm_bindgen::{prelude::*, JsCast};
 
 use crate::error::IpcError;
-use vouch_protocol::wire::AppErrorCode;
 pub use types::*;
+use vouch_protocol::wire::AppErrorCode;
 
 #[wasm_bindgen]
 extern "C" {

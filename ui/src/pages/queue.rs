@@ -39,13 +39,26 @@ pub fn queue() -> Html {
     let entries: Vec<QueueEntry> = queue.value.ready().cloned().unwrap_or_default();
     let unsynced = entries
         .iter()
-        .filter(|e| matches!(e.state, QueueState::Queued | QueueState::Syncing | QueueState::Held))
+        .filter(|e| {
+            matches!(
+                e.state,
+                QueueState::Queued | QueueState::Syncing | QueueState::Held
+            )
+        })
         .count();
-    let refused = entries.iter().filter(|e| e.state == QueueState::Refused).count();
+    let refused = entries
+        .iter()
+        .filter(|e| e.state == QueueState::Refused)
+        .count();
     // The oldest record not yet on the server: how long scans have waited for a sync.
     let waiting_since = entries
         .iter()
-        .filter(|e| matches!(e.state, QueueState::Queued | QueueState::Syncing | QueueState::Held))
+        .filter(|e| {
+            matches!(
+                e.state,
+                QueueState::Queued | QueueState::Syncing | QueueState::Held
+            )
+        })
         .map(|e| e.scanned_at_ms)
         .min();
     let synced = entries.len() - unsynced - refused;
