@@ -36,6 +36,11 @@ APT_PACKAGES=(
   # server/tests/hsm.rs: SoftHSM2 is the PKCS#11 token the CA key lives in, made by each test;
   # opensc's pkcs11-tool reads the key's attributes back from it
   softhsm2 opensc
+  # server/tests/est.rs: strongSwan's `pki` is the independent EST client (RFC 7030); curl the
+  # raw one for csrattrs and the refusals; pki's P-256 and TLS come from the openssl plugin of
+  # libstrongswan-standard-plugins (a recommendation of strongswan-pki, which setup does not
+  # install by itself)
+  strongswan-pki libstrongswan-standard-plugins
 )
 
 install_apt() {

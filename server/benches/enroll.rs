@@ -1,9 +1,10 @@
 //! Server benchmark: enrollments per second over real TLS on loopback with K concurrent
-//! clients, against the bare rustls mTLS handshake rate measured in the same run; and scan
-//! records ingested per second for a batch of 10,000 signed records.
+//! clients, through the native protocol and through the EST front door (RFC 7030
+//! `simpleenroll`), against the bare rustls mTLS handshake rate measured in the same run; and
+//! scan records ingested per second for a batch of 10,000 signed records.
 //!
-//! Run: `cargo bench -p vouch-server --bench enroll` (env: DEVICES, CLIENTS, RECORDS, and
-//! COMMIT_DELAY_US for the server's `storage.commit_delay_us`).
+//! Run: `cargo bench -p vouch-server --bench enroll` (env: DEVICES, enrollments per front door;
+//! CLIENTS, RECORDS, and COMMIT_DELAY_US for the server's `storage.commit_delay_us`).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 #[path = "../tests/common/mod.rs"]
@@ -27,7 +28,7 @@ fn env_or(name: &str, default: usize) -> usize {
 fn main() {
     let devices = env_or("DEVICES", 1500);
     let clients = env_or("CLIENTS", 16);
-    let records = env_or("RECORDS", 10_000).max(devices);
+    let records = env_or("RECORDS", 10_000).max(2 * devices);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -56,7 +57,7 @@ async fn run(devices: usize, clients: usize, records: usize) {
     // The server logs at `info`, its default (the test harness sets VOUCH_LOG_LEVEL=info): one
     // line per request, to a file, as in production.
     let mut tech = register_with(&server, "technician", "Bench", &["--trusted"]).await;
-    println!("vouch-server bench: {devices} enrollments with {clients} concurrent clients, {records} records, {delay}");
+    println!("vouch-server bench: {devices} enrollments per front door with {clients} concurrent clients, {records} records, {delay}");
 
     let fleet: Vec<Device> = (0..records)
         .map(|i| Device::new(&format!("SN-{i:06}")))
@@ -80,64 +81,14 @@ async fn run(devices: usize, clients: usize, records: usize) {
 
     // Device-side work that does not depend on the server (the CSR, loading the key) is done
     // before the clock starts, as a device does it before it connects.
-    let fleet = Arc::new(
-        fleet
-            .into_iter()
-            .take(devices)
-            .map(Simulated::new)
-            .collect::<Vec<_>>(),
-    );
+    let mut fleet = fleet.into_iter().take(2 * devices).map(Simulated::new);
+    let native_fleet: Vec<Simulated> = fleet.by_ref().take(devices).collect();
+    let est_fleet: Vec<Simulated> = fleet.collect();
     let (resumed_rate, _) = bare_handshakes(&server, &tech, clients, Handshake::Resumed).await;
     let (before_rate, _) = bare_handshakes(&server, &tech, clients, Handshake::Full).await;
     let server = Arc::new(server);
-    let next = Arc::new(AtomicUsize::new(0));
-    // A device builds its TLS configuration (the pinned CA) once at boot; a first contact
-    // never resumes, so every enrollment is a full handshake.
-    let mut device_tls = tls_config(&server.ca_pem(), None);
-    device_tls.resumption = rustls::client::Resumption::disabled();
-    let device_tls = Arc::new(device_tls);
-    println!("enrolling...");
-    let storage_before = storage_counts(&server).await;
-    let cpu_before = (cpu_seconds("self"), cpu_seconds(&server.pid().to_string()));
-    let started = Instant::now();
-    let mut tasks = Vec::new();
-    for _ in 0..clients {
-        let (fleet, server, next, tls) = (
-            fleet.clone(),
-            server.clone(),
-            next.clone(),
-            device_tls.clone(),
-        );
-        tasks.push(tokio::spawn(async move {
-            loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some(device) = fleet.get(i) else { break };
-                let (status, body) = device.enroll(&server, tls.clone()).await;
-                assert_eq!(status, 200, "{body}");
-            }
-        }));
-    }
-    for t in tasks {
-        t.await.unwrap();
-    }
-    let enroll_time = started.elapsed();
-    let client_cpu = cpu_seconds("self") - cpu_before.0;
-    let server_cpu = cpu_seconds(&server.pid().to_string()) - cpu_before.1;
-    let enroll_rate = devices as f64 / enroll_time.as_secs_f64();
-    let storage_after = storage_counts(&server).await;
-    println!("enroll: {devices} devices in {:.2} s = {enroll_rate:.0} enrollments/s (new TLS connection, challenge, completion, CA signature, fsync each)", enroll_time.as_secs_f64());
-
-    println!(
-        "  CPU per enrollment: server {:.2} ms, simulated devices {:.2} ms",
-        server_cpu * 1000.0 / devices as f64,
-        client_cpu * 1000.0 / devices as f64
-    );
-    let syncs = (storage_after.1 - storage_before.1).max(1.0);
-    println!(
-        "  storage: {:.0} commits in {syncs:.0} disk syncs ({:.2} commits per flush + fsync)",
-        storage_after.0 - storage_before.0,
-        (storage_after.0 - storage_before.0) / syncs
-    );
+    let enroll_rate = enroll_fleet(&server, native_fleet, clients, Door::Native).await;
+    let est_rate = enroll_fleet(&server, est_fleet, clients, Door::Est).await;
     // The bare handshake rate is measured just before and just after the enrollments and
     // averaged, so that load from other processes affects both figures alike.
     let cpu_before = cpu_seconds("self");
@@ -154,6 +105,88 @@ async fn run(devices: usize, clients: usize, records: usize) {
         "ratio enrollments / bare handshakes = {:.2} (goal >= 0.5)",
         enroll_rate / handshake_rate
     );
+    println!(
+        "EST simpleenroll {est_rate:.0}/s, native {enroll_rate:.0}/s: ratio EST / native = {:.2} (goal >= 0.8)",
+        est_rate / enroll_rate
+    );
+}
+
+/// Which front door the simulated devices enroll through.
+#[derive(Clone, Copy, PartialEq, Debug)]
+enum Door {
+    /// Challenge and completion (PROTOCOL.md 6, 11.6, 11.7), channel-bound.
+    Native,
+    /// EST `simpleenroll` (PROTOCOL.md 12.3): one request.
+    Est,
+}
+
+/// Enrolls the whole fleet through `door` with `clients` concurrent clients, each enrollment
+/// on a new TLS connection (a first contact never resumes); prints and returns the rate.
+async fn enroll_fleet(
+    server: &Arc<Server>,
+    fleet: Vec<Simulated>,
+    clients: usize,
+    door: Door,
+) -> f64 {
+    let devices = fleet.len();
+    let fleet = Arc::new(fleet);
+    let next = Arc::new(AtomicUsize::new(0));
+    // A device builds its TLS configuration (the pinned CA) once at boot.
+    let mut device_tls = tls_config(&server.ca_pem(), None);
+    device_tls.resumption = rustls::client::Resumption::disabled();
+    let device_tls = Arc::new(device_tls);
+    println!("enrolling ({door:?})...");
+    let storage_before = storage_counts(server).await;
+    let cpu_before = (cpu_seconds("self"), cpu_seconds(&server.pid().to_string()));
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..clients {
+        let (fleet, server, next, tls) = (
+            fleet.clone(),
+            server.clone(),
+            next.clone(),
+            device_tls.clone(),
+        );
+        tasks.push(tokio::spawn(async move {
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(device) = fleet.get(i) else { break };
+                let (status, body) = match door {
+                    Door::Native => device.enroll(&server, tls.clone()).await,
+                    Door::Est => device.enroll_est(&server, tls.clone()).await,
+                };
+                assert_eq!(status, 200, "{body}");
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let enroll_time = started.elapsed();
+    let client_cpu = cpu_seconds("self") - cpu_before.0;
+    let server_cpu = cpu_seconds(&server.pid().to_string()) - cpu_before.1;
+    let rate = devices as f64 / enroll_time.as_secs_f64();
+    let storage_after = storage_counts(server).await;
+    let what = match door {
+        Door::Native => "new TLS connection, challenge, completion, CA signature, fsync each",
+        Door::Est => "new TLS connection, simpleenroll, CA signature, fsync each",
+    };
+    println!(
+        "{door:?} enroll: {devices} devices in {:.2} s = {rate:.0} enrollments/s ({what})",
+        enroll_time.as_secs_f64()
+    );
+    println!(
+        "  CPU per enrollment: server {:.2} ms, simulated devices {:.2} ms",
+        server_cpu * 1000.0 / devices as f64,
+        client_cpu * 1000.0 / devices as f64
+    );
+    let syncs = (storage_after.1 - storage_before.1).max(1.0);
+    println!(
+        "  storage: {:.0} commits in {syncs:.0} disk syncs ({:.2} commits per flush + fsync)",
+        storage_after.0 - storage_before.0,
+        (storage_after.0 - storage_before.0) / syncs
+    );
+    rate
 }
 
 /// Which handshakes the bare clients make.
@@ -306,6 +339,30 @@ impl Simulated {
             csr,
             signer,
         }
+    }
+
+    /// EST `simpleenroll` over one new TLS connection: the CSR (made in advance, as for the
+    /// native enrollment), base64; the answer's certificate checked to be there.
+    async fn enroll_est(
+        &self,
+        server: &Server,
+        config: Arc<rustls::ClientConfig>,
+    ) -> (u16, serde_json::Value) {
+        let mut conn = Conn::open_with(server, config).await;
+        let body = data_encoding::BASE64.encode(&self.csr);
+        let (status, _, answer) = conn
+            .send(
+                "POST",
+                "/.well-known/est/simpleenroll",
+                "application/pkcs10",
+                body.as_bytes(),
+            )
+            .await;
+        let answer = String::from_utf8_lossy(&answer).into_owned();
+        if status == 200 {
+            assert!(answer.starts_with("MII"), "{answer}");
+        }
+        (status, serde_json::Value::String(answer))
     }
 
     /// Challenge and completion over one new TLS connection, channel-bound.

@@ -90,6 +90,50 @@ impl AdminClient {
         })
     }
 
+    /// [`AdminClient::call`] for a request that may take longer than the usual 30 seconds.
+    pub async fn call_with_timeout(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+        timeout: Duration,
+    ) -> Result<Value, ServerError> {
+        let text = self.send(method, path, body, Some(timeout)).await?;
+        serde_json::from_str(&text).map_err(|e| {
+            ServerError::Client(Failure::caused(
+                "the server answered something that is not JSON",
+                e,
+            ))
+        })
+    }
+
+    /// `GET path` for a large binary answer that may take up to `timeout`.
+    pub async fn get_bytes(&self, path: &str, timeout: Duration) -> Result<Vec<u8>, ServerError> {
+        let response = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .timeout(timeout)
+            .send()
+            .await
+            .map_err(|e| self.unreachable(e))?;
+        let status = response.status();
+        let bytes = response.bytes().await.map_err(client_err)?;
+        if status.is_success() {
+            return Ok(bytes.to_vec());
+        }
+        Err(ServerError::Refused {
+            status: status.as_u16(),
+            body: ErrorBody::from_answer(&bytes),
+        })
+    }
+
+    fn unreachable(&self, e: reqwest::Error) -> ServerError {
+        ServerError::Client(Failure::new(format!(
+            "cannot reach the server at {}: {e} (is `vouch-server serve` running?)",
+            self.base
+        )))
+    }
+
     /// Sends a request and returns the answer's text.
     pub async fn call_text(
         &self,
@@ -97,16 +141,24 @@ impl AdminClient {
         path: &str,
         body: Option<Value>,
     ) -> Result<String, ServerError> {
+        self.send(method, path, body, None).await
+    }
+
+    async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+        timeout: Option<Duration>,
+    ) -> Result<String, ServerError> {
         let mut request = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(timeout) = timeout {
+            request = request.timeout(timeout);
+        }
         if let Some(body) = body {
             request = request.json(&body);
         }
-        let response = request.send().await.map_err(|e| {
-            ServerError::Client(Failure::new(format!(
-                "cannot reach the server at {}: {e} (is `vouch-server serve` running?)",
-                self.base
-            )))
-        })?;
+        let response = request.send().await.map_err(|e| self.unreachable(e))?;
         let status = response.status();
         let text = response.text().await.map_err(client_err)?;
         if status.is_success() {

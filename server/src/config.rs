@@ -32,6 +32,19 @@ rate_per_address_per_minute = 120
 # Challenge and completion requests allowed per serial per minute.
 rate_per_serial_per_minute = 12
 
+[est]
+# The EST front door (RFC 7030) under /.well-known/est/ (docs/PROTOCOL.md 12). It shares
+# [enrollment]'s rate limits and [certificates]' profile with the native enrollment.
+# Refuse an EST enrollment whose CSR carries no challengePassword equal to the TLS channel's
+# binding (RFC 9266 tls-exporter, base64). A challengePassword that is present is always
+# checked. Off by default: the CSR's signature already proves possession of the vouched key
+# (docs/SECURITY.md 4.13 has the trade-off).
+require_channel_binding = false
+# Seconds a client waiting for a supervisor's approval is told to wait before asking again
+# (Retry-After of the 202 answer): 1 to 3600, and at least 60 / [enrollment]
+# rate_per_serial_per_minute, so that a client that follows it is never rate limited.
+retry_after_secs = 5
+
 [certificates]
 # Validity of device certificates, in days.
 device_validity_days = 365
@@ -50,6 +63,13 @@ ttl_hours = 72
 [policy]
 # Approve a scan at once when a trusted staff member made it and it is in no conflict.
 auto_approve_trusted = false
+# Approve an expected device (one an imported manifest lists) at its first scan when the label's
+# key is the manifest's. A key that differs is a conflict and is never approved by policy.
+approve_on_manifest_match = false
+# A scanned serial that no manifest lists: "allowed" (reviewed as any scan), "flagged" (marked
+# not_in_manifest, never approved by policy) or "refused" (rejected by policy at once; a
+# supervisor may still approve it after checking).
+unlisted = "allowed"
 
 [storage]
 # Under load (commits arriving back to back), wait this many microseconds before each disk
@@ -80,6 +100,8 @@ idle_timeout_secs = 30
 max_connections = 4096
 # Most connections open at once from one client IP address (clients behind one NAT share it).
 max_connections_per_address = 64
+# Largest manifest import request in bytes (POST /v1/manifests; about 130 bytes a device).
+max_manifest_bytes = 67108864
 
 [pkcs11]
 # Used only when the CA key is in a PKCS#11 token (`init --ca-key-uri`); a CA whose key is the
@@ -104,6 +126,8 @@ pub struct Config {
     pub log: LogConfig,
     /// Enrollment.
     pub enrollment: EnrollmentConfig,
+    /// The EST front door.
+    pub est: EstConfig,
     /// Certificate profile.
     pub certificates: CertificateConfig,
     /// Invites.
@@ -162,6 +186,38 @@ pub struct EnrollmentConfig {
     pub rate_per_serial_per_minute: u32,
 }
 
+/// `[est]`: the EST front door (RFC 7030).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EstConfig {
+    /// Require a challengePassword equal to the channel binding.
+    pub require_channel_binding: bool,
+    /// `Retry-After` of a 202 (approval pending), in seconds.
+    pub retry_after_secs: u64,
+}
+
+impl EstConfig {
+    /// `retry_after_secs` is 1 to 3600, and a client polling at that pace stays within the
+    /// per-key rate limit (`enrollment.rate_per_serial_per_minute`), which EST shares.
+    fn validate(&self, enrollment: &EnrollmentConfig) -> Result<(), ServerError> {
+        if self.retry_after_secs == 0 || self.retry_after_secs > 3600 {
+            return Err(ServerError::Config(Failure::new(
+                "est.retry_after_secs must be 1 to 3600",
+            )));
+        }
+        let per_minute = u64::from(enrollment.rate_per_serial_per_minute.max(1));
+        let shortest = 60u64.div_ceil(per_minute);
+        if self.retry_after_secs < shortest {
+            return Err(ServerError::Config(Failure::new(format!(
+                "est.retry_after_secs must be at least {shortest}: a client polling every {} s \
+                 would exceed enrollment.rate_per_serial_per_minute = {per_minute}",
+                self.retry_after_secs
+            ))));
+        }
+        Ok(())
+    }
+}
+
 /// `[certificates]`.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -190,6 +246,10 @@ pub struct InviteConfig {
 pub struct PolicyConfig {
     /// Approve trusted scans at once.
     pub auto_approve_trusted: bool,
+    /// Approve an expected device at a first scan that matches its manifest.
+    pub approve_on_manifest_match: bool,
+    /// What becomes of a scanned serial no manifest lists.
+    pub unlisted: crate::domain::UnlistedPolicy,
 }
 
 /// `[limits]`.
@@ -212,6 +272,8 @@ pub struct LimitConfig {
     pub max_connections: usize,
     /// Most connections open at once from one IP address.
     pub max_connections_per_address: usize,
+    /// Largest manifest import request.
+    pub max_manifest_bytes: usize,
 }
 
 impl LimitConfig {
@@ -312,6 +374,7 @@ impl Config {
                 "enrollment rates must be at least 1 per minute",
             )));
         }
+        self.est.validate(&self.enrollment)?;
         if self.storage.commit_delay_us > 10_000 {
             return Err(ServerError::Config(Failure::new(
                 "storage.commit_delay_us must be 0 to 10000",
@@ -414,6 +477,25 @@ mod tests {
         .unwrap();
         let err = Config::load(dir.path()).unwrap_err().to_string();
         assert!(err.contains("commit_delay_us"), "{err}");
+    }
+
+    #[test]
+    fn est_polling_must_fit_the_rate_limit() {
+        let c = Config::defaults().unwrap();
+        assert_eq!(
+            (c.est.retry_after_secs, c.est.require_channel_binding),
+            (5, false)
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let write = |text: &str| std::fs::write(dir.path().join("config.toml"), text).unwrap();
+        write("[est]\nretry_after_secs = 2\n");
+        let err = Config::load(dir.path()).unwrap_err().to_string();
+        assert!(err.contains("at least 5"), "{err}");
+        write("[est]\nretry_after_secs = 2\n[enrollment]\nrate_per_serial_per_minute = 30\n");
+        assert_eq!(Config::load(dir.path()).unwrap().est.retry_after_secs, 2);
+        write("[est]\nretry_after_secs = 0\n");
+        let err = Config::load(dir.path()).unwrap_err().to_string();
+        assert!(err.contains("1 to 3600"), "{err}");
     }
 
     #[test]

@@ -7,6 +7,7 @@
 
 pub mod api;
 pub mod authority;
+pub mod backup;
 pub mod client;
 pub mod clock;
 pub mod config;

@@ -66,6 +66,20 @@ enum Command {
     Audit(AuditCommand),
     /// Print the CA certificate (PEM), for devices and firmware builds.
     Ca,
+    /// Back up the running server: its data folder's files (the CA key among them when it is
+    /// a file) and a consistent snapshot of its store, taken while it serves.
+    Backup {
+        /// The backup file to write (not overwritten if it exists).
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Restore a backup into --data, which must be a new or empty folder; the file is checked
+    /// whole (format, length, SHA-256) before anything is written.
+    Restore {
+        /// The backup file.
+        #[arg(long)]
+        from: PathBuf,
+    },
 }
 
 #[derive(Args)]
@@ -95,7 +109,8 @@ struct InitArgs {
 enum DeviceCommand {
     /// List devices.
     List {
-        /// Only devices in this state (scanned, approved, enrolled, rejected, conflict, revoked).
+        /// Only devices in this state (expected, scanned, approved, enrolled, rejected, conflict,
+        /// revoked); without it, every device but the expected ones.
         #[arg(long)]
         state: Option<String>,
         /// JSON output.
@@ -120,6 +135,19 @@ enum DeviceCommand {
     /// Let an enrolled device enroll again with its label key (its certificate expired unrenewed,
     /// or it was reset): the current certificate is revoked at once.
     Reenroll(DecisionArgs),
+    /// Import a manifest of expected devices (CSV with a header line, or JSON lines: serial,
+    /// model, key or label, batch, order), whole or not at all; importing it again changes
+    /// nothing.
+    Import {
+        /// The manifest file.
+        file: PathBuf,
+        /// Why (recorded in the audit log).
+        #[arg(long)]
+        reason: String,
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Args)]
@@ -209,6 +237,7 @@ fn run(cli: Cli) -> Result<()> {
             print!("{pem}");
             Ok(())
         }
+        Command::Restore { from } => restore(&from, &cli.data),
         command => vouch_server::client::block_on(admin(&cli.data, command))?,
     }
 }
@@ -324,8 +353,60 @@ async fn admin(data: &std::path::Path, command: Command) -> Result<()> {
                 )
             }
         }
-        Command::Init(_) | Command::Serve { .. } | Command::Ca => Ok(()),
+        Command::Backup { out } => backup(&client, data, &out).await,
+        Command::Init(_) | Command::Serve { .. } | Command::Ca | Command::Restore { .. } => Ok(()),
     }
+}
+
+/// How long the server may take to send its snapshot.
+const BACKUP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3600);
+
+async fn backup(client: &AdminClient, data: &std::path::Path, out: &std::path::Path) -> Result<()> {
+    if out.exists() {
+        anyhow::bail!("{} exists: give a new file name", out.display());
+    }
+    let snapshot = client.get_bytes("/v1/admin/backup", BACKUP_TIMEOUT).await?;
+    let store = vouch_server::backup::decode(&snapshot)
+        .context("the server's snapshot did not arrive whole")?;
+    let files = vouch_server::backup::data_files(data)?;
+    let backup = vouch_server::backup::Backup {
+        files,
+        buckets: store.buckets,
+    };
+    let bytes = vouch_server::backup::encode(&backup)?;
+    // A backup holds the CA key when it is a file: written 0600, never over another file.
+    vouch_server::authority::files::write_file(out, &bytes, 0o600, false)?;
+    let entries: usize = backup.buckets.iter().map(|(_, e)| e.len()).sum();
+    println!(
+        "backup written to {}: {} files, {entries} store entries, {} bytes",
+        out.display(),
+        backup.files.len(),
+        bytes.len()
+    );
+    Ok(())
+}
+
+fn restore(from: &std::path::Path, data: &std::path::Path) -> Result<()> {
+    let bytes = std::fs::read(from)
+        .with_context(|| format!("cannot read the backup {}", from.display()))?;
+    let backup = vouch_server::backup::decode(&bytes)?;
+    let load = |db: &std::path::Path| {
+        let store = vouch_server::store::open(&vouch_server::store::StoreConfig::Sled {
+            dir: db.to_path_buf(),
+            commit_delay: std::time::Duration::ZERO,
+        })?;
+        store.load(&backup.buckets)
+    };
+    vouch_server::backup::restore_into(&backup, data, &load)
+        .with_context(|| format!("cannot restore into {}", data.display()))?;
+    let entries: usize = backup.buckets.iter().map(|(_, e)| e.len()).sum();
+    println!(
+        "restored {} files and {entries} store entries into {}; start it with: vouch-server --data {} serve",
+        backup.files.len(),
+        data.display(),
+        data.display()
+    );
+    Ok(())
 }
 
 fn print_invite(answer: &Value, as_json: bool) -> Result<()> {
@@ -368,16 +449,17 @@ async fn device(client: &AdminClient, command: DeviceCommand) -> Result<()> {
                 println!("{answer}");
             } else {
                 println!(
-                    "{:<24} {:<10} {:<20} {:>5}",
+                    "{:<24} {:<10} {:<20} {:>5}  MANIFEST",
                     "SERIAL", "STATE", "KEY FINGERPRINT", "SCANS"
                 );
                 for d in answer["devices"].as_array().into_iter().flatten() {
                     println!(
-                        "{:<24} {:<10} {:<20} {:>5}",
+                        "{:<24} {:<10} {:<20} {:>5}  {}",
                         text(&d["serial"]),
                         text(&d["state"]),
                         text(&d["key_fingerprint"]),
-                        d["scans"]
+                        d["scans"],
+                        manifest_word(d)
                     );
                 }
             }
@@ -398,7 +480,39 @@ async fn device(client: &AdminClient, command: DeviceCommand) -> Result<()> {
         DeviceCommand::Reject(a) => post_decision(client, decide("reject", a)).await,
         DeviceCommand::Revoke(a) => post_decision(client, decide("revoke", a)).await,
         DeviceCommand::Reenroll(a) => post_decision(client, decide("reenroll", a)).await,
+        DeviceCommand::Import { file, reason, json } => import(client, &file, reason, json).await,
     }
+}
+
+/// How long an import may take to answer (a large manifest is one transaction).
+const IMPORT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(600);
+
+async fn import(
+    client: &AdminClient,
+    file: &std::path::Path,
+    reason: String,
+    json: bool,
+) -> Result<()> {
+    let manifest = std::fs::read_to_string(file)
+        .with_context(|| format!("cannot read the manifest {}", file.display()))?;
+    let source = file.file_name().map(|n| n.to_string_lossy().into_owned());
+    let body = json!({"manifest": manifest, "reason": reason, "source": source});
+    let answer = client
+        .call_with_timeout(Method::POST, "/v1/manifests", Some(body), IMPORT_TIMEOUT)
+        .await?;
+    if json {
+        println!("{answer}");
+    } else {
+        println!(
+            "import {}: {} devices listed, {} newly expected, {} already scanned now listed, {} unchanged",
+            text(&answer["import_id"]),
+            answer["lines"],
+            answer["added"],
+            answer["updated"],
+            answer["unchanged"]
+        );
+    }
+    Ok(())
 }
 
 async fn post_decision(client: &AdminClient, (path, body): (String, Value)) -> Result<()> {
@@ -480,6 +594,16 @@ async fn staff(client: &AdminClient, command: StaffCommand) -> Result<()> {
             );
             Ok(())
         }
+    }
+}
+
+/// A device's manifest status in a word or two.
+fn manifest_word(d: &Value) -> String {
+    match (d["expected_from"].as_str(), d["manifest_match"].as_bool()) {
+        (None, _) => "not in any manifest".into(),
+        (Some(id), Some(true)) => format!("{id} (key matches)"),
+        (Some(id), Some(false)) => format!("{id} (KEY DIFFERS)"),
+        (Some(id), None) => format!("{id} (not scanned)"),
     }
 }
 

@@ -10,9 +10,35 @@ use prometheus_client::registry::Registry;
 
 use crate::store::SyncStats;
 
+/// Which front door a device came through: the native protocol (`/v1/enroll`, `/v1/device`) or
+/// EST (RFC 7030, `/.well-known/est/`). Both apply the same rules; the label tells them apart.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FrontDoor {
+    /// The native protocol (docs/PROTOCOL.md 6 and 11.8).
+    Native,
+    /// EST (docs/PROTOCOL.md 12).
+    Est,
+}
+
+impl FrontDoor {
+    /// The metric label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FrontDoor::Native => "native",
+            FrontDoor::Est => "est",
+        }
+    }
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct Door {
+    front_door: &'static str,
+}
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct Reason {
     reason: String,
+    front_door: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -29,8 +55,8 @@ struct Route {
 /// The server's metrics.
 pub struct Metrics {
     registry: Registry,
-    enrollments: Counter,
-    renewals: Counter,
+    enrollments: Family<Door, Counter>,
+    renewals: Family<Door, Counter>,
     refusals: Family<Reason, Counter>,
     records: Family<Outcome, Counter>,
     latency: Family<Route, Histogram>,
@@ -48,8 +74,8 @@ impl Metrics {
     /// Registers every metric.
     pub fn new() -> Self {
         let mut registry = Registry::with_prefix("vouch");
-        let enrollments = Counter::default();
-        let renewals = Counter::default();
+        let enrollments = Family::<Door, Counter>::default();
+        let renewals = Family::<Door, Counter>::default();
         let refusals = Family::<Reason, Counter>::default();
         let records = Family::<Outcome, Counter>::default();
         let latency = Family::<Route, Histogram>::new_with_constructor(|| {
@@ -100,21 +126,28 @@ impl Metrics {
         }
     }
 
-    /// Counts an enrollment.
-    pub fn enrolled(&self) {
-        self.enrollments.inc();
+    /// Counts an enrollment through `door`.
+    pub fn enrolled(&self, door: FrontDoor) {
+        let door = Door {
+            front_door: door.as_str(),
+        };
+        self.enrollments.get_or_create(&door).inc();
     }
 
-    /// Counts a renewal.
-    pub fn renewed(&self) {
-        self.renewals.inc();
+    /// Counts a renewal through `door`.
+    pub fn renewed(&self, door: FrontDoor) {
+        let door = Door {
+            front_door: door.as_str(),
+        };
+        self.renewals.get_or_create(&door).inc();
     }
 
-    /// Counts a refusal by reason code.
-    pub fn refusal(&self, reason: &str) {
+    /// Counts a refusal at `door` by reason code.
+    pub fn refusal(&self, door: FrontDoor, reason: &str) {
         self.refusals
             .get_or_create(&Reason {
                 reason: reason.to_string(),
+                front_door: door.as_str(),
             })
             .inc();
     }
@@ -129,7 +162,9 @@ impl Metrics {
     }
 
     /// Observes a request's latency. Paths with ids are folded to keep label sets small.
-    pub fn observe(&self, path: &str, status: u16, elapsed: Duration) {
+    /// `extra_routes` are the other paths labelled by name (the EST front door's, which the
+    /// router owns: passed in so that this module imports nothing of `api`).
+    pub fn observe(&self, path: &str, extra_routes: &[&str], status: u16, elapsed: Duration) {
         let path = if path.starts_with("/v1/devices/") {
             "/v1/devices/{serial}"
         } else if path.starts_with("/v1/admin/staff/") {
@@ -137,8 +172,9 @@ impl Metrics {
         } else {
             path
         };
-        let known =
-            path.starts_with("/v1/") || matches!(path, "/healthz" | "/metrics" | "/openapi.json");
+        let known = path.starts_with("/v1/")
+            || extra_routes.contains(&path)
+            || matches!(path, "/healthz" | "/metrics" | "/openapi.json");
         let path = if known { path } else { "other" };
         self.latency
             .get_or_create(&Route {

@@ -265,7 +265,11 @@ impl Connection {
             self.limits.body,
         );
         let io = TokioIo::new(Watched::new(stream, activity.clone()));
-        let conn = Builder::new(TokioExecutor::new())
+        let mut builder = Builder::new(TokioExecutor::new());
+        // An answer's head and body go out in one buffer, so in one TLS record and one write:
+        // strict clients (strongSwan's EST client) read the whole head in their first read.
+        builder.http1().writev(false);
+        let conn = builder
             .serve_connection_with_upgrades(io, service)
             .into_owned();
         tokio::select! {

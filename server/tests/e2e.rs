@@ -453,7 +453,9 @@ async fn health_metrics_and_openapi_are_served() {
     let metrics = get("/metrics").await.unwrap().text().await.unwrap();
     for reason in ["nonce_unknown_or_used", "nonce_malformed"] {
         assert!(
-            metrics.contains(&format!("vouch_refusals_total{{reason=\"{reason}\"}} 1")),
+            metrics.contains(&format!(
+                "vouch_refusals_total{{reason=\"{reason}\",front_door=\"native\"}} 1"
+            )),
             "{reason}: {metrics}"
         );
     }

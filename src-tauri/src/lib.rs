@@ -82,6 +82,7 @@ pub fn run() {
             commands::identity::register,
             commands::review::review_approve,
             commands::review::review_list,
+            commands::review::review_import,
             commands::review::review_reject,
             commands::review::review_revoke,
             commands::review::review_accept_gap,

@@ -68,6 +68,7 @@ fn protocol_refusal(code: &ErrorCode) -> &'static str {
 /// A device state, for the review screen.
 pub fn device_state(state: DeviceState) -> &'static str {
     match state {
+        DeviceState::Expected => "Expected: listed in a manifest, not scanned yet",
         DeviceState::Scanned => "Waiting for review",
         DeviceState::Approved => "Approved: may enroll",
         DeviceState::Enrolled => "Enrolled",
@@ -85,6 +86,9 @@ pub fn timeline_event(event: &str) -> &'static str {
     match event {
         DeviceEvent::Scanned => "Scanned",
         DeviceEvent::Corroborated => "Scanned again (same key)",
+        DeviceEvent::Expected => "Listed in a manifest",
+        DeviceEvent::ManifestMatched => "Key matches the manifest",
+        DeviceEvent::NotInManifest => "Not in any manifest",
         DeviceEvent::Conflict => "Conflict found",
         DeviceEvent::ConflictFlagged => "Conflicting scan flagged",
         DeviceEvent::Approved => "Approved",

@@ -393,6 +393,18 @@ impl Field {
         review::decide(&self.supervisor_api()?, serial, decision, reason).await
     }
 
+    /// Imports a manifest of expected devices (CSV or JSON lines, PROTOCOL.md 11.10.5), whole
+    /// or not at all, with a reason; `source` names it (its file) in the audit log
+    /// (supervisors only). A bad line is refused by the server, naming it.
+    pub async fn review_import(
+        &self,
+        manifest: &str,
+        source: Option<&str>,
+        reason: &str,
+    ) -> Result<review::ImportAnswer> {
+        review::import_manifest(&self.supervisor_api()?, manifest, source, reason).await
+    }
+
     /// Accepts the chain gap of an install (`key_id`) recorded at sequence `expected`: its
     /// missing records are declared lost, and its held records are accepted at its next sync
     /// (supervisors only). Returns the server's answer (`gap`, `next_sequence`, ...).

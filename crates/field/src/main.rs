@@ -117,7 +117,8 @@ struct ScanArgs {
 enum ReviewCommand {
     /// List devices.
     List {
-        /// Only devices in this state (scanned, approved, enrolled, rejected, conflict, revoked).
+        /// Only devices in this state (expected, scanned, approved, enrolled, rejected, conflict,
+        /// revoked); without it, every device but the expected ones.
         #[arg(long)]
         state: Option<String>,
         /// JSON output.

@@ -8,7 +8,9 @@ use crate::error::{Error, Result};
 use crate::net::Api;
 
 pub use vouch_protocol::wire::{Decision, DeviceState, DeviceSummary};
-use vouch_protocol::wire::{DeviceList, ReasonRequest};
+use vouch_protocol::wire::{DeviceList, ImportRequest, ReasonRequest};
+
+pub use vouch_protocol::wire::ImportAnswer;
 
 /// Percent-encodes a path segment (everything but unreserved characters).
 fn segment(text: &str) -> String {
@@ -45,6 +47,22 @@ fn serial_segment(serial: &str) -> Result<String> {
     let serial =
         vouch_protocol::Serial::new(serial).map_err(|e| Error::BadArgument(e.to_string()))?;
     Ok(segment(serial.as_str()))
+}
+
+pub(crate) async fn import_manifest(
+    api: &Api,
+    manifest: &str,
+    source: Option<&str>,
+    reason: &str,
+) -> Result<ImportAnswer> {
+    let body = ImportRequest {
+        manifest: manifest.to_string(),
+        reason: reason.to_string(),
+        source: source.map(str::to_string),
+    };
+    api.post_json("/v1/manifests", &body)
+        .await
+        .map_err(|f| f.error)
 }
 
 pub(crate) async fn show(api: &Api, serial: &str) -> Result<Value> {

@@ -633,3 +633,56 @@ fn a_sync_renews_a_staff_certificate_near_its_expiry_and_the_old_one_stops_worki
     let out = cli_ok(dir.path(), &["renew"]);
     assert!(out.contains("renewed"), "{out}");
 }
+
+/// A supervisor imports a manifest through the engine (as the app's review screen does): the
+/// devices are expected, a second import changes nothing, a bad line is refused by the server
+/// naming it, and a technician may not import.
+#[test]
+fn a_supervisor_imports_a_manifest_whole_once() {
+    let server = Server::start();
+    let rt = rt();
+    let sup_dir = tempfile::tempdir().unwrap();
+    let sup = open(sup_dir.path());
+    rt.block_on(sup.register(&server.invite("supervisor", "Sam Super")))
+        .unwrap();
+    let manifest = format!(
+        "label,batch\n{},B1\n{},B2\n",
+        label_text("MAN", 1),
+        label_text("MAN", 2)
+    );
+    let first = rt
+        .block_on(sup.review_import(&manifest, Some("m.csv"), "batch 1"))
+        .unwrap();
+    assert_eq!((first.added, first.unchanged), (2, 0), "{manifest}");
+    let again = rt
+        .block_on(sup.review_import(&manifest, Some("m.csv"), "again"))
+        .unwrap();
+    assert_eq!((again.added, again.unchanged), (0, 2));
+    assert_eq!(again.import_id, first.import_id);
+    let expected = rt.block_on(sup.review_list(Some("expected"))).unwrap();
+    assert_eq!(expected.len(), 2);
+    assert!(expected
+        .iter()
+        .all(|d| d.expected_from.as_deref() == Some(first.import_id.as_str())));
+
+    let bad = format!("label\n{}\nnot a label\n", label_text("MAN", 3));
+    let e = rt
+        .block_on(sup.review_import(&bad, None, "batch 2"))
+        .unwrap_err();
+    assert!(e.to_string().contains("line 3"), "{e}");
+    assert_eq!(
+        rt.block_on(sup.review_list(Some("expected")))
+            .unwrap()
+            .len(),
+        2
+    );
+
+    let tech_dir = tempfile::tempdir().unwrap();
+    let tech = open(tech_dir.path());
+    rt.block_on(tech.register(&server.invite("technician", "Tess")))
+        .unwrap();
+    let e = rt
+        .block_on(tech.review_import(&manifest, None, "x"))
+        .unwrap_err();
+    assert_eq!(e.code(), "not_supervisor");
+}

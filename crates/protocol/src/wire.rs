@@ -106,7 +106,7 @@ error_codes! {
     BadCsr = "bad_csr" => Some(400);
     /// `413`: more records than one upload may hold.
     BatchTooLarge = "batch_too_large" => Some(413);
-    /// `400`: not one of the six device states.
+    /// `400`: not one of the seven device states.
     BadState = "bad_state" => Some(400);
     /// `400`: not a valid serial (the serial rule).
     BadSerial = "bad_serial" => Some(400);
@@ -118,6 +118,9 @@ error_codes! {
     BadName = "bad_name" => Some(400);
     /// `400`: an invite's server URL that is not an `https://` URL.
     BadServerUrl = "bad_server_url" => Some(400);
+    /// `400`: a device manifest with a line that cannot be imported (the message names the
+    /// line); nothing was imported.
+    BadManifest = "bad_manifest" => Some(400);
     /// A refused record: not a valid signed record.
     MalformedRecord = "malformed_record" => None;
     /// A refused record: its install is not registered.
@@ -320,6 +323,9 @@ word_enum! {
 word_enum! {
     /// Where a device stands (11.10.1).
     DeviceState {
+        /// Announced by an imported manifest, not scanned yet: not vouched for, may not
+        /// enroll.
+        Expected = "expected",
         /// Vouched for by a scan, waiting for approval.
         Scanned = "scanned",
         /// Approved: may enroll.
@@ -369,6 +375,12 @@ word_enum! {
         Scanned = "scanned",
         /// Scanned again with the same key.
         Corroborated = "corroborated",
+        /// Announced by an imported manifest.
+        Expected = "expected",
+        /// The first scan's key is the one its manifest announced.
+        ManifestMatched = "manifest_matched",
+        /// Scanned, and no manifest lists the serial (flagged by policy).
+        NotInManifest = "not_in_manifest",
         /// A scan disagreed (serial or key): the device went to `conflict`.
         Conflict = "conflict",
         /// A disagreeing scan of a revoked device, noted without a state change.
@@ -621,6 +633,44 @@ pub struct DeviceSummary {
     /// First seen.
     #[serde(default)]
     pub created_at_ms: u64,
+    /// The manifest import that announced this device (its id); `null`: the device is in no
+    /// manifest.
+    #[serde(default)]
+    pub expected_from: Option<String>,
+    /// Whether the scanned label's key is the manifest's: `true` matching, `false` another
+    /// key (the device is then in conflict); `null` when in no manifest or not scanned yet.
+    #[serde(default)]
+    pub manifest_match: Option<bool>,
+}
+
+/// `POST /v1/manifests` (11.10.5): a manifest of expected devices, imported whole or not
+/// at all.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImportRequest {
+    /// The manifest's text: CSV with a header line, or JSON lines.
+    pub manifest: String,
+    /// Why (recorded in the audit log), one line of 1 to 500 characters.
+    pub reason: String,
+    /// A name for the manifest shown in the audit log (the file's name), at most 200
+    /// characters.
+    #[serde(default)]
+    pub source: Option<String>,
+}
+
+/// The answer to a manifest import.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImportAnswer {
+    /// The import's id: `m-` and 16 hex digits of the SHA-256 of the manifest's text.
+    pub import_id: String,
+    /// Device lines read.
+    pub lines: usize,
+    /// Devices newly expected.
+    pub added: usize,
+    /// Devices already known (scanned) that the manifest now lists.
+    pub updated: usize,
+    /// Devices the manifest lists exactly as stored already (a repeated import: all of them).
+    pub unchanged: usize,
 }
 
 /// The answer to `GET /v1/devices`.
@@ -739,6 +789,7 @@ mod tests {
             ("bad_role", Some(400)),
             ("bad_name", Some(400)),
             ("bad_server_url", Some(400)),
+            ("bad_manifest", Some(400)),
             ("malformed_record", None),
             ("unknown_installer", None),
             ("record_id_reused", None),

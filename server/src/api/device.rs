@@ -10,13 +10,14 @@ use vouch_protocol::key::{hex, sha256};
 use vouch_protocol::wire::{ErrorCode, RenewRequest};
 
 use super::{
-    blocking, certificate_identity, csr_from_base64, identify, on_store, ApiError, ApiJson,
-    AppState, Identity,
+    blocking, certificate_identity, identify, on_store, ApiError, ApiJson, AppState, Identity,
 };
+use crate::authority::checks::{verify_csr, VerifiedCsr};
 use crate::authority::{Profile, DEVICE_URI_PREFIX};
 use crate::domain::enroll::renewed;
 use crate::domain::{Device, DeviceCertificate, DeviceState};
 use crate::error::ServerError;
+use crate::metrics::FrontDoor;
 use crate::store::Commit;
 use crate::tls::ConnInfo;
 
@@ -68,23 +69,49 @@ pub async fn renew(
 ) -> Result<Json<CertificateResponse>, ApiError> {
     // Parsing, one CA signature and a commit: with a store in this process's memory, short
     // enough for the async worker; the wait for the disk holds no thread.
-    let (answer, commit) = on_store(&state, move |state| renew_now(&state, &conn, &req)).await?;
+    let der =
+        decode_base64(&req.csr, "csr").map_err(|e| ApiError::new(ErrorCode::BadCsr, e.to_string()));
+    let (answer, commit) = on_store(&state, move |state| {
+        renew_now(&state, &conn, der, no_more_checks)
+    })
+    .await?;
     state.store.durable(commit).await?;
-    state.metrics.renewed();
+    state.metrics.renewed(FrontDoor::Native);
     Ok(Json(answer))
 }
 
-/// Checks and commits a renewal; the answer may be sent once the commit is durable.
-fn renew_now(
+/// A front door's own checks of a renewal CSR, after the shared ones (the caller is the
+/// enrolled device `serial`, the CSR's self-signature verifies, its key is P-256).
+pub(super) type RenewalCheck = fn(&AppState, &ConnInfo, &VerifiedCsr, &str) -> Result<(), ApiError>;
+
+/// The native renewal checks nothing more (its CSR's subject is ignored: the profile decides).
+fn no_more_checks(_: &AppState, _: &ConnInfo, _: &VerifiedCsr, _: &str) -> Result<(), ApiError> {
+    Ok(())
+}
+
+/// Checks and commits a renewal of the caller's certificate for the CSR `der` (or, when the
+/// caller presents the certificate a renewal superseded and the same CSR, re-sends the
+/// answer); the answer may be sent once the commit is durable. The native renewal and EST's
+/// simplereenroll both come here.
+pub(super) fn renew_now(
     state: &AppState,
     conn: &ConnInfo,
-    req: &RenewRequest,
+    der: Result<Vec<u8>, ApiError>,
+    front_door_check: RenewalCheck,
 ) -> Result<(CertificateResponse, Commit), ApiError> {
     let (serial, old_certificate) = match require_device(state, conn) {
         Ok(caller) => caller,
-        Err(refused) => return redeliver_renewal(state, conn, req)?.ok_or(refused),
+        Err(refused) => {
+            let again = match der.as_deref() {
+                Ok(der) => redeliver_renewal(state, conn, der)?,
+                Err(_) => None,
+            };
+            return again.ok_or(refused);
+        }
     };
-    let (der, csr) = csr_from_base64(&req.csr)?;
+    let der = der?;
+    let csr = verify_csr(&der).map_err(|p| ApiError::new(ErrorCode::BadCsr, p.0))?;
+    front_door_check(state, conn, &csr, &serial)?;
     if state.store.device(&serial)?.is_none() {
         return Err(ApiError::forbidden("unknown device"));
     }
@@ -134,7 +161,7 @@ fn renew_now(
 fn redeliver_renewal(
     state: &AppState,
     conn: &ConnInfo,
-    req: &RenewRequest,
+    der: &[u8],
 ) -> Result<Option<(CertificateResponse, Commit)>, ApiError> {
     let Some((serial, presented)) = issued_device_certificate(state, conn)? else {
         return Ok(None);
@@ -142,10 +169,7 @@ fn redeliver_renewal(
     let Some(device) = state.store.device(&serial)? else {
         return Ok(None);
     };
-    let Ok(der) = decode_base64(&req.csr, "csr") else {
-        return Ok(None);
-    };
-    let csr_sha256 = hex(&sha256(&der));
+    let csr_sha256 = hex(&sha256(der));
     let Some(current) = device.certificate.filter(|c| {
         device.state == DeviceState::Enrolled
             && c.replaces.as_deref() == Some(presented.as_str())

@@ -17,9 +17,10 @@ use vouch_protocol::{PublicKey, Serial, Signature};
 use super::{on_store, ApiError, ApiJson, AppState, RateKey};
 use crate::authority::checks::{check_csr_key, parse_csr_signed_by_its_key, verify_csr};
 use crate::authority::Profile;
-use crate::domain::enroll::{self as rules, Step};
+use crate::domain::enroll::{self as rules, BindingClaim, Step};
 use crate::domain::{ChallengeRecord, Device, DeviceCertificate};
 use crate::error::{Failure, ServerError};
+use crate::metrics::FrontDoor;
 use crate::store::Commit;
 use crate::tls::ConnInfo;
 
@@ -88,7 +89,11 @@ fn store_challenge(
     peer: std::net::SocketAddr,
 ) -> Result<(), ApiError> {
     let serial = &record.serial;
-    let known = serial.len() <= 64 && state.store.device(serial)?.is_some();
+    let known = serial.len() <= 64
+        && state
+            .store
+            .device(serial)?
+            .is_some_and(|d| crate::domain::device::vouched(&d));
     if !known {
         let serial: String = serial.chars().take(64).collect();
         tracing::info!(%serial, %peer, "challenge for an unknown serial (nothing stored)");
@@ -121,22 +126,34 @@ pub async fn complete(
     let serial = req.serial.chars().take(64).collect::<String>();
     let exporter = conn.channel_binding;
     let attempt = on_store(&state, move |state| enroll(&state, &req, exporter)).await;
-    let refusal = match attempt {
-        Ok(issued) => match state.store.durable(issued.commit).await {
-            Ok(()) => {
-                state.metrics.enrolled();
-                tracing::info!(%serial, peer = %conn.peer, "device enrolled");
-                return Ok(Json(issued.answer));
-            }
-            Err(e) => Refusal::Internal(e),
-        },
-        Err(Refusal::AlreadyEnrolled(commit)) => match state.store.durable(commit).await {
-            Ok(()) => Refusal::AlreadyEnrolled(commit),
-            Err(e) => Refusal::Internal(e),
-        },
+    let refusal = match settle(&state, attempt).await {
+        Ok(issued) => {
+            state.metrics.enrolled(FrontDoor::Native);
+            tracing::info!(%serial, peer = %conn.peer, "device enrolled");
+            return Ok(Json(issued.answer));
+        }
         Err(refusal) => refusal,
     };
     Err(refusal_answer(&state, &serial, &conn, refusal))
+}
+
+/// Waits until what an attempt committed is durable: the certificate before it is handed out,
+/// a duplicate's flag before the refusal says so.
+pub(super) async fn settle(
+    state: &AppState,
+    attempt: Result<Issued, Refusal>,
+) -> Result<Issued, Refusal> {
+    match attempt {
+        Ok(issued) => match state.store.durable(issued.commit).await {
+            Ok(()) => Ok(issued),
+            Err(e) => Err(Refusal::Internal(e)),
+        },
+        Err(Refusal::AlreadyEnrolled(commit)) => match state.store.durable(commit).await {
+            Ok(()) => Err(Refusal::AlreadyEnrolled(commit)),
+            Err(e) => Err(Refusal::Internal(e)),
+        },
+        Err(refusal) => Err(refusal),
+    }
 }
 
 fn refusal_answer(state: &AppState, serial: &str, conn: &ConnInfo, refusal: Refusal) -> ApiError {
@@ -146,7 +163,7 @@ fn refusal_answer(state: &AppState, serial: &str, conn: &ConnInfo, refusal: Refu
             // Operators count by the logged reason; the caller still gets the uniform answer.
             // Per-reason counts can tell which serials exist, hence /metrics stays internal
             // (SECURITY.md 4.6).
-            state.metrics.refusal(why);
+            state.metrics.refusal(FrontDoor::Native, why);
             return ApiError::refused();
         }
         Refusal::Internal(e) => return ApiError::from(e),
@@ -165,7 +182,7 @@ fn refusal_answer(state: &AppState, serial: &str, conn: &ConnInfo, refusal: Refu
         ),
     };
     tracing::warn!(%serial, peer = %conn.peer, code = code.as_str(), "proven device not issued a certificate");
-    state.metrics.refusal(code.as_str());
+    state.metrics.refusal(FrontDoor::Native, code.as_str());
     ApiError::new(code, message)
 }
 
@@ -190,19 +207,18 @@ pub fn enroll(
     let device = state
         .store
         .device(&req.serial)?
+        .filter(crate::domain::device::vouched)
         .ok_or(Refusal::Refused("serial_unknown"))?;
     let csr_der = decode_base64(&req.csr, "csr").map_err(|_| Refusal::Refused("csr_not_base64"))?;
     let signature =
         Signature::from_hex(&req.signature).map_err(|_| Refusal::Refused("signature_malformed"))?;
-    let channel_binding = match req.channel_binding {
-        ChannelBinding::TlsExporter => {
-            Some(exporter.ok_or(Refusal::Refused("no_exporter_on_this_connection"))?)
-        }
-        ChannelBinding::None if state.config.enrollment.require_channel_binding => {
-            return Err(Refusal::Refused("channel_binding_required"))
-        }
-        ChannelBinding::None => None,
+    let claim = match req.channel_binding {
+        ChannelBinding::TlsExporter => BindingClaim::Exporter,
+        ChannelBinding::None => BindingClaim::None,
     };
+    let required = state.config.enrollment.require_channel_binding;
+    let channel_binding =
+        rules::channel_binding(claim, exporter, required).map_err(Refusal::Refused)?;
     let serial = Serial::new(&req.serial).map_err(|_| Refusal::Refused("serial_malformed"))?;
     let message = EnrollmentMessage {
         mode: req.mode,
@@ -221,7 +237,9 @@ pub fn enroll(
         Step::Issue => {}
         Step::Redeliver(cert) => return Ok(redeliver(state, &cert)),
         Step::Flag => return flag_duplicate(state, &device.serial, now),
-        Step::Pending => return Err(Refusal::Pending),
+        // Native tells a proven device in conflict that it waits for a supervisor.
+        Step::Pending | Step::Conflict => return Err(Refusal::Pending),
+        Step::Unvouched => return Err(Refusal::Refused("serial_unknown")),
         Step::Rejected => return Err(Refusal::Rejected),
         Step::Revoked => return Err(Refusal::Revoked),
     }
@@ -249,7 +267,7 @@ pub fn enroll(
     )
 }
 
-fn device_key(device: &Device) -> Result<PublicKey, Refusal> {
+pub(super) fn device_key(device: &Device) -> Result<PublicKey, Refusal> {
     let bytes = data_encoding::HEXLOWER
         .decode(device.key.as_bytes())
         .map_err(|_| {
@@ -285,7 +303,7 @@ mod p256_point {
 
 /// The same CSR again: the first answer was lost. The same certificate goes out again, once
 /// the commit that recorded it is surely on disk.
-fn redeliver(state: &AppState, cert: &DeviceCertificate) -> Issued {
+pub(super) fn redeliver(state: &AppState, cert: &DeviceCertificate) -> Issued {
     let answer = CertificateResponse {
         certificate_pem: cert.pem.clone(),
         chain_pem: state.authority.chain_pem().to_string(),
@@ -296,14 +314,17 @@ fn redeliver(state: &AppState, cert: &DeviceCertificate) -> Issued {
 }
 
 /// A second enrollment of an enrolled label key: refused and flagged for review.
-fn flag_duplicate(state: &AppState, serial: &str, now: u64) -> Result<Issued, Refusal> {
+pub(super) fn flag_duplicate(state: &AppState, serial: &str, now: u64) -> Result<Issued, Refusal> {
     let (_, commit) = state
         .store
         .update_device(serial, &|d: Device| Ok(rules::flag_duplicate(d, now)))?;
     Err(Refusal::AlreadyEnrolled(commit))
 }
 
-fn issue_for_device(
+/// Issues the device's certificate for a checked CSR and commits the enrollment (the device
+/// must still be approved when the commit runs: of two front doors racing for one device, one
+/// commits and the other is refused).
+pub(super) fn issue_for_device(
     state: &AppState,
     serial: &str,
     spki_der: &[u8],

@@ -4,6 +4,7 @@
 mod admin;
 mod device;
 mod enroll;
+mod est;
 mod public;
 mod review;
 mod staff;
@@ -29,11 +30,12 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::domain::Role;
 use crate::error::{Failure, ServerError};
-use crate::metrics::Metrics;
+use crate::metrics::{FrontDoor, Metrics};
 use crate::store::{Latency, Store};
 use crate::tls::ConnInfo;
 
 pub use enroll::Refusal;
+pub use est::EST_PATHS;
 
 /// Everything handlers share.
 pub struct AppState {
@@ -94,6 +96,16 @@ impl AppState {
     }
 
     fn rate_limit(&self, address: &str, key: RateKey<'_>) -> Result<(), ApiError> {
+        self.rate_limit_at(FrontDoor::Native, address, key)
+    }
+
+    /// The rate limits, counting a refusal as `door`'s.
+    fn rate_limit_at(
+        &self,
+        door: FrontDoor,
+        address: &str,
+        key: RateKey<'_>,
+    ) -> Result<(), ApiError> {
         let bucket = key.bucket();
         for (limiter, bucket, what) in [
             (&self.by_address, address, "address"),
@@ -110,7 +122,7 @@ impl AppState {
                     limit = what,
                     "rate limit hit"
                 );
-                self.metrics.refusal(ErrorCode::RateLimited.as_str());
+                self.metrics.refusal(door, ErrorCode::RateLimited.as_str());
                 return Err(ApiError::rate_limited(wait.as_secs().max(1)));
             }
         }
@@ -123,6 +135,9 @@ impl AppState {
 enum RateKey<'a> {
     /// A device serial, as sent (enrollment).
     Serial(&'a str),
+    /// A device key, compressed SEC1 hex, as a CSR carries it (EST enrollment, which names no
+    /// serial: the key stands for the device).
+    DeviceKey(&'a str),
     /// An invite code, as sent (registration): a secret, so it is bucketed by a hash.
     Invite(&'a str),
 }
@@ -134,6 +149,7 @@ impl RateKey<'_> {
     fn bucket(self) -> String {
         match self {
             RateKey::Serial(serial) => serial.chars().take(64).collect(),
+            RateKey::DeviceKey(key) => format!("key:{}", key.chars().take(66).collect::<String>()),
             RateKey::Invite(code) => {
                 let digest = vouch_protocol::key::sha256(code.trim().as_bytes());
                 format!("invite:{}", vouch_protocol::key::hex(&digest[..16]))
@@ -145,6 +161,7 @@ impl RateKey<'_> {
     fn kind(self) -> &'static str {
         match self {
             RateKey::Serial(_) => "serial",
+            RateKey::DeviceKey(_) => "device_key",
             RateKey::Invite(_) => "invite",
         }
     }
@@ -153,6 +170,9 @@ impl RateKey<'_> {
     fn loggable(self) -> Option<String> {
         match self {
             RateKey::Serial(serial) => Some(serial.chars().take(64).collect()),
+            RateKey::DeviceKey(key) => {
+                Some(format!("key {}", key.chars().take(66).collect::<String>()))
+            }
             RateKey::Invite(_) => None,
         }
     }
@@ -164,6 +184,11 @@ pub fn router(state: Arc<AppState>) -> Router {
     let records = Router::new()
         .route("/v1/records", post(staff::upload_records))
         .layer(DefaultBodyLimit::max(body_limit.saturating_mul(8)));
+    let manifests = Router::new()
+        .route("/v1/manifests", post(review::import))
+        .layer(DefaultBodyLimit::max(
+            state.config.limits.max_manifest_bytes,
+        ));
     Router::new()
         .route("/healthz", get(public::healthz))
         .route("/metrics", get(public::metrics))
@@ -177,6 +202,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/enroll/complete", post(enroll::complete))
         .route("/v1/device/hello", get(device::hello))
         .route("/v1/device/renew", post(device::renew))
+        .route(est::CACERTS, get(est::cacerts))
+        .route(est::SIMPLEENROLL, post(est::simpleenroll))
+        .route(est::SIMPLEREENROLL, post(est::simplereenroll))
+        .route(est::CSRATTRS, get(est::csrattrs))
         .route("/v1/devices", get(review::list))
         .route("/v1/devices/{serial}", get(review::show))
         .route("/v1/devices/{serial}/{decision}", post(review::decide))
@@ -190,8 +219,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/admin/operator/rotate", post(admin::operator_rotate))
         .route("/v1/admin/audit", get(admin::audit_export))
         .route("/v1/admin/audit/verify", get(admin::audit_verify))
+        .route("/v1/admin/backup", get(admin::backup))
         .layer(DefaultBodyLimit::max(body_limit))
         .merge(records)
+        .merge(manifests)
         .fallback(|| async { ApiError::new(ErrorCode::NotFound, "no such endpoint") })
         .layer(axum::middleware::from_fn_with_state(state.clone(), observe))
         .with_state(state)
@@ -209,7 +240,7 @@ async fn observe(
     let elapsed = started.elapsed();
     state
         .metrics
-        .observe(&path, response.status().as_u16(), elapsed);
+        .observe(&path, &EST_PATHS, response.status().as_u16(), elapsed);
     tracing::info!(%method, %path, status = response.status().as_u16(), ms = elapsed.as_secs_f64() * 1000.0, "request");
     response
 }

@@ -12,11 +12,14 @@ use super::staff::scans_of;
 use super::{
     blocking, checked_reason, require_reviewer, ApiError, ApiJson, ApiPath, ApiQuery, AppState,
 };
+use vouch_protocol::key::{hex, sha256};
 use vouch_protocol::wire::{
-    Decision, DeviceList, DeviceState, DeviceSummary, ErrorCode, ReasonRequest,
+    Decision, DeviceList, DeviceState, DeviceSummary, ErrorCode, ImportAnswer, ImportRequest,
+    ReasonRequest,
 };
 
 use crate::domain::device::decide as rule;
+use crate::domain::manifest::{import_id, parse_manifest, plan_import, ImportMeta, ManifestError};
 use crate::domain::Device;
 use crate::error::ServerError;
 use crate::tls::ConnInfo;
@@ -38,6 +41,8 @@ fn summary(d: &Device) -> DeviceSummary {
         other_serials: d.other_serials.clone(),
         updated_at_ms: d.updated_at_ms,
         created_at_ms: d.created_at_ms,
+        expected_from: d.expected.as_ref().map(|e| e.import_id.clone()),
+        manifest_match: d.expected.as_ref().and_then(|e| e.matched),
     }
 }
 
@@ -60,11 +65,16 @@ pub async fn list(
         let wanted = match q.state.as_deref() {
             None | Some("") => None,
             Some(s) => Some(DeviceState::parse(s).ok_or_else(|| {
-                ApiError::new(ErrorCode::BadState, format!("unknown state {s:?}: use scanned, approved, enrolled, rejected, conflict or revoked"))
+                ApiError::new(ErrorCode::BadState, format!("unknown state {s:?}: use expected, scanned, approved, enrolled, rejected, conflict or revoked"))
             })?),
         };
         let mut devices = state.store.devices()?;
-        devices.retain(|d| wanted.is_none_or(|w| d.state == w));
+        // Expected devices (a manifest's, never scanned) are many and need no review: listed
+        // only when asked for by state.
+        devices.retain(|d| match wanted {
+            Some(w) => d.state == w,
+            None => d.state != DeviceState::Expected,
+        });
         devices.sort_by_key(|d| std::cmp::Reverse(d.updated_at_ms));
         Ok(Json(DeviceList {
             devices: devices.iter().map(summary).collect(),
@@ -139,6 +149,69 @@ pub async fn decide(
         state.store.wait(commit)?;
         tracing::info!(serial = %device.serial, decision = decision.as_str(), %actor, "review decision");
         Ok(Json(summary(&device)))
+    })
+    .await
+}
+
+/// A manifest's name as given: at most 200 characters, one line.
+fn checked_source(source: Option<&str>) -> Result<Option<String>, ApiError> {
+    let Some(source) = source.map(str::trim).filter(|s| !s.is_empty()) else {
+        return Ok(None);
+    };
+    if source.chars().count() > 200 || source.chars().any(char::is_control) {
+        return Err(ApiError::new(
+            ErrorCode::BadManifest,
+            "the manifest's source name must be at most 200 characters, on one line",
+        ));
+    }
+    Ok(Some(source.to_string()))
+}
+
+/// `POST /v1/manifests`: imports a manifest of expected devices, whole or not at all.
+pub async fn import(
+    State(state): State<Arc<AppState>>,
+    Extension(conn): Extension<ConnInfo>,
+    ApiJson(req): ApiJson<ImportRequest>,
+) -> Result<Json<ImportAnswer>, ApiError> {
+    let reason = checked_reason(&req.reason)?;
+    let source = checked_source(req.source.as_deref())?;
+    blocking(move || {
+        let actor = require_reviewer(&state, &conn)?.actor();
+        let bad = |e: ManifestError| ApiError::new(ErrorCode::BadManifest, e.to_string());
+        let entries = parse_manifest(&req.manifest).map_err(bad)?;
+        let meta = ImportMeta {
+            id: import_id(&req.manifest),
+            sha256: hex(&sha256(req.manifest.as_bytes())),
+            source,
+            actor,
+            reason,
+        };
+        let serials: Vec<String> = entries.iter().map(|e| e.serial.clone()).collect();
+        let now = state.now_ms();
+        // The rule's refusal names a line; the store only carries a `ServerError`, so the
+        // refusal itself is kept here to answer with.
+        let refusal = std::sync::Mutex::new(None);
+        let imported = state.store.import_devices(&serials, &|stored| {
+            plan_import(&entries, stored, &meta, now).map_err(|e| {
+                let text = e.to_string();
+                if let Ok(mut slot) = refusal.lock() {
+                    *slot = Some(e);
+                }
+                ServerError::refuse(ErrorCode::BadRequest, text)
+            })
+        });
+        if let Some(e) = refusal.into_inner().ok().flatten() {
+            return Err(bad(e));
+        }
+        let counts = imported?;
+        tracing::info!(import = %meta.id, source = ?meta.source, actor = %meta.actor, lines = counts.lines, added = counts.added, updated = counts.updated, "manifest imported");
+        Ok(Json(ImportAnswer {
+            import_id: meta.id,
+            lines: counts.lines,
+            added: counts.added,
+            updated: counts.updated,
+            unchanged: counts.unchanged,
+        }))
     })
     .await
 }

@@ -259,6 +259,8 @@ fn ingest_batch(
     }
     let policy = ScanPolicy {
         auto_approve_trusted: state.config.policy.auto_approve_trusted,
+        approve_on_manifest_match: state.config.policy.approve_on_manifest_match,
+        unlisted: state.config.policy.unlisted,
     };
     let now = state.now_ms();
     let ingest = |record: &SignedScanRecord, view: &crate::domain::IngestView| {

@@ -12,6 +12,34 @@ pub struct VerifiedCsr {
     pub spki_der: Vec<u8>,
     /// The key.
     pub key: PublicKey,
+    /// The CSR's challengePassword attribute (PKCS#9), if it has one. EST carries the TLS
+    /// channel binding in it (RFC 7030 section 3.5).
+    pub challenge_password: Option<String>,
+    /// What the CSR's subject names.
+    pub subject: CsrSubject,
+}
+
+/// What a CSR's subject names (the certificate's subject comes from the profile, never from
+/// here; EST's re-enrollment checks that it is the current one, RFC 7030 section 4.2.2).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CsrSubject {
+    /// An empty subject.
+    Empty,
+    /// Exactly one attribute, a commonName.
+    CommonName(String),
+    /// Anything else.
+    Other,
+}
+
+impl CsrSubject {
+    /// Whether this subject is empty or names the certificate subject `CN=<common_name>`.
+    pub fn is_empty_or(&self, common_name: &str) -> bool {
+        match self {
+            CsrSubject::Empty => true,
+            CsrSubject::CommonName(cn) => cn == common_name,
+            CsrSubject::Other => false,
+        }
+    }
 }
 
 /// Why a CSR is not acceptable (logged; never shown to an unproven caller).
@@ -45,7 +73,36 @@ fn read_csr(der: &[u8], verify_self_signature: bool) -> Result<VerifiedCsr, CsrP
     let spki_der = csr.certification_request_info.subject_pki.raw.to_vec();
     let key = PublicKey::from_spki_der(&spki_der)
         .map_err(|_| CsrProblem("the CSR's key is not a P-256 key"))?;
-    Ok(VerifiedCsr { spki_der, key })
+    let info = &csr.certification_request_info;
+    Ok(VerifiedCsr {
+        spki_der,
+        key,
+        challenge_password: challenge_password(info.attributes()),
+        subject: csr_subject(&info.subject),
+    })
+}
+
+fn challenge_password(
+    attributes: &[x509_parser::cri_attributes::X509CriAttribute<'_>],
+) -> Option<String> {
+    use x509_parser::cri_attributes::ParsedCriAttribute;
+    attributes.iter().find_map(|a| match a.parsed_attribute() {
+        ParsedCriAttribute::ChallengePassword(p) => Some(p.0.clone()),
+        _ => None,
+    })
+}
+
+fn csr_subject(name: &x509_parser::x509::X509Name<'_>) -> CsrSubject {
+    let attributes: Vec<_> = name.iter_attributes().collect();
+    match attributes.as_slice() {
+        [] => CsrSubject::Empty,
+        [only] if only.attr_type() == &x509_parser::oid_registry::OID_X509_COMMON_NAME => {
+            only.as_str().map_or(CsrSubject::Other, |cn| {
+                CsrSubject::CommonName(cn.to_string())
+            })
+        }
+        _ => CsrSubject::Other,
+    }
 }
 
 /// Checks the CSR's key against the enrollment mode: the vouched key itself (same key), or a
@@ -86,6 +143,40 @@ mod tests {
         assert!(check_csr_key(&csr, &public(&other), false).is_err());
         assert!(check_csr_key(&csr, &public(&other), true).is_ok());
         assert!(check_csr_key(&csr, &public(&key), true).is_err());
+    }
+
+    #[test]
+    fn the_subject_and_challenge_password_are_read() {
+        let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+        let mut params = rcgen::CertificateParams::default();
+        params.distinguished_name = rcgen::DistinguishedName::new();
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "SN-1");
+        let csr = verify_csr(params.serialize_request(&key).unwrap().der()).unwrap();
+        assert_eq!(csr.subject, CsrSubject::CommonName("SN-1".into()));
+        assert!(csr.subject.is_empty_or("SN-1"));
+        assert!(!csr.subject.is_empty_or("SN-2"));
+        assert_eq!(csr.challenge_password, None);
+        params
+            .distinguished_name
+            .push(rcgen::DnType::OrganizationName, "O");
+        let csr = verify_csr(params.serialize_request(&key).unwrap().der()).unwrap();
+        assert_eq!(csr.subject, CsrSubject::Other);
+        let mut empty = rcgen::CertificateParams::default();
+        empty.distinguished_name = rcgen::DistinguishedName::new();
+        let csr = verify_csr(empty.serialize_request(&key).unwrap().der()).unwrap();
+        assert!(csr.subject.is_empty_or("anything"));
+        // A challengePassword (PKCS#9): a UTF8String in the attribute's SET.
+        let attribute = rcgen::Attribute {
+            oid: &[1, 2, 840, 113549, 1, 9, 7],
+            values: vec![0x31, 0x05, 0x0c, 0x03, b'a', b'b', b'c'],
+        };
+        let request = empty
+            .serialize_request_with_attributes(&key, vec![attribute])
+            .unwrap();
+        let csr = verify_csr(request.der()).unwrap();
+        assert_eq!(csr.challenge_password.as_deref(), Some("abc"));
     }
 
     #[test]

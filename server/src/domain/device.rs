@@ -1,8 +1,9 @@
-//! The device state machine: `scanned → approved → enrolled`, or `rejected`, `conflict`,
-//! `revoked`; review decisions, and which certificates a change revokes.
+//! The device state machine: `(expected →) scanned → approved → enrolled`, or `rejected`,
+//! `conflict`, `revoked`; review decisions, and which certificates a change revokes.
 
 use serde::{Deserialize, Serialize};
 
+use super::manifest::Expectation;
 use super::{AuditNote, Planned, WritePlan};
 
 use vouch_protocol::wire::DeviceEvent;
@@ -71,6 +72,9 @@ pub struct Device {
     pub created_at_ms: u64,
     /// Last change.
     pub updated_at_ms: u64,
+    /// The manifest entry that announced this device, if one did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expected: Option<Expectation>,
 }
 
 impl Device {
@@ -86,10 +90,19 @@ impl Device {
     }
 }
 
+/// Whether a technician has vouched for the device: an `expected` device has only been
+/// announced by a manifest, so it is treated as unknown (no challenge, no enrollment).
+pub fn vouched(device: &Device) -> bool {
+    device.state != DeviceState::Expected
+}
+
 /// Puts a device into conflict (or, once enrolled or decided, flags it in its timeline).
 pub(crate) fn enter_conflict(device: &mut Device, now_ms: u64, actor: &str, why: &str) {
     match device.state {
-        DeviceState::Scanned | DeviceState::Approved | DeviceState::Conflict => {
+        DeviceState::Expected
+        | DeviceState::Scanned
+        | DeviceState::Approved
+        | DeviceState::Conflict => {
             device.state = DeviceState::Conflict;
             device.note(now_ms, DeviceEvent::Conflict, actor, Some(why.to_string()));
         }
@@ -122,6 +135,11 @@ pub fn apply_decision(
     use DeviceState::*;
     let next = match (decision, device.state) {
         (Decision::Approve, Scanned | Conflict | Rejected) => Approved,
+        (Decision::Approve, Expected) => {
+            return Err(DecisionRefused(
+                "the device has not been scanned yet: approve it after a technician's scan",
+            ))
+        }
         (Decision::Approve, Approved) => {
             return Err(DecisionRefused("the device is already approved"))
         }
@@ -131,7 +149,7 @@ pub fn apply_decision(
         (Decision::Approve, Revoked) => {
             return Err(DecisionRefused("a revoked device cannot be approved again"))
         }
-        (Decision::Reject, Scanned | Conflict | Approved) => Rejected,
+        (Decision::Reject, Expected | Scanned | Conflict | Approved) => Rejected,
         (Decision::Reject, Rejected) => {
             return Err(DecisionRefused("the device is already rejected"))
         }
@@ -241,7 +259,21 @@ mod tests {
             timeline: vec![],
             created_at_ms: 0,
             updated_at_ms: 0,
+            expected: None,
         }
+    }
+
+    #[test]
+    fn an_expected_device_is_not_vouched_and_cannot_be_approved_unscanned() {
+        let mut d = device(DeviceState::Expected);
+        assert!(!vouched(&d));
+        assert!(apply_decision(&mut d, Decision::Approve, "sup", "ok", 1).is_err());
+        apply_decision(&mut d, Decision::Reject, "sup", "not ours", 2).unwrap();
+        assert_eq!(d.state, DeviceState::Rejected);
+        assert!(vouched(&d));
+        let mut e = device(DeviceState::Expected);
+        enter_conflict(&mut e, 3, "x", "why");
+        assert_eq!(e.state, DeviceState::Conflict);
     }
 
     #[test]

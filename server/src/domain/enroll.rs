@@ -42,6 +42,12 @@ pub enum Step {
     Flag,
     /// Not approved yet.
     Pending,
+    /// Only announced by a manifest, never scanned: answered as an unknown serial.
+    Unvouched,
+    /// In conflict (the serial seen with another key, or the key under another serial): a
+    /// supervisor must resolve it first. The native protocol tells a proven device it is
+    /// pending; EST, which can only say "wait" or "no", refuses it (PROTOCOL.md 12.3).
+    Conflict,
     /// Rejected by a supervisor.
     Rejected,
     /// Revoked.
@@ -57,10 +63,66 @@ pub fn next_step(device: &Device, csr_sha256: &str) -> Step {
             .as_ref()
             .filter(|c| c.csr_sha256 == csr_sha256)
             .map_or(Step::Flag, |c| Step::Redeliver(c.clone())),
-        DeviceState::Scanned | DeviceState::Conflict => Step::Pending,
+        DeviceState::Expected => Step::Unvouched,
+        DeviceState::Scanned => Step::Pending,
+        DeviceState::Conflict => Step::Conflict,
         DeviceState::Rejected => Step::Rejected,
         DeviceState::Revoked => Step::Revoked,
     }
+}
+
+/// The device a CSR's key belongs to, for a front door that names no serial (EST): the one
+/// serial the key was vouched under. A key seen under no serial, or under several (a cloned or
+/// swapped label), names no device; the error is the logged reason.
+pub fn device_for_key(serials: &[String]) -> Result<&str, &'static str> {
+    match serials {
+        [] => Err("key_not_vouched"),
+        [serial] => Ok(serial),
+        _ => Err("key_under_several_serials"),
+    }
+}
+
+/// What a request says about binding itself to its TLS channel.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BindingClaim<'a> {
+    /// Nothing: the request is not bound to the channel.
+    None,
+    /// The native protocol's claim: the signed message includes the channel's `tls-exporter`.
+    Exporter,
+    /// EST's claim (RFC 7030 section 3.5): the CSR's challengePassword is the channel binding,
+    /// base64.
+    ChallengePassword(&'a str),
+}
+
+/// Checks a request's channel-binding claim against the connection's binding (RFC 9266
+/// `tls-exporter`, `None` where the connection has none) and whether binding is `required`.
+/// Returns the binding the request's signature covers (the native message includes it); the
+/// error is the logged reason.
+pub fn channel_binding(
+    claim: BindingClaim<'_>,
+    connection: Option<[u8; 32]>,
+    required: bool,
+) -> Result<Option<[u8; 32]>, &'static str> {
+    match claim {
+        BindingClaim::None if required => Err("channel_binding_required"),
+        BindingClaim::None => Ok(None),
+        BindingClaim::Exporter => connection.map(Some).ok_or("no_exporter_on_this_connection"),
+        BindingClaim::ChallengePassword(text) => {
+            let binding = connection.ok_or("no_exporter_on_this_connection")?;
+            let presented = data_encoding::BASE64
+                .decode(text.trim().as_bytes())
+                .map_err(|_| "challenge_password_not_the_channel_binding")?;
+            if !same_bytes(&presented, &binding) {
+                return Err("challenge_password_not_the_channel_binding");
+            }
+            Ok(Some(binding))
+        }
+    }
+}
+
+/// Compares in time that depends only on the lengths (the binding is a secret of the channel).
+fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// Why an issuance cannot be committed: the device changed while its certificate was made.
@@ -221,8 +283,12 @@ mod tests {
             Step::Pending
         );
         assert_eq!(
+            next_step(&device("S", DeviceState::Expected), "h"),
+            Step::Unvouched
+        );
+        assert_eq!(
             next_step(&device("S", DeviceState::Conflict), "h"),
-            Step::Pending
+            Step::Conflict
         );
         assert_eq!(
             next_step(&device("S", DeviceState::Rejected), "h"),
@@ -236,6 +302,50 @@ mod tests {
         enrolled.certificate = Some(cert("01", "h"));
         assert_eq!(next_step(&enrolled, "h"), Step::Redeliver(cert("01", "h")));
         assert_eq!(next_step(&enrolled, "other"), Step::Flag);
+    }
+
+    #[test]
+    fn a_key_names_a_device_only_under_one_serial() {
+        assert_eq!(device_for_key(&[]), Err("key_not_vouched"));
+        assert_eq!(device_for_key(&["A".into()]), Ok("A"));
+        assert_eq!(
+            device_for_key(&["A".into(), "B".into()]),
+            Err("key_under_several_serials")
+        );
+    }
+
+    #[test]
+    fn a_binding_claim_must_match_the_channel() {
+        let b = [7u8; 32];
+        let good = data_encoding::BASE64.encode(&b);
+        assert_eq!(
+            channel_binding(BindingClaim::None, Some(b), false),
+            Ok(None)
+        );
+        assert_eq!(
+            channel_binding(BindingClaim::None, Some(b), true),
+            Err("channel_binding_required")
+        );
+        assert_eq!(
+            channel_binding(BindingClaim::Exporter, Some(b), false),
+            Ok(Some(b))
+        );
+        assert_eq!(
+            channel_binding(BindingClaim::Exporter, None, false),
+            Err("no_exporter_on_this_connection")
+        );
+        let claim = BindingClaim::ChallengePassword(&good);
+        assert_eq!(channel_binding(claim, Some(b), true), Ok(Some(b)));
+        assert_eq!(
+            channel_binding(claim, Some([8u8; 32]), false),
+            Err("challenge_password_not_the_channel_binding")
+        );
+        for wrong in ["secret", "", "Bw=="] {
+            assert_eq!(
+                channel_binding(BindingClaim::ChallengePassword(wrong), Some(b), false),
+                Err("challenge_password_not_the_channel_binding")
+            );
+        }
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! The server's rules, as pure functions over plain data.
 //!
 //! Every rule the server applies lives here: scan ingestion and its conflicts ([`scan`]), the
-//! device state machine and which certificates a change revokes ([`device`]), staff invites,
+//! device state machine and which certificates a change revokes ([`device`]), expected-device
+//! manifests ([`manifest`]), staff invites,
 //! chain gaps and their acceptance ([`staff`]), the enrollment checks ([`enroll`]), and the
 //! audit entry with its chain hash ([`audit`]). A rule reads what it is given and returns a
 //! decision or a [`WritePlan`]; the time comes in as an argument (`now_ms`, from
@@ -13,6 +14,7 @@ pub mod audit;
 pub mod cert;
 pub mod device;
 pub mod enroll;
+pub mod manifest;
 pub mod scan;
 pub mod staff;
 #[cfg(test)]
@@ -24,7 +26,8 @@ pub use device::{
     apply_decision, Decision, DecisionRefused, Device, DeviceCertificate, DeviceState,
     TimelineEvent,
 };
-pub use scan::{IngestView, ScanOutcome, ScanPolicy, StoredScan};
+pub use manifest::{Expectation, ImportCounts, ImportRecord};
+pub use scan::{IngestView, ScanOutcome, ScanPolicy, StoredScan, UnlistedPolicy};
 pub use staff::{ChainGap, GapAcceptance, InviteRecord, Role, StaffMember};
 
 /// What a change writes, all of it in one atomic commit.
@@ -51,6 +54,8 @@ pub struct WritePlan {
     pub invites: Vec<(String, InviteRecord)>,
     /// Certificate records to store, by serial.
     pub certs: Vec<CertRecord>,
+    /// Manifest imports to store, by id.
+    pub imports: Vec<ImportRecord>,
     /// Serials of certificates the change revokes.
     pub revoke: Vec<String>,
     /// What the change adds to the audit log, in order.

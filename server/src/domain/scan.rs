@@ -56,11 +56,28 @@ pub enum ScanOutcome {
     },
 }
 
+/// What becomes of a scanned serial that no manifest lists (`policy.unlisted`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UnlistedPolicy {
+    /// As any scan: it waits for a supervisor (or is approved by `auto_approve_trusted`).
+    #[default]
+    Allowed,
+    /// Marked `not_in_manifest` in its timeline and never approved by policy.
+    Flagged,
+    /// Rejected by policy at once (a supervisor may still approve it after checking).
+    Refused,
+}
+
 /// Server policy for scans.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct ScanPolicy {
     /// Approve at once when a trusted member scans a label without conflict.
     pub auto_approve_trusted: bool,
+    /// Approve at once the first scan of an expected device whose key is the manifest's.
+    pub approve_on_manifest_match: bool,
+    /// What becomes of a serial no manifest lists.
+    pub unlisted: UnlistedPolicy,
 }
 
 /// Decides what a verified, chain-checked record does to the devices it names.
@@ -79,52 +96,72 @@ pub fn decide_scan(
     let actor = format!("staff:{}", scanner.key_id);
     let site = format!("site {:?}", r.site());
     let mut changed = Vec::new();
-
-    let mut device = view.by_serial.clone().unwrap_or_else(|| Device {
-        serial: serial.clone(),
-        model: label.model().map(|m| m.as_str().to_string()),
-        key: key.clone(),
-        key_fingerprint: label.key().fingerprint().to_string(),
-        state: DeviceState::Scanned,
-        other_keys: vec![],
-        other_serials: vec![],
-        scans: vec![],
-        label_key_used: false,
-        certificate: None,
-        timeline: vec![],
-        created_at_ms: now_ms,
-        updated_at_ms: now_ms,
-    });
-    let is_new = view.by_serial.is_none();
+    // An expected device was only announced: its first scan makes it as a new one would,
+    // with the scanned key as the vouched key.
+    let first_scan = view
+        .by_serial
+        .as_ref()
+        .is_none_or(|d| d.state == DeviceState::Expected);
+    let mut device = match &view.by_serial {
+        Some(d) if d.state != DeviceState::Expected => d.clone(),
+        announced => {
+            let mut d = announced.clone().unwrap_or_else(|| Device {
+                serial: serial.clone(),
+                model: None,
+                key: String::new(),
+                key_fingerprint: String::new(),
+                state: DeviceState::Scanned,
+                other_keys: vec![],
+                other_serials: vec![],
+                scans: vec![],
+                label_key_used: false,
+                certificate: None,
+                timeline: vec![],
+                created_at_ms: now_ms,
+                updated_at_ms: now_ms,
+                expected: None,
+            });
+            d.state = DeviceState::Scanned;
+            d.key.clone_from(&key);
+            d.key_fingerprint = label.key().fingerprint().to_string();
+            if let Some(model) = label.model() {
+                d.model = Some(model.as_str().to_string());
+            }
+            d
+        }
+    };
     device.scans.push(record_id.clone());
     let key_conflict = device.key != key;
     let serial_conflict = !view.by_key.is_empty();
-    if key_conflict && !device.other_keys.contains(&key) {
-        device.other_keys.push(key.clone());
+    let manifest_conflict = device
+        .expected
+        .as_mut()
+        .and_then(|e| e.record_scan(&key).then(|| e.key.clone()));
+    for other_key in [key_conflict.then(|| key.clone()), manifest_conflict.clone()]
+        .into_iter()
+        .flatten()
+    {
+        if other_key != device.key && !device.other_keys.contains(&other_key) {
+            device.other_keys.push(other_key);
+        }
     }
     for other in &view.by_key {
         if !device.other_serials.contains(&other.serial) {
             device.other_serials.push(other.serial.clone());
         }
     }
-    if key_conflict || serial_conflict {
+    if key_conflict || serial_conflict || manifest_conflict.is_some() {
         let why = if key_conflict {
             "same serial scanned with another key"
+        } else if manifest_conflict.is_some() {
+            "the label's key is not the one the manifest lists for this serial"
         } else {
             "this key was already scanned under another serial"
         };
         enter_conflict(&mut device, now_ms, &actor, why);
-    } else if is_new {
+    } else if first_scan {
         device.note(now_ms, DeviceEvent::Scanned, &actor, Some(site));
-        if policy.auto_approve_trusted && scanner.trusted {
-            device.state = DeviceState::Approved;
-            device.note(
-                now_ms,
-                DeviceEvent::Approved,
-                "policy",
-                Some("trusted scanner".into()),
-            );
-        }
+        apply_first_scan_policy(&mut device, scanner, policy, now_ms);
     } else {
         device.note(now_ms, DeviceEvent::Corroborated, &actor, Some(site));
     }
@@ -145,6 +182,64 @@ pub fn decide_scan(
         changed.push(other);
     }
     changed
+}
+
+/// What policy makes of a device's first scan without conflict: a manifest match, a serial in
+/// no manifest, a trusted scanner.
+fn apply_first_scan_policy(
+    device: &mut Device,
+    scanner: &StaffMember,
+    policy: ScanPolicy,
+    now_ms: u64,
+) {
+    let by_policy = |d: &mut Device, state: DeviceState, event: DeviceEvent, why: &str| {
+        d.state = state;
+        d.note(now_ms, event, "policy", Some(why.into()));
+    };
+    if let Some(import) = device.expected.as_ref().map(|e| e.import_id.clone()) {
+        device.note(
+            now_ms,
+            DeviceEvent::ManifestMatched,
+            "server",
+            Some(format!("import {import}")),
+        );
+        if policy.approve_on_manifest_match {
+            return by_policy(
+                device,
+                DeviceState::Approved,
+                DeviceEvent::Approved,
+                "matches the manifest",
+            );
+        }
+    } else {
+        match policy.unlisted {
+            UnlistedPolicy::Allowed => {}
+            UnlistedPolicy::Flagged => {
+                return device.note(
+                    now_ms,
+                    DeviceEvent::NotInManifest,
+                    "policy",
+                    Some("flagged: no manifest lists this serial".into()),
+                );
+            }
+            UnlistedPolicy::Refused => {
+                return by_policy(
+                    device,
+                    DeviceState::Rejected,
+                    DeviceEvent::Rejected,
+                    "no manifest lists this serial",
+                );
+            }
+        }
+    }
+    if policy.auto_approve_trusted && scanner.trusted {
+        by_policy(
+            device,
+            DeviceState::Approved,
+            DeviceEvent::Approved,
+            "trusted scanner",
+        );
+    }
 }
 
 /// What one verified record does: its outcome and what to write (nothing for a duplicate or
@@ -341,11 +436,119 @@ mod tests {
         let record = tech.record(&label("SN-1", 2));
         let on = ScanPolicy {
             auto_approve_trusted: true,
+            ..ScanPolicy::default()
         };
         let approved = accepted(&ingest(&record, &view(&member), on, 5));
         assert_eq!(approved[0].state, DeviceState::Approved);
         let scanned = accepted(&ingest(&record, &view(&member), ScanPolicy::default(), 5));
         assert_eq!(scanned[0].state, DeviceState::Scanned);
+    }
+
+    /// The device a manifest line for `serial` with `key(n)` makes.
+    fn expected(serial: &str, n: u8) -> Device {
+        use crate::domain::manifest::{parse_manifest, plan_import, ImportMeta};
+        let key = hex(
+            &vouch_protocol::key::public_key_of(&crate::domain::testing::key(n))
+                .to_sec1_compressed(),
+        );
+        let entries = parse_manifest(&format!("serial,key\n{serial},{key}\n")).unwrap();
+        let meta = ImportMeta {
+            id: "m-1".into(),
+            sha256: String::new(),
+            source: None,
+            actor: "operator".into(),
+            reason: "r".into(),
+        };
+        plan_import(&entries, &[None], &meta, 1)
+            .unwrap()
+            .writes
+            .devices[0]
+            .clone()
+    }
+
+    fn scan_of(device: Option<Device>, label_seed: u8, policy: ScanPolicy) -> Planned<ScanOutcome> {
+        let mut tech = Scanner::new(1);
+        let member = tech.member(false);
+        let mut v = view(&member);
+        v.by_serial = device;
+        ingest(&tech.record(&label("SN-1", label_seed)), &v, policy, 5)
+    }
+
+    #[test]
+    fn a_matching_scan_of_an_expected_device_is_marked_and_approved_only_by_policy() {
+        let planned = scan_of(Some(expected("SN-1", 2)), 2, ScanPolicy::default());
+        let d = &accepted(&planned)[0];
+        assert_eq!(d.state, DeviceState::Scanned);
+        assert_eq!(d.expected.as_ref().unwrap().matched, Some(true));
+        assert!(d.timeline.iter().any(|t| t.event == "manifest_matched"));
+        assert!(d.other_keys.is_empty());
+        let on = ScanPolicy {
+            approve_on_manifest_match: true,
+            ..ScanPolicy::default()
+        };
+        let d = &accepted(&scan_of(Some(expected("SN-1", 2)), 2, on))[0];
+        assert_eq!(d.state, DeviceState::Approved);
+        assert_eq!(d.timeline.last().unwrap().actor, "policy");
+    }
+
+    #[test]
+    fn a_scan_with_another_key_than_the_manifest_is_a_conflict_never_approved() {
+        let on = ScanPolicy {
+            approve_on_manifest_match: true,
+            auto_approve_trusted: true,
+            ..ScanPolicy::default()
+        };
+        let manifest_key = expected("SN-1", 2).key;
+        let d = &accepted(&scan_of(Some(expected("SN-1", 2)), 3, on))[0];
+        assert_eq!(d.state, DeviceState::Conflict);
+        assert_eq!(d.expected.as_ref().unwrap().matched, Some(false));
+        assert_eq!(d.other_keys, vec![manifest_key]);
+        assert_ne!(d.key, d.other_keys[0], "the vouched key is the scanned one");
+    }
+
+    #[test]
+    fn a_serial_in_no_manifest_follows_the_unlisted_policy() {
+        let with = |unlisted| ScanPolicy {
+            unlisted,
+            ..ScanPolicy::default()
+        };
+        let allowed = &accepted(&scan_of(None, 2, with(UnlistedPolicy::Allowed)))[0];
+        assert_eq!(allowed.state, DeviceState::Scanned);
+        assert!(allowed.expected.is_none());
+        assert!(!allowed
+            .timeline
+            .iter()
+            .any(|t| t.event == "not_in_manifest"));
+        let flagged = &accepted(&scan_of(None, 2, with(UnlistedPolicy::Flagged)))[0];
+        assert_eq!(flagged.state, DeviceState::Scanned);
+        assert_eq!(flagged.timeline.last().unwrap().event, "not_in_manifest");
+        let refused = &accepted(&scan_of(None, 2, with(UnlistedPolicy::Refused)))[0];
+        assert_eq!(refused.state, DeviceState::Rejected);
+        let mut trusted = with(UnlistedPolicy::Flagged);
+        trusted.auto_approve_trusted = true;
+        let mut tech = Scanner::new(1);
+        let member = tech.member(true);
+        let d = &accepted(&ingest(
+            &tech.record(&label("SN-1", 2)),
+            &view(&member),
+            trusted,
+            5,
+        ))[0];
+        assert_eq!(
+            d.state,
+            DeviceState::Scanned,
+            "flagged is never approved by policy"
+        );
+        let expected_match = &accepted(&scan_of(
+            Some(expected("SN-1", 2)),
+            2,
+            with(UnlistedPolicy::Refused),
+        ))[0];
+        assert_eq!(
+            expected_match.state,
+            DeviceState::Scanned,
+            "a listed serial is not refused"
+        );
     }
 
     #[test]

@@ -107,5 +107,6 @@ pub fn device(serial: &str, state: DeviceState) -> Device {
         timeline: vec![],
         created_at_ms: 0,
         updated_at_ms: 0,
+        expected: None,
     }
 }

@@ -1,7 +1,7 @@
 //! The backend contract: buckets of keyed byte values, transactions over some of them,
 //! single-use challenges, and durability. A backend knows nothing of what the values mean.
 
-use crate::error::ServerError;
+use crate::error::{Failure, ServerError};
 
 use super::{Commit, DurableFuture, SyncStats};
 
@@ -24,11 +24,13 @@ pub enum Bucket {
     Audit,
     /// The audit head.
     Meta,
+    /// Manifest imports by id.
+    Imports,
 }
 
 impl Bucket {
     /// Every bucket.
-    pub const ALL: [Bucket; 8] = [
+    pub const ALL: [Bucket; 9] = [
         Bucket::Devices,
         Bucket::Scans,
         Bucket::KeyIndex,
@@ -37,6 +39,7 @@ impl Bucket {
         Bucket::Certs,
         Bucket::Audit,
         Bucket::Meta,
+        Bucket::Imports,
     ];
 
     /// Its name (sled's tree name).
@@ -50,6 +53,7 @@ impl Bucket {
             Bucket::Certs => "certs",
             Bucket::Audit => "audit",
             Bucket::Meta => "meta",
+            Bucket::Imports => "imports",
         }
     }
 
@@ -95,6 +99,9 @@ pub enum Latency {
     Blocking,
 }
 
+/// Every bucket's entries (key, value), in key order, as of one moment.
+pub type BucketDump = Vec<(Bucket, Vec<(Vec<u8>, Vec<u8>)>)>;
+
 /// A storage backend.
 pub trait Backend: Send + Sync {
     /// The value under `key`, outside any transaction.
@@ -133,4 +140,13 @@ pub trait Backend: Send + Sync {
     fn sync_stats(&self) -> SyncStats;
     /// How long calls take.
     fn latency(&self) -> Latency;
+    /// A copy of every bucket as of one moment between transactions: each transaction is in
+    /// it whole or not at all (challenges are not: they are short-lived). Transactions wait
+    /// while it is taken, not while it is used. A backend whose operators back it up with the
+    /// database's own tools (PostgreSQL: `pg_dump`) may refuse, which this default does.
+    fn snapshot(&self) -> Result<BucketDump, ServerError> {
+        Err(ServerError::Storage(Failure::new(
+            "this store is backed up with its database's own tools, not `vouch-server backup`",
+        )))
+    }
 }

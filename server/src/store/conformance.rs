@@ -238,6 +238,28 @@ fn a_batch_sees_its_own_writes(f: Fixture) {
     assert_eq!(member.chain, tech.chain);
 }
 
+fn a_key_finds_every_serial_it_was_vouched_under(f: Fixture) {
+    use vouch_protocol::key::{hex, public_key_of};
+    let s = f.store.as_ref();
+    let key_hex = |n| hex(&public_key_of(&crate::domain::testing::key(n)).to_sec1_compressed());
+    assert!(s.serials_for_key(&key_hex(2)).unwrap().is_empty());
+    let mut tech = Scanner::new(1);
+    register(s, &tech, "c").unwrap();
+    let first = tech.record(&label("SN-1", 2));
+    ingest(s, &[first], 20);
+    assert_eq!(s.serials_for_key(&key_hex(2)).unwrap(), vec!["SN-1"]);
+    let again = tech.record(&label("SN-1", 2));
+    ingest(s, &[again], 21);
+    assert_eq!(s.serials_for_key(&key_hex(2)).unwrap(), vec!["SN-1"]);
+    let clone = tech.record(&label("SN-2", 2));
+    ingest(s, &[clone], 22);
+    assert_eq!(
+        s.serials_for_key(&key_hex(2)).unwrap(),
+        vec!["SN-1", "SN-2"]
+    );
+    assert!(s.serials_for_key(&key_hex(3)).unwrap().is_empty());
+}
+
 fn chain_gaps_are_recorded_once_and_accepted(f: Fixture) {
     let s = f.store.as_ref();
     let mut tech = Scanner::new(1);
@@ -419,6 +441,137 @@ fn a_rotation_keeps_the_first_revocation(f: Fixture) {
     assert_eq!(old.revoked_at(1).revoked_at_ms, Some(3));
 }
 
+fn import_manifest(s: &dyn Store, text: &str, now: u64) -> Result<ImportCounts, ServerError> {
+    use crate::domain::manifest::{import_id, parse_manifest, plan_import, ImportMeta};
+    let entries = parse_manifest(text)
+        .map_err(|e| ServerError::refuse(ErrorCode::BadRequest, e.to_string()))?;
+    let meta = ImportMeta {
+        id: import_id(text),
+        sha256: String::new(),
+        source: None,
+        actor: "operator".into(),
+        reason: "r".into(),
+    };
+    let serials: Vec<String> = entries.iter().map(|e| e.serial.clone()).collect();
+    s.import_devices(&serials, &|stored| {
+        plan_import(&entries, stored, &meta, now)
+            .map_err(|e| ServerError::refuse(ErrorCode::BadRequest, e.to_string()))
+    })
+}
+
+fn key_hex(n: u8) -> String {
+    vouch_protocol::key::hex(
+        &vouch_protocol::key::public_key_of(&crate::domain::testing::key(n)).to_sec1_compressed(),
+    )
+}
+
+fn a_manifest_imports_whole_once_or_not_at_all(f: Fixture) {
+    let s = f.store.as_ref();
+    let text = format!("serial,key\nSN-1,{}\nSN-2,{}\n", key_hex(2), key_hex(3));
+    let first = import_manifest(s, &text, 5).unwrap();
+    assert_eq!((first.added, first.unchanged), (2, 0));
+    let id = crate::domain::manifest::import_id(&text);
+    assert_eq!(s.import(&id).unwrap().unwrap().added, 2);
+    assert_eq!(
+        s.device("SN-1").unwrap().unwrap().state,
+        DeviceState::Expected
+    );
+    assert_eq!(audit_len(s), 1);
+    let again = import_manifest(s, &text, 6).unwrap();
+    assert_eq!((again.added, again.unchanged), (0, 2));
+    assert_eq!(audit_len(s), 1, "a repeated import changes nothing");
+    assert_eq!(s.device("SN-1").unwrap().unwrap().updated_at_ms, 5);
+    // A new serial, then one already expected with another key: nothing of it is written.
+    let clash = format!("serial,key\nSN-3,{}\nSN-1,{}\n", key_hex(4), key_hex(5));
+    let refused = import_manifest(s, &clash, 7).unwrap_err();
+    assert!(refused.to_string().contains("line 3"), "{refused}");
+    assert_eq!(
+        s.device("SN-3").unwrap(),
+        None,
+        "nothing of a refused import"
+    );
+    assert_eq!(audit_len(s), 1);
+}
+
+fn a_scan_of_an_expected_device_sees_the_manifest(f: Fixture) {
+    let s = f.store.as_ref();
+    let text = format!("serial,key\nSN-1,{}\nSN-2,{}\n", key_hex(2), key_hex(3));
+    import_manifest(s, &text, 5).unwrap();
+    let mut tech = Scanner::new(1);
+    register(s, &tech, "c").unwrap();
+    ingest(
+        s,
+        &[
+            tech.record(&label("SN-1", 2)),
+            tech.record(&label("SN-2", 9)),
+        ],
+        20,
+    );
+    let matching = s.device("SN-1").unwrap().unwrap();
+    assert_eq!(matching.state, DeviceState::Scanned);
+    assert_eq!(matching.expected.unwrap().matched, Some(true));
+    let swapped = s.device("SN-2").unwrap().unwrap();
+    assert_eq!(swapped.state, DeviceState::Conflict);
+    assert_eq!(swapped.expected.unwrap().matched, Some(false));
+}
+
+/// A snapshot taken while changes commit holds each whole or not at all: the audit head it
+/// holds (Meta) always names the last entry it holds (Audit), whatever the timing.
+fn a_snapshot_is_consistent_while_changes_commit(f: Fixture) {
+    use crate::domain::audit::AuditHead;
+    let s = f.store.clone();
+    let writer = std::thread::spawn(move || {
+        for i in 0..200u64 {
+            s.append_audit(note("a"), i).unwrap();
+        }
+    });
+    let mut checked = 0;
+    while !writer.is_finished() || checked == 0 {
+        let dump = f.store.snapshot().unwrap();
+        let bucket = |b: Bucket| {
+            dump.iter()
+                .find(|(x, _)| *x == b)
+                .map(|(_, e)| e.clone())
+                .unwrap_or_default()
+        };
+        let entries = bucket(Bucket::Audit);
+        let head: Option<AuditHead> = bucket(Bucket::Meta)
+            .iter()
+            .find(|(k, _)| k.as_slice() == b"audit_head")
+            .map(|(_, v)| serde_json::from_slice(v).unwrap());
+        assert_eq!(
+            head.map_or(0, |h| h.seq),
+            entries.len() as u64,
+            "torn snapshot"
+        );
+        checked += 1;
+    }
+    writer.join().unwrap();
+    assert!(checked > 0);
+}
+
+/// A snapshot loads into an empty store as it was, and only into an empty one.
+fn a_snapshot_loads_into_an_empty_store_only(f: Fixture) {
+    let s = f.store.as_ref();
+    let mut tech = Scanner::new(1);
+    register(s, &tech, "c").unwrap();
+    ingest(s, &[tech.record(&label("SN-1", 2))], 20);
+    let dump = s.snapshot().unwrap();
+    let copy = Fixture::memory(10);
+    copy.store.load(&dump).unwrap();
+    assert_eq!(copy.store.snapshot().unwrap(), dump);
+    assert_eq!(verify_audit(&copy.store.audit_entries().unwrap()), Ok(3));
+    assert_eq!(
+        copy.store.device("SN-1").unwrap(),
+        s.device("SN-1").unwrap()
+    );
+    let again = copy.store.load(&dump).unwrap_err();
+    assert!(again.is(&ErrorCode::Conflict), "{again}");
+    let into_same = Fixture::sled(10);
+    into_same.store.load(&dump).unwrap();
+    assert_eq!(into_same.store.snapshot().unwrap(), dump);
+}
+
 /// One `#[test]` per invariant for a backend.
 macro_rules! conformance {
     ($backend:ident, $fixture:expr) => {
@@ -456,6 +609,11 @@ macro_rules! conformance {
             }
 
             #[test]
+            fn a_key_finds_every_serial_it_was_vouched_under() {
+                super::a_key_finds_every_serial_it_was_vouched_under($fixture(10));
+            }
+
+            #[test]
             fn chain_gaps_are_recorded_once_and_accepted() {
                 super::chain_gaps_are_recorded_once_and_accepted($fixture(10));
             }
@@ -473,6 +631,26 @@ macro_rules! conformance {
             #[test]
             fn a_rotation_keeps_the_first_revocation() {
                 super::a_rotation_keeps_the_first_revocation($fixture(10));
+            }
+
+            #[test]
+            fn a_manifest_imports_whole_once_or_not_at_all() {
+                super::a_manifest_imports_whole_once_or_not_at_all($fixture(10));
+            }
+
+            #[test]
+            fn a_snapshot_is_consistent_while_changes_commit() {
+                super::a_snapshot_is_consistent_while_changes_commit($fixture(10));
+            }
+
+            #[test]
+            fn a_snapshot_loads_into_an_empty_store_only() {
+                super::a_snapshot_loads_into_an_empty_store_only($fixture(10));
+            }
+
+            #[test]
+            fn a_scan_of_an_expected_device_sees_the_manifest() {
+                super::a_scan_of_an_expected_device_sees_the_manifest($fixture(10));
             }
         }
     };

@@ -26,6 +26,13 @@ const INGEST: [Bucket; 6] = [
     Bucket::Audit,
     Bucket::Meta,
 ];
+/// Every bucket a manifest import may touch.
+const IMPORT: [Bucket; 4] = [
+    Bucket::Devices,
+    Bucket::Imports,
+    Bucket::Audit,
+    Bucket::Meta,
+];
 /// Every bucket a change to a staff member may touch.
 const STAFF_CHANGE: [Bucket; 4] = [Bucket::Staff, Bucket::Certs, Bucket::Audit, Bucket::Meta];
 
@@ -108,6 +115,9 @@ fn apply(tx: &dyn Txn, plan: &WritePlan) -> TxResult<()> {
     }
     for c in &plan.certs {
         put(tx, Bucket::Certs, c.serial.as_bytes(), c)?;
+    }
+    for i in &plan.imports {
+        put(tx, Bucket::Imports, i.id.as_bytes(), i)?;
     }
     for serial in &plan.revoke {
         if let Some(c) = get::<CertRecord>(tx, Bucket::Certs, serial.as_bytes())? {
@@ -220,6 +230,10 @@ impl DeviceStore for KvStore {
         self.read_all(Bucket::Devices)
     }
 
+    fn serials_for_key(&self, key_hex: &str) -> Result<Vec<String>, ServerError> {
+        Ok(self.read(Bucket::KeyIndex, key_hex)?.unwrap_or_default())
+    }
+
     fn scan(&self, record_id: &str) -> Result<Option<StoredScan>, ServerError> {
         self.read(Bucket::Scans, record_id)
     }
@@ -242,6 +256,26 @@ impl DeviceStore for KvStore {
                 })
                 .collect::<TxResult<Vec<_>>>()
         })
+    }
+
+    fn import_devices(
+        &self,
+        serials: &[String],
+        import: &ImportFn<'_>,
+    ) -> Result<ImportCounts, ServerError> {
+        self.transact_durably(&IMPORT, |tx| {
+            let stored = serials
+                .iter()
+                .map(|serial| get::<Device>(tx, Bucket::Devices, serial.as_bytes()))
+                .collect::<TxResult<Vec<_>>>()?;
+            let planned = import(&stored)?;
+            apply(tx, &planned.writes)?;
+            Ok(planned.value)
+        })
+    }
+
+    fn import(&self, id: &str) -> Result<Option<ImportRecord>, ServerError> {
+        self.read(Bucket::Imports, id)
     }
 
     fn update_device(
@@ -404,5 +438,46 @@ impl Durability for KvStore {
 
     fn latency(&self) -> Latency {
         self.backend.latency()
+    }
+}
+
+/// Entries written per transaction when a dump is loaded (a sled transaction holds its writes
+/// in memory until it commits).
+const LOAD_CHUNK: usize = 10_000;
+
+impl BackupStore for KvStore {
+    fn snapshot(&self) -> Result<BucketDump, ServerError> {
+        self.backend.snapshot()
+    }
+
+    fn load(&self, dump: &BucketDump) -> Result<(), ServerError> {
+        for bucket in Bucket::ALL {
+            if !self.backend.values(bucket)?.is_empty() {
+                return Err(ServerError::refuse(
+                    ErrorCode::Conflict,
+                    format!(
+                        "the store is not empty (its {} bucket holds data): a backup is loaded \
+                     only into an empty store",
+                        bucket.name()
+                    ),
+                ));
+            }
+        }
+        let mut last = None;
+        for (bucket, entries) in dump {
+            for chunk in entries.chunks(LOAD_CHUNK) {
+                let (_, commit) = self.transact(&[*bucket], |tx| {
+                    for (key, value) in chunk {
+                        tx.put(*bucket, key, value.clone())?;
+                    }
+                    Ok(())
+                })?;
+                last = Some(commit);
+            }
+        }
+        if let Some(commit) = last {
+            self.backend.wait(commit)?;
+        }
+        Ok(())
     }
 }

@@ -8,7 +8,9 @@ use std::collections::BTreeMap;
 use std::sync::{Mutex, MutexGuard};
 
 use super::challenges::Challenges;
-use super::{Backend, Bucket, Commit, DurableFuture, Latency, SyncStats, TxError, TxResult, Txn};
+use super::{
+    Backend, Bucket, BucketDump, Commit, DurableFuture, Latency, SyncStats, TxError, TxResult, Txn,
+};
 use crate::error::{Failure, ServerError};
 
 type Map = BTreeMap<Vec<u8>, Vec<u8>>;
@@ -159,5 +161,19 @@ impl Backend for MemoryBackend {
 
     fn latency(&self) -> Latency {
         Latency::InProcess
+    }
+
+    fn snapshot(&self) -> Result<BucketDump, ServerError> {
+        let state = self.lock();
+        Ok(Bucket::ALL
+            .iter()
+            .map(|&b| {
+                let entries = state.buckets[b.index()]
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect();
+                (b, entries)
+            })
+            .collect())
     }
 }

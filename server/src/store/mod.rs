@@ -34,12 +34,12 @@ use std::time::Duration;
 
 use vouch_protocol::SignedScanRecord;
 
-pub use backend::{Backend, Bucket, Latency, TxError, TxResult, Txn};
+pub use backend::{Backend, Bucket, BucketDump, Latency, TxError, TxResult, Txn};
 pub use engine::KvStore;
 
 pub use crate::domain::{
-    AuditEntry, AuditNote, CertRecord, ChainGap, ChallengeRecord, GapAcceptance, IngestView,
-    InviteRecord, Planned, Role, StaffMember, StoredScan, WritePlan,
+    AuditEntry, AuditNote, CertRecord, ChainGap, ChallengeRecord, GapAcceptance, ImportCounts,
+    ImportRecord, IngestView, InviteRecord, Planned, Role, StaffMember, StoredScan, WritePlan,
 };
 use crate::domain::{Device, ScanOutcome};
 use crate::error::ServerError;
@@ -76,6 +76,10 @@ pub fn open(config: &StoreConfig) -> Result<std::sync::Arc<dyn Store>, ServerErr
 
 /// The rule a batch ingestion applies to each record (see [`crate::domain::scan::ingest`]).
 pub type IngestFn<'a> = dyn Fn(&SignedScanRecord, &IngestView) -> Planned<ScanOutcome> + 'a;
+/// The rule a manifest import applies to the devices stored under its serials (in order;
+/// `None` for a serial with no device).
+pub type ImportFn<'a> =
+    dyn Fn(&[Option<Device>]) -> Result<Planned<ImportCounts>, ServerError> + 'a;
 /// A rule that changes a stored device.
 pub type DeviceFn<'a> = dyn Fn(Device) -> Result<Planned<Device>, ServerError> + 'a;
 /// A rule that changes a stored staff member.
@@ -92,6 +96,10 @@ pub trait DeviceStore: Send + Sync {
     fn device(&self, serial: &str) -> Result<Option<Device>, ServerError>;
     /// Every device.
     fn devices(&self) -> Result<Vec<Device>, ServerError>;
+    /// The serials a device key (compressed SEC1, lowercase hex) was vouched under, in the
+    /// order first seen; empty for a key never scanned. (EST names no serial: the CSR's key
+    /// finds the device, `domain::enroll::device_for_key`.)
+    fn serials_for_key(&self, key_hex: &str) -> Result<Vec<String>, ServerError>;
     /// A stored scan by record id.
     fn scan(&self, record_id: &str) -> Result<Option<StoredScan>, ServerError>;
     /// Applies verified scan records in order, atomically as a batch: each record's view
@@ -103,6 +111,16 @@ pub trait DeviceStore: Send + Sync {
         records: &[SignedScanRecord],
         ingest: &IngestFn<'_>,
     ) -> Result<Vec<ScanOutcome>, ServerError>;
+    /// Imports a manifest: reads the devices stored under `serials` (all in one transaction),
+    /// hands them to `import`, and commits its plan (devices, the import record, the audit
+    /// entry) atomically, or nothing if it fails. Durable before this returns.
+    fn import_devices(
+        &self,
+        serials: &[String],
+        import: &ImportFn<'_>,
+    ) -> Result<ImportCounts, ServerError>;
+    /// A manifest import by id.
+    fn import(&self, id: &str) -> Result<Option<ImportRecord>, ServerError>;
     /// Applies `change` to the stored device (`NotFound` if there is none) and commits its
     /// plan; durable once the returned commit is.
     fn update_device(
@@ -204,7 +222,22 @@ pub trait Durability: Send + Sync {
     fn latency(&self) -> Latency;
 }
 
-/// Everything the server needs from storage.
-pub trait Store: DeviceStore + StaffStore + EnrollmentStore + AuditStore + Durability {}
+/// Backup and restore through the store contract (docs/SECURITY.md, "Backups").
+pub trait BackupStore: Send + Sync {
+    /// Every bucket as of one moment between transactions ([`Backend::snapshot`]): every
+    /// change durable before the call is in it.
+    fn snapshot(&self) -> Result<BucketDump, ServerError>;
+    /// Loads `dump` into this store, which must be empty (`Conflict` otherwise), durably.
+    fn load(&self, dump: &BucketDump) -> Result<(), ServerError>;
+}
 
-impl<T: DeviceStore + StaffStore + EnrollmentStore + AuditStore + Durability> Store for T {}
+/// Everything the server needs from storage.
+pub trait Store:
+    DeviceStore + StaffStore + EnrollmentStore + AuditStore + Durability + BackupStore
+{
+}
+
+impl<T: DeviceStore + StaffStore + EnrollmentStore + AuditStore + Durability + BackupStore> Store
+    for T
+{
+}

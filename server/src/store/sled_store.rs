@@ -10,6 +10,7 @@
 //! restart forgot them anyway). A lost challenge only makes a device ask again.
 
 use std::path::Path;
+use std::sync::RwLock;
 use std::time::Duration;
 
 use sled::transaction::{
@@ -19,7 +20,9 @@ use sled::{Transactional, Tree};
 
 use super::challenges::Challenges;
 use super::group_commit::GroupCommit;
-use super::{Backend, Bucket, Commit, DurableFuture, Latency, SyncStats, TxError, TxResult, Txn};
+use super::{
+    Backend, Bucket, BucketDump, Commit, DurableFuture, Latency, SyncStats, TxError, TxResult, Txn,
+};
 use crate::error::{Failure, ServerError};
 
 /// The tree where challenges were kept from 2026-11-29 until they moved to memory: dropped at
@@ -33,6 +36,9 @@ pub struct SledBackend {
     challenges: Challenges,
     /// The thread that makes commits durable (shared fsyncs).
     group: GroupCommit,
+    /// Transactions hold it shared; a snapshot holds it alone, so that it sees no transaction
+    /// half-committed across trees (sled has no snapshot reads across trees).
+    gate: RwLock<()>,
 }
 
 fn storage(e: impl std::error::Error + Send + Sync + 'static) -> ServerError {
@@ -146,6 +152,7 @@ impl SledBackend {
             trees,
             challenges: Challenges::default(),
             group,
+            gate: RwLock::new(()),
         })
     }
 
@@ -174,6 +181,8 @@ impl Backend for SledBackend {
         work: &dyn Fn(&dyn Txn) -> TxResult<()>,
     ) -> Result<Commit, ServerError> {
         let trees: Vec<&Tree> = buckets.iter().map(|&b| self.tree(b)).collect();
+        // A panic elsewhere cannot leave the gate's (empty) data half-written.
+        let _shared = self.gate.read().unwrap_or_else(|p| p.into_inner());
         trees[..]
             .transaction(|t| match work(&SledTxn::new(t, buckets)) {
                 Ok(()) => Ok(()),
@@ -223,6 +232,21 @@ impl Backend for SledBackend {
 
     fn latency(&self) -> Latency {
         Latency::InProcess
+    }
+
+    fn snapshot(&self) -> Result<BucketDump, ServerError> {
+        let _alone = self.gate.write().unwrap_or_else(|p| p.into_inner());
+        Bucket::ALL
+            .iter()
+            .map(|&b| {
+                let entries = self
+                    .tree(b)
+                    .iter()
+                    .map(|e| e.map(|(k, v)| (k.to_vec(), v.to_vec())).map_err(storage))
+                    .collect::<Result<Vec<_>, _>>()?;
+                Ok((b, entries))
+            })
+            .collect()
     }
 }
 

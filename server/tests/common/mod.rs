@@ -115,6 +115,26 @@ pub fn tls_config(ca_pem: &str, identity: Option<(&str, &str)>) -> rustls::Clien
     }
 }
 
+/// A client configuration that speaks TLS 1.2 only (with the extended master secret, which
+/// rustls always sends).
+pub fn tls12_config(ca_pem: &str, identity: Option<(&str, &str)>) -> rustls::ClientConfig {
+    let builder = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_protocol_versions(&[&rustls::version::TLS12])
+    .unwrap()
+    .with_root_certificates(roots(ca_pem));
+    match identity {
+        None => builder.with_no_client_auth(),
+        Some((cert_pem, key_pem)) => {
+            let key = PrivateKeyDer::try_from(pem_der(key_pem)).unwrap();
+            builder
+                .with_client_auth_cert(vec![CertificateDer::from(pem_der(cert_pem))], key)
+                .unwrap()
+        }
+    }
+}
+
 pub fn http(server: &Server, identity: Option<(&str, &str)>) -> reqwest::Client {
     reqwest::Client::builder()
         .use_preconfigured_tls(tls_config(&server.ca_pem(), identity))
@@ -298,7 +318,31 @@ impl Conn {
         self.read_response().await
     }
 
+    /// Sends a request with any content type and body over this connection; returns (status,
+    /// the answer's head in lowercase, its body).
+    pub async fn send(
+        &mut self,
+        method: &str,
+        path: &str,
+        content_type: &str,
+        body: &[u8],
+    ) -> (u16, String, Vec<u8>) {
+        let head = format!(
+            "{method} {path} HTTP/1.1\r\nhost: localhost\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\n\r\n",
+            body.len()
+        );
+        let mut bytes = head.into_bytes();
+        bytes.extend_from_slice(body);
+        self.stream.write_all(&bytes).await.unwrap();
+        self.read_raw().await
+    }
+
     async fn read_response(&mut self) -> (u16, Value) {
+        let (status, _, body) = self.read_raw().await;
+        (status, serde_json::from_slice(&body).unwrap_or(Value::Null))
+    }
+
+    async fn read_raw(&mut self) -> (u16, String, Vec<u8>) {
         let mut buf = Vec::new();
         let mut chunk = [0u8; 4096];
         loop {
@@ -320,8 +364,8 @@ impl Conn {
                     buf.extend_from_slice(&chunk[..n]);
                 }
                 let status: u16 = head.split_whitespace().nth(1).unwrap().parse().unwrap();
-                let body = &buf[end + 4..end + 4 + len];
-                return (status, serde_json::from_slice(body).unwrap_or(Value::Null));
+                let body = buf[end + 4..end + 4 + len].to_vec();
+                return (status, head, body);
             }
         }
     }

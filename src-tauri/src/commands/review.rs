@@ -3,6 +3,7 @@
 
 use serde_json::Value;
 use tauri::State;
+use vouch_field::review::ImportAnswer;
 use vouch_field::{Decision, DeviceSummary};
 
 use crate::error::Result;
@@ -16,6 +17,20 @@ pub async fn review_list(
     filter: Option<String>,
 ) -> Result<Vec<DeviceSummary>> {
     Ok(state.field()?.review_list(filter.as_deref()).await?)
+}
+
+/// Imports a manifest of expected devices (the file's text and name), with a reason.
+#[tauri::command]
+pub async fn review_import(
+    state: State<'_, AppState>,
+    manifest: String,
+    source: Option<String>,
+    reason: String,
+) -> Result<ImportAnswer> {
+    Ok(state
+        .field()?
+        .review_import(&manifest, source.as_deref(), &reason)
+        .await?)
 }
 
 /// One device with its evidence: the stored device (with its timeline), every scan naming it

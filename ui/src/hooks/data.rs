@@ -154,3 +154,19 @@ pub fn use_report_ready() {
         });
     });
 }
+
+/// Reads a manifest file the supervisor chose and imports it with a reason
+/// (`review_import`); a failure in words (the server's refusal names the bad line).
+pub async fn import_manifest(
+    file: web_sys::File,
+    reason: String,
+) -> Result<ipc::ImportAnswer, String> {
+    let text = wasm_bindgen_futures::JsFuture::from(file.text())
+        .await
+        .ok()
+        .and_then(|v| v.as_string())
+        .ok_or_else(|| crate::i18n::t("review-import-unreadable"))?;
+    ipc::review_import(&text, Some(&file.name()), &reason)
+        .await
+        .map_err(|e| e.to_string())
+}

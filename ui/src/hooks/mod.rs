@@ -14,9 +14,9 @@ mod sync;
 
 pub use camera::{use_camera, CameraHandle, CameraStatus};
 pub use data::{
-    use_accept_gap, use_activity_log, use_app_info, use_decision, use_device, use_devices,
-    use_export, use_photo_reader, use_queue, use_queue_scan, use_register, use_report_ready,
-    DecisionRequest, GapRequest, Photos, ScanRequest,
+    import_manifest, use_accept_gap, use_activity_log, use_app_info, use_decision, use_device,
+    use_devices, use_export, use_photo_reader, use_queue, use_queue_scan, use_register,
+    use_report_ready, DecisionRequest, GapRequest, Photos, ScanRequest,
 };
 pub use feedback::{beep, vibrate_and_flash};
 pub use photos::{use_dropped_files, use_pasted_images};

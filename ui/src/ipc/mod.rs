@@ -241,6 +241,14 @@ struct DecisionArgs<'a> {
     reason: &'a str,
 }
 
+/// `{"manifest", "source", "reason"}`.
+#[derive(Serialize)]
+struct ImportArgs<'a> {
+    manifest: &'a str,
+    source: Option<&'a str>,
+    reason: &'a str,
+}
+
 /// `{"keyId", "expected", "reason"}` (Tauri passes command arguments in camelCase).
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -385,6 +393,23 @@ pub async fn review_decide(
     reason: &str,
 ) -> Result<Value, IpcError> {
     invoke(command, &DecisionArgs { serial, reason }).await
+}
+
+/// Imports a manifest of expected devices: its text, its file name, a reason (`review_import`).
+pub async fn review_import(
+    manifest: &str,
+    source: Option<&str>,
+    reason: &str,
+) -> Result<ImportAnswer, IpcError> {
+    invoke(
+        "review_import",
+        &ImportArgs {
+            manifest,
+            source,
+            reason,
+        },
+    )
+    .await
 }
 
 /// Accepts a scanning tablet's chain gap with a reason (`review_accept_gap`).

@@ -168,7 +168,7 @@ pub struct LastSync {
 }
 
 /// A device as the review list shows it: the wire contract's.
-pub use vouch_protocol::wire::DeviceSummary;
+pub use vouch_protocol::wire::{DeviceSummary, ImportAnswer};
 
 /// A device with its evidence.
 #[derive(Clone, Debug, PartialEq, Deserialize)]

@@ -6,11 +6,12 @@ use yew::prelude::*;
 
 use crate::components::{Icon, Notice, NoticeKind};
 use crate::hooks::{
-    use_accept_gap, use_decision, use_device, use_devices, ActionState, DecisionRequest,
-    GapRequest, Loaded, Remote, Session,
+    import_manifest, use_accept_gap, use_decision, use_device, use_devices, ActionState,
+    DecisionRequest, GapRequest, Loaded, Remote, Session,
 };
 use vouch_protocol::wire::{AppErrorCode, DeviceState};
 
+use crate::i18n::{t, tf};
 use crate::ipc::{Device, DeviceDetail, DeviceSummary, ScanEvidence, TimelineEvent, Whoami};
 use crate::{time, words};
 
@@ -126,6 +127,7 @@ pub fn review() -> Html {
                     <Icon name="sync" />{ "Refresh" }
                 </button>
             </div>
+            <ManifestImport on_imported={devices.reload.clone()} />
             <div class="review-grid">
                 { device_list(*filter, &devices, selected.as_deref(), &select) }
                 if let Some(serial) = (*selected).clone() {
@@ -179,6 +181,10 @@ fn device_list(
                                 <span class={classes!("badge", d.state.as_str())}>
                                     { words::device_state(d.state) }
                                 </span>
+                                <span class={classes!("muted", "manifest", (d.manifest_match == Some(false)).then_some("bad"))}
+                                      id={format!("manifest-{}", d.serial)}>
+                                    { manifest_line(d) }
+                                </span>
                             </button>
                         </li>
                     }
@@ -187,6 +193,108 @@ fn device_list(
         },
     };
     html! { <section class="card device-list">{ body }</section> }
+}
+
+/// Properties of [`ManifestImport`].
+#[derive(Properties, PartialEq)]
+struct ImportProps {
+    /// Called after an import, so the list follows.
+    on_imported: Callback<()>,
+}
+
+/// What an import came to, for the line under the form.
+#[derive(Clone, PartialEq)]
+enum ImportState {
+    Idle,
+    Running,
+    Done(String),
+    Failed(String),
+}
+
+/// Import a manifest of expected devices: a file (CSV or JSON lines) and a reason.
+#[function_component(ManifestImport)]
+fn manifest_import(props: &ImportProps) -> Html {
+    let file = use_node_ref();
+    let reason = use_state(String::new);
+    let state = use_state(|| ImportState::Idle);
+    let on_reason = {
+        let reason = reason.clone();
+        Callback::from(move |e: InputEvent| {
+            if let Some(input) = e.target_dyn_into::<HtmlInputElement>() {
+                reason.set(input.value());
+            }
+        })
+    };
+    let onclick = {
+        let (file, reason, state, done) = (
+            file.clone(),
+            reason.clone(),
+            state.clone(),
+            props.on_imported.clone(),
+        );
+        Callback::from(move |_: MouseEvent| {
+            let chosen = file
+                .cast::<HtmlInputElement>()
+                .and_then(|input| input.files())
+                .and_then(|files| files.get(0));
+            let Some(chosen) = chosen else {
+                state.set(ImportState::Failed(t("review-import-no-file")));
+                return;
+            };
+            let (reason, state, done) = ((*reason).trim().to_string(), state.clone(), done.clone());
+            state.set(ImportState::Running);
+            wasm_bindgen_futures::spawn_local(async move {
+                match import_manifest(chosen, reason).await {
+                    Ok(a) => {
+                        state.set(ImportState::Done(tf(
+                            "review-import-done",
+                            &[
+                                ("import", a.import_id.into()),
+                                ("added", a.added.into()),
+                                ("updated", a.updated.into()),
+                                ("unchanged", a.unchanged.into()),
+                            ],
+                        )));
+                        done.emit(());
+                    }
+                    Err(e) => state.set(ImportState::Failed(e)),
+                }
+            });
+        })
+    };
+    let running = *state == ImportState::Running;
+    html! {
+        <details class="card manifest-import" id="manifest-import">
+            <summary>{ t("review-import-title") }</summary>
+            <p class="muted">{ t("review-import-help") }</p>
+            <input type="file" id="manifest-file" accept=".csv,.jsonl,.json,.txt,text/csv" ref={file} />
+            <input type="text" id="manifest-reason" placeholder={t("review-import-reason")}
+                   value={(*reason).clone()} oninput={on_reason} />
+            <button id="manifest-import-button" {onclick}
+                    disabled={running || reason.trim().is_empty()}>
+                { t("review-import-button") }
+            </button>
+            { match &*state {
+                ImportState::Idle => html! {},
+                ImportState::Running => html! { <p class="muted" id="manifest-result">{ t("review-import-running") }</p> },
+                ImportState::Done(text) => html! { <p id="manifest-result">{ text }</p> },
+                ImportState::Failed(text) => html! { <p class="bad" id="manifest-result">{ text }</p> },
+            } }
+        </details>
+    }
+}
+
+/// Whether a manifest listed the device, which import, and whether its key matched.
+fn manifest_line(d: &DeviceSummary) -> String {
+    let Some(import) = d.expected_from.clone() else {
+        return t("review-manifest-none");
+    };
+    let id = match d.manifest_match {
+        None => "review-manifest-expected",
+        Some(true) => "review-manifest-match",
+        Some(false) => "review-manifest-differs",
+    };
+    tf(id, &[("import", import.into())])
 }
 
 /// Properties of [`DeviceView`].
@@ -256,9 +364,9 @@ fn device_view(props: &DeviceProps) -> Html {
     };
     let running = decision.state.running();
     let no_reason = reason.trim().is_empty();
-    use DeviceState::{Approved, Conflict, Enrolled, Rejected, Scanned};
+    use DeviceState::{Approved, Conflict, Enrolled, Expected, Rejected, Scanned};
     let can_approve = matches!(d.state, Scanned | Conflict | Rejected);
-    let can_reject = matches!(d.state, Scanned | Conflict | Approved);
+    let can_reject = matches!(d.state, Expected | Scanned | Conflict | Approved);
     let enrolled = d.state == Enrolled;
 
     html! {
