@@ -36,6 +36,9 @@ APT_PACKAGES=(
   # server/tests/hsm.rs: SoftHSM2 is the PKCS#11 token the CA key lives in, made by each test;
   # opensc's pkcs11-tool reads the key's attributes back from it
   softhsm2 opensc
+  # the PostgreSQL store: server/tests/postgres.rs and the conformance suite start a throwaway
+  # cluster with scripts/pg-cluster.sh (initdb, pg_ctl, createdb; psql reads the tables back)
+  postgresql postgresql-client
   # server/tests/est.rs: strongSwan's `pki` is the independent EST client (RFC 7030); curl the
   # raw one for csrattrs and the refusals; pki's P-256 and TLS come from the openssl plugin of
   # libstrongswan-standard-plugins (a recommendation of strongswan-pki, which setup does not
@@ -52,6 +55,20 @@ install_apt() {
   log "Debian packages: installing ${missing[*]}"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+}
+
+# Debian keeps the PostgreSQL server programs in /usr/lib/postgresql/<version>/bin, off PATH;
+# scripts/pg-cluster.sh and the tests find them on PATH, so the newest version's are linked into
+# /usr/local/bin (only those not already on PATH).
+link_postgres() {
+  local bindir
+  bindir="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n1)"
+  if [ -z "$bindir" ]; then echo "[setup] postgresql is installed but has no server programs" >&2; exit 1; fi
+  for p in initdb pg_ctl postgres createdb; do
+    if command -v "$p" >/dev/null 2>&1; then continue; fi
+    log "linking $bindir/$p into /usr/local/bin"
+    $SUDO ln -sf "$bindir/$p" "/usr/local/bin/$p"
+  done
 }
 
 install_pip() {
@@ -125,6 +142,7 @@ check_tools() {
 }
 
 install_apt
+link_postgres
 install_pip
 install_targets
 if [ "$profile" = "app" ]; then install_app_tools; fi

@@ -6,7 +6,8 @@ Reads a manifest of JSON lines {"id": ..., "path": ...}, decodes each image with
 line per image: {"id", "texts": [...], "cpu_ms"}. CPU time is this thread's CPU time around the
 read call alone (the image is loaded and converted to grey before the clock starts), one core.
 
-Needs: pip install zxing-cpp pillow numpy
+Needs zxing-cpp 3.1.1, pillow and numpy: scripts/setup.sh installs them, pinned in
+scripts/python-tools.txt, into the project venv, whose python3 the bench runs.
 Usage: scripts/zxing_bench.py MANIFEST.jsonl > results.jsonl
 """
 import json

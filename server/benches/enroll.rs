@@ -4,7 +4,11 @@
 //! scan records ingested per second for a batch of 10,000 signed records.
 //!
 //! Run: `cargo bench -p vouch-server --bench enroll` (env: DEVICES, enrollments per front door;
-//! CLIENTS, RECORDS, and COMMIT_DELAY_US for the server's `storage.commit_delay_us`).
+//! CLIENTS, RECORDS, COMMIT_DELAY_US for the server's `storage.commit_delay_us`, and STORE:
+//! `sled`, the default; `postgres`, one instance on a throwaway PostgreSQL cluster from
+//! `scripts/pg-cluster.sh`; `postgres2`, two instances on that one database, the devices and
+//! the record uploads split between them). CPU per enrollment counts the server instances and,
+//! on PostgreSQL, the database's processes too.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 #[path = "../tests/common/mod.rs"]
@@ -37,9 +41,77 @@ fn main() {
     runtime.block_on(run(devices, clients, records));
 }
 
+/// Which store the benchmark runs on.
+#[derive(Clone, Copy, PartialEq)]
+enum StoreKind {
+    Sled,
+    Postgres { instances: usize },
+}
+
+fn store_kind() -> StoreKind {
+    match std::env::var("STORE").as_deref() {
+        Err(_) | Ok("sled") => StoreKind::Sled,
+        Ok("postgres") => StoreKind::Postgres { instances: 1 },
+        Ok("postgres2") => StoreKind::Postgres { instances: 2 },
+        Ok(other) => panic!("STORE={other:?}: use sled, postgres or postgres2"),
+    }
+}
+
+/// User + system CPU seconds of a PostgreSQL cluster's processes (the postmaster and its
+/// children: backends, WAL writer, checkpointer) that are alive now.
+fn postgres_cpu_seconds(cluster: Option<&vouch_testkit::PgCluster>) -> f64 {
+    let Some(cluster) = cluster else { return 0.0 };
+    let pid_file = std::fs::read_to_string(cluster.dir().join("data/postmaster.pid")).unwrap();
+    let postmaster = pid_file.lines().next().unwrap().trim().to_string();
+    let mut total = cpu_seconds(&postmaster);
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let pid = entry.file_name().to_string_lossy().to_string();
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        let ppid = stat
+            .rsplit(')')
+            .next()
+            .and_then(|f| f.split_whitespace().nth(1));
+        if ppid == Some(postmaster.as_str()) {
+            total += cpu_seconds(&pid);
+        }
+    }
+    total
+}
+
+/// The instances under test and the database they share, if any.
+struct Under {
+    servers: Vec<Server>,
+    cluster: Option<vouch_testkit::PgCluster>,
+}
+
+impl Under {
+    /// CPU seconds of every instance and of the database.
+    fn server_cpu(&self) -> f64 {
+        self.servers
+            .iter()
+            .map(|s| cpu_seconds(&s.pid().to_string()))
+            .sum::<f64>()
+            + self.database_cpu()
+    }
+
+    fn database_cpu(&self) -> f64 {
+        postgres_cpu_seconds(self.cluster.as_ref())
+    }
+}
+
 async fn run(devices: usize, clients: usize, records: usize) {
+    let kind = store_kind();
+    let cluster = match kind {
+        StoreKind::Sled => None,
+        StoreKind::Postgres { .. } => Some(vouch_testkit::PgCluster::start()),
+    };
+    let store_line = match &cluster {
+        None => "url = \"\"".to_string(),
+        Some(c) => format!("url = \"{}\"", c.url()),
+    };
     let delay = format!("commit_delay_us = {}", env_or("COMMIT_DELAY_US", 500));
     let server = Server::start_with_config(&[
+        ("url = \"\"", store_line.as_str()),
         ("commit_delay_us = 500", delay.as_str()),
         (
             "auto_approve_trusted = false",
@@ -56,43 +128,73 @@ async fn run(devices: usize, clients: usize, records: usize) {
     ]);
     // The server logs at `info`, its default (the test harness sets VOUCH_LOG_LEVEL=info): one
     // line per request, to a file, as in production.
-    let mut tech = register_with(&server, "technician", "Bench", &["--trusted"]).await;
-    println!("vouch-server bench: {devices} enrollments per front door with {clients} concurrent clients, {records} records, {delay}");
+    let mut servers = vec![server];
+    if let StoreKind::Postgres { instances: 2 } = kind {
+        let dir = tempfile::tempdir().unwrap();
+        common::pg::copy_instance_files(servers[0].data(), dir.path());
+        servers.push(Server::serve(dir));
+    }
+    let mut techs = Vec::new();
+    for s in &servers {
+        techs.push(register_with(s, "technician", "Bench", &["--trusted"]).await);
+    }
+    let store_name = match kind {
+        StoreKind::Sled => "sled, one instance".to_string(),
+        StoreKind::Postgres { instances } => format!("PostgreSQL, {instances} instance(s)"),
+    };
+    println!("vouch-server bench ({store_name}): {devices} enrollments per front door with {clients} concurrent clients, {records} records, {delay}");
 
     let fleet: Vec<Device> = (0..records)
         .map(|i| Device::new(&format!("SN-{i:06}")))
         .collect();
-    let signed: Vec<_> = fleet.iter().map(|d| tech.record(&d.text())).collect();
+    // With two instances, one install uploads to each, at the same time (an install's records
+    // form one chain, so one install's batches go in order).
+    let share = records.div_ceil(servers.len());
+    let signed: Vec<Vec<_>> = fleet
+        .chunks(share)
+        .zip(techs.iter_mut())
+        .map(|(part, tech)| part.iter().map(|d| tech.record(&d.text())).collect())
+        .collect();
     let started = Instant::now();
-    for batch in signed.chunks(1000) {
-        let (status, answer) = tech.upload(&server, batch).await;
-        assert_eq!(status, 200, "{answer}");
-        assert!(
-            answer["results"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .all(|r| r["outcome"] == "accepted"),
-            "{answer}"
-        );
-    }
+    let uploads =
+        signed
+            .iter()
+            .zip(&techs)
+            .zip(&servers)
+            .map(|((mine, tech), server)| async move {
+                for batch in mine.chunks(1000) {
+                    let (status, answer) = tech.upload(server, batch).await;
+                    assert_eq!(status, 200, "{answer}");
+                    assert!(
+                        answer["results"]
+                            .as_array()
+                            .unwrap()
+                            .iter()
+                            .all(|r| r["outcome"] == "accepted"),
+                        "{answer}"
+                    );
+                }
+            });
+    futures::future::join_all(uploads).await;
     let ingest = started.elapsed();
-    println!("ingest: {records} records in {:.2} s = {:.0} records/s (batches of 1000, one fsync per batch)", ingest.as_secs_f64(), records as f64 / ingest.as_secs_f64());
+    println!("ingest: {records} records in {:.2} s = {:.0} records/s (batches of 1000, one commit per batch, {} uploading install(s) at once)", ingest.as_secs_f64(), records as f64 / ingest.as_secs_f64(), servers.len());
+    let tech = &techs[0];
 
     // Device-side work that does not depend on the server (the CSR, loading the key) is done
     // before the clock starts, as a device does it before it connects.
     let mut fleet = fleet.into_iter().take(2 * devices).map(Simulated::new);
     let native_fleet: Vec<Simulated> = fleet.by_ref().take(devices).collect();
     let est_fleet: Vec<Simulated> = fleet.collect();
-    let (resumed_rate, _) = bare_handshakes(&server, &tech, clients, Handshake::Resumed).await;
-    let (before_rate, _) = bare_handshakes(&server, &tech, clients, Handshake::Full).await;
-    let server = Arc::new(server);
-    let enroll_rate = enroll_fleet(&server, native_fleet, clients, Door::Native).await;
-    let est_rate = enroll_fleet(&server, est_fleet, clients, Door::Est).await;
+    let (resumed_rate, _) = bare_handshakes(&servers[0], tech, clients, Handshake::Resumed).await;
+    let (before_rate, _) = bare_handshakes(&servers[0], tech, clients, Handshake::Full).await;
+    let under = Arc::new(Under { servers, cluster });
+    let enroll_rate = enroll_fleet(&under, native_fleet, clients, Door::Native).await;
+    let est_rate = enroll_fleet(&under, est_fleet, clients, Door::Est).await;
+    let server = &under.servers[0];
     // The bare handshake rate is measured just before and just after the enrollments and
     // averaged, so that load from other processes affects both figures alike.
     let cpu_before = cpu_seconds("self");
-    let (after_rate, handshakes) = bare_handshakes(&server, &tech, clients, Handshake::Full).await;
+    let (after_rate, handshakes) = bare_handshakes(server, tech, clients, Handshake::Full).await;
     println!(
         "  CPU per bare handshake (both ends, one process): {:.2} ms",
         (cpu_seconds("self") - cpu_before) * 1000.0 / handshakes as f64
@@ -123,7 +225,7 @@ enum Door {
 /// Enrolls the whole fleet through `door` with `clients` concurrent clients, each enrollment
 /// on a new TLS connection (a first contact never resumes); prints and returns the rate.
 async fn enroll_fleet(
-    server: &Arc<Server>,
+    under: &Arc<Under>,
     fleet: Vec<Simulated>,
     clients: usize,
     door: Door,
@@ -132,18 +234,22 @@ async fn enroll_fleet(
     let fleet = Arc::new(fleet);
     let next = Arc::new(AtomicUsize::new(0));
     // A device builds its TLS configuration (the pinned CA) once at boot.
-    let mut device_tls = tls_config(&server.ca_pem(), None);
+    let mut device_tls = tls_config(&under.servers[0].ca_pem(), None);
     device_tls.resumption = rustls::client::Resumption::disabled();
     let device_tls = Arc::new(device_tls);
     println!("enrolling ({door:?})...");
-    let storage_before = storage_counts(server).await;
-    let cpu_before = (cpu_seconds("self"), cpu_seconds(&server.pid().to_string()));
+    let storage_before = storage_counts(&under.servers).await;
+    let cpu_before = (
+        cpu_seconds("self"),
+        under.server_cpu(),
+        under.database_cpu(),
+    );
     let started = Instant::now();
     let mut tasks = Vec::new();
     for _ in 0..clients {
-        let (fleet, server, next, tls) = (
+        let (fleet, under, next, tls) = (
             fleet.clone(),
-            server.clone(),
+            under.clone(),
             next.clone(),
             device_tls.clone(),
         );
@@ -151,9 +257,11 @@ async fn enroll_fleet(
             loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 let Some(device) = fleet.get(i) else { break };
+                // With two instances, devices alternate between them (a TCP balancer's share).
+                let server = &under.servers[i % under.servers.len()];
                 let (status, body) = match door {
-                    Door::Native => device.enroll(&server, tls.clone()).await,
-                    Door::Est => device.enroll_est(&server, tls.clone()).await,
+                    Door::Native => device.enroll(server, tls.clone()).await,
+                    Door::Est => device.enroll_est(server, tls.clone()).await,
                 };
                 assert_eq!(status, 200, "{body}");
             }
@@ -164,9 +272,10 @@ async fn enroll_fleet(
     }
     let enroll_time = started.elapsed();
     let client_cpu = cpu_seconds("self") - cpu_before.0;
-    let server_cpu = cpu_seconds(&server.pid().to_string()) - cpu_before.1;
+    let server_cpu = under.server_cpu() - cpu_before.1;
+    let database_cpu = under.database_cpu() - cpu_before.2;
     let rate = devices as f64 / enroll_time.as_secs_f64();
-    let storage_after = storage_counts(server).await;
+    let storage_after = storage_counts(&under.servers).await;
     let what = match door {
         Door::Native => "new TLS connection, challenge, completion, CA signature, fsync each",
         Door::Est => "new TLS connection, simpleenroll, CA signature, fsync each",
@@ -176,10 +285,16 @@ async fn enroll_fleet(
         enroll_time.as_secs_f64()
     );
     println!(
-        "  CPU per enrollment: server {:.2} ms, simulated devices {:.2} ms",
+        "  CPU per enrollment: server instances (+ PostgreSQL) {:.2} ms, simulated devices {:.2} ms",
         server_cpu * 1000.0 / devices as f64,
         client_cpu * 1000.0 / devices as f64
     );
+    if under.cluster.is_some() {
+        println!(
+            "  of which PostgreSQL's processes {:.2} ms",
+            database_cpu * 1000.0 / devices as f64
+        );
+    }
     let syncs = (storage_after.1 - storage_before.1).max(1.0);
     println!(
         "  storage: {:.0} commits in {syncs:.0} disk syncs ({:.2} commits per flush + fsync)",
@@ -281,8 +396,17 @@ async fn bare_handshakes(
     (count as f64 / elapsed.as_secs_f64(), count)
 }
 
-/// The server's (commits, disk syncs) counters, from its /metrics.
-async fn storage_counts(server: &Server) -> (f64, f64) {
+/// The (commits, disk syncs) counters of every instance, summed, from their /metrics.
+async fn storage_counts(servers: &[Server]) -> (f64, f64) {
+    let mut total = (0.0, 0.0);
+    for server in servers {
+        let (commits, syncs) = instance_storage_counts(server).await;
+        total = (total.0 + commits, total.1 + syncs);
+    }
+    total
+}
+
+async fn instance_storage_counts(server: &Server) -> (f64, f64) {
     let client = http(server, None);
     let text = client
         .get(format!("{}/metrics", server.url()))

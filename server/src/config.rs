@@ -11,7 +11,8 @@ use crate::error::{Failure, ServerError};
 
 /// The documented example configuration (every key with its default).
 pub const EXAMPLE_CONFIG: &str = r#"# Vouch server configuration. Every key is shown with its default value.
-# Environment variables override this file: VOUCH_LISTEN, VOUCH_LOG_FORMAT, VOUCH_LOG_LEVEL.
+# Environment variables override this file: VOUCH_LISTEN, VOUCH_LOG_FORMAT, VOUCH_LOG_LEVEL,
+# VOUCH_STORE_URL.
 
 # Address and port to serve HTTPS on.
 listen = "127.0.0.1:8443"
@@ -77,6 +78,15 @@ unlisted = "allowed"
 # latency. 0 syncs every commit at once. At most 10000.
 commit_delay_us = 500
 
+[store]
+# Where the server keeps its state. Empty: the embedded sled database in the data folder
+# (one server instance). A PostgreSQL URL, "postgres://USER@HOST/DB" (a Unix socket folder as
+# "?host=/path"): several instances may share it (docs/ARCHITECTURE.md, "Several instances").
+# A password is better given in VOUCH_STORE_URL than written here.
+url = ""
+# Most connections to PostgreSQL this instance opens.
+pool_size = 16
+
 [limits]
 # Largest request body in bytes (record uploads get 8x this).
 max_body_bytes = 1048576
@@ -136,6 +146,8 @@ pub struct Config {
     pub policy: PolicyConfig,
     /// Storage.
     pub storage: StorageConfig,
+    /// Which store: sled in the data folder, or PostgreSQL.
+    pub store: StoreSection,
     /// Limits.
     pub limits: LimitConfig,
     /// How to reach a PKCS#11 token that holds the CA key.
@@ -160,6 +172,26 @@ pub struct Pkcs11Config {
 pub struct StorageConfig {
     /// Group-commit delay under load, in microseconds.
     pub commit_delay_us: u64,
+}
+
+/// `[store]`.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreSection {
+    /// Empty for sled in the data folder, else a `postgres://` URL.
+    pub url: String,
+    /// Most PostgreSQL connections.
+    pub pool_size: usize,
+}
+
+impl std::fmt::Debug for StoreSection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The URL may hold a password: never printed.
+        f.debug_struct("StoreSection")
+            .field("url", &if self.url.is_empty() { "" } else { "<set>" })
+            .field("pool_size", &self.pool_size)
+            .finish()
+    }
 }
 
 /// `[log]`.
@@ -345,6 +377,9 @@ impl Config {
         if let Some(level) = var("VOUCH_LOG_LEVEL") {
             self.log.level = level;
         }
+        if let Some(url) = var("VOUCH_STORE_URL") {
+            self.store.url = url;
+        }
         Ok(())
     }
 
@@ -378,6 +413,17 @@ impl Config {
         if self.storage.commit_delay_us > 10_000 {
             return Err(ServerError::Config(Failure::new(
                 "storage.commit_delay_us must be 0 to 10000",
+            )));
+        }
+        let url = &self.store.url;
+        if !url.is_empty() && !url.starts_with("postgres://") && !url.starts_with("postgresql://") {
+            return Err(ServerError::Config(Failure::new(
+                "store.url must be empty (sled in the data folder) or a postgres:// URL",
+            )));
+        }
+        if self.store.pool_size == 0 || self.store.pool_size > 1000 {
+            return Err(ServerError::Config(Failure::new(
+                "store.pool_size must be 1 to 1000",
             )));
         }
         self.limits.validate()

@@ -143,6 +143,7 @@ pub fn init_with(
             ))));
         }
     }
+    prepare_shared_store(data_dir)?;
     let (authority, ca_pem, key_record) = init_authority(data_dir, source)?;
     let server_key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)
         .map_err(|e| ServerError::Authority(Failure::of(e)))?;
@@ -174,6 +175,22 @@ pub fn init_with(
     })
 }
 
+/// With a PostgreSQL store configured (`store.url` in a `config.toml` written first, or
+/// `VOUCH_STORE_URL`), connects to it and brings its schema up to date, before anything is
+/// written: a database that cannot be reached, or is newer than this server, leaves no data
+/// folder behind. sled's database is made by the first `serve`.
+fn prepare_shared_store(data_dir: &Path) -> Result<(), ServerError> {
+    let config = Config::load(data_dir)?;
+    if config.store.url.is_empty() {
+        return Ok(());
+    }
+    store::open(&store::StoreConfig::from_config(
+        &config,
+        DataPaths::new(data_dir).database(),
+    ))
+    .map(drop)
+}
+
 /// Checks that an imported certificate is a CA certificate (that the key belongs to it is
 /// checked by [`Authority::from_pem`], for every load).
 fn check_is_ca(cert_pem: &str) -> Result<(), ServerError> {
@@ -191,11 +208,10 @@ fn check_is_ca(cert_pem: &str) -> Result<(), ServerError> {
 /// Builds the application (router and state) over the data folder's CA and store, on the
 /// system clock.
 pub fn app(data_dir: &Path, config: Config) -> Result<(axum::Router, Arc<AppState>), ServerError> {
-    let commit_delay = std::time::Duration::from_micros(config.storage.commit_delay_us);
-    let store = store::open(&store::StoreConfig::Sled {
-        dir: DataPaths::new(data_dir).database(),
-        commit_delay,
-    })?;
+    let store = store::open(&store::StoreConfig::from_config(
+        &config,
+        DataPaths::new(data_dir).database(),
+    ))?;
     app_with(data_dir, config, store, Arc::new(clock::SystemClock))
 }
 

@@ -1,7 +1,7 @@
 //! # vouch-testkit
 //!
-//! What the workspace's tests share: finding (and building once) the workspace's binaries, and
-//! the real `vouch-server` process, `init`ed on a temporary data folder and serving on a free
+//! What the workspace's tests share: finding (and building once) the workspace's binaries, a
+//! throwaway PostgreSQL cluster ([`PgCluster`]), and the real `vouch-server` process, `init`ed on a temporary data folder and serving on a free
 //! loopback port, with its admin commands. Test code: the plain methods panic with what went
 //! wrong; the `try_` ones return it, for harnesses that must not panic (a WebDriver session
 //! left open by a panic outlives the test).
@@ -15,6 +15,9 @@ use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+
+mod postgres;
+pub use postgres::PgCluster;
 
 /// How long a server may take to start before a test gives up.
 const START_TIMEOUT: Duration = Duration::from_secs(30);

@@ -134,6 +134,28 @@ pub fn hybrid_with(img: Gray<'_>, min_range: i32) -> BitImage {
     }
     let mut bits = vec![0u8; w * h];
     let cap = |v: usize, hi: usize| v.clamp(2, hi.saturating_sub(3).max(2));
+    // Summed-area tables over the block grid (all black points; those of blocks with
+    // contrast; how many have contrast), so each 5x5 neighbourhood costs four lookups.
+    let stride = sub_w + 1;
+    let mut sat = vec![[0i32; 3]; stride * (sub_h + 1)];
+    for by in 0..sub_h {
+        let mut row = [0i32; 3];
+        for bx in 0..sub_w {
+            let i = by * sub_w + bx;
+            let contrast = i32::from(!flat[i]);
+            row[0] += black[i];
+            row[1] += black[i] * contrast;
+            row[2] += contrast;
+            let above = sat[by * stride + bx + 1];
+            sat[(by + 1) * stride + bx + 1] =
+                [above[0] + row[0], above[1] + row[1], above[2] + row[2]];
+        }
+    }
+    let window = |y0: usize, x0: usize, y1: usize, x1: usize| -> [i32; 3] {
+        let (a, b) = (sat[y0 * stride + x0], sat[y0 * stride + x1]);
+        let (c, d) = (sat[y1 * stride + x0], sat[y1 * stride + x1]);
+        [0, 1, 2].map(|k| d[k] - b[k] - c[k] + a[k])
+    };
     for by in 0..sub_h {
         let yoff = (by * BLOCK).min(max_y);
         let top = cap(by, sub_h);
@@ -145,17 +167,7 @@ pub fn hybrid_with(img: Gray<'_>, min_range: i32) -> BitImage {
             // threshold of the edges beside them down and thin out dark modules there. Only
             // where every neighbour is flat, and for flat blocks themselves, does ZXing's plain
             // mean apply.
-            let (mut sum, mut n, mut sum_all) = (0i32, 0i32, 0i32);
-            for z in top.saturating_sub(2)..=(top + 2).min(sub_h - 1) {
-                for i in z * sub_w + left.saturating_sub(2)..=z * sub_w + (left + 2).min(sub_w - 1)
-                {
-                    sum_all += black[i];
-                    if !flat[i] {
-                        sum += black[i];
-                        n += 1;
-                    }
-                }
-            }
+            let [sum_all, sum, n] = window(top - 2, left - 2, top + 3, left + 3);
             let threshold = if n > 0 && !flat[by * sub_w + bx] {
                 sum / n
             } else {
@@ -380,26 +392,61 @@ pub fn box_blur3(img: Gray<'_>) -> GrayBuf {
 /// image), clamped to 0..=255. Restores the edges between modules that defocus has merged.
 pub fn sharpen(img: Gray<'_>, r: usize, amount: f32) -> GrayBuf {
     let (w, h) = (img.width, img.height);
-    let mut integral = vec![0u32; (w + 1) * (h + 1)];
-    for y in 0..h {
-        let mut row = 0u32;
+    if w == 0 || h == 0 {
+        return GrayBuf {
+            width: w,
+            height: h,
+            data: Vec::new(),
+        };
+    }
+    // box sums, separable: each row's horizontal sums over [x-r, x+r] (clipped), then the
+    // vertical sums of those over [y-r, y+r]; the mean divides by the clipped box's area,
+    // through a table of fixed-point reciprocals (no division per pixel)
+    let mut rows = vec![0u32; w * h];
+    for (src, dst) in img.data.chunks_exact(w).zip(rows.chunks_exact_mut(w)) {
+        let mut acc: u32 = src[..r.min(w)].iter().map(|&p| u32::from(p)).sum();
         for x in 0..w {
-            row += u32::from(img.data[y * w + x]);
-            integral[(y + 1) * (w + 1) + x + 1] = integral[y * (w + 1) + x + 1] + row;
+            if x + r < w {
+                acc += u32::from(src[x + r]);
+            }
+            if x > r {
+                acc -= u32::from(src[x - r - 1]);
+            }
+            dst[x] = acc;
         }
     }
+    let side = 2 * r + 1;
+    let recip: Vec<u32> = (0..=side * side)
+        .map(|a| if a == 0 { 0 } else { (1u32 << 20) / a as u32 })
+        .collect();
+    let width_of = |x: usize| (x + r + 1).min(w) - x.saturating_sub(r);
     let k = (amount * 256.0) as i32;
+    let mut col = vec![0u32; w];
+    for row in rows.chunks_exact(w).take(r.min(h)) {
+        for (c, &v) in col.iter_mut().zip(row) {
+            *c += v;
+        }
+    }
     let mut data = vec![0u8; w * h];
     for y in 0..h {
-        let (y0, y1) = (y.saturating_sub(r), (y + r + 1).min(h));
+        if y + r < h {
+            for (c, &v) in col.iter_mut().zip(&rows[(y + r) * w..(y + r + 1) * w]) {
+                *c += v;
+            }
+        }
+        if y > r {
+            for (c, &v) in col.iter_mut().zip(&rows[(y - r - 1) * w..(y - r) * w]) {
+                *c -= v;
+            }
+        }
+        let height = (y + r + 1).min(h) - y.saturating_sub(r);
+        let src = &img.data[y * w..(y + 1) * w];
+        let out = &mut data[y * w..(y + 1) * w];
         for x in 0..w {
-            let (x0, x1) = (x.saturating_sub(r), (x + r + 1).min(w));
-            let sum = integral[y1 * (w + 1) + x1] + integral[y0 * (w + 1) + x0]
-                - integral[y0 * (w + 1) + x1]
-                - integral[y1 * (w + 1) + x0];
-            let mean = (sum / ((y1 - y0) * (x1 - x0)) as u32) as i32;
-            let p = i32::from(img.data[y * w + x]);
-            data[y * w + x] = (p + (((p - mean) * k) >> 8)).clamp(0, 255) as u8;
+            let area = height * width_of(x);
+            let mean = ((u64::from(col[x]) * u64::from(recip[area])) >> 20) as i32;
+            let p = i32::from(src[x]);
+            out[x] = (p + (((p - mean) * k) >> 8)).clamp(0, 255) as u8;
         }
     }
     GrayBuf {
@@ -532,6 +579,39 @@ mod tests {
         let bits = hybrid(Gray::new(w, h, &data).unwrap());
         assert!(bits.get(30, 30));
         assert!(!bits.get(34, 30));
+    }
+
+    #[test]
+    fn sharpen_matches_the_box_mean_definition() {
+        // p + amount * (p - mean of the clipped (2r+1)^2 box), checked pixel by pixel against
+        // a direct computation (the fixed-point mean may differ by one grey level)
+        let (w, h, r, amount) = (23usize, 17usize, 3usize, 2.0f32);
+        let data: Vec<u8> = (0..w * h)
+            .map(|i| ((i * 37 + i / w * 11) % 256) as u8)
+            .collect();
+        let img = Gray::new(w, h, &data).unwrap();
+        let out = sharpen(img, r, amount);
+        for y in 0..h {
+            for x in 0..w {
+                let (y0, y1) = (y.saturating_sub(r), (y + r + 1).min(h));
+                let (x0, x1) = (x.saturating_sub(r), (x + r + 1).min(w));
+                let mut sum = 0u32;
+                for yy in y0..y1 {
+                    for xx in x0..x1 {
+                        sum += u32::from(data[yy * w + xx]);
+                    }
+                }
+                let mean = (sum / ((y1 - y0) * (x1 - x0)) as u32) as i32;
+                let p = i32::from(data[y * w + x]);
+                let k = (amount * 256.0) as i32;
+                let want = (p + (((p - mean) * k) >> 8)).clamp(0, 255);
+                let got = i32::from(out.data[y * w + x]);
+                assert!((got - want).abs() <= 2, "({x}, {y}): {got} vs {want}");
+            }
+        }
+        assert!(sharpen(Gray::new(0, 0, &[]).unwrap(), 3, 2.0)
+            .data
+            .is_empty());
     }
 
     #[test]

@@ -254,6 +254,15 @@ fn find_alignment(
     let step = (r / 20).max(1);
     let (ex, ey) = (est.0 as i64, est.1 as i64);
     let mut best = (0u32, f32::MAX, (0.0f32, 0.0f32));
+    // the light ring first: most positions miss it, and a position with more than
+    // MAX_ALIGNMENT_MISSES wrong samples can never be returned, so it is left at once
+    let ring = (-2i32..=2)
+        .flat_map(|j| (-2i32..=2).map(move |i| (i, j)))
+        .filter(|&(i, j)| i.abs().max(j.abs()) == 1);
+    let others = (-2i32..=2)
+        .flat_map(|j| (-2i32..=2).map(move |i| (i, j)))
+        .filter(|&(i, j)| i.abs().max(j.abs()) != 1);
+    let order: Vec<(i32, i32)> = ring.chain(others).collect();
     let mut dy = -r;
     while dy <= r {
         let mut dx = -r;
@@ -261,19 +270,23 @@ fn find_alignment(
             let cx = (ex + dx) as f32 + 0.5;
             let cy = (ey + dy) as f32 + 0.5;
             if img.get_i(ex + dx, ey + dy) {
-                let mut score = 0u32;
-                for j in -2i32..=2 {
-                    for i in -2i32..=2 {
-                        let want_dark = i.abs().max(j.abs()) != 1;
-                        let px = cx + ux.0 * i as f32 + uy.0 * j as f32;
-                        let py = cy + ux.1 * i as f32 + uy.1 * j as f32;
-                        if img.get_i(px.floor() as i64, py.floor() as i64) == want_dark {
-                            score += 1;
+                let mut misses = 0u32;
+                for &(i, j) in &order {
+                    let want_dark = i.abs().max(j.abs()) != 1;
+                    let px = cx + ux.0 * i as f32 + uy.0 * j as f32;
+                    let py = cy + ux.1 * i as f32 + uy.1 * j as f32;
+                    if img.get_i(floor_i(px), floor_i(py)) != want_dark {
+                        misses += 1;
+                        if misses > MAX_ALIGNMENT_MISSES {
+                            break;
                         }
                     }
                 }
+                let score = 25 - misses.min(25);
                 let d = (dx * dx + dy * dy) as f32;
-                if score > best.0 || (score == best.0 && d < best.1) {
+                if misses <= MAX_ALIGNMENT_MISSES
+                    && (score > best.0 || (score == best.0 && d < best.1))
+                {
                     best = (score, d, (cx, cy));
                 }
             }
@@ -281,7 +294,21 @@ fn find_alignment(
         }
         dy += step;
     }
-    (best.0 >= 22).then_some(best.2)
+    (best.0 >= 25 - MAX_ALIGNMENT_MISSES).then_some(best.2)
+}
+
+/// An alignment pattern is accepted with at most this many of its 25 module samples wrong.
+const MAX_ALIGNMENT_MISSES: u32 = 3;
+
+/// `x.floor() as i64` without the libm call (a hot path: every module sample).
+#[inline]
+fn floor_i(x: f32) -> i64 {
+    let i = x as i64;
+    if (i as f32) > x {
+        i - 1
+    } else {
+        i
+    }
 }
 
 /// A grid hypothesis: the transform from module coordinates to image pixels and the dimension.
@@ -320,7 +347,7 @@ fn timing_score(img: &BitImage, t: &Perspective, dim: usize) -> f32 {
         let want_dark = i % 2 == 0;
         for (x, y) in [(i, 6), (6, i)] {
             let (px, py) = t.map(x as f32 + 0.5, y as f32 + 0.5);
-            if img.get_i(px.floor() as i64, py.floor() as i64) == want_dark {
+            if img.get_i(floor_i(px), floor_i(py)) == want_dark {
                 good += 1;
             }
             total += 1;
@@ -341,19 +368,20 @@ pub fn fits(img: &BitImage, t: &Triple) -> Vec<GridFit> {
     let tl = (t.tl.x, t.tl.y);
     let tr = (t.tr.x, t.tr.y);
     let bl = (t.bl.x, t.bl.y);
-    let br_x = tr.0 - tl.0 + bl.0;
-    let br_y = tr.1 - tl.1 + bl.1;
-    let mut scored: Vec<(f32, GridFit)> = Vec::new();
-    for (k, dim) in [
+    let br = (tr.0 - tl.0 + bl.0, tr.1 - tl.1 + bl.1);
+    // The parallelograms through the three finders first: they are exact along the lines
+    // between the finders, where the timing patterns run, so a triple none of whose dimensions
+    // shows a timing pattern is dropped before any alignment search (the costly part; most
+    // triples of a scene without a code end here).
+    let mut paras: Vec<(usize, Perspective, f32)> = Vec::new();
+    let candidates = [
         dim0,
         dim0 + 4,
         dim0.saturating_sub(4),
         dim0 + 8,
         dim0.saturating_sub(8),
-    ]
-    .into_iter()
-    .enumerate()
-    {
+    ];
+    for (k, dim) in candidates.into_iter().enumerate() {
         if !(21..=177).contains(&dim) {
             continue;
         }
@@ -365,37 +393,24 @@ pub fn fits(img: &BitImage, t: &Triple) -> Vec<GridFit> {
                 (d - 3.5, d - 3.5),
                 (3.5, d - 3.5),
             ],
-            [tl, tr, (br_x, br_y), bl],
+            [tl, tr, br, bl],
         );
         let p_score = timing_score(img, &parallelogram, dim);
         if k >= 3 && p_score < MIN_TIMING_SCORE {
             continue;
         }
-        if dim > 21 {
-            let between = d - 7.0;
-            let ux = ((tr.0 - tl.0) / between, (tr.1 - tl.1) / between);
-            let uy = ((bl.0 - tl.0) / between, (bl.1 - tl.1) / between);
-            let corr = 1.0 - 3.0 / between;
-            let est = (tl.0 + corr * (br_x - tl.0), tl.1 + corr * (br_y - tl.1));
-            for allowance in [4.0f32, 8.0] {
-                if let Some(al) = find_alignment(img, est, ux, uy, allowance * module) {
-                    let s = d - 6.5;
-                    let transform = Perspective::quad_to_quad(
-                        [(3.5, 3.5), (d - 3.5, 3.5), (s, s), (3.5, d - 3.5)],
-                        [tl, tr, al, bl],
-                    );
-                    let timing = timing_score(img, &transform, dim);
-                    // slightly ahead of the parallelogram at equal timing scores
-                    scored.push((
-                        timing + 0.01,
-                        GridFit {
-                            transform,
-                            dim,
-                            timing,
-                        },
-                    ));
-                    break;
-                }
+        paras.push((dim, parallelogram, p_score));
+    }
+    if paras.iter().all(|p| p.2 < REJECT_TIMING_SCORE) {
+        // no timing pattern under any fit: not a symbol (noise, texture)
+        return Vec::new();
+    }
+    let mut scored: Vec<(f32, GridFit)> = Vec::new();
+    for (dim, parallelogram, p_score) in paras {
+        if dim > 21 && p_score >= REJECT_TIMING_SCORE {
+            if let Some(fit) = alignment_fit(img, t, br, dim, module) {
+                // slightly ahead of the parallelogram at equal timing scores
+                scored.push((fit.timing + 0.01, fit));
             }
         }
         scored.push((
@@ -407,12 +422,39 @@ pub fn fits(img: &BitImage, t: &Triple) -> Vec<GridFit> {
             },
         ));
     }
-    if scored.iter().all(|s| s.0 < REJECT_TIMING_SCORE) {
-        // no timing pattern under any fit: not a symbol (noise, texture)
-        return Vec::new();
-    }
     scored.sort_by(|a, b| b.0.total_cmp(&a.0));
     scored.into_iter().map(|s| s.1).take(6).collect()
+}
+
+/// The grid fit through the three finders and the bottom-right alignment pattern, when one is
+/// found near where the parallelogram puts it.
+fn alignment_fit(
+    img: &BitImage,
+    t: &Triple,
+    br: (f32, f32),
+    dim: usize,
+    module: f32,
+) -> Option<GridFit> {
+    let (tl, tr, bl) = ((t.tl.x, t.tl.y), (t.tr.x, t.tr.y), (t.bl.x, t.bl.y));
+    let d = dim as f32;
+    let between = d - 7.0;
+    let ux = ((tr.0 - tl.0) / between, (tr.1 - tl.1) / between);
+    let uy = ((bl.0 - tl.0) / between, (bl.1 - tl.1) / between);
+    let corr = 1.0 - 3.0 / between;
+    let est = (tl.0 + corr * (br.0 - tl.0), tl.1 + corr * (br.1 - tl.1));
+    let al = [4.0f32, 8.0]
+        .into_iter()
+        .find_map(|allowance| find_alignment(img, est, ux, uy, allowance * module))?;
+    let s = d - 6.5;
+    let transform = Perspective::quad_to_quad(
+        [(3.5, 3.5), (d - 3.5, 3.5), (s, s), (3.5, d - 3.5)],
+        [tl, tr, al, bl],
+    );
+    Some(GridFit {
+        transform,
+        dim,
+        timing: timing_score(img, &transform, dim),
+    })
 }
 
 /// Dimensions other than the estimate are tried only when their timing patterns match this well.
@@ -453,7 +495,7 @@ pub fn format_plausible(img: &BitImage, fit: &GridFit, strict: bool) -> bool {
     let dim = fit.dim;
     let bit = |x: usize, y: usize| -> bool {
         let (px, py) = fit.transform.map(x as f32 + 0.5, y as f32 + 0.5);
-        img.get_i(px.floor() as i64, py.floor() as i64)
+        img.get_i(floor_i(px), floor_i(py))
     };
     for mirror in [false, true] {
         let get = |i: usize, j: usize| if mirror { bit(j, i) } else { bit(i, j) };
@@ -523,7 +565,7 @@ pub fn sample_and_decode(img: &BitImage, fit: &GridFit) -> Option<(Vec<u8>, u8, 
             for dy in [0.25f32, 0.5, 0.75] {
                 for dx in [0.25f32, 0.5, 0.75] {
                     let (px, py) = fit.transform.map(x as f32 + dx, y as f32 + dy);
-                    if img.get_i(px.floor() as i64, py.floor() as i64) {
+                    if img.get_i(floor_i(px), floor_i(py)) {
                         dark += 1;
                     }
                 }

@@ -28,6 +28,10 @@ const MAX_CANDIDATES: usize = 48;
 /// Candidates combined into triples (the best confirmed ones).
 const MAX_POOL: usize = 16;
 
+/// The smallest finder pattern looked for, in pixels across (7 modules): below 1.4 px per
+/// module no code can be sampled, and noise makes countless such patterns.
+const MIN_PATTERN: u32 = 10;
+
 /// Slack in pixels added to the module tolerance of the run checks, for patterns of
 /// [`SLACK_FROM`]..[`SLACK_TO`] pixels (below, noise speckles would pass as finders; above,
 /// the slack only lets more of the scene through).
@@ -47,18 +51,18 @@ fn slack(total: u32) -> f32 {
 
 fn found_pattern_cross(s: &[u32; 5]) -> bool {
     let total: u32 = s.iter().sum();
-    if total < 7 {
+    if total < MIN_PATTERN {
         return false;
     }
-    let module = total as f32 / 7.0;
-    // half a module, plus half a pixel: at 2-3 px per module one pixel of blur or noise is a
-    // third of a module (zxing-cpp's pattern check has the same slack)
-    let max_var = module / 2.0 + slack(total);
-    (module - s[0] as f32).abs() < max_var
-        && (module - s[1] as f32).abs() < max_var
-        && (3.0 * module - s[2] as f32).abs() < 3.0 * max_var
-        && (module - s[3] as f32).abs() < max_var
-        && (module - s[4] as f32).abs() < max_var
+    // Each run within half a module (plus half a pixel of slack: at 2-3 px per module one
+    // pixel of blur or noise is a third of a module; zxing-cpp's check has the same slack) of
+    // 1, 1, 3, 1, 1 modules, a module being total / 7. In integers, scaled by 14: for a run of
+    // n modules, |2n * total - 14 * run| < n * (total + 14 * slack). This is the hot test of
+    // the finder scan (every window of five runs of every scanned row).
+    let t = i64::from(total);
+    let tol = t + if slack(total) > 0.0 { 7 } else { 0 };
+    let off = |run: u32, n: i64| (2 * n * t - 14 * i64::from(run)).abs() < n * tol;
+    off(s[0], 1) && off(s[1], 1) && off(s[2], 3) && off(s[3], 1) && off(s[4], 1)
 }
 
 fn found_pattern_diagonal(s: &[u32; 5]) -> bool {
@@ -352,36 +356,40 @@ pub fn find_finders_both(img: &BitImage, row_step: usize, light_too: bool) -> [V
 }
 
 /// Cuts a row into run lengths (alternating colours, starting with the colour of the first
-/// pixel, which is returned). Stretches of eight equal pixels are skipped in one step.
+/// pixel, which is returned). Eight pixels are compared with their right neighbours at once
+/// (pixels are 0 or 1, so each byte of the XOR of the row and the row shifted by one is 1
+/// exactly where a run ends): flat stretches and noisy ones cost the same few operations.
 fn row_runs(row: &[u8], runs: &mut Vec<u32>) -> u8 {
     runs.clear();
     let Some(&first) = row.first() else {
         return 0;
     };
-    let (mut cur, mut len, mut x) = (first, 0u32, 0usize);
-    let word = |c: u8| u64::from_ne_bytes([c; 8]);
-    let mut same = word(cur);
-    while x < row.len() {
-        if let Some(chunk) = row.get(x..x + 8) {
-            let mut b = [0u8; 8];
-            b.copy_from_slice(chunk);
-            if u64::from_ne_bytes(b) == same {
-                len += 8;
-                x += 8;
-                continue;
-            }
+    let n = row.len();
+    let mut start = 0usize;
+    let mut x = 0usize;
+    let word = |at: usize| {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(&row[at..at + 8]);
+        u64::from_le_bytes(b)
+    };
+    while x + 9 <= n {
+        let mut edges = word(x) ^ word(x + 1);
+        while edges != 0 {
+            let end = x + (edges.trailing_zeros() / 8) as usize + 1;
+            runs.push((end - start) as u32);
+            start = end;
+            edges &= edges - 1;
         }
-        if row[x] == cur {
-            len += 1;
-        } else {
-            runs.push(len);
-            cur = row[x];
-            same = word(cur);
-            len = 1;
+        x += 8;
+    }
+    while x + 1 < n {
+        if row[x] != row[x + 1] {
+            runs.push((x + 1 - start) as u32);
+            start = x + 1;
         }
         x += 1;
     }
-    runs.push(len);
+    runs.push((n - start) as u32);
     first
 }
 
@@ -524,6 +532,37 @@ mod tests {
     }
 
     #[test]
+    fn row_runs_match_a_pixel_by_pixel_count() {
+        // every length around the 8-pixel words, rows flat, striped and noisy
+        let mut seed = 0x1234_5678_u32;
+        for n in 1..40usize {
+            for kind in 0..3 {
+                let row: Vec<u8> = (0..n)
+                    .map(|x| {
+                        seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                        match kind {
+                            0 => 1,
+                            1 => u8::from(x % 5 < 2),
+                            _ => u8::from(seed >> 31 == 1),
+                        }
+                    })
+                    .collect();
+                let mut want = vec![1u32];
+                for x in 1..n {
+                    if row[x] == row[x - 1] {
+                        *want.last_mut().unwrap() += 1;
+                    } else {
+                        want.push(1);
+                    }
+                }
+                let mut runs = Vec::new();
+                assert_eq!(row_runs(&row, &mut runs), row[0]);
+                assert_eq!(runs, want, "{row:?}");
+            }
+        }
+    }
+
+    #[test]
     fn both_polarities_in_one_pass() {
         for light in [false, true] {
             let img = finder_image(60, 30.0, 30.0, 4.0, light);
@@ -547,5 +586,32 @@ mod tests {
         assert!(!found_pattern_cross(&[4, 1, 5, 3, 2]));
         // no slack for tiny patterns (noise speckles)
         assert!(!found_pattern_cross(&[2, 1, 3, 1, 1]));
+        assert!(found_pattern_cross(&[4, 4, 12, 4, 4]));
+        assert!(!found_pattern_cross(&[7, 4, 12, 4, 4]));
+    }
+
+    #[test]
+    fn the_integer_pattern_check_is_the_module_tolerance() {
+        // the definition in real numbers: each run within half a module (plus the slack) of
+        // 1, 1, 3, 1, 1 modules; compared on every run combination up to 12 px
+        let reference = |s: &[u32; 5]| {
+            let total: u32 = s.iter().sum();
+            if total < MIN_PATTERN {
+                return false;
+            }
+            let module = f64::from(total) / 7.0;
+            let max_var = module / 2.0 + f64::from(slack(total));
+            [1.0, 1.0, 3.0, 1.0, 1.0]
+                .iter()
+                .zip(s)
+                .all(|(n, &run)| (n * module - f64::from(run)).abs() < n * max_var)
+        };
+        let mut accepted = 0;
+        for i in 0..13u32.pow(5) {
+            let s: [u32; 5] = std::array::from_fn(|k| i / 13u32.pow(k as u32) % 13);
+            assert_eq!(found_pattern_cross(&s), reference(&s), "{s:?}");
+            accepted += usize::from(reference(&s));
+        }
+        assert!(accepted > 1000, "{accepted}");
     }
 }

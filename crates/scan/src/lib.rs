@@ -43,13 +43,34 @@
 //! The payload's character set is guessed as ZXing does without an ECI (rqrr does not expose the
 //! ECI designator): see [`text`].
 //!
+//! # Camera streams
+//!
+//! The scanning loop decodes a stream, not single frames: a [`FrameDecoder`] gives every frame
+//! the first pass (the block binarizer, finders on every third row of a 720p frame, grid
+//! sampling) and takes the costlier hypotheses (crops around triples and pairs in each
+//! binarization, the half-resolution pass, the global threshold) as steps in rotation: the step
+//! the stream has reached always runs, further ones while [`DecodeOptions::stream`]'s 3 ms last.
+//! A still scene goes through all of them within a few frames, no frame pays for all of them,
+//! and a step that read a code is tried first on the next frame, so the code stays read while
+//! it is in view. A single frame ([`DecodeOptions::frame`]) and a photo still try everything.
+//!
+//! # Several codes in one image
+//!
+//! Every code in view is read, each once (same payload, one result), Vouch labels first, with
+//! its corners in the image's pixels ([`decode_all`] for one frame, [`decode_image`] for a
+//! photo). Each time a finder triple reads, the finders inside the symbol it read are set aside
+//! and the triples are ranked again among the rest (in a rack of labels, triples across two
+//! labels rank as well as a label's own); triples with a clear timing pattern that the first
+//! pass did not read get a crop.
+//!
 //! # Sources and the scanning loop
 //!
 //! [`FrameSource`] is implemented by image files ([`ImageFiles`]), raw luma frames
 //! ([`RawFrames`]) and, on desktop, the camera (`CameraSource` through nokhwa). [`Scanner`]
 //! decodes on a worker thread, latest frame wins, and reports each code once until it has left the
-//! view. On Android and iOS (`cfg(mobile)`, set by this crate's build script) nokhwa has no
-//! backend and there is no `camera` module: the app's camera there is Tauri's barcode-scanner
+//! view, or in a batch ([`Report::OncePerBatch`]) once for the whole batch. On Android and iOS
+//! (`cfg(mobile)`, set by this crate's build script) nokhwa has no backend and there is no
+//! `camera` module: the app's camera there is Tauri's barcode-scanner
 //! plugin, which hands the shell text, parsed with the same `Label::parse`.
 
 pub mod binarize;
@@ -76,7 +97,7 @@ use vouch_protocol::Label;
 
 pub use pipeline::{DecodeOptions, Method};
 pub use rq::panics_contained;
-pub use scanner::{ScanEvent, ScanStats, Scanner, ScannerConfig};
+pub use scanner::{Overlay, Report, ScanEvent, ScanStats, Scanner, ScannerConfig};
 pub use source::{Frame, FrameSource, ImageFiles, RawFrames};
 pub use text::Charset;
 
@@ -177,7 +198,8 @@ impl Decoded {
     }
 }
 
-/// Decodes every QR code found in a grey image (still-image budget). Never panics.
+/// Decodes every QR code found in a grey image (still-image budget): each code once, Vouch
+/// labels first (see [`decode_luma`]). Never panics.
 pub fn decode_image(img: &GrayImage) -> Vec<Decoded> {
     decode_image_with(img, &DecodeOptions::default())
 }
@@ -191,12 +213,63 @@ pub fn decode_image_with(img: &GrayImage, opts: &DecodeOptions) -> Vec<Decoded> 
     }
 }
 
-/// Decodes a borrowed luma buffer.
+/// Decodes a borrowed luma buffer: every code found, each once (codes with the same payload
+/// are one), Vouch labels first, then the other codes, each group in the order read. The
+/// corners are in the buffer's pixels.
 pub fn decode_luma(img: binarize::Gray<'_>, opts: &DecodeOptions) -> Vec<Decoded> {
-    pipeline::decode(img, opts)
-        .into_iter()
-        .map(Decoded::from_hit)
-        .collect()
+    labels_first(
+        pipeline::decode(img, opts)
+            .into_iter()
+            .map(Decoded::from_hit)
+            .collect(),
+    )
+}
+
+/// Decodes a camera stream frame by frame, keeping what the frames before tried: every frame
+/// gets the cheap first pass, and the costlier hypotheses are spread over consecutive frames in
+/// rotation (one or more per frame, within [`DecodeOptions::stream`]'s budget), so that a still
+/// scene goes through all of them within a few frames and no frame pays for all of them. One
+/// per camera stream; the scanning loop ([`Scanner`]) keeps one.
+#[derive(Clone, Debug)]
+pub struct FrameDecoder {
+    options: DecodeOptions,
+    state: pipeline::StreamState,
+}
+
+impl FrameDecoder {
+    /// A decoder for one stream (usually with [`DecodeOptions::stream`]).
+    pub fn new(options: DecodeOptions) -> Self {
+        FrameDecoder {
+            options,
+            state: pipeline::StreamState::default(),
+        }
+    }
+
+    /// Decodes the stream's next frame: as [`decode_luma`] (every code, each once, labels
+    /// first), with the hypotheses this frame's turn of the rotation tries.
+    pub fn decode(&mut self, frame: binarize::Gray<'_>) -> Vec<Decoded> {
+        labels_first(
+            pipeline::decode_stream(frame, &self.options, &mut self.state)
+                .into_iter()
+                .map(Decoded::from_hit)
+                .collect(),
+        )
+    }
+}
+
+/// Sorts Vouch labels before the other codes, keeping the reading order within each group.
+fn labels_first(mut found: Vec<Decoded>) -> Vec<Decoded> {
+    found.sort_by_key(|d| d.label.is_none());
+    found
+}
+
+/// Every QR code in one frame, with its corners in the frame's pixels: each code once, Vouch
+/// labels first (a rack or a pallet shows several labels at once, and often other codes beside
+/// them). Every hypothesis is tried, as for a still image (up to its 400 ms budget): for a
+/// frame the user stopped on or a photo. The scanning loop ([`Scanner`]) decodes a stream with
+/// the frame budget and reports the same results through its events and overlay.
+pub fn decode_all(frame: &Frame) -> Vec<Decoded> {
+    decode_luma(frame.view(), &DecodeOptions::default())
 }
 
 /// The largest image file decoded, in pixels: 64 megapixels, above the 48 to 50 MP of the

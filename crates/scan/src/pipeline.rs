@@ -66,7 +66,7 @@ impl Default for DecodeOptions {
 }
 
 impl DecodeOptions {
-    /// Camera frames: a budget that keeps up with the camera.
+    /// One camera frame decoded on its own: a budget that keeps up with the camera.
     pub fn frame() -> Self {
         DecodeOptions {
             budget: Duration::from_millis(12),
@@ -74,7 +74,21 @@ impl DecodeOptions {
             likely_code_budget: Duration::from_millis(16),
         }
     }
+
+    /// A camera stream ([`crate::FrameDecoder`], the scanning loop): the cheap first pass every
+    /// frame, then the costlier hypotheses in rotation, one per frame and more only while the
+    /// frame has used less than this (`likely_code_budget` is not used).
+    pub fn stream() -> Self {
+        DecodeOptions {
+            budget: Duration::from_millis(STREAM_BUDGET_MS),
+            frame_mode: true,
+            likely_code_budget: Duration::from_millis(STREAM_BUDGET_MS),
+        }
+    }
 }
+
+/// [`DecodeOptions::stream`]'s budget, milliseconds of CPU time.
+const STREAM_BUDGET_MS: u64 = 3;
 
 /// A code as read, before its text is interpreted.
 #[derive(Clone, Debug)]
@@ -99,6 +113,9 @@ const UPSCALE_BELOW: usize = 720;
 const STILL_CROP_PIXELS: usize = 800 * 800;
 /// The same for camera frames (a label of version 5 at 5 px per module is ~250 px square).
 const FRAME_CROP_PIXELS: usize = 400 * 400;
+/// The same for a stream's sharpened crops, the costliest steps (a version 4 code with its
+/// margin still fits at 5 px per module; larger ones are sampled finer).
+const STREAM_SHARPENED_CROP_PIXELS: usize = 300 * 300;
 /// On camera frames, a located triple gets a crop only if a grid fit matched its timing
 /// patterns at least this well (random texture scores about 0.5).
 const FRAME_CROP_MIN_TIMING: f32 = 0.6;
@@ -136,6 +153,8 @@ const STILL_CROP_BINS: &[CropBin] = &[CropBin::Block, CropBin::Global];
 
 struct Ctx {
     frame_mode: bool,
+    /// The largest crop handed on (pixels after rescaling).
+    crop_pixels: usize,
     /// The binarizations `region_pass` tries on each crop.
     crop_bins: &'static [CropBin],
     /// Finder candidates of the first pass (both polarities), for [`pair_pass`].
@@ -146,12 +165,37 @@ struct Ctx {
 }
 
 impl Ctx {
+    fn new(opts: &DecodeOptions) -> Self {
+        Ctx {
+            crop_pixels: if opts.frame_mode {
+                FRAME_CROP_PIXELS
+            } else {
+                STILL_CROP_PIXELS
+            },
+            frame_mode: opts.frame_mode,
+            crop_bins: if opts.frame_mode {
+                FRAME_CROP_BINS
+            } else {
+                STILL_CROP_BINS
+            },
+            cands: Vec::new(),
+            start: ThreadTime::now(),
+            budget: opts.budget,
+            hits: Vec::new(),
+        }
+    }
+
     fn expired(&self) -> bool {
         self.start.elapsed() >= self.budget
     }
 
     fn finish(self) -> (Vec<Hit>, Duration) {
         (self.hits, self.start.elapsed())
+    }
+
+    /// Whether a code already read covers this point (output pixels).
+    fn covers(&self, p: (f32, f32)) -> bool {
+        self.hits.iter().any(|h| inside(&h.corners, p))
     }
 
     fn add(&mut self, hit: Hit, scale: f32) {
@@ -224,11 +268,43 @@ fn finder_pass_mapped(
         if method == Method::FinderGrid {
             ctx.cands.extend(found.iter().map(|f| (*f, inverted)));
         }
-        for (k, t) in finder::triples(&found, 6).into_iter().enumerate() {
+        read_triples(ctx, img, &found, inverted, map, method, &mut located);
+        if !ctx.hits.is_empty() {
+            break;
+        }
+    }
+    located
+}
+
+/// At most this many codes are read from one image (a rack of labels in view).
+const MAX_CODES: usize = 64;
+
+/// Fits, samples and decodes the best triples of `found` (one polarity). Each time a triple
+/// reads, the finders inside the symbol it read are set aside and the triples are ranked again
+/// among the rest: with several codes in view, triples across two codes can rank above a
+/// code's own, and setting the read ones aside lets every code's triple come up.
+fn read_triples(
+    ctx: &mut Ctx,
+    img: &BitImage,
+    found: &[Finder],
+    inverted: bool,
+    map: &dyn Fn((f32, f32)) -> (f32, f32),
+    method: Method,
+    located: &mut Vec<Located>,
+) {
+    let mut pool: Vec<Finder> = found.to_vec();
+    let mut tried: Vec<Triple> = Vec::new();
+    for _ in 0..MAX_CODES {
+        let mut read = None;
+        for (k, t) in finder::triples(&pool, 6).into_iter().enumerate() {
             // the best triple is always tried, the others while the budget lasts
             if k > 0 && ctx.expired() {
-                break;
+                return;
             }
+            if tried.contains(&t) {
+                continue;
+            }
+            tried.push(t);
             let fits = detector::fits(img, &t);
             let timing = fits.iter().map(|f| f.timing).fold(0.0, f32::max);
             located.push(Located {
@@ -236,35 +312,59 @@ fn finder_pass_mapped(
                 inverted,
                 timing,
             });
-            for fit in fits {
-                // a grid whose timing patterns hardly match is texture or noise: sampling and
-                // decoding it costs the budget that later hypotheses need
-                if fit.timing < MIN_FIT_TIMING {
-                    continue;
-                }
-                if !detector::format_plausible(img, &fit, ctx.frame_mode) {
-                    continue;
-                }
-                if let Some((bytes, version, ecc_level)) = detector::sample_and_decode(img, &fit) {
-                    ctx.add_mapped(
-                        Hit {
-                            bytes,
-                            corners: fit.corners(),
-                            version,
-                            ecc_level,
-                            method,
-                        },
-                        map,
-                    );
-                    break;
-                }
+            if let Some(corners) = read_fits(ctx, img, &fits, map, method) {
+                read = Some(corners);
+                break;
             }
         }
-        if !ctx.hits.is_empty() {
-            break;
+        let Some(corners) = read else {
+            return;
+        };
+        pool.retain(|f| !inside(&corners, (f.x, f.y)));
+        if ctx.hits.len() >= MAX_CODES || ctx.expired() {
+            return;
         }
     }
-    located
+}
+
+/// Samples and decodes the grid fits of one triple, best first; the corners (in `img`'s
+/// pixels) of the symbol read, if one was.
+fn read_fits(
+    ctx: &mut Ctx,
+    img: &BitImage,
+    fits: &[detector::GridFit],
+    map: &dyn Fn((f32, f32)) -> (f32, f32),
+    method: Method,
+) -> Option<[(f32, f32); 4]> {
+    for fit in fits {
+        // a grid whose timing patterns hardly match is texture or noise: sampling and
+        // decoding it costs the budget that later hypotheses need
+        if fit.timing < MIN_FIT_TIMING || !detector::format_plausible(img, fit, ctx.frame_mode) {
+            continue;
+        }
+        if let Some((bytes, version, ecc_level)) = detector::sample_and_decode(img, fit) {
+            let corners = fit.corners();
+            ctx.add_mapped(
+                Hit {
+                    bytes,
+                    corners,
+                    version,
+                    ecc_level,
+                    method,
+                },
+                map,
+            );
+            return Some(corners);
+        }
+    }
+    None
+}
+
+/// Whether `p` lies inside the convex quadrilateral `q` (corners in order, either direction).
+pub(crate) fn inside(q: &[(f32, f32); 4], p: (f32, f32)) -> bool {
+    let side = |a: (f32, f32), b: (f32, f32)| (b.0 - a.0) * (p.1 - a.1) - (b.1 - a.1) * (p.0 - a.0);
+    let s: [f32; 4] = std::array::from_fn(|i| side(q[i], q[(i + 1) % 4]));
+    s.iter().all(|&v| v >= 0.0) || s.iter().all(|&v| v <= 0.0)
 }
 
 /// rqrr's detector on a binarized image (both polarities), shrunk to the size bound if needed.
@@ -294,20 +394,36 @@ fn rqrr_pass(ctx: &mut Ctx, bits: &BitImage, scale: f32, method: Method) {
 /// and hands the crop to our finders and sampler, then to rqrr's detector.
 fn crop_pass(ctx: &mut Ctx, gray: Gray<'_>, located: &[Located], scale: f32) {
     let max_crops = if ctx.frame_mode { 2 } else { 4 };
-    for (rank, loc) in located.iter().take(max_crops).enumerate() {
+    // once a code is read, only likely codes that no symbol read covers (more labels in view)
+    let centre = |t: &Triple| {
+        (
+            (t.tr.x + t.bl.x) / 2.0 * scale,
+            (t.tr.y + t.bl.y) / 2.0 * scale,
+        )
+    };
+    let wanted = |ctx: &Ctx, l: &Located| {
+        !ctx.covers(centre(&l.triple)) && (ctx.hits.is_empty() || l.timing >= LIKELY_CODE_TIMING)
+    };
+    let pending: Vec<Located> = located
+        .iter()
+        .filter(|l| wanted(ctx, l))
+        .take(max_crops)
+        .copied()
+        .collect();
+    for (rank, loc) in pending.iter().enumerate() {
         if ctx.expired() {
             return;
         }
         // on camera frames, the best-placed triple always gets a crop; the others only if
         // their grid showed some timing pattern
-        if ctx.frame_mode && rank > 0 && loc.timing < FRAME_CROP_MIN_TIMING {
+        if (ctx.frame_mode && rank > 0 && loc.timing < FRAME_CROP_MIN_TIMING) || !wanted(ctx, loc) {
             continue;
         }
         let t = &loc.triple;
         let module = (t.tl.module + t.tr.module + t.bl.module) / 3.0;
         let br = (t.tr.x - t.tl.x + t.bl.x, t.tr.y - t.tl.y + t.bl.y);
         let pts = [(t.tl.x, t.tl.y), (t.tr.x, t.tr.y), (t.bl.x, t.bl.y), br];
-        if region_pass(ctx, gray, &pts, module, loc.inverted, scale) {
+        if region_pass(ctx, gray, &pts, module, loc.inverted, scale) && ctx.expired() {
             return;
         }
     }
@@ -319,7 +435,28 @@ fn crop_pass(ctx: &mut Ctx, gray: Gray<'_>, located: &[Located], scale: f32) {
 /// re-binarized like a triple's.
 fn pair_pass(ctx: &mut Ctx, gray: Gray<'_>, located: &[Located], scale: f32) {
     let max_pairs = if ctx.frame_mode { 2 } else { 4 };
-    let cands = std::mem::take(&mut ctx.cands);
+    for pair in pair_regions(&ctx.cands, located, max_pairs) {
+        if ctx.expired() || !ctx.hits.is_empty() {
+            return;
+        }
+        if region_pass(ctx, gray, &pair.pts, pair.module, pair.inverted, scale) {
+            return;
+        }
+    }
+}
+
+/// The region that could hold a symbol beside a pair of finder candidates.
+#[derive(Clone, Copy, Debug)]
+struct PairRegion {
+    /// Both finders and the points one leg away on either side.
+    pts: [(f32, f32); 6],
+    module: f32,
+    inverted: bool,
+}
+
+/// Up to `max` pairs of finder candidates (of the first pass) that could be two corners of a
+/// symbol whose third finder was lost, not both part of a located triple.
+fn pair_regions(cands: &[(Finder, bool)], located: &[Located], max: usize) -> Vec<PairRegion> {
     let in_triple = |f: &Finder, inv: bool| {
         located.iter().any(|l| {
             l.inverted == inv
@@ -328,7 +465,7 @@ fn pair_pass(ctx: &mut Ctx, gray: Gray<'_>, located: &[Located], scale: f32) {
                     .any(|g| (g.x - f.x).abs() < g.module && (g.y - f.y).abs() < g.module)
         })
     };
-    let mut tried = 0;
+    let mut out = Vec::new();
     for inverted in [false, true] {
         let pool: Vec<Finder> = cands
             .iter()
@@ -338,9 +475,8 @@ fn pair_pass(ctx: &mut Ctx, gray: Gray<'_>, located: &[Located], scale: f32) {
             .collect();
         for i in 0..pool.len() {
             for j in i + 1..pool.len() {
-                if tried >= max_pairs || ctx.expired() || !ctx.hits.is_empty() {
-                    ctx.cands = cands;
-                    return;
+                if out.len() >= max {
+                    return out;
                 }
                 let (a, b) = (pool[i], pool[j]);
                 let (lo, hi) = (a.module.min(b.module), a.module.max(b.module));
@@ -353,7 +489,6 @@ fn pair_pass(ctx: &mut Ctx, gray: Gray<'_>, located: &[Located], scale: f32) {
                 if in_triple(&a, inverted) && in_triple(&b, inverted) {
                     continue;
                 }
-                tried += 1;
                 let pts = [
                     (a.x, a.y),
                     (b.x, b.y),
@@ -362,19 +497,20 @@ fn pair_pass(ctx: &mut Ctx, gray: Gray<'_>, located: &[Located], scale: f32) {
                     (a.x + dy, a.y - dx),
                     (b.x + dy, b.y - dx),
                 ];
-                if region_pass(ctx, gray, &pts, module, inverted, scale) {
-                    ctx.cands = cands;
-                    return;
-                }
+                out.push(PairRegion {
+                    pts,
+                    module,
+                    inverted,
+                });
             }
         }
     }
-    ctx.cands = cands;
+    out
 }
 
 /// Crops the bounding box of `pts` (plus a quiet-zone margin), rescales it to about 5 px per
 /// module (bounded in size), binarizes it (block and global) and runs our finders + sampler,
-/// then rqrr's detector, on it. True when the cascade should stop (read or out of budget).
+/// then rqrr's detector, on it. True when it read a new code or the budget ran out.
 fn region_pass(
     ctx: &mut Ctx,
     gray: Gray<'_>,
@@ -386,11 +522,7 @@ fn region_pass(
     if module <= 0.0 || !module.is_finite() {
         return false;
     }
-    let max_px = if ctx.frame_mode {
-        FRAME_CROP_PIXELS
-    } else {
-        STILL_CROP_PIXELS
-    };
+    let max_px = ctx.crop_pixels;
     let margin = 9.0 * module;
     let x0 = (pts.iter().map(|p| p.0).fold(f32::MAX, f32::min) - margin).max(0.0);
     let y0 = (pts.iter().map(|p| p.1).fold(f32::MAX, f32::min) - margin).max(0.0);
@@ -414,6 +546,7 @@ fn region_pass(
     let sx = cw as f32 / crop.width as f32;
     let sy = ch as f32 / crop.height as f32;
     let map = |p: (f32, f32)| ((x0 + p.0 * sx) * scale, (y0 + p.1 * sy) * scale);
+    let before = ctx.hits.len();
     for bin in ctx.crop_bins {
         let bits = match bin {
             CropBin::Block => binarize::hybrid(crop.view()),
@@ -424,14 +557,14 @@ fn region_pass(
         };
         // our finders and sampler on the rescaled crop first, then rqrr's detector
         finder_pass_mapped(ctx, &bits, 1, &map, Method::Crop);
-        if !ctx.hits.is_empty() || ctx.expired() {
+        if ctx.hits.len() > before || ctx.expired() {
             return true;
         }
         let bits = if inverted { bits.inverted() } else { bits };
         for c in rq::detect_bitmap(&bits) {
             ctx.add(raw_to_hit(c, Method::RqrrCrop, map), 1.0);
         }
-        if !ctx.hits.is_empty() || ctx.expired() {
+        if ctx.hits.len() > before || ctx.expired() {
             return true;
         }
     }
@@ -448,6 +581,29 @@ fn global_frame_pass(ctx: &mut Ctx, work: Gray<'_>, row_step: usize, scale: f32)
     if ctx.hits.is_empty() && !ctx.expired() {
         crop_pass(ctx, work, &located, scale);
     }
+}
+
+/// The image the passes work on: shrunk by an integer factor when its long side exceeds
+/// [`MAX_WORK_SIDE`] (`None`: the input itself).
+fn working_image(img: Gray<'_>) -> Option<GrayBuf> {
+    let shrink = img.width.max(img.height).div_ceil(MAX_WORK_SIDE).max(1);
+    (shrink > 1).then(|| binarize::downscale(img, shrink))
+}
+
+/// The working image, the factor from its pixels to the input's, and the row step of the
+/// finder scan on it.
+fn work_params<'a>(img: Gray<'a>, shrunk: Option<&'a GrayBuf>) -> (Gray<'a>, f32, usize) {
+    let (work, scale) = match shrunk {
+        Some(s) => (s.view(), img.width as f32 / s.width.max(1) as f32),
+        None => (img, 1.0),
+    };
+    let scale = scale.round().max(1.0);
+    let row_step = if work.width.max(work.height) > 800 {
+        2
+    } else {
+        1
+    };
+    (work, scale, row_step)
 }
 
 fn upscale2(img: Gray<'_>) -> GrayBuf {
@@ -474,37 +630,12 @@ pub fn decode(img: Gray<'_>, opts: &DecodeOptions) -> Vec<Hit> {
 
 /// The rqrr cascade alone; also returns the CPU time it used.
 fn decode_rqrr(img: Gray<'_>, opts: &DecodeOptions) -> (Vec<Hit>, Duration) {
-    let mut ctx = Ctx {
-        frame_mode: opts.frame_mode,
-        crop_bins: if opts.frame_mode {
-            FRAME_CROP_BINS
-        } else {
-            STILL_CROP_BINS
-        },
-        cands: Vec::new(),
-        start: ThreadTime::now(),
-        budget: opts.budget,
-        hits: Vec::new(),
-    };
+    let mut ctx = Ctx::new(opts);
     if img.width < 21 || img.height < 21 {
         return ctx.finish();
     }
-    // Work at most MAX_WORK_SIDE on the long side.
-    let long = img.width.max(img.height);
-    let shrink = long.div_ceil(MAX_WORK_SIDE).max(1);
-    let shrunk;
-    let work = if shrink > 1 {
-        shrunk = binarize::downscale(img, shrink);
-        shrunk.view()
-    } else {
-        img
-    };
-    let scale = shrink as f32;
-    let row_step = if work.width.max(work.height) > 800 {
-        2
-    } else {
-        1
-    };
+    let shrunk = working_image(img);
+    let (work, scale, row_step) = work_params(img, shrunk.as_ref());
 
     // 1. block binarizer + our finders + grid sampling (cheap, reads most codes)
     let bits = binarize::hybrid(work);
@@ -512,7 +643,14 @@ fn decode_rqrr(img: Gray<'_>, opts: &DecodeOptions) -> (Vec<Hit>, Duration) {
     if located.iter().any(|l| l.timing >= LIKELY_CODE_TIMING) {
         ctx.budget = ctx.budget.max(opts.likely_code_budget);
     }
-    if !ctx.hits.is_empty() || ctx.expired() {
+    if !ctx.hits.is_empty() {
+        // more codes in view: crops around the likely ones that the first pass did not read
+        if !ctx.expired() {
+            crop_pass(&mut ctx, work, &located, scale);
+        }
+        return ctx.finish();
+    }
+    if ctx.expired() {
         return ctx.finish();
     }
     // 2. crops around what we located: triples, then pairs of finders
@@ -606,4 +744,167 @@ fn decode_rqrr(img: Gray<'_>, opts: &DecodeOptions) -> (Vec<Hit>, Duration) {
         ctx.add(raw_to_hit(c, Method::RqrrOwn, |p| p), scale);
     }
     ctx.finish()
+}
+
+/// Where a camera stream is in its rotation of the costlier hypotheses (see [`decode_stream`]).
+#[derive(Clone, Debug, Default)]
+pub struct StreamState {
+    /// The step the next frame starts with (taken modulo the frame's number of steps).
+    next: usize,
+}
+
+/// The rows a stream's finder scan looks at: every third on frames of more than 1000 px (as
+/// ZXing's finder scan does: a finder pattern of 2 px per module is 14 rows tall), otherwise
+/// `otherwise`.
+fn stream_row_step(work: Gray<'_>, otherwise: usize) -> usize {
+    if work.width.max(work.height) > 1000 {
+        3
+    } else {
+        otherwise
+    }
+}
+
+/// One of the costlier hypotheses a camera stream spreads over consecutive frames.
+#[derive(Clone, Copy, Debug)]
+enum Step {
+    /// A crop around the `n`th located triple, one binarization.
+    Triple(usize, CropBin),
+    /// A crop around a pair of finders (the third lost), one binarization.
+    Pair(PairRegion, CropBin),
+    /// Half resolution (a 2x2 mean halves the noise) with a block binarizer that keeps faint
+    /// blocks, its finders, and a crop around the best triple it locates.
+    HalfRes,
+    /// One global (Otsu) threshold of the whole frame, its finders, and a crop around the best
+    /// triple it locates.
+    Global,
+}
+
+/// The costlier hypotheses for this frame, in the order a still scene tries them.
+fn stream_steps(ctx: &Ctx, located: &[Located]) -> Vec<Step> {
+    let mut steps = Vec::new();
+    for (rank, loc) in located.iter().take(2).enumerate() {
+        // the best-placed triple always; the next one if its grid showed a timing pattern
+        if rank == 0 || loc.timing >= FRAME_CROP_MIN_TIMING {
+            steps.extend(FRAME_CROP_BINS.iter().map(|&b| Step::Triple(rank, b)));
+        }
+    }
+    steps.push(Step::HalfRes);
+    for pair in pair_regions(&ctx.cands, located, 2) {
+        steps.extend(FRAME_CROP_BINS.iter().map(|&b| Step::Pair(pair, b)));
+    }
+    steps.push(Step::Global);
+    steps
+}
+
+/// The crop binarizations as one-element lists (what `region_pass` iterates over).
+fn only(bin: CropBin) -> &'static [CropBin] {
+    match bin {
+        CropBin::Block => &[CropBin::Block],
+        CropBin::Global => &[CropBin::Global],
+        CropBin::Sharpened => &[CropBin::Sharpened],
+    }
+}
+
+/// Runs one step; the codes it reads go to `ctx`.
+fn run_step(ctx: &mut Ctx, work: Gray<'_>, located: &[Located], step: Step, scale: f32) {
+    // unsharp masking costs more than the other binarizations: its crops are smaller
+    let sharpened = matches!(
+        step,
+        Step::Triple(_, CropBin::Sharpened) | Step::Pair(_, CropBin::Sharpened)
+    );
+    ctx.crop_pixels = if sharpened {
+        STREAM_SHARPENED_CROP_PIXELS
+    } else {
+        FRAME_CROP_PIXELS
+    };
+    match step {
+        Step::Triple(rank, bin) => {
+            let Some(loc) = located.get(rank) else {
+                return;
+            };
+            ctx.crop_bins = only(bin);
+            let t = &loc.triple;
+            let module = (t.tl.module + t.tr.module + t.bl.module) / 3.0;
+            let br = (t.tr.x - t.tl.x + t.bl.x, t.tr.y - t.tl.y + t.bl.y);
+            let pts = [(t.tl.x, t.tl.y), (t.tr.x, t.tr.y), (t.bl.x, t.bl.y), br];
+            region_pass(ctx, work, &pts, module, loc.inverted, scale);
+        }
+        Step::Pair(pair, bin) => {
+            ctx.crop_bins = only(bin);
+            region_pass(ctx, work, &pair.pts, pair.module, pair.inverted, scale);
+        }
+        Step::HalfRes => {
+            let half = binarize::downscale(work, 2);
+            let hbits = binarize::hybrid_with(half.view(), HALF_RES_RANGE);
+            let hl = finder_pass(ctx, &hbits, 1, scale * 2.0, Method::LowContrast);
+            ctx.crop_bins = only(CropBin::Block);
+            if ctx.hits.is_empty() {
+                crop_best(ctx, half.view(), &hl, scale * 2.0);
+            }
+        }
+        Step::Global => {
+            let gbits = binarize::otsu(work);
+            let row_step = stream_row_step(work, 1);
+            let gl = finder_pass(ctx, &gbits, row_step, scale, Method::Global);
+            ctx.crop_bins = only(CropBin::Block);
+            if ctx.hits.is_empty() {
+                crop_best(ctx, work, &gl, scale);
+            }
+        }
+    }
+}
+
+/// A crop around the best triple of `located` (with `ctx.crop_bins`).
+fn crop_best(ctx: &mut Ctx, gray: Gray<'_>, located: &[Located], scale: f32) {
+    let Some(loc) = located.first() else {
+        return;
+    };
+    let t = &loc.triple;
+    let module = (t.tl.module + t.tr.module + t.bl.module) / 3.0;
+    let br = (t.tr.x - t.tl.x + t.bl.x, t.tr.y - t.tl.y + t.bl.y);
+    let pts = [(t.tl.x, t.tl.y), (t.tr.x, t.tr.y), (t.bl.x, t.bl.y), br];
+    region_pass(ctx, gray, &pts, module, loc.inverted, scale);
+}
+
+/// A camera stream's decode of one frame: the cheap first pass every frame (block binarizer,
+/// finders, grid sampling, and crops around likely codes it did not read when it read one),
+/// then the costlier hypotheses of [`stream_steps`] in rotation: the step the stream has
+/// reached always runs, further steps while the budget lasts. A still scene so goes through
+/// every hypothesis of the single-frame cascade within a few frames, and no frame pays for all
+/// of them. When a step reads a code, the next frame starts with that step again (the code stays
+/// in view: it keeps being read).
+pub fn decode_stream(img: Gray<'_>, opts: &DecodeOptions, state: &mut StreamState) -> Vec<Hit> {
+    let mut ctx = Ctx::new(opts);
+    ctx.frame_mode = true;
+    ctx.crop_bins = FRAME_CROP_BINS;
+    ctx.crop_pixels = FRAME_CROP_PIXELS;
+    if img.width < 21 || img.height < 21 {
+        return ctx.hits;
+    }
+    let shrunk = working_image(img);
+    let (work, scale, row_step) = work_params(img, shrunk.as_ref());
+    let row_step = stream_row_step(work, row_step);
+    let bits = binarize::hybrid(work);
+    let located = finder_pass(&mut ctx, &bits, row_step, scale, Method::FinderGrid);
+    if !ctx.hits.is_empty() {
+        if !ctx.expired() {
+            crop_pass(&mut ctx, work, &located, scale);
+        }
+        return ctx.hits;
+    }
+    let steps = stream_steps(&ctx, &located);
+    let first = state.next % steps.len().max(1);
+    for i in 0..steps.len() {
+        if i > 0 && ctx.expired() {
+            break;
+        }
+        let at = (first + i) % steps.len();
+        run_step(&mut ctx, work, &located, steps[at], scale);
+        if !ctx.hits.is_empty() {
+            state.next = at;
+            return ctx.hits;
+        }
+        state.next = at + 1;
+    }
+    ctx.hits
 }

@@ -1,13 +1,14 @@
 //! The continuous scanning loop: frames are submitted from the capture side, decoded on a worker
 //! thread, latest frame wins (a slot of one that a new frame replaces: never a backlog), each code
-//! is reported once until it has left the view, and the corners of what is in view are kept for
-//! an overlay.
+//! is reported once until it has left the view (or, in a batch, once for the whole batch: see
+//! [`Report`]), and the corners of every code in view are kept for an overlay. Several codes in
+//! one frame are each reported, Vouch labels first.
 //!
 //! A decode is bounded (sizes, time budget), but the loop does not depend on that: when the
 //! worker has been busy on one frame for longer than [`ScannerConfig::abandon_after`], the next
 //! submission abandons it (its result is dropped when it finishes) and starts a fresh worker.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, Sender};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -15,12 +16,14 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use super::source::{Frame, FrameSource};
-use super::{decode_luma, DecodeOptions, Decoded, ScanError};
+use super::{decode_luma, DecodeOptions, Decoded, FrameDecoder, ScanError};
 
 /// How the loop behaves.
 #[derive(Clone, Copy, Debug)]
 pub struct ScannerConfig {
-    /// Options for each frame's decode.
+    /// Options for each frame's decode: with `frame_mode` (as [`DecodeOptions::stream`]) the
+    /// frames are a stream ([`FrameDecoder`]: the costlier hypotheses spread over consecutive
+    /// frames); without it each frame is decoded as a still image.
     pub options: DecodeOptions,
     /// A code counts as having left the view after this many decoded frames without it; only
     /// then is it reported again.
@@ -29,15 +32,35 @@ pub struct ScannerConfig {
     pub abandon_after: Duration,
     /// At most this many abandoned workers may still be running; beyond that frames wait.
     pub max_abandoned: usize,
+    /// When a code is reported again (changed later with [`Scanner::start_batch`] and
+    /// [`Scanner::end_batch`]).
+    pub report: Report,
 }
+
+/// When the loop reports a code it has reported before.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Report {
+    /// Again each time it comes back into view (after `lost_after_frames` frames without it):
+    /// scanning labels one at a time.
+    #[default]
+    EachAppearance,
+    /// Once for the whole batch, however often it leaves the view and comes back (a rack or a
+    /// pallet scanned in one go), until [`Scanner::forget`] or a new batch.
+    OncePerBatch,
+}
+
+/// A batch remembers at most this many codes; beyond that the oldest are forgotten (and would
+/// be reported again if they came back into view).
+pub const MAX_BATCH_CODES: usize = 100_000;
 
 impl Default for ScannerConfig {
     fn default() -> Self {
         ScannerConfig {
-            options: DecodeOptions::frame(),
+            options: DecodeOptions::stream(),
             lost_after_frames: 8,
             abandon_after: Duration::from_millis(1500),
             max_abandoned: 2,
+            report: Report::EachAppearance,
         }
     }
 }
@@ -103,6 +126,10 @@ struct Slot {
 struct Tracker {
     /// text -> decoded frames since last seen
     in_view: HashMap<String, u32>,
+    report: Report,
+    /// In a batch: every code reported so far (and the order, to forget the oldest first).
+    batch: HashSet<String>,
+    batch_order: VecDeque<String>,
     stats: ScanStats,
     overlay: Overlay,
 }
@@ -159,6 +186,8 @@ fn spawn_worker(shared: Arc<Shared>) -> Worker {
 }
 
 fn worker_loop(shared: &Shared, busy: &Mutex<Option<Instant>>, abandoned: &AtomicBool) {
+    let options = shared.config.options;
+    let mut stream = FrameDecoder::new(options);
     loop {
         let frame = {
             let mut slot = lock(&shared.slot);
@@ -176,7 +205,11 @@ fn worker_loop(shared: &Shared, busy: &Mutex<Option<Instant>>, abandoned: &Atomi
         };
         let started = Instant::now();
         *lock(busy) = Some(started);
-        let codes = decode_luma(frame.view(), &shared.config.options);
+        let codes = if options.frame_mode {
+            stream.decode(frame.view())
+        } else {
+            decode_luma(frame.view(), &options)
+        };
         let micros = started.elapsed().as_micros().min(u128::from(u64::MAX)) as u64;
         *lock(busy) = None;
         if abandoned.load(Ordering::SeqCst) {
@@ -200,7 +233,8 @@ fn record(shared: &Shared, frame: &Frame, codes: Vec<Decoded>, micros: u64) {
         *age += 1;
     }
     for d in &codes {
-        if t.in_view.insert(d.text.clone(), 0).is_none() {
+        let appeared = t.in_view.insert(d.text.clone(), 0).is_none();
+        if appeared && t.first_in_batch(&d.text) {
             events.push(ScanEvent::Code {
                 decoded: d.clone(),
                 frame_seq: frame.seq,
@@ -235,6 +269,26 @@ fn record(shared: &Shared, frame: &Frame, codes: Vec<Decoded>, micros: u64) {
     }
 }
 
+impl Tracker {
+    /// Whether a code that came into view is to be reported: always outside a batch; in a
+    /// batch only the first time (it is remembered then).
+    fn first_in_batch(&mut self, text: &str) -> bool {
+        if self.report == Report::EachAppearance {
+            return true;
+        }
+        if !self.batch.insert(text.to_string()) {
+            return false;
+        }
+        self.batch_order.push_back(text.to_string());
+        while self.batch_order.len() > MAX_BATCH_CODES {
+            if let Some(oldest) = self.batch_order.pop_front() {
+                self.batch.remove(&oldest);
+            }
+        }
+        true
+    }
+}
+
 impl Scanner {
     /// Starts the worker.
     pub fn start(config: ScannerConfig) -> Self {
@@ -244,6 +298,9 @@ impl Scanner {
             wake: Condvar::new(),
             tracker: Mutex::new(Tracker {
                 in_view: HashMap::new(),
+                report: config.report,
+                batch: HashSet::new(),
+                batch_order: VecDeque::new(),
                 stats: ScanStats::default(),
                 overlay: Overlay::default(),
             }),
@@ -313,6 +370,41 @@ impl Scanner {
     pub fn resume(&self) {
         lock(&self.shared.slot).paused = false;
         self.shared.wake.notify_all();
+    }
+
+    /// Starts a new batch: from now on each code is reported once ([`Report::OncePerBatch`]),
+    /// the codes of any earlier batch forgotten. Codes in view now are reported again if they
+    /// stay there (they are new to this batch).
+    pub fn start_batch(&self) {
+        let mut t = lock(&self.shared.tracker);
+        t.report = Report::OncePerBatch;
+        t.batch.clear();
+        t.batch_order.clear();
+        t.in_view.clear();
+    }
+
+    /// Ends the batch: codes are reported each time they come into view again
+    /// ([`Report::EachAppearance`]).
+    pub fn end_batch(&self) {
+        let mut t = lock(&self.shared.tracker);
+        t.report = Report::EachAppearance;
+        t.batch.clear();
+        t.batch_order.clear();
+    }
+
+    /// Forgets one code of the batch (its scan was undone): it is reported again the next
+    /// time it comes into view, once it has left it (an undone label still in front of the
+    /// camera is not queued again at once). Returns whether the batch had it.
+    pub fn forget(&self, text: &str) -> bool {
+        let mut t = lock(&self.shared.tracker);
+        let had = t.batch.remove(text);
+        t.batch_order.retain(|c| c != text);
+        had
+    }
+
+    /// How many codes this batch has reported (0 outside a batch).
+    pub fn batch_len(&self) -> usize {
+        lock(&self.shared.tracker).batch.len()
     }
 
     /// The next event, if one is waiting.

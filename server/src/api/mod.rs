@@ -462,7 +462,15 @@ pub fn identify(state: &AppState, conn: &ConnInfo) -> Result<Identity, ApiError>
     let unknown = || ApiError::forbidden("this client certificate is not valid here");
     let (uri, serial) = certificate_identity(der).ok_or_else(unknown)?;
     if uri == crate::authority::OPERATOR_URI {
-        if state.operator.is_current(&serial) {
+        // The current one by this instance's files, and not revoked in the store: a rotation
+        // made at another instance sharing the store revokes the old credential here at once.
+        let revoked = || -> Result<bool, ApiError> {
+            Ok(state
+                .store
+                .certificate(&serial)?
+                .is_some_and(|c| c.revoked_at_ms.is_some()))
+        };
+        if state.operator.is_current(&serial) && !revoked()? {
             return Ok(Identity::Operator);
         }
         tracing::warn!(peer = %conn.peer, %serial, "operator certificate superseded by a rotation");

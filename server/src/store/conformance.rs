@@ -32,6 +32,17 @@ impl Fixture {
         }
     }
 
+    /// A database of its own in the test process's throwaway cluster.
+    fn postgres(challenge_limit: usize) -> Self {
+        let url = vouch_testkit::PgCluster::shared().create_database();
+        let backend = super::postgres::PgBackend::connect(&url, 8).unwrap();
+        let store = KvStore::new(Box::new(backend)).with_challenge_limit(challenge_limit);
+        Self {
+            store: Arc::new(store),
+            _dir: None,
+        }
+    }
+
     fn memory(challenge_limit: usize) -> Self {
         let store =
             KvStore::new(Box::new(MemoryBackend::default())).with_challenge_limit(challenge_limit);
@@ -658,3 +669,4 @@ macro_rules! conformance {
 
 conformance!(sled, Fixture::sled);
 conformance!(memory, Fixture::memory);
+conformance!(postgres, Fixture::postgres);

@@ -25,6 +25,7 @@ mod conformance;
 mod engine;
 mod group_commit;
 pub mod memory;
+pub mod postgres;
 pub mod sled_store;
 
 use std::future::Future;
@@ -49,7 +50,7 @@ use crate::error::ServerError;
 pub const MAX_CHALLENGES: usize = 200_000;
 
 /// Which backend to open, and its settings.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub enum StoreConfig {
     /// The embedded sled database in `dir`; under load each disk sync waits `commit_delay` to
     /// cover more commits (`storage.commit_delay_us`).
@@ -61,6 +62,31 @@ pub enum StoreConfig {
     },
     /// Everything in this process's memory, gone when it ends (tests, tools).
     Memory,
+    /// A PostgreSQL database that several server instances may share; its schema is brought
+    /// up to date when it is opened.
+    Postgres {
+        /// `postgres://...`
+        url: String,
+        /// Most connections this process opens.
+        pool_size: usize,
+    },
+}
+
+impl StoreConfig {
+    /// The store a server configuration names: PostgreSQL when `store.url` is set, else sled
+    /// in `database_dir`.
+    pub fn from_config(config: &crate::Config, database_dir: PathBuf) -> Self {
+        if config.store.url.is_empty() {
+            return StoreConfig::Sled {
+                dir: database_dir,
+                commit_delay: Duration::from_micros(config.storage.commit_delay_us),
+            };
+        }
+        StoreConfig::Postgres {
+            url: config.store.url.clone(),
+            pool_size: config.store.pool_size,
+        }
+    }
 }
 
 /// Opens the store a configuration names: the one construction path for every backend.
@@ -70,6 +96,9 @@ pub fn open(config: &StoreConfig) -> Result<std::sync::Arc<dyn Store>, ServerErr
             Box::new(sled_store::SledBackend::open_with(dir, *commit_delay)?)
         }
         StoreConfig::Memory => Box::new(memory::MemoryBackend::default()),
+        StoreConfig::Postgres { url, pool_size } => {
+            Box::new(postgres::PgBackend::connect(url, *pool_size)?)
+        }
     };
     Ok(std::sync::Arc::new(KvStore::new(backend)))
 }

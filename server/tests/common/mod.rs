@@ -10,6 +10,7 @@
 )]
 
 pub mod lint;
+pub mod pg;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

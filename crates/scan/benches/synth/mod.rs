@@ -452,3 +452,51 @@ pub fn frame_case(category: &str, i: u32, w: usize, h: usize) -> (GrayImage, Str
     c.noise(if category == "dim" { 0.025 } else { 0.015 }, &mut rng);
     (c.to_gray(), text)
 }
+
+/// A code placed in a frame: its text and its symbol's corners in frame pixels.
+pub type Placed = (String, [(f32, f32); 4]);
+
+/// A frame (`w` x `h`) holding several codes side by side in `cols` columns (a rack of labels),
+/// each slightly turned, on a cluttered scene with a camera's mild blur and noise: the frame
+/// and, for each code, its text and the symbol's corners in frame pixels (top-left, top-right,
+/// bottom-right, bottom-left of the symbol itself, quiet zone excluded), row by row.
+pub fn multi_frame(
+    texts: &[String],
+    cols: usize,
+    w: usize,
+    h: usize,
+    i: u32,
+) -> (GrayImage, Vec<Placed>) {
+    let mut rng = Rng::new(0x003C_0DE5 ^ u64::from(i));
+    let mut c = Canvas::scene(w, h, &mut rng);
+    let cols = cols.max(1);
+    let rows = texts.len().div_ceil(cols).max(1);
+    let (slot_w, slot_h) = (w as f32 / cols as f32, h as f32 / rows as f32);
+    let mut out = Vec::new();
+    for (k, text) in texts.iter().enumerate() {
+        let (dim, cells) = modules(text);
+        let quiet = 3.0;
+        let span = dim as f32 + 2.0 * quiet;
+        let module = (slot_w.min(slot_h) * 0.8 / span).min(6.0);
+        let (col, row) = ((k % cols) as f32, (k / cols) as f32);
+        let centre = (
+            slot_w * (col + 0.5) + rng.range(-0.04, 0.04) * slot_w,
+            slot_h * (row + 0.5) + rng.range(-0.04, 0.04) * slot_h,
+        );
+        let q = quad(centre, span, module, rng.range(-0.15, 0.15), 0.0);
+        c.paste_code(dim, &cells, quiet, q, 0.1, 0.9);
+        let d = dim as f32;
+        let paper = [
+            (-quiet, -quiet),
+            (d + quiet, -quiet),
+            (d + quiet, d + quiet),
+            (-quiet, d + quiet),
+        ];
+        let to_frame = Perspective::quad_to_quad(paper, q);
+        let corners = [(0.0, 0.0), (d, 0.0), (d, d), (0.0, d)].map(|(u, v)| to_frame.map(u, v));
+        out.push((text.clone(), corners));
+    }
+    c.blur(1, 1);
+    c.noise(0.015, &mut rng);
+    (c.to_gray(), out)
+}

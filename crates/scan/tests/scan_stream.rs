@@ -1,0 +1,110 @@
+//! A camera stream ([`FrameDecoder`]): the costlier hypotheses are spread over consecutive frames,
+//! so a still scene that only one of them reads is read within a few frames even when each frame
+//! may run only one of them, keeps being read once it was, and a frame the cheap pass reads is
+//! read at once.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test helpers
+
+#[path = "../benches/synth/mod.rs"]
+mod synth;
+
+use std::time::Duration;
+
+use vouch_scan::binarize::Gray;
+use vouch_scan::{DecodeOptions, FrameDecoder, Method};
+
+/// No time beyond the cheap pass: each frame runs exactly the one costlier step it is due.
+fn one_step_per_frame() -> DecodeOptions {
+    DecodeOptions {
+        budget: Duration::ZERO,
+        likely_code_budget: Duration::ZERO,
+        ..DecodeOptions::stream()
+    }
+}
+
+fn view(img: &vouch_scan::image::GrayImage) -> Gray<'_> {
+    Gray::new(img.width() as usize, img.height() as usize, img.as_raw()).unwrap()
+}
+
+/// The 1-based frame of a still scene that first reads `text`, within `frames`, and what every
+/// later frame read.
+fn stream(img: &vouch_scan::image::GrayImage, text: &str, frames: usize) -> (usize, Vec<bool>) {
+    let mut decoder = FrameDecoder::new(one_step_per_frame());
+    let mut first = None;
+    let mut after = Vec::new();
+    for n in 1..=frames {
+        let read = decoder.decode(view(img));
+        assert!(
+            read.iter().all(|d| d.text == text),
+            "a wrong code: {read:?}"
+        );
+        let hit = !read.is_empty();
+        match first {
+            None if hit => first = Some(n),
+            None => {}
+            Some(_) => after.push(hit),
+        }
+    }
+    (
+        first.unwrap_or_else(|| panic!("not read in {frames} frames")),
+        after,
+    )
+}
+
+#[test]
+fn a_code_only_a_crop_reads_is_read_within_a_few_frames_and_then_every_frame() {
+    // 2-3 px per module: the cheap pass locates the finders but cannot sample the grid; a crop
+    // rescaled to 5 px per module reads it (a_likely_code_gets_the_longer_frame_budget)
+    let (img, text) = synth::frame_case("small", 2, 1280, 720);
+    let (first, after) = stream(&img, &text, 16);
+    assert!(first <= 8, "read at frame {first}");
+    assert!(
+        after.iter().all(|&hit| hit),
+        "once read, the stream starts with the step that read it: {after:?}"
+    );
+}
+
+#[test]
+fn blurred_frames_are_read_over_the_stream() {
+    // defocus: sharpened crops, one of the later steps
+    let mut read = 0;
+    for i in 0..6 {
+        let (img, text) = synth::frame_case("blur", i, 1280, 720);
+        let mut decoder = FrameDecoder::new(one_step_per_frame());
+        if (0..16).any(|_| decoder.decode(view(&img)).iter().any(|d| d.text == text)) {
+            read += 1;
+        }
+    }
+    // the single-frame cascade with all the time it wants reads at least 3 of these 6
+    assert!(read >= 3, "{read}");
+}
+
+#[test]
+fn what_the_cheap_pass_reads_is_read_on_the_first_frame() {
+    for i in 0..4 {
+        let (img, text) = synth::frame_case("typical", i, 1280, 720);
+        let mut decoder = FrameDecoder::new(one_step_per_frame());
+        let read = decoder.decode(view(&img));
+        assert_eq!(read.first().map(|d| d.text.as_str()), Some(text.as_str()));
+        assert_eq!(read[0].method, Method::FinderGrid);
+    }
+}
+
+#[test]
+fn frames_without_a_code_read_nothing_however_long_the_stream() {
+    let mut decoder = FrameDecoder::new(DecodeOptions::stream());
+    for k in 0..4 {
+        let img = synth::empty_frame(1280, 720, k);
+        for _ in 0..12 {
+            assert!(decoder.decode(view(&img)).is_empty());
+        }
+    }
+}
+
+#[test]
+fn tiny_and_empty_frames_are_refused_quietly() {
+    let mut decoder = FrameDecoder::new(DecodeOptions::stream());
+    assert!(decoder.decode(Gray::new(0, 0, &[]).unwrap()).is_empty());
+    assert!(decoder
+        .decode(Gray::new(20, 20, &[0; 400]).unwrap())
+        .is_empty());
+}
