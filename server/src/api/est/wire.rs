@@ -45,7 +45,8 @@ pub fn encode_body(der: &[u8]) -> String {
 }
 
 fn der_err(e: der::Error) -> ServerError {
-    ServerError::Authority(Failure::caused("encoding an EST answer", e))
+    // `der::Error` is a std error only with der's `std` feature, which this crate does not ask for.
+    ServerError::Authority(Failure::new(format!("encoding an EST answer: {e}")))
 }
 
 /// A certs-only CMS SignedData (RFC 5652 section 5, RFC 7030 section 4.1.3): no signers, no
