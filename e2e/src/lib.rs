@@ -249,7 +249,8 @@ pub struct Launch<'a> {
     pub data: Option<&'a Path>,
     /// `--invite TEXT`.
     pub invite: Option<&'a str>,
-    /// An image to loop as the camera (`VOUCH_FAKE_CAMERA`, passed down through
+    /// Images to loop as the camera, one path or several separated like `PATH`, a path
+    /// repeated to hold its image longer (`VOUCH_FAKE_CAMERA`, passed down through
     /// `tauri-driver` and `WebKitWebDriver`, which start the app with their environment).
     pub fake_camera: Option<&'a Path>,
     /// Dark theme (`GTK_THEME=Adwaita:dark`, which WebKitGTK passes to the page as

@@ -7,17 +7,22 @@
 //! 2. a supervisor (joined by the invite given at launch) sees the device in conflict with the
 //!    two scans side by side, approves it (its first key); the device enrolls with
 //!    `vouch-device`; "enrolled" is in the timeline;
-//! 3. with a (simulated) camera, a label in view is read, shown on the card and queued (dark
-//!    theme, then phone width).
+//! 3. with a (simulated) camera, three labels in view are outlined, a tap takes the one meant,
+//!    it is shown on the card and queued (dark theme, then phone width);
+//! 4. batch mode: a simulated camera sweeping eleven frames (ten labels, then three labels in
+//!    one frame) queues each label once, in order, with the batch's site; an undo takes one
+//!    back; a clashing and a bad label stop the flow; a synced record cannot be undone.
 //!
 //! Run with `VOUCH_E2E=1 xvfb-run -a cargo test -p vouch-e2e` after building the app, the
 //! server and the device agent (`scripts/test.sh` does all of it). Screenshots of each screen
 //! go to `target/screenshots/` (`VOUCH_SCREENSHOTS` to change).
 
+use std::path::Path;
+use std::process::Command;
 use std::time::Duration;
 
-use anyhow::{ensure, Result};
-use vouch_e2e::{enabled, App, DeviceFixture, Launch, Server};
+use anyhow::{ensure, Context, Result};
+use vouch_e2e::{enabled, run_ok, App, DeviceFixture, Launch, Server};
 
 fn skip() -> bool {
     if !enabled() {
@@ -328,13 +333,18 @@ async fn a_label_in_front_of_the_camera_is_read_and_queued() -> Result<()> {
     }
     let server = Server::start()?;
     let device = DeviceFixture::new("ACME-T2", "SN-CAM-1")?;
+    let left = DeviceFixture::new("ACME-T2", "SN-CAM-0")?;
+    let right = DeviceFixture::new("ACME-T2", "SN-CAM-2")?;
+    // Three labels in view, the one meant in the middle.
+    let three = left.dir.path().join("three.png");
+    side_by_side(&[&left.png, &device.png, &right.png], &three)?;
     let data = tempfile::tempdir()?;
     let invite = server.invite("technician", "Cam Tech")?;
     let app = App::launch(
         Launch {
             data: Some(data.path()),
             invite: Some(&invite),
-            fake_camera: Some(&device.png),
+            fake_camera: Some(&three),
             dark: true,
         },
         "camera",
@@ -344,10 +354,41 @@ async fn a_label_in_front_of_the_camera_is_read_and_queued() -> Result<()> {
         app.click("join-continue").await?;
         app.wait_attr("camera-status", "data-state", "running", 30)
             .await?;
-        app.el("camera-preview").await?;
-        // The loop reads the code on its own: beep, flash, and the card.
-        app.wait_text("label-serial", "SN-CAM-1", 30).await?;
-        app.css("#camera-card polygon.located", 10).await?;
+        // The picture comes as binary on the preview protocol, at the width shown.
+        let started = std::time::Instant::now();
+        loop {
+            let loaded = app
+                .driver
+                .execute(
+                    "const img = document.getElementById('camera-preview'); \
+                     return img ? [img.getAttribute('src'), img.complete ? img.naturalWidth : 0] : null;",
+                    vec![],
+                )
+                .await?;
+            let loaded = loaded.json();
+            if loaded[0].as_str().is_some_and(|s| s.contains("preview"))
+                && loaded[1].as_u64().is_some_and(|w| w > 0 && w <= 1350)
+            {
+                break;
+            }
+            ensure!(
+                started.elapsed() < Duration::from_secs(20),
+                "the preview picture: {loaded}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        // The loop reads a code on its own: beep, flash, and the card.
+        app.wait_text("label-serial", "SN-CAM-", 30).await?;
+        // Each label in view is outlined; a tap on one takes it.
+        for serial in ["SN-CAM-0", "SN-CAM-2", "SN-CAM-1"] {
+            app.css(&format!("#camera-card polygon[data-serial='{serial}']"), 20)
+                .await?;
+        }
+        app.css("#camera-card polygon[data-serial='SN-CAM-1']", 5)
+            .await?
+            .click()
+            .await?;
+        app.wait_text("label-serial", "SN-CAM-1", 10).await?;
         app.type_into("site-input", "Depot 4").await?;
         app.shot("01-camera-read").await?;
         app.shot_at("02-camera-preview", "camera-card").await?;
@@ -411,6 +452,21 @@ async fn photos_are_chosen_dropped_and_pasted_and_the_last_sync_is_kept() -> Res
 async fn photos(app: &App, devices: &[DeviceFixture; 3]) -> Result<()> {
     app.click("join-continue").await?;
     app.el("photo-choose").await?;
+
+    // The picker: the platform's own dialog, opened by the button. WebDriver sees only the
+    // page, so the whole screen is taken (ImageMagick's `import`); Escape cancels it, and a
+    // cancelled picker reads nothing.
+    app.click("photo-choose").await?;
+    app.wait_text("photo-choose", "Reading", 5).await?;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let shot = vouch_e2e::screenshot_dir().join("photos-00-picker.png");
+    run_ok(
+        Command::new(vouch_testkit::external_tool("import"))
+            .args(["-window", "root"])
+            .arg(&shot),
+    )?;
+    run_ok(Command::new(vouch_testkit::external_tool("xdotool")).args(["key", "Escape"]))?;
+    app.wait_text("photo-choose", "Choose photos", 20).await?;
 
     // The command behind the picker: several files, each read on its own, labels first.
     let reads = app
@@ -550,4 +606,167 @@ async fn wait_until_data_is_free(data: &std::path::Path) -> Result<()> {
             Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
         }
     }
+}
+
+/// Puts label images side by side into one image (ImageMagick's `convert +append`).
+fn side_by_side(images: &[&Path], out: &Path) -> Result<()> {
+    let convert = vouch_testkit::external_tool("convert");
+    let mut cmd = Command::new(convert);
+    cmd.args(images).arg("+append").arg(out);
+    run_ok(&mut cmd).map(drop)
+}
+
+/// The camera's image files, each held for `frames` frames, separated as `VOUCH_FAKE_CAMERA`
+/// takes them (like `PATH`).
+fn camera_sequence(images: &[&Path], frames: usize) -> Result<std::ffi::OsString> {
+    let held = images.iter().flat_map(|p| std::iter::repeat_n(*p, frames));
+    std::env::join_paths(held).context("joining the camera's image paths")
+}
+
+/// Batch scanning (issue 18, point 2): the site set once; a simulated camera sweeping ten labels
+/// and then one frame with three labels queues each label once, in the order read, with the
+/// batch's site, although every label comes back into view at each sweep; an undo takes one
+/// back out of the durable queue (and the batch skips it from then on); a label with a clashing
+/// key and a code that is no label stop the flow with their reason; once synced, no undo.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_rack_is_scanned_in_one_batch_and_an_undo_takes_one_back() -> Result<()> {
+    if skip() {
+        return Ok(());
+    }
+    let server = Server::start()?;
+    let devices: Vec<DeviceFixture> = (1..=13)
+        .map(|i| DeviceFixture::new("ACME-R9", &format!("SN-BATCH-{i:02}")))
+        .collect::<Result<_>>()?;
+    // Another device printed with the serial of the third: a clash.
+    let clash = DeviceFixture::new("ACME-R9", "SN-BATCH-03")?;
+    let three = devices[0].dir.path().join("three.png");
+    side_by_side(
+        &[&devices[10].png, &devices[11].png, &devices[12].png],
+        &three,
+    )?;
+    let mut frames: Vec<&Path> = devices[..10].iter().map(|d| d.png.as_path()).collect();
+    frames.push(&three);
+    let sequence = camera_sequence(&frames, 10)?;
+    let data = tempfile::tempdir()?;
+    let invite = server.invite("technician", "Rita Rack")?;
+    let app = App::launch(
+        Launch {
+            data: Some(data.path()),
+            invite: Some(&invite),
+            fake_camera: Some(Path::new(&sequence)),
+            ..Launch::default()
+        },
+        "batch",
+    )
+    .await?;
+    let outcome = batch(&app, &clash).await;
+    app.finish(outcome).await
+}
+
+async fn batch(app: &App, clash: &DeviceFixture) -> Result<()> {
+    app.click("join-continue").await?;
+    app.wait_attr("camera-status", "data-state", "running", 30)
+        .await?;
+    app.click("mode-batch").await?;
+    app.wait_attr("scan-mode", "data-mode", "batch", 5).await?;
+    // Stop the camera so that the sweep starts at the first label once the batch runs.
+    app.click("camera-stop").await?;
+    app.wait_attr("camera-status", "data-state", "stopped", 10)
+        .await?;
+    app.type_into("batch-site", "Rack 9").await?;
+    app.click("batch-start").await?;
+    app.wait_attr("batch-count", "data-count", "0", 10).await?;
+    app.wait_text("batch-site-shown", "Rack 9", 5).await?;
+    app.click("camera-start").await?;
+    app.wait_attr("camera-status", "data-state", "running", 30)
+        .await?;
+    // Ten labels and three in one frame: thirteen, each once.
+    app.wait_attr("batch-count", "data-count", "13", 120)
+        .await?;
+    app.shot("01-batch").await?;
+    // Undo the middle label of the three (queued a moment ago).
+    app.click("undo-SN-BATCH-12").await?;
+    app.wait_attr("batch-count", "data-count", "12", 10).await?;
+    app.wait_attr("batch-item-SN-BATCH-13", "data-sequence", "12", 5)
+        .await?;
+    // A whole sweep later, nothing more was queued: repeats ignored, the undone label skipped.
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    let count = app.el("batch-count").await?.attr("data-count").await?;
+    ensure!(
+        count.as_deref() == Some("12"),
+        "after another sweep: {count:?}"
+    );
+
+    // A label whose serial was queued with another key stops the flow, and says so.
+    emit_code(app, &clash.label).await?;
+    app.wait_text("batch-stopped", "SN-BATCH-03", 10).await?;
+    app.shot("02-batch-stopped").await?;
+    app.click("batch-resume").await?;
+    // A code that is no Vouch label stops it too.
+    emit_code(app, "https://example.com/not-a-label").await?;
+    app.wait_text("batch-stopped", "VOUCH1", 10).await?;
+    app.click("batch-resume").await?;
+    app.click("batch-end").await?;
+    app.el("batch-start").await?;
+
+    // The durable queue: exactly the labels read, in order, with the batch's site.
+    let queue = app
+        .run_async(
+            "const [done] = arguments; \
+             window.__TAURI__.core.invoke('queue').then(done, e => done({ error: e }));",
+            vec![],
+        )
+        .await?;
+    let listed: Vec<(u64, String, String)> = queue
+        .as_array()
+        .context("the queue")?
+        .iter()
+        .map(|e| {
+            (
+                e["sequence"].as_u64().unwrap_or(0),
+                e["serial"].as_str().unwrap_or_default().to_string(),
+                e["site"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    let expected: Vec<(u64, String, String)> = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 13]
+        .iter()
+        .zip(1u64..)
+        .map(|(i, seq)| (seq, format!("SN-BATCH-{i:02}"), "Rack 9".to_string()))
+        .collect();
+    ensure!(listed == expected, "the queue: {listed:?}");
+
+    // Synced, a record can no longer be undone.
+    app.click("nav-queue").await?;
+    app.click("sync-btn").await?;
+    app.wait_text("last-sync", "12 accepted", 30).await?;
+    let refused = app
+        .run_async(
+            "const [done] = arguments; \
+             window.__TAURI__.core.invoke('batch_undo', { sequence: 12 }) \
+               .then(v => done({ ok: v }), e => done(e));",
+            vec![],
+        )
+        .await?;
+    ensure!(
+        refused["code"] == "undo_refused",
+        "undo after sync: {refused}"
+    );
+    Ok(())
+}
+
+/// A code read by the camera, as the shell reports one (its `camera-code` event): for labels
+/// no printer would make on purpose.
+async fn emit_code(app: &App, text: &str) -> Result<()> {
+    let ret = app
+        .run_async(
+            "const [text, done] = arguments; \
+             window.__TAURI__.event \
+               .emit('camera-code', { text, label: null, corners: [[0, 0], [1, 0], [1, 1], [0, 1]] }) \
+               .then(() => done(null), e => done(String(e)));",
+            vec![serde_json::json!(text)],
+        )
+        .await?;
+    ensure!(ret.is_null(), "the code event was not emitted: {ret}");
+    Ok(())
 }

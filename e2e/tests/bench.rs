@@ -219,7 +219,11 @@ async fn cold_start_and_memory_after_a_minute_of_scanning() -> Result<()> {
                 continue;
             }
             app.click("confirm-scan").await?;
-            app.css("#scan-result", 10).await?;
+            // A label coming into view just as the button is pressed replaces the card (and
+            // the click may miss it): that scan simply is not counted.
+            if app.css("#scan-result", 10).await.is_err() {
+                continue;
+            }
             queued += 1;
             tokio::time::sleep(Duration::from_millis(300)).await;
         }

@@ -50,6 +50,18 @@ fn setup<R: tauri::Runtime>(app: &mut tauri::App<R>) -> Result<(), Box<dyn std::
     Ok(())
 }
 
+/// WebKitGTK (Linux): composites the page in software unless told otherwise. Its accelerated
+/// compositing keeps extra layers and backing stores for a page of forms and one preview
+/// picture, which cost about 140 MB of the app's memory (docs/BENCHMARKS.md, "Cold start and
+/// memory"). `WEBKIT_DISABLE_COMPOSITING_MODE=0` in the environment keeps it on.
+fn lighter_webview() {
+    const KEY: &str = "WEBKIT_DISABLE_COMPOSITING_MODE";
+    if cfg!(target_os = "linux") && std::env::var_os(KEY).is_none() {
+        // Still one thread: nothing reads the environment concurrently.
+        std::env::set_var(KEY, "1");
+    }
+}
+
 /// Builds and runs the Tauri application until the last window closes.
 ///
 /// Registers every command in [`commands`], the dialog plugin (the photo picker) and, on
@@ -57,16 +69,24 @@ fn setup<R: tauri::Runtime>(app: &mut tauri::App<R>) -> Result<(), Box<dyn std::
 /// printed to stderr and the process exits with status 1.
 #[cfg_attr(mobile, tauri::mobile_entry_point)]
 pub fn run() {
+    lighter_webview();
     let builder = tauri::Builder::default().plugin(tauri_plugin_dialog::init());
     #[cfg(mobile)]
     let builder = builder.plugin(tauri_plugin_barcode_scanner::init());
     let result = builder
+        .register_uri_scheme_protocol(camera::PREVIEW_SCHEME, |ctx, request| {
+            camera::preview_response(ctx.app_handle(), &request)
+        })
         .setup(setup)
         .invoke_handler(tauri::generate_handler![
             commands::settings::activity_log,
             commands::settings::app_info,
             commands::settings::app_version,
             commands::settings::ui_ready,
+            commands::batch::batch_end,
+            commands::batch::batch_scan,
+            commands::batch::batch_start,
+            commands::batch::batch_undo,
             commands::camera::camera_backend,
             commands::camera::camera_start,
             commands::camera::camera_stop,

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::sync::{Mutex, MutexGuard};
 
 use serde::Serialize;
-use vouch_field::{now_ms, Field, SyncReport};
+use vouch_field::{now_ms, BatchSlot, Field, SyncReport};
 
 use crate::camera::Camera;
 use crate::error::{Error, Result};
@@ -68,6 +68,8 @@ pub struct AppState {
     launch_invite: Option<String>,
     /// The camera session (desktop: nokhwa through the field engine's scanning loop).
     pub camera: Camera,
+    /// The batch being scanned, if any.
+    pub batch: BatchSlot,
     log: Mutex<VecDeque<LogLine>>,
 }
 
@@ -86,6 +88,7 @@ impl AppState {
             data_dir,
             launch_invite,
             camera: Camera::default(),
+            batch: BatchSlot::default(),
             log: Mutex::new(VecDeque::new()),
         };
         if let Err((_, message)) = &state.field {

@@ -107,6 +107,24 @@ manual-reads-correctly = Das Etikett ist korrekt.
 manual-type-line = Tippen Sie die Zeile unter dem Code ein, mit einfachen Leerzeichen.
 manual-group-bad = Gruppe { $n } („{ $token }“) passt nicht zu ihrem Prüfzeichen: Suchen Sie darin einen Tippfehler.
 manual-groups-typed = { $ok } von { $groups } Schlüsselgruppen getippt, bisher alle korrekt.
+
+## Batch scanning
+mode-single = Ein Etikett
+mode-batch = Serie (Rack, Palette)
+batch-title = Serienscan
+batch-intro = Den Standort einmal angeben, dann die Kamera am Rack entlangführen: Jedes neue Etikett wird geprüft und einzeln in die Warteschlange gestellt.
+batch-start = Serie beginnen
+batch-running = Standort: { $site }. Jedes neue Etikett im Bild kommt in die Warteschlange.
+batch-count = { $count ->
+    [one] Ein Etikett in der Warteschlange
+   *[other] { $count } Etiketten in der Warteschlange
+}
+batch-stopped-title = Serie angehalten
+batch-resume = Weiter scannen
+batch-undo = Rückgängig
+batch-end = Serie beenden
+camera-pick = Tippen, um dieses Etikett zu nehmen
+
 review-manifest-none = In keinem Manifest
 review-manifest-expected = Erwartet: Manifest { $import }
 review-manifest-match = Manifest { $import }: Schlüssel stimmt

@@ -107,6 +107,24 @@ manual-reads-correctly = The label reads correctly.
 manual-type-line = Type the line printed under the code, with single spaces.
 manual-group-bad = Group { $n } (“{ $token }”) does not match its check character: look for a typo in it.
 manual-groups-typed = { $ok } of { $groups } key groups typed, all correct so far.
+
+## Batch scanning
+mode-single = One label
+mode-batch = Batch (rack, pallet)
+batch-title = Batch scan
+batch-intro = Set the site once, then sweep the camera along the rack: every new label is checked and queued on its own.
+batch-start = Start the batch
+batch-running = Site: { $site }. Every new label in view is queued.
+batch-count = { $count ->
+    [one] One label queued
+   *[other] { $count } labels queued
+}
+batch-stopped-title = Batch stopped
+batch-resume = Go on scanning
+batch-undo = Undo
+batch-end = End the batch
+camera-pick = Tap to use this label
+
 review-manifest-none = Not in any manifest
 review-manifest-expected = Expected: manifest { $import }
 review-manifest-match = Manifest { $import }: key matches

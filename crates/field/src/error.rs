@@ -283,6 +283,47 @@ pub enum Error {
     /// A sync is already running in this process.
     #[error("a sync is already running; wait for it to finish")]
     SyncRunning,
+
+    /// A label read during a batch clashes with one queued in the same batch: the same serial
+    /// with another key, or the same key under another serial.
+    #[error(
+        "label {serial} {}, queued as #{sequence} in this batch; nothing was queued. Set this \
+         device aside and tell your supervisor",
+        clash(*same_serial, other_serial)
+    )]
+    BatchConflict {
+        /// The serial of the label just read.
+        serial: String,
+        /// The serial of the label queued earlier in the batch.
+        other_serial: String,
+        /// The sequence number of that earlier record.
+        sequence: u64,
+        /// Whether the serials are the same (else the keys are).
+        same_serial: bool,
+    },
+
+    /// A batch command came while no batch runs.
+    #[error("no batch is running: start a batch with its site first")]
+    NoBatch,
+
+    /// A queued record cannot be taken back: it is gone, or it (or a record after it) has been
+    /// sent to the server, or a sync is running.
+    #[error("record #{sequence} cannot be undone: {reason}")]
+    UndoRefused {
+        /// The record's sequence number.
+        sequence: u64,
+        /// Why, in words.
+        reason: String,
+    },
+}
+
+/// How a batch label clashes with an earlier one, in words.
+fn clash(same_serial: bool, other_serial: &str) -> String {
+    if same_serial {
+        format!("carries another key than the {other_serial} label")
+    } else {
+        format!("carries the same key as {other_serial}")
+    }
 }
 
 impl Error {
@@ -322,6 +363,9 @@ impl Error {
             Error::Config { .. } => AppErrorCode::Config,
             Error::NoDataDir => AppErrorCode::NoDataDir,
             Error::SyncRunning => AppErrorCode::SyncRunning,
+            Error::BatchConflict { .. } => AppErrorCode::BatchConflict,
+            Error::UndoRefused { .. } => AppErrorCode::UndoRefused,
+            Error::NoBatch => AppErrorCode::NoBatch,
         }
     }
 

@@ -10,7 +10,7 @@ use rand_core::RngCore;
 use serde_json::Value;
 use vouch_protocol::key::hex;
 use vouch_protocol::record::{MAX_NOTE, MAX_SITE};
-use vouch_protocol::{ChainHead, Label, NewScan, RecordId, ScanRecord};
+use vouch_protocol::{ChainHead, Label, NewScan, RecordHash, RecordId, ScanRecord};
 
 use crate::config::Config;
 use crate::error::{Error, Result};
@@ -79,6 +79,24 @@ impl Drop for SyncGuard<'_> {
     fn drop(&mut self) {
         self.0.store(false, Ordering::SeqCst);
     }
+}
+
+/// Checks a site or work order (at most 128 bytes, one line).
+pub(crate) fn check_site(site: &str) -> Result<()> {
+    check_field("site", site, MAX_SITE)
+}
+
+/// The previous-record hash a stored record names (its wire form's `prev_hash`).
+fn prev_hash_of(record: &StoredRecord) -> Result<RecordHash> {
+    let text = record.wire.get("prev_hash").and_then(Value::as_str);
+    text.ok_or_else(|| Error::Corrupt {
+        what: format!("record #{} has no prev_hash", record.sequence),
+    })
+    .and_then(|t| {
+        RecordHash::from_hex(t).map_err(|e| Error::Corrupt {
+            what: format!("the prev_hash of record #{}: {e}", record.sequence),
+        })
+    })
 }
 
 fn check_field(what: &'static str, text: &str, max: usize) -> Result<()> {
@@ -195,7 +213,7 @@ impl Field {
     pub fn scan_text(&self, text: &str, options: &ScanOptions<'_>) -> Result<QueueEntry> {
         let text = text.trim();
         let label = Label::parse(text).map_err(Error::BadLabel)?;
-        check_field("site", options.site, MAX_SITE)?;
+        check_site(options.site)?;
         if let Some(note) = options.note {
             check_field("note", note, MAX_NOTE)?;
         }
@@ -209,25 +227,15 @@ impl Field {
             let mut id = [0u8; 16];
             rand_core::OsRng.fill_bytes(&mut id);
             let now = now_ms();
-            let record = ScanRecord::new(
-                identity.key_id(),
-                &NewScan {
-                    record_id: RecordId(id),
-                    chain: &head,
-                    scanned_at_ms: now,
-                    label_text: text,
-                    site: options.site,
-                    note: options.note,
-                },
-            )
-            .map_err(Error::BadLabel)?;
-            let new_head = ChainHead::after(&record);
-            let signed = record.sign(identity.key()).map_err(|e| Error::Key {
-                path: identity::Paths::of(&self.data).key,
-                detail: e.to_string(),
-            })?;
-            let stored =
-                StoredRecord::new(&signed, now).map_err(|e| Error::Protocol(e.to_string()))?;
+            let scan = NewScan {
+                record_id: RecordId(id),
+                chain: &head,
+                scanned_at_ms: now,
+                label_text: text,
+                site: options.site,
+                note: options.note,
+            };
+            let (stored, new_head) = self.signed_record(&identity, &scan, now)?;
             if self.queue.append(&head, &stored, &new_head)? {
                 self.queue.make_durable()?;
                 return self
@@ -238,6 +246,90 @@ impl Field {
                     });
             }
             // Another scan moved the chain head meanwhile: build on the new head.
+        }
+    }
+
+    /// Builds the record of `scan` on its chain head, signs it with the install key, and
+    /// answers its stored form and the head after it.
+    fn signed_record(
+        &self,
+        identity: &Identity,
+        scan: &NewScan<'_>,
+        queued_at_ms: u64,
+    ) -> Result<(StoredRecord, ChainHead)> {
+        let record = ScanRecord::new(identity.key_id(), scan).map_err(Error::BadLabel)?;
+        let new_head = ChainHead::after(&record);
+        let signed = record.sign(identity.key()).map_err(|e| Error::Key {
+            path: identity::Paths::of(&self.data).key,
+            detail: e.to_string(),
+        })?;
+        let stored =
+            StoredRecord::new(&signed, queued_at_ms).map_err(|e| Error::Protocol(e.to_string()))?;
+        Ok((stored, new_head))
+    }
+
+    /// Takes record `sequence` back out of the queue before it is sent (a batch's undo), and
+    /// answers it as it was. The records after it are signed again one place earlier in the
+    /// chain (same ids, labels, times, sites and notes), so the server sees no gap.
+    ///
+    /// Refused with [`Error::UndoRefused`] when the record is not in the queue, when it or a
+    /// record after it has been part of an upload (even one without an answer: the server may
+    /// hold it), or while a sync runs; a sync started during the undo is refused with
+    /// [`Error::SyncRunning`].
+    pub fn undo_scan(&self, sequence: u64) -> Result<QueueEntry> {
+        let refuse = |reason: &str| Error::UndoRefused {
+            sequence,
+            reason: reason.to_string(),
+        };
+        let identity = self.identity()?;
+        if self.syncing.swap(true, Ordering::SeqCst) {
+            return Err(refuse(
+                "a sync is running and may be sending it; check the queue",
+            ));
+        }
+        let _guard = SyncGuard(&self.syncing);
+        loop {
+            let (tail, head) = self.queue.tail(sequence)?;
+            let Some((first, first_state)) = tail.first().filter(|(r, _)| r.sequence == sequence)
+            else {
+                return Err(refuse("it is not in the queue"));
+            };
+            let sent = |s: &crate::queue::StateEntry| {
+                s.attempts > 0 || !matches!(s.state, crate::RecordState::Queued)
+            };
+            if sent(first_state) {
+                return Err(refuse("it has already been sent to the server"));
+            }
+            if tail.iter().any(|(_, s)| sent(s)) {
+                return Err(refuse("a later record has already been sent to the server"));
+            }
+            let mut running = ChainHead {
+                next_sequence: sequence,
+                last_hash: prev_hash_of(first)?,
+            };
+            let mut rebuilt = Vec::with_capacity(tail.len().saturating_sub(1));
+            for (record, _) in &tail[1..] {
+                let id = RecordId::from_hex(&record.record_id)
+                    .map_err(|e| Error::Protocol(e.to_string()))?;
+                let scan = NewScan {
+                    record_id: id,
+                    chain: &running,
+                    scanned_at_ms: record.scanned_at_ms,
+                    label_text: &record.label_text,
+                    site: &record.site,
+                    note: record.note.as_deref(),
+                };
+                let (stored, next) = self.signed_record(&identity, &scan, record.queued_at_ms)?;
+                rebuilt.push(stored);
+                running = next;
+            }
+            if self
+                .queue
+                .replace_tail(sequence, &head, &rebuilt, &running)?
+            {
+                return Ok(QueueEntry::join(first.clone(), first_state.clone()));
+            }
+            // A scan moved the chain head meanwhile: rebuild on the new head.
         }
     }
 

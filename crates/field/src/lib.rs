@@ -9,12 +9,15 @@
 //! * [`sync`]: sending the queue to the server over mTLS, with batches, backoff and resume;
 //! * [`review`]: the supervisor's list, show, approve, reject and revoke;
 //! * [`photo`]: the codes in a picked, dropped or pasted photo, labels first, without queueing;
-//! * [`last_sync`]: how the last sync ended, kept across restarts.
+//! * [`last_sync`]: how the last sync ended, kept across restarts;
+//! * [`batch`]: scanning a rack in one go, each new label queued on its own, and undo.
 //!
 //! [`Field`] ties them together on one data folder; the `vouch-field` CLI (cargo feature `cli`,
 //! on by default) and the Tauri app (which turns the feature off) drive it. Every failure is one [`Error`], whose message says what happened and what to do.
 
 pub use vouch_scan as scan;
+
+pub mod batch;
 
 // The field engine: identity, queue, sync, review.
 pub mod config;
@@ -32,6 +35,7 @@ pub mod sync;
 /// files in them carry their own modes (0600 for keys).
 pub(crate) const DIR_MODE: u32 = 0o777;
 
+pub use batch::{Batch, BatchItem, BatchSlot, BatchStep};
 pub use config::Config;
 pub use error::{Error, Result};
 pub use field::{now_ms, Field, ScanOptions};

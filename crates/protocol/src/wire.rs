@@ -536,6 +536,12 @@ word_enum! {
         NoDataDir = "no_data_dir",
         /// A sync is already running.
         SyncRunning = "sync_running",
+        /// A batch of scans conflicts with what is queued.
+        BatchConflict = "batch_conflict",
+        /// An undo was refused.
+        UndoRefused = "undo_refused",
+        /// There is no batch to act on.
+        NoBatch = "no_batch",
         /// No camera is connected.
         NoCamera = "no_camera",
         /// The camera failed.

@@ -21,4 +21,9 @@ impl Camera {
 
     /// Nothing to stop.
     pub fn stop(&self) {}
+
+    /// No preview: the plugin shows its own.
+    pub fn preview_jpeg(&self, _width: u32) -> Option<Vec<u8>> {
+        None
+    }
 }

@@ -9,6 +9,7 @@
 //! Blocking work (disk, network, decoding) runs in `async` commands, on Tauri's async runtime,
 //! never on the window's main thread.
 
+pub mod batch;
 pub mod camera;
 pub mod identity;
 pub mod queue;

@@ -29,12 +29,35 @@ pub enum CameraStatus {
 pub struct CameraHandle {
     /// Where it stands.
     pub status: CameraStatus,
-    /// The latest preview frame (desktop).
+    /// The preview frame shown (desktop).
     pub frame: Option<PreviewFrame>,
+    /// The page has drawn the picture of `frame` (or failed to): the next one may come.
+    pub drawn: Callback<()>,
     /// Starts it again (desktop) or opens the plugin's scanner (mobile).
     pub start: Callback<()>,
     /// Stops it.
     pub stop: Callback<()>,
+}
+
+/// The preview's flow control: while a picture is being loaded and drawn, newer frames wait
+/// here, each replacing the one before (a page that cannot keep up drops frames rather than
+/// queueing them).
+#[derive(Default)]
+struct Drawing {
+    busy: bool,
+    next: Option<PreviewFrame>,
+}
+
+/// The width, in device pixels, the preview is shown at (the camera card's inner width).
+fn shown_width() -> u32 {
+    let Some(window) = web_sys::window() else {
+        return 0;
+    };
+    let css = window
+        .document()
+        .and_then(|d| d.get_element_by_id("camera-card"))
+        .map_or(0, |card| card.client_width());
+    (f64::from(css.max(0)) * window.device_pixel_ratio()).round() as u32
 }
 
 /// Starts the camera when the scan screen opens and stops it when it closes; each code read
@@ -43,6 +66,17 @@ pub struct CameraHandle {
 pub fn use_camera(on_code: Callback<String>) -> CameraHandle {
     let status = use_state(|| CameraStatus::Checking);
     let frame = use_state(|| None::<PreviewFrame>);
+    let drawing = use_mut_ref(Drawing::default);
+    let drawn = {
+        let (frame, drawing) = (frame.clone(), drawing.clone());
+        Callback::from(move |()| {
+            let mut d = drawing.borrow_mut();
+            match d.next.take() {
+                Some(next) => frame.set(Some(next)),
+                None => d.busy = false,
+            }
+        })
+    };
 
     let start = {
         let status = status.clone();
@@ -72,9 +106,11 @@ pub fn use_camera(on_code: Callback<String>) -> CameraHandle {
     let stop = {
         let status = status.clone();
         let frame = frame.clone();
+        let drawing = drawing.clone();
         Callback::from(move |()| {
             status.set(CameraStatus::Stopped);
             frame.set(None);
+            *drawing.borrow_mut() = Drawing::default();
             wasm_bindgen_futures::spawn_local(async {
                 let _ = ipc::camera_stop().await;
             });
@@ -92,7 +128,17 @@ pub fn use_camera(on_code: Callback<String>) -> CameraHandle {
                 // Listen first, then start: no frame or code can come before it is heard.
                 let preview = frame.clone();
                 held.keep(
-                    ipc::listen(PREVIEW_EVENT, move |f: PreviewFrame| preview.set(Some(f))).await,
+                    ipc::listen(PREVIEW_EVENT, move |mut f: PreviewFrame| {
+                        f.src = ipc::preview_src(f.seq, shown_width());
+                        let mut d = drawing.borrow_mut();
+                        if d.busy {
+                            d.next = Some(f);
+                        } else {
+                            d.busy = true;
+                            preview.set(Some(f));
+                        }
+                    })
+                    .await,
                 );
                 held.keep(ipc::listen(CODE_EVENT, move |c: CodeRead| on_code.emit(c.text)).await);
                 let stopped = status.clone();
@@ -133,6 +179,7 @@ pub fn use_camera(on_code: Callback<String>) -> CameraHandle {
     CameraHandle {
         status: (*status).clone(),
         frame: (*frame).clone(),
+        drawn,
         start,
         stop,
     }

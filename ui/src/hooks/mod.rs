@@ -3,8 +3,9 @@
 //! * [`use_remote`]: load a value when the dependencies change, reload on demand;
 //! * [`use_action`]: run a command on demand and keep its outcome;
 //! * [`use_interval`], [`use_stored`]: timers and small settings kept in the WebView's storage;
-//! * the session, connectivity, sync, camera and review hooks in the submodules.
+//! * the session, connectivity, sync, camera, batch and review hooks in the submodules.
 
+mod batch;
 mod camera;
 mod data;
 mod feedback;
@@ -12,6 +13,7 @@ mod photos;
 mod session;
 mod sync;
 
+pub use batch::{use_batch, BatchHandle};
 pub use camera::{use_camera, CameraHandle, CameraStatus};
 pub use data::{
     import_manifest, use_accept_gap, use_activity_log, use_app_info, use_decision, use_device,

@@ -26,6 +26,11 @@ extern "C" {
     #[wasm_bindgen(js_namespace = ["window", "__TAURI__", "core"], js_name = invoke, catch)]
     async fn tauri_invoke(cmd: &str, args: JsValue) -> Result<JsValue, JsValue>;
 
+    /// `window.__TAURI__.core.convertFileSrc(path, protocol)`: the URL of `path` on a custom
+    /// protocol, spelled as this platform's WebView wants it.
+    #[wasm_bindgen(js_namespace = ["window", "__TAURI__", "core"], js_name = convertFileSrc, catch)]
+    fn tauri_convert_file_src(path: &str, protocol: &str) -> Result<JsValue, JsValue>;
+
     /// `window.__TAURI__.event.listen(event, handler)`: resolves with the function that stops
     /// listening.
     #[wasm_bindgen(js_namespace = ["window", "__TAURI__", "event"], js_name = listen, catch)]
@@ -354,6 +359,57 @@ pub async fn scan_text(
         },
     )
     .await
+}
+
+/// Arguments of `batch_start`.
+#[derive(Serialize)]
+struct BatchStartArgs<'a> {
+    site: &'a str,
+}
+
+/// Arguments of `batch_scan`.
+#[derive(Serialize)]
+struct BatchScanArgs<'a> {
+    text: &'a str,
+}
+
+/// Arguments of `batch_undo`.
+#[derive(Serialize)]
+struct BatchUndoArgs {
+    sequence: u64,
+}
+
+/// Starts a batch for `site`.
+pub async fn batch_start(site: &str) -> Result<Batch, IpcError> {
+    invoke("batch_start", &BatchStartArgs { site }).await
+}
+
+/// Checks and queues a label read during the batch.
+pub async fn batch_scan(text: &str) -> Result<BatchStep, IpcError> {
+    invoke("batch_scan", &BatchScanArgs { text }).await
+}
+
+/// Takes a queued record back before it is sent; answers the batch as it now stands.
+pub async fn batch_undo(sequence: u64) -> Result<Option<Batch>, IpcError> {
+    invoke("batch_undo", &BatchUndoArgs { sequence }).await
+}
+
+/// Ends the batch.
+pub async fn batch_end() -> Result<Option<Batch>, IpcError> {
+    invoke_no_args("batch_end").await
+}
+
+/// The URL of the camera's preview picture `seq` at `width` device pixels, on the shell's
+/// `preview` protocol (empty outside the app).
+pub fn preview_src(seq: u64, width: u32) -> String {
+    if !tauri_available() {
+        return String::new();
+    }
+    tauri_convert_file_src("frame", "preview")
+        .ok()
+        .and_then(|url| url.as_string())
+        .map(|url| format!("{url}?seq={seq}&w={width}"))
+        .unwrap_or_default()
 }
 
 /// Every record in the queue, oldest first.

@@ -341,7 +341,8 @@ pub struct Located {
     pub corners: [(f32, f32); 4],
 }
 
-/// A preview frame.
+/// A new preview picture: its frame number and size, and the codes in view. The picture
+/// itself is loaded from the shell's preview protocol ([`super::preview_src`]).
 #[derive(Clone, Debug, PartialEq, Deserialize)]
 pub struct PreviewFrame {
     /// Frame number.
@@ -350,8 +351,9 @@ pub struct PreviewFrame {
     pub width: u32,
     /// Full-frame height.
     pub height: u32,
-    /// `data:image/jpeg;base64,...`.
-    pub image: String,
+    /// Where the page loads the picture from (set by the camera hook, at the width shown).
+    #[serde(default)]
+    pub src: String,
     /// Codes in view.
     #[serde(default)]
     pub codes: Vec<Located>,
@@ -380,4 +382,46 @@ pub struct CameraStopped {
 pub struct PluginScanned {
     /// The code's text.
     pub content: String,
+}
+
+/// A label queued in a batch.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+pub struct BatchItem {
+    /// Its record's sequence number.
+    pub sequence: u64,
+    /// The device serial.
+    pub serial: String,
+}
+
+/// A batch: its site and the labels queued so far, oldest first.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+pub struct Batch {
+    /// The site every record of the batch gets.
+    pub site: String,
+    /// The labels queued so far.
+    #[serde(default)]
+    pub items: Vec<BatchItem>,
+}
+
+/// What became of a label read during a batch.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum BatchStep {
+    /// Checked and durably queued.
+    Queued {
+        /// The record (boxed: it is much larger than the other answers).
+        entry: Box<QueueEntry>,
+        /// Labels queued in this batch so far.
+        count: usize,
+    },
+    /// Already queued: nothing was written.
+    AlreadyQueued {
+        /// The device serial.
+        serial: String,
+    },
+    /// Taken back earlier in this batch: skipped.
+    Undone {
+        /// The device serial.
+        serial: String,
+    },
 }

@@ -1,5 +1,6 @@
 //! The scan screen: read a label (camera, photo or typed line), check it on a card, add the
-//! site and a note, confirm to queue.
+//! site and a note, confirm to queue; or, in batch mode, set the site once and let every new
+//! label the camera reads be queued on its own.
 
 use vouch_protocol::wire::AppErrorCode;
 use web_sys::HtmlInputElement;
@@ -7,9 +8,9 @@ use yew::prelude::*;
 
 use crate::components::{Icon, Notice, NoticeKind};
 use crate::hooks::{
-    beep, use_camera, use_dropped_files, use_pasted_images, use_photo_reader, use_queue,
+    beep, use_batch, use_camera, use_dropped_files, use_pasted_images, use_photo_reader, use_queue,
     use_queue_scan, use_report_ready, use_stored, vibrate_and_flash, Action, ActionState,
-    CameraHandle, CameraStatus, Photos, ScanRequest,
+    BatchHandle, CameraHandle, CameraStatus, Photos, ScanRequest,
 };
 use crate::i18n::{t, tf};
 use crate::ipc::{PhotoRead, PreviewFrame, QueueEntry};
@@ -32,6 +33,15 @@ impl Source {
             Source::Typed => t("source-typed"),
         }
     }
+}
+
+/// How the camera's reads are used.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Mode {
+    /// Each label is checked on a card and confirmed (a tap on an outline picks among several).
+    Single,
+    /// A rack or a pallet: every new label is queued on its own with the batch's site.
+    Batch,
 }
 
 /// A label read and waiting for confirmation.
@@ -105,10 +115,33 @@ pub fn scan() -> Html {
             }
         })
     };
+    let mode = use_state(|| Mode::Single);
+    // The camera's listener keeps the callback it was first given: it reads the mode from here.
+    let batch_mode = use_mut_ref(|| false);
+    *batch_mode.borrow_mut() = *mode == Mode::Batch;
+    let batch = use_batch();
     let camera = use_camera({
         let read = read.clone();
-        Callback::from(move |text: String| read.emit((text, Source::Camera)))
+        let to_batch = batch.read.clone();
+        Callback::from(move |text: String| {
+            if *batch_mode.borrow() {
+                to_batch.emit(text);
+            } else {
+                read.emit((text, Source::Camera));
+            }
+        })
     });
+    let set_mode = {
+        let mode = mode.clone();
+        let end = batch.end.clone();
+        let active = batch.view.active;
+        Callback::from(move |next: Mode| {
+            if next == Mode::Single && active {
+                end.emit(());
+            }
+            mode.set(next);
+        })
+    };
 
     // Dropped files and pasted images are read like picked photos.
     use_dropped_files({
@@ -213,15 +246,23 @@ pub fn scan() -> Html {
         _ => html! {},
     };
 
+    let single = *mode == Mode::Single;
     html! {
         <div class="page scan-page" id="scan-page">
-            { result }
-            { card.unwrap_or_default() }
+            { mode_switch(*mode, &set_mode) }
+            if single {
+                { result }
+                { card.unwrap_or_default() }
+            }
             <div class="scan-grid">
-                { camera_card(&camera, &read) }
+                { camera_card(&camera, &read, single) }
                 <div class="scan-side">
-                    { photo_card(&photo_path, &reader) }
-                    { manual_card(&manual, &read) }
+                    if single {
+                        { photo_card(&photo_path, &reader) }
+                        { manual_card(&manual, &read) }
+                    } else {
+                        { batch_card(&batch, &site, &set_site) }
+                    }
                 </div>
             </div>
         </div>
@@ -378,7 +419,112 @@ fn queue_error(state: &ActionState<QueueEntry>, confirm: &Callback<bool>) -> Htm
     }
 }
 
-fn camera_card(camera: &CameraHandle, read: &Callback<(String, Source)>) -> Html {
+fn mode_switch(mode: Mode, set_mode: &Callback<Mode>) -> Html {
+    let button = |id: &'static str, which: Mode, words: String| {
+        let set = set_mode.clone();
+        let onclick = Callback::from(move |_: MouseEvent| set.emit(which));
+        let on = mode == which;
+        html! {
+            <button {id} type="button" class={classes!("mode", on.then_some("on"))}
+                aria-pressed={on.to_string()} {onclick}>{ words }</button>
+        }
+    };
+    html! {
+        <div class="mode-switch" id="scan-mode" data-mode={if mode == Mode::Batch { "batch" } else { "single" }}>
+            { button("mode-single", Mode::Single, t("mode-single")) }
+            { button("mode-batch", Mode::Batch, t("mode-batch")) }
+        </div>
+    }
+}
+
+fn batch_card(batch: &BatchHandle, site: &str, set_site: &Callback<String>) -> Html {
+    let view = &batch.view;
+    let problem = view.problem.as_ref().map(|e| {
+        html! {
+            <Notice kind={NoticeKind::Warning} id="batch-problem"><p>{ e.to_string() }</p></Notice>
+        }
+    });
+    if !view.active {
+        let oninput = {
+            let set = set_site.clone();
+            Callback::from(move |e: InputEvent| {
+                if let Some(v) = input_value(&e) {
+                    set.emit(v);
+                }
+            })
+        };
+        let onsubmit = {
+            let start = batch.start.clone();
+            let site = site.to_string();
+            Callback::from(move |e: SubmitEvent| {
+                e.prevent_default();
+                start.emit(site.clone());
+            })
+        };
+        return html! {
+            <section class="card batch-card" id="batch-card">
+                <h2><Icon name="camera" />{ t("batch-title") }</h2>
+                <p class="muted">{ t("batch-intro") }</p>
+                <form class="scan-form" {onsubmit}>
+                    <label for="batch-site">{ t("site-label") }</label>
+                    <input id="batch-site" type="text" value={site.to_string()} {oninput}
+                        placeholder={t("site-placeholder")} maxlength="128" />
+                    <button class="primary big" id="batch-start" type="submit"
+                        disabled={site.trim().is_empty()}>{ t("batch-start") }</button>
+                </form>
+                { problem.unwrap_or_default() }
+            </section>
+        };
+    }
+    let resume = {
+        let resume = batch.resume.clone();
+        Callback::from(move |_: MouseEvent| resume.emit(()))
+    };
+    let end = {
+        let end = batch.end.clone();
+        Callback::from(move |_: MouseEvent| end.emit(()))
+    };
+    html! {
+        <section class="card batch-card running" id="batch-card">
+            <h2><Icon name="camera" />{ t("batch-title") }</h2>
+            <p class="muted" id="batch-site-shown">{ tf("batch-running", &[("site", view.site.clone().into())]) }</p>
+            <p class="big-value" id="batch-count" data-count={view.count.to_string()}>
+                { tf("batch-count", &[("count", view.count.into())]) }
+            </p>
+            if let Some(err) = &view.stopped {
+                <Notice kind={NoticeKind::Error} id="batch-stopped" title={t("batch-stopped-title")}>
+                    <p>{ err.to_string() }</p>
+                    <button class="secondary" id="batch-resume" onclick={resume}>{ t("batch-resume") }</button>
+                </Notice>
+            }
+            { problem.unwrap_or_default() }
+            <ul class="batch-recent" id="batch-recent">
+                { for view.recent.iter().map(|r| {
+                    let undo = {
+                        let undo = batch.undo.clone();
+                        let sequence = r.sequence;
+                        Callback::from(move |_: MouseEvent| undo.emit(sequence))
+                    };
+                    html! {
+                        <li id={format!("batch-item-{}", r.serial)} data-sequence={r.sequence.to_string()}>
+                            <span class="mono muted">{ format!("#{}", r.sequence) }</span>
+                            <strong>{ &r.serial }</strong>
+                            if r.undoable() {
+                                <button class="secondary small" id={format!("undo-{}", r.serial)}
+                                    onclick={undo}>{ t("batch-undo") }</button>
+                            }
+                        </li>
+                    }
+                }) }
+            </ul>
+            <div class="actions">
+                <button class="secondary" id="batch-end" onclick={end}>{ t("batch-end") }</button>
+            </div>
+        </section>
+    }
+}
+
+fn camera_card(camera: &CameraHandle, read: &Callback<(String, Source)>, single: bool) -> Html {
     // A code still in view after its card was discarded is not reported again: this takes it.
     let in_view = camera
         .frame
@@ -408,14 +554,16 @@ fn camera_card(camera: &CameraHandle, read: &Callback<(String, Source)>) -> Html
         },
         CameraStatus::Running(name) => html! {
             <>
-                { preview(camera.frame.as_ref()) }
+                { preview(camera.frame.as_ref(), &camera.drawn, single.then_some(read)) }
                 <div class="camera-bar">
                     <span class="muted" id="camera-status" data-state="running">
                         { tf("camera-point", &[("name", name.clone().into())]) }
                     </span>
                     <div class="row">
-                        <button class="secondary" id="camera-use" onclick={use_in_view}
-                            disabled={in_view.is_none()}>{ t("camera-use") }</button>
+                        if single {
+                            <button class="secondary" id="camera-use" onclick={use_in_view}
+                                disabled={in_view.is_none()}>{ t("camera-use") }</button>
+                        }
                         <button class="secondary" id="camera-stop" onclick={stop}>{ t("camera-stop") }</button>
                     </div>
                 </div>
@@ -457,22 +605,45 @@ fn camera_card(camera: &CameraHandle, read: &Callback<(String, Source)>) -> Html
     }
 }
 
-fn preview(frame: Option<&PreviewFrame>) -> Html {
+/// The camera's picture with each code in view outlined. In single mode (`pick` given) a tap
+/// on an outline takes that code, for when several labels are in view.
+fn preview(
+    frame: Option<&PreviewFrame>,
+    drawn: &Callback<()>,
+    pick: Option<&Callback<(String, Source)>>,
+) -> Html {
     let Some(frame) = frame else {
         return html! { <div class="preview waiting" id="camera-preview-wait">{ t("camera-waiting") }</div> };
     };
     let view_box = format!("0 0 {} {}", frame.width, frame.height);
+    // Loaded (or failed): the next picture may come.
+    let onload = {
+        let drawn = drawn.clone();
+        Callback::from(move |_: Event| drawn.emit(()))
+    };
+    let onerror = onload.clone();
     html! {
         <div class="preview">
-            <img id="camera-preview" src={frame.image.clone()} alt={t("camera-preview")} />
-            <svg class="overlay" viewBox={view_box} preserveAspectRatio="xMidYMid meet"
-                 aria-hidden="true">
+            <img id="camera-preview" src={frame.src.clone()} alt={t("camera-preview")}
+                 {onload} {onerror} />
+            <svg class={classes!("overlay", pick.is_some().then_some("pickable"))} viewBox={view_box}
+                 preserveAspectRatio="xMidYMid meet">
                 { for frame.codes.iter().map(|code| {
                     let points = code.corners.iter()
                         .map(|(x, y)| format!("{x:.0},{y:.0}"))
                         .collect::<Vec<_>>()
                         .join(" ");
-                    html! { <polygon class="located" points={points} /> }
+                    let serial = label::parse(&code.text).map(|v| v.serial).unwrap_or_default();
+                    let onclick = pick.map(|pick| {
+                        let pick = pick.clone();
+                        let text = code.text.clone();
+                        Callback::from(move |_: MouseEvent| pick.emit((text.clone(), Source::Camera)))
+                    });
+                    html! {
+                        <polygon class="located" points={points} data-serial={serial} {onclick}>
+                            <title>{ t("camera-pick") }</title>
+                        </polygon>
+                    }
                 }) }
             </svg>
         </div>

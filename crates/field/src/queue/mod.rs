@@ -230,6 +230,72 @@ impl Queue {
             .map_err(|e| self.tx_err(e))
     }
 
+    /// The records from sequence `from` on, oldest first, each with its state, and the chain
+    /// head they end at.
+    pub fn tail(&self, from: u64) -> Result<(Vec<(StoredRecord, StateEntry)>, ChainHead)> {
+        let head = self.chain()?;
+        let mut out = Vec::new();
+        for item in self.records.range(key(from)..) {
+            let (k, v) = item.map_err(|e| self.err(e))?;
+            let seq = seq_of(&k).unwrap_or(0);
+            let record: StoredRecord = Self::decode(&v, "the record", seq)?;
+            out.push((record, self.state(seq)?));
+        }
+        Ok((out, head))
+    }
+
+    /// Replaces every record from `from` on with `rebuilt` (queued, never sent) and sets the
+    /// chain head to `new_head`, in one transaction, if the head is still `expected`. Returns
+    /// `false` (and writes nothing) if the head moved. Durable when it returns `true`.
+    ///
+    /// This is how a record is taken back before it is sent: the records after it are signed
+    /// again on the shortened chain, so the server sees no gap.
+    pub fn replace_tail(
+        &self,
+        from: u64,
+        expected: &ChainHead,
+        rebuilt: &[StoredRecord],
+        new_head: &ChainHead,
+    ) -> Result<bool> {
+        let expected_bytes = serde_json::to_vec(expected).map_err(|e| self.err(e))?;
+        let head_bytes = serde_json::to_vec(new_head).map_err(|e| self.err(e))?;
+        let mut writes = Vec::with_capacity(rebuilt.len());
+        for record in rebuilt {
+            let state = StateEntry {
+                state: RecordState::Queued,
+                updated_at_ms: record.queued_at_ms,
+                attempts: 0,
+            };
+            writes.push((
+                key(record.sequence),
+                serde_json::to_vec(record).map_err(|e| self.err(e))?,
+                serde_json::to_vec(&state).map_err(|e| self.err(e))?,
+            ));
+        }
+        let doomed: Vec<[u8; 8]> = (from..expected.next_sequence).map(key).collect();
+        let done = (&self.records, &self.states, &self.meta)
+            .transaction(|(records, states, meta)| {
+                if meta.get(CHAIN)?.as_deref() != Some(expected_bytes.as_slice()) {
+                    return Ok(false);
+                }
+                for k in &doomed {
+                    records.remove(k)?;
+                    states.remove(k)?;
+                }
+                for (k, record, state) in &writes {
+                    records.insert(k, record.as_slice())?;
+                    states.insert(k, state.as_slice())?;
+                }
+                meta.insert(CHAIN, head_bytes.as_slice())?;
+                Ok::<_, ConflictableTransactionError<Error>>(true)
+            })
+            .map_err(|e| self.tx_err(e))?;
+        if done {
+            self.make_durable()?;
+        }
+        Ok(done)
+    }
+
     /// Every record still in the queue, oldest first, with its state.
     pub fn entries(&self) -> Result<Vec<QueueEntry>> {
         let mut out = Vec::new();
@@ -293,8 +359,11 @@ impl Queue {
         Ok(out)
     }
 
-    /// Marks records as in an upload (`syncing`, one more attempt) or back to `queued`. Not
-    /// fsynced: after a crash a `syncing` record is simply sent again.
+    /// Marks records as in an upload (`syncing`) or, after an upload without an answer, back
+    /// to `queued`; either way with the upload counted in `attempts` (`batch` holds the counts
+    /// from before it), since the server may hold what it carried: a record with attempts can
+    /// no longer be undone ([`crate::Field::undo_scan`]). Not fsynced: after a crash a
+    /// `syncing` record is simply sent again.
     pub fn mark(&self, batch: &[Pending], syncing: bool, now_ms: u64) -> Result<()> {
         let mut writes = sled::Batch::default();
         for p in batch {
@@ -305,7 +374,7 @@ impl Queue {
                     RecordState::Queued
                 },
                 updated_at_ms: now_ms,
-                attempts: p.attempts.saturating_add(u32::from(syncing)),
+                attempts: p.attempts.saturating_add(1),
             };
             let bytes = serde_json::to_vec(&entry).map_err(|e| self.err(e))?;
             writes.insert(&key(p.sequence), bytes);
