@@ -15,12 +15,13 @@
 //! the file.
 
 use std::path::{Component, Path, PathBuf};
+use vouch_protocol::wire::ErrorCode;
 
 use data_encoding::BASE64;
 use serde::{Deserialize, Serialize};
 use vouch_protocol::key::{hex, sha256};
 
-use crate::error::ServerError;
+use crate::error::{Failure, ServerError};
 use crate::store::{Bucket, BucketDump};
 
 /// The first line of every backup of this format.
@@ -76,7 +77,10 @@ struct End {
 }
 
 fn refused(why: impl std::fmt::Display) -> ServerError {
-    ServerError::BadRequest(format!("the backup cannot be restored: {why}"))
+    ServerError::refuse(
+        ErrorCode::BadRequest,
+        format!("the backup cannot be restored: {why}"),
+    )
 }
 
 /// Writes `backup` in the file format, end line included.
@@ -99,7 +103,7 @@ pub fn encode(backup: &Backup) -> Result<Vec<u8>, ServerError> {
     }
     let mut out = format!("{MAGIC}\n").into_bytes();
     for line in &lines {
-        serde_json::to_writer(&mut out, line).map_err(|e| ServerError::Storage(e.to_string()))?;
+        serde_json::to_writer(&mut out, line).map_err(|e| ServerError::Storage(Failure::of(e)))?;
         out.push(b'\n');
     }
     let end = Line::End {
@@ -109,7 +113,7 @@ pub fn encode(backup: &Backup) -> Result<Vec<u8>, ServerError> {
             sha256: hex(&sha256(&out)),
         },
     };
-    serde_json::to_writer(&mut out, &end).map_err(|e| ServerError::Storage(e.to_string()))?;
+    serde_json::to_writer(&mut out, &end).map_err(|e| ServerError::Storage(Failure::of(e)))?;
     out.push(b'\n');
     Ok(out)
 }
@@ -271,7 +275,10 @@ fn collect(root: &Path, dir: &Path, out: &mut Vec<DataFile>) -> Result<(), Serve
 
 fn relative_name(root: &Path, path: &Path) -> Result<String, ServerError> {
     let relative = path.strip_prefix(root).map_err(|_| {
-        ServerError::Storage(format!("{} is outside the data folder", path.display()))
+        ServerError::Storage(Failure::new(format!(
+            "{} is outside the data folder",
+            path.display()
+        )))
     })?;
     let parts: Vec<String> = relative
         .components()
@@ -327,10 +334,13 @@ fn refuse_non_empty(target: &Path) -> Result<(), ServerError> {
     match std::fs::read_dir(target) {
         Ok(mut entries) => {
             if entries.next().is_some() {
-                return Err(ServerError::Conflict(format!(
-                    "{} is not empty: a backup is restored only into an empty or new folder",
-                    target.display()
-                )));
+                return Err(ServerError::refuse(
+                    ErrorCode::Conflict,
+                    format!(
+                        "{} is not empty: a backup is restored only into an empty or new folder",
+                        target.display()
+                    ),
+                ));
             }
             Ok(())
         }

@@ -15,7 +15,7 @@ use vouch_protocol::wire::ErrorBody;
 
 use crate::authority::files::{pem_to_der, read_text, DataPaths};
 use crate::config::Config;
-use crate::error::ServerError;
+use crate::error::{Failure, ServerError};
 
 /// An mTLS client for the admin API.
 pub struct AdminClient {
@@ -23,8 +23,8 @@ pub struct AdminClient {
     base: String,
 }
 
-fn client_err(e: impl std::fmt::Display) -> ServerError {
-    ServerError::Client(e.to_string())
+fn client_err(e: impl std::error::Error + Send + Sync + 'static) -> ServerError {
+    ServerError::Client(Failure::of(e))
 }
 
 impl AdminClient {
@@ -32,11 +32,11 @@ impl AdminClient {
     pub fn from_data_dir(data_dir: &Path) -> Result<Self, ServerError> {
         let paths = DataPaths::new(data_dir);
         if !paths.operator_key().exists() {
-            return Err(ServerError::Client(format!(
+            return Err(ServerError::Client(Failure::new(format!(
                 "{} has no operator credential: run `vouch-server init --data {}` first",
                 data_dir.display(),
                 data_dir.display()
-            )));
+            ))));
         }
         let address = running_address(data_dir)?;
         let ca = CertificateDer::from(pem_to_der(&read_text(&paths.ca_cert())?, "CERTIFICATE")?);
@@ -48,7 +48,8 @@ impl AdminClient {
             &read_text(&paths.operator_key())?,
             "PRIVATE KEY",
         )?)
-        .map_err(client_err)?;
+        // rustls says what is wrong with the key in a fixed sentence, not an error type.
+        .map_err(|why| ServerError::Client(Failure::new(why)))?;
         let roots = vouch_support::tls::pinned_roots([ca]).map_err(client_err)?;
         let identity = vouch_support::tls::ClientIdentity {
             cert_chain: vec![cert],
@@ -82,8 +83,9 @@ impl AdminClient {
     ) -> Result<Value, ServerError> {
         let text = self.call_text(method, path, body).await?;
         serde_json::from_str(&text).map_err(|e| {
-            ServerError::Client(format!(
-                "the server answered something that is not JSON: {e}"
+            ServerError::Client(Failure::caused(
+                "the server answered something that is not JSON",
+                e,
             ))
         })
     }
@@ -98,8 +100,9 @@ impl AdminClient {
     ) -> Result<Value, ServerError> {
         let text = self.send(method, path, body, Some(timeout)).await?;
         serde_json::from_str(&text).map_err(|e| {
-            ServerError::Client(format!(
-                "the server answered something that is not JSON: {e}"
+            ServerError::Client(Failure::caused(
+                "the server answered something that is not JSON",
+                e,
             ))
         })
     }
@@ -125,10 +128,10 @@ impl AdminClient {
     }
 
     fn unreachable(&self, e: reqwest::Error) -> ServerError {
-        ServerError::Client(format!(
+        ServerError::Client(Failure::new(format!(
             "cannot reach the server at {}: {e} (is `vouch-server serve` running?)",
             self.base
-        ))
+        )))
     }
 
     /// Sends a request and returns the answer's text.
@@ -173,10 +176,10 @@ pub fn running_address(data_dir: &Path) -> Result<SocketAddr, ServerError> {
     let paths = DataPaths::new(data_dir);
     let mut address = match std::fs::read_to_string(paths.address_file()) {
         Ok(text) => text.trim().parse::<SocketAddr>().map_err(|_| {
-            ServerError::Client(format!(
+            ServerError::Client(Failure::new(format!(
                 "{} is not an address",
                 paths.address_file().display()
-            ))
+            )))
         })?,
         Err(_) => Config::load(data_dir)?.listen,
     };

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-use crate::error::ServerError;
+use crate::error::{Failure, ServerError};
 
 /// The documented example configuration (every key with its default).
 pub const EXAMPLE_CONFIG: &str = r#"# Vouch server configuration. Every key is shown with its default value.
@@ -233,18 +233,18 @@ impl EstConfig {
     /// per-key rate limit (`enrollment.rate_per_serial_per_minute`), which EST shares.
     fn validate(&self, enrollment: &EnrollmentConfig) -> Result<(), ServerError> {
         if self.retry_after_secs == 0 || self.retry_after_secs > 3600 {
-            return Err(ServerError::Config(
-                "est.retry_after_secs must be 1 to 3600".into(),
-            ));
+            return Err(ServerError::Config(Failure::new(
+                "est.retry_after_secs must be 1 to 3600",
+            )));
         }
         let per_minute = u64::from(enrollment.rate_per_serial_per_minute.max(1));
         let shortest = 60u64.div_ceil(per_minute);
         if self.retry_after_secs < shortest {
-            return Err(ServerError::Config(format!(
+            return Err(ServerError::Config(Failure::new(format!(
                 "est.retry_after_secs must be at least {shortest}: a client polling every {} s \
                  would exceed enrollment.rate_per_serial_per_minute = {per_minute}",
                 self.retry_after_secs
-            )));
+            ))));
         }
         Ok(())
     }
@@ -318,16 +318,15 @@ impl LimitConfig {
         ];
         for (name, secs) in timeouts {
             if secs == 0 || secs > 3600 {
-                return Err(ServerError::Config(format!(
+                return Err(ServerError::Config(Failure::new(format!(
                     "limits.{name} must be 1 to 3600"
-                )));
+                ))));
             }
         }
         if self.max_connections == 0 || self.max_connections_per_address == 0 {
-            return Err(ServerError::Config(
-                "limits.max_connections and limits.max_connections_per_address must be at least 1"
-                    .into(),
-            ));
+            return Err(ServerError::Config(Failure::new(
+                "limits.max_connections and limits.max_connections_per_address must be at least 1",
+            )));
         }
         Ok(())
     }
@@ -341,23 +340,23 @@ impl Config {
 
     /// Parses a configuration text (all keys required; use [`Config::load`] for a partial file).
     pub fn parse(text: &str) -> Result<Self, ServerError> {
-        toml::from_str(text).map_err(|e| ServerError::Config(e.to_string()))
+        toml::from_str(text).map_err(|e| ServerError::Config(Failure::of(e)))
     }
 
     /// Loads `DATA/config.toml` over the defaults, then applies `VOUCH_*` variables.
     pub fn load(data_dir: &Path) -> Result<Self, ServerError> {
         let path = data_dir.join("config.toml");
         let mut merged: toml::Table =
-            toml::from_str(EXAMPLE_CONFIG).map_err(|e| ServerError::Config(e.to_string()))?;
+            toml::from_str(EXAMPLE_CONFIG).map_err(|e| ServerError::Config(Failure::of(e)))?;
         if path.exists() {
             let text =
                 std::fs::read_to_string(&path).map_err(|e| ServerError::io("reading", &path, e))?;
             let file: toml::Table = toml::from_str(&text)
-                .map_err(|e| ServerError::Config(format!("{}: {e}", path.display())))?;
+                .map_err(|e| ServerError::Config(Failure::caused(path.display().to_string(), e)))?;
             merge(&mut merged, file);
         }
         let mut config: Config = merged.try_into().map_err(|e: toml::de::Error| {
-            ServerError::Config(format!("{}: {e}", path.display()))
+            ServerError::Config(Failure::caused(path.display().to_string(), e))
         })?;
         config.apply_env(|name| std::env::var(name).ok())?;
         config.validate()?;
@@ -367,7 +366,9 @@ impl Config {
     fn apply_env(&mut self, var: impl Fn(&str) -> Option<String>) -> Result<(), ServerError> {
         if let Some(listen) = var("VOUCH_LISTEN") {
             self.listen = listen.parse().map_err(|_| {
-                ServerError::Config(format!("VOUCH_LISTEN={listen:?} is not an address:port"))
+                ServerError::Config(Failure::new(format!(
+                    "VOUCH_LISTEN={listen:?} is not an address:port"
+                )))
             })?;
         }
         if let Some(format) = var("VOUCH_LOG_FORMAT") {
@@ -385,45 +386,45 @@ impl Config {
     fn validate(&self) -> Result<(), ServerError> {
         check_log_level(&self.log.level)?;
         if !matches!(self.log.format.as_str(), "human" | "json") {
-            return Err(ServerError::Config(format!(
+            return Err(ServerError::Config(Failure::new(format!(
                 "log.format must be \"human\" or \"json\", not {:?}",
                 self.log.format
-            )));
+            ))));
         }
         if self.enrollment.nonce_ttl_secs == 0 || self.enrollment.nonce_ttl_secs > 3600 {
-            return Err(ServerError::Config(
-                "enrollment.nonce_ttl_secs must be 1 to 3600".into(),
-            ));
+            return Err(ServerError::Config(Failure::new(
+                "enrollment.nonce_ttl_secs must be 1 to 3600",
+            )));
         }
         if self.certificates.device_validity_days == 0 || self.certificates.staff_validity_days == 0
         {
-            return Err(ServerError::Config(
-                "certificate validity must be at least one day".into(),
-            ));
+            return Err(ServerError::Config(Failure::new(
+                "certificate validity must be at least one day",
+            )));
         }
         if self.enrollment.rate_per_address_per_minute == 0
             || self.enrollment.rate_per_serial_per_minute == 0
         {
-            return Err(ServerError::Config(
-                "enrollment rates must be at least 1 per minute".into(),
-            ));
+            return Err(ServerError::Config(Failure::new(
+                "enrollment rates must be at least 1 per minute",
+            )));
         }
         self.est.validate(&self.enrollment)?;
         if self.storage.commit_delay_us > 10_000 {
-            return Err(ServerError::Config(
-                "storage.commit_delay_us must be 0 to 10000".into(),
-            ));
+            return Err(ServerError::Config(Failure::new(
+                "storage.commit_delay_us must be 0 to 10000",
+            )));
         }
         let url = &self.store.url;
         if !url.is_empty() && !url.starts_with("postgres://") && !url.starts_with("postgresql://") {
-            return Err(ServerError::Config(
-                "store.url must be empty (sled in the data folder) or a postgres:// URL".into(),
-            ));
+            return Err(ServerError::Config(Failure::new(
+                "store.url must be empty (sled in the data folder) or a postgres:// URL",
+            )));
         }
         if self.store.pool_size == 0 || self.store.pool_size > 1000 {
-            return Err(ServerError::Config(
-                "store.pool_size must be 1 to 1000".into(),
-            ));
+            return Err(ServerError::Config(Failure::new(
+                "store.pool_size must be 1 to 1000",
+            )));
         }
         self.limits.validate()
     }
@@ -437,11 +438,11 @@ const LOG_LEVELS: [&str; 6] = ["trace", "debug", "info", "warn", "error", "off"]
 /// `EnvFilter` would read it as a target name and silently log almost nothing.
 fn check_log_level(text: &str) -> Result<(), ServerError> {
     let bad = |why: &str| {
-        ServerError::Config(format!(
+        ServerError::Config(Failure::new(format!(
             "log.level {text:?} (config.toml or VOUCH_LOG_LEVEL) is not valid ({why}): use one of {} or directives such as \
              \"info,vouch_server=debug\"",
             LOG_LEVELS.join(", ")
-        ))
+        )))
     };
     for directive in text.split(',').map(str::trim) {
         let level = directive

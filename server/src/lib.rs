@@ -27,10 +27,11 @@ use authority::token::{KeyUri, TokenKey};
 use authority::{Authority, CaKey, Profile};
 use clock::Clock;
 use rcgen::KeyPair;
+use vouch_protocol::wire::ErrorCode;
 
 pub use api::{router, AppState};
 pub use config::Config;
-pub use error::ServerError;
+pub use error::{Cause, Failure, ServerError};
 
 /// An existing CA to import (as an intermediate) instead of generating one.
 #[derive(Clone, Debug)]
@@ -124,28 +125,31 @@ pub fn init_with(
 ) -> Result<InitReport, ServerError> {
     let paths = DataPaths::new(data_dir);
     if paths.ca_key().exists() || paths.ca_cert().exists() || paths.ca_key_uri().exists() {
-        return Err(ServerError::Conflict(format!(
-            "{} already holds a CA: refusing to overwrite it (use another --data folder)",
-            data_dir.display()
-        )));
+        return Err(ServerError::refuse(
+            ErrorCode::Conflict,
+            format!(
+                "{} already holds a CA: refusing to overwrite it (use another --data folder)",
+                data_dir.display()
+            ),
+        ));
     }
     for name in hostnames {
         if name.is_empty()
             || name.len() > 253
             || name.chars().any(|c| c.is_whitespace() || c == '/')
         {
-            return Err(ServerError::Config(format!(
+            return Err(ServerError::Config(Failure::new(format!(
                 "{name:?} is not a host name or address"
-            )));
+            ))));
         }
     }
     prepare_shared_store(data_dir)?;
     let (authority, ca_pem, key_record) = init_authority(data_dir, source)?;
     let server_key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)
-        .map_err(|e| ServerError::Authority(e.to_string()))?;
+        .map_err(|e| ServerError::Authority(Failure::of(e)))?;
     let server = authority.issue_server(&server_key, hostnames)?;
     let operator_key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)
-        .map_err(|e| ServerError::Authority(e.to_string()))?;
+        .map_err(|e| ServerError::Authority(Failure::of(e)))?;
     let operator = authority.issue_client(
         &rcgen::PublicKeyData::subject_public_key_info(&operator_key),
         &Profile::Operator,
@@ -192,11 +196,11 @@ fn prepare_shared_store(data_dir: &Path) -> Result<(), ServerError> {
 fn check_is_ca(cert_pem: &str) -> Result<(), ServerError> {
     let der = files::pem_to_der(cert_pem, "CERTIFICATE")?;
     let (_, cert) = x509_parser::parse_x509_certificate(&der)
-        .map_err(|e| ServerError::Authority(format!("CA certificate: {e}")))?;
+        .map_err(|e| ServerError::Authority(Failure::caused("CA certificate", e)))?;
     if !cert.is_ca() {
-        return Err(ServerError::Authority(
-            "the imported certificate is not a CA certificate".into(),
-        ));
+        return Err(ServerError::Authority(Failure::new(
+            "the imported certificate is not a CA certificate",
+        )));
     }
     Ok(())
 }
@@ -276,7 +280,7 @@ pub fn renew_server_certificate_if_due(
     let pem = files::read_text(&paths.server_cert())?;
     let der = files::pem_to_der(&pem, "CERTIFICATE")?;
     let (_, cert) = x509_parser::parse_x509_certificate(&der)
-        .map_err(|e| ServerError::Tls(format!("server certificate: {e}")))?;
+        .map_err(|e| ServerError::Tls(Failure::caused("server certificate", e)))?;
     let now_secs = i64::try_from(authority.clock().now_ms() / 1000).unwrap_or(i64::MAX);
     let remaining = cert.validity().not_after.timestamp() - now_secs;
     if remaining > within_days * 86_400 {
@@ -284,7 +288,7 @@ pub fn renew_server_certificate_if_due(
     }
     let names = san_names(&cert);
     let key = KeyPair::from_pem(&files::read_text(&paths.server_key())?)
-        .map_err(|e| ServerError::Tls(format!("server key: {e}")))?;
+        .map_err(|e| ServerError::Tls(Failure::caused("server key", e)))?;
     let issued = authority.issue_server(&key, &names)?;
     files::write_file(&paths.server_cert(), issued.pem.as_bytes(), 0o644, true)?;
     tracing::info!(names = ?names, not_after_ms = issued.not_after_ms, "server TLS certificate re-issued");

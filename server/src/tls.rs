@@ -29,7 +29,7 @@ use crate::authority::files::pem_to_der;
 use crate::conn::{
     AcceptBackoff, Activity, ConnLimits, QuietLog, Refusal, Ticket, TimedBody, Watched,
 };
-use crate::error::ServerError;
+use crate::error::{Failure, ServerError};
 
 /// What the handlers may know about the connection a request came on.
 #[derive(Clone, Debug)]
@@ -47,8 +47,8 @@ pub fn provider() -> Arc<rustls::crypto::CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 
-fn tls_err(e: &dyn std::fmt::Display) -> ServerError {
-    ServerError::Tls(e.to_string())
+fn tls_err(e: impl std::error::Error + Send + Sync + 'static) -> ServerError {
+    ServerError::Tls(Failure::of(e))
 }
 
 /// The server's certificate and key, replaceable while serving: a re-issued certificate is used
@@ -60,10 +60,10 @@ pub struct ServerCert {
 
 fn certified_key(cert_pem: &str, key_pem: &str) -> Result<Arc<CertifiedKey>, ServerError> {
     let cert = CertificateDer::from(pem_to_der(cert_pem, "CERTIFICATE")?);
-    let key =
-        PrivateKeyDer::try_from(pem_to_der(key_pem, "PRIVATE KEY")?).map_err(|e| tls_err(&e))?;
-    let certified =
-        CertifiedKey::from_der(vec![cert], key, &provider()).map_err(|e| tls_err(&e))?;
+    let key = PrivateKeyDer::try_from(pem_to_der(key_pem, "PRIVATE KEY")?)
+        // rustls says what is wrong with the key in a fixed sentence, not an error type.
+        .map_err(|why| ServerError::Tls(Failure::new(why)))?;
+    let certified = CertifiedKey::from_der(vec![cert], key, &provider()).map_err(tls_err)?;
     Ok(Arc::new(certified))
 }
 
@@ -119,14 +119,14 @@ pub fn server_config_with(
     let mut roots = RootCertStore::empty();
     roots
         .add(CertificateDer::from(ca_der.to_vec()))
-        .map_err(|e| tls_err(&e))?;
+        .map_err(tls_err)?;
     let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider())
         .allow_unauthenticated()
         .build()
-        .map_err(|e| tls_err(&e))?;
+        .map_err(tls_err)?;
     let mut config = ServerConfig::builder_with_provider(provider())
         .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
-        .map_err(|e| tls_err(&e))?
+        .map_err(tls_err)?
         .with_client_cert_verifier(verifier)
         .with_cert_resolver(cert);
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];

@@ -15,6 +15,7 @@ use serde_json::{json, Value};
 use tower::ServiceExt;
 use vouch_protocol::key::{hex, public_key_of};
 use vouch_protocol::p256::ecdsa::SigningKey;
+use vouch_protocol::wire::ErrorCode;
 use vouch_protocol::{ChainHead, NewScan, RecordId, ScanRecord, SignedScanRecord};
 use vouch_server::clock::SystemClock;
 use vouch_server::domain::{device, scan, staff, CertRecord, Decision, ScanPolicy, StaffMember};
@@ -120,7 +121,7 @@ fn approved_device(store: &dyn Store, device: &common::Device) {
     let (_, commit) = store
         .update_device(device.serial(), &|d| {
             device::decide(d, Decision::Approve, "operator", "checked", 4)
-                .map_err(|r| vouch_server::ServerError::Conflict(r.0.into()))
+                .map_err(|r| vouch_server::ServerError::refuse(ErrorCode::Conflict, r.0))
         })
         .unwrap();
     store.wait(commit).unwrap();

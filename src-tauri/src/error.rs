@@ -7,6 +7,7 @@
 //! label (`check_mismatch`, `group_check_mismatch`, ...), so the UI can point at the typo.
 
 use serde::ser::{Serialize, SerializeStruct, Serializer};
+use vouch_protocol::wire::AppErrorCode;
 
 /// Why a command did not do what it was asked. `#[non_exhaustive]`: match with a wildcard arm.
 #[derive(Debug, thiserror::Error)]
@@ -55,10 +56,10 @@ impl Error {
         match self {
             Error::Field(e) => e.code(),
             Error::Unavailable { code, .. } => code,
-            Error::NoCamera => "no_camera",
-            Error::Camera(_) => "camera",
-            Error::CameraIsPlugin => "camera_is_plugin",
-            Error::Shell(_) => "shell",
+            Error::NoCamera => AppErrorCode::NoCamera.as_str(),
+            Error::Camera(_) => AppErrorCode::Camera.as_str(),
+            Error::CameraIsPlugin => AppErrorCode::CameraIsPlugin.as_str(),
+            Error::Shell(_) => AppErrorCode::Shell.as_str(),
         }
     }
 

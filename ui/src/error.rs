@@ -2,6 +2,8 @@
 
 use std::fmt;
 
+use vouch_protocol::wire::AppErrorCode;
+
 /// Why a call into the Tauri shell (see [`crate::ipc`]) did not produce a value.
 ///
 /// It holds only strings so that it can live in Yew state (`Clone + PartialEq`).
@@ -43,10 +45,10 @@ impl IpcError {
     /// `decode`.
     pub fn code(&self) -> &str {
         match self {
-            Self::NotInTauri => "not_in_tauri",
-            Self::Encode { .. } => "encode",
+            Self::NotInTauri => AppErrorCode::NotInTauri.as_str(),
+            Self::Encode { .. } => AppErrorCode::Encode.as_str(),
             Self::Command { code, .. } => code,
-            Self::Decode { .. } => "decode",
+            Self::Decode { .. } => AppErrorCode::Decode.as_str(),
         }
     }
 
@@ -58,9 +60,9 @@ impl IpcError {
         }
     }
 
-    /// Whether this is the shell's `code`.
-    pub fn is(&self, code: &str) -> bool {
-        self.code() == code
+    /// Whether this is the error `code` (the shell's, or this side's).
+    pub fn is(&self, code: AppErrorCode) -> bool {
+        self.code() == code.as_str()
     }
 }
 

@@ -4,6 +4,7 @@
 
 use crate::i18n::{t, tf};
 use vouch_protocol::label::{manual_group_ok, KEY_BASE32_LEN, MANUAL_GROUP_LEN};
+use vouch_protocol::wire::ProtocolCode;
 use vouch_protocol::{Label, LabelFormat};
 
 /// A label's fields, for the card.
@@ -38,18 +39,18 @@ pub fn parse(text: &str) -> Result<LabelView, String> {
 
 /// A refused label's reason in plain words, from the protocol's code.
 pub fn explain(code: &str, message: &str) -> String {
-    let plain = t(match code {
-        "empty" => "label-empty",
-        "not_a_label" => "label-not-vouch",
-        "check_mismatch" => "label-check-mismatch",
-        "group_check_mismatch" => "label-group-check-mismatch",
-        "wrong_field_count" => "label-wrong-field-count",
-        "bad_length" => "label-bad-length",
-        "bad_character" => "label-bad-character",
-        "invalid_key" => "label-invalid-key",
-        "unknown_version" => "label-unknown-version",
-        "too_long" => "label-too-long",
-        "only_dots" => "label-only-dots",
+    let plain = t(match ProtocolCode::parse(code) {
+        Some(ProtocolCode::Empty) => "label-empty",
+        Some(ProtocolCode::NotALabel) => "label-not-vouch",
+        Some(ProtocolCode::CheckMismatch) => "label-check-mismatch",
+        Some(ProtocolCode::GroupCheckMismatch) => "label-group-check-mismatch",
+        Some(ProtocolCode::WrongFieldCount) => "label-wrong-field-count",
+        Some(ProtocolCode::BadLength) => "label-bad-length",
+        Some(ProtocolCode::BadCharacter) => "label-bad-character",
+        Some(ProtocolCode::InvalidKey) => "label-invalid-key",
+        Some(ProtocolCode::UnknownVersion) => "label-unknown-version",
+        Some(ProtocolCode::TooLong) => "label-too-long",
+        Some(ProtocolCode::OnlyDots) => "label-only-dots",
         _ => "label-unreadable",
     });
     format!("{plain} ({message})")

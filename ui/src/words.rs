@@ -1,17 +1,16 @@
 //! Codes in plain words: record states, refusals, device states and timeline events.
 
-use vouch_protocol::wire::{DeviceState, ErrorCode};
+use vouch_protocol::wire::{DeviceEvent, DeviceState, ErrorCode, QueueState};
 
 /// A queue record's state, for a badge.
-pub fn record_state(state: &str) -> &'static str {
+pub fn record_state(state: QueueState) -> &'static str {
     match state {
-        "queued" => "Waiting to sync",
-        "syncing" => "Sending",
-        "held" => "Held: an earlier scan is missing",
-        "accepted" => "Synced",
-        "duplicate" => "Synced (already there)",
-        "refused" => "Refused",
-        _ => "Unknown",
+        QueueState::Queued => "Waiting to sync",
+        QueueState::Syncing => "Sending",
+        QueueState::Held => "Held: an earlier scan is missing",
+        QueueState::Accepted => "Synced",
+        QueueState::Duplicate => "Synced (already there)",
+        QueueState::Refused => "Refused",
     }
 }
 
@@ -79,25 +78,26 @@ pub fn device_state(state: DeviceState) -> &'static str {
     }
 }
 
-/// A timeline event.
+/// A timeline event (one a newer server may add reads as "Event").
 pub fn timeline_event(event: &str) -> &'static str {
+    let Some(event) = DeviceEvent::parse(event) else {
+        return "Event";
+    };
     match event {
-        "scanned" => "Scanned",
-        "corroborated" => "Scanned again (same key)",
-        "expected" => "Listed in a manifest",
-        "manifest_matched" => "Key matches the manifest",
-        "not_in_manifest" => "Not in any manifest",
-        "conflict" => "Conflict found",
-        "conflict_flagged" => "Conflicting scan flagged",
-        "approved" => "Approved",
-        "rejected" => "Rejected",
-        "revoked" => "Revoked",
-        "challenged" => "Challenged",
-        "enrolled" => "Enrolled",
-        "renewed" => "Certificate renewed",
-        "duplicate_enrollment" => "Second enrollment attempt refused",
-        "reenrollment_allowed" => "Allowed to enroll again",
-        _ => "Event",
+        DeviceEvent::Scanned => "Scanned",
+        DeviceEvent::Corroborated => "Scanned again (same key)",
+        DeviceEvent::Expected => "Listed in a manifest",
+        DeviceEvent::ManifestMatched => "Key matches the manifest",
+        DeviceEvent::NotInManifest => "Not in any manifest",
+        DeviceEvent::Conflict => "Conflict found",
+        DeviceEvent::ConflictFlagged => "Conflicting scan flagged",
+        DeviceEvent::Approved => "Approved",
+        DeviceEvent::Rejected => "Rejected",
+        DeviceEvent::Revoked => "Revoked",
+        DeviceEvent::Enrolled => "Enrolled",
+        DeviceEvent::Renewed => "Certificate renewed",
+        DeviceEvent::DuplicateEnrollment => "Second enrollment attempt refused",
+        DeviceEvent::ReenrollmentAllowed => "Allowed to enroll again",
     }
 }
 

@@ -5,7 +5,7 @@
 //! `{"code": "...", "message": "..."}` so the Tauri shell can hand it to the UI unchanged.
 
 use std::path::{Path, PathBuf};
-use vouch_protocol::wire::ErrorCode;
+use vouch_protocol::wire::{AppErrorCode, ErrorCode};
 
 /// What went wrong in the field engine. `#[non_exhaustive]`: match with a wildcard arm.
 #[derive(Debug, thiserror::Error)]
@@ -329,38 +329,43 @@ fn clash(same_serial: bool, other_serial: &str) -> String {
 impl Error {
     /// A stable, machine-readable code for this error (for the UI and scripts).
     pub fn code(&self) -> &'static str {
+        self.app_code().as_str()
+    }
+
+    /// The code as the contract's type ([`AppErrorCode`]), for matching.
+    pub fn app_code(&self) -> AppErrorCode {
         match self {
-            Error::NotRegistered { .. } => "not_registered",
-            Error::AlreadyRegistered { .. } => "already_registered",
-            Error::BadInvite(_) => "bad_invite",
-            Error::CaMismatch { .. } => "ca_mismatch",
-            Error::InviteRefused => "invite_refused",
-            Error::UntrustedCertificate { .. } => "untrusted_certificate",
-            Error::BadLabel(_) => "bad_label",
-            Error::BadField { .. } => "bad_field",
-            Error::BadArgument(_) => "bad_argument",
-            Error::NoCode { .. } => "no_code",
-            Error::Image { .. } => "bad_image",
-            Error::RepeatScan { .. } => "repeat_scan",
-            Error::Offline { .. } => "offline",
-            Error::Tls { .. } => "tls",
-            Error::Refused { .. } => "refused",
-            Error::NotSupervisor { .. } => "not_supervisor",
-            Error::NotFound { .. } => "not_found",
-            Error::Server { .. } => "server_error",
-            Error::Protocol(_) => "protocol",
-            Error::Storage { .. } => "storage",
-            Error::QueueDamaged { .. } => "queue_damaged",
-            Error::Busy { .. } => "busy",
-            Error::Corrupt { .. } => "corrupt",
-            Error::Io { .. } => "io",
-            Error::Key { .. } => "key",
-            Error::Config { .. } => "config",
-            Error::NoDataDir => "no_data_dir",
-            Error::SyncRunning => "sync_running",
-            Error::BatchConflict { .. } => "batch_conflict",
-            Error::UndoRefused { .. } => "undo_refused",
-            Error::NoBatch => "no_batch",
+            Error::NotRegistered { .. } => AppErrorCode::NotRegistered,
+            Error::AlreadyRegistered { .. } => AppErrorCode::AlreadyRegistered,
+            Error::BadInvite(_) => AppErrorCode::BadInvite,
+            Error::CaMismatch { .. } => AppErrorCode::CaMismatch,
+            Error::InviteRefused => AppErrorCode::InviteRefused,
+            Error::UntrustedCertificate { .. } => AppErrorCode::UntrustedCertificate,
+            Error::BadLabel(_) => AppErrorCode::BadLabel,
+            Error::BadField { .. } => AppErrorCode::BadField,
+            Error::BadArgument(_) => AppErrorCode::BadArgument,
+            Error::NoCode { .. } => AppErrorCode::NoCode,
+            Error::Image { .. } => AppErrorCode::BadImage,
+            Error::RepeatScan { .. } => AppErrorCode::RepeatScan,
+            Error::Offline { .. } => AppErrorCode::Offline,
+            Error::Tls { .. } => AppErrorCode::Tls,
+            Error::Refused { .. } => AppErrorCode::Refused,
+            Error::NotSupervisor { .. } => AppErrorCode::NotSupervisor,
+            Error::NotFound { .. } => AppErrorCode::NotFound,
+            Error::Server { .. } => AppErrorCode::ServerError,
+            Error::Protocol(_) => AppErrorCode::Protocol,
+            Error::Storage { .. } => AppErrorCode::Storage,
+            Error::QueueDamaged { .. } => AppErrorCode::QueueDamaged,
+            Error::Busy { .. } => AppErrorCode::Busy,
+            Error::Corrupt { .. } => AppErrorCode::Corrupt,
+            Error::Io { .. } => AppErrorCode::Io,
+            Error::Key { .. } => AppErrorCode::Key,
+            Error::Config { .. } => AppErrorCode::Config,
+            Error::NoDataDir => AppErrorCode::NoDataDir,
+            Error::SyncRunning => AppErrorCode::SyncRunning,
+            Error::BatchConflict { .. } => AppErrorCode::BatchConflict,
+            Error::UndoRefused { .. } => AppErrorCode::UndoRefused,
+            Error::NoBatch => AppErrorCode::NoBatch,
         }
     }
 

@@ -16,6 +16,7 @@ use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::Value;
 use vouch_field::{Decision, Error, Field, QueueEntry, RecordState, ScanOptions, SyncEvent};
+use vouch_protocol::wire::QueueState;
 
 /// Vouch field engine: register, scan into the offline queue, sync, review.
 #[derive(Parser)]
@@ -316,27 +317,20 @@ fn state_detail(state: &RecordState) -> String {
 }
 
 fn list_queue(field: &Field, state: Option<&str>, json: bool) -> anyhow::Result<()> {
-    const STATES: [&str; 6] = [
-        "queued",
-        "syncing",
-        "held",
-        "accepted",
-        "duplicate",
-        "refused",
-    ];
-    if let Some(s) = state {
-        if !STATES.contains(&s) {
-            return Err(Error::BadArgument(format!(
+    let wanted = match state {
+        None => None,
+        Some(s) => Some(QueueState::parse(s).ok_or_else(|| {
+            let names: Vec<&str> = QueueState::ALL.iter().map(|q| q.as_str()).collect();
+            Error::BadArgument(format!(
                 "there is no record state {s:?}; use one of {}",
-                STATES.join(", ")
+                names.join(", ")
             ))
-            .into());
-        }
-    }
+        })?),
+    };
     let entries: Vec<QueueEntry> = field
         .queue()?
         .into_iter()
-        .filter(|e| state.is_none_or(|s| e.state.name() == s))
+        .filter(|e| wanted.is_none_or(|w| e.state.kind() == w))
         .collect();
     let stdout = std::io::stdout();
     let mut out = stdout.lock();

@@ -1,5 +1,7 @@
 //! The one error type of the protocol core.
 
+use crate::wire::ProtocolCode;
+
 /// Everything that can go wrong while parsing, encoding, signing or verifying protocol data.
 ///
 /// Each variant says what was wrong in words a person can act on; none of them panics, and
@@ -164,60 +166,36 @@ fn length_range(min: usize, max: usize) -> alloc::string::String {
 impl Error {
     /// The stable, machine-readable code of this error (for HTTP and IPC answers).
     pub fn code(&self) -> &'static str {
+        self.protocol_code().as_str()
+    }
+
+    /// The code's fieldless kind, to match on without spelling the code.
+    pub fn protocol_code(&self) -> ProtocolCode {
         match self {
-            Error::Empty => "empty",
-            Error::TooLong { .. } => "too_long",
-            Error::BadCharacter { .. } => "bad_character",
-            Error::NotALabel => "not_a_label",
-            Error::UnknownVersion { .. } => "unknown_version",
-            Error::WrongFieldCount { .. } => "wrong_field_count",
-            Error::BadLength { .. } => "bad_length",
-            Error::OnlyDots { .. } => "only_dots",
-            Error::CheckMismatch => "check_mismatch",
-            Error::GroupCheckMismatch { .. } => "group_check_mismatch",
-            Error::BadEncoding { .. } => "bad_encoding",
-            Error::InvalidKey => "invalid_key",
-            Error::InvalidDpp(_) => "invalid_dpp",
-            Error::InvalidInvite(_) => "invalid_invite",
-            Error::Truncated { .. } => "truncated",
-            Error::TrailingBytes { .. } => "trailing_bytes",
-            Error::BadText { .. } => "bad_text",
-            Error::LabelMismatch => "label_mismatch",
-            Error::InstallerMismatch => "installer_mismatch",
-            Error::BadSignature => "bad_signature",
-            Error::ChainBroken => "chain_broken",
-            Error::SequenceGap { .. } => "sequence_gap",
-            Error::SequenceReplay { .. } => "sequence_replay",
-            Error::OutOfRange(_) => "out_of_range",
+            Error::Empty => ProtocolCode::Empty,
+            Error::TooLong { .. } => ProtocolCode::TooLong,
+            Error::BadCharacter { .. } => ProtocolCode::BadCharacter,
+            Error::NotALabel => ProtocolCode::NotALabel,
+            Error::UnknownVersion { .. } => ProtocolCode::UnknownVersion,
+            Error::WrongFieldCount { .. } => ProtocolCode::WrongFieldCount,
+            Error::BadLength { .. } => ProtocolCode::BadLength,
+            Error::OnlyDots { .. } => ProtocolCode::OnlyDots,
+            Error::CheckMismatch => ProtocolCode::CheckMismatch,
+            Error::GroupCheckMismatch { .. } => ProtocolCode::GroupCheckMismatch,
+            Error::BadEncoding { .. } => ProtocolCode::BadEncoding,
+            Error::InvalidKey => ProtocolCode::InvalidKey,
+            Error::InvalidDpp(_) => ProtocolCode::InvalidDpp,
+            Error::InvalidInvite(_) => ProtocolCode::InvalidInvite,
+            Error::Truncated { .. } => ProtocolCode::Truncated,
+            Error::TrailingBytes { .. } => ProtocolCode::TrailingBytes,
+            Error::BadText { .. } => ProtocolCode::BadText,
+            Error::LabelMismatch => ProtocolCode::LabelMismatch,
+            Error::InstallerMismatch => ProtocolCode::InstallerMismatch,
+            Error::BadSignature => ProtocolCode::BadSignature,
+            Error::ChainBroken => ProtocolCode::ChainBroken,
+            Error::SequenceGap { .. } => ProtocolCode::SequenceGap,
+            Error::SequenceReplay { .. } => ProtocolCode::SequenceReplay,
+            Error::OutOfRange(_) => ProtocolCode::OutOfRange,
         }
     }
 }
-
-/// Every code [`Error::code`] gives, in the order of the enum (PROTOCOL.md section 8); the wire
-/// contract ([`crate::wire::ErrorCode::parse`]) recognises them by this list.
-pub(crate) const CODES: [&str; 24] = [
-    "empty",
-    "too_long",
-    "bad_character",
-    "not_a_label",
-    "unknown_version",
-    "wrong_field_count",
-    "bad_length",
-    "only_dots",
-    "check_mismatch",
-    "group_check_mismatch",
-    "bad_encoding",
-    "invalid_key",
-    "invalid_dpp",
-    "invalid_invite",
-    "truncated",
-    "trailing_bytes",
-    "bad_text",
-    "label_mismatch",
-    "installer_mismatch",
-    "bad_signature",
-    "chain_broken",
-    "sequence_gap",
-    "sequence_replay",
-    "out_of_range",
-];

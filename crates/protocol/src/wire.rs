@@ -144,8 +144,8 @@ impl ErrorCode {
         if let Some(code) = Self::from_table(text) {
             return code;
         }
-        match crate::error::CODES.iter().find(|c| **c == text) {
-            Some(code) => ErrorCode::Protocol(code),
+        match ProtocolCode::parse(text) {
+            Some(code) => ErrorCode::Protocol(code.as_str()),
             None => ErrorCode::Unknown(text.to_string()),
         }
     }
@@ -368,6 +368,199 @@ word_enum! {
     }
 }
 
+word_enum! {
+    /// An event in a device's timeline (`timeline[].event` in a device's detail, 11.10.2).
+    DeviceEvent {
+        /// First vouched for by a scan.
+        Scanned = "scanned",
+        /// Scanned again with the same key.
+        Corroborated = "corroborated",
+        /// Announced by an imported manifest.
+        Expected = "expected",
+        /// The first scan's key is the one its manifest announced.
+        ManifestMatched = "manifest_matched",
+        /// Scanned, and no manifest lists the serial (flagged by policy).
+        NotInManifest = "not_in_manifest",
+        /// A scan disagreed (serial or key): the device went to `conflict`.
+        Conflict = "conflict",
+        /// A disagreeing scan of a revoked device, noted without a state change.
+        ConflictFlagged = "conflict_flagged",
+        /// Approved (by a supervisor, or by policy for a trusted scanner).
+        Approved = "approved",
+        /// Rejected by a supervisor.
+        Rejected = "rejected",
+        /// Revoked by a supervisor.
+        Revoked = "revoked",
+        /// Enrolled: a certificate was issued.
+        Enrolled = "enrolled",
+        /// The certificate was renewed.
+        Renewed = "renewed",
+        /// A second enrollment with the label key was refused and flagged.
+        DuplicateEnrollment = "duplicate_enrollment",
+        /// An enrolled device was let enroll once more.
+        ReenrollmentAllowed = "reenrollment_allowed",
+    }
+}
+
+word_enum! {
+    /// Where a record in the field engine's queue stands (the `state` of a queue entry across
+    /// the app's IPC, and `vouch-field queue --state`).
+    QueueState {
+        /// Waiting to be sent.
+        Queued = "queued",
+        /// Sent; no answer yet.
+        Syncing = "syncing",
+        /// Held by the server until an earlier record arrives.
+        Held = "held",
+        /// Stored by the server.
+        Accepted = "accepted",
+        /// Already stored, identical.
+        Duplicate = "duplicate",
+        /// Refused by the server.
+        Refused = "refused",
+    }
+}
+
+word_enum! {
+    /// A protocol core refusal's code (PROTOCOL.md 8): the fieldless kind of a
+    /// [`crate::Error`], carried as [`ErrorCode::Protocol`] on the wire.
+    ProtocolCode {
+        /// [`crate::Error::Empty`].
+        Empty = "empty",
+        /// [`crate::Error::TooLong`].
+        TooLong = "too_long",
+        /// [`crate::Error::BadCharacter`].
+        BadCharacter = "bad_character",
+        /// [`crate::Error::NotALabel`].
+        NotALabel = "not_a_label",
+        /// [`crate::Error::UnknownVersion`].
+        UnknownVersion = "unknown_version",
+        /// [`crate::Error::WrongFieldCount`].
+        WrongFieldCount = "wrong_field_count",
+        /// [`crate::Error::BadLength`].
+        BadLength = "bad_length",
+        /// [`crate::Error::OnlyDots`].
+        OnlyDots = "only_dots",
+        /// [`crate::Error::CheckMismatch`].
+        CheckMismatch = "check_mismatch",
+        /// [`crate::Error::GroupCheckMismatch`].
+        GroupCheckMismatch = "group_check_mismatch",
+        /// [`crate::Error::BadEncoding`].
+        BadEncoding = "bad_encoding",
+        /// [`crate::Error::InvalidKey`].
+        InvalidKey = "invalid_key",
+        /// [`crate::Error::InvalidDpp`].
+        InvalidDpp = "invalid_dpp",
+        /// [`crate::Error::InvalidInvite`].
+        InvalidInvite = "invalid_invite",
+        /// [`crate::Error::Truncated`].
+        Truncated = "truncated",
+        /// [`crate::Error::TrailingBytes`].
+        TrailingBytes = "trailing_bytes",
+        /// [`crate::Error::BadText`].
+        BadText = "bad_text",
+        /// [`crate::Error::LabelMismatch`].
+        LabelMismatch = "label_mismatch",
+        /// [`crate::Error::InstallerMismatch`].
+        InstallerMismatch = "installer_mismatch",
+        /// [`crate::Error::BadSignature`].
+        BadSignature = "bad_signature",
+        /// [`crate::Error::ChainBroken`].
+        ChainBroken = "chain_broken",
+        /// [`crate::Error::SequenceGap`].
+        SequenceGap = "sequence_gap",
+        /// [`crate::Error::SequenceReplay`].
+        SequenceReplay = "sequence_replay",
+        /// [`crate::Error::OutOfRange`].
+        OutOfRange = "out_of_range",
+    }
+}
+
+word_enum! {
+    /// The code of an error the Vouch app's field engine, shell or UI reports (the `code` of
+    /// an IPC error, `{"code", "message", "detail"}`, and of `vouch-field --json` errors).
+    AppErrorCode {
+        /// This install has not joined a server yet.
+        NotRegistered = "not_registered",
+        /// This install already joined a server.
+        AlreadyRegistered = "already_registered",
+        /// The invite could not be read.
+        BadInvite = "bad_invite",
+        /// The server's CA is not the invite's.
+        CaMismatch = "ca_mismatch",
+        /// The server refused the invite.
+        InviteRefused = "invite_refused",
+        /// The server's certificate is not signed by the pinned CA.
+        UntrustedCertificate = "untrusted_certificate",
+        /// A label was refused (the protocol code is the error's `detail`).
+        BadLabel = "bad_label",
+        /// A field of a scan is invalid.
+        BadField = "bad_field",
+        /// A command-line argument is invalid.
+        BadArgument = "bad_argument",
+        /// No code was found in an image.
+        NoCode = "no_code",
+        /// An image could not be read.
+        BadImage = "bad_image",
+        /// The same label was scanned again.
+        RepeatScan = "repeat_scan",
+        /// The server cannot be reached.
+        Offline = "offline",
+        /// TLS failed.
+        Tls = "tls",
+        /// The server refused the request.
+        Refused = "refused",
+        /// The caller is not a supervisor.
+        NotSupervisor = "not_supervisor",
+        /// The server does not know what was named.
+        NotFound = "not_found",
+        /// The server failed.
+        ServerError = "server_error",
+        /// A protocol object was invalid.
+        Protocol = "protocol",
+        /// The local queue's database failed.
+        Storage = "storage",
+        /// The local queue is damaged.
+        QueueDamaged = "queue_damaged",
+        /// The data folder is in use by another process.
+        Busy = "busy",
+        /// Local data is corrupt.
+        Corrupt = "corrupt",
+        /// A file could not be read or written.
+        Io = "io",
+        /// The install's key failed.
+        Key = "key",
+        /// The configuration is invalid.
+        Config = "config",
+        /// No data folder could be found.
+        NoDataDir = "no_data_dir",
+        /// A sync is already running.
+        SyncRunning = "sync_running",
+        /// A batch of scans conflicts with what is queued.
+        BatchConflict = "batch_conflict",
+        /// An undo was refused.
+        UndoRefused = "undo_refused",
+        /// There is no batch to act on.
+        NoBatch = "no_batch",
+        /// No camera is connected.
+        NoCamera = "no_camera",
+        /// The camera failed.
+        Camera = "camera",
+        /// On mobile the camera is the barcode-scanner plugin.
+        CameraIsPlugin = "camera_is_plugin",
+        /// The app shell failed.
+        Shell = "shell",
+        /// The page is not running inside the app (no IPC bridge).
+        NotInTauri = "not_in_tauri",
+        /// A command's arguments could not be encoded.
+        Encode = "encode",
+        /// A command's answer could not be decoded.
+        Decode = "decode",
+        /// The IPC bridge failed.
+        Ipc = "ipc",
+    }
+}
+
 /// One record's result in the answer to `POST /v1/records` (11.9.2).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RecordResult {
@@ -550,7 +743,7 @@ mod tests {
             assert_eq!(json, alloc::format!("\"{text}\""));
             assert_eq!(&serde_json::from_str::<ErrorCode>(&json).unwrap(), code);
         }
-        for text in crate::error::CODES {
+        for text in ProtocolCode::ALL.iter().map(|c| c.as_str()) {
             assert_eq!(ErrorCode::parse(text), ErrorCode::Protocol(text));
             assert_eq!(ErrorCode::parse(text).as_str(), text);
         }
@@ -562,7 +755,7 @@ mod tests {
     #[test]
     fn no_code_string_is_defined_twice() {
         let mut all: Vec<&str> = ErrorCode::TABLE.iter().map(ErrorCode::as_str).collect();
-        all.extend(crate::error::CODES);
+        all.extend(ProtocolCode::ALL.iter().map(|c| c.as_str()));
         let count = all.len();
         all.sort_unstable();
         all.dedup();
@@ -637,7 +830,7 @@ mod tests {
             },
         ];
         for e in samples {
-            assert!(crate::error::CODES.contains(&e.code()), "{}", e.code());
+            assert_eq!(ProtocolCode::parse(e.code()), Some(e.protocol_code()));
             assert_eq!(ErrorCode::parse(e.code()), ErrorCode::of(&e));
         }
         assert!(ErrorCode::parse("sequence_gap").holds_record());
@@ -674,6 +867,34 @@ mod tests {
         for o in RecordOutcome::ALL {
             assert_eq!(RecordOutcome::parse(o.as_str()), Some(*o));
         }
+    }
+
+    /// Each word enum's `as_str` is its serde spelling (the macro derives one from the variant
+    /// name and takes the other from the table, so a misspelt row would split them).
+    #[test]
+    fn every_word_serialises_as_its_string() {
+        fn check<T: Serialize + Copy + PartialEq + fmt::Debug>(
+            all: &[T],
+            text: fn(T) -> &'static str,
+            parse: fn(&str) -> Option<T>,
+        ) {
+            for w in all {
+                let json = serde_json::to_string(w).unwrap();
+                assert_eq!(json, alloc::format!("\"{}\"", text(*w)));
+                assert_eq!(parse(text(*w)), Some(*w));
+            }
+        }
+        check(DeviceEvent::ALL, DeviceEvent::as_str, DeviceEvent::parse);
+        check(QueueState::ALL, QueueState::as_str, QueueState::parse);
+        check(ProtocolCode::ALL, ProtocolCode::as_str, ProtocolCode::parse);
+        check(AppErrorCode::ALL, AppErrorCode::as_str, AppErrorCode::parse);
+        check(Role::ALL, Role::as_str, Role::parse);
+        check(Decision::ALL, Decision::as_str, Decision::parse);
+        check(
+            RecordOutcome::ALL,
+            RecordOutcome::as_str,
+            RecordOutcome::parse,
+        );
     }
 
     #[test]

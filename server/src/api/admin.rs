@@ -20,7 +20,7 @@ use super::{
 use crate::domain::audit::verify_audit;
 use crate::domain::staff::{accept_gap_planned, revoke};
 use crate::domain::{AuditNote, GapAcceptance, InviteRecord, Role, StaffMember};
-use crate::error::ServerError;
+use crate::error::{Failure, ServerError};
 use crate::tls::ConnInfo;
 
 fn require_operator(state: &AppState, conn: &ConnInfo) -> Result<(), ApiError> {
@@ -64,7 +64,7 @@ pub async fn invite(
         let mut secret = [0u8; 16];
         ring::rand::SystemRandom::new()
             .fill(&mut secret)
-            .map_err(|_| ApiError::from(ServerError::Authority("random generator failed".into())))?;
+            .map_err(|_| ApiError::from(ServerError::Authority(Failure::new("random generator failed"))))?;
         let code = data_encoding::BASE32_NOPAD.encode(&secret);
         let invite = Invite::new(&req.server_url, state.authority.ca_sha256(), &code)
             .map_err(|e| ApiError::new(ErrorCode::BadServerUrl, e.to_string()))?;
@@ -120,7 +120,7 @@ pub async fn staff_revoke(
         let actor = require_reviewer(&state, &conn)?.actor();
         let now = state.now_ms();
         let member = state.store.update_staff(&key_id, &|m: StaffMember| {
-            revoke(m, &reason, &actor, now).map_err(|refused| ServerError::Conflict(refused.0.to_string()))
+            revoke(m, &reason, &actor, now).map_err(|refused| ServerError::refuse(ErrorCode::Conflict, refused.0.to_string()))
         })?;
         tracing::info!(key_id = %member.key_id, name = %member.name, %actor, "staff member revoked");
         Ok(Json(json!({"key_id": member.key_id, "name": member.name, "revoked_at_ms": member.revoked_at_ms})))
@@ -153,7 +153,7 @@ pub async fn staff_accept_gap(
         let member = state.store.update_staff(&key_id, &|m: StaffMember| {
             let acceptance = GapAcceptance { by: actor.clone(), at_ms: now, reason: reason.clone() };
             accept_gap_planned(m, req.expected, acceptance)
-                .map_err(|refused| ServerError::Conflict(refused.0.to_string()))
+                .map_err(|refused| ServerError::refuse(ErrorCode::Conflict, refused.0.to_string()))
         })?;
         let gap = member.gaps.iter().find(|g| g.expected == req.expected);
         tracing::info!(key_id = %member.key_id, expected = req.expected, %actor, "chain gap accepted");
@@ -203,7 +203,7 @@ pub async fn audit_export(
         for entry in state.store.audit_entries()? {
             out.push_str(
                 &serde_json::to_string(&entry)
-                    .map_err(|e| ApiError::from(ServerError::Storage(e.to_string())))?,
+                    .map_err(|e| ApiError::from(ServerError::Storage(Failure::of(e))))?,
             );
             out.push('\n');
         }

@@ -139,7 +139,7 @@ pub(super) fn renew_now(
     // relying on it refuse it too.
     let (_, commit) = state.store.update_device(&serial, &|current: Device| {
         renewed(current, &old_certificate, cert.clone(), record.clone(), now)
-            .map_err(|refused| ServerError::Conflict(refused.0.to_string()))
+            .map_err(|refused| ServerError::refuse(ErrorCode::Conflict, refused.0.to_string()))
     })?;
     let answer = CertificateResponse {
         certificate_pem: issued.pem,

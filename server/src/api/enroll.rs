@@ -19,7 +19,7 @@ use crate::authority::checks::{check_csr_key, parse_csr_signed_by_its_key, verif
 use crate::authority::Profile;
 use crate::domain::enroll::{self as rules, BindingClaim, Step};
 use crate::domain::{ChallengeRecord, Device, DeviceCertificate};
-use crate::error::ServerError;
+use crate::error::{Failure, ServerError};
 use crate::metrics::FrontDoor;
 use crate::store::Commit;
 use crate::tls::ConnInfo;
@@ -51,7 +51,7 @@ fn random_nonce() -> Result<Nonce, ServerError> {
     let mut bytes = [0u8; 32];
     ring::rand::SystemRandom::new()
         .fill(&mut bytes)
-        .map_err(|_| ServerError::Authority("the system random generator failed".into()))?;
+        .map_err(|_| ServerError::Authority(Failure::new("the system random generator failed")))?;
     Ok(Nonce(bytes))
 }
 
@@ -101,7 +101,10 @@ fn store_challenge(
     }
     match state.store.put_challenge(nonce, record, now_ms) {
         // Answer as for an unknown serial: a different answer would tell who is vouched.
-        Err(ServerError::Busy(why)) => {
+        Err(ServerError::Refusal {
+            code: ErrorCode::Busy,
+            message: why,
+        }) => {
             tracing::warn!(%serial, %peer, %why, "challenge not stored");
             Ok(())
         }
@@ -268,10 +271,15 @@ pub(super) fn device_key(device: &Device) -> Result<PublicKey, Refusal> {
     let bytes = data_encoding::HEXLOWER
         .decode(device.key.as_bytes())
         .map_err(|_| {
-            Refusal::Internal(ServerError::Storage("stored device key is not hex".into()))
+            Refusal::Internal(ServerError::Storage(Failure::new(
+                "stored device key is not hex",
+            )))
         })?;
-    PublicKey::from_sec1(&bytes)
-        .map_err(|_| Refusal::Internal(ServerError::Storage("stored device key is invalid".into())))
+    PublicKey::from_sec1(&bytes).map_err(|_| {
+        Refusal::Internal(ServerError::Storage(Failure::new(
+            "stored device key is invalid",
+        )))
+    })
 }
 
 /// Verifies an ECDSA P-256 signature (r||s) with ring, the fast path.
@@ -349,10 +357,13 @@ pub(super) fn issue_for_device(
         .store
         .update_device(serial, &|current: Device| {
             rules::enrolled(current, cert.clone(), record.clone(), rekey, now)
-                .map_err(|refused| ServerError::Conflict(refused.0.to_string()))
+                .map_err(|refused| ServerError::refuse(ErrorCode::Conflict, refused.0.to_string()))
         })
         .map_err(|e| match e {
-            ServerError::Conflict(_) => Refusal::Refused("device_changed_during_issuance"),
+            ServerError::Refusal {
+                code: ErrorCode::Conflict,
+                ..
+            } => Refusal::Refused("device_changed_during_issuance"),
             e => Refusal::Internal(e),
         })?;
     let answer = CertificateResponse {

@@ -29,7 +29,7 @@ use crate::authority::Authority;
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::domain::Role;
-use crate::error::ServerError;
+use crate::error::{Failure, ServerError};
 use crate::metrics::{FrontDoor, Metrics};
 use crate::store::{Latency, Store};
 use crate::tls::ConnInfo;
@@ -240,7 +240,7 @@ async fn observe(
     let elapsed = started.elapsed();
     state
         .metrics
-        .observe(&path, response.status().as_u16(), elapsed);
+        .observe(&path, &EST_PATHS, response.status().as_u16(), elapsed);
     tracing::info!(%method, %path, status = response.status().as_u16(), ms = elapsed.as_secs_f64() * 1000.0, "request");
     response
 }
@@ -354,13 +354,17 @@ fn json_rejection(rejection: &JsonRejection) -> ApiError {
     ApiError::new(code, rejection.body_text())
 }
 
-/// The message of a [`ServerError::TooSlow`] behind a body error (the request body's deadline,
+/// The message of a [`ServerError::Refusal`] with `request_timeout` behind a body error (the request body's deadline,
 /// `conn::TimedBody`), found through the error's sources.
 fn too_slow_cause(error: &(dyn std::error::Error + 'static)) -> Option<String> {
     let mut next = Some(error);
     while let Some(e) = next {
-        if let Some(ServerError::TooSlow(m)) = e.downcast_ref::<ServerError>() {
-            return Some(m.clone());
+        if let Some(ServerError::Refusal {
+            code: ErrorCode::RequestTimeout,
+            message,
+        }) = e.downcast_ref::<ServerError>()
+        {
+            return Some(message.clone());
         }
         next = e.source();
     }
@@ -394,7 +398,7 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath
             Ok(Path(v)) => Ok(Self(v)),
             // A route whose pattern and extractor disagree: our bug, not the caller's.
             Err(rejection) if rejection.status().is_server_error() => Err(ApiError::internal(
-                &ServerError::BadRequest(rejection.body_text()),
+                &ServerError::refuse(ErrorCode::BadRequest, rejection.body_text()),
             )),
             Err(rejection) => Err(ApiError::new(ErrorCode::BadPath, rejection.body_text())),
         }
@@ -573,14 +577,14 @@ where
     let state = state.clone();
     tokio::task::spawn_blocking(move || f(state))
         .await
-        .map_err(|e| E::from(ServerError::Storage(format!("worker failed: {e}"))))?
+        .map_err(|e| E::from(ServerError::Storage(Failure::caused("worker failed", e))))?
 }
 
 /// Runs blocking store work off the async threads.
 async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
 ) -> Result<T, ApiError> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| ApiError::internal(&ServerError::Storage(format!("worker failed: {e}"))))?
+    tokio::task::spawn_blocking(f).await.map_err(|e| {
+        ApiError::internal(&ServerError::Storage(Failure::caused("worker failed", e)))
+    })?
 }

@@ -144,7 +144,7 @@ pub async fn decide(
         let now = state.now_ms();
         let (device, commit) = state.store.update_device(&serial, &|d: Device| {
             rule(d, decision, &actor, &reason, now)
-                .map_err(|refused| ServerError::Conflict(refused.0.to_string()))
+                .map_err(|refused| ServerError::refuse(ErrorCode::Conflict, refused.0.to_string()))
         })?;
         state.store.wait(commit)?;
         tracing::info!(serial = %device.serial, decision = decision.as_str(), %actor, "review decision");
@@ -197,7 +197,7 @@ pub async fn import(
                 if let Ok(mut slot) = refusal.lock() {
                     *slot = Some(e);
                 }
-                ServerError::BadRequest(text)
+                ServerError::refuse(ErrorCode::BadRequest, text)
             })
         });
         if let Some(e) = refusal.into_inner().ok().flatten() {

@@ -20,7 +20,7 @@ use crate::authority::Profile;
 use crate::domain::{
     scan, staff as rules, AuditNote, ScanOutcome, ScanPolicy, StaffMember, StoredScan,
 };
-use crate::error::ServerError;
+use crate::error::{Failure, ServerError};
 use crate::tls::ConnInfo;
 
 fn invite_invalid() -> ApiError {
@@ -67,7 +67,7 @@ pub async fn register(
         let record = issued.record(&profile);
         let registered = state.store.redeem_invite(&code_hash, &|stored| {
             if stored.as_ref().is_some_and(|s| s.role != member.role || s.name != member.name) {
-                return Err(ServerError::Conflict("the invite changed during registration".into()));
+                return Err(ServerError::refuse(ErrorCode::Conflict, "the invite changed during registration"));
             }
             Ok(rules::redeem(&code_hash, stored, &member, &record, now))
         })?;
@@ -143,7 +143,7 @@ pub async fn renew(
         let new = issued.record(&profile);
         let member = state.store.update_staff(&key_id, &|current| {
             rules::renew(current, &old_serial, &new, note.clone(), now)
-                .map_err(|refused| ServerError::Conflict(refused.0.to_string()))
+                .map_err(|refused| ServerError::refuse(ErrorCode::Conflict, refused.0.to_string()))
         })?;
         tracing::info!(%key_id, name = %member.name, "staff certificate renewed");
         Ok(staff_certificate_answer(&state, &issued.pem, &member))
@@ -242,9 +242,9 @@ fn ingest_batch(
         .decode(member.public_key.as_bytes())
         .unwrap_or_default();
     let key = vouch_protocol::PublicKey::from_sec1(&key_bytes).map_err(|_| {
-        ApiError::from(crate::error::ServerError::Storage(
-            "stored staff key is invalid".into(),
-        ))
+        ApiError::from(crate::error::ServerError::Storage(Failure::new(
+            "stored staff key is invalid",
+        )))
     })?;
     let mut results: Vec<Option<RecordResult>> = Vec::with_capacity(raw.len());
     let mut good = Vec::new();

@@ -6,6 +6,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use crate::error::ServerError;
+use vouch_protocol::wire::ErrorCode;
 
 /// Paths inside a data folder.
 #[derive(Clone, Debug)]
@@ -82,7 +83,7 @@ fn ensure_parent(path: &Path) -> Result<(), ServerError> {
 
 /// Writes `contents` to `path` with `mode`, atomically and durably (temp file, fsync, rename,
 /// folder fsync). Unless `replace`, an existing file is never overwritten, even by a racing
-/// writer (the rename itself refuses): [`ServerError::Conflict`].
+/// writer (the rename itself refuses): a [`ServerError::Refusal`] with `conflict`.
 pub fn write_file(
     path: &Path,
     contents: &[u8],
@@ -108,7 +109,9 @@ pub fn sync_dir(dir: &Path) -> Result<(), ServerError> {
 fn fs_error(e: vouch_support::Error) -> ServerError {
     match e {
         vouch_support::Error::Io { step, path, source } => ServerError::io(step, path, source),
-        e @ vouch_support::Error::AlreadyExists { .. } => ServerError::Conflict(e.to_string()),
+        e @ vouch_support::Error::AlreadyExists { .. } => {
+            ServerError::refuse(ErrorCode::Conflict, e.to_string())
+        }
         // File-system calls return no other variant; one would be kept as its text.
         other => ServerError::io("writing", PathBuf::new(), std::io::Error::other(other)),
     }
@@ -128,18 +131,24 @@ pub fn write_public(path: &Path, contents: &str) -> Result<(), ServerError> {
 pub fn pem_to_der(pem: &str, label: &str) -> Result<Vec<u8>, ServerError> {
     let begin = format!("-----BEGIN {label}-----");
     let end = format!("-----END {label}-----");
-    let start = pem
-        .find(&begin)
-        .ok_or_else(|| ServerError::BadRequest(format!("no {label} PEM block found")))?;
+    let start = pem.find(&begin).ok_or_else(|| {
+        ServerError::refuse(ErrorCode::BadRequest, format!("no {label} PEM block found"))
+    })?;
     let body_start = start + begin.len();
     let stop = pem[body_start..].find(&end).ok_or_else(|| {
-        ServerError::BadRequest(format!("the {label} PEM block is not terminated"))
+        ServerError::refuse(
+            ErrorCode::BadRequest,
+            format!("the {label} PEM block is not terminated"),
+        )
     })?;
     let body: String = pem[body_start..body_start + stop]
         .chars()
         .filter(|c| !c.is_whitespace())
         .collect();
-    data_encoding::BASE64
-        .decode(body.as_bytes())
-        .map_err(|_| ServerError::BadRequest(format!("the {label} PEM block is not valid base64")))
+    data_encoding::BASE64.decode(body.as_bytes()).map_err(|_| {
+        ServerError::refuse(
+            ErrorCode::BadRequest,
+            format!("the {label} PEM block is not valid base64"),
+        )
+    })
 }

@@ -26,8 +26,9 @@ use vouch_protocol::key::{hex, sha256};
 use crate::clock::{Clock, SystemClock};
 use crate::config::Pkcs11Config;
 use crate::domain::{CertRecord, Role};
-use crate::error::ServerError;
+use crate::error::{Failure, ServerError};
 use token::{KeyUri, TokenKey};
+use vouch_protocol::wire::ErrorCode;
 
 /// The identity namespace of client certificates. The `.invalid` top-level domain (RFC 2606)
 /// never resolves: these URIs name an identity, they are not locations. (An `https` URI rather
@@ -170,7 +171,7 @@ pub fn random_serial() -> Result<[u8; 16], ServerError> {
     let mut serial = [0u8; 16];
     ring::rand::SystemRandom::new()
         .fill(&mut serial)
-        .map_err(|_| ServerError::Authority("the system random generator failed".into()))?;
+        .map_err(|_| ServerError::Authority(Failure::new("the system random generator failed")))?;
     serial[0] = (serial[0] & 0x7f).max(1);
     Ok(serial)
 }
@@ -190,8 +191,8 @@ fn cert_time(now_ms: u64) -> Result<OffsetDateTime, ServerError> {
     OffsetDateTime::from_unix_timestamp(secs).map_err(ca_err)
 }
 
-fn ca_err(e: impl std::fmt::Display) -> ServerError {
-    ServerError::Authority(e.to_string())
+fn ca_err(e: impl std::error::Error + Send + Sync + 'static) -> ServerError {
+    ServerError::Authority(Failure::of(e))
 }
 
 /// The key identifier of RFC 7093 section 2 method 1: the leftmost 160 bits of the SHA-256 of
@@ -221,13 +222,12 @@ fn basic_constraints_not_ca() -> CustomExtension {
 fn check_key_matches(cert_pem: &str, key: &impl PublicKeyData) -> Result<(), ServerError> {
     let der = files::pem_to_der(cert_pem, "CERTIFICATE")?;
     let (_, cert) = x509_parser::parse_x509_certificate(&der)
-        .map_err(|e| ServerError::Authority(format!("CA certificate: {e}")))?;
+        .map_err(|e| ServerError::Authority(Failure::caused("CA certificate", e)))?;
     if cert.public_key().raw != rcgen::PublicKeyData::subject_public_key_info(key).as_slice() {
-        return Err(ServerError::Authority(
+        return Err(ServerError::Authority(Failure::new(
             "the CA key does not belong to the CA certificate: certificates it signed would \
-             not verify (restore the matching key, or import the pair again)"
-                .into(),
-        ));
+             not verify (restore the matching key, or import the pair again)",
+        )));
     }
     Ok(())
 }
@@ -253,19 +253,22 @@ impl Authority {
         if !paths.ca_key().exists() && paths.ca_key_uri().exists() {
             let uri = KeyUri::parse(files::read_text(&paths.ca_key_uri())?.trim())?;
             let key = TokenKey::open(pkcs11, uri, false).map_err(|e| {
-                ServerError::Authority(format!(
-                    "the CA key ({}): {e}",
-                    paths.ca_key_uri().display()
+                ServerError::Authority(Failure::caused(
+                    format!("the CA key ({})", paths.ca_key_uri().display()),
+                    e,
                 ))
             })?;
             return Self::from_key(&cert_pem, CaKey::Token(key));
         }
         let key_pem = files::read_text(&paths.ca_key())?;
         Self::from_pem(&cert_pem, &key_pem).map_err(|e| match e {
-            ServerError::Authority(why) => ServerError::Authority(format!(
-                "{why} (CA certificate {}, CA key {})",
-                paths.ca_cert().display(),
-                paths.ca_key().display()
+            ServerError::Authority(why) => ServerError::Authority(Failure::caused(
+                format!(
+                    "CA certificate {}, CA key {}",
+                    paths.ca_cert().display(),
+                    paths.ca_key().display()
+                ),
+                why,
             )),
             other => other,
         })
@@ -275,7 +278,7 @@ impl Authority {
     /// belong to the certificate: everything it signed would fail to verify against the CA.
     pub fn from_pem(cert_pem: &str, key_pem: &str) -> Result<Self, ServerError> {
         let key = KeyPair::from_pem(key_pem)
-            .map_err(|e| ServerError::Authority(format!("CA key: {e}")))?;
+            .map_err(|e| ServerError::Authority(Failure::caused("CA key", e)))?;
         Self::from_key(cert_pem, CaKey::File(key))
     }
 
@@ -283,10 +286,10 @@ impl Authority {
     pub fn from_key(cert_pem: &str, key: CaKey) -> Result<Self, ServerError> {
         check_key_matches(cert_pem, &key)?;
         let issuer = Issuer::from_ca_cert_pem(cert_pem, key)
-            .map_err(|e| ServerError::Authority(format!("CA certificate: {e}")))?;
+            .map_err(|e| ServerError::Authority(Failure::caused("CA certificate", e)))?;
         let ca_der = files::pem_to_der(cert_pem, "CERTIFICATE")?;
         let (_, ca) = x509_parser::parse_x509_certificate(&ca_der)
-            .map_err(|e| ServerError::Authority(format!("CA certificate: {e}")))?;
+            .map_err(|e| ServerError::Authority(Failure::caused("CA certificate", e)))?;
         // The CA's own subject key identifier if it has one (an imported CA may use another
         // method), else the RFC 7093 one our CAs use.
         let ca_key_id = match ca
@@ -372,12 +375,13 @@ impl Authority {
     /// anything else is the CA's own fault.
     fn sign_err(&self, e: rcgen::Error) -> ServerError {
         match (self.issuer.key(), e) {
-            (CaKey::Token(key), rcgen::Error::RemoteKeyError) => {
-                ServerError::CaUnavailable(format!(
+            (CaKey::Token(key), rcgen::Error::RemoteKeyError) => ServerError::refuse(
+                ErrorCode::CaUnavailable,
+                format!(
                     "the CA key's token cannot sign now, try again later ({})",
                     key.last_error()
-                ))
-            }
+                ),
+            ),
             (_, e) => ca_err(e),
         }
     }
@@ -491,7 +495,12 @@ impl Authority {
                 });
                 Ok(der)
             }
-            Err(e @ ServerError::CaUnavailable(_)) => {
+            Err(
+                e @ ServerError::Refusal {
+                    code: ErrorCode::CaUnavailable,
+                    ..
+                },
+            ) => {
                 let cached = lock(&self.last_crl);
                 match cached.as_ref() {
                     Some(c) if c.revoked == revoked && c.next_update > now => {

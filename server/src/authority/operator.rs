@@ -19,7 +19,7 @@ use rcgen::KeyPair;
 use super::files::{self, DataPaths};
 use super::{Authority, Profile};
 use crate::domain::{cert, AuditNote, CertRecord};
-use crate::error::ServerError;
+use crate::error::{Failure, ServerError};
 use crate::store::Store;
 
 /// Validity of operator certificates, in days (as `init` issues them).
@@ -54,7 +54,7 @@ fn pending(path: &Path) -> PathBuf {
 fn serial_and_expiry(pem: &str) -> Result<(String, u64), ServerError> {
     let der = files::pem_to_der(pem, "CERTIFICATE")?;
     let (_, cert) = x509_parser::parse_x509_certificate(&der)
-        .map_err(|e| ServerError::Authority(format!("operator certificate: {e}")))?;
+        .map_err(|e| ServerError::Authority(Failure::caused("operator certificate", e)))?;
     let not_after = u64::try_from(cert.validity().not_after.timestamp()).unwrap_or(0);
     Ok((
         vouch_protocol::key::hex(cert.raw_serial()),
@@ -104,7 +104,7 @@ impl OperatorCredential {
         let old_pem = files::read_text(&self.paths.operator_cert())?;
         let old = certificate_record(&old_pem, now_ms)?;
         let key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)
-            .map_err(|e| ServerError::Authority(e.to_string()))?;
+            .map_err(|e| ServerError::Authority(Failure::of(e)))?;
         let issued = authority.issue_client(
             &rcgen::PublicKeyData::subject_public_key_info(&key),
             &Profile::Operator,

@@ -27,14 +27,10 @@ use cryptoki::types::AuthPin;
 use rcgen::{PublicKeyData, SignatureAlgorithm, SigningKey};
 
 use crate::config::Pkcs11Config;
-use crate::error::ServerError;
+use crate::error::{Failure, ServerError};
 
 /// DER of the named curve P-256 (OID 1.2.840.10045.3.1.7), the `CKA_EC_PARAMS` of our keys.
 const P256_PARAMS: [u8; 10] = [0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
-
-fn token_err(message: impl Into<String>) -> ServerError {
-    ServerError::Authority(message.into())
-}
 
 /// The parts of an RFC 7512 PKCS#11 URI that name the CA key.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -52,7 +48,9 @@ impl KeyUri {
     /// Parses `pkcs11:token=...;object=...[;id=...][;type=private]`. Refuses a PIN in the URI
     /// (`pin-value`, `pin-source`): URIs end up in shell histories and process lists.
     pub fn parse(text: &str) -> Result<Self, ServerError> {
-        let bad = |why: String| ServerError::Config(format!("--ca-key-uri {text:?}: {why}"));
+        let bad = |why: String| {
+            ServerError::Config(Failure::new(format!("--ca-key-uri {text:?}: {why}")))
+        };
         let rest = text
             .strip_prefix("pkcs11:")
             .ok_or_else(|| bad("a PKCS#11 URI starts with \"pkcs11:\" (RFC 7512)".into()))?;
@@ -138,11 +136,11 @@ fn percent_decode(text: &str) -> Option<Vec<u8>> {
 fn read_pin(config: &Pkcs11Config) -> Result<AuthPin, ServerError> {
     let pin = if config.pin_file.is_empty() {
         std::env::var(&config.pin_env).map_err(|_| {
-            ServerError::Config(format!(
+            ServerError::Config(Failure::new(format!(
                 "the token's PIN: set the environment variable {} (config.toml [pkcs11] pin_env), \
                  or name a file in [pkcs11] pin_file",
                 config.pin_env
-            ))
+            )))
         })?
     } else {
         let path = Path::new(&config.pin_file);
@@ -151,7 +149,9 @@ fn read_pin(config: &Pkcs11Config) -> Result<AuthPin, ServerError> {
         text.lines().next().unwrap_or_default().to_string()
     };
     if pin.is_empty() {
-        return Err(ServerError::Config("the token's PIN is empty".into()));
+        return Err(ServerError::Config(Failure::new(
+            "the token's PIN is empty",
+        )));
     }
     Ok(AuthPin::from(pin))
 }
@@ -159,15 +159,18 @@ fn read_pin(config: &Pkcs11Config) -> Result<AuthPin, ServerError> {
 /// Loads and initialises the PKCS#11 module.
 fn load_module(path: &str) -> Result<Pkcs11, ServerError> {
     let pkcs11 = Pkcs11::new(path).map_err(|e| {
-        token_err(format!(
+        ServerError::Authority(Failure::new(format!(
             "cannot load the PKCS#11 module {path}: {e} (install it, or set [pkcs11] module in \
              config.toml)"
-        ))
+        )))
     })?;
     match pkcs11.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK)) {
         // Another part of this process (a test, a second authority) may have initialised it.
         Ok(()) | Err(CkError::Pkcs11(RvError::CryptokiAlreadyInitialized, _)) => Ok(pkcs11),
-        Err(e) => Err(token_err(format!("the PKCS#11 module {path}: {e}"))),
+        Err(e) => Err(ServerError::Authority(Failure::caused(
+            format!("the PKCS#11 module {path}"),
+            e,
+        ))),
     }
 }
 
@@ -175,7 +178,7 @@ fn load_module(path: &str) -> Result<Pkcs11, ServerError> {
 fn find_slot(pkcs11: &Pkcs11, label: &str) -> Result<Slot, ServerError> {
     let slots = pkcs11
         .get_slots_with_initialized_token()
-        .map_err(|e| token_err(format!("listing the PKCS#11 tokens: {e}")))?;
+        .map_err(|e| ServerError::Authority(Failure::caused("listing the PKCS#11 tokens", e)))?;
     let mut seen = Vec::new();
     for slot in slots {
         let Ok(info) = pkcs11.get_token_info(slot) else {
@@ -186,14 +189,14 @@ fn find_slot(pkcs11: &Pkcs11, label: &str) -> Result<Slot, ServerError> {
         }
         seen.push(format!("{:?}", info.label().trim_end()));
     }
-    Err(token_err(format!(
+    Err(ServerError::Authority(Failure::new(format!(
         "no PKCS#11 token labelled {label:?} (tokens present: {})",
         if seen.is_empty() {
             "none".to_string()
         } else {
             seen.join(", ")
         }
-    )))
+    ))))
 }
 
 /// Opens a session on the URI's token and logs the user in.
@@ -209,16 +212,23 @@ fn open_session(
     } else {
         pkcs11.open_ro_session(slot)
     }
-    .map_err(|e| token_err(format!("opening a session on token {:?}: {e}", uri.token)))?;
+    .map_err(|e| {
+        ServerError::Authority(Failure::caused(
+            format!("opening a session on token {:?}", uri.token),
+            e,
+        ))
+    })?;
     match session.login(UserType::User, Some(pin)) {
         Ok(()) | Err(CkError::Pkcs11(RvError::UserAlreadyLoggedIn, _)) => Ok(session),
-        Err(CkError::Pkcs11(RvError::PinIncorrect, _)) => Err(token_err(format!(
-            "wrong PIN for token {:?} (the token counts failed logins and may lock the PIN)",
-            uri.token
-        ))),
-        Err(e) => Err(token_err(format!(
-            "logging in to token {:?}: {e}",
-            uri.token
+        Err(CkError::Pkcs11(RvError::PinIncorrect, _)) => {
+            Err(ServerError::Authority(Failure::new(format!(
+                "wrong PIN for token {:?} (the token counts failed logins and may lock the PIN)",
+                uri.token
+            ))))
+        }
+        Err(e) => Err(ServerError::Authority(Failure::caused(
+            format!("logging in to token {:?}", uri.token),
+            e,
         ))),
     }
 }
@@ -242,42 +252,45 @@ fn find_one(
     uri: &KeyUri,
     class: ObjectClass,
 ) -> Result<Option<ObjectHandle>, ServerError> {
-    let found = session
-        .find_objects(&template(uri, class))
-        .map_err(|e| token_err(format!("searching token {:?}: {e}", uri.token)))?;
+    let found = session.find_objects(&template(uri, class)).map_err(|e| {
+        ServerError::Authority(Failure::caused(
+            format!("searching token {:?}", uri.token),
+            e,
+        ))
+    })?;
     match found.as_slice() {
         [] => Ok(None),
         [one] => Ok(Some(*one)),
-        _ => Err(token_err(format!(
+        _ => Err(ServerError::Authority(Failure::new(format!(
             "{} EC keys are labelled {:?} in token {:?}: add id= to the URI to choose one",
             found.len(),
             uri.object,
             uri.token
-        ))),
+        )))),
     }
 }
 
 /// The private key the URI names; a clear error when there is none.
 fn find_private_key(session: &Session, uri: &KeyUri) -> Result<ObjectHandle, ServerError> {
     find_one(session, uri, ObjectClass::PRIVATE_KEY)?.ok_or_else(|| {
-        token_err(format!(
+        ServerError::Authority(Failure::new(format!(
             "no EC private key labelled {:?} in token {:?} (init --new-ca-key makes one)",
             uri.object, uri.token
-        ))
+        )))
     })
 }
 
 /// The uncompressed P-256 point of the URI's public key object.
 fn public_point(session: &Session, uri: &KeyUri) -> Result<Vec<u8>, ServerError> {
     let handle = find_one(session, uri, ObjectClass::PUBLIC_KEY)?.ok_or_else(|| {
-        token_err(format!(
+        ServerError::Authority(Failure::new(format!(
             "no EC public key labelled {:?} in token {:?} beside the private key",
             uri.object, uri.token
-        ))
+        )))
     })?;
     let attrs = session
         .get_attributes(handle, &[AttributeType::EcParams, AttributeType::EcPoint])
-        .map_err(|e| token_err(format!("reading the public key: {e}")))?;
+        .map_err(|e| ServerError::Authority(Failure::caused("reading the public key", e)))?;
     let (mut params, mut point) = (None, None);
     for attr in attrs {
         match attr {
@@ -287,16 +300,16 @@ fn public_point(session: &Session, uri: &KeyUri) -> Result<Vec<u8>, ServerError>
         }
     }
     if params.as_deref() != Some(&P256_PARAMS[..]) {
-        return Err(token_err(format!(
+        return Err(ServerError::Authority(Failure::new(format!(
             "the key {:?} is not a P-256 key",
             uri.object
-        )));
+        ))));
     }
     point.and_then(|p| unwrap_ec_point(&p)).ok_or_else(|| {
-        token_err(format!(
+        ServerError::Authority(Failure::new(format!(
             "the key {:?} has no readable P-256 point",
             uri.object
-        ))
+        )))
     })
 }
 
@@ -314,7 +327,7 @@ fn unwrap_ec_point(value: &[u8]) -> Option<Vec<u8>> {
 fn check_protected(session: &Session, key: ObjectHandle, uri: &KeyUri) -> Result<(), ServerError> {
     let attrs = session
         .get_attributes(key, &[AttributeType::Sensitive, AttributeType::Extractable])
-        .map_err(|e| token_err(format!("reading the key's attributes: {e}")))?;
+        .map_err(|e| ServerError::Authority(Failure::caused("reading the key's attributes", e)))?;
     let protected = attrs.iter().all(|a| match a {
         Attribute::Sensitive(s) => *s,
         Attribute::Extractable(x) => !*x,
@@ -323,22 +336,22 @@ fn check_protected(session: &Session, key: ObjectHandle, uri: &KeyUri) -> Result
     if protected {
         Ok(())
     } else {
-        Err(token_err(format!(
+        Err(ServerError::Authority(Failure::new(format!(
             "the key {:?} in token {:?} is not marked sensitive and non-extractable: its value \
              could be read out of the token; make a new one (init --new-ca-key)",
             uri.object, uri.token
-        )))
+        ))))
     }
 }
 
 /// Makes a P-256 key pair in the token: private half sensitive, never extractable, sign only.
 fn generate(session: &Session, uri: &KeyUri) -> Result<(), ServerError> {
     if find_one(session, uri, ObjectClass::PRIVATE_KEY)?.is_some() {
-        return Err(token_err(format!(
+        return Err(ServerError::Authority(Failure::new(format!(
             "token {:?} already holds a key labelled {:?}: refusing to make another (drop \
              --new-ca-key to use it)",
             uri.token, uri.object
-        )));
+        ))));
     }
     let id = match &uri.id {
         Some(id) => id.clone(),
@@ -369,7 +382,12 @@ fn generate(session: &Session, uri: &KeyUri) -> Result<(), ServerError> {
     ];
     session
         .generate_key_pair(&Mechanism::EccKeyPairGen, &public, &private)
-        .map_err(|e| token_err(format!("making a P-256 key in token {:?}: {e}", uri.token)))?;
+        .map_err(|e| {
+            ServerError::Authority(Failure::caused(
+                format!("making a P-256 key in token {:?}", uri.token),
+                e,
+            ))
+        })?;
     Ok(())
 }
 
@@ -442,8 +460,9 @@ impl TokenKey {
         {
             Ok(()) | Err(CkError::Pkcs11(RvError::CryptokiAlreadyInitialized, _)) => {}
             Err(e) => {
-                return Err(token_err(format!(
-                    "re-initialising the PKCS#11 module: {e}"
+                return Err(ServerError::Authority(Failure::caused(
+                    "re-initialising the PKCS#11 module",
+                    e,
                 )))
             }
         }
@@ -470,7 +489,12 @@ impl TokenKey {
         let raw = o
             .session
             .sign(&Mechanism::Ecdsa, o.key, digest)
-            .map_err(|e| token_err(format!("token {:?} could not sign: {e}", self.uri.token)))?;
+            .map_err(|e| {
+                ServerError::Authority(Failure::caused(
+                    format!("token {:?} could not sign", self.uri.token),
+                    e,
+                ))
+            })?;
         *open = Some(o);
         raw_to_der(&raw)
     }
@@ -485,10 +509,10 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 /// The DER `ECDSA-Sig-Value` of a raw P-256 `r || s` signature (checks both are in range).
 fn raw_to_der(raw: &[u8]) -> Result<Vec<u8>, ServerError> {
     let signature = vouch_protocol::p256::ecdsa::Signature::from_slice(raw).map_err(|_| {
-        token_err(format!(
+        ServerError::Authority(Failure::new(format!(
             "the token's signature is not a P-256 r||s ({} bytes)",
             raw.len()
-        ))
+        )))
     })?;
     Ok(signature.to_der().as_bytes().to_vec())
 }

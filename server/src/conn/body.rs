@@ -12,8 +12,9 @@ use hyper::body::{Body, Bytes, Frame, Incoming, SizeHint};
 use tokio::time::Sleep;
 
 use crate::error::ServerError;
+use vouch_protocol::wire::ErrorCode;
 
-/// The request body handed to the router: errors with [`ServerError::TooSlow`] once its
+/// The request body handed to the router: errors with a [`ServerError::Refusal`] with `request_timeout` once its
 /// deadline passes.
 #[derive(Debug)]
 pub struct TimedBody {
@@ -70,12 +71,14 @@ impl Body for TimedBody {
                 }
                 Poll::Ready(Some(Ok(frame)))
             }
-            Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(ServerError::BadRequest(format!(
-                "reading the request body: {e}"
-            ))))),
+            Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(ServerError::refuse(
+                ErrorCode::BadRequest,
+                format!("reading the request body: {e}"),
+            )))),
             Poll::Pending => match this.deadline.as_mut().poll(cx) {
-                Poll::Ready(()) => Poll::Ready(Some(Err(ServerError::TooSlow(
-                    "the request body did not arrive in time".into(),
+                Poll::Ready(()) => Poll::Ready(Some(Err(ServerError::refuse(
+                    ErrorCode::RequestTimeout,
+                    "the request body did not arrive in time",
                 )))),
                 Poll::Pending => Poll::Pending,
             },

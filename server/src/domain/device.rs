@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use super::manifest::Expectation;
 use super::{AuditNote, Planned, WritePlan};
 
+use vouch_protocol::wire::DeviceEvent;
 /// Where a device stands: the wire contract's, defined once.
 pub use vouch_protocol::wire::DeviceState;
 
@@ -14,7 +15,8 @@ pub use vouch_protocol::wire::DeviceState;
 pub struct TimelineEvent {
     /// When.
     pub at_ms: u64,
-    /// What (`scanned`, `corroborated`, `conflict`, `approved`, `challenged`, `enrolled`, ...).
+    /// What: a [`DeviceEvent`]'s string (kept as a string, so a record written by a newer
+    /// server with an event this build does not know still reads).
     pub event: String,
     /// Who.
     pub actor: String,
@@ -77,10 +79,10 @@ pub struct Device {
 
 impl Device {
     /// Adds a timeline event and bumps `updated_at_ms`.
-    pub fn note(&mut self, at_ms: u64, event: &str, actor: &str, detail: Option<String>) {
+    pub fn note(&mut self, at_ms: u64, event: DeviceEvent, actor: &str, detail: Option<String>) {
         self.timeline.push(TimelineEvent {
             at_ms,
-            event: event.to_string(),
+            event: event.as_str().to_string(),
             actor: actor.to_string(),
             detail,
         });
@@ -102,10 +104,15 @@ pub(crate) fn enter_conflict(device: &mut Device, now_ms: u64, actor: &str, why:
         | DeviceState::Approved
         | DeviceState::Conflict => {
             device.state = DeviceState::Conflict;
-            device.note(now_ms, "conflict", actor, Some(why.to_string()));
+            device.note(now_ms, DeviceEvent::Conflict, actor, Some(why.to_string()));
         }
         DeviceState::Enrolled | DeviceState::Rejected | DeviceState::Revoked => {
-            device.note(now_ms, "conflict_flagged", actor, Some(why.to_string()));
+            device.note(
+                now_ms,
+                DeviceEvent::ConflictFlagged,
+                actor,
+                Some(why.to_string()),
+            );
         }
     }
 }
@@ -169,10 +176,10 @@ pub fn apply_decision(
     };
     device.state = next;
     let event = match decision {
-        Decision::Approve => "approved",
-        Decision::Reject => "rejected",
-        Decision::Revoke => "revoked",
-        Decision::Reenroll => "reenrollment_allowed",
+        Decision::Approve => DeviceEvent::Approved,
+        Decision::Reject => DeviceEvent::Rejected,
+        Decision::Revoke => DeviceEvent::Revoked,
+        Decision::Reenroll => DeviceEvent::ReenrollmentAllowed,
     };
     device.note(now_ms, event, actor, Some(reason.to_string()));
     Ok(())

@@ -2,6 +2,8 @@
 //! 11.6 to 11.8). Signature and CSR checks are cryptography, done by the API and the
 //! authority; what follows from them is decided here.
 
+use vouch_protocol::wire::DeviceEvent;
+
 use super::{
     AuditNote, CertRecord, ChallengeRecord, DecisionRefused, Device, DeviceCertificate,
     DeviceState, Planned, WritePlan,
@@ -151,7 +153,7 @@ pub fn enrolled(
     device.state = DeviceState::Enrolled;
     device.label_key_used = true;
     device.certificate = Some(cert);
-    device.note(now_ms, "enrolled", &actor, detail);
+    device.note(now_ms, DeviceEvent::Enrolled, &actor, detail);
     Ok(issuance(device, record, None, note))
 }
 
@@ -182,7 +184,7 @@ pub fn renewed(
     };
     cert.replaces = Some(old_serial.to_string());
     device.certificate = Some(cert);
-    device.note(now_ms, "renewed", &actor, detail);
+    device.note(now_ms, DeviceEvent::Renewed, &actor, detail);
     Ok(issuance(device, record, Some(old_serial), note))
 }
 
@@ -212,7 +214,7 @@ pub fn flag_duplicate(mut device: Device, now_ms: u64) -> Planned<Device> {
     let before = device.clone();
     device.note(
         now_ms,
-        "duplicate_enrollment",
+        DeviceEvent::DuplicateEnrollment,
         &actor,
         Some("a second enrollment with the label key was refused".into()),
     );

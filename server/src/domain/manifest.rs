@@ -12,6 +12,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use vouch_protocol::wire::DeviceEvent;
 
 use serde::{Deserialize, Serialize};
 use vouch_protocol::key::{hex, sha256, PublicKey};
@@ -623,7 +624,7 @@ fn expected_device(
         updated_at_ms: now_ms,
         expected: Some(expectation),
     };
-    device.note(now_ms, "expected", actor, detail);
+    device.note(now_ms, DeviceEvent::Expected, actor, detail);
     device
 }
 
@@ -649,7 +650,7 @@ fn listed_after_scan(
         device.expected = Some(expectation);
         device.note(
             now_ms,
-            "manifest_matched",
+            DeviceEvent::ManifestMatched,
             actor,
             Some(format!("import {import}")),
         );

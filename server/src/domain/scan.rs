@@ -7,6 +7,8 @@ use vouch_protocol::key::hex;
 use vouch_protocol::wire::ErrorCode;
 use vouch_protocol::{ChainHead, SignedScanRecord};
 
+use vouch_protocol::wire::DeviceEvent;
+
 use super::device::enter_conflict;
 use super::{AuditNote, ChainGap, Device, DeviceState, Planned, StaffMember, WritePlan};
 
@@ -158,10 +160,10 @@ pub fn decide_scan(
         };
         enter_conflict(&mut device, now_ms, &actor, why);
     } else if first_scan {
-        device.note(now_ms, "scanned", &actor, Some(site));
+        device.note(now_ms, DeviceEvent::Scanned, &actor, Some(site));
         apply_first_scan_policy(&mut device, scanner, policy, now_ms);
     } else {
-        device.note(now_ms, "corroborated", &actor, Some(site));
+        device.note(now_ms, DeviceEvent::Corroborated, &actor, Some(site));
     }
     changed.push(device);
 
@@ -190,14 +192,14 @@ fn apply_first_scan_policy(
     policy: ScanPolicy,
     now_ms: u64,
 ) {
-    let by_policy = |d: &mut Device, state: DeviceState, event: &str, why: &str| {
+    let by_policy = |d: &mut Device, state: DeviceState, event: DeviceEvent, why: &str| {
         d.state = state;
         d.note(now_ms, event, "policy", Some(why.into()));
     };
     if let Some(import) = device.expected.as_ref().map(|e| e.import_id.clone()) {
         device.note(
             now_ms,
-            "manifest_matched",
+            DeviceEvent::ManifestMatched,
             "server",
             Some(format!("import {import}")),
         );
@@ -205,7 +207,7 @@ fn apply_first_scan_policy(
             return by_policy(
                 device,
                 DeviceState::Approved,
-                "approved",
+                DeviceEvent::Approved,
                 "matches the manifest",
             );
         }
@@ -215,7 +217,7 @@ fn apply_first_scan_policy(
             UnlistedPolicy::Flagged => {
                 return device.note(
                     now_ms,
-                    "not_in_manifest",
+                    DeviceEvent::NotInManifest,
                     "policy",
                     Some("flagged: no manifest lists this serial".into()),
                 );
@@ -224,14 +226,19 @@ fn apply_first_scan_policy(
                 return by_policy(
                     device,
                     DeviceState::Rejected,
-                    "rejected",
+                    DeviceEvent::Rejected,
                     "no manifest lists this serial",
                 );
             }
         }
     }
     if policy.auto_approve_trusted && scanner.trusted {
-        by_policy(device, DeviceState::Approved, "approved", "trusted scanner");
+        by_policy(
+            device,
+            DeviceState::Approved,
+            DeviceEvent::Approved,
+            "trusted scanner",
+        );
     }
 }
 

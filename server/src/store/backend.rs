@@ -1,7 +1,7 @@
 //! The backend contract: buckets of keyed byte values, transactions over some of them,
 //! single-use challenges, and durability. A backend knows nothing of what the values mean.
 
-use crate::error::ServerError;
+use crate::error::{Failure, ServerError};
 
 use super::{Commit, DurableFuture, SyncStats};
 
@@ -145,9 +145,8 @@ pub trait Backend: Send + Sync {
     /// while it is taken, not while it is used. A backend whose operators back it up with the
     /// database's own tools (PostgreSQL: `pg_dump`) may refuse, which this default does.
     fn snapshot(&self) -> Result<BucketDump, ServerError> {
-        Err(ServerError::Storage(
-            "this store is backed up with its database's own tools, not `vouch-server backup`"
-                .into(),
-        ))
+        Err(ServerError::Storage(Failure::new(
+            "this store is backed up with its database's own tools, not `vouch-server backup`",
+        )))
     }
 }

@@ -157,7 +157,7 @@ fn challenges_are_bounded(f: Fixture) {
         s.put_challenge(n, &challenge("S", 10), 0).unwrap();
     }
     let full = s.put_challenge("d", &challenge("S", 50), 5).unwrap_err();
-    assert!(matches!(full, ServerError::Busy(_)), "{full}");
+    assert!(full.is(&ErrorCode::Busy), "{full}");
     // Once the three expire, a new challenge makes room by dropping them.
     s.put_challenge("d", &challenge("S", 50), 10).unwrap();
     assert_eq!(s.take_challenge("a").unwrap(), None);
@@ -176,7 +176,7 @@ fn an_invite_registers_one_key_once(f: Fixture) {
     );
     let before = audit_len(s);
     let again = register(s, &tech, "code2").unwrap_err();
-    assert!(matches!(again, ServerError::Conflict(_)), "{again}");
+    assert!(again.is(&ErrorCode::Conflict), "{again}");
     assert_eq!(
         s.invite("code2").unwrap().unwrap().used_at_ms,
         None,
@@ -301,7 +301,7 @@ fn chain_gaps_are_recorded_once_and_accepted(f: Fixture) {
     };
     s.update_staff(&key_id, &|m| {
         staff::accept_gap_planned(m, 1, acceptance.clone())
-            .map_err(|r| ServerError::Conflict(r.0.into()))
+            .map_err(|r| ServerError::refuse(ErrorCode::Conflict, r.0))
     })
     .unwrap();
     assert!(matches!(
@@ -330,7 +330,7 @@ fn decide(
 ) -> Result<Device, ServerError> {
     let (d, commit) = s.update_device(serial, &|d| {
         device::decide(d, decision, "sup", "why", now)
-            .map_err(|r| ServerError::Conflict(r.0.into()))
+            .map_err(|r| ServerError::refuse(ErrorCode::Conflict, r.0))
     })?;
     s.wait(commit)?;
     Ok(d)
@@ -348,17 +348,17 @@ fn state_changes_revoke_with_the_change(f: Fixture) {
     let (_, commit) = s
         .update_device("SN-1", &|d| {
             enroll::enrolled(d, device_cert("d1"), cert_record("d1"), false, 22)
-                .map_err(|r| ServerError::Conflict(r.0.into()))
+                .map_err(|r| ServerError::refuse(ErrorCode::Conflict, r.0))
         })
         .unwrap();
     s.wait(commit).unwrap();
     assert_eq!(s.certificate("d1").unwrap(), Some(cert_record("d1")));
     let again = s.update_device("SN-1", &|d| {
         enroll::enrolled(d, device_cert("d2"), cert_record("d2"), false, 23)
-            .map_err(|r| ServerError::Conflict(r.0.into()))
+            .map_err(|r| ServerError::refuse(ErrorCode::Conflict, r.0))
     });
     assert!(
-        matches!(again, Err(ServerError::Conflict(_))),
+        again.as_ref().is_err_and(|e| e.is(&ErrorCode::Conflict)),
         "issued twice"
     );
     assert_eq!(
@@ -369,7 +369,7 @@ fn state_changes_revoke_with_the_change(f: Fixture) {
     let (_, commit) = s
         .update_device("SN-1", &|d| {
             enroll::renewed(d, "d1", device_cert("d3"), cert_record("d3"), 24)
-                .map_err(|r| ServerError::Conflict(r.0.into()))
+                .map_err(|r| ServerError::refuse(ErrorCode::Conflict, r.0))
         })
         .unwrap();
     s.wait(commit).unwrap();
@@ -396,7 +396,7 @@ fn state_changes_revoke_with_the_change(f: Fixture) {
         Some(26)
     );
     let missing = decide(s, "SN-404", Decision::Approve, 27).unwrap_err();
-    assert!(matches!(missing, ServerError::NotFound(_)), "{missing}");
+    assert!(missing.is(&ErrorCode::NotFound), "{missing}");
 }
 
 fn the_audit_chain_stays_unbroken(f: Fixture) {
@@ -454,7 +454,8 @@ fn a_rotation_keeps_the_first_revocation(f: Fixture) {
 
 fn import_manifest(s: &dyn Store, text: &str, now: u64) -> Result<ImportCounts, ServerError> {
     use crate::domain::manifest::{import_id, parse_manifest, plan_import, ImportMeta};
-    let entries = parse_manifest(text).map_err(|e| ServerError::BadRequest(e.to_string()))?;
+    let entries = parse_manifest(text)
+        .map_err(|e| ServerError::refuse(ErrorCode::BadRequest, e.to_string()))?;
     let meta = ImportMeta {
         id: import_id(text),
         sha256: String::new(),
@@ -465,7 +466,7 @@ fn import_manifest(s: &dyn Store, text: &str, now: u64) -> Result<ImportCounts, 
     let serials: Vec<String> = entries.iter().map(|e| e.serial.clone()).collect();
     s.import_devices(&serials, &|stored| {
         plan_import(&entries, stored, &meta, now)
-            .map_err(|e| ServerError::BadRequest(e.to_string()))
+            .map_err(|e| ServerError::refuse(ErrorCode::BadRequest, e.to_string()))
     })
 }
 
@@ -576,7 +577,7 @@ fn a_snapshot_loads_into_an_empty_store_only(f: Fixture) {
         s.device("SN-1").unwrap()
     );
     let again = copy.store.load(&dump).unwrap_err();
-    assert!(matches!(again, ServerError::Conflict(_)), "{again}");
+    assert!(again.is(&ErrorCode::Conflict), "{again}");
     let into_same = Fixture::sled(10);
     into_same.store.load(&dump).unwrap();
     assert_eq!(into_same.store.snapshot().unwrap(), dump);

@@ -6,10 +6,12 @@ use std::cell::RefCell;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use vouch_protocol::key::hex;
+use vouch_protocol::wire::ErrorCode;
 use vouch_protocol::SignedScanRecord;
 
 use super::*;
 use crate::domain::audit::{next_entry, AuditHead};
+use crate::error::Failure;
 
 const AUDIT_HEAD: &[u8] = b"audit_head";
 
@@ -40,12 +42,13 @@ pub struct KvStore {
     challenge_limit: usize,
 }
 
-fn storage(e: impl std::fmt::Display) -> ServerError {
-    ServerError::Storage(e.to_string())
+fn storage(e: impl std::error::Error + Send + Sync + 'static) -> ServerError {
+    ServerError::Storage(Failure::of(e))
 }
 
 fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ServerError> {
-    serde_json::from_slice(bytes).map_err(|e| storage(format!("corrupt record: {e}")))
+    serde_json::from_slice(bytes)
+        .map_err(|e| ServerError::Storage(Failure::caused("corrupt record", e)))
 }
 
 fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, ServerError> {
@@ -70,7 +73,8 @@ fn existing<T: DeserializeOwned>(
     key: &str,
     missing: &dyn Fn() -> String,
 ) -> TxResult<T> {
-    get(tx, bucket, key.as_bytes())?.ok_or_else(|| TxError::Abort(ServerError::NotFound(missing())))
+    get(tx, bucket, key.as_bytes())?
+        .ok_or_else(|| TxError::Abort(ServerError::refuse(ErrorCode::NotFound, missing())))
 }
 
 /// Appends `note` to the audit chain after its stored head.
@@ -92,8 +96,9 @@ fn apply(tx: &dyn Txn, plan: &WritePlan) -> TxResult<()> {
     }
     if let Some(member) = &plan.new_staff {
         if tx.get(Bucket::Staff, member.key_id.as_bytes())?.is_some() {
-            return Err(TxError::Abort(ServerError::Conflict(
-                "this app install's key is already registered".into(),
+            return Err(TxError::Abort(ServerError::refuse(
+                ErrorCode::Conflict,
+                "this app install's key is already registered",
             )));
         }
         put(tx, Bucket::Staff, member.key_id.as_bytes(), member)?;
@@ -179,9 +184,9 @@ impl KvStore {
             *out.borrow_mut() = Some(value);
             Ok(())
         })?;
-        let value = out
-            .into_inner()
-            .ok_or_else(|| storage("a transaction committed without running"))?;
+        let value = out.into_inner().ok_or_else(|| {
+            ServerError::Storage(Failure::new("a transaction committed without running"))
+        })?;
         Ok((value, commit))
     }
 
@@ -365,8 +370,9 @@ impl EnrollmentStore for KvStore {
             self.challenge_limit,
         )?;
         if !stored {
-            return Err(ServerError::Busy(
-                "too many outstanding enrollment challenges; try again later".into(),
+            return Err(ServerError::refuse(
+                ErrorCode::Busy,
+                "too many outstanding enrollment challenges; try again later",
             ));
         }
         Ok(())
@@ -447,11 +453,14 @@ impl BackupStore for KvStore {
     fn load(&self, dump: &BucketDump) -> Result<(), ServerError> {
         for bucket in Bucket::ALL {
             if !self.backend.values(bucket)?.is_empty() {
-                return Err(ServerError::Conflict(format!(
-                    "the store is not empty (its {} bucket holds data): a backup is loaded \
+                return Err(ServerError::refuse(
+                    ErrorCode::Conflict,
+                    format!(
+                        "the store is not empty (its {} bucket holds data): a backup is loaded \
                      only into an empty store",
-                    bucket.name()
-                )));
+                        bucket.name()
+                    ),
+                ));
             }
         }
         let mut last = None;

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
 use super::{Commit, SyncStats};
-use crate::error::ServerError;
+use crate::error::{Failure, ServerError};
 
 /// What waiters look at: the last durable commit, or the failure that ended durability.
 #[derive(Clone, Debug, Default)]
@@ -48,10 +48,6 @@ pub struct GroupCommit {
     thread: Option<JoinHandle<()>>,
 }
 
-fn storage(message: String) -> ServerError {
-    ServerError::Storage(message)
-}
-
 impl Shared {
     fn lock(&self) -> MutexGuard<'_, State> {
         // The lock only guards counters: a panic elsewhere cannot leave them inconsistent.
@@ -77,7 +73,9 @@ impl GroupCommit {
         let thread = std::thread::Builder::new()
             .name("vouch-sync".into())
             .spawn(move || sync_loop(&worker, &db, &file, &db_file, delay))
-            .map_err(|e| storage(format!("cannot start the sync thread: {e}")))?;
+            .map_err(|e| {
+                ServerError::Storage(Failure::caused("cannot start the sync thread", e))
+            })?;
         Ok(Self {
             shared,
             thread: Some(thread),
@@ -109,7 +107,9 @@ impl GroupCommit {
         let mut state = self.shared.lock();
         loop {
             if let Some(why) = &state.progress.failed {
-                return Err(storage(format!("the database cannot be synced: {why}")));
+                return Err(ServerError::Storage(Failure::new(format!(
+                    "the database cannot be synced: {why}"
+                ))));
             }
             if state.progress.synced >= commit.0 {
                 return Ok(());
@@ -132,9 +132,11 @@ impl GroupCommit {
             let reached = progress
                 .wait_for(|p| p.failed.is_some() || p.synced >= commit.0)
                 .await
-                .map_err(|_| storage("the sync thread has stopped".into()))?;
+                .map_err(|_| ServerError::Storage(Failure::new("the sync thread has stopped")))?;
             match &reached.failed {
-                Some(why) => Err(storage(format!("the database cannot be synced: {why}"))),
+                Some(why) => Err(ServerError::Storage(Failure::new(format!(
+                    "the database cannot be synced: {why}"
+                )))),
                 None => Ok(()),
             }
         }

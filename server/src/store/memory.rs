@@ -4,13 +4,14 @@
 //! one process.
 
 use std::cell::RefCell;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::{Mutex, MutexGuard};
 
+use super::challenges::Challenges;
 use super::{
     Backend, Bucket, BucketDump, Commit, DurableFuture, Latency, SyncStats, TxError, TxResult, Txn,
 };
-use crate::error::ServerError;
+use crate::error::{Failure, ServerError};
 
 type Map = BTreeMap<Vec<u8>, Vec<u8>>;
 /// A transaction's pending writes, by bucket and key.
@@ -19,8 +20,6 @@ type Writes = BTreeMap<(Bucket, Vec<u8>), Vec<u8>>;
 #[derive(Default)]
 struct State {
     buckets: [Map; Bucket::ALL.len()],
-    /// Challenges by nonce: expiry and value.
-    challenges: HashMap<Vec<u8>, (u64, Vec<u8>)>,
     commits: u64,
 }
 
@@ -28,6 +27,7 @@ struct State {
 #[derive(Default)]
 pub struct MemoryBackend {
     state: Mutex<State>,
+    challenges: Challenges,
 }
 
 /// A transaction's writes, kept aside until its work succeeds.
@@ -42,10 +42,10 @@ impl MemoryTxn<'_> {
         if self.buckets.contains(&bucket) {
             return Ok(());
         }
-        Err(TxError::Abort(ServerError::Storage(format!(
+        Err(TxError::Abort(ServerError::Storage(Failure::new(format!(
             "the transaction does not cover the {} bucket",
             bucket.name()
-        ))))
+        )))))
     }
 }
 
@@ -77,12 +77,6 @@ impl MemoryBackend {
     }
 }
 
-fn purge(state: &mut State, now_ms: u64) -> usize {
-    let before = state.challenges.len();
-    state.challenges.retain(|_, (expires, _)| *expires > now_ms);
-    before - state.challenges.len()
-}
-
 impl Backend for MemoryBackend {
     fn get(&self, bucket: Bucket, key: &[u8]) -> Result<Option<Vec<u8>>, ServerError> {
         Ok(self.lock().buckets[bucket.index()].get(key).cloned())
@@ -112,9 +106,9 @@ impl Backend for MemoryBackend {
                 Err(TxError::Abort(e)) => return Err(e),
                 // Nothing else writes while the lock is held, so there is nothing to retry.
                 Err(TxError::Retry) => {
-                    return Err(ServerError::Storage(
-                        "a serial transaction asked to retry".into(),
-                    ))
+                    return Err(ServerError::Storage(Failure::new(
+                        "a serial transaction asked to retry",
+                    )))
                 }
             }
         };
@@ -133,25 +127,17 @@ impl Backend for MemoryBackend {
         now_ms: u64,
         max: usize,
     ) -> Result<bool, ServerError> {
-        let mut state = self.lock();
-        if state.challenges.len() >= max {
-            purge(&mut state, now_ms);
-        }
-        if state.challenges.len() >= max {
-            return Ok(false);
-        }
-        state
+        Ok(self
             .challenges
-            .insert(nonce.to_vec(), (expires_at_ms, value));
-        Ok(true)
+            .put(nonce, value, expires_at_ms, now_ms, max))
     }
 
     fn take_challenge(&self, nonce: &[u8]) -> Result<Option<Vec<u8>>, ServerError> {
-        Ok(self.lock().challenges.remove(nonce).map(|(_, value)| value))
+        Ok(self.challenges.take(nonce))
     }
 
     fn purge_challenges(&self, now_ms: u64) -> Result<usize, ServerError> {
-        Ok(purge(&mut self.lock(), now_ms))
+        Ok(self.challenges.purge(now_ms))
     }
 
     fn durable(&self, _commit: Commit) -> DurableFuture {

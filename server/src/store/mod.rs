@@ -19,6 +19,7 @@
 //! for the disk without holding a thread.
 
 mod backend;
+mod challenges;
 #[cfg(test)]
 mod conformance;
 mod engine;
@@ -187,8 +188,8 @@ pub trait StaffStore: Send + Sync {
 
 /// The enrollment subsystem: nonces and issued certificates.
 pub trait EnrollmentStore: Send + Sync {
-    /// Stores a nonce (hex) for a vouched serial; `Busy` when [`MAX_CHALLENGES`] unexpired ones
-    /// are outstanding. Visible at once to every server sharing the store.
+    /// Stores a nonce (hex) for a vouched serial; a `busy` refusal when [`MAX_CHALLENGES`]
+    /// unexpired ones are outstanding. Visible at once to every server sharing the store.
     fn put_challenge(
         &self,
         nonce: &str,

@@ -46,7 +46,8 @@ use tokio_postgres::NoTls;
 use super::{
     Backend, Bucket, BucketDump, Commit, DurableFuture, Latency, SyncStats, TxError, TxResult, Txn,
 };
-use crate::error::ServerError;
+use crate::error::{Failure, ServerError};
+use vouch_protocol::wire::ErrorCode;
 
 /// A transaction is tried at most this many times when the database reports a serialization
 /// failure or a deadlock.
@@ -166,11 +167,14 @@ fn db_error(e: &tokio_postgres::Error) -> ServerError {
     let said = e
         .as_db_error()
         .map_or_else(|| e.to_string(), |d| d.to_string());
-    ServerError::Storage(format!("database: {said}"))
+    ServerError::Storage(Failure::new(format!("database: {said}")))
 }
 
 fn unavailable() -> ServerError {
-    ServerError::Busy("the database cannot be reached right now; try again later".into())
+    ServerError::refuse(
+        ErrorCode::Busy,
+        "the database cannot be reached right now; try again later",
+    )
 }
 
 fn pool_error(e: &PoolError) -> ServerError {
@@ -195,14 +199,16 @@ impl PgBackend {
     pub fn connect(url: &str, pool_size: usize) -> Result<Self, ServerError> {
         // The URL may carry a password: it is never echoed back in the message.
         let config: tokio_postgres::Config = url.parse().map_err(|e: tokio_postgres::Error| {
-            ServerError::Config(format!("store.url is not a PostgreSQL URL: {e}"))
+            ServerError::Config(Failure::caused("store.url is not a PostgreSQL URL", e))
         })?;
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name("vouch-postgres")
             .enable_all()
             .build()
-            .map_err(|e| ServerError::Storage(format!("starting the database runtime: {e}")))?;
+            .map_err(|e| {
+                ServerError::Storage(Failure::caused("starting the database runtime", e))
+            })?;
         let manager = Manager::from_config(
             config,
             NoTls,
@@ -217,7 +223,7 @@ impl PgBackend {
             .create_timeout(Some(POOL_TIMEOUT))
             .recycle_timeout(Some(POOL_TIMEOUT))
             .build()
-            .map_err(|e| ServerError::Storage(format!("database pool: {e}")))?;
+            .map_err(|e| ServerError::Storage(Failure::caused("database pool", e)))?;
         let backend = Self {
             handle: runtime.handle().clone(),
             runtime: Some(runtime),
@@ -251,7 +257,7 @@ impl PgBackend {
             let _ = tx.send(future.await);
         });
         rx.recv()
-            .map_err(|_| ServerError::Storage("a database task stopped".into()))
+            .map_err(|_| ServerError::Storage(Failure::new("a database task stopped")))
     }
 
     /// A pooled connection.
@@ -435,10 +441,10 @@ async fn migrate_locked(client: &Object) -> Result<(), ServerError> {
     let current = current_version(client).await?;
     let known = MIGRATIONS.last().map_or(0, |m| m.0);
     if current > known {
-        return Err(ServerError::Config(format!(
+        return Err(ServerError::Config(Failure::new(format!(
             "the database's schema is version {current}, newer than this vouch-server knows \
              ({known}): run a vouch-server at least as new as the one that migrated it"
-        )));
+        ))));
     }
     for (version, name, sql) in MIGRATIONS.iter().filter(|m| m.0 > current) {
         let apply = async {
@@ -454,8 +460,9 @@ async fn migrate_locked(client: &Object) -> Result<(), ServerError> {
         };
         if let Err(e) = apply.await {
             let _ = client.batch_execute("ROLLBACK").await;
-            return Err(ServerError::Storage(format!(
-                "applying database migration {version} ({name}): {e}"
+            return Err(ServerError::Storage(Failure::caused(
+                format!("applying database migration {version} ({name})"),
+                e,
             )));
         }
         tracing::info!(version, name, "database migration applied");
@@ -496,10 +503,10 @@ impl PgTxn<'_> {
         if self.buckets.contains(&bucket) {
             return Ok(());
         }
-        Err(TxError::Abort(ServerError::Storage(format!(
+        Err(TxError::Abort(ServerError::Storage(Failure::new(format!(
             "the transaction does not cover the {} bucket",
             bucket.name()
-        ))))
+        )))))
     }
 }
 
@@ -605,8 +612,9 @@ impl Backend for PgBackend {
                 Ok(Commit(n))
             }
             Attempt::Failed(e) => Err(e),
-            Attempt::Retry => Err(ServerError::Busy(
-                "the database kept reporting conflicting transactions; try again".into(),
+            Attempt::Retry => Err(ServerError::refuse(
+                ErrorCode::Busy,
+                "the database kept reporting conflicting transactions; try again",
             )),
         }
     }
@@ -682,7 +690,7 @@ impl Backend for PgBackend {
         });
         Box::pin(async move {
             rx.await
-                .map_err(|_| ServerError::Storage("a database task stopped".into()))?
+                .map_err(|_| ServerError::Storage(Failure::new("a database task stopped")))?
         })
     }
 
@@ -961,7 +969,7 @@ mod tests {
         let Err(e) = PgBackend::connect(&url, 2) else {
             panic!("connected to nothing");
         };
-        assert!(matches!(e, ServerError::Busy(_)), "{e:?}");
+        assert!(e.is(&ErrorCode::Busy), "{e:?}");
         let Err(e) = PgBackend::connect("mysql://nope", 2) else {
             panic!("a non-PostgreSQL URL was accepted");
         };

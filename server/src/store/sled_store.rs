@@ -4,12 +4,12 @@
 //! (measured with strace), which does not survive a power cut, so every sync is followed by an
 //! `fdatasync` of the database file, shared by the commits made meanwhile.
 //!
-//! Challenges live in their own tree, outside transactions and not waited for: a lost one only
-//! makes a device ask again. The tree is emptied when the store opens (a restart forgets
-//! challenges, as before they moved into the store).
+//! Challenges stay in this process's memory (`challenges.rs`): sled lets one process open a
+//! database, so that memory is the store every server reaching it shares, and writing them to
+//! sled only cost log writes and bigger group syncs on the enrollment path for nothing kept (a
+//! restart forgot them anyway). A lost challenge only makes a device ask again.
 
 use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::RwLock;
 use std::time::Duration;
 
@@ -18,23 +18,22 @@ use sled::transaction::{
 };
 use sled::{Transactional, Tree};
 
+use super::challenges::Challenges;
 use super::group_commit::GroupCommit;
 use super::{
     Backend, Bucket, BucketDump, Commit, DurableFuture, Latency, SyncStats, TxError, TxResult, Txn,
 };
-use crate::error::ServerError;
+use crate::error::{Failure, ServerError};
 
-/// The challenges' tree. (Databases made between 2026-11-29 and this change hold stale
-/// entries of another shape in it; it is emptied at every open.)
-const CHALLENGES: &str = "challenges";
+/// The tree where challenges were kept from 2026-11-29 until they moved to memory: dropped at
+/// open, so an older database does not keep them.
+const OLD_CHALLENGES: &str = "challenges";
 
 /// The sled backend.
 pub struct SledBackend {
     /// The trees, in [`Bucket::ALL`] order.
     trees: Vec<Tree>,
-    challenges: Tree,
-    /// How many challenges the tree holds (sled counts a tree only by walking it).
-    outstanding: AtomicUsize,
+    challenges: Challenges,
     /// The thread that makes commits durable (shared fsyncs).
     group: GroupCommit,
     /// Transactions hold it shared; a snapshot holds it alone, so that it sees no transaction
@@ -42,8 +41,8 @@ pub struct SledBackend {
     gate: RwLock<()>,
 }
 
-fn storage(e: impl std::fmt::Display) -> ServerError {
-    ServerError::Storage(e.to_string())
+fn storage(e: impl std::error::Error + Send + Sync + 'static) -> ServerError {
+    ServerError::Storage(Failure::of(e))
 }
 
 fn tx_err(e: TransactionError<ServerError>) -> ServerError {
@@ -81,10 +80,10 @@ impl<'a> SledTxn<'a> {
         self.slots[bucket.index()]
             .and_then(|slot| self.trees.get(slot))
             .ok_or_else(|| {
-                TxError::Abort(storage(format!(
+                TxError::Abort(ServerError::Storage(Failure::new(format!(
                     "the transaction does not cover the {} tree",
                     bucket.name()
-                )))
+                ))))
             })
     }
 }
@@ -109,42 +108,27 @@ fn open_error(dir: &Path, e: &sled::Error) -> ServerError {
         other => other.to_string(),
     };
     if matches!(e, sled::Error::Io(io) if vouch_support::lock::is_lock_contended(io)) {
-        return ServerError::Storage(format!(
+        return ServerError::Storage(Failure::new(format!(
             "the database in {} is in use by another process (is another vouch-server serving \
              this data folder?)",
             dir.display()
-        ));
+        )));
     }
     if matches!(
         e,
         sled::Error::Corruption { .. } | sled::Error::Unsupported(_)
     ) {
-        return ServerError::Storage(format!(
+        return ServerError::Storage(Failure::new(format!(
             "cannot open the database in {}: it is damaged or not a Vouch store ({detail}); \
              nothing was changed: check that --data names the right folder, or restore the data \
              folder from a backup",
             dir.display()
-        ));
+        )));
     }
-    ServerError::Storage(format!(
+    ServerError::Storage(Failure::new(format!(
         "cannot open the database in {}: {detail}",
         dir.display()
-    ))
-}
-
-/// A stored challenge: its expiry (8 bytes, big-endian) then the record.
-fn challenge_value(expires_at_ms: u64, value: &[u8]) -> Vec<u8> {
-    let mut out = expires_at_ms.to_be_bytes().to_vec();
-    out.extend_from_slice(value);
-    out
-}
-
-/// The expiry of a stored challenge (an unreadable one counts as expired).
-fn challenge_expiry(stored: &[u8]) -> u64 {
-    stored
-        .get(..8)
-        .and_then(|b| <[u8; 8]>::try_from(b).ok())
-        .map_or(0, u64::from_be_bytes)
+    )))
 }
 
 impl SledBackend {
@@ -162,13 +146,11 @@ impl SledBackend {
             .iter()
             .map(|bucket| db.open_tree(bucket.name()).map_err(storage))
             .collect::<Result<Vec<_>, _>>()?;
-        let challenges = db.open_tree(CHALLENGES).map_err(storage)?;
-        challenges.clear().map_err(storage)?;
+        db.drop_tree(OLD_CHALLENGES).map_err(storage)?;
         let group = GroupCommit::start(db.clone(), dir.join("db"), commit_delay)?;
         Ok(Self {
             trees,
-            challenges,
-            outstanding: AtomicUsize::new(0),
+            challenges: Challenges::default(),
             group,
             gate: RwLock::new(()),
         })
@@ -219,51 +201,17 @@ impl Backend for SledBackend {
         now_ms: u64,
         max: usize,
     ) -> Result<bool, ServerError> {
-        if self.outstanding.load(Ordering::Relaxed) >= max {
-            self.purge_challenges(now_ms)?;
-        }
-        if self.outstanding.load(Ordering::Relaxed) >= max {
-            return Ok(false);
-        }
-        let stored = challenge_value(expires_at_ms, &value);
-        if self
+        Ok(self
             .challenges
-            .insert(nonce, stored)
-            .map_err(storage)?
-            .is_none()
-        {
-            self.outstanding.fetch_add(1, Ordering::Relaxed);
-        }
-        Ok(true)
+            .put(nonce, value, expires_at_ms, now_ms, max))
     }
 
     fn take_challenge(&self, nonce: &[u8]) -> Result<Option<Vec<u8>>, ServerError> {
-        let Some(stored) = self.challenges.remove(nonce).map_err(storage)? else {
-            return Ok(None);
-        };
-        let _ = self
-            .outstanding
-            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1));
-        Ok(Some(stored.get(8..).unwrap_or_default().to_vec()))
+        Ok(self.challenges.take(nonce))
     }
 
     fn purge_challenges(&self, now_ms: u64) -> Result<usize, ServerError> {
-        let mut purged = 0;
-        for entry in self.challenges.iter() {
-            let (nonce, stored) = entry.map_err(storage)?;
-            if challenge_expiry(&stored) > now_ms {
-                continue;
-            }
-            // Only if it is still the same: a concurrent take may have had it.
-            let swapped = self
-                .challenges
-                .compare_and_swap(&nonce, Some(&stored), None::<&[u8]>)
-                .map_err(storage)?;
-            purged += usize::from(swapped.is_ok());
-        }
-        self.outstanding
-            .store(self.challenges.len(), Ordering::Relaxed);
-        Ok(purged)
+        Ok(self.challenges.purge(now_ms))
     }
 
     fn durable(&self, commit: Commit) -> DurableFuture {
@@ -359,5 +307,25 @@ mod tests {
         let store = open(&sled_at(dir.path())).unwrap();
         assert_eq!(store.audit_entries().unwrap().len(), 1);
         assert_eq!(store.take_challenge("n").unwrap(), None);
+    }
+
+    /// A database from the weeks when challenges were written to sled loses that tree at open.
+    #[test]
+    fn the_old_challenges_tree_is_dropped_at_open() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let db = sled::open(dir.path()).unwrap();
+            db.open_tree(OLD_CHALLENGES)
+                .unwrap()
+                .insert(b"n", b"old")
+                .unwrap();
+            db.flush().unwrap();
+        }
+        drop(open(&sled_at(dir.path())).unwrap());
+        let db = sled::open(dir.path()).unwrap();
+        assert!(!db
+            .tree_names()
+            .iter()
+            .any(|n| n == OLD_CHALLENGES.as_bytes()));
     }
 }

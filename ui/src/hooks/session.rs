@@ -1,6 +1,7 @@
 //! Who this install is, and whether the server can be reached.
 
 use serde_json::Value;
+use vouch_protocol::wire::AppErrorCode;
 use yew::prelude::*;
 
 use super::{use_interval, use_remote, Remote};
@@ -25,7 +26,7 @@ pub struct Session {
 impl Session {
     /// Whether the install has not joined a server yet.
     pub fn needs_join(&self) -> bool {
-        matches!(&self.who, Remote::Failed(e) if e.is("not_registered"))
+        matches!(&self.who, Remote::Failed(e) if e.is(AppErrorCode::NotRegistered))
     }
 
     /// The identity, once joined (or just joined).
@@ -82,8 +83,10 @@ fn connectivity(result: &Remote<Value>) -> Connectivity {
     match result {
         Remote::Loading => Connectivity::Unknown,
         Remote::Ready(_) => Connectivity::Online,
-        Remote::Failed(e) if e.is("offline") => Connectivity::Offline(e.to_string()),
-        Remote::Failed(e) if e.is("not_registered") || e.is("not_in_tauri") => {
+        Remote::Failed(e) if e.is(AppErrorCode::Offline) => Connectivity::Offline(e.to_string()),
+        Remote::Failed(e)
+            if e.is(AppErrorCode::NotRegistered) || e.is(AppErrorCode::NotInTauri) =>
+        {
             Connectivity::Unknown
         }
         Remote::Failed(e) => Connectivity::Refused(e.to_string()),
@@ -99,7 +102,7 @@ pub fn use_connectivity(joined: bool) -> Online {
         } else {
             Err(IpcError::Command {
                 command: "server_status".into(),
-                code: "not_registered".into(),
+                code: AppErrorCode::NotRegistered.as_str().into(),
                 message: "not joined yet".into(),
                 detail: None,
             })

@@ -17,6 +17,7 @@ use wasm_bindgen::{prelude::*, JsCast};
 
 use crate::error::IpcError;
 pub use types::*;
+use vouch_protocol::wire::AppErrorCode;
 
 #[wasm_bindgen]
 extern "C" {
@@ -106,7 +107,7 @@ fn rejection(cmd: &str, value: &JsValue) -> IpcError {
     }
     IpcError::Command {
         command,
-        code: "ipc".into(),
+        code: AppErrorCode::Ipc.as_str().into(),
         message: describe(value),
         detail: None,
     }

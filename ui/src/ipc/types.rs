@@ -3,7 +3,7 @@
 //! newer shell still decodes.
 
 use serde::Deserialize;
-use vouch_protocol::wire::{DeviceState, ErrorCode};
+use vouch_protocol::wire::{DeviceState, ErrorCode, QueueState, Role};
 
 /// Event carrying [`SyncProgress`] while a sync runs.
 pub const SYNC_EVENT: &str = "sync-progress";
@@ -40,7 +40,7 @@ pub struct Whoami {
 impl Whoami {
     /// Whether this install may review devices.
     pub fn is_supervisor(&self) -> bool {
-        self.role == "supervisor"
+        Role::parse(&self.role) == Some(Role::Supervisor)
     }
 }
 
@@ -72,7 +72,7 @@ pub struct QueueEntry {
     #[serde(default)]
     pub scanned_at_ms: u64,
     /// `queued`, `syncing`, `held`, `accepted`, `duplicate` or `refused`.
-    pub state: String,
+    pub state: QueueState,
     /// A refusal's (or a hold's) code, the server's.
     #[serde(default)]
     pub code: Option<ErrorCode>,

@@ -1,6 +1,7 @@
 //! The queue screen: every record with its state, "Sync now" with progress, the last sync,
 //! whether the server can be reached, and each refusal's reason in plain words.
 
+use vouch_protocol::wire::{AppErrorCode, QueueState};
 use yew::prelude::*;
 
 use crate::components::{Icon, Notice, NoticeKind, ProgressBar};
@@ -38,13 +39,26 @@ pub fn queue() -> Html {
     let entries: Vec<QueueEntry> = queue.value.ready().cloned().unwrap_or_default();
     let unsynced = entries
         .iter()
-        .filter(|e| matches!(e.state.as_str(), "queued" | "syncing" | "held"))
+        .filter(|e| {
+            matches!(
+                e.state,
+                QueueState::Queued | QueueState::Syncing | QueueState::Held
+            )
+        })
         .count();
-    let refused = entries.iter().filter(|e| e.state == "refused").count();
+    let refused = entries
+        .iter()
+        .filter(|e| e.state == QueueState::Refused)
+        .count();
     // The oldest record not yet on the server: how long scans have waited for a sync.
     let waiting_since = entries
         .iter()
-        .filter(|e| matches!(e.state.as_str(), "queued" | "syncing" | "held"))
+        .filter(|e| {
+            matches!(
+                e.state,
+                QueueState::Queued | QueueState::Syncing | QueueState::Held
+            )
+        })
         .map(|e| e.scanned_at_ms)
         .min();
     let synced = entries.len() - unsynced - refused;
@@ -64,7 +78,7 @@ pub fn queue() -> Html {
                             <span>{ "synced" }</span></div>
                         <div class={classes!("count", (refused > 0).then_some("bad"))}>
                             <span class="n" id="count-refused">{ refused }</span>
-                            <span>{ "refused" }</span></div>
+                            <span>{ QueueState::Refused.as_str() }</span></div>
                     </div>
                     { sync_button(&sync) }
                 </div>
@@ -144,7 +158,7 @@ fn progress(sync: &SyncHandle) -> Html {
 
 fn last_sync(sync: &SyncHandle) -> Html {
     if let Some(err) = &sync.error {
-        let title = if err.is("offline") {
+        let title = if err.is(AppErrorCode::Offline) {
             "Sync failed: offline"
         } else {
             "Sync failed"
@@ -212,8 +226,8 @@ fn list(value: &Remote<Vec<QueueEntry>>, entries: &[QueueEntry]) -> Html {
 fn row(e: &QueueEntry) -> Html {
     let seq = e.sequence;
     html! {
-        <li class={classes!("record", e.state.clone())} id={format!("queue-row-{seq}")}
-            data-serial={e.serial.clone()} data-state={e.state.clone()}>
+        <li class={classes!("record", e.state.as_str())} id={format!("queue-row-{seq}")}
+            data-serial={e.serial.clone()} data-state={e.state.as_str()}>
             <div class="record-main">
                 <span class="record-serial">{ &e.serial }</span>
                 <span class="muted">
@@ -225,10 +239,10 @@ fn row(e: &QueueEntry) -> Html {
                     <span class="muted">{ format!("Note: {note}") }</span>
                 }
             </div>
-            <span class={classes!("badge", e.state.clone())} id={format!("queue-state-{seq}")}>
-                { words::record_state(&e.state) }
+            <span class={classes!("badge", e.state.as_str())} id={format!("queue-state-{seq}")}>
+                { words::record_state(e.state) }
             </span>
-            if e.state == "refused" || e.state == "held" {
+            if matches!(e.state, QueueState::Refused | QueueState::Held) {
                 <p class="refusal" id={format!("queue-reason-{seq}")}>
                     { words::refusal(e.code.as_ref()) }
                     <span class="muted small">

@@ -9,7 +9,7 @@ use crate::hooks::{
     import_manifest, use_accept_gap, use_decision, use_device, use_devices, ActionState,
     DecisionRequest, GapRequest, Loaded, Remote, Session,
 };
-use vouch_protocol::wire::DeviceState;
+use vouch_protocol::wire::{AppErrorCode, DeviceState};
 
 use crate::i18n::{t, tf};
 use crate::ipc::{Device, DeviceDetail, DeviceSummary, ScanEvidence, TimelineEvent, Whoami};
@@ -94,7 +94,7 @@ pub fn review() -> Html {
     let devices = use_devices(filter.state().map(DeviceState::as_str));
 
     if let Remote::Failed(err) = &devices.value {
-        if err.is("not_supervisor") {
+        if err.is(AppErrorCode::NotSupervisor) {
             return html! {
                 <div class="page" id="review-page">
                     <Notice kind={NoticeKind::Warning} id="review-denied"

@@ -2,6 +2,7 @@
 //! site and a note, confirm to queue; or, in batch mode, set the site once and let every new
 //! label the camera reads be queued on its own.
 
+use vouch_protocol::wire::AppErrorCode;
 use web_sys::HtmlInputElement;
 use yew::prelude::*;
 
@@ -390,7 +391,7 @@ fn queue_error(state: &ActionState<QueueEntry>, confirm: &Callback<bool>) -> Htm
     let ActionState::Failed(err) = state else {
         return html! {};
     };
-    if err.is("repeat_scan") {
+    if err.is(AppErrorCode::RepeatScan) {
         let again = {
             let confirm = confirm.clone();
             Callback::from(move |_: MouseEvent| confirm.emit(true))
@@ -589,7 +590,7 @@ fn camera_card(camera: &CameraHandle, read: &Callback<(String, Source)>, single:
         CameraStatus::Unavailable(code, message) => html! {
             <div class="camera-off">
                 <Notice kind={NoticeKind::Info} id="camera-status"
-                    title={if code == "no_camera" { t("camera-none") } else { t("camera-unavailable") }}>
+                    title={if code == AppErrorCode::NoCamera.as_str() { t("camera-none") } else { t("camera-unavailable") }}>
                     <p>{ message.clone() }</p>
                 </Notice>
                 <button class="secondary" id="camera-start" onclick={start}>{ t("camera-retry") }</button>

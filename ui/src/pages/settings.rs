@@ -1,5 +1,6 @@
 //! Settings and about: identity, server, data folder, retention, the activity log, version.
 
+use vouch_protocol::wire::AppErrorCode;
 use web_sys::HtmlInputElement;
 use yew::prelude::*;
 
@@ -46,7 +47,7 @@ pub fn settings() -> Html {
 
     let identity = match session.as_ref().map(|s| &s.who) {
         Some(Remote::Ready(who)) => html! { <IdentityCard who={who.clone()} full=true /> },
-        Some(Remote::Failed(e)) if e.is("not_registered") => html! {
+        Some(Remote::Failed(e)) if e.is(AppErrorCode::NotRegistered) => html! {
             <p class="muted" id="identity-none">{ "Not joined yet: use an invite on the Join screen." }</p>
         },
         Some(Remote::Failed(e)) => html! {

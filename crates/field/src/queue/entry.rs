@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use vouch_protocol::key::hex;
-use vouch_protocol::wire::ErrorCode;
+use vouch_protocol::wire::{ErrorCode, QueueState};
 use vouch_protocol::SignedScanRecord;
 
 /// Where a record stands with the server.
@@ -39,13 +39,18 @@ pub enum RecordState {
 impl RecordState {
     /// The state's name: `queued`, `syncing`, `held`, `accepted`, `duplicate` or `refused`.
     pub fn name(&self) -> &'static str {
+        self.kind().as_str()
+    }
+
+    /// The state without its details, as the contract names it for the app and the CLI.
+    pub fn kind(&self) -> QueueState {
         match self {
-            RecordState::Queued => "queued",
-            RecordState::Syncing => "syncing",
-            RecordState::Held { .. } => "held",
-            RecordState::Accepted => "accepted",
-            RecordState::Duplicate => "duplicate",
-            RecordState::Refused { .. } => "refused",
+            RecordState::Queued => QueueState::Queued,
+            RecordState::Syncing => QueueState::Syncing,
+            RecordState::Held { .. } => QueueState::Held,
+            RecordState::Accepted => QueueState::Accepted,
+            RecordState::Duplicate => QueueState::Duplicate,
+            RecordState::Refused { .. } => QueueState::Refused,
         }
     }
 

@@ -7,7 +7,7 @@ use der::asn1::{Any, ObjectIdentifier, SetOfVec};
 use der::{Decode, Encode};
 use x509_cert::attr::Attribute;
 
-use crate::error::ServerError;
+use crate::error::{Failure, ServerError};
 
 /// id-ecPublicKey (RFC 5480).
 const EC_PUBLIC_KEY: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.2.1");
@@ -45,7 +45,8 @@ pub fn encode_body(der: &[u8]) -> String {
 }
 
 fn der_err(e: der::Error) -> ServerError {
-    ServerError::Authority(format!("encoding an EST answer: {e}"))
+    // `der::Error` is a std error only with der's `std` feature, which this crate does not ask for.
+    ServerError::Authority(Failure::new(format!("encoding an EST answer: {e}")))
 }
 
 /// A certs-only CMS SignedData (RFC 5652 section 5, RFC 7030 section 4.1.3): no signers, no
