@@ -642,10 +642,15 @@ async fn enrollment_is_rate_limited_per_serial() {
 /// request refused after the rate limit has still spent its token.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn challenge_and_completion_share_the_serial_bucket_and_refusals_spend_tokens() {
-    let server = Server::start_with_config(&[(
-        "rate_per_serial_per_minute = 12",
-        "rate_per_serial_per_minute = 2",
-    )]);
+    // EST's pending answer must not tell a client to poll faster than the per-serial rate
+    // allows (the server refuses such a configuration), so its Retry-After grows with it.
+    let server = Server::start_with_config(&[
+        (
+            "rate_per_serial_per_minute = 12",
+            "rate_per_serial_per_minute = 2",
+        ),
+        ("retry_after_secs = 5", "retry_after_secs = 30"),
+    ]);
     let device = Device::new("SN-SHARED");
     // Token 1: the challenge. Token 2: its completion, refused (nobody vouched for the serial).
     let (status, body, _) = enroll(&server, &device, &EnrollOptions::default()).await;
