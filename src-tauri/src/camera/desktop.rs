@@ -179,9 +179,9 @@ impl FrameSource for LoopingImages {
 
 /// How the loop decodes. The simulated camera's frames are still images shown at 15 frames a
 /// second, decoded with the still-image budget: a debug build on a loaded machine (the
-/// end-to-end tests) cannot read several labels in one frame within the camera's 12 ms, and
-/// the loop drops the frames it has no time for either way. A real camera keeps the frame
-/// budget.
+/// end-to-end tests) cannot read several labels in one frame within the camera's few
+/// milliseconds, and the loop drops the frames it has no time for either way. A real camera
+/// keeps the scanner's stream settings (`ScannerConfig::default`).
 fn scanner_config(simulated: bool) -> ScannerConfig {
     let mut config = ScannerConfig::default();
     if simulated {
@@ -355,8 +355,10 @@ mod tests {
 
     #[test]
     fn only_the_simulated_camera_gets_the_still_image_budget() {
+        // A real camera keeps the scanner's stream settings (the cheap pass every frame, the
+        // expensive attempts spread over frames).
         let real = scanner_config(false);
-        assert_eq!(real.options.budget, DecodeOptions::frame().budget);
+        assert_eq!(real.options.budget, ScannerConfig::default().options.budget);
         assert!(real.options.budget < DecodeOptions::default().budget);
         let simulated = scanner_config(true);
         assert!(simulated.options.frame_mode);
