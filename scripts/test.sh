@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 step() { printf '\n\033[1;34m==> %s\033[0m\n' "$*"; }
 
-# A full run from scratch builds about 6.5 GB into the target folder (6.4 GB measured); say so up
+# A full run from scratch builds about 7 GB into the target folder (7.0 GB measured); say so up
 # front rather than fail later with "No space left on device".
 warn_if_disk_is_short() {
   local target_dir="${CARGO_TARGET_DIR:-target}" free_kb
@@ -14,7 +14,7 @@ warn_if_disk_is_short() {
   free_kb="$(df -Pk "$target_dir" 2>/dev/null | awk 'NR == 2 { print $4 }')" || return 0
   [[ $free_kb =~ ^[0-9]+$ ]] || return 0
   if [ "$free_kb" -lt $((10 * 1024 * 1024)) ]; then
-    printf 'warning: only %s GB free for %s; a full run from scratch needs about 6.5 GB, and more to spare\n' \
+    printf 'warning: only %s GB free for %s; a full run from scratch needs about 7 GB, and more to spare\n' \
       "$((free_kb / 1024 / 1024))" "$target_dir" >&2
   fi
 }
