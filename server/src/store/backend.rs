@@ -150,3 +150,18 @@ pub trait Backend: Send + Sync {
         )))
     }
 }
+
+/// A buffering transaction's writes (memory, PostgreSQL), kept aside until its work succeeds.
+pub(crate) type BufferedWrites = std::collections::BTreeMap<(Bucket, Vec<u8>), Vec<u8>>;
+
+/// Refuses a read or write of a bucket the transaction was not opened over: a rule that
+/// strays outside what it declared is a programming error, aborted rather than retried.
+pub(crate) fn ensure_covered(buckets: &[Bucket], bucket: Bucket) -> TxResult<()> {
+    if buckets.contains(&bucket) {
+        return Ok(());
+    }
+    Err(TxError::Abort(ServerError::Storage(Failure::new(format!(
+        "the transaction does not cover the {} bucket",
+        bucket.name()
+    )))))
+}

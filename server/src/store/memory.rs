@@ -7,6 +7,7 @@ use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::sync::{Mutex, MutexGuard};
 
+use super::backend::{ensure_covered, BufferedWrites};
 use super::challenges::Challenges;
 use super::{
     Backend, Bucket, BucketDump, Commit, DurableFuture, Latency, SyncStats, TxError, TxResult, Txn,
@@ -14,9 +15,6 @@ use super::{
 use crate::error::{Failure, ServerError};
 
 type Map = BTreeMap<Vec<u8>, Vec<u8>>;
-/// A transaction's pending writes, by bucket and key.
-type Writes = BTreeMap<(Bucket, Vec<u8>), Vec<u8>>;
-
 #[derive(Default)]
 struct State {
     buckets: [Map; Bucket::ALL.len()],
@@ -34,24 +32,12 @@ pub struct MemoryBackend {
 struct MemoryTxn<'a> {
     base: &'a State,
     buckets: &'a [Bucket],
-    writes: RefCell<Writes>,
-}
-
-impl MemoryTxn<'_> {
-    fn covers(&self, bucket: Bucket) -> TxResult<()> {
-        if self.buckets.contains(&bucket) {
-            return Ok(());
-        }
-        Err(TxError::Abort(ServerError::Storage(Failure::new(format!(
-            "the transaction does not cover the {} bucket",
-            bucket.name()
-        )))))
-    }
+    writes: RefCell<BufferedWrites>,
 }
 
 impl Txn for MemoryTxn<'_> {
     fn get(&self, bucket: Bucket, key: &[u8]) -> TxResult<Option<Vec<u8>>> {
-        self.covers(bucket)?;
+        ensure_covered(self.buckets, bucket)?;
         if let Some(written) = self.writes.borrow().get(&(bucket, key.to_vec())) {
             return Ok(Some(written.clone()));
         }
@@ -59,7 +45,7 @@ impl Txn for MemoryTxn<'_> {
     }
 
     fn put(&self, bucket: Bucket, key: &[u8], value: Vec<u8>) -> TxResult<()> {
-        self.covers(bucket)?;
+        ensure_covered(self.buckets, bucket)?;
         self.writes
             .borrow_mut()
             .insert((bucket, key.to_vec()), value);

@@ -43,6 +43,7 @@ use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, PoolError, Recycli
 use tokio_postgres::error::SqlState;
 use tokio_postgres::NoTls;
 
+use super::backend::{ensure_covered, BufferedWrites};
 use super::{
     Backend, Bucket, BucketDump, Commit, DurableFuture, Latency, SyncStats, TxError, TxResult, Txn,
 };
@@ -71,9 +72,6 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
 
 /// How long a caller waits for a free connection, or for a new one, before `busy`.
 const POOL_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// A transaction's pending writes, by bucket and key.
-type Writes = BTreeMap<(Bucket, Vec<u8>), Vec<u8>>;
 
 /// The PostgreSQL backend.
 pub struct PgBackend {
@@ -347,11 +345,11 @@ impl PgBackend {
         outcome
     }
 
-    /// Writes a transaction's buffered values in one statement.
+    /// BufferedWrites a transaction's buffered values in one statement.
     fn flush(
         &self,
         client: &Arc<Object>,
-        writes: Writes,
+        writes: BufferedWrites,
     ) -> Result<Result<(), tokio_postgres::Error>, ServerError> {
         if writes.is_empty() {
             return Ok(Ok(()));
@@ -489,44 +487,39 @@ async fn read_every_bucket(client: &Object) -> Result<BucketDump, tokio_postgres
     Ok(dump)
 }
 
+/// One key's value in `bucket`, read on `client` (inside whatever transaction it has open).
+async fn read_value(
+    client: Arc<Object>,
+    bucket: Bucket,
+    key: Vec<u8>,
+) -> Result<Option<Vec<u8>>, tokio_postgres::Error> {
+    let statement = client
+        .prepare_cached("SELECT value FROM vouch_kv WHERE bucket = $1 AND key = $2")
+        .await?;
+    let row = client
+        .query_opt(&statement, &[&bucket.name(), &key])
+        .await?;
+    row.map(|r| r.try_get::<_, Vec<u8>>(0)).transpose()
+}
+
 /// A transaction: reads go to the database (and see this transaction's buffered writes);
 /// writes are buffered and sent in one statement before `COMMIT`.
 struct PgTxn<'a> {
     backend: &'a PgBackend,
     client: &'a Arc<Object>,
     buckets: &'a [Bucket],
-    writes: RefCell<Writes>,
-}
-
-impl PgTxn<'_> {
-    fn covers(&self, bucket: Bucket) -> TxResult<()> {
-        if self.buckets.contains(&bucket) {
-            return Ok(());
-        }
-        Err(TxError::Abort(ServerError::Storage(Failure::new(format!(
-            "the transaction does not cover the {} bucket",
-            bucket.name()
-        )))))
-    }
+    writes: RefCell<BufferedWrites>,
 }
 
 impl Txn for PgTxn<'_> {
     fn get(&self, bucket: Bucket, key: &[u8]) -> TxResult<Option<Vec<u8>>> {
-        self.covers(bucket)?;
+        ensure_covered(self.buckets, bucket)?;
         if let Some(written) = self.writes.borrow().get(&(bucket, key.to_vec())) {
             return Ok(Some(written.clone()));
         }
         let client = self.client.clone();
         let key = key.to_vec();
-        let read = self.backend.run(async move {
-            let statement = client
-                .prepare_cached("SELECT value FROM vouch_kv WHERE bucket = $1 AND key = $2")
-                .await?;
-            let row = client
-                .query_opt(&statement, &[&bucket.name(), &key])
-                .await?;
-            row.map(|r| r.try_get::<_, Vec<u8>>(0)).transpose()
-        })?;
+        let read = self.backend.run(read_value(client, bucket, key))?;
         match read {
             Ok(value) => Ok(value),
             Err(e) if is_retryable(&e) => Err(TxError::Retry),
@@ -535,7 +528,7 @@ impl Txn for PgTxn<'_> {
     }
 
     fn put(&self, bucket: Bucket, key: &[u8], value: Vec<u8>) -> TxResult<()> {
-        self.covers(bucket)?;
+        ensure_covered(self.buckets, bucket)?;
         self.writes
             .borrow_mut()
             .insert((bucket, key.to_vec()), value);
@@ -547,15 +540,7 @@ impl Backend for PgBackend {
     fn get(&self, bucket: Bucket, key: &[u8]) -> Result<Option<Vec<u8>>, ServerError> {
         let client = self.client()?;
         let key = key.to_vec();
-        let read = self.run(async move {
-            let statement = client
-                .prepare_cached("SELECT value FROM vouch_kv WHERE bucket = $1 AND key = $2")
-                .await?;
-            let row = client
-                .query_opt(&statement, &[&bucket.name(), &key])
-                .await?;
-            row.map(|r| r.try_get::<_, Vec<u8>>(0)).transpose()
-        })?;
+        let read = self.run(read_value(client, bucket, key))?;
         read.map_err(|e| db_error(&e))
     }
 
