@@ -3,6 +3,12 @@
 # Usage:
 #   scripts/pg-cluster.sh start DIR   initdb in DIR/data (DIR is made if missing), start it on a
 #                                     Unix socket in DIR (no TCP), print the connection URL
+#   scripts/pg-cluster.sh start-tcp DIR PORT [CERT KEY]
+#                                     the same, and also listening on 127.0.0.1:PORT, where the
+#                                     user `vouch` logs in with a password (SCRAM; the URL
+#                                     carries it). With CERT and KEY (PEM files, copied into
+#                                     DIR): ssl=on with them, and TCP clients must use TLS
+#                                     (pg_hba: hostssl only); without: plain TCP, no TLS offered
 #   scripts/pg-cluster.sh url DIR     print the URL again
 #   scripts/pg-cluster.sh createdb DIR NAME   make another database, print its URL
 #   scripts/pg-cluster.sh stop DIR    stop it (fast shutdown), keep the folder
@@ -15,10 +21,11 @@
 # Run as root, the cluster runs as the unprivileged user $VOUCH_PG_USER (default postgres, made
 # by Debian's postgresql package), because PostgreSQL refuses to run as root. The database user
 # is `vouch`, trusted on the socket only (the folder is mode 0700 to everyone but its owner and
-# the caller). Programs: initdb, pg_ctl, postgres (scripts/setup.sh installs them).
+# the caller); on TCP (start-tcp) it needs its password, made at random and kept in DIR.
+# Programs: initdb, pg_ctl, postgres (scripts/setup.sh installs them), and coreutils.
 set -euo pipefail
 cmd="${1:-}"; dir="${2:-}"
-usage() { echo "usage: scripts/pg-cluster.sh start|url|createdb|stop|crash|restart|remove DIR [NAME]" >&2; exit 2; }
+usage() { echo "usage: scripts/pg-cluster.sh start|start-tcp|url|createdb|stop|crash|restart|remove DIR [NAME | PORT [CERT KEY]]" >&2; exit 2; }
 [ -n "$cmd" ] && [ -n "$dir" ] || usage
 case "$dir" in /*) ;; *) dir="$PWD/$dir";; esac
 user="${VOUCH_PG_USER:-postgres}"
@@ -38,25 +45,63 @@ as_owner() {
 }
 
 url() { # [database]
-  # The socket folder is the host; the database is `vouch`, made at start, unless named.
-  echo "postgres://vouch@localhost/${1:-vouch}?host=$dir"
+  # The socket folder is the host; the database is `vouch`, made at start, unless named. A
+  # cluster on TCP is reached on 127.0.0.1 under the name localhost (what TLS checks).
+  if [ -f "$dir/port" ]; then
+    echo "postgres://vouch:$(cat "$dir/password")@localhost:$(cat "$dir/port")/${1:-vouch}?hostaddr=127.0.0.1"
+  else
+    echo "postgres://vouch@localhost/${1:-vouch}?host=$dir"
+  fi
 }
 
 start_server() {
-  # No TCP at all: the Unix socket in DIR is the only way in. fsync stays on (the default), so
-  # durability is what production gets.
+  # The Unix socket in DIR, and TCP on loopback only for a cluster started by start-tcp (its
+  # TLS settings are in its postgresql.conf). fsync stays on (the default), so durability is
+  # what production gets.
+  local listen="''"
+  if [ -f "$dir/port" ]; then listen="127.0.0.1 -p $(cat "$dir/port")"; fi
   as_owner "$BIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
-    -o "-k $dir -c listen_addresses='' -c max_connections=200" start >/dev/null
+    -o "-k $dir -c listen_addresses=$listen -c max_connections=200" start >/dev/null
+}
+
+# start-tcp's set-up, between initdb and the first start: the port, the password, pg_hba, TLS.
+setup_tcp() { # PORT [CERT KEY]
+  local port="$1" cert="${2:-}" key="${3:-}"
+  case "$port" in ''|*[!0-9]*) echo "pg-cluster: PORT must be a number" >&2; exit 2;; esac
+  echo "$port" >"$dir/port"
+  # The socket stays trusted (this script's own createdb); TCP needs the password, and with TLS
+  # only hostssl lines exist, so a plain TCP client is refused by the server itself.
+  local kind=host
+  if [ -n "$cert" ]; then kind=hostssl; fi
+  printf 'local all all trust\n%s all all 127.0.0.1/32 scram-sha-256\n' "$kind" >"$dir/data/pg_hba.conf"
+  if [ -n "$cert" ]; then
+    [ -n "$key" ] || usage
+    # PostgreSQL refuses a key file that others may read, or that another user owns.
+    cp "$cert" "$dir/server.crt"; cp "$key" "$dir/server.key"
+    chmod 0600 "$dir/server.crt" "$dir/server.key"
+    if [ "$(id -u)" -eq 0 ]; then chown "$user" "$dir/server.crt" "$dir/server.key"; fi
+    printf "ssl = on\nssl_cert_file = '%s'\nssl_key_file = '%s'\n" \
+      "$dir/server.crt" "$dir/server.key" >>"$dir/data/postgresql.conf"
+  fi
 }
 
 case "$cmd" in
-  start)
+  start|start-tcp)
     [ ! -e "$dir/data" ] || { echo "pg-cluster: $dir/data exists already" >&2; exit 1; }
+    if [ "$cmd" = start-tcp ] && [ -z "${3:-}" ]; then usage; fi
     mkdir -p "$dir"
     chmod 0700 "$dir"
     if [ "$(id -u)" -eq 0 ]; then chown "$user" "$dir"; fi
-    as_owner "$BIN/initdb" -D "$dir/data" -A trust -U vouch -E UTF8 --locale=C.UTF-8 >"$dir/initdb.log" 2>&1 \
+    pwfile=()
+    if [ "$cmd" = start-tcp ]; then
+      # A random password, in hex so that it needs no escaping in the URL.
+      (umask 077; od -An -N16 -tx1 /dev/urandom | tr -d ' \n' >"$dir/password")
+      if [ "$(id -u)" -eq 0 ]; then chown "$user" "$dir/password"; fi
+      pwfile=(--pwfile "$dir/password")
+    fi
+    as_owner "$BIN/initdb" -D "$dir/data" -A trust -U vouch "${pwfile[@]}" -E UTF8 --locale=C.UTF-8 >"$dir/initdb.log" 2>&1 \
       || { cat "$dir/initdb.log" >&2; exit 1; }
+    if [ "$cmd" = start-tcp ]; then setup_tcp "$3" "${4:-}" "${5:-}"; fi
     start_server
     as_owner "$BIN/createdb" -h "$dir" -U vouch vouch
     if [ -n "${VOUCH_PG_OWNER_PID:-}" ]; then

@@ -12,7 +12,7 @@ use crate::error::{Failure, ServerError};
 /// The documented example configuration (every key with its default).
 pub const EXAMPLE_CONFIG: &str = r#"# Vouch server configuration. Every key is shown with its default value.
 # Environment variables override this file: VOUCH_LISTEN, VOUCH_LOG_FORMAT, VOUCH_LOG_LEVEL,
-# VOUCH_STORE_URL.
+# VOUCH_STORE_URL, VOUCH_STORE_CA_FILE.
 
 # Address and port to serve HTTPS on.
 listen = "127.0.0.1:8443"
@@ -86,6 +86,12 @@ commit_delay_us = 500
 url = ""
 # Most connections to PostgreSQL this instance opens.
 pool_size = 16
+# TLS to PostgreSQL: the URL's sslmode decides ("disable", "prefer", the default, or "require",
+# e.g. "postgres://vouch@db.example:5432/vouch?sslmode=require"). With TLS, the database
+# server's certificate must chain to a CA in this PEM file (empty: the system's trust store)
+# and name the URL's host. An absolute path; a relative one is taken from the working folder.
+# A Unix socket never uses TLS.
+ca_file = ""
 
 [limits]
 # Largest request body in bytes (record uploads get 8x this).
@@ -182,6 +188,9 @@ pub struct StoreSection {
     pub url: String,
     /// Most PostgreSQL connections.
     pub pool_size: usize,
+    /// The CA certificates (PEM) PostgreSQL's TLS certificate must chain to; empty: the
+    /// system's trust store.
+    pub ca_file: String,
 }
 
 impl std::fmt::Debug for StoreSection {
@@ -190,6 +199,7 @@ impl std::fmt::Debug for StoreSection {
         f.debug_struct("StoreSection")
             .field("url", &if self.url.is_empty() { "" } else { "<set>" })
             .field("pool_size", &self.pool_size)
+            .field("ca_file", &self.ca_file)
             .finish()
     }
 }
@@ -379,6 +389,9 @@ impl Config {
         }
         if let Some(url) = var("VOUCH_STORE_URL") {
             self.store.url = url;
+        }
+        if let Some(ca_file) = var("VOUCH_STORE_CA_FILE") {
+            self.store.ca_file = ca_file;
         }
         Ok(())
     }
@@ -599,5 +612,22 @@ mod tests {
             .apply_env(|n| (n == "VOUCH_LISTEN").then(|| "nowhere".to_string()))
             .unwrap_err();
         assert!(err.to_string().contains("VOUCH_LISTEN"));
+    }
+
+    #[test]
+    fn the_store_url_and_ca_file_come_from_the_file_or_the_environment() {
+        let mut c = Config::defaults().unwrap();
+        assert_eq!((c.store.url.as_str(), c.store.ca_file.as_str()), ("", ""));
+        let env = |n: &str| match n {
+            "VOUCH_STORE_URL" => Some("postgres://vouch@db/vouch?sslmode=require".to_string()),
+            "VOUCH_STORE_CA_FILE" => Some("/etc/vouch/db-ca.pem".to_string()),
+            _ => None,
+        };
+        c.apply_env(env).unwrap();
+        assert_eq!(c.store.ca_file, "/etc/vouch/db-ca.pem");
+        assert!(c.store.url.ends_with("sslmode=require"));
+        // The URL may hold a password and is hidden; the CA file's path is not a secret.
+        let shown = format!("{:?}", c.store);
+        assert!(shown.contains("<set>") && shown.contains("db-ca.pem"), "{shown}");
     }
 }

@@ -1,8 +1,10 @@
 //! A throwaway PostgreSQL cluster for tests: `scripts/pg-cluster.sh` (Debian's `initdb` and
 //! `pg_ctl`, run as the unprivileged `postgres` user when the tests run as root) in a
-//! temporary folder, reached on a Unix socket only. A watchdog started with it removes it once
-//! the test process has ended, however it ended.
+//! temporary folder, reached on a Unix socket ([`PgCluster::start`]) or also on a loopback TCP
+//! port, with TLS or without ([`PgCluster::start_tcp`]). A watchdog started with it removes it
+//! once the test process has ended, however it ended.
 
+use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -43,6 +45,28 @@ fn run_script(args: &[&str]) -> String {
 impl PgCluster {
     /// Starts a new cluster of this test's own in a new temporary folder (a few seconds).
     pub fn start() -> Self {
+        Self::start_with(&["start"], &[])
+    }
+
+    /// Starts a new cluster that also listens on a free port of 127.0.0.1, where the user
+    /// `vouch` logs in with the password its URL carries. With `tls` (the server's certificate
+    /// and key, PEM files) it has `ssl=on` and refuses TCP clients that do not use TLS; with
+    /// `None` it offers no TLS. Its URL names the host `localhost` and connects to 127.0.0.1
+    /// (`hostaddr`), and asks nothing of TLS: a test adds the `sslmode` it means.
+    pub fn start_tcp(tls: Option<(&Path, &Path)>) -> Self {
+        let port = free_port().to_string();
+        let files: Vec<&str> = tls
+            .map(|(cert, key)| {
+                [cert, key].map(|p| p.to_str().expect("a UTF-8 certificate path"))
+            })
+            .into_iter()
+            .flatten()
+            .collect();
+        Self::start_with(&["start-tcp"], &[&[port.as_str()], files.as_slice()].concat())
+    }
+
+    /// `scripts/pg-cluster.sh COMMAND DIR ARGS...` in a new temporary folder.
+    fn start_with(command: &[&str], args: &[&str]) -> Self {
         for tool in ["initdb", "pg_ctl"] {
             crate::external_tool(tool);
         }
@@ -53,7 +77,8 @@ impl PgCluster {
             std::process::id(),
             NEXT_CLUSTER.fetch_add(1, Ordering::Relaxed)
         ));
-        let url = run_script(&["start", dir.to_str().expect("a UTF-8 temp folder")]);
+        let dir_arg = [dir.to_str().expect("a UTF-8 temp folder")];
+        let url = run_script(&[command, &dir_arg, args].concat());
         Self {
             dir,
             url,
@@ -106,6 +131,14 @@ impl PgCluster {
 }
 
 static NEXT_CLUSTER: AtomicU32 = AtomicU32::new(0);
+
+/// A loopback port nobody listens on right now (the cluster binds it a moment later).
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free loopback port")
+        .port()
+}
 
 impl Drop for PgCluster {
     fn drop(&mut self) {

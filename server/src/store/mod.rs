@@ -26,6 +26,7 @@ mod engine;
 mod group_commit;
 pub mod memory;
 pub mod postgres;
+mod postgres_tls;
 pub mod sled_store;
 
 use std::future::Future;
@@ -69,6 +70,9 @@ pub enum StoreConfig {
         url: String,
         /// Most connections this process opens.
         pool_size: usize,
+        /// The CA certificates (PEM) a TLS connection's server must chain to; `None`: the
+        /// system's trust store.
+        ca_file: Option<PathBuf>,
     },
 }
 
@@ -85,6 +89,8 @@ impl StoreConfig {
         StoreConfig::Postgres {
             url: config.store.url.clone(),
             pool_size: config.store.pool_size,
+            ca_file: (!config.store.ca_file.is_empty())
+                .then(|| PathBuf::from(&config.store.ca_file)),
         }
     }
 }
@@ -96,9 +102,15 @@ pub fn open(config: &StoreConfig) -> Result<std::sync::Arc<dyn Store>, ServerErr
             Box::new(sled_store::SledBackend::open_with(dir, *commit_delay)?)
         }
         StoreConfig::Memory => Box::new(memory::MemoryBackend::default()),
-        StoreConfig::Postgres { url, pool_size } => {
-            Box::new(postgres::PgBackend::connect(url, *pool_size)?)
-        }
+        StoreConfig::Postgres {
+            url,
+            pool_size,
+            ca_file,
+        } => Box::new(postgres::PgBackend::connect_with(
+            url,
+            *pool_size,
+            ca_file.as_deref(),
+        )?),
     };
     Ok(std::sync::Arc::new(KvStore::new(backend)))
 }

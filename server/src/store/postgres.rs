@@ -39,9 +39,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, PoolError, RecyclingMethod};
+use deadpool_postgres::{ManagerConfig, Object, Pool, PoolError, RecyclingMethod};
 use tokio_postgres::error::SqlState;
-use tokio_postgres::NoTls;
 
 use super::backend::{ensure_covered, BufferedWrites};
 use super::{
@@ -144,10 +143,14 @@ fn is_retryable(e: &tokio_postgres::Error) -> bool {
     })
 }
 
-/// A driver error as the server's: a database that cannot be reached (no SQLSTATE, a
-/// connection exception, a shutdown) is `busy`, so callers get 503 and try again; anything
-/// else is a storage error. The cause is logged, not sent.
+/// A driver error as the server's: a TLS refusal says what was refused (the operator's to
+/// fix); a database that cannot be reached (no SQLSTATE, a connection exception, a shutdown)
+/// is `busy`, so callers get 503 and try again; anything else is a storage error. The cause
+/// is logged, not sent.
 fn db_error(e: &tokio_postgres::Error) -> ServerError {
+    if let Some(refused) = super::postgres_tls::refusal(e) {
+        return refused;
+    }
     let unreachable = match e.code() {
         None => true,
         Some(code) => {
@@ -193,8 +196,19 @@ fn millis(ms: u64) -> i64 {
 impl PgBackend {
     /// Connects to the database `url` names (`postgres://user@host/db?...`) with at most
     /// `pool_size` connections and applies the migrations it lacks. Refuses a database whose
-    /// schema is newer than this server knows.
+    /// schema is newer than this server knows. TLS, when the URL's `sslmode` asks for it, is
+    /// verified against the system's trust store.
     pub fn connect(url: &str, pool_size: usize) -> Result<Self, ServerError> {
+        Self::connect_with(url, pool_size, None)
+    }
+
+    /// [`PgBackend::connect`], with TLS verified against the CA certificates in `ca_file`
+    /// when one is given (`store/postgres_tls.rs`).
+    pub fn connect_with(
+        url: &str,
+        pool_size: usize,
+        ca_file: Option<&std::path::Path>,
+    ) -> Result<Self, ServerError> {
         // The URL may carry a password: it is never echoed back in the message.
         let config: tokio_postgres::Config = url.parse().map_err(|e: tokio_postgres::Error| {
             ServerError::Config(Failure::caused("store.url is not a PostgreSQL URL", e))
@@ -207,13 +221,13 @@ impl PgBackend {
             .map_err(|e| {
                 ServerError::Storage(Failure::caused("starting the database runtime", e))
             })?;
-        let manager = Manager::from_config(
+        let manager = super::postgres_tls::manager(
             config,
-            NoTls,
+            ca_file,
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
             },
-        );
+        )?;
         let pool = Pool::builder(manager)
             .max_size(pool_size.max(1))
             .runtime(deadpool_postgres::Runtime::Tokio1)

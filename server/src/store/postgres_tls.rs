@@ -1,0 +1,210 @@
+//! TLS to PostgreSQL: the connection manager the PostgreSQL backend pools, and what a failed
+//! handshake is told as.
+//!
+//! rustls, as everywhere else in the server (`tokio-postgres-rustls`; no OpenSSL). The URL's
+//! `sslmode` decides whether TLS is used (`disable`, `prefer`, the default, or `require`; the
+//! driver reads it). When it is, the server's certificate chain is verified against the CA
+//! certificates in `store.ca_file`, or the system's trust store when that is empty, and the
+//! host name the URL gives (`host`, whatever `hostaddr` the connection goes to) must be one the
+//! certificate names. `prefer` falls back to plain text only when the server offers no TLS at
+//! all: a certificate that fails verification is refused in every mode. A URL whose hosts are
+//! all Unix sockets never uses TLS, as libpq does not: the socket is local and has no name to
+//! check.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use deadpool_postgres::{Manager, ManagerConfig};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::CertificateDer;
+use rustls::{CertificateError, RootCertStore};
+use tokio_postgres::config::{Host, SslMode};
+use tokio_postgres::NoTls;
+use tokio_postgres_rustls::MakeRustlsConnect;
+
+use crate::error::{Failure, ServerError};
+
+/// What the driver says when `sslmode=require` meets a server that answers the TLS request
+/// with "no" (its error has no kind of its own to match).
+const NO_TLS_OFFERED: &str = "server does not support TLS";
+
+/// The connection manager for `config`: with TLS (verified against `ca_file`, or the system's
+/// roots when it is `None`) unless `sslmode=disable` or every host is a Unix socket.
+pub(super) fn manager(
+    mut config: tokio_postgres::Config,
+    ca_file: Option<&Path>,
+    manager_config: ManagerConfig,
+) -> Result<Manager, ServerError> {
+    let any_tcp = config.get_hosts().iter().any(|h| matches!(h, Host::Tcp(_)));
+    if !any_tcp {
+        // libpq ignores sslmode on a Unix socket; the driver would ask for TLS there too.
+        config.ssl_mode(SslMode::Disable);
+    }
+    if config.get_ssl_mode() == SslMode::Disable {
+        return Ok(Manager::from_config(config, NoTls, manager_config));
+    }
+    let tls = MakeRustlsConnect::new(client_config(roots(ca_file)?)?);
+    Ok(Manager::from_config(config, tls, manager_config))
+}
+
+/// A TLS client configuration that trusts `roots` and presents no certificate.
+fn client_config(roots: RootCertStore) -> Result<rustls::ClientConfig, ServerError> {
+    let config = rustls::ClientConfig::builder_with_provider(crate::tls::provider())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| ServerError::Tls(Failure::caused("TLS to the database", e)))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(config)
+}
+
+/// The CAs a database server's certificate must chain to.
+fn roots(ca_file: Option<&Path>) -> Result<RootCertStore, ServerError> {
+    let mut roots = RootCertStore::empty();
+    match ca_file {
+        Some(path) => {
+            for cert in ca_certificates(path)? {
+                roots.add(cert).map_err(|e| {
+                    ServerError::Config(Failure::caused(
+                        format!("store.ca_file {}: a CA certificate is unusable", path.display()),
+                        e,
+                    ))
+                })?;
+            }
+        }
+        None => {
+            // Certificates the platform lists but rustls cannot parse are skipped, as by
+            // every other client of the store; none at all is an error below.
+            let found = rustls_native_certs::load_native_certs();
+            roots.add_parsable_certificates(found.certs);
+        }
+    }
+    if roots.is_empty() {
+        return Err(ServerError::Config(Failure::new(
+            "TLS to the database needs a CA to verify it against: the system's trust store \
+             has none; set store.ca_file (or VOUCH_STORE_CA_FILE), or sslmode=disable in \
+             store.url",
+        )));
+    }
+    Ok(roots)
+}
+
+/// The PEM certificates in `path`; a file with none is refused.
+fn ca_certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, ServerError> {
+    let pem = std::fs::read(path).map_err(|e| ServerError::io("reading store.ca_file", path, e))?;
+    let certs = CertificateDer::pem_slice_iter(&pem)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| {
+            ServerError::Config(Failure::caused(
+                format!("store.ca_file {} is not PEM", path.display()),
+                e,
+            ))
+        })?;
+    if certs.is_empty() {
+        return Err(ServerError::Config(Failure::new(format!(
+            "store.ca_file {} holds no certificate",
+            path.display()
+        ))));
+    }
+    Ok(certs)
+}
+
+/// A connection refused by TLS (a certificate that does not verify, a server that offers no
+/// TLS where it is required) as the error to report, or `None` for any other failure. This is
+/// the operator's configuration to fix, not an outage to wait out, so it is never `busy`.
+pub(super) fn refusal(e: &tokio_postgres::Error) -> Option<ServerError> {
+    if let Some(tls) = rustls_cause(e) {
+        let what = match tls {
+            rustls::Error::InvalidCertificate(CertificateError::UnknownIssuer) => {
+                "the database server's certificate is not signed by a CA this server trusts \
+                 (store.ca_file, or the system's trust store when it is empty)"
+            }
+            rustls::Error::InvalidCertificate(
+                CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
+            ) => "the database server's certificate is not valid for the host name in store.url",
+            rustls::Error::InvalidCertificate(_) => "the database server's certificate is refused",
+            _ => "the TLS handshake with the database server failed",
+        };
+        return Some(ServerError::Tls(Failure::new(format!("{what}: {tls}"))));
+    }
+    let no_tls = std::error::Error::source(e).is_some_and(|s| s.to_string() == NO_TLS_OFFERED);
+    no_tls.then(|| {
+        ServerError::Tls(Failure::new(
+            "the database server offers no TLS, and store.url requires it (sslmode=require)",
+        ))
+    })
+}
+
+/// The rustls error under a driver error, if there is one: the TLS stream reports it inside
+/// an `io::Error`, whose own `source` skips it, so each link is looked into.
+fn rustls_cause(e: &tokio_postgres::Error) -> Option<&rustls::Error> {
+    let mut next: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
+    while let Some(err) = next {
+        if let Some(found) = err.downcast_ref::<rustls::Error>() {
+            return Some(found);
+        }
+        let inner = err
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+            .and_then(|inner| inner.downcast_ref::<rustls::Error>());
+        if inner.is_some() {
+            return inner;
+        }
+        next = err.source();
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+    use super::*;
+
+    #[test]
+    fn a_ca_file_that_is_missing_empty_or_not_pem_is_a_clear_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("missing.pem");
+        let e = roots(Some(&missing)).unwrap_err().to_string();
+        assert!(e.contains("store.ca_file") && e.contains("missing.pem"), "{e}");
+
+        let empty = dir.path().join("empty.pem");
+        std::fs::write(&empty, "no certificate here\n").unwrap();
+        let e = roots(Some(&empty)).unwrap_err().to_string();
+        assert!(e.contains("holds no certificate"), "{e}");
+
+        let broken = dir.path().join("broken.pem");
+        std::fs::write(
+            &broken,
+            "-----BEGIN CERTIFICATE-----\n!!!!\n-----END CERTIFICATE-----\n",
+        )
+        .unwrap();
+        let e = roots(Some(&broken)).unwrap_err().to_string();
+        assert!(e.contains("is not PEM"), "{e}");
+    }
+
+    #[test]
+    fn a_ca_file_with_a_certificate_is_the_only_root() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = rcgen::KeyPair::generate().unwrap();
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        let ca = params.self_signed(&key).unwrap();
+        let path = dir.path().join("ca.pem");
+        std::fs::write(&path, ca.pem()).unwrap();
+        assert_eq!(roots(Some(&path)).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn a_unix_socket_url_never_asks_for_tls() {
+        let config: tokio_postgres::Config = "postgres://vouch@localhost/vouch?host=/tmp/x&sslmode=require"
+            .parse()
+            .unwrap();
+        // No CA is needed and none is looked for: the socket is not TLS.
+        let missing = Path::new("/nonexistent/ca.pem");
+        assert!(manager(config, Some(missing), ManagerConfig::default()).is_ok());
+        let tcp: tokio_postgres::Config = "postgres://vouch@localhost/vouch?sslmode=require"
+            .parse()
+            .unwrap();
+        assert!(manager(tcp, Some(missing), ManagerConfig::default()).is_err());
+    }
+}

@@ -1,0 +1,221 @@
+//! TLS to PostgreSQL, against real clusters from `scripts/pg-cluster.sh` on a loopback port:
+//! one with `ssl=on` and a certificate made here (TCP clients must use TLS: pg_hba has only
+//! `hostssl`), one that offers no TLS. The store works over TLS verified against
+//! `store.ca_file`; a certificate from another CA, one for another host name, and a server that
+//! offers no TLS where `sslmode=require` asks for it are each refused with a message that says
+//! which, by the backend and by `vouch-server init`.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+use common::pg::sql;
+use common::*;
+use vouch_server::store::postgres::PgBackend;
+use vouch_testkit::{PgCluster, ServerProcess};
+
+/// A CA, a server certificate it signed for `localhost`, and another CA that signed nothing
+/// here: PEM files in a folder that lives as long as the test process.
+struct Pki {
+    _dir: tempfile::TempDir,
+    ca: PathBuf,
+    other_ca: PathBuf,
+    cert: PathBuf,
+    key: PathBuf,
+}
+
+fn ca(name: &str) -> (rcgen::CertificateParams, rcgen::KeyPair) {
+    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, name);
+    (params, rcgen::KeyPair::generate().unwrap())
+}
+
+impl Pki {
+    fn make() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let write = |name: &str, pem: String| {
+            let path = dir.path().join(name);
+            std::fs::write(&path, pem).unwrap();
+            path
+        };
+        let (ca_params, ca_key) = ca("Vouch test database CA");
+        let ca_cert = ca_params.self_signed(&ca_key).unwrap();
+        let (other_params, other_key) = ca("Another CA");
+        let other_cert = other_params.self_signed(&other_key).unwrap();
+        let server_key = rcgen::KeyPair::generate().unwrap();
+        let mut server = rcgen::CertificateParams::new(vec!["localhost".to_string()]).unwrap();
+        server
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "localhost");
+        let issuer = rcgen::Issuer::new(ca_params, ca_key);
+        let server_cert = server.signed_by(&server_key, &issuer).unwrap();
+        Self {
+            ca: write("ca.pem", ca_cert.pem()),
+            other_ca: write("other-ca.pem", other_cert.pem()),
+            cert: write("server.crt", server_cert.pem()),
+            key: write("server.key", server_key.serialize_pem()),
+            _dir: dir,
+        }
+    }
+}
+
+/// The PKI and the TLS-only cluster its certificate is served by, shared by the tests here.
+fn tls_cluster() -> &'static (Pki, PgCluster) {
+    static CLUSTER: OnceLock<(Pki, PgCluster)> = OnceLock::new();
+    CLUSTER.get_or_init(|| {
+        let pki = Pki::make();
+        let cluster = PgCluster::start_tcp(Some((&pki.cert, &pki.key)));
+        (pki, cluster)
+    })
+}
+
+/// A cluster on a loopback port that offers no TLS.
+fn plain_cluster() -> &'static PgCluster {
+    static CLUSTER: OnceLock<PgCluster> = OnceLock::new();
+    CLUSTER.get_or_init(|| PgCluster::start_tcp(None))
+}
+
+/// A new database's URL with `sslmode` added.
+fn database(cluster: &PgCluster, sslmode: &str) -> String {
+    format!("{}&sslmode={sslmode}", cluster.create_database())
+}
+
+/// The error `PgBackend::connect_with` gives, as text; panics if it connected.
+fn refusal(url: &str, ca_file: Option<&Path>) -> String {
+    match PgBackend::connect_with(url, 2, ca_file) {
+        Ok(_) => panic!("connected to {url}"),
+        Err(e) => e.to_string(),
+    }
+}
+
+/// `vouch-server init` on `data` with the store given by the environment.
+fn init(data: &Path, url: &str, ca_file: &Path) -> Output {
+    Command::new(bin())
+        .arg("--data")
+        .arg(data)
+        .args(["init", "--hostname", "localhost"])
+        .env("VOUCH_STORE_URL", url)
+        .env("VOUCH_STORE_CA_FILE", ca_file)
+        .output()
+        .unwrap()
+}
+
+/// `init` and `serve` over TLS verified against `store.ca_file` (given in the environment),
+/// and a round trip through the store: a technician registers and a scan is stored, on a
+/// cluster that takes TCP clients over TLS only.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_server_runs_on_postgres_over_verified_tls() {
+    let (pki, cluster) = tls_cluster();
+    let url = database(cluster, "require");
+    let data = tempfile::tempdir().unwrap();
+    let out = init(data.path(), &url, &pki.ca);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let ca_file = pki.ca.to_str().unwrap();
+    let env = [("VOUCH_STORE_URL", url.as_str()), ("VOUCH_STORE_CA_FILE", ca_file)];
+    let process =
+        ServerProcess::try_serve_with_env(Path::new(bin()), data, "127.0.0.1:0", "info", &env)
+            .unwrap();
+    let server = Server::from_process(process);
+
+    let mut tech = register(&server, "technician", "Tess").await;
+    let device = Device::new("SN-TLS-1");
+    let (status, answer) = tech.scan_and_upload(&server, &device.text()).await;
+    assert_eq!(
+        answer["results"][0]["outcome"], "accepted",
+        "{status} {answer}"
+    );
+    let listed = server.admin_ok(&["device", "list"]);
+    assert!(listed.contains("SN-TLS-1"), "{listed}");
+
+    // The server's own connections are the TLS ones PostgreSQL reports.
+    let tls_sessions = sql(
+        &url,
+        "SELECT count(*) FROM pg_stat_ssl JOIN pg_stat_activity USING (pid) \
+         WHERE ssl AND pid <> pg_backend_pid() AND datname = current_database()",
+    );
+    assert_ne!(tls_sessions, "0", "no TLS session of the server");
+}
+
+/// Without TLS this cluster takes no TCP client, so the round trip above was over TLS.
+#[test]
+fn the_tls_cluster_refuses_plain_tcp() {
+    let (pki, cluster) = tls_cluster();
+    let url = database(cluster, "disable");
+    let e = refusal(&url, Some(&pki.ca));
+    assert!(e.contains("no pg_hba.conf entry"), "{e}");
+}
+
+#[test]
+fn a_certificate_from_another_ca_is_refused() {
+    let (pki, cluster) = tls_cluster();
+    for sslmode in ["require", "prefer"] {
+        // `prefer` falls back to plain text only when no TLS is offered, never past a
+        // certificate that does not verify.
+        let url = database(cluster, sslmode);
+        let e = refusal(&url, Some(&pki.other_ca));
+        assert!(
+            e.contains("not signed by a CA this server trusts"),
+            "{sslmode}: {e}"
+        );
+    }
+    // The system's trust store does not hold the test CA either (or holds nothing).
+    let url = database(cluster, "require");
+    let e = refusal(&url, None);
+    assert!(
+        e.contains("not signed by a CA this server trusts") || e.contains("trust store has none"),
+        "{e}"
+    );
+    // `init` says so and leaves no data folder behind.
+    let data = tempfile::tempdir().unwrap();
+    let out = init(data.path(), &url, &pki.other_ca);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("not signed by a CA this server trusts"),
+        "{stderr}"
+    );
+    assert!(!data.path().join("ca/ca.pem").exists());
+}
+
+#[test]
+fn a_certificate_for_another_host_name_is_refused() {
+    let (pki, cluster) = tls_cluster();
+    // The same server, at 127.0.0.1, under a name its certificate does not carry.
+    let url = database(cluster, "require").replacen("@localhost:", "@db.vouch.test:", 1);
+    assert!(url.contains("@db.vouch.test:"), "{url}");
+    let e = refusal(&url, Some(&pki.ca));
+    assert!(
+        e.contains("not valid for the host name in store.url"),
+        "{e}"
+    );
+}
+
+#[test]
+fn require_refuses_a_server_that_offers_no_tls() {
+    let (pki, _) = tls_cluster();
+    let cluster = plain_cluster();
+    let e = refusal(&database(cluster, "require"), Some(&pki.ca));
+    assert!(
+        e.contains("offers no TLS") && e.contains("sslmode=require"),
+        "{e}"
+    );
+    let data = tempfile::tempdir().unwrap();
+    let out = init(data.path(), &database(cluster, "require"), &pki.ca);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("offers no TLS"), "{stderr}");
+    // The same server with `prefer`: it is reached, in plain text, so the refusal above was
+    // about TLS and nothing else.
+    let backend = PgBackend::connect_with(&database(cluster, "prefer"), 2, Some(&pki.ca)).unwrap();
+    assert!(backend.schema_version().unwrap() > 0);
+}
