@@ -44,6 +44,11 @@ as_owner() {
   if [ "$(id -u)" -eq 0 ]; then runuser -u "$user" -- "$@"; else "$@"; fi
 }
 
+# The socket's port (its file is named after it): the TCP port of a start-tcp cluster.
+socket_port() {
+  if [ -f "$dir/port" ]; then cat "$dir/port"; else echo 5432; fi
+}
+
 url() { # [database]
   # The socket folder is the host; the database is `vouch`, made at start, unless named. A
   # cluster on TCP is reached on 127.0.0.1 under the name localhost (what TLS checks).
@@ -102,20 +107,22 @@ case "$cmd" in
     as_owner "$BIN/initdb" -D "$dir/data" -A trust -U vouch "${pwfile[@]}" -E UTF8 --locale=C.UTF-8 >"$dir/initdb.log" 2>&1 \
       || { cat "$dir/initdb.log" >&2; exit 1; }
     if [ "$cmd" = start-tcp ]; then setup_tcp "$3" "${4:-}" "${5:-}"; fi
-    start_server
-    as_owner "$BIN/createdb" -h "$dir" -U vouch vouch
+    # The watchdog starts before the server, so that a start that fails half-way (after
+    # pg_ctl, say) leaves no PostgreSQL behind either.
     if [ -n "${VOUCH_PG_OWNER_PID:-}" ]; then
       owner="$VOUCH_PG_OWNER_PID"
       setsid bash -c 'while kill -0 "$0" 2>/dev/null; do sleep 1; done; exec "$1" remove "$2"' \
         "$owner" "$(readlink -f "$0")" "$dir" </dev/null >/dev/null 2>&1 &
     fi
+    start_server
+    as_owner "$BIN/createdb" -h "$dir" -p "$(socket_port)" -U vouch vouch
     url
     ;;
   url) url ;;
   createdb)
     name="${3:-}"
     case "$name" in ''|*[!a-z0-9_]*) echo "pg-cluster: database names are [a-z0-9_]+" >&2; exit 2;; esac
-    as_owner "$BIN/createdb" -h "$dir" -U vouch "$name"
+    as_owner "$BIN/createdb" -h "$dir" -p "$(socket_port)" -U vouch "$name"
     url "$name"
     ;;
   stop) as_owner "$BIN/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null ;;

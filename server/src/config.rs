@@ -90,7 +90,7 @@ pool_size = 16
 # e.g. "postgres://vouch@db.example:5432/vouch?sslmode=require"). With TLS, the database
 # server's certificate must chain to a CA in this PEM file (empty: the system's trust store)
 # and name the URL's host. An absolute path; a relative one is taken from the working folder.
-# A Unix socket never uses TLS.
+# A Unix socket ("?host=/path") uses no TLS unless sslmode=require, which it cannot meet.
 ca_file = ""
 
 [limits]
@@ -628,6 +628,9 @@ mod tests {
         assert!(c.store.url.ends_with("sslmode=require"));
         // The URL may hold a password and is hidden; the CA file's path is not a secret.
         let shown = format!("{:?}", c.store);
-        assert!(shown.contains("<set>") && shown.contains("db-ca.pem"), "{shown}");
+        assert!(
+            shown.contains("<set>") && shown.contains("db-ca.pem"),
+            "{shown}"
+        );
     }
 }

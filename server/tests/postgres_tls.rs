@@ -121,7 +121,10 @@ async fn the_server_runs_on_postgres_over_verified_tls() {
         String::from_utf8_lossy(&out.stderr)
     );
     let ca_file = pki.ca.to_str().unwrap();
-    let env = [("VOUCH_STORE_URL", url.as_str()), ("VOUCH_STORE_CA_FILE", ca_file)];
+    let env = [
+        ("VOUCH_STORE_URL", url.as_str()),
+        ("VOUCH_STORE_CA_FILE", ca_file),
+    ];
     let process =
         ServerProcess::try_serve_with_env(Path::new(bin()), data, "127.0.0.1:0", "info", &env)
             .unwrap();

@@ -56,13 +56,14 @@ impl PgCluster {
     pub fn start_tcp(tls: Option<(&Path, &Path)>) -> Self {
         let port = free_port().to_string();
         let files: Vec<&str> = tls
-            .map(|(cert, key)| {
-                [cert, key].map(|p| p.to_str().expect("a UTF-8 certificate path"))
-            })
+            .map(|(cert, key)| [cert, key].map(|p| p.to_str().expect("a UTF-8 certificate path")))
             .into_iter()
             .flatten()
             .collect();
-        Self::start_with(&["start-tcp"], &[&[port.as_str()], files.as_slice()].concat())
+        Self::start_with(
+            &["start-tcp"],
+            &[&[port.as_str()], files.as_slice()].concat(),
+        )
     }
 
     /// `scripts/pg-cluster.sh COMMAND DIR ARGS...` in a new temporary folder.

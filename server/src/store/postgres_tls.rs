@@ -7,12 +7,12 @@
 //! certificates in `store.ca_file`, or the system's trust store when that is empty, and the
 //! host name the URL gives (`host`, whatever `hostaddr` the connection goes to) must be one the
 //! certificate names. `prefer` falls back to plain text only when the server offers no TLS at
-//! all: a certificate that fails verification is refused in every mode. A URL whose hosts are
-//! all Unix sockets never uses TLS, as libpq does not: the socket is local and has no name to
-//! check.
+//! all: a certificate that fails verification is refused in every mode. A Unix socket has no
+//! host name to check and the driver cannot do TLS on it: a URL whose hosts are all sockets
+//! never uses TLS (as libpq), and one that names a socket beside a TCP host (`?host=/path`)
+//! uses it only with `require`, so that `prefer` keeps working on a server with `ssl=on`.
 
 use std::path::Path;
-use std::sync::Arc;
 
 use deadpool_postgres::{Manager, ManagerConfig};
 use rustls::pki_types::pem::PemObject;
@@ -25,8 +25,11 @@ use tokio_postgres_rustls::MakeRustlsConnect;
 use crate::error::{Failure, ServerError};
 
 /// What the driver says when `sslmode=require` meets a server that answers the TLS request
-/// with "no" (its error has no kind of its own to match).
+/// with "no" (its errors have no kind of their own to match).
 const NO_TLS_OFFERED: &str = "server does not support TLS";
+
+/// What the driver says when TLS is asked for on a Unix socket.
+const TLS_ON_A_SOCKET: &str = "no hostname provided for TLS handshake";
 
 /// The connection manager for `config`: with TLS (verified against `ca_file`, or the system's
 /// roots when it is `None`) unless `sslmode=disable` or every host is a Unix socket.
@@ -35,12 +38,22 @@ pub(super) fn manager(
     ca_file: Option<&Path>,
     manager_config: ManagerConfig,
 ) -> Result<Manager, ServerError> {
-    let any_tcp = config.get_hosts().iter().any(|h| matches!(h, Host::Tcp(_)));
+    let hosts = config.get_hosts();
+    let any_tcp = hosts.iter().any(|h| matches!(h, Host::Tcp(_)));
+    let any_socket = hosts.iter().any(|h| !matches!(h, Host::Tcp(_)));
     if !any_tcp {
         // libpq ignores sslmode on a Unix socket; the driver would ask for TLS there too.
         config.ssl_mode(SslMode::Disable);
     }
-    if config.get_ssl_mode() == SslMode::Disable {
+    // The driver cannot do TLS on a socket (no host name to check), and `prefer` must not fail
+    // where plain text works: a URL that names a socket (`?host=/path`, beside the URL's own
+    // host) uses TLS only when it says `require`.
+    let plain = match config.get_ssl_mode() {
+        SslMode::Disable => true,
+        SslMode::Prefer => any_socket,
+        _ => false,
+    };
+    if plain {
         return Ok(Manager::from_config(config, NoTls, manager_config));
     }
     let tls = MakeRustlsConnect::new(client_config(roots(ca_file)?)?);
@@ -65,16 +78,23 @@ fn roots(ca_file: Option<&Path>) -> Result<RootCertStore, ServerError> {
             for cert in ca_certificates(path)? {
                 roots.add(cert).map_err(|e| {
                     ServerError::Config(Failure::caused(
-                        format!("store.ca_file {}: a CA certificate is unusable", path.display()),
+                        format!(
+                            "store.ca_file {}: a CA certificate is unusable",
+                            path.display()
+                        ),
                         e,
                     ))
                 })?;
             }
         }
         None => {
-            // Certificates the platform lists but rustls cannot parse are skipped, as by
-            // every other client of the store; none at all is an error below.
+            // A certificate or folder of the platform's that cannot be read is logged and
+            // skipped, so that one bad file does not stop the server; none at all is an
+            // error below.
             let found = rustls_native_certs::load_native_certs();
+            for e in &found.errors {
+                tracing::warn!(error = %e, "reading the system's trust store");
+            }
             roots.add_parsable_certificates(found.certs);
         }
     }
@@ -126,12 +146,18 @@ pub(super) fn refusal(e: &tokio_postgres::Error) -> Option<ServerError> {
         };
         return Some(ServerError::Tls(Failure::new(format!("{what}: {tls}"))));
     }
-    let no_tls = std::error::Error::source(e).is_some_and(|s| s.to_string() == NO_TLS_OFFERED);
-    no_tls.then(|| {
-        ServerError::Tls(Failure::new(
-            "the database server offers no TLS, and store.url requires it (sslmode=require)",
-        ))
-    })
+    let said = std::error::Error::source(e).map(ToString::to_string);
+    let what = match said.as_deref() {
+        Some(NO_TLS_OFFERED) => {
+            "the database server offers no TLS, and store.url requires it (sslmode=require)"
+        }
+        Some(TLS_ON_A_SOCKET) => {
+            "store.url requires TLS (sslmode=require) on a Unix socket, which cannot use it: \
+             name a TCP host only, or leave sslmode out"
+        }
+        _ => return None,
+    };
+    Some(ServerError::Tls(Failure::new(what)))
 }
 
 /// The rustls error under a driver error, if there is one: the TLS stream reports it inside
@@ -165,7 +191,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let missing = dir.path().join("missing.pem");
         let e = roots(Some(&missing)).unwrap_err().to_string();
-        assert!(e.contains("store.ca_file") && e.contains("missing.pem"), "{e}");
+        assert!(
+            e.contains("store.ca_file") && e.contains("missing.pem"),
+            "{e}"
+        );
 
         let empty = dir.path().join("empty.pem");
         std::fs::write(&empty, "no certificate here\n").unwrap();
@@ -195,16 +224,30 @@ mod tests {
     }
 
     #[test]
-    fn a_unix_socket_url_never_asks_for_tls() {
-        let config: tokio_postgres::Config = "postgres://vouch@localhost/vouch?host=/tmp/x&sslmode=require"
-            .parse()
-            .unwrap();
-        // No CA is needed and none is looked for: the socket is not TLS.
-        let missing = Path::new("/nonexistent/ca.pem");
-        assert!(manager(config, Some(missing), ManagerConfig::default()).is_ok());
-        let tcp: tokio_postgres::Config = "postgres://vouch@localhost/vouch?sslmode=require"
-            .parse()
-            .unwrap();
-        assert!(manager(tcp, Some(missing), ManagerConfig::default()).is_err());
+    fn a_socket_url_asks_for_tls_only_with_require() {
+        // Which URLs look for a CA (a missing one is the error) and so would use TLS.
+        let wants_tls = |url: &str| {
+            let config: tokio_postgres::Config = url.parse().unwrap();
+            let missing = Path::new("/nonexistent/ca.pem");
+            manager(config, Some(missing), ManagerConfig::default()).is_err()
+        };
+        // Only a socket: never TLS, as libpq.
+        assert!(!wants_tls(
+            "postgres://vouch@%2Ftmp%2Fx/vouch?sslmode=require"
+        ));
+        // A socket beside the URL's own host (the form the tests and README use): TLS only
+        // when required, so `prefer` keeps working on a server with ssl=on.
+        assert!(!wants_tls("postgres://vouch@localhost/vouch?host=/tmp/x"));
+        assert!(wants_tls(
+            "postgres://vouch@localhost/vouch?host=/tmp/x&sslmode=require"
+        ));
+        // TCP: TLS unless disabled.
+        assert!(wants_tls("postgres://vouch@localhost/vouch"));
+        assert!(wants_tls(
+            "postgres://vouch@localhost/vouch?sslmode=require"
+        ));
+        assert!(!wants_tls(
+            "postgres://vouch@localhost/vouch?sslmode=disable"
+        ));
     }
 }
