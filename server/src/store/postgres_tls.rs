@@ -32,7 +32,8 @@ const NO_TLS_OFFERED: &str = "server does not support TLS";
 const TLS_ON_A_SOCKET: &str = "no hostname provided for TLS handshake";
 
 /// The connection manager for `config`: with TLS (verified against `ca_file`, or the system's
-/// roots when it is `None`) unless `sslmode=disable` or every host is a Unix socket.
+/// roots when it is `None`) unless `sslmode=disable`, every host is a Unix socket, or one is
+/// and `sslmode` is `prefer`.
 pub(super) fn manager(
     mut config: tokio_postgres::Config,
     ca_file: Option<&Path>,
