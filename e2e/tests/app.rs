@@ -642,9 +642,7 @@ async fn german_queue(app: &App, server: &mut Server) -> Result<()> {
     app.wait_attr("queue-row-1", "data-state", "accepted", 60)
         .await?;
     app.wait_text("queue-state-1", "Abgeglichen", 5).await?;
-    let report = app
-        .wait_text("last-sync", "1 angenommen", 20)
-        .await?;
+    let report = app.wait_text("last-sync", "1 angenommen", 20).await?;
     ensure!(
         report.starts_with("Letzter Abgleich") && has_german_date(&report),
         "a German sync report: {report:?}"
@@ -654,16 +652,31 @@ async fn german_queue(app: &App, server: &mut Server) -> Result<()> {
     Ok(())
 }
 
-/// Whether `text` holds a date as German writes it: `2.12.2026,` (day.month.year).
+/// Whether `text` holds a date as German writes it: `2.12.2026` (day.month.year; the
+/// element's text may run it into the word before).
 fn has_german_date(text: &str) -> bool {
-    text.split(|c: char| c.is_whitespace() || c == '(')
-        .any(|word| {
-            let date = word.trim_end_matches([',', ')']);
-            let parts: Vec<&str> = date.split('.').collect();
-            parts.len() == 3
-                && parts.iter().all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()))
-                && parts[2].len() == 4
-        })
+    let chars: Vec<char> = text.chars().collect();
+    let number = |from: usize| {
+        let len = chars[from..]
+            .iter()
+            .take_while(|c| c.is_ascii_digit())
+            .count();
+        (len, from + len)
+    };
+    (0..chars.len()).any(|start| {
+        if start > 0 && (chars[start - 1].is_ascii_digit() || chars[start - 1] == '.') {
+            return false;
+        }
+        let (day, at) = number(start);
+        if !(1..=2).contains(&day) || chars.get(at) != Some(&'.') {
+            return false;
+        }
+        let (month, at) = number(at + 1);
+        if !(1..=2).contains(&month) || chars.get(at) != Some(&'.') {
+            return false;
+        }
+        number(at + 1).0 == 4
+    })
 }
 
 /// Waits (up to 30 s) until the field engine can open `data`, i.e. no other app holds it.
