@@ -13,7 +13,9 @@
 //!    one frame) queues each label once, in order, with the batch's site; an undo takes one
 //!    back; a clashing and a bad label stop the flow; a synced record cannot be undone.
 //! 5. a supervisor imports a manifest of expected devices on the review screen; a manifest
-//!    with a bad line is refused naming it.
+//!    with a bad line is refused naming it;
+//! 6. the app in German: switched in Settings, the scan and queue screens with German words and
+//!    dates, a failed sync explained in German from its error code, the choice kept.
 //!
 //! Run with `VOUCH_E2E=1 xvfb-run -a cargo test -p vouch-e2e` after building the app, the
 //! server and the device agent (`scripts/test.sh` does all of it). Screenshots of each screen

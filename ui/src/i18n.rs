@@ -1,8 +1,9 @@
 //! The UI's words in one message catalogue (Fluent): `ui/i18n/en.ftl` and `ui/i18n/de.ftl`,
 //! built into the wasm. The language is the one chosen in Settings (kept in the WebView's
 //! storage), else the system's (`navigator.language`), else English. Pages call [`t`] and
-//! [`tf`]; a message missing from the catalogue shows its id, and a unit test keeps the two
-//! languages' ids equal and every id the code uses present.
+//! [`tf`]; a message missing from the catalogue shows its id. Unit tests keep the two
+//! languages' ids equal, every id the code uses present and every id used, and fail on a
+//! sentence written in a page's `html!` markup instead of the catalogue.
 
 use std::cell::RefCell;
 
