@@ -169,14 +169,14 @@ queue-count-refused = abgelehnt
 queue-offline = Der Server ist nicht erreichbar. Scannen Sie weiter: Jeder Scan bleibt sicher auf diesem Tablet und wird beim nächsten Abgleich gesendet.
 sync-now = Jetzt abgleichen
 sync-running = Gleicht ab…
-sync-progress = { $step }: { $done } von { $total } beantwortet ({ $accepted } angenommen{ $refused ->
+sync-progress = { $step }: { $done } von { $total } beantwortet ({ $accepted } angenommen{ $refusals ->
     [0] {""}
-   *[other] , { $refused } abgelehnt
+   *[other] , { $refusals } abgelehnt
 })
 sync-retrying-in = . Neuer Versuch in { $seconds } s: { $reason }
 sync-failed = Abgleich fehlgeschlagen
 sync-failed-offline = Abgleich fehlgeschlagen: offline
-last-sync-report = Letzter Abgleich { $ago } ({ $at }): { $sent } gesendet, { $accepted } angenommen, { $held } zurückgehalten, { $refused } abgelehnt, { $left } offen.
+last-sync-report = Letzter Abgleich { $ago } ({ $at }): { $sent } gesendet, { $accepted } angenommen, { $held } zurückgehalten, { $refusals } abgelehnt, { $left } offen.
 last-sync-failed = Letzter Abgleich { $ago } ({ $at }) fehlgeschlagen: { $error }
 last-sync-at = Letzter Abgleich { $ago } ({ $at }).
 queue-unreadable = Die Warteschlange kann nicht gelesen werden

@@ -169,14 +169,14 @@ queue-count-refused = refused
 queue-offline = The server cannot be reached. Keep scanning: every scan stays safely on this tablet and is sent at the next sync.
 sync-now = Sync now
 sync-running = Syncing…
-sync-progress = { $step }: { $done } of { $total } answered ({ $accepted } accepted{ $refused ->
+sync-progress = { $step }: { $done } of { $total } answered ({ $accepted } accepted{ $refusals ->
     [0] {""}
-   *[other] , { $refused } refused
+   *[other] , { $refusals } refused
 })
 sync-retrying-in = . Retrying in { $seconds } s: { $reason }
 sync-failed = Sync failed
 sync-failed-offline = Sync failed: offline
-last-sync-report = Last sync { $ago } ({ $at }): { $sent } sent, { $accepted } accepted, { $held } held, { $refused } refused, { $left } left.
+last-sync-report = Last sync { $ago } ({ $at }): { $sent } sent, { $accepted } accepted, { $held } held, { $refusals } refused, { $left } left.
 last-sync-failed = Last sync { $ago } ({ $at }) failed: { $error }
 last-sync-at = Last sync { $ago } ({ $at }).
 queue-unreadable = The queue cannot be read

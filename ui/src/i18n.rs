@@ -473,7 +473,7 @@ mod tests {
                 ("done", 3.into()),
                 ("total", 4.into()),
                 ("accepted", 2.into()),
-                ("refused", refused.into()),
+                ("refusals", refused.into()),
             ]
         };
         assert_eq!(

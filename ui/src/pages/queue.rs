@@ -142,7 +142,7 @@ fn progress(sync: &SyncHandle) -> Html {
             ("done", p.done.into()),
             ("total", p.total.into()),
             ("accepted", (p.accepted + p.duplicate).into()),
-            ("refused", p.refused.into()),
+            ("refusals", p.refused.into()),
         ],
     );
     if let (Some(wait), Some(reason)) = (p.wait_ms, &p.reason) {
@@ -184,7 +184,7 @@ fn last_sync(sync: &SyncHandle) -> Html {
                 ("sent", r.sent.into()),
                 ("accepted", (r.accepted + r.duplicate).into()),
                 ("held", r.held.into()),
-                ("refused", r.refused.len().into()),
+                ("refusals", r.refused.len().into()),
                 ("left", r.remaining.into()),
             ],
         ),
