@@ -13,7 +13,9 @@
 //!    one frame) queues each label once, in order, with the batch's site; an undo takes one
 //!    back; a clashing and a bad label stop the flow; a synced record cannot be undone.
 //! 5. a supervisor imports a manifest of expected devices on the review screen; a manifest
-//!    with a bad line is refused naming it.
+//!    with a bad line is refused naming it;
+//! 6. the app in German: switched in Settings, the scan and queue screens with German words and
+//!    dates, a failed sync explained in German from its error code, the choice kept.
 //!
 //! Run with `VOUCH_E2E=1 xvfb-run -a cargo test -p vouch-e2e` after building the app, the
 //! server and the device agent (`scripts/test.sh` does all of it). Screenshots of each screen
@@ -524,15 +526,16 @@ async fn photos(app: &App, devices: &[DeviceFixture; 3]) -> Result<()> {
     Ok(())
 }
 
-/// The scan screen in German (issue 18): the language switched in Settings, a photo read and
-/// queued in German words, German dates on the queue screen, and the choice kept after a
-/// restart.
+/// The app in German (issue 18): the language switched in Settings, whose own words follow;
+/// a photo read and queued in German words; the queue screen with German states, a German
+/// date and a German sync report; a failed sync explained in German from its error code;
+/// and the choice kept after a restart.
 #[tokio::test(flavor = "multi_thread")]
-async fn the_scan_screen_speaks_german_when_chosen() -> Result<()> {
+async fn the_app_speaks_german_when_chosen() -> Result<()> {
     if skip() {
         return Ok(());
     }
-    let server = Server::start()?;
+    let mut server = Server::start()?;
     let device = DeviceFixture::new("ACME-T4", "SN-DE-1")?;
     let data = tempfile::tempdir()?;
     let invite = server.invite("technician", "Greta Groß")?;
@@ -544,37 +547,9 @@ async fn the_scan_screen_speaks_german_when_chosen() -> Result<()> {
     let app = App::launch(launch(), "german").await?;
     let outcome = async {
         app.click("join-continue").await?;
-        app.click("nav-settings").await?;
-        app.click("lang-de").await?;
-        app.wait_text("nav-scan", "Scannen", 10).await?;
-        app.click("nav-scan").await?;
-        app.wait_text("photo-card", "Foto importieren", 10).await?;
-        app.wait_text("manual-card", "Etikett eintippen", 5).await?;
-        app.shot("01-scan").await?;
-        app.type_into("photo-path", &device.png.display().to_string())
-            .await?;
-        app.click("photo-read").await?;
-        app.wait_text("label-serial", "SN-DE-1", 30).await?;
-        app.wait_text("label-card", "Etikett prüfen", 5).await?;
-        app.wait_text("label-card", "Seriennummer", 5).await?;
-        app.type_into("site-input", "Halle 2").await?;
-        app.shot("02-label-card").await?;
-        app.click("confirm-scan").await?;
-        app.wait_text("scan-result", "steht als Eintrag #1", 20)
-            .await?;
-        app.wait_text("site-kept", "Halle 2", 5).await?;
-        app.click("nav-queue").await?;
-        // German date: day.month.year.
-        let waiting = app
-            .wait_text("queue-waiting", "wartet auf den Abgleich, seit", 20)
-            .await?;
-        ensure!(
-            waiting
-                .split_whitespace()
-                .any(|w| w.matches('.').count() == 2 && w.ends_with(',')),
-            "a German date: {waiting:?}"
-        );
-        Ok(())
+        german_settings(&app).await?;
+        german_scan(&app, &device).await?;
+        german_queue(&app, &mut server).await
     }
     .await;
     app.finish(outcome).await?;
@@ -584,13 +559,126 @@ async fn the_scan_screen_speaks_german_when_chosen() -> Result<()> {
     let outcome = async {
         app.wait_text("nav-scan", "Scannen", 30).await?;
         app.click("nav-settings").await?;
+        app.wait_text("settings-page", "Sprache", 10).await?;
         app.click("lang-en").await?;
         app.wait_text("nav-queue", "Queue", 10).await?;
         app.wait_text("nav-settings", "Settings", 5).await?;
+        app.wait_text("settings-page", "Who this tablet is", 5)
+            .await?;
         Ok(())
     }
     .await;
     app.finish(outcome).await
+}
+
+/// Settings: the switch, then the screen's own words in German.
+async fn german_settings(app: &App) -> Result<()> {
+    app.click("nav-settings").await?;
+    app.wait_text("language-card", "Deutsch", 10).await?;
+    app.click("lang-de").await?;
+    app.wait_text("nav-scan", "Scannen", 10).await?;
+    app.wait_text("language-card", "Sprache", 5).await?;
+    app.wait_text("settings-page", "Wer dieses Tablet ist", 5)
+        .await?;
+    app.wait_text("identity-card", "Schlüssel-Fingerabdruck", 5)
+        .await?;
+    app.wait_text("identity-role", "Techniker", 5).await?;
+    app.wait_text("about", "Über Vouch", 5).await?;
+    app.wait_text("about", "Datenordner", 5).await?;
+    // The certificate's expiry, a German date: day.month.year.
+    let card = app
+        .wait_text("identity-card", "Zertifikat gültig bis", 5)
+        .await?;
+    ensure!(has_german_date(&card), "a German date: {card:?}");
+    app.shot("03-settings").await?;
+    Ok(())
+}
+
+/// The scan screen: a photo read, the card, queued, all in German.
+async fn german_scan(app: &App, device: &DeviceFixture) -> Result<()> {
+    app.click("nav-scan").await?;
+    app.wait_text("photo-card", "Foto importieren", 10).await?;
+    app.wait_text("manual-card", "Etikett eintippen", 5).await?;
+    app.shot("01-scan").await?;
+    app.type_into("photo-path", &device.png.display().to_string())
+        .await?;
+    app.click("photo-read").await?;
+    app.wait_text("label-serial", "SN-DE-1", 30).await?;
+    app.wait_text("label-card", "Etikett prüfen", 5).await?;
+    app.wait_text("label-card", "Seriennummer", 5).await?;
+    app.type_into("site-input", "Halle 2").await?;
+    app.shot("02-label-card").await?;
+    app.click("confirm-scan").await?;
+    app.wait_text("scan-result", "steht als Eintrag #1", 20)
+        .await?;
+    app.wait_text("site-kept", "Halle 2", 5).await?;
+    Ok(())
+}
+
+/// The queue screen: German states and dates; a sync while the server is down fails with
+/// German words for its error code; once it is back the sync report is German too.
+async fn german_queue(app: &App, server: &mut Server) -> Result<()> {
+    app.click("nav-queue").await?;
+    let waiting = app
+        .wait_text("queue-waiting", "wartet auf den Abgleich, seit", 20)
+        .await?;
+    ensure!(has_german_date(&waiting), "a German date: {waiting:?}");
+    app.wait_text("queue-state-1", "Wartet auf Abgleich", 5)
+        .await?;
+    app.wait_text("queue-row-1", "Standort: Halle 2", 5).await?;
+    app.wait_text("queue-counts", "wartend", 5).await?;
+    app.wait_text("sync-btn", "Jetzt abgleichen", 5).await?;
+    app.shot("04-queue").await?;
+
+    server.stop();
+    app.click("sync-btn").await?;
+    app.wait_text("sync-error", "Abgleich fehlgeschlagen: offline", 90)
+        .await?;
+    app.wait_text("sync-error", "Der Server ist nicht erreichbar", 5)
+        .await?;
+    app.wait_text("online-status", "Offline", 30).await?;
+    app.shot("05-offline").await?;
+
+    server.restart()?;
+    app.click("sync-btn").await?;
+    app.wait_attr("queue-row-1", "data-state", "accepted", 60)
+        .await?;
+    app.wait_text("queue-state-1", "Abgeglichen", 5).await?;
+    let report = app.wait_text("last-sync", "1 angenommen", 20).await?;
+    ensure!(
+        report.starts_with("Letzter Abgleich") && has_german_date(&report),
+        "a German sync report: {report:?}"
+    );
+    app.wait_text("queue-waiting", "Nichts wartet", 10).await?;
+    app.shot("06-synced").await?;
+    Ok(())
+}
+
+/// Whether `text` holds a date as German writes it: `2.12.2026` (day.month.year; the
+/// element's text may run it into the word before).
+fn has_german_date(text: &str) -> bool {
+    let chars: Vec<char> = text.chars().collect();
+    let number = |from: usize| {
+        let len = chars[from..]
+            .iter()
+            .take_while(|c| c.is_ascii_digit())
+            .count();
+        (len, from + len)
+    };
+    (0..chars.len()).any(|start| {
+        if start > 0 && (chars[start - 1].is_ascii_digit() || chars[start - 1] == '.') {
+            return false;
+        }
+        let (day, at) = number(start);
+        if !(1..=2).contains(&day) || chars.get(at) != Some(&'.') {
+            return false;
+        }
+        let (month, at) = number(at + 1);
+        if !(1..=2).contains(&month) || chars.get(at) != Some(&'.') {
+            return false;
+        }
+        number(at + 1).0 == 4
+    })
 }
 
 /// Waits (up to 30 s) until the field engine can open `data`, i.e. no other app holds it.

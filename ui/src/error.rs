@@ -4,6 +4,8 @@ use std::fmt;
 
 use vouch_protocol::wire::AppErrorCode;
 
+use crate::i18n::t;
+
 /// Why a call into the Tauri shell (see [`crate::ipc`]) did not produce a value.
 ///
 /// It holds only strings so that it can live in Yew state (`Clone + PartialEq`).
@@ -64,29 +66,185 @@ impl IpcError {
     pub fn is(&self, code: AppErrorCode) -> bool {
         self.code() == code.as_str()
     }
-}
 
-impl fmt::Display for IpcError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::NotInTauri => f.write_str(
-                "not running inside the Vouch app (no Tauri bridge): open the Vouch app instead",
-            ),
-            Self::Encode { command, message } => {
-                write!(
-                    f,
-                    "could not encode the arguments of `{command}`: {message}"
-                )
+    /// What went wrong, in the app's language: the catalogue's words for the code (for a
+    /// refused label, with the reason the label was refused).
+    pub fn words(&self) -> String {
+        let Some(code) = AppErrorCode::parse(self.code()) else {
+            return t("error-unknown");
+        };
+        let words = code_words(code);
+        match (code, self.detail()) {
+            (AppErrorCode::BadLabel, Some(label_code)) => {
+                format!("{words} {}", crate::label::reason(label_code))
             }
-            Self::Command { message, .. } => f.write_str(message),
-            Self::Decode { command, message } => {
-                write!(
-                    f,
-                    "unexpected reply from `{command}` ({message}): update the app"
-                )
+            _ => words,
+        }
+    }
+
+    /// The shell's own text (English, from the field engine), when it names what the
+    /// catalogue's words cannot: a path, a server address, a serial, the server's or the
+    /// operating system's reason. `None` when it would only say the words again.
+    pub fn shell_detail(&self) -> Option<String> {
+        match self {
+            Self::NotInTauri => None,
+            Self::Encode { command, message } | Self::Decode { command, message } => {
+                Some(format!("{command}: {message}"))
+            }
+            Self::Command { code, message, .. } => {
+                let adds = AppErrorCode::parse(code).is_none_or(adds_information);
+                (adds && !message.is_empty()).then(|| message.clone())
             }
         }
     }
 }
 
+/// Whether the shell's message for `code` names something the catalogue's words cannot.
+fn adds_information(code: AppErrorCode) -> bool {
+    use AppErrorCode as C;
+    !matches!(
+        code,
+        C::NotRegistered
+            | C::InviteRefused
+            | C::BadLabel
+            | C::RepeatScan
+            | C::NotSupervisor
+            | C::NoDataDir
+            | C::SyncRunning
+            | C::NoBatch
+            | C::NoCamera
+            | C::CameraIsPlugin
+            | C::NotInTauri
+    )
+}
+
+/// The catalogue's words for an error code.
+fn code_words(code: AppErrorCode) -> String {
+    use AppErrorCode as C;
+    match code {
+        C::NotRegistered => t("error-not-registered"),
+        C::AlreadyRegistered => t("error-already-registered"),
+        C::BadInvite => t("error-bad-invite"),
+        C::CaMismatch => t("error-ca-mismatch"),
+        C::InviteRefused => t("error-invite-refused"),
+        C::UntrustedCertificate => t("error-untrusted-certificate"),
+        C::BadLabel => t("error-bad-label"),
+        C::BadField => t("error-bad-field"),
+        C::BadArgument => t("error-bad-argument"),
+        C::NoCode => t("error-no-code"),
+        C::BadImage => t("error-bad-image"),
+        C::RepeatScan => t("error-repeat-scan"),
+        C::Offline => t("error-offline"),
+        C::Tls => t("error-tls"),
+        C::Refused => t("error-refused"),
+        C::NotSupervisor => t("error-not-supervisor"),
+        C::NotFound => t("error-not-found"),
+        C::ServerError => t("error-server-error"),
+        C::Protocol => t("error-protocol"),
+        C::Storage => t("error-storage"),
+        C::QueueDamaged => t("error-queue-damaged"),
+        C::Busy => t("error-busy"),
+        C::Corrupt => t("error-corrupt"),
+        C::Io => t("error-io"),
+        C::Key => t("error-key"),
+        C::Config => t("error-config"),
+        C::NoDataDir => t("error-no-data-dir"),
+        C::SyncRunning => t("error-sync-running"),
+        C::BatchConflict => t("error-batch-conflict"),
+        C::UndoRefused => t("error-undo-refused"),
+        C::NoBatch => t("error-no-batch"),
+        C::NoCamera => t("error-no-camera"),
+        C::Camera => t("error-camera"),
+        C::CameraIsPlugin => t("error-camera-is-plugin"),
+        C::Shell => t("error-shell"),
+        C::NotInTauri => t("error-not-in-tauri"),
+        C::Encode => t("error-encode"),
+        C::Decode => t("error-decode"),
+        C::Ipc => t("error-ipc"),
+    }
+}
+
+/// The words in the app's language, then the shell's detail in brackets where it adds
+/// something.
+impl fmt::Display for IpcError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.words())?;
+        match self.shell_detail() {
+            Some(detail) => write!(f, " ({detail})"),
+            None => Ok(()),
+        }
+    }
+}
+
 impl std::error::Error for IpcError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::i18n::{set, Lang};
+
+    fn shell_error(code: &str, message: &str, detail: Option<&str>) -> IpcError {
+        IpcError::Command {
+            command: "sync".into(),
+            code: code.into(),
+            message: message.into(),
+            detail: detail.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn every_code_has_words_in_every_language() {
+        for lang in Lang::ALL {
+            set(lang);
+            for &code in AppErrorCode::ALL {
+                let words = code_words(code);
+                assert!(!words.starts_with("error-"), "{lang:?} {code:?}: {words}");
+            }
+        }
+        set(Lang::En);
+    }
+
+    #[test]
+    fn a_shell_error_reads_in_the_chosen_language_with_the_shell_detail_where_it_adds_one() {
+        let offline = shell_error(
+            AppErrorCode::Offline.as_str(),
+            "offline: cannot reach the server at https://vouch.test (connection refused)",
+            None,
+        );
+        let not_supervisor = shell_error(
+            AppErrorCode::NotSupervisor.as_str(),
+            "review is for supervisors, and this install is registered as a technician",
+            None,
+        );
+        let bad_label = shell_error(
+            AppErrorCode::BadLabel.as_str(),
+            "not a valid label (check character mismatch); nothing was queued",
+            Some("check_mismatch"),
+        );
+        set(Lang::De);
+        let text = offline.to_string();
+        assert!(
+            text.starts_with("Der Server ist nicht erreichbar"),
+            "{text}"
+        );
+        assert!(text.contains("(offline: cannot reach the server at https://vouch.test"));
+        let text = not_supervisor.to_string();
+        assert!(
+            text.starts_with("Prüfen ist Supervisoren vorbehalten"),
+            "{text}"
+        );
+        assert!(!text.contains("review is for"), "{text}");
+        let text = bad_label.to_string();
+        assert!(
+            text.contains("Das Prüfzeichen am Ende passt nicht"),
+            "{text}"
+        );
+        assert!(!text.contains("nothing was queued"), "{text}");
+        set(Lang::En);
+        let text = offline.to_string();
+        assert!(text.starts_with("The server cannot be reached"), "{text}");
+        let unknown = shell_error("from_a_newer_shell", "what it said", None);
+        assert_eq!(unknown.to_string(), "Something went wrong. (what it said)");
+        assert_eq!(unknown.code(), "from_a_newer_shell");
+    }
+}

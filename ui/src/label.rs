@@ -10,8 +10,8 @@ use vouch_protocol::{Label, LabelFormat};
 /// A label's fields, for the card.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LabelView {
-    /// `compact`, `manual entry` or `DPP`.
-    pub format: &'static str,
+    /// The form it was read in, in words: a QR code, a typed line or a DPP code.
+    pub format: String,
     /// Model, if the label has one.
     pub model: Option<String>,
     /// Serial.
@@ -25,9 +25,9 @@ pub fn parse(text: &str) -> Result<LabelView, String> {
     match Label::parse(text) {
         Ok(label) => Ok(LabelView {
             format: match label.format() {
-                LabelFormat::Compact => "QR code",
-                LabelFormat::Manual => "manual entry",
-                LabelFormat::Dpp => "DPP code",
+                LabelFormat::Compact => t("label-format-qr"),
+                LabelFormat::Manual => t("label-format-manual"),
+                LabelFormat::Dpp => t("label-format-dpp"),
             },
             model: label.model().map(|m| m.as_str().to_string()),
             serial: label.serial().as_str().to_string(),
@@ -37,23 +37,27 @@ pub fn parse(text: &str) -> Result<LabelView, String> {
     }
 }
 
-/// A refused label's reason in plain words, from the protocol's code.
+/// A refused label's reason in plain words, with the protocol's own message in brackets.
 pub fn explain(code: &str, message: &str) -> String {
-    let plain = t(match ProtocolCode::parse(code) {
-        Some(ProtocolCode::Empty) => "label-empty",
-        Some(ProtocolCode::NotALabel) => "label-not-vouch",
-        Some(ProtocolCode::CheckMismatch) => "label-check-mismatch",
-        Some(ProtocolCode::GroupCheckMismatch) => "label-group-check-mismatch",
-        Some(ProtocolCode::WrongFieldCount) => "label-wrong-field-count",
-        Some(ProtocolCode::BadLength) => "label-bad-length",
-        Some(ProtocolCode::BadCharacter) => "label-bad-character",
-        Some(ProtocolCode::InvalidKey) => "label-invalid-key",
-        Some(ProtocolCode::UnknownVersion) => "label-unknown-version",
-        Some(ProtocolCode::TooLong) => "label-too-long",
-        Some(ProtocolCode::OnlyDots) => "label-only-dots",
-        _ => "label-unreadable",
-    });
-    format!("{plain} ({message})")
+    format!("{} ({message})", reason(code))
+}
+
+/// A refused label's reason in plain words, from the protocol's code.
+pub fn reason(code: &str) -> String {
+    match ProtocolCode::parse(code) {
+        Some(ProtocolCode::Empty) => t("label-empty"),
+        Some(ProtocolCode::NotALabel) => t("label-not-vouch"),
+        Some(ProtocolCode::CheckMismatch) => t("label-check-mismatch"),
+        Some(ProtocolCode::GroupCheckMismatch) => t("label-group-check-mismatch"),
+        Some(ProtocolCode::WrongFieldCount) => t("label-wrong-field-count"),
+        Some(ProtocolCode::BadLength) => t("label-bad-length"),
+        Some(ProtocolCode::BadCharacter) => t("label-bad-character"),
+        Some(ProtocolCode::InvalidKey) => t("label-invalid-key"),
+        Some(ProtocolCode::UnknownVersion) => t("label-unknown-version"),
+        Some(ProtocolCode::TooLong) => t("label-too-long"),
+        Some(ProtocolCode::OnlyDots) => t("label-only-dots"),
+        _ => t("label-unreadable"),
+    }
 }
 
 /// How far one manual-entry key group is.

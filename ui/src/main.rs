@@ -191,7 +191,7 @@ fn app() -> Html {
                         </div>
                         if let Some(who) = &joined {
                             <span class="who" id="header-who">
-                                { format!("{} · {}", who.name, who.role) }
+                                { format!("{} · {}", who.name, components::role_name(&who.role)) }
                             </span>
                         }
                         { status_pill(&session, &online) }

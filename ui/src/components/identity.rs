@@ -1,8 +1,10 @@
 //! The identity card: who this install is.
 
+use vouch_protocol::wire::Role;
 use yew::prelude::*;
 
 use super::Icon;
+use crate::i18n::t;
 use crate::ipc::Whoami;
 use crate::time;
 
@@ -25,22 +27,32 @@ pub fn identity_card(props: &IdentityProps) -> Html {
             <div class="identity-avatar"><Icon name="user" /></div>
             <div class="identity-facts">
                 <div class="identity-name" id="identity-name">{ &who.name }</div>
-                <div class={classes!("role-badge", who.role.clone())} id="identity-role">
-                    { &who.role }
+                <div class={classes!("role-badge", who.role.clone())} id="identity-role"
+                     data-role={who.role.clone()}>
+                    { role_name(&who.role) }
                 </div>
                 <dl class="facts">
-                    <dt>{ "Key fingerprint" }</dt>
+                    <dt>{ t("identity-fingerprint") }</dt>
                     <dd class="mono" id="identity-fingerprint">{ &who.fingerprint }</dd>
                     if props.full {
-                        <dt>{ "Server" }</dt>
+                        <dt>{ t("identity-server") }</dt>
                         <dd class="mono" id="identity-server">{ &who.server_url }</dd>
-                        <dt>{ "Certificate valid until" }</dt>
+                        <dt>{ t("identity-valid-until") }</dt>
                         <dd>{ time::local(who.not_after_ms) }</dd>
-                        <dt>{ "Key id" }</dt>
+                        <dt>{ t("identity-key-id") }</dt>
                         <dd class="mono small">{ &who.key_id }</dd>
                     }
                 </dl>
             </div>
         </section>
+    }
+}
+
+/// A role in words (a role a newer server may add shows as it is).
+pub fn role_name(role: &str) -> String {
+    match Role::parse(role) {
+        Some(Role::Technician) => t("role-technician"),
+        Some(Role::Supervisor) => t("role-supervisor"),
+        None => role.to_string(),
     }
 }

@@ -7,6 +7,6 @@ mod notice;
 mod progress;
 
 pub use icons::Icon;
-pub use identity::IdentityCard;
+pub use identity::{role_name, IdentityCard};
 pub use notice::{Notice, NoticeKind};
 pub use progress::ProgressBar;

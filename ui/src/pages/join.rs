@@ -5,6 +5,7 @@ use yew::prelude::*;
 
 use crate::components::{IdentityCard, Notice, NoticeKind};
 use crate::hooks::{use_register, ActionState, Session};
+use crate::i18n::t;
 
 /// The join screen: paste (or scan) the invite, then see who this install now is.
 #[function_component(Join)]
@@ -63,14 +64,13 @@ pub fn join() -> Html {
     if let ActionState::Done(who) = &register.state {
         return html! {
             <section class="card page" id="join-done">
-                <h2>{ "You have joined" }</h2>
+                <h2>{ t("join-done-title") }</h2>
                 <p class="muted">
-                    { "This tablet now has its own key, registered with the server. Every scan \
-                       you make is signed with it." }
+                    { t("join-done-text") }
                 </p>
                 <IdentityCard who={who.clone()} full=true />
                 <button class="primary big" id="join-continue" onclick={on_continue}>
-                    { "Start scanning" }
+                    { t("join-continue") }
                 </button>
             </section>
         };
@@ -79,24 +79,22 @@ pub fn join() -> Html {
     let running = register.state.running();
     html! {
         <section class="card page" id="join">
-            <h2>{ "Join your team's server" }</h2>
+            <h2>{ t("join-title") }</h2>
             <p>
-                { "Ask your supervisor for an invite. It is a QR code and a line of text that \
-                   starts with " }<code>{ "VOUCH-INVITE:" }</code>
-                { ". Paste the text here; this tablet then makes its own key and registers it." }
+                { t("join-intro-before") }<code>{ "VOUCH-INVITE:" }</code>{ t("join-intro-after") }
             </p>
             <form {onsubmit}>
-                <label for="invite-input">{ "Invite" }</label>
+                <label for="invite-input">{ t("join-invite") }</label>
                 <textarea id="invite-input" rows="3" spellcheck="false" autocomplete="off"
                     placeholder="VOUCH-INVITE:1:…" value={(*invite).clone()} {oninput}
                     disabled={running} />
                 <button class="primary big" id="join-btn" type="submit"
                     disabled={running || invite.trim().is_empty()}>
-                    { if running { "Joining…" } else { "Join" } }
+                    { if running { t("join-running") } else { t("join-button") } }
                 </button>
             </form>
             if let ActionState::Failed(err) = &register.state {
-                <Notice kind={NoticeKind::Error} id="join-error" title="Could not join">
+                <Notice kind={NoticeKind::Error} id="join-error" title={t("join-failed")}>
                     <p>{ err.to_string() }</p>
                 </Notice>
             }

@@ -73,19 +73,18 @@ pub fn queue() -> Html {
                 <div class="sync-head">
                     <div class="counts" id="queue-counts">
                         <div class="count"><span class="n" id="count-unsynced">{ unsynced }</span>
-                            <span>{ "waiting" }</span></div>
+                            <span>{ t("queue-count-waiting") }</span></div>
                         <div class="count"><span class="n" id="count-synced">{ synced }</span>
-                            <span>{ "synced" }</span></div>
+                            <span>{ t("queue-count-synced") }</span></div>
                         <div class={classes!("count", (refused > 0).then_some("bad"))}>
                             <span class="n" id="count-refused">{ refused }</span>
-                            <span>{ QueueState::Refused.as_str() }</span></div>
+                            <span>{ t("queue-count-refused") }</span></div>
                     </div>
                     { sync_button(&sync) }
                 </div>
                 if offline {
-                    <Notice kind={NoticeKind::Warning} id="queue-offline" title="Offline">
-                        <p>{ "The server cannot be reached. Keep scanning: every scan stays \
-                               safely on this tablet and is sent at the next sync." }</p>
+                    <Notice kind={NoticeKind::Warning} id="queue-offline" title={t("status-offline")}>
+                        <p>{ t("queue-offline") }</p>
                     </Notice>
                 }
                 { waiting(unsynced, waiting_since) }
@@ -123,7 +122,7 @@ fn sync_button(sync: &SyncHandle) -> Html {
     html! {
         <button class="primary big" id="sync-btn" {onclick} disabled={sync.running}>
             <Icon name="sync" />
-            { if sync.running { "Syncing…" } else { "Sync now" } }
+            { if sync.running { t("sync-running") } else { t("sync-now") } }
         </button>
     }
 }
@@ -136,21 +135,23 @@ fn progress(sync: &SyncHandle) -> Html {
         // A failed sync says so below; a half-filled bar would only confuse.
         return html! {};
     }
-    let mut label = format!(
-        "{}: {} of {} answered ({} accepted",
-        words::sync_step(&p.event),
-        p.done,
-        p.total,
-        p.accepted + p.duplicate
+    let mut label = tf(
+        "sync-progress",
+        &[
+            ("step", words::sync_step(&p.event).into()),
+            ("done", p.done.into()),
+            ("total", p.total.into()),
+            ("accepted", (p.accepted + p.duplicate).into()),
+            ("refusals", p.refused.into()),
+        ],
     );
-    if p.refused > 0 {
-        label.push_str(&format!(", {} refused", p.refused));
-    }
-    label.push(')');
     if let (Some(wait), Some(reason)) = (p.wait_ms, &p.reason) {
-        label.push_str(&format!(
-            ". Retrying in {:.1} s: {reason}",
-            wait as f64 / 1000.0
+        label.push_str(&tf(
+            "sync-retrying-in",
+            &[
+                ("seconds", time::seconds(wait).into()),
+                ("reason", reason.clone().into()),
+            ],
         ));
     }
     html! { <ProgressBar id="sync-progress" done={p.done} total={p.total} label={label} /> }
@@ -159,9 +160,9 @@ fn progress(sync: &SyncHandle) -> Html {
 fn last_sync(sync: &SyncHandle) -> Html {
     if let Some(err) = &sync.error {
         let title = if err.is(AppErrorCode::Offline) {
-            "Sync failed: offline"
+            t("sync-failed-offline")
         } else {
-            "Sync failed"
+            t("sync-failed")
         };
         return html! {
             <Notice kind={NoticeKind::Error} id="sync-error" title={title}>
@@ -175,22 +176,47 @@ fn last_sync(sync: &SyncHandle) -> Html {
             at_ms,
             report: Some(r),
             ..
-        }) => format!(
-            "Last sync {} ({}): {} sent, {} accepted, {} held, {} refused, {} left.",
-            time::ago(*at_ms),
-            time::local(*at_ms),
-            r.sent,
-            r.accepted + r.duplicate,
-            r.held,
-            r.refused.len(),
-            r.remaining
+        }) => tf(
+            "last-sync-report",
+            &[
+                ("ago", time::ago(*at_ms).into()),
+                ("at", time::local(*at_ms).into()),
+                ("sent", r.sent.into()),
+                ("accepted", (r.accepted + r.duplicate).into()),
+                ("held", r.held.into()),
+                ("refusals", r.refused.len().into()),
+                ("left", r.remaining.into()),
+            ],
         ),
         Some(LastSync {
             at_ms,
             error: Some(e),
+            error_code,
             ..
-        }) => format!("Last sync {} failed: {e}", time::ago(*at_ms)),
-        Some(LastSync { at_ms, .. }) => format!("Last sync {}.", time::ago(*at_ms)),
+        }) => {
+            // The shell's code, in the catalogue's words; its message as the detail.
+            let error = crate::error::IpcError::Command {
+                command: "sync".into(),
+                code: error_code.clone().unwrap_or_default(),
+                message: e.clone(),
+                detail: None,
+            };
+            tf(
+                "last-sync-failed",
+                &[
+                    ("ago", time::ago(*at_ms).into()),
+                    ("at", time::local(*at_ms).into()),
+                    ("error", error.to_string().into()),
+                ],
+            )
+        }
+        Some(LastSync { at_ms, .. }) => tf(
+            "last-sync-at",
+            &[
+                ("ago", time::ago(*at_ms).into()),
+                ("at", time::local(*at_ms).into()),
+            ],
+        ),
     };
     html! { <p class="muted" id="last-sync">{ text }</p> }
 }
@@ -198,21 +224,20 @@ fn last_sync(sync: &SyncHandle) -> Html {
 fn list(value: &Remote<Vec<QueueEntry>>, entries: &[QueueEntry]) -> Html {
     if let Remote::Failed(err) = value {
         return html! {
-            <Notice kind={NoticeKind::Error} id="queue-error" title="The queue cannot be read">
+            <Notice kind={NoticeKind::Error} id="queue-error" title={t("queue-unreadable")}>
                 <p>{ err.to_string() }</p>
             </Notice>
         };
     }
     if matches!(value, Remote::Loading) {
-        return html! { <p class="muted">{ "Loading the queue…" }</p> };
+        return html! { <p class="muted">{ t("queue-loading") }</p> };
     }
     if entries.is_empty() {
         return html! {
             <section class="card empty" id="queue-empty">
                 <Icon name="queue" />
-                <h2>{ "Nothing queued yet" }</h2>
-                <p>{ "Scan a label on the Scan screen. Each scan is saved on this tablet \
-                       first and waits here until it is synced." }</p>
+                <h2>{ t("queue-empty-title") }</h2>
+                <p>{ t("queue-empty") }</p>
             </section>
         };
     }
@@ -234,9 +259,9 @@ fn row(e: &QueueEntry) -> Html {
                     { format!("#{seq} · {} · {}", e.model.clone().unwrap_or_default(),
                               time::local(e.scanned_at_ms)) }
                 </span>
-                <span class="muted">{ format!("Site: {}", if e.site.is_empty() { "—" } else { &e.site }) }</span>
+                <span class="muted">{ tf("queue-site", &[("site", if e.site.is_empty() { "—" } else { &e.site }.into())]) }</span>
                 if let Some(note) = &e.note {
-                    <span class="muted">{ format!("Note: {note}") }</span>
+                    <span class="muted">{ tf("queue-note", &[("note", note.clone().into())]) }</span>
                 }
             </div>
             <span class={classes!("badge", e.state.as_str())} id={format!("queue-state-{seq}")}>
@@ -246,8 +271,10 @@ fn row(e: &QueueEntry) -> Html {
                 <p class="refusal" id={format!("queue-reason-{seq}")}>
                     { words::refusal(e.code.as_ref()) }
                     <span class="muted small">
-                        { format!(" (server: {} — {})", e.code.as_ref().map(|c| c.as_str()).unwrap_or_default(),
-                                  e.message.clone().unwrap_or_default()) }
+                        { tf("queue-server-said", &[
+                            ("code", e.code.as_ref().map(|c| c.as_str()).unwrap_or_default().to_string().into()),
+                            ("message", e.message.clone().unwrap_or_default().into()),
+                        ]) }
                     </span>
                 </p>
             }

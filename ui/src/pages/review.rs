@@ -46,13 +46,13 @@ impl Filter {
         }
     }
 
-    fn name(self) -> &'static str {
+    fn name(self) -> String {
         match self {
-            Filter::Pending => "Pending",
-            Filter::Conflicts => "Conflicts",
-            Filter::Approved => "Approved",
-            Filter::Expected => "Expected",
-            Filter::All => "All",
+            Filter::Pending => t("review-filter-pending"),
+            Filter::Conflicts => t("review-filter-conflicts"),
+            Filter::Approved => t("review-filter-approved"),
+            Filter::Expected => t("review-filter-expected"),
+            Filter::All => t("review-filter-all"),
         }
     }
 
@@ -66,22 +66,13 @@ impl Filter {
         }
     }
 
-    fn empty(self) -> &'static str {
+    fn empty(self) -> String {
         match self {
-            Filter::Pending => {
-                "No device is waiting for review. Devices appear here once a technician's scans \
-                 are synced."
-            }
-            Filter::Conflicts => "No conflicts: no label was seen with two keys or two serials.",
-            Filter::Approved => "No device is approved and waiting to enroll.",
-            Filter::Expected => {
-                "No device is expected and unscanned: import a manifest above, or every device \
-                 it listed has been scanned (see All)."
-            }
-            Filter::All => {
-                "The server holds no scanned device yet (a manifest's unscanned devices are under \
-                 Expected)."
-            }
+            Filter::Pending => t("review-filter-pending-empty"),
+            Filter::Conflicts => t("review-filter-conflicts-empty"),
+            Filter::Approved => t("review-filter-approved-empty"),
+            Filter::Expected => t("review-filter-expected-empty"),
+            Filter::All => t("review-filter-all-empty"),
         }
     }
 }
@@ -98,7 +89,7 @@ pub fn review() -> Html {
             return html! {
                 <div class="page" id="review-page">
                     <Notice kind={NoticeKind::Warning} id="review-denied"
-                        title="Review is for supervisors">
+                        title={t("review-denied")}>
                         <p>{ err.to_string() }</p>
                     </Notice>
                 </div>
@@ -136,9 +127,9 @@ pub fn review() -> Html {
     html! {
         <div class="page review-page" id="review-page">
             <div class="toolbar">
-                <div class="tabs" role="group" aria-label="Which devices">{ for tabs }</div>
+                <div class="tabs" role="group" aria-label={t("review-filters")}>{ for tabs }</div>
                 <button class="secondary" id="review-refresh" onclick={refresh}>
-                    <Icon name="sync" />{ "Refresh" }
+                    <Icon name="sync" />{ t("refresh") }
                 </button>
             </div>
             <ManifestImport on_imported={devices.reload.clone()} />
@@ -149,8 +140,7 @@ pub fn review() -> Html {
                 } else {
                     <section class="card empty muted" id="device-none">
                         <Icon name="review" />
-                        <p>{ "Choose a device to see who scanned it, where and when, and to \
-                               approve or reject it." }</p>
+                        <p>{ t("review-choose") }</p>
                     </section>
                 }
             </div>
@@ -165,9 +155,9 @@ fn device_list(
     select: &Callback<String>,
 ) -> Html {
     let body = match &devices.value {
-        Remote::Loading => html! { <p class="muted">{ "Asking the server…" }</p> },
+        Remote::Loading => html! { <p class="muted">{ t("review-loading") }</p> },
         Remote::Failed(err) => html! {
-            <Notice kind={NoticeKind::Error} id="review-error" title="The server did not answer">
+            <Notice kind={NoticeKind::Error} id="review-error" title={t("review-no-answer")}>
                 <p>{ err.to_string() }</p>
             </Notice>
         },
@@ -189,8 +179,11 @@ fn device_list(
                                     id={format!("device-{}", d.serial)} {onclick}>
                                 <span class="record-serial">{ &d.serial }</span>
                                 <span class="muted">
-                                    { format!("{} · {} scan(s) · {}", d.model.clone().unwrap_or_default(),
-                                              d.scans, time::ago(d.updated_at_ms)) }
+                                    { tf("review-device-line", &[
+                                        ("model", d.model.clone().unwrap_or_default().into()),
+                                        ("scans", d.scans.into()),
+                                        ("ago", time::ago(d.updated_at_ms).into()),
+                                    ]) }
                                 </span>
                                 <span class={classes!("badge", d.state.as_str())}>
                                     { words::device_state(d.state) }
@@ -303,12 +296,12 @@ fn manifest_line(d: &DeviceSummary) -> String {
     let Some(import) = d.expected_from.clone() else {
         return t("review-manifest-none");
     };
-    let id = match d.manifest_match {
-        None => "review-manifest-expected",
-        Some(true) => "review-manifest-match",
-        Some(false) => "review-manifest-differs",
-    };
-    tf(id, &[("import", import.into())])
+    let args = [("import", import.into())];
+    match d.manifest_match {
+        None => tf("review-manifest-expected", &args),
+        Some(true) => tf("review-manifest-match", &args),
+        Some(false) => tf("review-manifest-differs", &args),
+    }
 }
 
 /// Properties of [`DeviceView`].
@@ -340,7 +333,7 @@ fn device_view(props: &DeviceProps) -> Html {
     }
     let detail: DeviceDetail = match &device.value {
         Remote::Loading => {
-            return html! { <section class="card" id="device-detail"><p class="muted">{ "Loading…" }</p></section> }
+            return html! { <section class="card" id="device-detail"><p class="muted">{ t("loading") }</p></section> }
         }
         Remote::Failed(err) => {
             return html! {
@@ -392,11 +385,11 @@ fn device_view(props: &DeviceProps) -> Html {
                     { words::device_state(d.state) }
                 </span>
                 <button class="secondary" id="device-refresh" onclick={refresh}>
-                    <Icon name="sync" />{ "Refresh" }
+                    <Icon name="sync" />{ t("refresh") }
                 </button>
             </div>
             { facts(d) }
-            <h3>{ format!("Scans ({})", detail.scans.len()) }</h3>
+            <h3>{ tf("review-scans", &[("count", detail.scans.len().into())]) }</h3>
             <div class="scans" id="device-scans">
                 { for detail.scans.iter().enumerate().map(|(i, s)| scan_card(i, s, d)) }
             </div>
@@ -406,61 +399,56 @@ fn device_view(props: &DeviceProps) -> Html {
                     on_changed={device.reload.clone()} />
             }
             if d.state == Conflict {
-                <Notice kind={NoticeKind::Warning} id="conflict-warning" title="Conflicting labels">
-                    <p>{ format!("This serial was read with more than one key, or this key under \
-                                  another serial: a swapped, cloned or forged label. Approving \
-                                  lets only the first key seen ({}) enroll. Check the device \
-                                  on site before you decide.", d.key_fingerprint) }</p>
+                <Notice kind={NoticeKind::Warning} id="conflict-warning" title={t("conflict-title")}>
+                    <p>{ tf("conflict-text", &[("key", d.key_fingerprint.clone().into())]) }</p>
                 </Notice>
             }
             if can_approve || can_reject {
                 <div class="decision">
-                    <label for="reason-input">{ "Reason (recorded in the audit log)" }</label>
+                    <label for="reason-input">{ t("decision-reason") }</label>
                     <input id="reason-input" type="text" value={(*reason).clone()}
                         oninput={oninput.clone()}
-                        placeholder="e.g. label checked on site" maxlength="500" />
+                        placeholder={t("decision-reason-example")} maxlength="500" />
                     <div class="actions">
                         if can_approve {
                             <button class="primary big" id="approve-btn" onclick={decide("approve")}
                                 disabled={running || no_reason}>
-                                <Icon name="check" />{ "Approve" }
+                                <Icon name="check" />{ t("decision-approve") }
                             </button>
                         }
                         if can_reject {
                             <button class="danger big" id="reject-btn" onclick={decide("reject")}
-                                disabled={running || no_reason}>{ "Reject" }</button>
+                                disabled={running || no_reason}>{ t("decision-reject") }</button>
                         }
                     </div>
                     if no_reason {
-                        <p class="muted small">{ "Write a reason to approve or reject." }</p>
+                        <p class="muted small">{ t("decision-reason-needed") }</p>
                     }
                 </div>
             }
             if enrolled {
                 <div class="decision" id="enrolled-actions">
-                    <label for="reason-input">{ "Reason (recorded in the audit log)" }</label>
+                    <label for="reason-input">{ t("decision-reason") }</label>
                     <input id="reason-input" type="text" value={(*reason).clone()} {oninput}
-                        placeholder="e.g. certificate expired in storage" maxlength="500" />
+                        placeholder={t("decision-reenroll-example")} maxlength="500" />
                     <div class="actions">
                         <button class="secondary big" id="reenroll-btn" onclick={decide("reenroll")}
-                            disabled={running || no_reason}>{ "Let it enroll again" }</button>
+                            disabled={running || no_reason}>{ t("decision-reenroll") }</button>
                         <button class="danger big" id="revoke-btn" onclick={decide("revoke")}
-                            disabled={running || no_reason}>{ "Revoke" }</button>
+                            disabled={running || no_reason}>{ t("decision-revoke") }</button>
                     </div>
-                    <p class="muted small">{ "Enrolling again revokes its certificate and lets its \
-                        label key enroll once more (a certificate that expired, a device reset). \
-                        Revoking ends its certificate for good." }</p>
+                    <p class="muted small">{ t("decision-enrolled-hint") }</p>
                 </div>
             }
             if let ActionState::Failed(err) = &decision.state {
-                <Notice kind={NoticeKind::Error} id="decision-error" title="Not recorded">
+                <Notice kind={NoticeKind::Error} id="decision-error" title={t("decision-failed")}>
                     <p>{ err.to_string() }</p>
                 </Notice>
             }
             if let ActionState::Done(_) = &decision.state {
-                <Notice kind={NoticeKind::Success} id="decision-done"><p>{ "Recorded." }</p></Notice>
+                <Notice kind={NoticeKind::Success} id="decision-done"><p>{ t("decision-done") }</p></Notice>
             }
-            <h3>{ "Timeline" }</h3>
+            <h3>{ t("timeline-title") }</h3>
             <ol class="timeline" id="timeline">
                 { for d.timeline.iter().enumerate().map(|(i, t)| timeline_item(i, t, &detail.scans, me.as_ref())) }
             </ol>
@@ -471,18 +459,18 @@ fn device_view(props: &DeviceProps) -> Html {
 fn facts(d: &Device) -> Html {
     html! {
         <dl class="facts">
-            <dt>{ "Model" }</dt><dd>{ d.model.clone().unwrap_or_else(|| "—".into()) }</dd>
-            <dt>{ "Vouched key" }</dt><dd class="mono" id="device-key">{ &d.key_fingerprint }</dd>
+            <dt>{ t("label-model") }</dt><dd>{ d.model.clone().unwrap_or_else(|| "—".into()) }</dd>
+            <dt>{ t("facts-vouched-key") }</dt><dd class="mono" id="device-key">{ &d.key_fingerprint }</dd>
             if !d.other_keys.is_empty() {
-                <dt>{ "Other keys seen" }</dt>
-                <dd class="bad">{ format!("{} other key(s) under this serial", d.other_keys.len()) }</dd>
+                <dt>{ t("facts-other-keys") }</dt>
+                <dd class="bad">{ tf("facts-other-keys-count", &[("count", d.other_keys.len().into())]) }</dd>
             }
             if !d.other_serials.is_empty() {
-                <dt>{ "Same key under" }</dt>
+                <dt>{ t("facts-same-key-under") }</dt>
                 <dd class="bad">{ d.other_serials.join(", ") }</dd>
             }
-            <dt>{ "Certificate" }</dt>
-            <dd>{ if d.certificate.is_some() { "issued" } else { "none yet" } }</dd>
+            <dt>{ t("facts-certificate") }</dt>
+            <dd>{ if d.certificate.is_some() { t("facts-certificate-issued") } else { t("facts-certificate-none") } }</dd>
         </dl>
     }
 }
@@ -494,20 +482,20 @@ fn scan_card(i: usize, s: &ScanEvidence, d: &Device) -> Html {
         <article class={classes!("scan", (!same_key || !same_serial).then_some("differs"))}
                  id={format!("scan-{i}")}>
             <dl class="facts">
-                <dt>{ "Who" }</dt><dd>{ &s.technician }</dd>
-                <dt>{ "When" }</dt><dd>{ time::local(s.scanned_at_ms) }</dd>
-                <dt>{ "Where" }</dt><dd>{ if s.site.is_empty() { "—" } else { &s.site } }</dd>
+                <dt>{ t("scan-who") }</dt><dd>{ &s.technician }</dd>
+                <dt>{ t("scan-when") }</dt><dd>{ time::local(s.scanned_at_ms) }</dd>
+                <dt>{ t("scan-where") }</dt><dd>{ if s.site.is_empty() { "—" } else { &s.site } }</dd>
                 if let Some(note) = &s.note {
-                    <dt>{ "Note" }</dt><dd>{ note }</dd>
+                    <dt>{ t("scan-note") }</dt><dd>{ note }</dd>
                 }
-                <dt>{ "Serial" }</dt>
+                <dt>{ t("label-serial") }</dt>
                 <dd class={classes!((!same_serial).then_some("bad"))}>{ &s.serial }</dd>
-                <dt>{ "Key" }</dt>
+                <dt>{ t("scan-key") }</dt>
                 <dd class={classes!("mono", (!same_key).then_some("bad"))}>
                     { &s.key_fingerprint }
-                    { if same_key { "" } else { " (a different key)" } }
+                    { if same_key { String::new() } else { format!(" ({})", t("scan-other-key")) } }
                 </dd>
-                <dt>{ "Received" }</dt><dd>{ time::local(s.received_at_ms) }</dd>
+                <dt>{ t("scan-received") }</dt><dd>{ time::local(s.received_at_ms) }</dd>
             </dl>
         </article>
     }
@@ -518,16 +506,19 @@ fn scan_card(i: usize, s: &ScanEvidence, d: &Device) -> Html {
 fn actor(actor: &str, scans: &[ScanEvidence], me: Option<&Whoami>) -> String {
     if let Some(key_id) = actor.strip_prefix("staff:") {
         if let Some(me) = me.filter(|me| me.key_id == key_id) {
-            return format!("you ({})", me.name);
+            return tf("actor-you", &[("name", me.name.clone().into())]);
         }
         return scans
             .iter()
             .find(|s| s.installer == key_id)
             .map(|s| s.technician.clone())
-            .unwrap_or_else(|| format!("staff {}…", key_id.get(..8).unwrap_or(key_id)));
+            .unwrap_or_else(|| {
+                let short = key_id.get(..8).unwrap_or(key_id).to_string();
+                tf("actor-staff", &[("key", short.into())])
+            });
     }
     if actor.starts_with("device:") {
-        return "the device".into();
+        return t("actor-device");
     }
     actor.to_string()
 }
@@ -571,7 +562,10 @@ fn gaps_of(problems: &[serde_json::Value]) -> Vec<GapView> {
     let mut out = Vec::new();
     for p in problems {
         let key_id = p["key_id"].as_str().unwrap_or_default().to_string();
-        let name = p["name"].as_str().unwrap_or("a tablet").to_string();
+        let name = p["name"]
+            .as_str()
+            .map(str::to_string)
+            .unwrap_or_else(|| t("gap-unnamed-tablet"));
         for g in p["gaps"].as_array().into_iter().flatten() {
             let (Some(expected), Some(found)) = (g["expected"].as_u64(), g["found"].as_u64())
             else {
@@ -619,10 +613,14 @@ fn scanner_problems(props: &ProblemsProps) -> Html {
     let running = accept.state.running();
     let gap_item = |g: &GapView| {
         let lost = if g.found > g.expected + 1 {
-            format!("scans {} to {}", g.expected, g.found - 1)
+            tf(
+                "gap-scans",
+                &[("first", g.expected.into()), ("last", (g.found - 1).into())],
+            )
         } else {
-            format!("scan {}", g.expected)
+            tf("gap-scan", &[("n", g.expected.into())])
         };
+        let tablet = [("name", g.name.clone().into()), ("lost", lost.into())];
         let onclick = {
             let run = accept.run.clone();
             let (key_id, expected, reason) = (g.key_id.clone(), g.expected, reason.clone());
@@ -637,14 +635,13 @@ fn scanner_problems(props: &ProblemsProps) -> Html {
         html! {
             <li id={format!("gap-{}-{}", g.key_id, g.expected)}>
                 if let Some(by) = &g.accepted_by {
-                    { format!("{}'s tablet: {lost} never reached the server. ", g.name) }
-                    <span class="muted">{ format!("Accepted as lost by {}; its held scans go \
-                        through at its next sync.", actor(by, &props.scans, props.me.as_ref())) }</span>
+                    { tf("gap-lost", &tablet) }{ " " }
+                    <span class="muted">{ tf("gap-accepted", &[("by", actor(by, &props.scans, props.me.as_ref()).into())]) }</span>
                 } else {
-                    { format!("{}'s tablet: {lost} never reached the server; its later scans are held. ", g.name) }
+                    { tf("gap-open", &tablet) }{ " " }
                     <button class="secondary" id={format!("accept-gap-{}", g.expected)}
                         onclick={onclick} disabled={running || no_reason}>
-                        { "Accept as lost" }
+                        { t("gap-accept") }
                     </button>
                 }
             </li>
@@ -652,15 +649,15 @@ fn scanner_problems(props: &ProblemsProps) -> Html {
     };
     html! {
         <Notice kind={NoticeKind::Warning} id="scanner-problems"
-            title="A tablet that scanned this device has problems">
-            <p>{ "Scans from it are missing or it was revoked: check its scans with care." }</p>
+            title={t("problems-title")}>
+            <p>{ t("problems-text") }</p>
             if !gaps.is_empty() {
                 <ul class="gaps">{ for gaps.iter().map(gap_item) }</ul>
             }
             if open {
-                <label for="gap-reason">{ "Reason to accept a gap (recorded in the audit log)" }</label>
+                <label for="gap-reason">{ t("gap-reason") }</label>
                 <input id="gap-reason" type="text" value={(*reason).clone()} {oninput}
-                    placeholder="e.g. tablet restored from a backup" maxlength="500" />
+                    placeholder={t("gap-reason-example")} maxlength="500" />
             }
             if let ActionState::Failed(err) = &accept.state {
                 <p class="refusal" id="gap-error">{ err.to_string() }</p>

@@ -405,16 +405,10 @@ fn queue_error(state: &ActionState<QueueEntry>, confirm: &Callback<bool>) -> Htm
             </Notice>
         };
     }
-    let detail = err
-        .detail()
-        .map(|code| label::explain(code, ""))
-        .unwrap_or_default();
+    // A refused label's reason is in the error's words (from its protocol code).
     html! {
         <Notice kind={NoticeKind::Error} id="scan-error" title={t("scan-not-queued")}>
             <p>{ err.to_string() }</p>
-            if !detail.is_empty() {
-                <p class="muted">{ detail }</p>
-            }
         </Notice>
     }
 }

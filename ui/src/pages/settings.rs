@@ -6,7 +6,8 @@ use yew::prelude::*;
 
 use crate::components::{IdentityCard, Notice, NoticeKind};
 use crate::hooks::{use_activity_log, use_app_info, use_export, ActionState, Remote, Session};
-use crate::i18n::{t, Lang};
+use crate::i18n::{t, tf, Lang};
+use crate::ipc::AppInfo;
 use crate::time;
 use crate::LangHandle;
 
@@ -35,6 +36,15 @@ fn language_card(handle: Option<&LangHandle>) -> Html {
     }
 }
 
+/// How this install reads labels with a camera.
+fn camera_words(info: &AppInfo) -> String {
+    match (info.camera_backend.as_str(), info.simulated_camera) {
+        ("plugin", _) => t("about-camera-plugin"),
+        (_, true) => t("about-camera-simulated"),
+        _ => t("about-camera-app"),
+    }
+}
+
 /// The settings and about screen.
 #[function_component(Settings)]
 pub fn settings() -> Html {
@@ -48,44 +58,41 @@ pub fn settings() -> Html {
     let identity = match session.as_ref().map(|s| &s.who) {
         Some(Remote::Ready(who)) => html! { <IdentityCard who={who.clone()} full=true /> },
         Some(Remote::Failed(e)) if e.is(AppErrorCode::NotRegistered) => html! {
-            <p class="muted" id="identity-none">{ "Not joined yet: use an invite on the Join screen." }</p>
+            <p class="muted" id="identity-none">{ t("settings-not-joined") }</p>
         },
         Some(Remote::Failed(e)) => html! {
             <Notice kind={NoticeKind::Error}><p>{ e.to_string() }</p></Notice>
         },
-        _ => html! { <p class="muted">{ "Loading…" }</p> },
+        _ => html! { <p class="muted">{ t("loading") }</p> },
     };
 
     let about = match &info.value {
         Remote::Ready(i) => html! {
             <dl class="facts">
-                <dt>{ "Version" }</dt><dd id="app-version">{ &i.version }</dd>
-                <dt>{ "Data folder" }</dt><dd class="mono" id="data-dir">{ &i.data_dir }</dd>
-                <dt>{ "Keep synced scans" }</dt>
+                <dt>{ t("about-version") }</dt><dd id="app-version">{ &i.version }</dd>
+                <dt>{ t("about-data-folder") }</dt><dd class="mono" id="data-dir">{ &i.data_dir }</dd>
+                <dt>{ t("about-retention") }</dt>
                 <dd id="retention">{ match i.retention_days {
-                    Some(0) => "forever".to_string(),
-                    Some(d) => format!("{d} days after they are synced"),
+                    Some(0) => t("about-retention-forever"),
+                    Some(d) => tf("about-retention-days", &[("days", d.into())]),
                     None => "—".to_string(),
                 } }</dd>
-                <dt>{ "Sync" }</dt>
-                <dd>{ format!("{} scans per upload, {} attempts",
-                              i.batch_size.map(|n| n.to_string()).unwrap_or_else(|| "—".into()),
-                              i.max_attempts.map(|n| n.to_string()).unwrap_or_else(|| "—".into())) }</dd>
-                <dt>{ "Camera" }</dt>
-                <dd>{ match (i.camera_backend.as_str(), i.simulated_camera) {
-                    ("plugin", _) => "the platform's barcode scanner",
-                    (_, true) => "simulated from image files (VOUCH_FAKE_CAMERA)",
-                    _ => "read by the app (nokhwa)",
-                } }</dd>
+                <dt>{ t("about-sync") }</dt>
+                <dd>{ tf("about-sync-batches", &[
+                    ("batch", i.batch_size.map(|n| n.to_string()).unwrap_or_else(|| "—".into()).into()),
+                    ("attempts", i.max_attempts.map(|n| n.to_string()).unwrap_or_else(|| "—".into()).into()),
+                ]) }</dd>
+                <dt>{ t("about-camera") }</dt>
+                <dd>{ camera_words(i) }</dd>
                 if let Some(e) = &i.open_error {
-                    <dt>{ "Problem" }</dt><dd class="bad">{ e }</dd>
+                    <dt>{ t("about-problem") }</dt><dd class="bad">{ e }</dd>
                 }
             </dl>
         },
         Remote::Failed(e) => html! {
             <Notice kind={NoticeKind::Error} id="app-version"><p>{ e.to_string() }</p></Notice>
         },
-        Remote::Loading => html! { <p class="muted">{ "Loading…" }</p> },
+        Remote::Loading => html! { <p class="muted">{ t("loading") }</p> },
     };
 
     let oninput = {
@@ -113,34 +120,31 @@ pub fn settings() -> Html {
         <div class="page settings-page" id="settings-page">
             { language_card(language.as_ref()) }
             <section class="card">
-                <h2>{ "Who this tablet is" }</h2>
+                <h2>{ t("settings-identity") }</h2>
                 { identity }
             </section>
             <section class="card" id="about">
-                <h2>{ "About Vouch" }</h2>
+                <h2>{ t("about-title") }</h2>
                 <p>
-                    { "Vouch lets a trusted field technician vouch for a device that nobody could \
-                       sign for at the factory: a scan of its label binds the device's key to its \
-                       serial, and the server issues its certificate once the device proves it \
-                       holds that key." }
+                    { t("about-text") }
                 </p>
                 { about }
             </section>
             <section class="card">
-                <h2>{ "Back up the queue" }</h2>
+                <h2>{ t("export-title") }</h2>
                 <form class="inline-form" {onsubmit}>
-                    <label for="export-path">{ "Write every scan, signed, to this file (JSON lines)" }</label>
+                    <label for="export-path">{ t("export-label") }</label>
                     <div class="row">
                         <input id="export-path" type="text" value={(*export_path).clone()} {oninput}
                             placeholder="/home/me/vouch-queue.jsonl" spellcheck="false" />
                         <button class="secondary" id="export-btn" type="submit"
                             disabled={export.state.running() || export_path.trim().is_empty()}>
-                            { "Export" }
+                            { t("export-button") }
                         </button>
                     </div>
                 </form>
                 if let ActionState::Done(n) = &export.state {
-                    <Notice kind={NoticeKind::Success} id="export-done"><p>{ format!("{n} scan(s) written.") }</p></Notice>
+                    <Notice kind={NoticeKind::Success} id="export-done"><p>{ tf("export-done", &[("count", (*n).into())]) }</p></Notice>
                 }
                 if let ActionState::Failed(e) = &export.state {
                     <Notice kind={NoticeKind::Error} id="export-error"><p>{ e.to_string() }</p></Notice>
@@ -148,12 +152,12 @@ pub fn settings() -> Html {
             </section>
             <section class="card">
                 <div class="detail-head">
-                    <h2>{ "Activity" }</h2>
-                    <button class="secondary" id="log-refresh" onclick={refresh_log}>{ "Refresh" }</button>
+                    <h2>{ t("activity-title") }</h2>
+                    <button class="secondary" id="log-refresh" onclick={refresh_log}>{ t("refresh") }</button>
                 </div>
                 { match &log.value {
                     Remote::Ready(lines) if lines.is_empty() => html! {
-                        <p class="muted">{ "Nothing happened yet in this session." }</p>
+                        <p class="muted">{ t("activity-empty") }</p>
                     },
                     Remote::Ready(lines) => html! {
                         <ol class="log" id="activity-log">
