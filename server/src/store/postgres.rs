@@ -483,7 +483,9 @@ async fn read_value(
     key: &[u8],
 ) -> Result<Option<Vec<u8>>, tokio_postgres::Error> {
     let statement = client.prepare_cached(READ).await?;
-    let row = client.query_opt(&statement, &[&bucket.name(), &key]).await?;
+    let row = client
+        .query_opt(&statement, &[&bucket.name(), &key])
+        .await?;
     row.map(|r| r.try_get::<_, Vec<u8>>(0)).transpose()
 }
 
@@ -614,8 +616,13 @@ impl PgTxn<'_> {
     async fn write_and_commit(
         &self,
         writes: BufferedWrites,
-    ) -> Result<(Result<u64, tokio_postgres::Error>, Result<(), tokio_postgres::Error>), tokio_postgres::Error>
-    {
+    ) -> Result<
+        (
+            Result<u64, tokio_postgres::Error>,
+            Result<(), tokio_postgres::Error>,
+        ),
+        tokio_postgres::Error,
+    > {
         let write = self.client.prepare_cached(WRITE).await?;
         let unlock = self.lock_statement(UNLOCK).await?;
         let (buckets, keys, values) = columns(writes);
@@ -1124,12 +1131,16 @@ mod tests {
             audit_write_goes_through(backend(&url)),
             "the failed transaction left the audit lock held"
         );
-        let _after = b.transact(&[Bucket::Devices], &|tx| {
-            let _none = tx.get(Bucket::Devices, b"after")?;
-            tx.put(Bucket::Devices, b"after", b"v".to_vec())
-        })
-        .unwrap();
-        assert_eq!(b.get(Bucket::Devices, b"after").unwrap(), Some(b"v".to_vec()));
+        let _after = b
+            .transact(&[Bucket::Devices], &|tx| {
+                let _none = tx.get(Bucket::Devices, b"after")?;
+                tx.put(Bucket::Devices, b"after", b"v".to_vec())
+            })
+            .unwrap();
+        assert_eq!(
+            b.get(Bucket::Devices, b"after").unwrap(),
+            Some(b"v".to_vec())
+        );
     }
 
     /// A serialization failure can come at `COMMIT` (here from a deferred trigger, as
@@ -1151,12 +1162,13 @@ mod tests {
                DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION fail_commit()",
         );
         let runs = AtomicU64::new(0);
-        let _committed = b.transact(&[Bucket::Devices, Bucket::Audit], &|tx| {
-            runs.fetch_add(1, Ordering::SeqCst);
-            let n = counter(tx)?;
-            tx.put(Bucket::Devices, b"counter", (n + 1).to_be_bytes().to_vec())
-        })
-        .unwrap();
+        let _committed = b
+            .transact(&[Bucket::Devices, Bucket::Audit], &|tx| {
+                runs.fetch_add(1, Ordering::SeqCst);
+                let n = counter(tx)?;
+                tx.put(Bucket::Devices, b"counter", (n + 1).to_be_bytes().to_vec())
+            })
+            .unwrap();
         assert_eq!(runs.load(Ordering::SeqCst), 3);
         assert_eq!(b.retries(), 2);
         let total = b.get(Bucket::Devices, b"counter").unwrap().unwrap();
