@@ -489,8 +489,9 @@ async fn read_value(
     row.map(|r| r.try_get::<_, Vec<u8>>(0)).transpose()
 }
 
-/// Whether an advisory-lock statement did what it was for: `pg_advisory_unlock` answers
-/// `false` for a lock the session did not hold.
+/// Whether an advisory-lock statement did what it was for: an error never did;
+/// `pg_advisory_unlock` answers `false` for a lock the session did not hold; `pg_advisory_lock`
+/// answers `void` (no `bool` to read) once it holds the lock.
 fn lock_answer(row: Result<tokio_postgres::Row, tokio_postgres::Error>) -> bool {
     row.is_ok_and(|r| r.try_get::<_, bool>(0).unwrap_or(true))
 }
