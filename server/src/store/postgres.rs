@@ -6,17 +6,28 @@
 //! Challenges are their own table and are taken by `DELETE ... RETURNING`.
 //!
 //! **Isolation and retry.** A transaction runs at `SERIALIZABLE`; one that fails with a
-//! serialization failure or a deadlock (SQLSTATE `40001`, `40P01`) is rolled back and its work
-//! run again on fresh data, up to [`MAX_ATTEMPTS`] times with a jittered pause, then answered
-//! `busy`. A transaction that writes the audit chain first takes a session advisory lock
-//! ([`AUDIT_LOCK`]) before `BEGIN`, so that the appends of every instance queue up instead of
-//! failing and retrying one another (taken after `BEGIN`, the lock would come after the
-//! snapshot and the transaction would still fail).
+//! serialization failure or a deadlock (SQLSTATE `40001`, `40P01`), at a read, at its write or
+//! at `COMMIT`, is rolled back and its work run again on fresh data, up to [`MAX_ATTEMPTS`]
+//! times with a jittered pause, then answered `busy`. A transaction that writes the audit chain
+//! takes a session advisory lock ([`AUDIT_LOCK`]) before `BEGIN` and releases it with its
+//! `COMMIT` or `ROLLBACK` (each try takes it again), so that the appends of every instance
+//! queue up instead of failing and retrying one another (taken after `BEGIN`, the lock would
+//! come after the snapshot and the transaction would still fail). A connection whose lock
+//! state is unknown (a lock or unlock that failed) is closed, never pooled.
+//!
+//! **Round trips.** Statements that belong together are pipelined: sent in one go and answered
+//! in one go, in order ([`PgTxn`] has the rules). A transaction costs one exchange per read
+//! plus one: the lock, `BEGIN` and the first read go together, and so do the buffered writes
+//! (one `INSERT` of them all), `COMMIT` and the unlock. An enrollment's store calls come to
+//! eight exchanges (its transaction three: two reads, then the commit), where they were twelve
+//! statements of one exchange each.
 //!
 //! **Threads.** The contract is synchronous and the driver (`tokio-postgres`, pooled by
-//! `deadpool-postgres`) is async: the backend owns a small runtime of its own and every call
-//! runs there while the calling thread waits. The server calls a store of
-//! [`Latency::Blocking`] from its blocking pool, so no async worker waits on the database.
+//! `deadpool-postgres`) is async: the backend owns a small runtime of its own, whose threads
+//! run the connections, and the calling thread drives each call's futures itself
+//! ([`block_on`]) and sleeps while the database answers: no task is spawned per statement and
+//! no third thread passes the answer on. The server calls a store of [`Latency::Blocking`]
+//! from its blocking pool, so no async worker waits on the database.
 //!
 //! **Durability.** The commits of the store's transactions do not wait for the disk
 //! (`SET LOCAL synchronous_commit TO off`): the audit lock is held until `COMMIT` returns, and
@@ -32,7 +43,7 @@
 //! A database that cannot be reached makes every call fail with `busy` (503) until it is back;
 //! the pool reconnects by itself.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -256,134 +267,54 @@ impl PgBackend {
     /// The schema version the database is at (0: none).
     pub fn schema_version(&self) -> Result<i32, ServerError> {
         let client = self.client()?;
-        self.run(async move { current_version(&client).await })?
+        self.run(current_version(&client))
     }
 
-    /// Runs `future` on the backend's runtime and waits for it, from any thread.
-    fn run<T: Send + 'static>(
-        &self,
-        future: impl Future<Output = T> + Send + 'static,
-    ) -> Result<T, ServerError> {
-        let (tx, rx) = std::sync::mpsc::sync_channel(1);
-        self.handle.spawn(async move {
-            let _ = tx.send(future.await);
-        });
-        rx.recv()
-            .map_err(|_| ServerError::Storage(Failure::new("a database task stopped")))
+    /// Drives `future` to its end on the calling thread, in the context of the backend's
+    /// runtime (see [`block_on`]).
+    fn run<F: Future>(&self, future: F) -> F::Output {
+        block_on(&self.handle, future)
     }
 
     /// A pooled connection.
-    fn client(&self) -> Result<Arc<Object>, ServerError> {
-        let pool = self.pool.clone();
-        let client = self.run(async move { pool.get().await })?;
-        client.map(Arc::new).map_err(|e| pool_error(&e))
-    }
-
-    /// One statement with no rows to read, on `client`.
-    fn execute(
-        &self,
-        client: &Arc<Object>,
-        sql: &'static str,
-        params: Vec<Box<dyn tokio_postgres::types::ToSql + Send + Sync>>,
-    ) -> Result<Result<u64, tokio_postgres::Error>, ServerError> {
-        let client = client.clone();
-        self.run(async move {
-            let statement = client.prepare_cached(sql).await?;
-            let refs: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> =
-                params.iter().map(|p| p.as_ref() as _).collect();
-            client.execute(&statement, &refs).await
-        })
-    }
-
-    /// A transaction-control statement (`BEGIN`, `COMMIT`, ...) on `client`.
-    fn control(
-        &self,
-        client: &Arc<Object>,
-        sql: &'static str,
-    ) -> Result<Result<(), tokio_postgres::Error>, ServerError> {
-        let client = client.clone();
-        self.run(async move { client.batch_execute(sql).await })
+    fn client(&self) -> Result<Object, ServerError> {
+        self.run(self.pool.get()).map_err(|e| pool_error(&e))
     }
 
     /// Brings the schema up to date under the migration lock.
     fn migrate(&self) -> Result<(), ServerError> {
         let client = self.client()?;
-        let result = self.run(async move { migrate(&client).await })?;
-        result
+        self.run(migrate(&client))
     }
 
-    /// One try of `work`: `BEGIN`, the work, its writes, `COMMIT`; rolled back if any fails.
+    /// One try of `work` on `client`: the transaction opens with its first read and its
+    /// writes go with its `COMMIT` (see [`PgTxn`]). Says whether the connection must be
+    /// closed rather than pooled (its audit-lock state is unknown).
     fn attempt(
         &self,
-        client: &Arc<Object>,
+        client: &Object,
         buckets: &[Bucket],
         work: &dyn Fn(&dyn Txn) -> TxResult<()>,
-    ) -> Attempt {
-        let failed = |e: &tokio_postgres::Error| {
-            if is_retryable(e) {
-                Attempt::Retry
-            } else {
-                Attempt::Failed(db_error(e))
-            }
-        };
-        // The commit itself does not wait for the disk (the audit lock is held meanwhile, and
-        // would be held across every flush); whoever reports the change waits for it through
-        // `wait` or `durable`, outside the lock, where concurrent flushes are shared.
-        let begin = "BEGIN ISOLATION LEVEL SERIALIZABLE; SET LOCAL synchronous_commit TO off";
-        match self.control(client, begin) {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => return failed(&e),
-            Err(e) => return Attempt::Failed(e),
-        }
+    ) -> (Attempt, bool) {
         let txn = PgTxn {
             backend: self,
             client,
             buckets,
+            audit: buckets.contains(&Bucket::Audit),
+            opened: Cell::new(false),
+            failed: Cell::new(false),
+            discard: Cell::new(false),
             writes: RefCell::new(BTreeMap::new()),
         };
         let outcome = match work(&txn) {
-            Ok(()) => match self.flush(client, txn.writes.into_inner()) {
-                Ok(Ok(())) => match self.control(client, "COMMIT") {
-                    Ok(Ok(())) => return Attempt::Committed,
-                    Ok(Err(e)) => failed(&e),
-                    Err(e) => Attempt::Failed(e),
-                },
-                Ok(Err(e)) => failed(&e),
-                Err(e) => Attempt::Failed(e),
-            },
-            Err(TxError::Retry) => Attempt::Retry,
-            Err(TxError::Abort(e)) => Attempt::Failed(e),
+            Ok(()) if txn.failed.get() => txn.abandon(Attempt::Failed(ServerError::Storage(
+                Failure::new("a statement of the transaction failed and its work went on"),
+            ))),
+            Ok(()) => txn.commit(),
+            Err(TxError::Retry) => txn.abandon(Attempt::Retry),
+            Err(TxError::Abort(e)) => txn.abandon(Attempt::Failed(e)),
         };
-        // After a failed COMMIT there is nothing to roll back, and PostgreSQL only warns.
-        let _ = self.control(client, "ROLLBACK");
-        outcome
-    }
-
-    /// BufferedWrites a transaction's buffered values in one statement.
-    fn flush(
-        &self,
-        client: &Arc<Object>,
-        writes: BufferedWrites,
-    ) -> Result<Result<(), tokio_postgres::Error>, ServerError> {
-        if writes.is_empty() {
-            return Ok(Ok(()));
-        }
-        let mut buckets = Vec::with_capacity(writes.len());
-        let mut keys = Vec::with_capacity(writes.len());
-        let mut values = Vec::with_capacity(writes.len());
-        for ((bucket, key), value) in writes {
-            buckets.push(bucket.name());
-            keys.push(key);
-            values.push(value);
-        }
-        let done = self.execute(
-            client,
-            "INSERT INTO vouch_kv (bucket, key, value) \
-             SELECT * FROM unnest($1::text[], $2::bytea[], $3::bytea[]) \
-             ON CONFLICT (bucket, key) DO UPDATE SET value = EXCLUDED.value",
-            vec![Box::new(buckets), Box::new(keys), Box::new(values)],
-        )?;
-        Ok(done.map(|_| ()))
+        (outcome, txn.discard.get())
     }
 
     /// A jittered pause before try number `attempt` (1 to 64 ms, growing).
@@ -394,17 +325,55 @@ impl PgBackend {
         std::thread::sleep(Duration::from_millis(1 + u64::from(byte[0]) % cap));
     }
 
-    /// Takes or releases the audit lock; a connection whose lock state is unknown is dropped.
-    fn audit_lock(&self, client: &Arc<Object>, take: bool) -> Result<(), ServerError> {
-        let sql = if take {
-            "SELECT pg_advisory_lock($1)"
-        } else {
-            "SELECT pg_advisory_unlock($1)"
-        };
-        match self.execute(client, sql, vec![Box::new(AUDIT_LOCK)])? {
-            Ok(_) => Ok(()),
-            Err(e) => Err(db_error(&e)),
+    /// What a transaction came to, for its caller.
+    fn answer(&self, outcome: Attempt) -> Result<Commit, ServerError> {
+        match outcome {
+            Attempt::Committed => {
+                let n = self.durability.commits.fetch_add(1, Ordering::SeqCst) + 1;
+                Ok(Commit(n))
+            }
+            Attempt::Failed(e) => Err(e),
+            Attempt::Retry => Err(ServerError::refuse(
+                ErrorCode::Busy,
+                "the database kept reporting conflicting transactions; try again",
+            )),
         }
+    }
+}
+
+/// Wakes the thread that waits in [`block_on`].
+struct Unpark(std::thread::Thread);
+
+impl std::task::Wake for Unpark {
+    fn wake(self: Arc<Self>) {
+        self.0.unpark();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.0.unpark();
+    }
+}
+
+/// Drives `future` to its end on the calling thread, parking it while the future waits, with
+/// `handle`'s runtime as the context: the sockets, timers and connection tasks the driver and
+/// the pool create are that runtime's, and its threads run the connections. A statement is
+/// then one exchange between this thread and the connection's task, with no task spawned and
+/// no third thread woken on the way back. Like any blocking call it holds the thread: the
+/// server calls a [`Latency::Blocking`] store from its blocking pool, never from an async
+/// worker (where waiting would stall that worker's other tasks, though not deadlock: the
+/// connections run on the backend's own threads).
+fn block_on<F: Future>(handle: &tokio::runtime::Handle, future: F) -> F::Output {
+    let _context = handle.enter();
+    let waker = std::task::Waker::from(Arc::new(Unpark(std::thread::current())));
+    let mut context = std::task::Context::from_waker(&waker);
+    let mut future = std::pin::pin!(future);
+    loop {
+        if let std::task::Poll::Ready(output) = future.as_mut().poll(&mut context) {
+            return output;
+        }
+        // A wake that came first left a token, so this returns at once; a spurious return
+        // only polls once more.
+        std::thread::park();
     }
 }
 
@@ -501,28 +470,242 @@ async fn read_every_bucket(client: &Object) -> Result<BucketDump, tokio_postgres
     Ok(dump)
 }
 
+/// Reads one key's value.
+const READ: &str = "SELECT value FROM vouch_kv WHERE bucket = $1 AND key = $2";
+
+/// Writes a transaction's buffered values in one statement.
+const WRITE: &str = "INSERT INTO vouch_kv (bucket, key, value) \
+     SELECT * FROM unnest($1::text[], $2::bytea[], $3::bytea[]) \
+     ON CONFLICT (bucket, key) DO UPDATE SET value = EXCLUDED.value";
+
+/// Takes the audit lock (waiting for it).
+const LOCK: &str = "SELECT pg_advisory_lock($1)";
+
+/// Releases the audit lock; says whether it was held.
+const UNLOCK: &str = "SELECT pg_advisory_unlock($1)";
+
+/// Opens a store transaction. Its commit does not wait for the disk (the audit lock is held
+/// until `COMMIT` returns, and would be held across every flush); whoever reports the change
+/// waits for it through `wait` or `durable`, outside the lock, where concurrent flushes are
+/// shared.
+const BEGIN: &str = "BEGIN ISOLATION LEVEL SERIALIZABLE; SET LOCAL synchronous_commit TO off";
+
 /// One key's value in `bucket`, read on `client` (inside whatever transaction it has open).
 async fn read_value(
-    client: Arc<Object>,
+    client: &Object,
     bucket: Bucket,
-    key: Vec<u8>,
+    key: &[u8],
 ) -> Result<Option<Vec<u8>>, tokio_postgres::Error> {
-    let statement = client
-        .prepare_cached("SELECT value FROM vouch_kv WHERE bucket = $1 AND key = $2")
-        .await?;
+    let statement = client.prepare_cached(READ).await?;
     let row = client
         .query_opt(&statement, &[&bucket.name(), &key])
         .await?;
     row.map(|r| r.try_get::<_, Vec<u8>>(0)).transpose()
 }
 
-/// A transaction: reads go to the database (and see this transaction's buffered writes);
-/// writes are buffered and sent in one statement before `COMMIT`.
+/// Whether an advisory-lock statement did what it was for: an error never did;
+/// `pg_advisory_unlock` answers `false` for a lock the session did not hold; `pg_advisory_lock`
+/// answers `void` (no `bool` to read) once it holds the lock.
+fn lock_answer(row: Result<tokio_postgres::Row, tokio_postgres::Error>) -> bool {
+    row.is_ok_and(|r| r.try_get::<_, bool>(0).unwrap_or(true))
+}
+
+/// The buffered writes as the write statement's three columns.
+type Columns = (Vec<&'static str>, Vec<Vec<u8>>, Vec<Vec<u8>>);
+
+fn columns(writes: BufferedWrites) -> Columns {
+    let mut columns: Columns = (
+        Vec::with_capacity(writes.len()),
+        Vec::with_capacity(writes.len()),
+        Vec::with_capacity(writes.len()),
+    );
+    for ((bucket, key), value) in writes {
+        columns.0.push(bucket.name());
+        columns.1.push(key);
+        columns.2.push(value);
+    }
+    columns
+}
+
+/// How a failed statement ends a try: run again (serialization failure, deadlock) or give up.
+fn failed(e: &tokio_postgres::Error) -> Attempt {
+    if is_retryable(e) {
+        Attempt::Retry
+    } else {
+        Attempt::Failed(db_error(e))
+    }
+}
+
+/// One try of a transaction, with as few exchanges with the database as its work allows.
+///
+/// Statements sent together are *pipelined*: the driver sends each as soon as its future is
+/// first polled, the futures are polled in order (`join!` with `biased`), and PostgreSQL runs
+/// them in the order it receives them, each ended by its own `Sync`, so one that fails does
+/// not stop the next. The statements are prepared (or found in the connection's cache)
+/// before, so that polling a future sends the statement itself and not a `Parse` first.
+///
+/// - The first read opens the transaction: the audit lock (for a transaction over the audit
+///   bucket), `BEGIN` and the read go in one exchange. The lock is granted before `BEGIN` runs
+///   and so before the transaction's snapshot is taken. A transaction with no read opens
+///   (lock and `BEGIN`) in an exchange of its own before it writes, never in the same one as
+///   its writes: a `BEGIN` that failed there would leave the write to commit by itself.
+/// - Later reads are one exchange each.
+/// - The writes (one `INSERT` of every buffered value), `COMMIT` and the unlock go in one
+///   exchange. If the `INSERT` fails, PostgreSQL answers the `COMMIT` that follows with a
+///   rollback, so nothing is written and the connection is out of the transaction; the try is
+///   reported by the `INSERT`'s error. A serialization failure at `COMMIT` is retried.
+/// - Any lock or unlock that fails (or finds the lock not held) marks the connection to be
+///   closed, not pooled: closing releases whatever it may hold.
 struct PgTxn<'a> {
     backend: &'a PgBackend,
-    client: &'a Arc<Object>,
+    client: &'a Object,
     buckets: &'a [Bucket],
+    /// Whether the try holds the audit lock while it runs.
+    audit: bool,
+    /// Whether `BEGIN` (and the lock) went to the database.
+    opened: Cell<bool>,
+    /// Whether a read failed: the transaction cannot commit, whatever the work says.
+    failed: Cell<bool>,
+    /// Whether the connection's lock state is unknown.
+    discard: Cell<bool>,
     writes: RefCell<BufferedWrites>,
+}
+
+impl PgTxn<'_> {
+    /// The lock statement, if this try takes the lock.
+    async fn lock_statement(
+        &self,
+        sql: &str,
+    ) -> Result<Option<tokio_postgres::Statement>, tokio_postgres::Error> {
+        if !self.audit {
+            return Ok(None);
+        }
+        self.client.prepare_cached(sql).await.map(Some)
+    }
+
+    /// Takes the lock with `statement`, or releases it; `true` when it did what it should.
+    async fn lock_step(&self, statement: Option<&tokio_postgres::Statement>) -> bool {
+        match statement {
+            Some(statement) => lock_answer(self.client.query_one(statement, &[&AUDIT_LOCK]).await),
+            None => true,
+        }
+    }
+
+    /// The lock (if any), `BEGIN` and the first read, in one exchange.
+    async fn open_and_read(
+        &self,
+        bucket: Bucket,
+        key: &[u8],
+    ) -> Result<Option<Vec<u8>>, tokio_postgres::Error> {
+        let read = self.client.prepare_cached(READ).await?;
+        let lock = self.lock_statement(LOCK).await?;
+        let name = bucket.name();
+        let params: [&(dyn tokio_postgres::types::ToSql + Sync); 2] = [&name, &key];
+        self.opened.set(true);
+        let (locked, begun, row) = tokio::join!(
+            biased;
+            self.lock_step(lock.as_ref()),
+            self.client.batch_execute(BEGIN),
+            self.client.query_opt(&read, &params),
+        );
+        self.discard.set(self.discard.get() || !locked);
+        begun?;
+        row?.map(|r| r.try_get::<_, Vec<u8>>(0)).transpose()
+    }
+
+    /// The lock (if any) and `BEGIN`, in one exchange, for a transaction that read nothing.
+    async fn open(&self) -> Result<(), tokio_postgres::Error> {
+        let lock = self.lock_statement(LOCK).await?;
+        self.opened.set(true);
+        let (locked, begun) = tokio::join!(
+            biased;
+            self.lock_step(lock.as_ref()),
+            self.client.batch_execute(BEGIN),
+        );
+        self.discard.set(self.discard.get() || !locked);
+        begun
+    }
+
+    /// The writes, `COMMIT` and the unlock (if any), in one exchange: the results of the
+    /// write and of the commit.
+    async fn write_and_commit(
+        &self,
+        writes: BufferedWrites,
+    ) -> Result<
+        (
+            Result<u64, tokio_postgres::Error>,
+            Result<(), tokio_postgres::Error>,
+        ),
+        tokio_postgres::Error,
+    > {
+        let write = self.client.prepare_cached(WRITE).await?;
+        let unlock = self.lock_statement(UNLOCK).await?;
+        let (buckets, keys, values) = columns(writes);
+        let (written, committed, unlocked) = tokio::join!(
+            biased;
+            async {
+                if keys.is_empty() {
+                    return Ok(0);
+                }
+                self.client.execute(&write, &[&buckets, &keys, &values]).await
+            },
+            self.client.batch_execute("COMMIT"),
+            self.lock_step(unlock.as_ref()),
+        );
+        self.discard.set(self.discard.get() || !unlocked);
+        Ok((written, committed))
+    }
+
+    /// Commits the work's writes: what the try came to.
+    fn commit(&self) -> Attempt {
+        let writes = self.writes.take();
+        if !self.opened.get() {
+            if writes.is_empty() {
+                return Attempt::Committed;
+            }
+            if let Err(e) = self.backend.run(self.open()) {
+                return self.abandon(failed(&e));
+            }
+        }
+        let (written, committed) = match self.backend.run(self.write_and_commit(writes)) {
+            Ok(results) => results,
+            Err(e) => return self.abandon(failed(&e)),
+        };
+        match (written, committed) {
+            (Ok(_), Ok(())) => Attempt::Committed,
+            // The failed INSERT aborted the transaction and the COMMIT after it rolled back.
+            (Err(e), Ok(())) => failed(&e),
+            // After a failed COMMIT there is no transaction left to roll back.
+            (Ok(_), Err(e)) => failed(&e),
+            // Neither went through: the connection's state is anyone's guess.
+            (Err(e), Err(_)) => {
+                self.discard.set(true);
+                failed(&e)
+            }
+        }
+    }
+
+    /// Ends a try that will not commit: `ROLLBACK` and the unlock (if any) in one exchange.
+    /// Returns `outcome`.
+    fn abandon(&self, outcome: Attempt) -> Attempt {
+        if !self.opened.get() || self.discard.get() {
+            // Nothing to end, or the connection is closed anyway (which ends it).
+            return outcome;
+        }
+        let ended = self.backend.run(async {
+            let unlock = self.lock_statement(UNLOCK).await?;
+            let (rolled_back, unlocked) = tokio::join!(
+                biased;
+                self.client.batch_execute("ROLLBACK"),
+                self.lock_step(unlock.as_ref()),
+            );
+            Ok::<bool, tokio_postgres::Error>(rolled_back.is_ok() && unlocked)
+        });
+        if !matches!(ended, Ok(true)) {
+            self.discard.set(true);
+        }
+        outcome
+    }
 }
 
 impl Txn for PgTxn<'_> {
@@ -531,14 +714,18 @@ impl Txn for PgTxn<'_> {
         if let Some(written) = self.writes.borrow().get(&(bucket, key.to_vec())) {
             return Ok(Some(written.clone()));
         }
-        let client = self.client.clone();
-        let key = key.to_vec();
-        let read = self.backend.run(read_value(client, bucket, key))?;
-        match read {
-            Ok(value) => Ok(value),
-            Err(e) if is_retryable(&e) => Err(TxError::Retry),
-            Err(e) => Err(TxError::Abort(db_error(&e))),
-        }
+        let read = if self.opened.get() {
+            self.backend.run(read_value(self.client, bucket, key))
+        } else {
+            self.backend.run(self.open_and_read(bucket, key))
+        };
+        read.map_err(|e| {
+            self.failed.set(true);
+            match failed(&e) {
+                Attempt::Failed(e) => TxError::Abort(e),
+                _ => TxError::Retry,
+            }
+        })
     }
 
     fn put(&self, bucket: Bucket, key: &[u8], value: Vec<u8>) -> TxResult<()> {
@@ -553,14 +740,13 @@ impl Txn for PgTxn<'_> {
 impl Backend for PgBackend {
     fn get(&self, bucket: Bucket, key: &[u8]) -> Result<Option<Vec<u8>>, ServerError> {
         let client = self.client()?;
-        let key = key.to_vec();
-        let read = self.run(read_value(client, bucket, key))?;
-        read.map_err(|e| db_error(&e))
+        self.run(read_value(&client, bucket, key))
+            .map_err(|e| db_error(&e))
     }
 
     fn values(&self, bucket: Bucket) -> Result<Vec<Vec<u8>>, ServerError> {
         let client = self.client()?;
-        let read = self.run(async move {
+        let read = self.run(async {
             let statement = client
                 .prepare_cached("SELECT value FROM vouch_kv WHERE bucket = $1 ORDER BY key")
                 .await?;
@@ -568,7 +754,7 @@ impl Backend for PgBackend {
             rows.iter()
                 .map(|r| r.try_get::<_, Vec<u8>>(0))
                 .collect::<Result<Vec<_>, _>>()
-        })?;
+        });
         read.map_err(|e| db_error(&e))
     }
 
@@ -577,14 +763,23 @@ impl Backend for PgBackend {
         buckets: &[Bucket],
         work: &dyn Fn(&dyn Txn) -> TxResult<()>,
     ) -> Result<Commit, ServerError> {
-        let client = self.client()?;
-        let audit = buckets.contains(&Bucket::Audit);
-        if audit {
-            self.audit_lock(&client, true)?;
-        }
+        let mut client = self.client()?;
         let mut outcome = Attempt::Retry;
         for attempt in 1..=MAX_ATTEMPTS {
-            outcome = self.attempt(&client, buckets, work);
+            let (tried, discard) = self.attempt(&client, buckets, work);
+            outcome = tried;
+            if discard {
+                // A connection whose lock state is unknown is closed, never pooled: closing
+                // it releases the lock.
+                drop(Object::take(client));
+                if matches!(outcome, Attempt::Committed) {
+                    tracing::warn!("the audit lock's state was unknown after a commit");
+                }
+                if !matches!(outcome, Attempt::Retry) {
+                    return self.answer(outcome);
+                }
+                client = self.client()?;
+            }
             if !matches!(outcome, Attempt::Retry) {
                 break;
             }
@@ -593,29 +788,7 @@ impl Backend for PgBackend {
                 Self::pause(attempt);
             }
         }
-        if audit {
-            if let Err(e) = self.audit_lock(&client, false) {
-                // A connection whose lock state is unknown is closed, never pooled: closing it
-                // releases the lock.
-                if let Ok(object) = Arc::try_unwrap(client) {
-                    drop(Object::take(object));
-                }
-                if matches!(outcome, Attempt::Committed) {
-                    tracing::warn!(error = %e, "releasing the audit lock failed after a commit");
-                }
-            }
-        }
-        match outcome {
-            Attempt::Committed => {
-                let n = self.durability.commits.fetch_add(1, Ordering::SeqCst) + 1;
-                Ok(Commit(n))
-            }
-            Attempt::Failed(e) => Err(e),
-            Attempt::Retry => Err(ServerError::refuse(
-                ErrorCode::Busy,
-                "the database kept reporting conflicting transactions; try again",
-            )),
-        }
+        self.answer(outcome)
     }
 
     fn put_challenge(
@@ -649,15 +822,18 @@ impl Backend for PgBackend {
                 return Ok(false);
             }
         }
-        self.execute(
-            &client,
-            "INSERT INTO vouch_challenges (nonce, expires_at_ms, value) VALUES ($1, $2, $3)",
-            vec![
-                Box::new(nonce.to_vec()),
-                Box::new(millis(expires_at_ms)),
-                Box::new(value),
-            ],
-        )?
+        let expires = millis(expires_at_ms);
+        self.run(async {
+            let statement = client
+                .prepare_cached(
+                    "INSERT INTO vouch_challenges (nonce, expires_at_ms, value) \
+                     VALUES ($1, $2, $3)",
+                )
+                .await?;
+            client
+                .execute(&statement, &[&nonce, &expires, &value])
+                .await
+        })
         .map_err(|e| db_error(&e))?;
         self.challenges.puts_since.fetch_add(1, Ordering::Relaxed);
         Ok(true)
@@ -665,14 +841,13 @@ impl Backend for PgBackend {
 
     fn take_challenge(&self, nonce: &[u8]) -> Result<Option<Vec<u8>>, ServerError> {
         let client = self.client()?;
-        let nonce = nonce.to_vec();
-        let taken = self.run(async move {
+        let taken = self.run(async {
             let statement = client
                 .prepare_cached("DELETE FROM vouch_challenges WHERE nonce = $1 RETURNING value")
                 .await?;
             let row = client.query_opt(&statement, &[&nonce]).await?;
             row.map(|r| r.try_get::<_, Vec<u8>>(0)).transpose()
-        })?;
+        });
         taken.map_err(|e| db_error(&e))
     }
 
@@ -695,7 +870,7 @@ impl Backend for PgBackend {
 
     fn wait(&self, commit: Commit) -> Result<(), ServerError> {
         let (pool, flushes) = (self.pool.clone(), self.durability.clone());
-        self.run(flush_barrier(pool, flushes, commit))?
+        self.run(flush_barrier(pool, flushes, commit))
     }
 
     fn latest_commit(&self) -> Commit {
@@ -718,7 +893,7 @@ impl Backend for PgBackend {
     /// remains the operator's backup of the whole database).
     fn snapshot(&self) -> Result<BucketDump, ServerError> {
         let client = self.client()?;
-        let read = self.run(async move {
+        let read = self.run(async {
             client
                 .batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
                 .await?;
@@ -730,32 +905,33 @@ impl Backend for PgBackend {
                 .await;
             let dump = dump?;
             end.map(|()| dump)
-        })?;
+        });
         read.map_err(|e| db_error(&e))
     }
 }
 
 impl PgBackend {
-    fn count_challenges(&self, client: &Arc<Object>) -> Result<u64, ServerError> {
-        let client = client.clone();
+    fn count_challenges(&self, client: &Object) -> Result<u64, ServerError> {
         let counted = self
-            .run(async move {
+            .run(async {
                 let row = client
                     .query_one("SELECT count(*) FROM vouch_challenges", &[])
                     .await?;
                 row.try_get::<_, i64>(0)
-            })?
+            })
             .map_err(|e| db_error(&e))?;
         Ok(u64::try_from(counted).unwrap_or(0))
     }
 
-    fn purge_on(&self, client: &Arc<Object>, now_ms: u64) -> Result<usize, ServerError> {
+    fn purge_on(&self, client: &Object, now_ms: u64) -> Result<usize, ServerError> {
+        let before = millis(now_ms);
         let purged = self
-            .execute(
-                client,
-                "DELETE FROM vouch_challenges WHERE expires_at_ms <= $1",
-                vec![Box::new(millis(now_ms))],
-            )?
+            .run(async {
+                let statement = client
+                    .prepare_cached("DELETE FROM vouch_challenges WHERE expires_at_ms <= $1")
+                    .await?;
+                client.execute(&statement, &[&before]).await
+            })
             .map_err(|e| db_error(&e))?;
         Ok(usize::try_from(purged).unwrap_or(usize::MAX))
     }
@@ -916,6 +1092,108 @@ mod tests {
         assert_eq!(b.sync_stats().commits, 3);
     }
 
+    /// Runs `text` (statements without parameters) on one of `b`'s connections.
+    fn sql(b: &PgBackend, text: &str) {
+        let client = b.client().unwrap();
+        b.run(client.batch_execute(text)).unwrap();
+    }
+
+    /// An audit-bucket transaction on `b` in another thread: whether it committed within 20 s
+    /// (it waits for the audit lock, so a lock nobody released makes it time out).
+    fn audit_write_goes_through(b: PgBackend) -> bool {
+        let (done, finished) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let committed = b.transact(&[Bucket::Audit], &|tx| {
+                let _seen = tx.get(Bucket::Audit, b"probe")?;
+                tx.put(Bucket::Audit, b"probe", b"1".to_vec())
+            });
+            let _ = done.send(committed.is_ok());
+        });
+        finished
+            .recv_timeout(Duration::from_secs(20))
+            .unwrap_or(false)
+    }
+
+    /// The buffered writes, `COMMIT` and the unlock go in one exchange: when the write fails
+    /// there, the `COMMIT` only rolls back, so none of the writes is stored, the caller gets
+    /// the database's error, the lock is released and the connection (the pool's only one)
+    /// serves the next transaction.
+    #[test]
+    fn a_write_failing_in_the_pipelined_commit_stores_nothing_and_releases_the_lock() {
+        let url = vouch_testkit::PgCluster::shared().create_database();
+        let b = PgBackend::connect(&url, 1).unwrap();
+        sql(
+            &b,
+            "CREATE FUNCTION refuse_boom() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN \
+               IF NEW.key = 'boom'::bytea THEN RAISE EXCEPTION 'refused by the test'; END IF; \
+               RETURN NEW; END $$; \
+             CREATE TRIGGER refuse_boom BEFORE INSERT ON vouch_kv \
+               FOR EACH ROW EXECUTE FUNCTION refuse_boom()",
+        );
+        let refused = b
+            .transact(&[Bucket::Devices, Bucket::Meta, Bucket::Audit], &|tx| {
+                let _head = tx.get(Bucket::Meta, b"head")?;
+                tx.put(Bucket::Devices, b"kept-out", b"v".to_vec())?;
+                tx.put(Bucket::Devices, b"boom", b"v".to_vec())
+            })
+            .unwrap_err();
+        assert!(
+            refused.to_string().contains("refused by the test"),
+            "{refused}"
+        );
+        assert_eq!(b.get(Bucket::Devices, b"kept-out").unwrap(), None);
+        assert!(
+            audit_write_goes_through(backend(&url)),
+            "the failed transaction left the audit lock held"
+        );
+        let _after = b
+            .transact(&[Bucket::Devices], &|tx| {
+                let _none = tx.get(Bucket::Devices, b"after")?;
+                tx.put(Bucket::Devices, b"after", b"v".to_vec())
+            })
+            .unwrap();
+        assert_eq!(
+            b.get(Bucket::Devices, b"after").unwrap(),
+            Some(b"v".to_vec())
+        );
+    }
+
+    /// A serialization failure can come at `COMMIT` (here from a deferred trigger, as
+    /// SERIALIZABLE's own checks at commit would): the transaction is run again, under the
+    /// audit lock each time, and its write is stored once.
+    #[test]
+    fn a_serialization_failure_at_commit_is_retried() {
+        let url = vouch_testkit::PgCluster::shared().create_database();
+        let b = backend(&url);
+        sql(
+            &b,
+            "CREATE SEQUENCE commit_failures; \
+             CREATE FUNCTION fail_commit() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN \
+               IF NEW.bucket = 'devices' AND nextval('commit_failures') <= 2 THEN \
+                 RAISE EXCEPTION 'conflict made by the test' \
+                   USING ERRCODE = 'serialization_failure'; \
+               END IF; RETURN NULL; END $$; \
+             CREATE CONSTRAINT TRIGGER fail_commit AFTER INSERT OR UPDATE ON vouch_kv \
+               DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION fail_commit()",
+        );
+        let runs = AtomicU64::new(0);
+        let _committed = b
+            .transact(&[Bucket::Devices, Bucket::Audit], &|tx| {
+                runs.fetch_add(1, Ordering::SeqCst);
+                let n = counter(tx)?;
+                tx.put(Bucket::Devices, b"counter", (n + 1).to_be_bytes().to_vec())
+            })
+            .unwrap();
+        assert_eq!(runs.load(Ordering::SeqCst), 3);
+        assert_eq!(b.retries(), 2);
+        let total = b.get(Bucket::Devices, b"counter").unwrap().unwrap();
+        assert_eq!(u64::from_be_bytes(total.try_into().unwrap()), 1);
+        assert!(
+            audit_write_goes_through(backend(&url)),
+            "a retried transaction left the audit lock held"
+        );
+    }
+
     #[test]
     fn migrations_apply_once_and_a_newer_schema_is_refused() {
         let url = vouch_testkit::PgCluster::shared().create_database();
@@ -932,7 +1210,6 @@ mod tests {
                     .await
                     .and_then(|r| r.try_get::<_, i64>(0))
             })
-            .unwrap()
             .unwrap();
         assert_eq!(rows, 2);
         // A later vouch-server migrated it further: this one refuses to touch it.
@@ -946,7 +1223,6 @@ mod tests {
                     )
                     .await
             })
-            .unwrap()
             .unwrap();
         let Err(e) = PgBackend::connect(&url, 2) else {
             panic!("a newer schema was accepted");
