@@ -50,9 +50,15 @@
 //! sampling) and takes the costlier hypotheses (crops around triples and pairs in each
 //! binarization, the half-resolution pass, the global threshold) as steps in rotation: the step
 //! the stream has reached always runs, further ones while [`DecodeOptions::stream`]'s 3 ms last.
-//! A still scene goes through all of them within a few frames, no frame pays for all of them,
-//! and a step that read a code is tried first on the next frame, so the code stays read while
-//! it is in view. A single frame ([`DecodeOptions::frame`]) and a photo still try everything.
+//! The steps come in the order in which they paid on the corpus's images pasted into frames and
+//! on synthetic frames (the best triple's block and sharpened crops, the global threshold, the
+//! half-resolution pass, then the rest), and a crop around a likely code (a triple whose grid
+//! matched its timing patterns) always reaches rqrr's detector, even when the frame's budget ran
+//! out during our finder pass on it: what a still scene reads does not depend on the load.
+//! A still scene goes through them over consecutive frames (all of them within ten frames when
+//! a frame has time for two steps), no frame pays for all of them, and a step that read a code
+//! is tried first on the next frame, so the code stays read while it is in view. A single frame
+//! ([`DecodeOptions::frame`]) and a photo still try everything.
 //!
 //! # Several codes in one image
 //!

@@ -108,3 +108,23 @@ fn tiny_and_empty_frames_are_refused_quietly() {
         .decode(Gray::new(20, 20, &[0; 400]).unwrap())
         .is_empty());
 }
+
+#[test]
+fn the_steps_that_pay_most_come_first() {
+    // Small modules and defocus: the first pass locates the finders but cannot sample the grid,
+    // and the sharpened crop of the best triple reads them. It is the second step (after the
+    // block crop, which reads the most), so with one step per frame these are read by the
+    // second frame; it used to come third, after the global crop of the same triple.
+    for (category, i) in [
+        ("small", 1),
+        ("small", 2),
+        ("small", 6),
+        ("blur", 1),
+        ("blur", 9),
+    ] {
+        let (img, text) = synth::frame_case(category, i, 1280, 720);
+        let mut decoder = FrameDecoder::new(one_step_per_frame());
+        let at = (1..=10).find(|_| decoder.decode(view(&img)).iter().any(|d| d.text == text));
+        assert!(at.is_some_and(|n| n <= 2), "{category} {i}: read at {at:?}");
+    }
+}
