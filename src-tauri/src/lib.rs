@@ -16,6 +16,7 @@
 pub mod camera;
 pub mod commands;
 pub mod error;
+pub mod memory;
 pub mod state;
 
 use std::path::PathBuf;
@@ -43,23 +44,12 @@ fn setup<R: tauri::Runtime>(app: &mut tauri::App<R>) -> Result<(), Box<dyn std::
     // The WebView's storage (the remembered site) lives with the install's data, so two data
     // folders are two independent installs.
     for window in app.config().app.windows.clone() {
-        tauri::WebviewWindowBuilder::from_config(app.handle(), &window)?
+        let window = tauri::WebviewWindowBuilder::from_config(app.handle(), &window)?
             .data_directory(webview_data.clone())
             .build()?;
+        memory::lighten_webview(&window)?;
     }
     Ok(())
-}
-
-/// WebKitGTK (Linux): composites the page in software unless told otherwise. Its accelerated
-/// compositing keeps extra layers and backing stores for a page of forms and one preview
-/// picture, which cost about 140 MB of the app's memory (docs/BENCHMARKS.md, "Cold start and
-/// memory"). `WEBKIT_DISABLE_COMPOSITING_MODE=0` in the environment keeps it on.
-fn lighter_webview() {
-    const KEY: &str = "WEBKIT_DISABLE_COMPOSITING_MODE";
-    if cfg!(target_os = "linux") && std::env::var_os(KEY).is_none() {
-        // Still one thread: nothing reads the environment concurrently.
-        std::env::set_var(KEY, "1");
-    }
 }
 
 /// Builds and runs the Tauri application until the last window closes.
@@ -69,7 +59,7 @@ fn lighter_webview() {
 /// printed to stderr and the process exits with status 1.
 #[cfg_attr(mobile, tauri::mobile_entry_point)]
 pub fn run() {
-    lighter_webview();
+    memory::prepare();
     let builder = tauri::Builder::default().plugin(tauri_plugin_dialog::init());
     #[cfg(mobile)]
     let builder = builder.plugin(tauri_plugin_barcode_scanner::init());

@@ -73,6 +73,11 @@ impl std::fmt::Debug for Queue {
     }
 }
 
+/// sled's page cache for the queue. Its default (1 GiB) is sized for a database server; a
+/// queue of scans waiting for sync reads a few pages at a time, and the app's whole memory
+/// budget is 250 MB (docs/BENCHMARKS.md, "App").
+const QUEUE_CACHE_BYTES: u64 = 8 * 1024 * 1024;
+
 fn key(sequence: u64) -> [u8; 8] {
     sequence.to_be_bytes()
 }
@@ -88,6 +93,7 @@ impl Queue {
         vouch_support::fs::create_dir(dir, crate::DIR_MODE)?;
         let db = sled::Config::new()
             .path(dir)
+            .cache_capacity(QUEUE_CACHE_BYTES)
             .open()
             .map_err(|e| Error::queue_open(dir, e))?;
         let tree = |name: &str| db.open_tree(name).map_err(|e| Error::storage(dir, e));

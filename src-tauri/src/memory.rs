@@ -1,0 +1,71 @@
+//! The app's memory on Linux (issue 18, point 3: at most 250 MB with the WebKit processes,
+//! measured in docs/BENCHMARKS.md, "App"). Elsewhere this does nothing: WebView2, WKWebView and
+//! the Android WebView have their own policies.
+//!
+//! * WebKitGTK composites in software: its accelerated compositing keeps layers and backing
+//!   stores that a page of forms and one picture does not need.
+//! * Its memory cache keeps no dead resources: every preview picture has its own URL, so a
+//!   browser's cache would only collect pictures that are never shown again.
+//! * The page leaves off the features it does not use (WebGL, media elements, the back-forward
+//!   page cache).
+//! * The WebKit processes get at most two glibc malloc arenas instead of up to eight per core.
+
+use tauri::{Runtime, WebviewWindow};
+
+/// Settings that must be in place before the first WebKit process starts (they are read from
+/// the environment): call it first thing in [`crate::run`], while the process has one thread.
+pub fn prepare() {
+    #[cfg(target_os = "linux")]
+    linux::prepare();
+}
+
+/// Lightens a window's WebView: its web context's cache model and its page settings.
+pub fn lighten_webview<R: Runtime>(window: &WebviewWindow<R>) -> tauri::Result<()> {
+    #[cfg(target_os = "linux")]
+    window.with_webview(|webview| linux::lighten(&webview.inner()))?;
+    #[cfg(not(target_os = "linux"))]
+    let _ = window;
+    Ok(())
+}
+
+#[cfg(target_os = "linux")]
+mod linux {
+    use webkit2gtk::{CacheModel, SettingsExt, WebContextExt, WebViewExt};
+
+    /// Each variable, and the value the app gives it unless the environment already sets it.
+    const ENVIRONMENT: [(&str, &str); 2] = [
+        // WebKitGTK's accelerated compositing off (`0` keeps it on).
+        ("WEBKIT_DISABLE_COMPOSITING_MODE", "1"),
+        // glibc's malloc arenas at most, in the WebKit processes the app starts.
+        ("MALLOC_ARENA_MAX", "2"),
+    ];
+
+    pub(super) fn prepare() {
+        for (key, value) in ENVIRONMENT {
+            if std::env::var_os(key).is_none() {
+                // Still one thread: nothing reads the environment concurrently.
+                std::env::set_var(key, value);
+            }
+        }
+    }
+
+    pub(super) fn lighten(webview: &webkit2gtk::WebView) {
+        if let Some(context) = webview.context() {
+            // Keeps only the resources the page still uses, none for a later visit.
+            context.set_cache_model(CacheModel::DocumentViewer);
+        }
+        let Some(settings) = WebViewExt::settings(webview) else {
+            return;
+        };
+        // The camera is the shell's and the app never navigates back; Web Audio stays on for
+        // the scan beep.
+        settings.set_enable_webgl(false);
+        settings.set_enable_page_cache(false);
+        settings.set_enable_media(false);
+        settings.set_enable_media_stream(false);
+        settings.set_enable_mediasource(false);
+        settings.set_enable_encrypted_media(false);
+        settings.set_enable_smooth_scrolling(false);
+        settings.set_enable_dns_prefetching(false);
+    }
+}
