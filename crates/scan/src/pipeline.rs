@@ -237,6 +237,15 @@ struct Located {
     timing: f32,
 }
 
+impl Located {
+    /// Whether its grid matched its timing patterns well enough (`FRAME_CROP_MIN_TIMING`,
+    /// above random texture) to earn a crop on camera frames, and a stream's crops their rqrr
+    /// half whatever the time.
+    fn earns_frame_crop(&self) -> bool {
+        self.timing >= FRAME_CROP_MIN_TIMING
+    }
+}
+
 /// Finder location + grid sampling on one binarized image, both polarities. Returns the triples
 /// it located (for the crop stage) and records what it read.
 fn finder_pass(
@@ -424,7 +433,7 @@ fn crop_pass(ctx: &mut Ctx, gray: Gray<'_>, located: &[Located], scale: f32) {
         }
         // on camera frames, the best-placed triple always gets a crop; the others only if
         // their grid showed some timing pattern
-        if (ctx.frame_mode && rank > 0 && loc.timing < FRAME_CROP_MIN_TIMING) || !wanted(ctx, loc) {
+        if (ctx.frame_mode && rank > 0 && !loc.earns_frame_crop()) || !wanted(ctx, loc) {
             continue;
         }
         let t = &loc.triple;
@@ -812,10 +821,7 @@ fn stream_steps(ctx: &Ctx, located: &[Located]) -> Vec<Step> {
         steps.extend(pairs.iter().map(|&pair| Step::Pair(pair, bin)));
     }
     // the next triple if its grid showed a timing pattern
-    if located
-        .get(1)
-        .is_some_and(|l| l.timing >= FRAME_CROP_MIN_TIMING)
-    {
+    if located.get(1).is_some_and(Located::earns_frame_crop) {
         steps.extend(FRAME_CROP_BINS.iter().map(|&b| Step::Triple(1, b)));
     }
     steps.extend(pairs.iter().map(|&pair| Step::Pair(pair, CropBin::Global)));
@@ -851,7 +857,7 @@ fn run_step(ctx: &mut Ctx, work: Gray<'_>, located: &[Located], step: Step, scal
             let Some(loc) = located.get(rank) else {
                 return;
             };
-            ctx.whole_crops = loc.timing >= FRAME_CROP_MIN_TIMING;
+            ctx.whole_crops = loc.earns_frame_crop();
             ctx.crop_bins = only(bin);
             let t = &loc.triple;
             let module = (t.tl.module + t.tr.module + t.bl.module) / 3.0;
@@ -890,7 +896,7 @@ fn run_step(ctx: &mut Ctx, work: Gray<'_>, located: &[Located], step: Step, scal
 /// rarely shows a timing pattern, and frames without a code keep their short time).
 fn located_bins(located: &[Located]) -> &'static [CropBin] {
     match located.first() {
-        Some(best) if best.timing >= FRAME_CROP_MIN_TIMING => FRAME_CROP_BINS,
+        Some(best) if best.earns_frame_crop() => FRAME_CROP_BINS,
         _ => only(CropBin::Block),
     }
 }
@@ -900,7 +906,7 @@ fn crop_best(ctx: &mut Ctx, gray: Gray<'_>, located: &[Located], scale: f32) {
     let Some(loc) = located.first() else {
         return;
     };
-    ctx.whole_crops = loc.timing >= FRAME_CROP_MIN_TIMING;
+    ctx.whole_crops = loc.earns_frame_crop();
     let t = &loc.triple;
     let module = (t.tl.module + t.tr.module + t.bl.module) / 3.0;
     let br = (t.tr.x - t.tl.x + t.bl.x, t.tr.y - t.tl.y + t.bl.y);
