@@ -261,12 +261,15 @@ fn record(shared: &Shared, frame: &Frame, codes: Vec<Decoded>, micros: u64) {
         frame_size: (frame.width(), frame.height()),
         codes: codes.iter().map(|d| (d.text.clone(), d.corners)).collect(),
     };
-    drop(t);
+    // The events go out before the tracker is released: whoever sees this frame counted as
+    // decoded (`Scanner::stats`) then finds its events waiting too.
     let tx = lock(&shared.events);
     for e in events {
         // the receiver lives in the Scanner; if it is gone we are shutting down anyway
         let _ = tx.send(e);
     }
+    drop(tx);
+    drop(t);
 }
 
 impl Tracker {
