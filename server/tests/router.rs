@@ -318,3 +318,58 @@ async fn registration_refusals() {
     let (status, _) = app.call(Method::GET, "/openapi.json", None, None).await;
     assert_eq!(status, StatusCode::OK);
 }
+
+/// The operations `/openapi.json` describes, as `(method, path)`.
+fn documented_operations(document: &Value) -> Vec<(Method, String)> {
+    let mut operations = Vec::new();
+    for (path, item) in document["paths"].as_object().unwrap() {
+        for method in item.as_object().unwrap().keys() {
+            let method = Method::from_bytes(method.to_ascii_uppercase().as_bytes()).unwrap();
+            operations.push((method, path.clone()));
+        }
+    }
+    operations
+}
+
+/// Whether the router has a route for `method path` (the fallback answers `404 not_found`
+/// "no such endpoint", a route without that method `405`).
+async fn routed(app: &App, method: Method, path: &str) -> bool {
+    let (status, answer) = app
+        .call(method, path, None, Some(app.operator_der.as_slice()))
+        .await;
+    status != StatusCode::METHOD_NOT_ALLOWED
+        && !(status == StatusCode::NOT_FOUND && answer["message"] == "no such endpoint")
+}
+
+#[tokio::test]
+async fn every_documented_operation_is_routed_and_est_is_documented() {
+    let app = app();
+    let (status, document) = app.call(Method::GET, "/openapi.json", None, None).await;
+    assert_eq!(status, StatusCode::OK);
+    let operations = documented_operations(&document);
+    for (method, path) in &operations {
+        let concrete = path
+            .replace("{serial}", "SN-DOC-1")
+            .replace("{decision}", "approve")
+            .replace("{key_id}", "00");
+        assert!(
+            routed(&app, method.clone(), &concrete).await,
+            "{method} {path} is documented but not routed"
+        );
+    }
+    // The EST front door is described like the rest: each of its paths, with its method.
+    for path in vouch_server::api::EST_PATHS {
+        let method = if path.ends_with("enroll") {
+            Method::POST
+        } else {
+            Method::GET
+        };
+        assert!(
+            operations.contains(&(method.clone(), path.to_string())),
+            "{method} {path} is not in openapi.json"
+        );
+    }
+    // The check can fail: an EST operation this server does not offer is not routed.
+    assert!(!routed(&app, Method::POST, "/.well-known/est/serverkeygen").await);
+    assert!(!routed(&app, Method::DELETE, "/.well-known/est/cacerts").await);
+}
