@@ -31,7 +31,7 @@ fn main() {
     let config = Pkcs11Config {
         module: "/usr/lib/softhsm/libsofthsm2.so".into(),
         pin_env: "UNUSED".into(),
-        pin_file: dir.path().join("pin").to_str().unwrap().into(),
+        pin_file: dir.path().join("pin"),
     };
     let uri = KeyUri::parse("pkcs11:token=bench;object=ca").unwrap();
     let token_key = TokenKey::open(&config, uri, true).unwrap();

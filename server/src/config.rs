@@ -3,7 +3,7 @@
 //! file. No secret lives in the configuration: keys are files beside it.
 
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
@@ -89,7 +89,8 @@ pool_size = 16
 # TLS to PostgreSQL: the URL's sslmode decides ("disable", "prefer", the default, or "require",
 # e.g. "postgres://vouch@db.example:5432/vouch?sslmode=require"). With TLS, the database
 # server's certificate must chain to a CA in this PEM file (empty: the system's trust store)
-# and name the URL's host. An absolute path; a relative one is taken from the working folder.
+# and name the URL's host. A relative path is taken from the data folder (where this file is),
+# as every file named here is, whatever the working folder.
 # A Unix socket ("?host=/path") uses no TLS unless sslmode=require, which it cannot meet.
 ca_file = ""
 
@@ -127,8 +128,8 @@ max_manifest_bytes = 67108864
 module = "/usr/lib/softhsm/libsofthsm2.so"
 # The token's user PIN is read from this environment variable when the server starts...
 pin_env = "VOUCH_PKCS11_PIN"
-# ...or, when this is set, from this file (its first line; keep it mode 0600). The PIN is never
-# a command-line argument and never logged.
+# ...or, when this is set, from this file (its first line; keep it mode 0600; a relative path is
+# taken from the data folder). The PIN is never a command-line argument and never logged.
 pin_file = ""
 "#;
 
@@ -164,12 +165,15 @@ pub struct Config {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Pkcs11Config {
-    /// Path of the PKCS#11 module (shared library).
+    /// Path of the PKCS#11 module (shared library), as the dynamic loader takes it: not
+    /// resolved against the data folder, since a bare file name means the system's library
+    /// folders there.
     pub module: String,
     /// The environment variable holding the user PIN.
     pub pin_env: String,
-    /// A file holding the user PIN (first line); wins over `pin_env` when not empty.
-    pub pin_file: String,
+    /// A file holding the user PIN (first line); wins over `pin_env` when not empty. After
+    /// [`Config::load`], a relative path is the data folder's ([`Config::resolve_files`]).
+    pub pin_file: PathBuf,
 }
 
 /// `[storage]`.
@@ -189,8 +193,9 @@ pub struct StoreSection {
     /// Most PostgreSQL connections.
     pub pool_size: usize,
     /// The CA certificates (PEM) PostgreSQL's TLS certificate must chain to; empty: the
-    /// system's trust store.
-    pub ca_file: String,
+    /// system's trust store. After [`Config::load`], a relative path is the data folder's
+    /// ([`Config::resolve_files`]).
+    pub ca_file: PathBuf,
 }
 
 impl std::fmt::Debug for StoreSection {
@@ -369,8 +374,24 @@ impl Config {
             ServerError::Config(Failure::caused(path.display().to_string(), e))
         })?;
         config.apply_env(|name| std::env::var(name).ok())?;
+        config.resolve_files(data_dir);
         config.validate()?;
         Ok(config)
+    }
+
+    /// The one rule for every file the configuration names (in `config.toml` or in a
+    /// `VOUCH_*` variable): an absolute path is used as it is, a relative one is taken from the
+    /// data folder, beside `config.toml` and the keys in `ca/`, `tls/` and `operator/`. The
+    /// working folder is whatever a service manager or a shell chose, so a path read from it
+    /// would name another file, or none, from one start to the next. Empty (not set) stays
+    /// empty. `pkcs11.module` is not a file the server reads but a library the dynamic loader
+    /// finds (a bare name in the system's library folders), so it is left as written.
+    fn resolve_files(&mut self, data_dir: &Path) {
+        for path in [&mut self.store.ca_file, &mut self.pkcs11.pin_file] {
+            if !path.as_os_str().is_empty() && path.is_relative() {
+                *path = data_dir.join(&*path);
+            }
+        }
     }
 
     fn apply_env(&mut self, var: impl Fn(&str) -> Option<String>) -> Result<(), ServerError> {
@@ -391,7 +412,7 @@ impl Config {
             self.store.url = url;
         }
         if let Some(ca_file) = var("VOUCH_STORE_CA_FILE") {
-            self.store.ca_file = ca_file;
+            self.store.ca_file = PathBuf::from(ca_file);
         }
         Ok(())
     }
@@ -491,10 +512,8 @@ mod tests {
         assert_eq!(c.enrollment.nonce_ttl_secs, 120);
         // A token CA's module defaults to Debian's SoftHSM2; the PIN comes from a variable.
         assert_eq!(c.pkcs11.module, "/usr/lib/softhsm/libsofthsm2.so");
-        assert_eq!(
-            (c.pkcs11.pin_env.as_str(), c.pkcs11.pin_file.as_str()),
-            ("VOUCH_PKCS11_PIN", "")
-        );
+        assert_eq!(c.pkcs11.pin_env, "VOUCH_PKCS11_PIN");
+        assert_eq!(c.pkcs11.pin_file, Path::new(""));
     }
 
     #[test]
@@ -617,14 +636,15 @@ mod tests {
     #[test]
     fn the_store_url_and_ca_file_come_from_the_file_or_the_environment() {
         let mut c = Config::defaults().unwrap();
-        assert_eq!((c.store.url.as_str(), c.store.ca_file.as_str()), ("", ""));
+        assert_eq!(c.store.url, "");
+        assert_eq!(c.store.ca_file, Path::new(""));
         let env = |n: &str| match n {
             "VOUCH_STORE_URL" => Some("postgres://vouch@db/vouch?sslmode=require".to_string()),
             "VOUCH_STORE_CA_FILE" => Some("/etc/vouch/db-ca.pem".to_string()),
             _ => None,
         };
         c.apply_env(env).unwrap();
-        assert_eq!(c.store.ca_file, "/etc/vouch/db-ca.pem");
+        assert_eq!(c.store.ca_file, Path::new("/etc/vouch/db-ca.pem"));
         assert!(c.store.url.ends_with("sslmode=require"));
         // The URL may hold a password and is hidden; the CA file's path is not a secret.
         let shown = format!("{:?}", c.store);
@@ -632,5 +652,35 @@ mod tests {
             shown.contains("<set>") && shown.contains("db-ca.pem"),
             "{shown}"
         );
+    }
+
+    #[test]
+    fn relative_files_are_taken_from_the_data_folder_absolute_ones_as_written() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("config.toml"),
+            "[store]\nca_file = \"pg/db-ca.pem\"\n[pkcs11]\npin_file = \"/run/vouch/pin\"\n\
+             module = \"libsofthsm2.so\"\n",
+        )
+        .unwrap();
+        let c = Config::load(dir.path()).unwrap();
+        assert_eq!(c.store.ca_file, dir.path().join("pg/db-ca.pem"));
+        assert_eq!(c.pkcs11.pin_file, Path::new("/run/vouch/pin"));
+        // A library name is the dynamic loader's to find.
+        assert_eq!(c.pkcs11.module, "libsofthsm2.so");
+
+        // The same rule for a path given in the environment, and for the PIN file; empty
+        // stays empty (not set).
+        let mut c = Config::defaults().unwrap();
+        let env = |n: &str| (n == "VOUCH_STORE_CA_FILE").then(|| "db-ca.pem".to_string());
+        c.apply_env(env).unwrap();
+        c.pkcs11.pin_file = PathBuf::from("secrets/pin");
+        c.resolve_files(dir.path());
+        assert_eq!(c.store.ca_file, dir.path().join("db-ca.pem"));
+        assert_eq!(c.pkcs11.pin_file, dir.path().join("secrets/pin"));
+        let mut c = Config::defaults().unwrap();
+        c.resolve_files(dir.path());
+        assert_eq!(c.store.ca_file, Path::new(""));
+        assert_eq!(c.pkcs11.pin_file, Path::new(""));
     }
 }

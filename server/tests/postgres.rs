@@ -412,3 +412,65 @@ async fn a_backup_at_either_instance_holds_what_both_wrote() {
         assert_eq!(devices, 2, "{text}");
     }
 }
+
+/// The outstanding-challenge limit across instances, as docs/ARCHITECTURE.md 5.1 and
+/// docs/SECURITY.md 4.16 state it. An instance counts the table only when its own estimate (its
+/// last count plus its inserts since) reaches the limit, or after 256 inserts of its own
+/// (`COUNT_EVERY`, server/src/store/postgres.rs), so with N instances the table holds at most
+/// limit + (N − 1) × min(limit, 256) challenges, besides inserts in flight at a count. The
+/// worst case here, one instance after another filling what its estimate allows, with three
+/// stores over one database (each with its own backend and pool, as three instances' are) and a
+/// limit of 300: the first stores 300, the second and the third 256 each before a count finds
+/// the table full; then every one of them refuses. (Sequential, so nothing is in flight.)
+#[test]
+fn the_challenge_limit_is_soft_by_a_stated_bound_across_instances() {
+    use vouch_protocol::wire::ErrorCode;
+    use vouch_server::store::postgres::PgBackend;
+    use vouch_server::store::{ChallengeRecord, EnrollmentStore, KvStore};
+
+    const LIMIT: usize = 300;
+    const COUNT_EVERY: usize = 256;
+    let url = PgCluster::shared().create_database();
+    let instances: Vec<KvStore> = (0..3)
+        .map(|_| {
+            KvStore::new(Box::new(PgBackend::connect(&url, 2).unwrap())).with_challenge_limit(LIMIT)
+        })
+        .collect();
+    let now_ms = 1_000_000;
+    // Unexpired for the whole test, so a full table has nothing to purge.
+    let record = ChallengeRecord {
+        serial: "SN-LIMIT".into(),
+        expires_at_ms: now_ms + 3_600_000,
+    };
+    let mut stored = 0;
+    for (i, instance) in instances.iter().enumerate() {
+        loop {
+            match instance.put_challenge(&format!("{i}-{stored}"), &record, now_ms) {
+                Ok(()) => stored += 1,
+                Err(e) if e.is(&ErrorCode::Busy) => break,
+                Err(e) => panic!("{e}"),
+            }
+        }
+        let n = i + 1;
+        let bound = LIMIT + (n - 1) * COUNT_EVERY.min(LIMIT);
+        assert_eq!(
+            stored, bound,
+            "{n} instances: the worst case is the stated bound, no more and no less"
+        );
+        let in_table = sql(&url, "SELECT count(*) FROM vouch_challenges");
+        assert_eq!(in_table, stored.to_string());
+    }
+    // Each has counted a full table by now, or counts it at once: all refuse.
+    for (i, instance) in instances.iter().enumerate() {
+        let refused = instance
+            .put_challenge(&format!("late-{i}"), &record, now_ms)
+            .unwrap_err();
+        assert!(refused.is(&ErrorCode::Busy), "{refused}");
+    }
+    // Expired challenges make room again (purged at a count that finds the table full).
+    let later = record.expires_at_ms + 1;
+    instances[0]
+        .put_challenge("after-expiry", &record, later)
+        .unwrap();
+    assert_eq!(sql(&url, "SELECT count(*) FROM vouch_challenges"), "1");
+}

@@ -150,6 +150,75 @@ async fn the_server_runs_on_postgres_over_verified_tls() {
 }
 
 /// Without TLS this cluster takes no TCP client, so the round trip above was over TLS.
+/// `init` in `data` run from the working folder `cwd`.
+fn init_from(cwd: &Path, data: &Path) -> Output {
+    Command::new(bin())
+        .current_dir(cwd)
+        .arg("--data")
+        .arg(data)
+        .args(["init", "--hostname", "localhost"])
+        .output()
+        .unwrap()
+}
+
+/// A data folder whose `config.toml` names the store at `url` with the relative
+/// `ca_file = "pg/db-ca.pem"`.
+fn data_naming_a_relative_ca_file(url: &str) -> tempfile::TempDir {
+    let data = tempfile::tempdir().unwrap();
+    let config = format!("[store]\nurl = \"{url}\"\nca_file = \"pg/db-ca.pem\"\n");
+    std::fs::write(data.path().join("config.toml"), config).unwrap();
+    data
+}
+
+/// A relative `store.ca_file` is the data folder's (config.rs `resolve_files`), whatever the
+/// working folder: `init` run elsewhere and `serve` run from this test's folder both find
+/// it and connect over verified TLS; a file of that name in the working folder, with none in
+/// the data folder, is not used (init is refused, naming the path it read, and writes nothing).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_relative_ca_file_is_taken_from_the_data_folder() {
+    let (pki, cluster) = tls_cluster();
+
+    // The CA file only in the working folder: refused.
+    let url = database(cluster, "require");
+    let data = data_naming_a_relative_ca_file(&url);
+    let cwd = tempfile::tempdir().unwrap();
+    std::fs::create_dir(cwd.path().join("pg")).unwrap();
+    std::fs::copy(&pki.ca, cwd.path().join("pg/db-ca.pem")).unwrap();
+    let out = init_from(cwd.path(), data.path());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let looked_at = data.path().join("pg/db-ca.pem");
+    assert!(
+        !out.status.success()
+            && stderr.contains("store.ca_file")
+            && stderr.contains(&looked_at.display().to_string()),
+        "{stderr}"
+    );
+    assert!(!data.path().join("ca").exists(), "init wrote a CA");
+
+    // The CA file only in the data folder, init from an empty folder: it connects.
+    let url = database(cluster, "require");
+    let data = data_naming_a_relative_ca_file(&url);
+    std::fs::create_dir(data.path().join("pg")).unwrap();
+    std::fs::copy(&pki.ca, data.path().join("pg/db-ca.pem")).unwrap();
+    let empty = tempfile::tempdir().unwrap();
+    let out = init_from(empty.path(), data.path());
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // `serve` runs in this test's working folder, which has no such file either.
+    assert!(!Path::new("pg/db-ca.pem").exists());
+    let process =
+        ServerProcess::try_serve_with_env(Path::new(bin()), data, "127.0.0.1:0", "info", &[])
+            .unwrap();
+    let server = Server::from_process(process);
+    let tech = register(&server, "technician", "Tess").await;
+    assert!(!tech.key_id.is_empty());
+    let listed = server.admin_ok(&["staff", "list"]);
+    assert!(listed.contains("Tess"), "{listed}");
+}
+
 #[test]
 fn the_tls_cluster_refuses_plain_tcp() {
     let (pki, cluster) = tls_cluster();

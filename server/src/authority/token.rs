@@ -14,7 +14,6 @@
 //! the module lost it), the session is dropped and the next signature opens a new one, so the
 //! server recovers by itself once the token is back.
 
-use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
 
 use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
@@ -134,7 +133,7 @@ fn percent_decode(text: &str) -> Option<Vec<u8>> {
 
 /// Reads the token's user PIN from `pin_file` if set, else from the variable `pin_env`.
 fn read_pin(config: &Pkcs11Config) -> Result<AuthPin, ServerError> {
-    let pin = if config.pin_file.is_empty() {
+    let pin = if config.pin_file.as_os_str().is_empty() {
         std::env::var(&config.pin_env).map_err(|_| {
             ServerError::Config(Failure::new(format!(
                 "the token's PIN: set the environment variable {} (config.toml [pkcs11] pin_env), \
@@ -143,7 +142,7 @@ fn read_pin(config: &Pkcs11Config) -> Result<AuthPin, ServerError> {
             )))
         })?
     } else {
-        let path = Path::new(&config.pin_file);
+        let path = config.pin_file.as_path();
         let text = std::fs::read_to_string(path)
             .map_err(|e| ServerError::io("reading the PIN file", path, e))?;
         text.lines().next().unwrap_or_default().to_string()

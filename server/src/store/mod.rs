@@ -89,8 +89,8 @@ impl StoreConfig {
         StoreConfig::Postgres {
             url: config.store.url.clone(),
             pool_size: config.store.pool_size,
-            ca_file: (!config.store.ca_file.is_empty())
-                .then(|| PathBuf::from(&config.store.ca_file)),
+            ca_file: (!config.store.ca_file.as_os_str().is_empty())
+                .then(|| config.store.ca_file.clone()),
         }
     }
 }
