@@ -49,7 +49,9 @@
 //! the first pass (the block binarizer, finders on every third row of a 720p frame, grid
 //! sampling) and takes the costlier hypotheses (crops around triples and pairs in each
 //! binarization, the half-resolution pass, the global threshold) as steps in rotation: the step
-//! the stream has reached always runs, further ones while [`DecodeOptions::stream`]'s 3 ms last.
+//! the stream has reached always runs, a further one only if it is expected to end within
+//! [`DecodeOptions::stream`]'s 3 ms (each kind of step's cost is learnt from the frames that ran
+//! it, so a whole-frame pass is not started late in a frame and left to overrun the budget).
 //! The steps come in the order in which they paid on the corpus's images pasted into frames and
 //! on synthetic frames (the best triple's block and sharpened crops, the global threshold, the
 //! half-resolution pass, then the rest), and a crop around a likely code (a triple whose grid

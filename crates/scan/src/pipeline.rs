@@ -76,8 +76,8 @@ impl DecodeOptions {
     }
 
     /// A camera stream ([`crate::FrameDecoder`], the scanning loop): the cheap first pass every
-    /// frame, then the costlier hypotheses in rotation, one per frame and more only while the
-    /// frame has used less than this (`likely_code_budget` is not used).
+    /// frame, then the costlier hypotheses in rotation, one per frame and more only while each
+    /// is expected to end within this (`likely_code_budget` is not used).
     pub fn stream() -> Self {
         DecodeOptions {
             budget: Duration::from_millis(STREAM_BUDGET_MS),
@@ -769,6 +769,48 @@ fn decode_rqrr(img: Gray<'_>, opts: &DecodeOptions) -> (Vec<Hit>, Duration) {
 pub struct StreamState {
     /// The step the next frame starts with (taken modulo the frame's number of steps).
     next: usize,
+    /// What each kind of step is expected to cost (CPU time), learnt from the frames that ran
+    /// it: a step beyond the one due starts only if it is expected to end within the budget.
+    cost: [Duration; StepKind::COUNT],
+}
+
+/// Steps whose cost is alike, for [`StreamState::cost`]: crops are bounded in size, unsharp
+/// masking costs more, the whole-frame passes scale with the frame.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum StepKind {
+    Crop,
+    SharpenedCrop,
+    HalfRes,
+    Global,
+}
+
+impl StepKind {
+    const COUNT: usize = 4;
+
+    fn of(step: Step) -> StepKind {
+        match step {
+            Step::Triple(_, CropBin::Sharpened) | Step::Pair(_, CropBin::Sharpened) => {
+                StepKind::SharpenedCrop
+            }
+            Step::Triple(..) | Step::Pair(..) => StepKind::Crop,
+            Step::HalfRes => StepKind::HalfRes,
+            Step::Global => StepKind::Global,
+        }
+    }
+}
+
+impl StreamState {
+    fn expected(&self, step: Step) -> Duration {
+        self.cost[StepKind::of(step) as usize]
+    }
+
+    /// Learns from one run of `step`: the estimate follows a costlier run at once and a cheaper
+    /// one slowly (by a quarter per run), so one cheap run around texture does not let a step
+    /// that usually costs more start late in a frame.
+    fn learn(&mut self, step: Step, spent: Duration) {
+        let est = &mut self.cost[StepKind::of(step) as usize];
+        *est = spent.max(*est * 3 / 4);
+    }
 }
 
 /// The rows a stream's finder scan looks at: every third on frames of more than 1000 px (as
@@ -917,7 +959,10 @@ fn crop_best(ctx: &mut Ctx, gray: Gray<'_>, located: &[Located], scale: f32) {
 /// A camera stream's decode of one frame: the cheap first pass every frame (block binarizer,
 /// finders, grid sampling, and crops around likely codes it did not read when it read one),
 /// then the costlier hypotheses of [`stream_steps`] in rotation: the step the stream has
-/// reached always runs, further steps while the budget lasts. A still scene so goes through
+/// reached always runs, a further step only if what that kind of step cost on earlier frames
+/// still fits in the budget (a step started just before the budget ran out used to overrun it
+/// by its whole cost: a frame without a code then paid two whole-frame passes; now the step
+/// waits for the next frame, where it is the one due). A still scene so goes through
 /// every hypothesis of the single-frame cascade within a few frames, and no frame pays for all
 /// of them. When a step reads a code, the next frame starts with that step again (the code stays
 /// in view: it keeps being read).
@@ -942,17 +987,126 @@ pub fn decode_stream(img: Gray<'_>, opts: &DecodeOptions, state: &mut StreamStat
     }
     let steps = stream_steps(&ctx, &located);
     let first = state.next % steps.len().max(1);
+    // the first step passed over for want of time: the next frame starts with it
+    let mut waiting = None;
     for i in 0..steps.len() {
-        if i > 0 && ctx.expired() {
-            break;
-        }
         let at = (first + i) % steps.len();
+        // the step due always runs (a still scene reaches every step within a few frames);
+        // a further one only if it is expected to end within the budget: started late, a
+        // whole-frame pass overran it by its whole cost. One that does not fit waits for the
+        // next frame, where it is due; cheaper ones after it may still run in this one.
+        if i > 0 {
+            if ctx.expired() {
+                break;
+            }
+            if ctx.start.elapsed() + state.expected(steps[at]) > ctx.budget {
+                waiting.get_or_insert(at);
+                continue;
+            }
+        }
+        let started = ThreadTime::now();
         run_step(&mut ctx, work, &located, steps[at], scale);
+        state.learn(steps[at], started.elapsed());
         if !ctx.hits.is_empty() {
             state.next = at;
             return ctx.hits;
         }
-        state.next = at + 1;
+        state.next = waiting.unwrap_or(at + 1);
     }
     ctx.hits
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers
+
+    use super::*;
+
+    /// A flat grey frame: no finder candidate, so its steps are the two whole-frame passes.
+    fn flat() -> Vec<u8> {
+        vec![128; 320 * 240]
+    }
+
+    fn generous() -> DecodeOptions {
+        DecodeOptions {
+            budget: Duration::from_secs(60),
+            ..DecodeOptions::stream()
+        }
+    }
+
+    #[test]
+    fn a_frame_with_time_left_runs_every_step_and_learns_their_cost() {
+        let data = flat();
+        let img = Gray::new(320, 240, &data).unwrap();
+        let mut state = StreamState::default();
+        assert!(decode_stream(img, &generous(), &mut state).is_empty());
+        // both whole-frame steps ran: the rotation moved past them, and each has a cost
+        assert_eq!(state.next, 2);
+        assert!(state.cost[StepKind::Global as usize] > Duration::ZERO);
+        assert!(state.cost[StepKind::HalfRes as usize] > Duration::ZERO);
+    }
+
+    #[test]
+    fn a_step_beyond_the_due_one_starts_only_if_it_is_expected_to_fit() {
+        let data = flat();
+        let img = Gray::new(320, 240, &data).unwrap();
+        // every step expected to cost more than the (long) budget: the due one runs, no other
+        let mut state = StreamState {
+            cost: [Duration::from_secs(3600); StepKind::COUNT],
+            ..StreamState::default()
+        };
+        decode_stream(img, &generous(), &mut state);
+        assert_eq!(state.next, 1, "only the step due ran");
+        decode_stream(img, &generous(), &mut state);
+        assert_eq!(state.next, 2, "the next frame ran the one left over");
+    }
+
+    #[test]
+    fn the_cost_estimate_follows_a_costlier_run_at_once_and_a_cheaper_one_slowly() {
+        let mut state = StreamState::default();
+        let ms = Duration::from_millis;
+        state.learn(Step::Global, ms(4));
+        assert_eq!(state.expected(Step::Global), ms(4));
+        state.learn(Step::Global, ms(1));
+        assert_eq!(state.expected(Step::Global), ms(3));
+        state.learn(Step::Global, ms(8));
+        assert_eq!(state.expected(Step::Global), ms(8));
+        // kinds are apart: a crop's estimate is not a whole-frame pass's
+        assert_eq!(state.expected(Step::HalfRes), Duration::ZERO);
+    }
+
+    /// A light frame holding two finder patterns side by side (5 px per module, 25 modules
+    /// apart): a pair whose third finder is missing, so its steps are the two whole-frame
+    /// passes and the pair's three crops.
+    fn two_finders() -> Vec<u8> {
+        let (w, h) = (320usize, 240usize);
+        let mut data = vec![230u8; w * h];
+        let mut fill = |x0: usize, y0: usize, n: usize, v: u8| {
+            for y in y0..y0 + n {
+                data[y * w + x0..y * w + x0 + n].fill(v);
+            }
+        };
+        for x in [40, 40 + 25 * 5] {
+            fill(x, 60, 35, 20);
+            fill(x + 5, 65, 25, 230);
+            fill(x + 10, 70, 15, 20);
+        }
+        data
+    }
+
+    #[test]
+    fn a_step_that_does_not_fit_waits_while_cheaper_ones_after_it_run() {
+        let data = two_finders();
+        let img = Gray::new(320, 240, &data).unwrap();
+        // the half-resolution pass is expected to cost more than the budget, crops nothing
+        let mut state = StreamState::default();
+        state.cost[StepKind::HalfRes as usize] = Duration::from_secs(3600);
+        decode_stream(img, &generous(), &mut state);
+        // the due step (global threshold) ran, the half-resolution pass was passed over, the
+        // pair's crops after it ran (they learnt a cost), and the next frame starts with it
+        assert!(state.cost[StepKind::Global as usize] > Duration::ZERO);
+        assert!(state.cost[StepKind::Crop as usize] > Duration::ZERO);
+        assert!(state.cost[StepKind::SharpenedCrop as usize] > Duration::ZERO);
+        assert_eq!(state.next, 1, "the step passed over is due next");
+    }
 }
