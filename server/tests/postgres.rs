@@ -186,10 +186,10 @@ async fn a_challenge_from_one_instance_is_redeemed_once_at_the_other() {
 }
 
 /// The same, with PostgreSQL crashed (immediate shutdown: WAL not flushed is lost) and
-/// restarted between the certificate and the second answers. Challenges are stored and taken
-/// without waiting for the disk; the take must still be durable once the certificate it
-/// allowed was handed out (the enrollment's flush barrier covers it, the WAL being one
-/// sequence), or the nonce would come back and could be redeemed again.
+/// restarted between the certificate and the second answers: the take of a nonce must be
+/// durable once the certificate it allowed was handed out, or the nonce would come back and
+/// could be redeemed again. (It holds today because the take commits synchronously; it must
+/// keep holding if the take ever relies on the enrollment's flush barrier instead.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_redeemed_challenge_stays_redeemed_after_postgres_crashes() {
     let cluster = PgCluster::start();

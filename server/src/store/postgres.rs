@@ -29,26 +29,16 @@
 //! no third thread passes the answer on. The server calls a store of [`Latency::Blocking`]
 //! from its blocking pool, so no async worker waits on the database.
 //!
-//! **Durability.** No commit of the backend's connections waits for the disk: each connection
-//! starts with `synchronous_commit` off ([`ASYNC_COMMIT`]). The audit lock is held until
-//! `COMMIT` returns, and holding it across every WAL flush would make the instances' commits one
-//! flush each. Whoever reports a change first waits for it ([`Backend::wait`],
-//! [`Backend::durable`]): a *flush barrier*, a tiny transaction committed with
-//! `synchronous_commit` on ([`BARRIER`]), which flushes the WAL up to its own commit record and
-//! so every commit before it; concurrent barriers share PostgreSQL's flushes (its own group
-//! commit), and a barrier that another one already covered is skipped. A change another
-//! instance reads before it is flushed can only be lost together with everything that read it
-//! (the WAL is one sequence), as with sled's group commit.
-//!
-//! Challenges too are stored and taken without waiting for the disk (each is one statement in
-//! a transaction of its own, visible to every instance at once). A stored challenge lost in a
-//! crash is refused like a used one and the device asks again. A take is what makes a nonce
-//! single-use, and it is durable before any certificate it allowed is handed out: the
-//! completion takes the nonce, then commits the certificate on the same thread, then waits for
-//! a barrier; the take's commit record is earlier in the WAL than the certificate's, so the
-//! barrier's flush covers both. A take lost in a crash is therefore one on which no
-//! certificate was issued (at most an earlier one delivered again): the nonce comes back as if
-//! never answered (SECURITY.md 4.4).
+//! **Durability.** The commits of the store's transactions do not wait for the disk
+//! (`SET LOCAL synchronous_commit TO off`): the audit lock is held until `COMMIT` returns, and
+//! holding it across every WAL flush would make the instances' commits one flush each. Whoever
+//! reports a change first waits for it ([`Backend::wait`], [`Backend::durable`]): a *flush
+//! barrier*, a tiny transaction committed with `synchronous_commit` on, which flushes the WAL
+//! up to its own commit record and so every commit before it; concurrent barriers share
+//! PostgreSQL's flushes (its own group commit), and a barrier that another one already covered
+//! is skipped. A change another instance reads before it is flushed can only be lost together
+//! with everything that read it (the WAL is one sequence), as with sled's group commit. A
+//! challenge is stored and taken with synchronous commits.
 //!
 //! A database that cannot be reached makes every call fail with `busy` (503) until it is back;
 //! the pool reconnects by itself.
@@ -139,25 +129,16 @@ async fn flush_barrier(
     let covered = flushes.commits.load(Ordering::SeqCst);
     let client = pool.get().await.map_err(|e| pool_error(&e))?;
     client
-        .batch_execute(BARRIER)
+        .batch_execute(
+            "INSERT INTO vouch_flush (pid, at) VALUES (pg_backend_pid(), now()) \
+             ON CONFLICT (pid) DO UPDATE SET at = EXCLUDED.at",
+        )
         .await
         .map_err(|e| db_error(&e))?;
     flushes.barriers.fetch_add(1, Ordering::Relaxed);
     flushes.flushed.fetch_max(covered, Ordering::SeqCst);
     Ok(())
 }
-
-/// The flush barrier: one exchange (statements of one simple query), a write committed with
-/// `synchronous_commit` on whatever the connection's default, so its `COMMIT` returns once
-/// the WAL is flushed up to its commit record.
-const BARRIER: &str = "BEGIN; SET LOCAL synchronous_commit TO on; \
-     INSERT INTO vouch_flush (pid, at) VALUES (pg_backend_pid(), now()) \
-     ON CONFLICT (pid) DO UPDATE SET at = EXCLUDED.at; COMMIT";
-
-/// The startup option every connection of the backend is opened with: its commits do not wait
-/// for the WAL flush (the flush barrier does, for whoever reports a change). Set once per
-/// connection, so no statement carries it.
-const ASYNC_COMMIT: &str = "-c synchronous_commit=off";
 
 /// What one try of a transaction came to.
 enum Attempt {
@@ -240,16 +221,9 @@ impl PgBackend {
         ca_file: Option<&std::path::Path>,
     ) -> Result<Self, ServerError> {
         // The URL may carry a password: it is never echoed back in the message.
-        let mut config: tokio_postgres::Config =
-            url.parse().map_err(|e: tokio_postgres::Error| {
-                ServerError::Config(Failure::caused("store.url is not a PostgreSQL URL", e))
-            })?;
-        // After the URL's own `options`, so that ours wins over a `synchronous_commit` there.
-        let options = match config.get_options() {
-            Some(theirs) => format!("{theirs} {ASYNC_COMMIT}"),
-            None => ASYNC_COMMIT.to_string(),
-        };
-        config.options(&options);
+        let config: tokio_postgres::Config = url.parse().map_err(|e: tokio_postgres::Error| {
+            ServerError::Config(Failure::caused("store.url is not a PostgreSQL URL", e))
+        })?;
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name("vouch-postgres")
@@ -455,11 +429,7 @@ async fn migrate_locked(client: &Object) -> Result<(), ServerError> {
     }
     for (version, name, sql) in MIGRATIONS.iter().filter(|m| m.0 > current) {
         let apply = async {
-            // Durable when `init` or `serve` says the schema is in place, whatever the
-            // connection's default.
-            client
-                .batch_execute("BEGIN; SET LOCAL synchronous_commit TO on")
-                .await?;
+            client.batch_execute("BEGIN").await?;
             client.batch_execute(sql).await?;
             client
                 .execute(
@@ -514,11 +484,11 @@ const LOCK: &str = "SELECT pg_advisory_lock($1)";
 /// Releases the audit lock; says whether it was held.
 const UNLOCK: &str = "SELECT pg_advisory_unlock($1)";
 
-/// Opens a store transaction. Its commit does not wait for the disk (the connection's default,
-/// [`ASYNC_COMMIT`]: the audit lock is held until `COMMIT` returns, and would be held across
-/// every flush); whoever reports the change waits for it through `wait` or `durable`, outside
-/// the lock, where concurrent flushes are shared.
-const BEGIN: &str = "BEGIN ISOLATION LEVEL SERIALIZABLE";
+/// Opens a store transaction. Its commit does not wait for the disk (the audit lock is held
+/// until `COMMIT` returns, and would be held across every flush); whoever reports the change
+/// waits for it through `wait` or `durable`, outside the lock, where concurrent flushes are
+/// shared.
+const BEGIN: &str = "BEGIN ISOLATION LEVEL SERIALIZABLE; SET LOCAL synchronous_commit TO off";
 
 /// One key's value in `bucket`, read on `client` (inside whatever transaction it has open).
 async fn read_value(
@@ -1222,40 +1192,6 @@ mod tests {
             audit_write_goes_through(backend(&url)),
             "a retried transaction left the audit lock held"
         );
-    }
-
-    /// `synchronous_commit` as a connection of `b` has it.
-    fn synchronous_commit(b: &PgBackend) -> String {
-        let client = b.client().unwrap();
-        b.run(async move {
-            client
-                .query_one("SHOW synchronous_commit", &[])
-                .await
-                .and_then(|r| r.try_get::<_, String>(0))
-        })
-        .unwrap()
-    }
-
-    /// The connections commit without waiting for the disk, even when the URL's own options
-    /// ask otherwise (ours come after them), and keep the URL's other options.
-    #[test]
-    fn connections_commit_asynchronously_whatever_the_url_says() {
-        let url = vouch_testkit::PgCluster::shared().create_database();
-        assert_eq!(synchronous_commit(&backend(&url)), "off");
-        let theirs =
-            format!("{url}&options=-c%20synchronous_commit%3Don%20-c%20application_name%3Dtheirs");
-        let b = backend(&theirs);
-        assert_eq!(synchronous_commit(&b), "off");
-        let client = b.client().unwrap();
-        let name = b
-            .run(async move {
-                client
-                    .query_one("SHOW application_name", &[])
-                    .await
-                    .and_then(|r| r.try_get::<_, String>(0))
-            })
-            .unwrap();
-        assert_eq!(name, "theirs");
     }
 
     #[test]
