@@ -443,8 +443,8 @@ async fn a_backup_at_either_instance_holds_what_both_wrote() {
 
 /// The outstanding-challenge limit across instances, as docs/ARCHITECTURE.md 5.1 and
 /// docs/SECURITY.md 4.16 state it. An instance counts the table only when its own estimate (its
-/// last count plus its inserts since) reaches the limit, or after 256 inserts of its own
-/// (`COUNT_EVERY`, server/src/store/postgres.rs), so with N instances the table holds at most
+/// last count plus its inserts since) reaches the limit, or after `COUNT_EVERY` (256) inserts
+/// of its own, so with N instances the table holds at most
 /// limit + (N − 1) × min(limit, 256) challenges, besides inserts in flight at a count. The
 /// worst case here, one instance after another filling what its estimate allows, with three
 /// stores over one database (each with its own backend and pool, as three instances' are) and a
@@ -453,11 +453,10 @@ async fn a_backup_at_either_instance_holds_what_both_wrote() {
 #[test]
 fn the_challenge_limit_is_soft_by_a_stated_bound_across_instances() {
     use vouch_protocol::wire::ErrorCode;
-    use vouch_server::store::postgres::PgBackend;
+    use vouch_server::store::postgres::{PgBackend, COUNT_EVERY};
     use vouch_server::store::{ChallengeRecord, EnrollmentStore, KvStore};
 
     const LIMIT: usize = 300;
-    const COUNT_EVERY: usize = 256;
     let url = PgCluster::shared().create_database();
     let instances: Vec<KvStore> = (0..3)
         .map(|_| {
@@ -480,7 +479,7 @@ fn the_challenge_limit_is_soft_by_a_stated_bound_across_instances() {
             }
         }
         let n = i + 1;
-        let bound = LIMIT + (n - 1) * COUNT_EVERY.min(LIMIT);
+        let bound = LIMIT + (n - 1) * (COUNT_EVERY as usize).min(LIMIT);
         assert_eq!(
             stored, bound,
             "{n} instances: the worst case is the stated bound, no more and no less"

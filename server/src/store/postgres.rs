@@ -100,8 +100,9 @@ struct ChallengeCount {
     puts_since: AtomicU64,
 }
 
-/// Challenges are counted again after this many inserts by one instance.
-const COUNT_EVERY: u64 = 256;
+/// Challenges are counted again after this many inserts by one instance (public for the test
+/// of the bound it sets across instances).
+pub const COUNT_EVERY: u64 = 256;
 
 /// Commits, and how far they are known to be on disk.
 #[derive(Default)]
