@@ -529,6 +529,7 @@ async fn photos(app: &App, devices: &[DeviceFixture; 3]) -> Result<()> {
 /// The app in German (issue 18): the language switched in Settings, whose own words follow;
 /// a photo read and queued in German words; the queue screen with German states, a German
 /// date and a German sync report; a failed sync explained in German from its error code;
+/// the activity log in German; a data folder held by another program explained in German;
 /// and the choice kept after a restart.
 #[tokio::test(flavor = "multi_thread")]
 async fn the_app_speaks_german_when_chosen() -> Result<()> {
@@ -549,10 +550,27 @@ async fn the_app_speaks_german_when_chosen() -> Result<()> {
         app.click("join-continue").await?;
         german_settings(&app).await?;
         german_scan(&app, &device).await?;
-        german_queue(&app, &mut server).await
+        german_queue(&app, &mut server).await?;
+        german_activity(&app).await
     }
     .await;
     app.finish(outcome).await?;
+
+    // The data folder held by another program: the problem in German, in Settings and in the
+    // activity log.
+    wait_until_data_is_free(data.path()).await?;
+    let held = vouch_field::Field::open(data.path())?;
+    let app = App::launch(
+        Launch {
+            data: Some(data.path()),
+            ..Launch::default()
+        },
+        "german-busy",
+    )
+    .await?;
+    let outcome = german_busy(&app).await;
+    app.finish(outcome).await?;
+    drop(held);
 
     // The choice is kept; switching back to English works.
     let app = App::launch(launch(), "german-restart").await?;
@@ -591,6 +609,56 @@ async fn german_settings(app: &App) -> Result<()> {
         .await?;
     ensure!(has_german_date(&card), "a German date: {card:?}");
     app.shot("03-settings").await?;
+    Ok(())
+}
+
+/// The activity log in German: the join, the start, and (once the queue was synced) the
+/// failed and the finished sync, each with a German date.
+async fn german_activity(app: &App) -> Result<()> {
+    app.click("nav-settings").await?;
+    let log = app
+        .wait_text("activity-log", "Beitritt zum Server: erledigt", 10)
+        .await?;
+    ensure!(has_german_date(&log), "a German date: {log:?}");
+    app.wait_text("activity-log", "die Ansicht „Scannen“ war", 5)
+        .await?;
+    app.wait_text(
+        "activity-log",
+        "Abgleich: Der Server ist nicht erreichbar",
+        5,
+    )
+    .await?;
+    app.wait_text("activity-log", "Abgleich: erledigt", 5)
+        .await?;
+    ensure!(
+        !log.contains("done") && !log.contains("register"),
+        "English in the activity log: {log:?}"
+    );
+    app.shot("07-activity").await?;
+    Ok(())
+}
+
+/// The app started while another program holds its data folder: the problem in German.
+async fn german_busy(app: &App) -> Result<()> {
+    app.wait_text(
+        "startup-error",
+        "Der Datenordner wird von einem anderen Programm benutzt",
+        30,
+    )
+    .await?;
+    app.click("nav-settings").await?;
+    app.wait_text(
+        "open-problem",
+        "Der Datenordner wird von einem anderen Programm benutzt",
+        10,
+    )
+    .await?;
+    app.wait_text(
+        "activity-log",
+        "Öffnen des Datenordners: Der Datenordner wird von einem anderen Programm benutzt",
+        5,
+    )
+    .await?;
     Ok(())
 }
 

@@ -6,7 +6,7 @@
 //! on what happened and what to do, and `detail` is the protocol's own code behind a refused
 //! label (`check_mismatch`, `group_check_mismatch`, ...), so the UI can point at the typo.
 
-use serde::ser::{Serialize, SerializeStruct, Serializer};
+use serde::ser::{Serialize, Serializer};
 use vouch_protocol::wire::AppErrorCode;
 
 /// Why a command did not do what it was asked. `#[non_exhaustive]`: match with a wildcard arm.
@@ -70,6 +70,16 @@ impl Error {
             _ => None,
         }
     }
+
+    /// What crosses the IPC bridge for this error, kept apart from the error itself so that
+    /// the activity log and the about screen can hold it after the error is gone.
+    pub fn report(&self) -> Report {
+        Report {
+            code: self.code(),
+            message: self.to_string(),
+            detail: self.detail(),
+        }
+    }
 }
 
 impl From<tauri::Error> for Error {
@@ -80,12 +90,22 @@ impl From<tauri::Error> for Error {
 
 impl Serialize for Error {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut s = serializer.serialize_struct("Error", 3)?;
-        s.serialize_field("code", self.code())?;
-        s.serialize_field("message", &self.to_string())?;
-        s.serialize_field("detail", &self.detail())?;
-        s.end()
+        self.report().serialize(serializer)
     }
+}
+
+/// An error as the UI receives it, `{"code", "message", "detail"}`: a command's error, a
+/// failed line of the activity log, the data folder's problem. The UI shows the catalogue's
+/// words for `code` and keeps `message` (English) only as a detail where it names what the
+/// words cannot (a path, an address).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Report {
+    /// The stable code ([`vouch_protocol::wire::AppErrorCode`]).
+    pub code: &'static str,
+    /// The shell's or the field engine's words (English).
+    pub message: String,
+    /// The protocol code behind a refused label, if any.
+    pub detail: Option<&'static str>,
 }
 
 /// The result every command returns.

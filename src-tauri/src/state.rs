@@ -7,9 +7,10 @@ use std::sync::{Mutex, MutexGuard};
 
 use serde::Serialize;
 use vouch_field::{now_ms, BatchSlot, Field, SyncReport};
+use vouch_protocol::wire::AppActivity;
 
 use crate::camera::Camera;
-use crate::error::{Error, Result};
+use crate::error::{Error, Report, Result};
 
 /// Environment variable naming the data folder (tests, several installs on one machine).
 pub const DATA_ENV: &str = "VOUCH_FIELD_DATA";
@@ -26,17 +27,19 @@ pub const TIMING_ENV: &str = "VOUCH_TIMING";
 /// Entries kept in the activity log.
 const LOG_LINES: usize = 200;
 
-/// One line of the activity log.
+/// One line of the activity log: codes and numbers, no words, so that the UI says it in the
+/// chosen language (the message catalogue's `activity-*` entries).
 #[derive(Clone, Debug, Serialize)]
 pub struct LogLine {
     /// When, milliseconds since the Unix epoch.
     pub at_ms: u64,
-    /// `info` or `error`.
-    pub level: &'static str,
-    /// What was done (`register`, `scan`, `sync`, ...).
-    pub what: String,
-    /// The outcome in words.
-    pub message: String,
+    /// What was done.
+    pub what: AppActivity,
+    /// For [`AppActivity::Start`]: milliseconds from the shell's start until the scan screen
+    /// was interactive.
+    pub after_ms: Option<u64>,
+    /// Why it failed, as a command's error would have said (`None`: it was done).
+    pub error: Option<Report>,
 }
 
 /// What the settings and about screens show.
@@ -46,8 +49,9 @@ pub struct AppInfo {
     pub version: String,
     /// The data folder (identity, queue, config).
     pub data_dir: String,
-    /// Why the data folder could not be opened, if it could not.
-    pub open_error: Option<String>,
+    /// Why the data folder could not be opened, if it could not (the UI says it in the
+    /// catalogue's words for its code).
+    pub open_error: Option<Report>,
     /// Days synced records are kept (0: forever).
     pub retention_days: Option<u32>,
     /// Records per upload.
@@ -63,7 +67,7 @@ pub struct AppInfo {
 /// The shell's state, managed by Tauri and handed to every command.
 pub struct AppState {
     started: std::time::Instant,
-    field: std::result::Result<Field, (&'static str, String)>,
+    field: std::result::Result<Field, Report>,
     data_dir: PathBuf,
     launch_invite: Option<String>,
     /// The camera session (desktop: nokhwa through the field engine's scanning loop).
@@ -81,7 +85,7 @@ impl AppState {
     /// Opens the field engine on `data_dir`. A failure is kept and answered by every command
     /// that needs the engine, so the window still opens and says what is wrong.
     pub fn open(data_dir: PathBuf, launch_invite: Option<String>) -> Self {
-        let field = Field::open(&data_dir).map_err(|e| (e.code(), e.to_string()));
+        let field = Field::open(&data_dir).map_err(|e| Error::from(e).report());
         let state = Self {
             started: std::time::Instant::now(),
             field,
@@ -91,20 +95,18 @@ impl AppState {
             batch: BatchSlot::default(),
             log: Mutex::new(VecDeque::new()),
         };
-        if let Err((_, message)) = &state.field {
-            state.note("open", "error", message.clone());
+        if let Err(report) = &state.field {
+            state.note(AppActivity::Open, None, Some(report.clone()));
         }
         state
     }
 
     /// The field engine, or why it could not be opened.
     pub fn field(&self) -> Result<&Field> {
-        self.field
-            .as_ref()
-            .map_err(|(code, message)| Error::Unavailable {
-                code,
-                message: message.clone(),
-            })
+        self.field.as_ref().map_err(|report| Error::Unavailable {
+            code: report.code,
+            message: report.message.clone(),
+        })
     }
 
     /// The data folder.
@@ -118,7 +120,7 @@ impl AppState {
         AppInfo {
             version: version.to_string(),
             data_dir: self.data_dir.display().to_string(),
-            open_error: self.field.as_ref().err().map(|(_, m)| m.clone()),
+            open_error: self.field.as_ref().err().cloned(),
             retention_days: config.map(|c| c.queue.retention_days),
             batch_size: config.map(|c| c.sync.batch_size),
             max_attempts: config.map(|c| c.sync.max_attempts),
@@ -133,30 +135,24 @@ impl AppState {
     }
 
     /// Notes the outcome of `what` in the activity log and converts the error.
-    pub fn track<T>(&self, what: &str, result: vouch_field::Result<T>) -> Result<T> {
-        match &result {
-            Ok(_) => self.note(what, "info", "done".into()),
-            Err(e) => self.note(what, "error", format!("{}: {e}", e.code())),
-        }
-        Ok(result?)
+    pub fn track<T>(&self, what: AppActivity, result: vouch_field::Result<T>) -> Result<T> {
+        let result = result.map_err(Error::from);
+        self.note(what, None, result.as_ref().err().map(Error::report));
+        result
     }
 
     /// Notes how a sync ended in the activity log (the engine keeps the outcome for the queue
     /// screen's "last sync" line: [`Field::last_sync`]).
     pub fn track_sync(&self, result: vouch_field::Result<SyncReport>) -> Result<SyncReport> {
-        self.track("sync", result)
+        self.track(AppActivity::Sync, result)
     }
 
     /// Notes that the scan screen is interactive: in the activity log, and on stderr when
     /// `VOUCH_TIMING=1` (for the start-up benchmark). Answers the milliseconds since the shell
     /// started.
-    pub fn ui_ready(&self) -> u128 {
-        let ms = self.started.elapsed().as_millis();
-        self.note(
-            "start",
-            "info",
-            format!("scan screen interactive {ms} ms after start"),
-        );
+    pub fn ui_ready(&self) -> u64 {
+        let ms = u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.note(AppActivity::Start, Some(ms), None);
         if std::env::var_os(TIMING_ENV).is_some_and(|v| v == "1") {
             eprintln!("vouch: timing: scan screen interactive after {ms} ms");
         }
@@ -164,16 +160,16 @@ impl AppState {
     }
 
     /// Adds a line to the activity log.
-    pub fn note(&self, what: &str, level: &'static str, message: String) {
+    fn note(&self, what: AppActivity, after_ms: Option<u64>, error: Option<Report>) {
         let mut log = lock(&self.log);
         if log.len() == LOG_LINES {
             log.pop_front();
         }
         log.push_back(LogLine {
             at_ms: now_ms(),
-            level,
-            what: what.to_string(),
-            message,
+            what,
+            after_ms,
+            error,
         });
     }
 
@@ -212,6 +208,8 @@ pub fn data_dir_from(args: &[String], env: Option<std::ffi::OsString>) -> Option
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
+    use vouch_protocol::wire::AppErrorCode;
+
     use super::*;
 
     #[test]
@@ -246,13 +244,55 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("not-a-folder");
         std::fs::write(&file, b"x").unwrap();
-        let state = AppState::open(file, None);
+        let state = AppState::open(file.clone(), None);
         let err = state.field().unwrap_err();
         assert!(!err.code().is_empty());
-        assert_eq!(state.log().len(), 1);
+        // The about screen gets the code (for the catalogue's words) and the engine's text.
+        let problem = state.info("0").open_error.unwrap();
+        assert_eq!(problem.code, err.code());
+        assert!(problem.message.contains("not-a-folder"), "{problem:?}");
+        let log = state.log();
+        assert_eq!(log.len(), 1);
+        assert_eq!(log[0].what, AppActivity::Open);
+        assert_eq!(log[0].error.as_ref(), Some(&problem));
         let ok = AppState::open(dir.path().join("data"), None);
         assert!(ok.field().is_ok());
-        assert_eq!(ok.track("x", Ok(1)).unwrap(), 1);
-        assert_eq!(ok.log().last().unwrap().what, "x");
+        assert_eq!(ok.info("0").open_error, None);
+        assert_eq!(ok.track(AppActivity::Scan, Ok(1)).unwrap(), 1);
+        assert_eq!(ok.log().last().unwrap().what, AppActivity::Scan);
+    }
+
+    /// A log line crosses the IPC as codes and numbers, never as English words: the UI says
+    /// it in the chosen language.
+    #[test]
+    fn log_lines_carry_codes_not_words() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = AppState::open(dir.path().join("data"), None);
+        state.track(AppActivity::Export, Ok(())).unwrap();
+        let refused: vouch_field::Result<()> = Err(vouch_field::Error::BadLabel(
+            vouch_protocol::Error::CheckMismatch,
+        ));
+        let err = state.track(AppActivity::Scan, refused).unwrap_err();
+        assert_eq!(err.code(), AppErrorCode::BadLabel.as_str());
+        let ms = state.ui_ready();
+        let lines: Vec<serde_json::Value> = state
+            .log()
+            .iter()
+            .map(|l| serde_json::to_value(l).unwrap())
+            .collect();
+        assert_eq!(lines.len(), 3);
+        assert_eq!(lines[0]["what"], "export");
+        assert!(lines[0]["error"].is_null());
+        assert!(lines[0]["after_ms"].is_null());
+        assert_eq!(lines[1]["what"], "scan");
+        assert_eq!(lines[1]["error"]["code"], "bad_label");
+        assert_eq!(lines[1]["error"]["detail"], "check_mismatch");
+        assert_eq!(lines[1]["error"], serde_json::to_value(&err).unwrap());
+        assert_eq!(lines[2]["what"], "start");
+        assert_eq!(lines[2]["after_ms"], ms);
+        for line in &lines {
+            assert!(line["at_ms"].as_u64().unwrap() > 0, "{line}");
+            assert!(line.get("message").is_none(), "{line}");
+        }
     }
 }

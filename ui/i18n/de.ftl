@@ -185,7 +185,8 @@ queue-empty-title = Noch nichts in der Warteschlange
 queue-empty = Scannen Sie ein Etikett in der Ansicht „Scannen“. Jeder Scan wird zuerst auf diesem Tablet gespeichert und wartet hier, bis er abgeglichen ist.
 queue-site = Standort: { $site }
 queue-note = Notiz: { $note }
-queue-server-said = {" "}(Server: { $code } – { $message })
+queue-server-code = {" "}(Code des Servers: { $code })
+queue-server-said = {" "}(die Worte des Servers, für die diese App keine Übersetzung hat: „{ $message }“; Code: { $code })
 record-queued = Wartet auf Abgleich
 record-syncing = Wird gesendet
 record-held = Zurückgehalten: ein früherer Scan fehlt
@@ -334,6 +335,23 @@ export-done = { $count ->
 }
 activity-title = Aktivität
 activity-empty = In dieser Sitzung ist noch nichts geschehen.
+activity-open = Öffnen des Datenordners
+activity-start = Start
+activity-register = Beitritt zum Server
+activity-scan = Scan
+activity-scan-image = Scan aus einem Foto
+activity-batch-scan = Serienscan
+activity-undo = Rücknahme eines Serienscans
+activity-export = Export der Warteschlange
+activity-sync = Abgleich
+activity-approve = Freigabe
+activity-reject = Ablehnung
+activity-revoke = Widerruf
+activity-reenroll = Erneute Registrierung erlauben
+activity-accept-gap = Lücke als verloren akzeptieren
+activity-other = Aktion
+activity-done = erledigt
+activity-ready = die Ansicht „Scannen“ war { $ms } ms nach dem Start bereit
 
 ## Fehler der App-Shell, nach Code (ihr englischer Text folgt in Klammern, wo er einen Pfad, eine Adresse oder einen Grund nennt)
 error-unknown = Etwas ist schiefgegangen.

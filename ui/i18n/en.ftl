@@ -185,7 +185,8 @@ queue-empty-title = Nothing queued yet
 queue-empty = Scan a label on the Scan screen. Each scan is saved on this tablet first and waits here until it is synced.
 queue-site = Site: { $site }
 queue-note = Note: { $note }
-queue-server-said = {" "}(server: { $code } — { $message })
+queue-server-code = {" "}(server's code: { $code })
+queue-server-said = {" "}(the server's own words, which this app has no translation for: “{ $message }”; code: { $code })
 record-queued = Waiting to sync
 record-syncing = Sending
 record-held = Held: an earlier scan is missing
@@ -334,6 +335,23 @@ export-done = { $count ->
 }
 activity-title = Activity
 activity-empty = Nothing happened yet in this session.
+activity-open = Opening the data folder
+activity-start = Start
+activity-register = Joining the server
+activity-scan = Scan
+activity-scan-image = Scan from a photo
+activity-batch-scan = Batch scan
+activity-undo = Undoing a batch scan
+activity-export = Export of the queue
+activity-sync = Sync
+activity-approve = Approval
+activity-reject = Rejection
+activity-revoke = Revocation
+activity-reenroll = Allowing a device to enroll again
+activity-accept-gap = Accepting a gap as lost
+activity-other = Action
+activity-done = done
+activity-ready = the scan screen was ready { $ms } ms after the start
 
 ## Errors the app shell reports, by code (its own English text follows in brackets where it names a path, an address or a reason)
 error-unknown = Something went wrong.

@@ -5,6 +5,7 @@ use std::fmt;
 use vouch_protocol::wire::AppErrorCode;
 
 use crate::i18n::t;
+use crate::ipc::ShellError;
 
 /// Why a call into the Tauri shell (see [`crate::ipc`]) did not produce a value.
 ///
@@ -43,6 +44,17 @@ pub enum IpcError {
 }
 
 impl IpcError {
+    /// An error the shell reported as data for `command` (a line of the activity log, the
+    /// data folder's problem), to be shown like a command's error.
+    pub fn reported(command: &str, error: &ShellError) -> Self {
+        Self::Command {
+            command: command.to_string(),
+            code: error.code.clone(),
+            message: error.message.clone(),
+            detail: error.detail.clone(),
+        }
+    }
+
     /// The stable code: the shell's for a command error, else `not_in_tauri`, `encode` or
     /// `decode`.
     pub fn code(&self) -> &str {

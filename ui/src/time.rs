@@ -29,15 +29,44 @@ pub fn seconds(ms: u64) -> String {
 
 /// How long ago, in words (`just now`, `5 minutes ago`, `2 hours ago`, else the date).
 pub fn ago(ms: u64) -> String {
-    let seconds = ((now_ms() - ms as f64) / 1000.0).max(0.0);
+    match span((now_ms() - ms as f64) / 1000.0) {
+        Ago::JustNow => t("time-just-now"),
+        Ago::Minutes(n) => relative(ms, n, "minute"),
+        Ago::Hours(n) => relative(ms, n, "hour"),
+        Ago::Date => local(ms),
+    }
+}
+
+/// How a moment some seconds ago is said.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Ago {
+    /// Under 45 seconds.
+    JustNow,
+    /// This many whole minutes (1 to 59).
+    Minutes(f64),
+    /// This many whole hours (1 to 23).
+    Hours(f64),
+    /// A day or more: the date itself.
+    Date,
+}
+
+/// The unit and amount for a moment `seconds` ago, rounded to the nearest unit: a rounding
+/// that reaches the next unit moves to it (59 min 40 s is "1 hour", not "60 minutes"). A
+/// moment in the future (a clock set back) is "just now".
+fn span(seconds: f64) -> Ago {
+    let seconds = seconds.max(0.0);
     if seconds < 45.0 {
-        t("time-just-now")
-    } else if seconds < 3600.0 {
-        relative(ms, (seconds / 60.0).round().max(1.0), "minute")
-    } else if seconds < 86_400.0 {
-        relative(ms, (seconds / 3600.0).round(), "hour")
+        return Ago::JustNow;
+    }
+    let minutes = (seconds / 60.0).round().max(1.0);
+    if minutes < 60.0 {
+        return Ago::Minutes(minutes);
+    }
+    let hours = (seconds / 3600.0).round();
+    if hours < 24.0 {
+        Ago::Hours(hours)
     } else {
-        local(ms)
+        Ago::Date
     }
 }
 
@@ -53,4 +82,34 @@ fn relative(ms: u64, amount: f64, unit: &str) -> String {
     let locales = Array::of1(&crate::i18n::current().tag().into());
     let format = Intl::RelativeTimeFormat::new(&locales, &Object::new());
     String::from(format.format(-amount, unit))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The unit and amount `Intl.RelativeTimeFormat` is given (its words, "vor 5 Minuten", are
+    /// the WebView's own; the end-to-end tests see only "just now" and dates).
+    #[test]
+    fn the_unit_and_amount_follow_the_time_elapsed() {
+        let cases = [
+            (-30.0, Ago::JustNow),
+            (0.0, Ago::JustNow),
+            (44.9, Ago::JustNow),
+            (45.0, Ago::Minutes(1.0)),
+            (89.0, Ago::Minutes(1.0)),
+            (90.0, Ago::Minutes(2.0)),
+            (5.0 * 60.0 + 10.0, Ago::Minutes(5.0)),
+            (59.0 * 60.0 + 29.0, Ago::Minutes(59.0)),
+            (59.0 * 60.0 + 30.0, Ago::Hours(1.0)),
+            (89.0 * 60.0, Ago::Hours(1.0)),
+            (90.0 * 60.0, Ago::Hours(2.0)),
+            (23.0 * 3600.0 + 29.0 * 60.0, Ago::Hours(23.0)),
+            (23.0 * 3600.0 + 30.0 * 60.0, Ago::Date),
+            (3.0 * 86_400.0, Ago::Date),
+        ];
+        for (seconds, expected) in cases {
+            assert_eq!(span(seconds), expected, "{seconds} s");
+        }
+    }
 }

@@ -1,9 +1,11 @@
 //! Codes in plain words, in the app's language: record states, refusals, device states,
-//! timeline events and sync steps.
+//! timeline events, sync steps and the activity log.
 
-use vouch_protocol::wire::{DeviceEvent, DeviceState, ErrorCode, QueueState};
+use vouch_protocol::wire::{AppActivity, DeviceEvent, DeviceState, ErrorCode, QueueState};
 
-use crate::i18n::t;
+use crate::error::IpcError;
+use crate::i18n::{t, tf};
+use crate::ipc::{LogLine, ShellError};
 
 /// A queue record's state, for a badge.
 pub fn record_state(state: QueueState) -> String {
@@ -17,27 +19,68 @@ pub fn record_state(state: QueueState) -> String {
     }
 }
 
-/// Why the server refused a record, in words a technician can act on.
-pub fn refusal(code: Option<&ErrorCode>) -> String {
+/// Why the server refused (or holds) a record, for its row in the queue.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Refusal {
+    /// The reason in the catalogue's words, which a technician can act on.
+    pub reason: String,
+    /// The server's code and, where the catalogue has no words of its own for that code, the
+    /// server's own text, marked as the server's (it is not translated): `None` without a
+    /// code.
+    pub server: Option<String>,
+}
+
+/// Why the server refused a record with `code` and `message`: the catalogue's words for every
+/// code the server puts on a record (the refusals of PROTOCOL.md 11.9.2, by the contract's
+/// [`ErrorCode`]); the server's text is kept only for a code this build has no words for (a
+/// newer server's), where it is the only explanation there is. The code itself is always
+/// shown, for the supervisor and the operator.
+pub fn refusal(code: Option<&ErrorCode>, message: Option<&str>) -> Refusal {
     let Some(code) = code else {
-        return t("refusal-other");
+        return Refusal {
+            reason: t("refusal-other"),
+            server: None,
+        };
     };
+    let known = refusal_words(code);
+    let message = message.map(str::trim).filter(|m| !m.is_empty());
+    let server = match (&known, message) {
+        (None, Some(message)) => tf(
+            "queue-server-said",
+            &[
+                ("code", code.as_str().to_string().into()),
+                ("message", message.to_string().into()),
+            ],
+        ),
+        _ => tf(
+            "queue-server-code",
+            &[("code", code.as_str().to_string().into())],
+        ),
+    };
+    Refusal {
+        reason: known.unwrap_or_else(|| t("refusal-other")),
+        server: Some(server),
+    }
+}
+
+/// The catalogue's words for a record refused with `code`, if it has words of its own.
+fn refusal_words(code: &ErrorCode) -> Option<String> {
     match code {
         ErrorCode::Protocol(_) => protocol_refusal(code),
-        ErrorCode::RecordIdReused => t("refusal-reused"),
-        ErrorCode::UnknownInstaller => t("refusal-not-this-key"),
-        ErrorCode::MalformedRecord => t("refusal-malformed"),
-        ErrorCode::Forbidden | ErrorCode::Revoked => t("refusal-revoked"),
-        _ => t("refusal-other"),
+        ErrorCode::RecordIdReused => Some(t("refusal-reused")),
+        ErrorCode::UnknownInstaller => Some(t("refusal-not-this-key")),
+        ErrorCode::MalformedRecord => Some(t("refusal-malformed")),
+        ErrorCode::Forbidden | ErrorCode::Revoked => Some(t("refusal-revoked")),
+        _ => None,
     }
 }
 
 /// A record refused by a protocol check (the code is the protocol core's, section 8).
-fn protocol_refusal(code: &ErrorCode) -> String {
+fn protocol_refusal(code: &ErrorCode) -> Option<String> {
     use vouch_protocol::Error as E;
     let is = |e: E| *code == ErrorCode::of(&e);
     let order = (0, 0);
-    if is(E::BadSignature) {
+    let words = if is(E::BadSignature) {
         t("refusal-bad-signature")
     } else if code.holds_record() {
         t("refusal-held")
@@ -51,8 +94,49 @@ fn protocol_refusal(code: &ErrorCode) -> String {
     } else if is(E::InstallerMismatch) {
         t("refusal-not-this-key")
     } else {
-        t("refusal-other")
+        return None;
+    };
+    Some(words)
+}
+
+/// What the app did, for a line of the activity log (one a newer shell adds reads as
+/// "Action").
+pub fn activity(what: &str) -> String {
+    let Some(what) = AppActivity::parse(what) else {
+        return t("activity-other");
+    };
+    match what {
+        AppActivity::Open => t("activity-open"),
+        AppActivity::Start => t("activity-start"),
+        AppActivity::Register => t("activity-register"),
+        AppActivity::Scan => t("activity-scan"),
+        AppActivity::ScanImage => t("activity-scan-image"),
+        AppActivity::BatchScan => t("activity-batch-scan"),
+        AppActivity::Undo => t("activity-undo"),
+        AppActivity::Export => t("activity-export"),
+        AppActivity::Sync => t("activity-sync"),
+        AppActivity::Approve => t("activity-approve"),
+        AppActivity::Reject => t("activity-reject"),
+        AppActivity::Revoke => t("activity-revoke"),
+        AppActivity::Reenroll => t("activity-reenroll"),
+        AppActivity::AcceptGap => t("activity-accept-gap"),
     }
+}
+
+/// A line of the activity log in the app's language: what was done, and how it ended (a
+/// failure in the catalogue's words for its code, as a command's error is shown).
+pub fn activity_line(line: &LogLine) -> (String, String) {
+    let outcome = match (&line.error, line.after_ms) {
+        (Some(error), _) => IpcError::reported(&line.what, error).to_string(),
+        (None, Some(ms)) => tf("activity-ready", &[("ms", ms.into())]),
+        (None, None) => t("activity-done"),
+    };
+    (activity(&line.what), outcome)
+}
+
+/// The data folder's problem, in the catalogue's words for its code.
+pub fn open_problem(error: &ShellError) -> String {
+    IpcError::reported(AppActivity::Open.as_str(), error).to_string()
 }
 
 /// A device state, for the review screen.
@@ -100,5 +184,145 @@ pub fn sync_step(event: &str) -> String {
         "answered" => t("sync-step-answered"),
         "finished" => t("sync-step-finished"),
         _ => t("sync-step-other"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use vouch_protocol::wire::AppErrorCode;
+
+    use super::*;
+    use crate::i18n::{set, Lang};
+
+    fn line(what: &str, after_ms: Option<u64>, error: Option<ShellError>) -> LogLine {
+        LogLine {
+            at_ms: 1,
+            what: what.into(),
+            after_ms,
+            error,
+        }
+    }
+
+    #[test]
+    fn every_activity_has_words_in_every_language() {
+        for lang in Lang::ALL {
+            set(lang);
+            let other = activity("from_a_newer_shell");
+            for what in AppActivity::ALL {
+                let words = activity(what.as_str());
+                assert!(!words.starts_with("activity-"), "{lang:?} {what:?}");
+                assert_ne!(words, other, "{lang:?} {what:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn an_activity_line_reads_in_the_chosen_language() {
+        let busy = ShellError {
+            code: AppErrorCode::Busy.as_str().into(),
+            message: "the data folder /home/me/vouch is in use by another process".into(),
+            detail: None,
+        };
+        set(Lang::De);
+        assert_eq!(
+            activity_line(&line(AppActivity::Register.as_str(), None, None)),
+            ("Beitritt zum Server".to_string(), "erledigt".to_string())
+        );
+        let (what, outcome) = activity_line(&line(AppActivity::Start.as_str(), Some(812), None));
+        assert_eq!(what, "Start");
+        assert_eq!(
+            outcome,
+            "die Ansicht „Scannen“ war 812 ms nach dem Start bereit"
+        );
+        let (what, outcome) =
+            activity_line(&line(AppActivity::Open.as_str(), None, Some(busy.clone())));
+        assert_eq!(what, "Öffnen des Datenordners");
+        // The catalogue's words for the code; the path only the engine's text names follows.
+        assert!(
+            outcome.starts_with("Der Datenordner wird von einem anderen Programm benutzt."),
+            "{outcome}"
+        );
+        assert!(
+            outcome.contains("(the data folder /home/me/vouch"),
+            "{outcome}"
+        );
+        assert_eq!(open_problem(&busy), outcome);
+        let refused = ShellError {
+            code: AppErrorCode::BadLabel.as_str().into(),
+            message: "not a valid label (check character mismatch); nothing was queued".into(),
+            detail: Some("check_mismatch".into()),
+        };
+        let (_, outcome) = activity_line(&line(AppActivity::Scan.as_str(), None, Some(refused)));
+        assert!(
+            outcome.contains("Das Prüfzeichen am Ende passt nicht"),
+            "{outcome}"
+        );
+        assert!(!outcome.contains("nothing was queued"), "{outcome}");
+        assert_eq!(activity("from_a_newer_shell"), "Aktion");
+        set(Lang::En);
+        assert_eq!(
+            activity_line(&line(AppActivity::Sync.as_str(), None, None)),
+            ("Sync".to_string(), "done".to_string())
+        );
+    }
+
+    #[test]
+    fn a_refusal_the_catalogue_knows_is_not_followed_by_the_servers_words() {
+        let gap = ErrorCode::of(&vouch_protocol::Error::SequenceGap {
+            expected: 3,
+            found: 5,
+        });
+        let said = "sequence gap: expected 3, found 5; the record is held until record 3 arrives";
+        set(Lang::De);
+        let held = refusal(Some(&gap), Some(said));
+        assert!(held.reason.starts_with("Ein früherer Scan"), "{held:?}");
+        assert_eq!(
+            held.server.as_deref(),
+            Some(" (Code des Servers: sequence_gap)")
+        );
+        for code in [
+            ErrorCode::MalformedRecord,
+            ErrorCode::UnknownInstaller,
+            ErrorCode::RecordIdReused,
+            ErrorCode::of(&vouch_protocol::Error::BadSignature),
+            ErrorCode::of(&vouch_protocol::Error::ChainBroken),
+            ErrorCode::of(&vouch_protocol::Error::InstallerMismatch),
+            ErrorCode::of(&vouch_protocol::Error::SequenceReplay {
+                expected: 1,
+                found: 1,
+            }),
+        ] {
+            let r = refusal(Some(&code), Some("the server's English"));
+            assert_ne!(r.reason, t("refusal-other"), "{code}");
+            assert!(!r.server.unwrap().contains("English"), "{code}");
+        }
+        // A code this build has no words for: the general words, then the server's, marked.
+        let newer = ErrorCode::parse("quota_exceeded");
+        let r = refusal(Some(&newer), Some("this site's quota is used up"));
+        assert_eq!(r.reason, t("refusal-other"));
+        let server = r.server.unwrap();
+        assert!(server.contains("die Worte des Servers"), "{server}");
+        assert!(
+            server.contains("„this site's quota is used up“"),
+            "{server}"
+        );
+        assert!(server.contains("quota_exceeded"), "{server}");
+        // ... and without a text, only its code.
+        let r = refusal(Some(&newer), Some(" "));
+        assert_eq!(
+            r.server.as_deref(),
+            Some(" (Code des Servers: quota_exceeded)")
+        );
+        assert_eq!(
+            refusal(None, Some("x")),
+            Refusal {
+                reason: t("refusal-other"),
+                server: None
+            }
+        );
+        set(Lang::En);
+        assert!(refusal(Some(&gap), None)
+            .reason
+            .starts_with("An earlier scan"));
     }
 }

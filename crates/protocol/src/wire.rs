@@ -561,6 +561,54 @@ word_enum! {
     }
 }
 
+word_enum! {
+    /// What the Vouch app did, for a line of its activity log (the `what` of a log line across
+    /// the app's IPC; the UI shows it in the chosen language, and the line's outcome is either
+    /// done or an [`AppErrorCode`] error).
+    AppActivity {
+        /// The data folder was opened when the app started.
+        Open = "open",
+        /// The scan screen became interactive (the line carries the milliseconds since start).
+        Start = "start",
+        /// This install joined a server with an invite.
+        Register = "register",
+        /// A typed or camera-read label was checked and queued.
+        Scan = "scan",
+        /// A photo's label was checked and queued.
+        ScanImage = "scan_image",
+        /// A label was queued in a batch.
+        BatchScan = "batch_scan",
+        /// A batch scan was taken back.
+        Undo = "undo",
+        /// The queue was written to a file.
+        Export = "export",
+        /// The queue was sent to the server.
+        Sync = "sync",
+        /// A supervisor approved a device.
+        Approve = "approve",
+        /// A supervisor rejected a device.
+        Reject = "reject",
+        /// A supervisor revoked a device.
+        Revoke = "revoke",
+        /// A supervisor let an enrolled device enroll once more.
+        Reenroll = "reenroll",
+        /// A supervisor accepted a scanning tablet's chain gap.
+        AcceptGap = "accept_gap",
+    }
+}
+
+/// A supervisor's decision is logged as the activity of the same name.
+impl From<Decision> for AppActivity {
+    fn from(decision: Decision) -> Self {
+        match decision {
+            Decision::Approve => AppActivity::Approve,
+            Decision::Reject => AppActivity::Reject,
+            Decision::Revoke => AppActivity::Revoke,
+            Decision::Reenroll => AppActivity::Reenroll,
+        }
+    }
+}
+
 /// One record's result in the answer to `POST /v1/records` (11.9.2).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RecordResult {
@@ -863,6 +911,8 @@ mod tests {
         }
         for d in Decision::ALL {
             assert_eq!(Decision::parse(d.as_str()), Some(*d));
+            // A decision is logged under its own name.
+            assert_eq!(AppActivity::from(*d).as_str(), d.as_str());
         }
         for o in RecordOutcome::ALL {
             assert_eq!(RecordOutcome::parse(o.as_str()), Some(*o));
@@ -888,6 +938,7 @@ mod tests {
         check(QueueState::ALL, QueueState::as_str, QueueState::parse);
         check(ProtocolCode::ALL, ProtocolCode::as_str, ProtocolCode::parse);
         check(AppErrorCode::ALL, AppErrorCode::as_str, AppErrorCode::parse);
+        check(AppActivity::ALL, AppActivity::as_str, AppActivity::parse);
         check(Role::ALL, Role::as_str, Role::parse);
         check(Decision::ALL, Decision::as_str, Decision::parse);
         check(

@@ -3,6 +3,7 @@
 
 use tauri::State;
 use vouch_field::{Batch, BatchStep};
+use vouch_protocol::wire::AppActivity;
 
 use crate::error::Result;
 use crate::state::AppState;
@@ -18,14 +19,20 @@ pub async fn batch_start(state: State<'_, AppState>, site: String) -> Result<Bat
 /// "sequence"}`; `bad_label` or `batch_conflict` stop the flow.
 #[tauri::command]
 pub async fn batch_scan(state: State<'_, AppState>, text: String) -> Result<BatchStep> {
-    state.track("batch scan", state.batch.scan(state.field()?, &text))
+    state.track(
+        AppActivity::BatchScan,
+        state.batch.scan(state.field()?, &text),
+    )
 }
 
 /// Takes record `sequence` back out of the queue before it is sent (`undo_refused` once it
 /// has been sent), and answers the batch as it now stands (`null` when none runs).
 #[tauri::command]
 pub async fn batch_undo(state: State<'_, AppState>, sequence: u64) -> Result<Option<Batch>> {
-    state.track("undo", state.batch.undo(state.field()?, sequence))
+    state.track(
+        AppActivity::Undo,
+        state.batch.undo(state.field()?, sequence),
+    )
 }
 
 /// Ends the batch, answering it as it ended (`null` when none ran).

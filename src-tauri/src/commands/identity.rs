@@ -3,6 +3,7 @@
 use serde_json::Value;
 use tauri::State;
 use vouch_field::Whoami;
+use vouch_protocol::wire::AppActivity;
 
 use crate::error::Result;
 use crate::state::AppState;
@@ -12,7 +13,7 @@ use crate::state::AppState;
 #[tauri::command]
 pub async fn register(state: State<'_, AppState>, invite: String) -> Result<Whoami> {
     let field = state.field()?;
-    state.track("register", field.register(invite.trim()).await)
+    state.track(AppActivity::Register, field.register(invite.trim()).await)
 }
 
 /// Who this install is (name, role, key fingerprint, server); `not_registered` before joining.

@@ -2,6 +2,7 @@
 
 use tauri::{AppHandle, Emitter, State};
 use vouch_field::{Counts, LastSync, QueueEntry, SyncReport};
+use vouch_protocol::wire::AppActivity;
 
 use super::SYNC_EVENT;
 use crate::error::Result;
@@ -23,7 +24,7 @@ pub async fn queue_counts(state: State<'_, AppState>) -> Result<Counts> {
 #[tauri::command]
 pub async fn export_queue(state: State<'_, AppState>, path: String) -> Result<usize> {
     let path = std::path::PathBuf::from(path.trim());
-    state.track("export", state.field()?.export_to_file(&path))
+    state.track(AppActivity::Export, state.field()?.export_to_file(&path))
 }
 
 /// Sends every unsynced record to the server, emitting [`SYNC_EVENT`] with the progress after

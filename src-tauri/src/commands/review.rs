@@ -5,6 +5,7 @@ use serde_json::Value;
 use tauri::State;
 use vouch_field::review::ImportAnswer;
 use vouch_field::{Decision, DeviceSummary};
+use vouch_protocol::wire::AppActivity;
 
 use crate::error::Result;
 use crate::state::AppState;
@@ -91,7 +92,7 @@ pub async fn review_accept_gap(
 ) -> Result<Value> {
     let field = state.field()?;
     state.track(
-        "accept_gap",
+        AppActivity::AcceptGap,
         field.review_accept_gap(&key_id, expected, &reason).await,
     )
 }
@@ -105,7 +106,7 @@ async fn decide(
 ) -> Result<Value> {
     let field = state.field()?;
     state.track(
-        decision.as_str(),
+        AppActivity::from(decision),
         field.review_decide(serial, decision, reason).await,
     )
 }

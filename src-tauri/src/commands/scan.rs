@@ -7,6 +7,7 @@ use tauri::{AppHandle, State};
 use tauri_plugin_dialog::DialogExt;
 use vouch_field::photo::{read_photo_bytes, read_photos as read_all};
 use vouch_field::{PhotoRead, QueueEntry, ScanOptions};
+use vouch_protocol::wire::AppActivity;
 
 use crate::error::Result;
 use crate::state::AppState;
@@ -35,7 +36,7 @@ pub async fn scan_text(
         note: note.as_deref(),
         allow_repeat: again,
     };
-    state.track("scan", state.field()?.scan_text(&text, &options))
+    state.track(AppActivity::Scan, state.field()?.scan_text(&text, &options))
 }
 
 /// Reads the first label in an image file and queues it, as [`scan_text`] does.
@@ -53,7 +54,10 @@ pub async fn scan_image(
         allow_repeat: again,
     };
     let path = std::path::PathBuf::from(path.trim());
-    state.track("scan image", state.field()?.scan_image(&path, &options))
+    state.track(
+        AppActivity::ScanImage,
+        state.field()?.scan_image(&path, &options),
+    )
 }
 
 /// Opens the platform's picker for photos (several at once) and reads each chosen one without

@@ -28,5 +28,5 @@ pub fn activity_log(state: State<'_, AppState>) -> Vec<LogLine> {
 /// [`AppState::ui_ready`]). Answers the milliseconds since the shell started.
 #[tauri::command]
 pub fn ui_ready(state: State<'_, AppState>) -> u64 {
-    u64::try_from(state.ui_ready()).unwrap_or(u64::MAX)
+    state.ui_ready()
 }

@@ -292,9 +292,9 @@ pub struct AppInfo {
     pub version: String,
     /// Data folder.
     pub data_dir: String,
-    /// Why it could not be opened.
+    /// Why it could not be opened (shown in the catalogue's words for its code).
     #[serde(default)]
-    pub open_error: Option<String>,
+    pub open_error: Option<ShellError>,
     /// Retention of synced records, days.
     #[serde(default)]
     pub retention_days: Option<u32>,
@@ -312,17 +312,36 @@ pub struct AppInfo {
     pub simulated_camera: bool,
 }
 
-/// A line of the activity log.
+/// A line of the activity log: codes and numbers, which [`crate::words::activity_line`] says in
+/// the app's language.
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
 pub struct LogLine {
     /// When.
     pub at_ms: u64,
-    /// `info` or `error`.
-    pub level: String,
-    /// What.
+    /// What was done: an [`vouch_protocol::wire::AppActivity`] (kept as text, so that one a
+    /// newer shell adds still decodes).
     pub what: String,
-    /// Outcome.
+    /// For the start line: milliseconds until the scan screen was interactive.
+    #[serde(default)]
+    pub after_ms: Option<u64>,
+    /// Why it failed (`None`: done).
+    #[serde(default)]
+    pub error: Option<ShellError>,
+}
+
+/// An error the shell reports as data, not as a command's failure (a failed line of the
+/// activity log, the data folder's problem): the shape of a command's error, `{"code",
+/// "message", "detail"}`, turned into an [`crate::error::IpcError`] to be shown.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+pub struct ShellError {
+    /// The shell's stable code ([`vouch_protocol::wire::AppErrorCode`]).
+    pub code: String,
+    /// The shell's English text.
+    #[serde(default)]
     pub message: String,
+    /// The protocol code behind a refused label, if any.
+    #[serde(default)]
+    pub detail: Option<String>,
 }
 
 /// The camera session started.

@@ -250,6 +250,8 @@ fn list(value: &Remote<Vec<QueueEntry>>, entries: &[QueueEntry]) -> Html {
 
 fn row(e: &QueueEntry) -> Html {
     let seq = e.sequence;
+    let refusal = matches!(e.state, QueueState::Refused | QueueState::Held)
+        .then(|| words::refusal(e.code.as_ref(), e.message.as_deref()));
     html! {
         <li class={classes!("record", e.state.as_str())} id={format!("queue-row-{seq}")}
             data-serial={e.serial.clone()} data-state={e.state.as_str()}>
@@ -267,15 +269,12 @@ fn row(e: &QueueEntry) -> Html {
             <span class={classes!("badge", e.state.as_str())} id={format!("queue-state-{seq}")}>
                 { words::record_state(e.state) }
             </span>
-            if matches!(e.state, QueueState::Refused | QueueState::Held) {
+            if let Some(refusal) = refusal {
                 <p class="refusal" id={format!("queue-reason-{seq}")}>
-                    { words::refusal(e.code.as_ref()) }
-                    <span class="muted small">
-                        { tf("queue-server-said", &[
-                            ("code", e.code.as_ref().map(|c| c.as_str()).unwrap_or_default().to_string().into()),
-                            ("message", e.message.clone().unwrap_or_default().into()),
-                        ]) }
-                    </span>
+                    { refusal.reason }
+                    if let Some(server) = refusal.server {
+                        <span class="muted small" id={format!("queue-server-{seq}")}>{ server }</span>
+                    }
                 </p>
             }
         </li>

@@ -9,6 +9,7 @@ use crate::hooks::{use_activity_log, use_app_info, use_export, ActionState, Remo
 use crate::i18n::{t, tf, Lang};
 use crate::ipc::AppInfo;
 use crate::time;
+use crate::words;
 use crate::LangHandle;
 
 /// The language switch: the system's language until one is chosen here (kept).
@@ -85,7 +86,8 @@ pub fn settings() -> Html {
                 <dt>{ t("about-camera") }</dt>
                 <dd>{ camera_words(i) }</dd>
                 if let Some(e) = &i.open_error {
-                    <dt>{ t("about-problem") }</dt><dd class="bad">{ e }</dd>
+                    <dt>{ t("about-problem") }</dt>
+                    <dd class="bad" id="open-problem">{ words::open_problem(e) }</dd>
                 }
             </dl>
         },
@@ -161,12 +163,16 @@ pub fn settings() -> Html {
                     },
                     Remote::Ready(lines) => html! {
                         <ol class="log" id="activity-log">
-                            { for lines.iter().rev().map(|l| html! {
-                                <li class={classes!(l.level.clone())}>
-                                    <span class="mono small">{ time::local(l.at_ms) }</span>
-                                    <strong>{ format!(" {} ", l.what) }</strong>
-                                    <span>{ &l.message }</span>
-                                </li>
+                            { for lines.iter().rev().map(|l| {
+                                let (what, outcome) = words::activity_line(l);
+                                html! {
+                                    <li class={classes!(if l.error.is_some() { "error" } else { "info" })}
+                                        data-what={l.what.clone()}>
+                                        <span class="mono small">{ time::local(l.at_ms) }</span>
+                                        <strong>{ format!(" {what}: ") }</strong>
+                                        <span>{ outcome }</span>
+                                    </li>
+                                }
                             }) }
                         </ol>
                     },
