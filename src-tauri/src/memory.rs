@@ -15,7 +15,7 @@
 //!   which the interpreters keep up with; the compilers' code and data do not pay for it.
 //!
 //! Measured (docs/BENCHMARKS.md): software compositing saves 100 to 130 MiB of the page
-//! process; the JIT off about 25 MiB of it (2026-12-02 evening), with start-up no slower; the
+//! process; the JIT off 17 MiB of it (release, 2026-12-02 evening), start-up within the noise; the
 //! other settings together measured within the noise of without them (290 MiB both, release
 //! build): they stay because the page needs none of what they turn off. The JIT setting does
 //! not depend on the graphics hardware, so it holds on a machine with a GPU as under Xvfb.
