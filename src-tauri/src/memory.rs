@@ -9,10 +9,16 @@
 //! * The page leaves off the features it does not use (WebGL, media elements, the back-forward
 //!   page cache).
 //! * The WebKit processes get at most two glibc malloc arenas instead of up to eight per core.
+//! * JavaScriptCore runs the page without its JIT compilers (`JSC_useJIT=0`): JavaScript in
+//!   its interpreter and the wasm UI in its in-place interpreter. The page's work is drawing
+//!   forms and one picture a few times a second (the scanner is native code in this process),
+//!   which the interpreters keep up with; the compilers' code and data do not pay for it.
 //!
 //! Measured (docs/BENCHMARKS.md): software compositing saves 100 to 130 MiB of the page
-//! process; the other settings together measured within the noise of without them (290 MiB
-//! both, release build): they stay because the page needs none of what they turn off.
+//! process; the JIT off 17 MiB of it (release, 2026-12-02 evening), start-up within the noise; the
+//! other settings together measured within the noise of without them (290 MiB both, release
+//! build): they stay because the page needs none of what they turn off. The JIT setting does
+//! not depend on the graphics hardware, so it holds on a machine with a GPU as under Xvfb.
 
 use tauri::{Runtime, WebviewWindow};
 
@@ -37,11 +43,14 @@ mod linux {
     use webkit2gtk::{CacheModel, SettingsExt, WebContextExt, WebViewExt};
 
     /// Each variable, and the value the app gives it unless the environment already sets it.
-    const ENVIRONMENT: [(&str, &str); 2] = [
+    const ENVIRONMENT: [(&str, &str); 3] = [
         // WebKitGTK's accelerated compositing off (`0` keeps it on).
         ("WEBKIT_DISABLE_COMPOSITING_MODE", "1"),
-        // glibc's malloc arenas at most, in the WebKit processes the app starts.
+        // glibc's malloc arenas at most, in the WebKit processes the app starts (this process's
+        // own malloc read the variable before `main`, so it keeps glibc's default).
         ("MALLOC_ARENA_MAX", "2"),
+        // JavaScriptCore's JIT compilers off in the page process (`1` turns them back on).
+        ("JSC_useJIT", "0"),
     ];
 
     pub(super) fn prepare() {
