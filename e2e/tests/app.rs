@@ -634,7 +634,7 @@ async fn german_activity(app: &App) -> Result<()> {
         !log.contains("done") && !log.contains("register"),
         "English in the activity log: {log:?}"
     );
-    app.shot("07-activity").await?;
+    app.shot_at("07-activity", "activity-log").await?;
     Ok(())
 }
 

@@ -9,13 +9,16 @@
 //! * The page leaves off the features it does not use (WebGL, media elements, the back-forward
 //!   page cache).
 //! * The WebKit processes get at most two glibc malloc arenas instead of up to eight per core.
+//! * With compositing off, GTK makes no OpenGL context and WebKit passes pictures in shared
+//!   memory (`GDK_GL=disable`, `WEBKIT_DISABLE_DMABUF_RENDERER=1`).
 //! * JavaScriptCore runs the page without its JIT compilers (`JSC_useJIT=0`): JavaScript in
 //!   its interpreter and the wasm UI in its in-place interpreter. The page's work is drawing
 //!   forms and one picture a few times a second (the scanner is native code in this process),
 //!   which the interpreters keep up with; the compilers' code and data do not pay for it.
 //!
 //! Measured (docs/BENCHMARKS.md): software compositing saves 100 to 130 MiB of the page
-//! process; the JIT off 17 MiB of it (release, 2026-12-02 evening), start-up within the noise; the
+//! process; the JIT off 17 MiB of it (release, 2026-12-02 evening), start-up within the noise;
+//! GTK without OpenGL 6 to 8 MiB of `vouch-app` (two sessions); the
 //! other settings together measured within the noise of without them (290 MiB both, release
 //! build): they stay because the page needs none of what they turn off. The JIT setting does
 //! not depend on the graphics hardware, so it holds on a machine with a GPU as under Xvfb.
@@ -45,7 +48,7 @@ mod linux {
     /// Each variable, and the value the app gives it unless the environment already sets it.
     const ENVIRONMENT: [(&str, &str); 3] = [
         // WebKitGTK's accelerated compositing off (`0` keeps it on).
-        ("WEBKIT_DISABLE_COMPOSITING_MODE", "1"),
+        (COMPOSITING, "1"),
         // glibc's malloc arenas at most, in the WebKit processes the app starts (this process's
         // own malloc read the variable before `main`, so it keeps glibc's default).
         ("MALLOC_ARENA_MAX", "2"),
@@ -53,12 +56,44 @@ mod linux {
         ("JSC_useJIT", "0"),
     ];
 
+    /// The variable that turns WebKitGTK's accelerated compositing off (any value but `0`).
+    const COMPOSITING: &str = "WEBKIT_DISABLE_COMPOSITING_MODE";
+
+    /// Given only while compositing is off, since composited pages are drawn with OpenGL:
+    /// GTK makes no OpenGL context of its own, and WebKit hands the page's pictures over in
+    /// shared memory rather than as DMA buffers, which keeps GTK's GL libraries out of this
+    /// process (6 to 8 MiB PSS in `vouch-app`, docs/BENCHMARKS.md).
+    const WITHOUT_COMPOSITING: [(&str, &str); 2] = [
+        ("GDK_GL", "disable"),
+        ("WEBKIT_DISABLE_DMABUF_RENDERER", "1"),
+    ];
+
+    /// The variables to set, given how the environment answers for each: every default the
+    /// environment leaves unset, the OpenGL ones only if compositing ends up off.
+    pub(super) fn defaults(
+        environment: impl Fn(&str) -> Option<std::ffi::OsString>,
+    ) -> Vec<(&'static str, &'static str)> {
+        let compositing_off = match environment(COMPOSITING) {
+            Some(value) => value != "0",
+            None => true,
+        };
+        let extra: &[(&'static str, &'static str)] = if compositing_off {
+            &WITHOUT_COMPOSITING
+        } else {
+            &[]
+        };
+        ENVIRONMENT
+            .iter()
+            .chain(extra)
+            .filter(|(key, _)| environment(key).is_none())
+            .copied()
+            .collect()
+    }
+
     pub(super) fn prepare() {
-        for (key, value) in ENVIRONMENT {
-            if std::env::var_os(key).is_none() {
-                // Still one thread: nothing reads the environment concurrently.
-                std::env::set_var(key, value);
-            }
+        for (key, value) in defaults(|key| std::env::var_os(key)) {
+            // Still one thread: nothing reads the environment concurrently.
+            std::env::set_var(key, value);
         }
     }
 
@@ -80,5 +115,57 @@ mod linux {
         settings.set_enable_encrypted_media(false);
         settings.set_enable_smooth_scrolling(false);
         settings.set_enable_dns_prefetching(false);
+    }
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use super::linux::defaults;
+    use std::collections::HashMap;
+    use std::ffi::OsString;
+
+    fn defaults_with(set: &[(&str, &str)]) -> Vec<(&'static str, &'static str)> {
+        let environment: HashMap<String, OsString> = set
+            .iter()
+            .map(|(k, v)| (k.to_string(), OsString::from(v)))
+            .collect();
+        defaults(|key| environment.get(key).cloned())
+    }
+
+    #[test]
+    fn an_empty_environment_gets_every_default() {
+        let set = defaults_with(&[]);
+        for key in [
+            "WEBKIT_DISABLE_COMPOSITING_MODE",
+            "MALLOC_ARENA_MAX",
+            "JSC_useJIT",
+            "GDK_GL",
+            "WEBKIT_DISABLE_DMABUF_RENDERER",
+        ] {
+            assert!(set.iter().any(|(k, _)| *k == key), "{key} in {set:?}");
+        }
+    }
+
+    #[test]
+    fn the_environment_wins_over_a_default() {
+        let set = defaults_with(&[("JSC_useJIT", "1"), ("GDK_GL", "gles")]);
+        assert!(!set
+            .iter()
+            .any(|(k, _)| *k == "JSC_useJIT" || *k == "GDK_GL"));
+        assert!(set.contains(&("WEBKIT_DISABLE_DMABUF_RENDERER", "1")));
+    }
+
+    #[test]
+    fn compositing_kept_on_keeps_opengl() {
+        let set = defaults_with(&[("WEBKIT_DISABLE_COMPOSITING_MODE", "0")]);
+        assert!(
+            !set.iter()
+                .any(|(k, _)| *k == "GDK_GL" || *k == "WEBKIT_DISABLE_DMABUF_RENDERER"),
+            "{set:?}"
+        );
+        assert!(set.contains(&("JSC_useJIT", "0")));
+        // any other value turns compositing off, as WebKitGTK reads it
+        let set = defaults_with(&[("WEBKIT_DISABLE_COMPOSITING_MODE", "yes")]);
+        assert!(set.contains(&("GDK_GL", "disable")));
     }
 }

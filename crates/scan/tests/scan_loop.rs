@@ -219,29 +219,33 @@ fn camera_without_camera_is_a_clear_error() {
 
 #[test]
 fn stuck_worker_is_abandoned_and_replaced() {
-    // with a zero limit, a worker that is busy when the next frame arrives counts as stuck
-    let mut s = Scanner::start(ScannerConfig {
-        abandon_after: Duration::ZERO,
-        ..config()
-    });
-    let (slow, _) = synth::case("small_in_1080p", 0);
-    s.submit(Frame::from_gray(slow)).unwrap();
-    // give the worker time to take it: it is then decoding (a noisy 1080p frame)
-    std::thread::sleep(Duration::from_millis(20));
-    let was_busy = s.stats().decoded == 0;
-    let (f, text) = label_frame(6);
-    s.submit(f).unwrap();
-    let until = Instant::now() + Duration::from_secs(120);
-    let mut got = Vec::new();
-    while got.is_empty() && Instant::now() < until {
-        got.extend(codes(&s));
-        std::thread::sleep(Duration::from_millis(5));
+    // With a zero limit, a worker that is busy when the next frame arrives counts as stuck.
+    // Whether it is still busy then depends on how fast the slow frame decodes (an optimised
+    // build may finish it first), so a try in which it was not is made again; the test fails
+    // unless some try abandons a worker, and in every try the new frame must be decoded.
+    let mut abandoned = false;
+    for attempt in 0..5 {
+        let mut s = Scanner::start(ScannerConfig {
+            abandon_after: Duration::ZERO,
+            ..config()
+        });
+        let (slow, _) = synth::case("small_in_1080p", attempt);
+        s.submit(Frame::from_gray(slow)).unwrap();
+        // long enough for the worker to take it, short of any decode of a noisy 1080p frame
+        std::thread::sleep(Duration::from_millis(2));
+        let (f, text) = label_frame(6);
+        s.submit(f).unwrap();
+        let until = Instant::now() + Duration::from_secs(120);
+        let mut got = Vec::new();
+        while !got.contains(&text) && Instant::now() < until {
+            got.extend(codes(&s));
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert!(got.contains(&text), "the new frame was decoded: {got:?}");
+        if s.stats().abandoned_workers >= 1 {
+            abandoned = true;
+            break;
+        }
     }
-    assert!(
-        got.contains(&text),
-        "the fresh worker decoded the new frame: {got:?}"
-    );
-    if was_busy {
-        assert!(s.stats().abandoned_workers >= 1);
-    }
+    assert!(abandoned, "no try abandoned the busy worker");
 }
