@@ -628,11 +628,18 @@ async fn german_activity(app: &App) -> Result<()> {
         5,
     )
     .await?;
-    app.wait_text("activity-log", "Abgleich: erledigt", 5)
+    let log = app
+        .wait_text("activity-log", "Abgleich: erledigt", 5)
         .await?;
+    // The failed sync's line: German words, then only the facts (the address and the
+    // system's reason), not the engine's English advice.
     ensure!(
-        !log.contains("done") && !log.contains("register"),
+        !log.contains("done") && !log.contains("register") && !log.contains("Nothing was lost"),
         "English in the activity log: {log:?}"
+    );
+    ensure!(
+        log.contains("(https://localhost:"),
+        "the failed sync names the server: {log:?}"
     );
     app.shot_at("07-activity", "activity-log").await?;
     Ok(())

@@ -1,10 +1,13 @@
 //! The one error type every command returns.
 //!
-//! It crosses the IPC bridge as `{"code": "...", "message": "...", "detail": "..." | null}`
+//! It crosses the IPC bridge as `{"code": "...", "message": "...", "detail": "..." | null,
+//! "facts": "..." | null}`
 //! (the same shape as the server's HTTP errors, and as Tauri's barcode-scanner plugin's
 //! `Error`): `code` is stable and machine-readable, `message` says in words a technician can act
 //! on what happened and what to do, and `detail` is the protocol's own code behind a refused
-//! label (`check_mismatch`, `group_check_mismatch`, ...), so the UI can point at the typo.
+//! label (`check_mismatch`, `group_check_mismatch`, ...), so the UI can point at the typo;
+//! `facts` are the particulars without the advice (a path, an address, what the server or the
+//! system said), which a UI in another language shows next to its own words for `code`.
 
 use serde::ser::{Serialize, Serializer};
 use vouch_protocol::wire::AppErrorCode;
@@ -25,6 +28,8 @@ pub enum Error {
         code: &'static str,
         /// The field engine's message.
         message: String,
+        /// The field engine's facts ([`vouch_field::Error::facts`]).
+        facts: Option<String>,
     },
 
     /// No camera is connected, or none can be listed.
@@ -71,6 +76,17 @@ impl Error {
         }
     }
 
+    /// The particulars without the advice (paths, addresses, what the camera or the system
+    /// said), for a UI that shows the error in its own words: see [`vouch_field::Error::facts`].
+    pub fn facts(&self) -> Option<String> {
+        match self {
+            Error::Field(e) => e.facts(),
+            Error::Unavailable { facts, .. } => facts.clone(),
+            Error::Camera(said) | Error::Shell(said) => Some(said.clone()),
+            Error::NoCamera | Error::CameraIsPlugin => None,
+        }
+    }
+
     /// What crosses the IPC bridge for this error, kept apart from the error itself so that
     /// the activity log and the about screen can hold it after the error is gone.
     pub fn report(&self) -> Report {
@@ -78,6 +94,7 @@ impl Error {
             code: self.code(),
             message: self.to_string(),
             detail: self.detail(),
+            facts: self.facts(),
         }
     }
 }
@@ -94,10 +111,10 @@ impl Serialize for Error {
     }
 }
 
-/// An error as the UI receives it, `{"code", "message", "detail"}`: a command's error, a
-/// failed line of the activity log, the data folder's problem. The UI shows the catalogue's
-/// words for `code` and keeps `message` (English) only as a detail where it names what the
-/// words cannot (a path, an address).
+/// An error as the UI receives it, `{"code", "message", "detail", "facts"}`: a command's
+/// error, a failed line of the activity log, the data folder's problem. The UI shows the
+/// catalogue's words for `code` and, where they name what the words cannot (a path, an
+/// address), the `facts`; `message` (English) is for logs and scripts.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct Report {
     /// The stable code ([`vouch_protocol::wire::AppErrorCode`]).
@@ -106,6 +123,9 @@ pub struct Report {
     pub message: String,
     /// The protocol code behind a refused label, if any.
     pub detail: Option<&'static str>,
+    /// The particulars without the advice, in no one's language (a path, an address, what the
+    /// server or the system said): shown next to the catalogue's words instead of `message`.
+    pub facts: Option<String>,
 }
 
 /// The result every command returns.
@@ -122,6 +142,9 @@ mod tests {
         assert_eq!(v["code"], "no_camera");
         assert!(v["message"].as_str().unwrap().contains("import a photo"));
         assert!(v["detail"].is_null());
+        assert!(v["facts"].is_null());
+        let camera = serde_json::to_value(Error::Camera("device busy".into())).unwrap();
+        assert_eq!(camera["facts"], "device busy");
     }
 
     #[test]
@@ -133,7 +156,9 @@ mod tests {
         let unavailable = Error::Unavailable {
             code: "busy",
             message: "in use".into(),
+            facts: Some("/data".into()),
         };
+        assert_eq!(unavailable.report().facts.as_deref(), Some("/data"));
         assert_eq!(serde_json::to_value(unavailable).unwrap()["code"], "busy");
     }
 }

@@ -106,6 +106,7 @@ impl AppState {
         self.field.as_ref().map_err(|report| Error::Unavailable {
             code: report.code,
             message: report.message.clone(),
+            facts: report.facts.clone(),
         })
     }
 

@@ -33,6 +33,9 @@ pub enum IpcError {
         message: String,
         /// The protocol's code behind a refused label (`check_mismatch`, ...), if any.
         detail: Option<String>,
+        /// The particulars without the advice (a path, an address, what the server or the
+        /// system said), in no one's language.
+        facts: Option<String>,
     },
     /// The command answered, but not with the shape the front end expects.
     Decode {
@@ -52,6 +55,7 @@ impl IpcError {
             code: error.code.clone(),
             message: error.message.clone(),
             detail: error.detail.clone(),
+            facts: error.facts.clone(),
         }
     }
 
@@ -94,19 +98,28 @@ impl IpcError {
         }
     }
 
-    /// The shell's own text (English, from the field engine), when it names what the
-    /// catalogue's words cannot: a path, a server address, a serial, the server's or the
-    /// operating system's reason. `None` when it would only say the words again.
+    /// What the shell adds to the catalogue's words: the error's facts (a path, a server
+    /// address, a serial, the server's or the operating system's reason), never the shell's
+    /// English advice. For a code this side has no words for, the shell's whole text, since
+    /// nothing else says what happened. `None` when it would only say the words again.
     pub fn shell_detail(&self) -> Option<String> {
         match self {
             Self::NotInTauri => None,
             Self::Encode { command, message } | Self::Decode { command, message } => {
                 Some(format!("{command}: {message}"))
             }
-            Self::Command { code, message, .. } => {
-                let adds = AppErrorCode::parse(code).is_none_or(adds_information);
-                (adds && !message.is_empty()).then(|| message.clone())
-            }
+            Self::Command {
+                code,
+                message,
+                facts,
+                ..
+            } => match AppErrorCode::parse(code) {
+                None => (!message.is_empty()).then(|| message.clone()),
+                Some(code) if adds_information(code) => {
+                    facts.clone().filter(|facts| !facts.is_empty())
+                }
+                Some(_) => None,
+            },
         }
     }
 }
@@ -196,11 +209,21 @@ mod tests {
     use crate::i18n::{set, Lang};
 
     fn shell_error(code: &str, message: &str, detail: Option<&str>) -> IpcError {
+        shell_error_with_facts(code, message, detail, None)
+    }
+
+    fn shell_error_with_facts(
+        code: &str,
+        message: &str,
+        detail: Option<&str>,
+        facts: Option<&str>,
+    ) -> IpcError {
         IpcError::Command {
             command: "sync".into(),
             code: code.into(),
             message: message.into(),
             detail: detail.map(str::to_string),
+            facts: facts.map(str::to_string),
         }
     }
 
@@ -218,10 +241,12 @@ mod tests {
 
     #[test]
     fn a_shell_error_reads_in_the_chosen_language_with_the_shell_detail_where_it_adds_one() {
-        let offline = shell_error(
+        let offline = shell_error_with_facts(
             AppErrorCode::Offline.as_str(),
-            "offline: cannot reach the server at https://vouch.test (connection refused)",
+            "offline: cannot reach the server at https://vouch.test (connection refused). \
+             Nothing was lost",
             None,
+            Some("https://vouch.test: connection refused"),
         );
         let not_supervisor = shell_error(
             AppErrorCode::NotSupervisor.as_str(),
@@ -239,7 +264,11 @@ mod tests {
             text.starts_with("Der Server ist nicht erreichbar"),
             "{text}"
         );
-        assert!(text.contains("(offline: cannot reach the server at https://vouch.test"));
+        assert!(
+            text.ends_with(" (https://vouch.test: connection refused)"),
+            "{text}"
+        );
+        assert!(!text.contains("Nothing was lost"), "{text}");
         let text = not_supervisor.to_string();
         assert!(
             text.starts_with("Prüfen ist Supervisoren vorbehalten"),

@@ -369,6 +369,64 @@ impl Error {
         }
     }
 
+    /// The particulars of this error without its advice, in no one's language: paths,
+    /// addresses, serials, numbers, and what an outside party said in its own words (the
+    /// network stack, rustls, the server, the operating system). A UI that shows the error in
+    /// its own language shows these next to its words for [`Error::code`], instead of the
+    /// English message. `None` when the code says it all.
+    pub fn facts(&self) -> Option<String> {
+        let facts = match self {
+            Error::NotRegistered { data } => data.display().to_string(),
+            Error::AlreadyRegistered { name, role, server } => {
+                format!("{name} ({role}), {server}")
+            }
+            Error::BadInvite(e) => e.code().to_string(),
+            Error::CaMismatch {
+                url,
+                expected,
+                found,
+            } => format!("{url}: SHA-256 {found} ≠ {expected}"),
+            Error::UntrustedCertificate { detail } | Error::Corrupt { what: detail } => {
+                detail.clone()
+            }
+            Error::BadField { what, message } => format!("{what}: {message}"),
+            Error::BadArgument(message) | Error::Protocol(message) => message.clone(),
+            Error::NotFound { message } => message.clone(),
+            Error::NoCode { path } | Error::Busy { path } => path.display().to_string(),
+            Error::Image { path, message } | Error::Config { path, message } => {
+                format!("{}: {message}", path.display())
+            }
+            Error::Storage { path, detail }
+            | Error::QueueDamaged { path, detail }
+            | Error::Key { path, detail } => format!("{}: {detail}", path.display()),
+            Error::Io { path, source } => format!("{}: {source}", path.display()),
+            Error::RepeatScan { serial, sequence } => format!("{serial}, #{sequence}"),
+            Error::Offline { url, detail } | Error::Tls { url, detail } => {
+                format!("{url}: {detail}")
+            }
+            Error::Refused { code, message } => format!("{code}: {message}"),
+            Error::Server {
+                status,
+                code,
+                message,
+            } => format!("{status} {code}: {message}"),
+            Error::NotSupervisor { role } => role.clone(),
+            Error::BatchConflict {
+                serial,
+                other_serial,
+                sequence,
+                ..
+            } => format!("{serial}, {other_serial} #{sequence}"),
+            Error::UndoRefused { sequence, reason } => format!("#{sequence}: {reason}"),
+            Error::InviteRefused
+            | Error::BadLabel(_)
+            | Error::NoDataDir
+            | Error::SyncRunning
+            | Error::NoBatch => return None,
+        };
+        Some(facts)
+    }
+
     /// The protocol error code behind a refused label, if this is one (`check_mismatch`, ...).
     pub fn label_code(&self) -> Option<&'static str> {
         match self {
@@ -471,3 +529,47 @@ impl serde::Serialize for Error {
 
 /// The field engine's result type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn facts_keep_the_particulars_and_drop_the_advice() {
+        let offline = Error::Offline {
+            url: "https://vouch.test:8443".into(),
+            detail: "Connection refused (os error 111)".into(),
+        };
+        assert_eq!(
+            offline.facts().as_deref(),
+            Some("https://vouch.test:8443: Connection refused (os error 111)")
+        );
+        assert!(offline.to_string().contains("Nothing was lost"));
+        let server = Error::Server {
+            status: 503,
+            code: ErrorCode::Busy,
+            message: "the store is unavailable".into(),
+        };
+        let facts = server.facts().unwrap_or_default();
+        assert!(facts.starts_with("503 "), "{facts}");
+        assert!(facts.ends_with(": the store is unavailable"), "{facts}");
+        assert!(!facts.contains("try again"), "{facts}");
+        let busy = Error::Busy {
+            path: PathBuf::from("/data/vouch"),
+        };
+        assert_eq!(busy.facts().as_deref(), Some("/data/vouch"));
+    }
+
+    #[test]
+    fn an_error_its_code_says_all_of_has_no_facts() {
+        for e in [
+            Error::InviteRefused,
+            Error::BadLabel(vouch_protocol::Error::NotALabel),
+            Error::NoDataDir,
+            Error::SyncRunning,
+            Error::NoBatch,
+        ] {
+            assert_eq!(e.facts(), None, "{e}");
+        }
+    }
+}

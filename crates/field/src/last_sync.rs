@@ -22,6 +22,10 @@ pub struct LastSync {
     pub error_code: Option<String>,
     /// Its error message, when it failed.
     pub error: Option<String>,
+    /// Its error's facts, when it failed ([`crate::Error::facts`]); absent in files written
+    /// before they were kept.
+    #[serde(default)]
+    pub error_facts: Option<String>,
 }
 
 impl LastSync {
@@ -37,6 +41,7 @@ impl LastSync {
                 at_ms,
                 error_code: Some(e.code().to_string()),
                 error: Some(e.to_string()),
+                error_facts: e.facts(),
                 ..Self::default()
             },
         }

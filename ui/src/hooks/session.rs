@@ -105,6 +105,7 @@ pub fn use_connectivity(joined: bool) -> Online {
                 code: AppErrorCode::NotRegistered.as_str().into(),
                 message: "not joined yet".into(),
                 detail: None,
+                facts: None,
             })
         }
     });

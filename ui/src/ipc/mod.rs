@@ -103,6 +103,7 @@ fn rejection(cmd: &str, value: &JsValue) -> IpcError {
             code,
             message,
             detail: string_field(value, "detail"),
+            facts: string_field(value, "facts"),
         };
     }
     IpcError::Command {
@@ -110,6 +111,7 @@ fn rejection(cmd: &str, value: &JsValue) -> IpcError {
         code: AppErrorCode::Ipc.as_str().into(),
         message: describe(value),
         detail: None,
+        facts: None,
     }
 }
 

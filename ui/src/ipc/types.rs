@@ -165,6 +165,9 @@ pub struct LastSync {
     /// Its error message, when it failed.
     #[serde(default)]
     pub error: Option<String>,
+    /// Its error's facts (an address, what the server or the system said), when it failed.
+    #[serde(default)]
+    pub error_facts: Option<String>,
 }
 
 /// A device as the review list shows it: the wire contract's.
@@ -342,6 +345,10 @@ pub struct ShellError {
     /// The protocol code behind a refused label, if any.
     #[serde(default)]
     pub detail: Option<String>,
+    /// The particulars without the advice (a path, an address, what the server or the system
+    /// said), shown next to the catalogue's words.
+    #[serde(default)]
+    pub facts: Option<String>,
 }
 
 /// The camera session started.

@@ -192,14 +192,16 @@ fn last_sync(sync: &SyncHandle) -> Html {
             at_ms,
             error: Some(e),
             error_code,
+            error_facts,
             ..
         }) => {
-            // The shell's code, in the catalogue's words; its message as the detail.
+            // The shell's code, in the catalogue's words; its facts as the detail.
             let error = crate::error::IpcError::Command {
                 command: "sync".into(),
                 code: error_code.clone().unwrap_or_default(),
                 message: e.clone(),
                 detail: None,
+                facts: error_facts.clone(),
             };
             tf(
                 "last-sync-failed",
