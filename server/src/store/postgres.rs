@@ -13,7 +13,8 @@
 //! `COMMIT` or `ROLLBACK` (each try takes it again), so that the appends of every instance
 //! queue up instead of failing and retrying one another (taken after `BEGIN`, the lock would
 //! come after the snapshot and the transaction would still fail). A connection whose lock
-//! state is unknown (a lock or unlock that failed) is closed, never pooled.
+//! state is unknown (a lock or unlock that failed) is closed, never pooled; a try whose lock
+//! failed goes no further (a `lock_timeout` the operator set is answered `busy`).
 //!
 //! **Round trips.** Statements that belong together are pipelined: sent in one go and answered
 //! in one go, in order ([`PgTxn`] has the rules). A transaction costs one exchange per read
@@ -41,7 +42,7 @@
 //! challenge is stored and taken with synchronous commits.
 //!
 //! A database that cannot be reached makes every call fail with `busy` (503) until it is back;
-//! the pool reconnects by itself.
+//! the pool reconnects by itself. A lock or statement timeout is `busy` too.
 
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
@@ -157,11 +158,25 @@ fn is_retryable(e: &tokio_postgres::Error) -> bool {
 
 /// A driver error as the server's: a TLS refusal says what was refused (the operator's to
 /// fix); a database that cannot be reached (no SQLSTATE, a connection exception, a shutdown)
-/// is `busy`, so callers get 503 and try again; anything else is a storage error. The cause
-/// is logged, not sent.
+/// or that gave up waiting (a `lock_timeout` or `statement_timeout` the operator set, a
+/// cancel) is `busy`, so callers get 503 and try again; anything else is a storage error. The
+/// cause is logged, not sent.
 fn db_error(e: &tokio_postgres::Error) -> ServerError {
     if let Some(refused) = super::postgres_tls::refusal(e) {
         return refused;
+    }
+    // The driver's own text is "db error"; the log and the message say what PostgreSQL said.
+    let said = e
+        .as_db_error()
+        .map_or_else(|| e.to_string(), |d| d.to_string());
+    if e.code()
+        .is_some_and(|c| *c == SqlState::LOCK_NOT_AVAILABLE || *c == SqlState::QUERY_CANCELED)
+    {
+        tracing::warn!(error = %said, "a database statement timed out");
+        return ServerError::refuse(
+            ErrorCode::Busy,
+            "the database is busy right now; try again later",
+        );
     }
     let unreachable = match e.code() {
         None => true,
@@ -176,10 +191,6 @@ fn db_error(e: &tokio_postgres::Error) -> ServerError {
         tracing::warn!(error = %e, "the database cannot be reached");
         return unavailable();
     }
-    // The driver's own text is "db error"; the server's message says what PostgreSQL said.
-    let said = e
-        .as_db_error()
-        .map_or_else(|| e.to_string(), |d| d.to_string());
     ServerError::Storage(Failure::new(format!("database: {said}")))
 }
 
@@ -504,11 +515,10 @@ async fn read_value(
     row.map(|r| r.try_get::<_, Vec<u8>>(0)).transpose()
 }
 
-/// Whether an advisory-lock statement did what it was for: an error never did;
-/// `pg_advisory_unlock` answers `false` for a lock the session did not hold; `pg_advisory_lock`
-/// answers `void` (no `bool` to read) once it holds the lock.
-fn lock_answer(row: Result<tokio_postgres::Row, tokio_postgres::Error>) -> bool {
-    row.is_ok_and(|r| r.try_get::<_, bool>(0).unwrap_or(true))
+/// Whether an unlock did what it was for: an error never did; `pg_advisory_unlock` answers
+/// `false` for a lock the session did not hold.
+fn unlock_answer(row: Result<tokio_postgres::Row, tokio_postgres::Error>) -> bool {
+    row.is_ok_and(|r| r.try_get::<_, bool>(0).unwrap_or(false))
 }
 
 /// The buffered writes as the write statement's three columns.
@@ -556,7 +566,8 @@ fn failed(e: &tokio_postgres::Error) -> Attempt {
 ///   rollback, so nothing is written and the connection is out of the transaction; the try is
 ///   reported by the `INSERT`'s error. A serialization failure at `COMMIT` is retried.
 /// - Any lock or unlock that fails (or finds the lock not held) marks the connection to be
-///   closed, not pooled: closing releases whatever it may hold.
+///   closed, not pooled: closing releases whatever it may hold. A lock that fails also ends
+///   the try with its error, though the `BEGIN` and the read after it went through.
 struct PgTxn<'a> {
     backend: &'a PgBackend,
     client: &'a Object,
@@ -584,12 +595,46 @@ impl PgTxn<'_> {
         self.client.prepare_cached(sql).await.map(Some)
     }
 
-    /// Takes the lock with `statement`, or releases it; `true` when it did what it should.
-    async fn lock_step(&self, statement: Option<&tokio_postgres::Statement>) -> bool {
+    /// Takes the lock with `statement` (waiting for it), if this try takes it.
+    async fn lock(
+        &self,
+        statement: Option<&tokio_postgres::Statement>,
+    ) -> Result<(), tokio_postgres::Error> {
         match statement {
-            Some(statement) => lock_answer(self.client.query_one(statement, &[&AUDIT_LOCK]).await),
+            Some(statement) => self
+                .client
+                .query_one(statement, &[&AUDIT_LOCK])
+                .await
+                .map(|_| ()),
+            None => Ok(()),
+        }
+    }
+
+    /// Releases the lock with `statement`, if this try took it; `true` when it did.
+    async fn unlock(&self, statement: Option<&tokio_postgres::Statement>) -> bool {
+        match statement {
+            Some(statement) => {
+                unlock_answer(self.client.query_one(statement, &[&AUDIT_LOCK]).await)
+            }
             None => true,
         }
+    }
+
+    /// What the lock's answer means for the try, once `BEGIN` (pipelined after it) has run:
+    /// a failed lock (a `lock_timeout` or `statement_timeout` the operator set, a cancel, a
+    /// broken connection) ends the try with its error. Going on would commit an audit append
+    /// outside the queue the lock keeps across instances, after the caller waited as long as
+    /// the operator allows, and would hide the timeout. The connection is inside the
+    /// transaction that `BEGIN` opened and its lock state is unknown: it is closed, which
+    /// ends both.
+    fn locked(
+        &self,
+        locked: Result<(), tokio_postgres::Error>,
+    ) -> Result<(), tokio_postgres::Error> {
+        if locked.is_err() {
+            self.discard.set(true);
+        }
+        locked
     }
 
     /// The lock (if any), `BEGIN` and the first read, in one exchange.
@@ -605,11 +650,11 @@ impl PgTxn<'_> {
         self.opened.set(true);
         let (locked, begun, row) = tokio::join!(
             biased;
-            self.lock_step(lock.as_ref()),
+            self.lock(lock.as_ref()),
             self.client.batch_execute(BEGIN),
             self.client.query_opt(&read, &params),
         );
-        self.discard.set(self.discard.get() || !locked);
+        self.locked(locked)?;
         begun?;
         row?.map(|r| r.try_get::<_, Vec<u8>>(0)).transpose()
     }
@@ -620,10 +665,10 @@ impl PgTxn<'_> {
         self.opened.set(true);
         let (locked, begun) = tokio::join!(
             biased;
-            self.lock_step(lock.as_ref()),
+            self.lock(lock.as_ref()),
             self.client.batch_execute(BEGIN),
         );
-        self.discard.set(self.discard.get() || !locked);
+        self.locked(locked)?;
         begun
     }
 
@@ -651,7 +696,7 @@ impl PgTxn<'_> {
                 self.client.execute(&write, &[&buckets, &keys, &values]).await
             },
             self.client.batch_execute("COMMIT"),
-            self.lock_step(unlock.as_ref()),
+            self.unlock(unlock.as_ref()),
         );
         self.discard.set(self.discard.get() || !unlocked);
         Ok((written, committed))
@@ -698,7 +743,7 @@ impl PgTxn<'_> {
             let (rolled_back, unlocked) = tokio::join!(
                 biased;
                 self.client.batch_execute("ROLLBACK"),
-                self.lock_step(unlock.as_ref()),
+                self.unlock(unlock.as_ref()),
             );
             Ok::<bool, tokio_postgres::Error>(rolled_back.is_ok() && unlocked)
         });
@@ -1233,6 +1278,25 @@ mod tests {
             text.contains("version 99") && text.contains("newer"),
             "{text}"
         );
+    }
+
+    /// A statement timeout the operator set is `busy` (503), not an internal error: the
+    /// database gave up waiting and the caller may try again. (A lock timeout, end to end:
+    /// `server/tests/postgres_lock.rs`.)
+    #[test]
+    fn a_statement_timeout_is_busy() {
+        let url = vouch_testkit::PgCluster::shared().create_database();
+        let b = PgBackend::connect(&url, 1).unwrap();
+        let client = Object::take(b.client().unwrap());
+        let e = b
+            .run(async {
+                client.batch_execute("SET statement_timeout = 10").await?;
+                client.batch_execute("SELECT pg_sleep(5)").await
+            })
+            .unwrap_err();
+        assert_eq!(e.code(), Some(&SqlState::QUERY_CANCELED));
+        let answer = db_error(&e);
+        assert!(answer.is(&ErrorCode::Busy), "{answer}");
     }
 
     #[test]

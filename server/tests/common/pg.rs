@@ -4,6 +4,8 @@
 use std::path::Path;
 use std::process::Command;
 
+use serde_json::Value;
+
 use vouch_testkit::{external_tool, PgCluster};
 
 use super::Server;
@@ -51,7 +53,11 @@ impl Pair {
     }
 
     pub fn start_on(cluster: &PgCluster) -> Self {
-        let url = cluster.create_database();
+        Self::on_database(cluster.create_database())
+    }
+
+    /// Two instances on the database `url` names (made by the test, with settings of its own).
+    pub fn on_database(url: String) -> Self {
         let edits = config_for(&url);
         let edits: Vec<(&str, &str)> = edits
             .iter()
@@ -117,4 +123,21 @@ pub fn certificate_stored(pair: &Pair, cert_serial: &str) -> bool {
         "SELECT count(*) FROM vouch_kv WHERE bucket = 'certs' \
          AND key = convert_to('{cert_serial}', 'UTF8')"
     )) == "1"
+}
+
+/// An answer while the database cannot serve: `true` for a 200; `false` for a JSON `503 busy`
+/// with a message; anything else fails the test.
+pub fn assert_ok_or_busy(status: u16, body: &Value) -> bool {
+    match status {
+        200 => true,
+        503 => {
+            assert_eq!(body["code"], "busy", "{body}");
+            assert!(
+                body["message"].as_str().is_some_and(|m| !m.is_empty()),
+                "{body}"
+            );
+            false
+        }
+        _ => panic!("{status} {body}"),
+    }
 }

@@ -1,0 +1,170 @@
+//! The audit lock's failure path on PostgreSQL, end to end: two real `vouch-server` instances on
+//! a database whose sessions have a `lock_timeout`, while the test's own session holds the audit
+//! lock. Audit-writing requests (a record sync, an approval, an enrollment) answer `503 busy`
+//! and write nothing; the connections whose lock failed are closed, not pooled; once the lock
+//! is free the same requests succeed without a restart, concurrent audit writers go through,
+//! and the audit chain verifies.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+
+mod common;
+
+use std::time::Duration;
+
+use common::pg::*;
+use common::*;
+use reqwest::Method;
+use serde_json::{json, Value};
+use vouch_server::store::postgres::AUDIT_LOCK;
+use vouch_testkit::PgCluster;
+
+/// Every stored value as one digest: the same before and after, nothing was written.
+const STORED: &str = "SELECT md5(string_agg(bucket || encode(key, 'hex') || encode(value, 'hex'), \
+     ',' ORDER BY bucket, key)) FROM vouch_kv";
+
+/// The other sessions on the database that hold an advisory lock or sit inside a transaction,
+/// but for the session with the pid given as `{holder}`.
+const HOLDING: &str = "SELECT a.pid || ' ' || a.state FROM pg_stat_activity a \
+     WHERE a.datname = current_database() AND a.pid NOT IN (pg_backend_pid(), {holder}) \
+     AND (a.state LIKE 'idle in transaction%' OR EXISTS \
+       (SELECT 1 FROM pg_locks l WHERE l.pid = a.pid AND l.locktype = 'advisory'))";
+
+/// Waits until no session but `holder` holds an advisory lock or an open transaction: a
+/// connection the server closes takes a moment to end, one it pooled never does.
+async fn no_session_holds_anything(url: &str, holder: i32) {
+    let query = HOLDING.replace("{holder}", &holder.to_string());
+    let mut holding = String::new();
+    for _ in 0..100 {
+        holding = sql(url, &query);
+        if holding.is_empty() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("server sessions still hold the lock or a transaction: {holding}");
+}
+
+/// A decision on `serial`, sent again while it answers `503 busy` (as the app does).
+async fn approve(sup: &Staff, at: &Server, serial: &str) -> (u16, Value) {
+    let path = format!("/v1/devices/{serial}/approve");
+    for _ in 0..50 {
+        let (status, body) = call(
+            &sup.client,
+            at,
+            Method::POST,
+            &path,
+            Some(json!({"reason": "ok"})),
+        )
+        .await;
+        if assert_ok_or_busy(status, &body) {
+            return (status, body);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("{serial} was answered busy 50 times");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_timed_out_audit_lock_answers_503_writes_nothing_and_pools_no_connection() {
+    let url = PgCluster::shared().create_database();
+    // The operator's setting: a session waits at most this long for any lock.
+    let name = sql(&url, "SELECT current_database()");
+    sql(
+        &url,
+        &format!("ALTER DATABASE {name} SET lock_timeout = '500ms'"),
+    );
+    let pair = Pair::on_database(url.clone());
+    let mut tech = register(&pair.a, "technician", "Tess").await;
+    let sup = register(&pair.b, "supervisor", "Sam").await;
+    let enrolling = Device::new("SN-L-E");
+    let deciding = Device::new("SN-L-D");
+    let later: Vec<Device> = (0..6).map(|i| Device::new(&format!("SN-L{i}"))).collect();
+    let scanned: Vec<_> = [&enrolling, &deciding]
+        .into_iter()
+        .chain(&later)
+        .map(|d| tech.record(&d.text()))
+        .collect();
+    let (status, body) = tech.upload(&pair.a, &scanned).await;
+    assert_eq!(status, 200, "{body}");
+    pair.b
+        .admin_ok(&["device", "approve", enrolling.serial(), "--reason", "ok"]);
+
+    // The test's own session takes the audit lock and keeps it.
+    let (holder, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    holder
+        .query_one("SELECT pg_advisory_lock($1)", &[&AUDIT_LOCK])
+        .await
+        .unwrap();
+    let holder_pid: i32 = holder
+        .query_one("SELECT pg_backend_pid()", &[])
+        .await
+        .unwrap()
+        .get(0);
+    let before = sql(&url, STORED);
+
+    let record = tech.record(&Device::new("SN-L-S").text());
+    let decision = format!("/v1/devices/{}/approve", deciding.serial());
+    let options = EnrollOptions::default();
+    let (synced, decided, (enrolled, cert, _)) = tokio::join!(
+        tech.upload(&pair.a, std::slice::from_ref(&record)),
+        call(
+            &sup.client,
+            &pair.b,
+            Method::POST,
+            &decision,
+            Some(json!({"reason": "ok"})),
+        ),
+        enroll(&pair.a, &enrolling, &options),
+    );
+    for (status, body) in [synced, decided, (enrolled, cert)] {
+        assert!(
+            !assert_ok_or_busy(status, &body),
+            "answered while the audit lock was held: {body}"
+        );
+    }
+    assert_eq!(sql(&url, STORED), before, "a refused request wrote");
+    let logs = pair.a.log() + &pair.b.log();
+    assert!(
+        logs.contains("lock timeout"),
+        "not refused for the lock: {logs}"
+    );
+    // The sessions whose lock failed were inside the transaction their BEGIN opened: closed.
+    no_session_holds_anything(&url, holder_pid).await;
+
+    let released: bool = holder
+        .query_one("SELECT pg_advisory_unlock($1)", &[&AUDIT_LOCK])
+        .await
+        .unwrap()
+        .get(0);
+    assert!(released);
+
+    // The same requests now succeed, on the same server processes.
+    let (status, body) = tech.upload(&pair.a, &[record]).await;
+    assert_eq!(
+        (status, body["results"][0]["outcome"].as_str()),
+        (200, Some("accepted")),
+        "{body}"
+    );
+    let (status, body) = approve(&sup, &pair.b, deciding.serial()).await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body, _) = enroll(&pair.a, &enrolling, &EnrollOptions::default()).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(device_certs(&pair, enrolling.serial()), 1);
+
+    // Audit writers at both instances at once all get through: no pooled connection kept
+    // the lock (with the lock_timeout, each would be answered busy for ever).
+    let decisions = later.iter().enumerate().map(|(i, d)| {
+        let at = if i % 2 == 0 { &pair.a } else { &pair.b };
+        approve(&sup, at, d.serial())
+    });
+    for (status, body) in futures::future::join_all(decisions).await {
+        assert_eq!(status, 200, "{body}");
+    }
+    no_session_holds_anything(&url, holder_pid).await;
+    audit_verifies(&pair.a);
+    audit_verifies(&pair.b);
+    let logs = pair.a.log() + &pair.b.log();
+    assert!(!logs.contains("panicked"), "a server panicked");
+}
