@@ -14,7 +14,6 @@ use common::*;
 use futures::FutureExt;
 use rand_core::RngCore;
 use reqwest::Method;
-use serde_json::json;
 use vouch_protocol::SignedScanRecord;
 use vouch_testkit::PgCluster;
 
@@ -49,15 +48,7 @@ async fn approve_all(at: &Server, devices: &[Device]) {
     let (status, answer) = tech.upload(at, &records).await;
     assert_eq!(status, 200, "{answer}");
     for d in devices {
-        let path = format!("/v1/devices/{}/approve", d.serial());
-        let (status, body) = call(
-            &sup.client,
-            at,
-            Method::POST,
-            &path,
-            Some(json!({"reason": "ok"})),
-        )
-        .await;
+        let (status, body) = sup.approve(at, d.serial()).await;
         assert_eq!(status, 200, "{body}");
     }
 }

@@ -12,8 +12,7 @@ use std::time::Duration;
 
 use common::pg::*;
 use common::*;
-use reqwest::Method;
-use serde_json::{json, Value};
+use serde_json::Value;
 use vouch_server::store::postgres::AUDIT_LOCK;
 use vouch_testkit::PgCluster;
 
@@ -45,16 +44,8 @@ async fn no_session_holds_anything(url: &str, holder: i32) {
 
 /// A decision on `serial`, sent again while it answers `503 busy` (as the app does).
 async fn approve(sup: &Staff, at: &Server, serial: &str) -> (u16, Value) {
-    let path = format!("/v1/devices/{serial}/approve");
     for _ in 0..50 {
-        let (status, body) = call(
-            &sup.client,
-            at,
-            Method::POST,
-            &path,
-            Some(json!({"reason": "ok"})),
-        )
-        .await;
+        let (status, body) = sup.approve(at, serial).await;
         if assert_ok_or_busy(status, &body) {
             return (status, body);
         }
@@ -105,17 +96,10 @@ async fn a_timed_out_audit_lock_answers_503_writes_nothing_and_pools_no_connecti
     let before = sql(&url, STORED);
 
     let record = tech.record(&Device::new("SN-L-S").text());
-    let decision = format!("/v1/devices/{}/approve", deciding.serial());
     let options = EnrollOptions::default();
     let (synced, decided, (enrolled, cert, _)) = tokio::join!(
         tech.upload(&pair.a, std::slice::from_ref(&record)),
-        call(
-            &sup.client,
-            &pair.b,
-            Method::POST,
-            &decision,
-            Some(json!({"reason": "ok"})),
-        ),
+        sup.approve(&pair.b, deciding.serial()),
         enroll(&pair.a, &enrolling, &options),
     );
     for (status, body) in [synced, decided, (enrolled, cert)] {

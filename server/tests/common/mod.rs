@@ -248,6 +248,20 @@ impl Staff {
         )
         .await
     }
+
+    /// Approves the device `serial` at `server` (a supervisor's decision, reason "ok").
+    pub async fn approve(&self, server: &Server, serial: &str) -> (u16, Value) {
+        let path = format!("/v1/devices/{serial}/approve");
+        let body = json!({"reason": "ok"});
+        call(
+            &self.client,
+            server,
+            reqwest::Method::POST,
+            &path,
+            Some(body),
+        )
+        .await
+    }
 }
 
 /// A simulated device with a label key.
