@@ -82,19 +82,19 @@ async fn init_migrates_the_database_or_leaves_nothing_behind() {
             &url,
             "SELECT version, name FROM vouch_schema ORDER BY version"
         ),
-        "1|store\n2|flush barrier"
+        "1|store\n2|flush barrier\n3|audit lock table"
     );
 
     // A database a newer vouch-server migrated: refused at init and at serve.
     sql(
         &url,
-        "INSERT INTO vouch_schema (version, name) VALUES (3, 'future')",
+        "INSERT INTO vouch_schema (version, name) VALUES (4, 'future')",
     );
     let other = tempfile::tempdir().unwrap();
     let out = init(other.path(), &url);
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("schema is version 3"), "{stderr}");
+    assert!(stderr.contains("schema is version 4"), "{stderr}");
     let serve = Command::new(bin())
         .arg("--data")
         .arg(data.path())

@@ -1,9 +1,11 @@
 //! The audit lock's failure path on PostgreSQL, end to end: two real `vouch-server` instances on
 //! a database whose sessions have a `lock_timeout`, while the test's own session holds the audit
-//! lock. Audit-writing requests (a record sync, an approval, an enrollment) answer `503 busy`
-//! and write nothing; the connections whose lock failed are closed, not pooled; once the lock
-//! is free the same requests succeed without a restart, concurrent audit writers go through,
-//! and the audit chain verifies.
+//! lock (`LOCK TABLE vouch_audit_lock IN EXCLUSIVE MODE` in an open transaction, as the server
+//! takes it). Audit-writing requests (a record sync, an approval, an enrollment) answer `503
+//! busy` and write nothing; the transactions whose lock failed are rolled back, so no server
+//! session is left inside a transaction or holding the lock; once the lock is free the same
+//! requests succeed without a restart, concurrent audit writers go through, and the audit chain
+//! verifies.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 mod common;
@@ -13,22 +15,22 @@ use std::time::Duration;
 use common::pg::*;
 use common::*;
 use serde_json::Value;
-use vouch_server::store::postgres::AUDIT_LOCK;
 use vouch_testkit::PgCluster;
 
 /// Every stored value as one digest: the same before and after, nothing was written.
 const STORED: &str = "SELECT md5(string_agg(bucket || encode(key, 'hex') || encode(value, 'hex'), \
      ',' ORDER BY bucket, key)) FROM vouch_kv";
 
-/// The other sessions on the database that hold an advisory lock or sit inside a transaction,
-/// but for the session with the pid given as `{holder}`.
+/// The other sessions on the database that hold or wait for the audit lock or sit inside a
+/// transaction, but for the session with the pid given as `{holder}`.
 const HOLDING: &str = "SELECT a.pid || ' ' || a.state FROM pg_stat_activity a \
      WHERE a.datname = current_database() AND a.pid NOT IN (pg_backend_pid(), {holder}) \
      AND (a.state LIKE 'idle in transaction%' OR EXISTS \
-       (SELECT 1 FROM pg_locks l WHERE l.pid = a.pid AND l.locktype = 'advisory'))";
+       (SELECT 1 FROM pg_locks l WHERE l.pid = a.pid \
+          AND l.relation = 'vouch_audit_lock'::regclass))";
 
-/// Waits until no session but `holder` holds an advisory lock or an open transaction: a
-/// connection the server closes takes a moment to end, one it pooled never does.
+/// Waits until no session but `holder` holds the audit lock or an open transaction: a request
+/// that was refused may take a moment to roll back; a transaction left open never ends.
 async fn no_session_holds_anything(url: &str, holder: i32) {
     let query = HOLDING.replace("{holder}", &holder.to_string());
     let mut holding = String::new();
@@ -55,7 +57,7 @@ async fn approve(sup: &Staff, at: &Server, serial: &str) -> (u16, Value) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_timed_out_audit_lock_answers_503_writes_nothing_and_pools_no_connection() {
+async fn a_timed_out_audit_lock_answers_503_writes_nothing_and_leaves_no_transaction_open() {
     let url = PgCluster::shared().create_database();
     // The operator's setting: a session waits at most this long for any lock.
     let name = sql(&url, "SELECT current_database()");
@@ -85,7 +87,7 @@ async fn a_timed_out_audit_lock_answers_503_writes_nothing_and_pools_no_connecti
         .unwrap();
     tokio::spawn(connection);
     holder
-        .query_one("SELECT pg_advisory_lock($1)", &[&AUDIT_LOCK])
+        .batch_execute("BEGIN; LOCK TABLE vouch_audit_lock IN EXCLUSIVE MODE")
         .await
         .unwrap();
     let holder_pid: i32 = holder
@@ -114,15 +116,10 @@ async fn a_timed_out_audit_lock_answers_503_writes_nothing_and_pools_no_connecti
         logs.contains("lock timeout"),
         "not refused for the lock: {logs}"
     );
-    // The sessions whose lock failed were inside the transaction their BEGIN opened: closed.
+    // The transactions whose lock failed were rolled back, not left open.
     no_session_holds_anything(&url, holder_pid).await;
 
-    let released: bool = holder
-        .query_one("SELECT pg_advisory_unlock($1)", &[&AUDIT_LOCK])
-        .await
-        .unwrap()
-        .get(0);
-    assert!(released);
+    holder.batch_execute("COMMIT").await.unwrap();
 
     // The same requests now succeed, on the same server processes.
     let (status, body) = tech.upload(&pair.a, &[record]).await;
@@ -137,8 +134,8 @@ async fn a_timed_out_audit_lock_answers_503_writes_nothing_and_pools_no_connecti
     assert_eq!(status, 200, "{body}");
     assert_eq!(device_certs(&pair, enrolling.serial()), 1);
 
-    // Audit writers at both instances at once all get through: no pooled connection kept
-    // the lock (with the lock_timeout, each would be answered busy for ever).
+    // Audit writers at both instances at once all get through: no pooled connection kept a
+    // transaction or the lock (with the lock_timeout, each would be answered busy for ever).
     let decisions = later.iter().enumerate().map(|(i, d)| {
         let at = if i % 2 == 0 { &pair.a } else { &pair.b };
         approve(&sup, at, d.serial())

@@ -9,19 +9,22 @@
 //! serialization failure or a deadlock (SQLSTATE `40001`, `40P01`), at a read, at its write or
 //! at `COMMIT`, is rolled back and its work run again on fresh data, up to [`MAX_ATTEMPTS`]
 //! times with a jittered pause, then answered `busy`. A transaction that writes the audit chain
-//! takes a session advisory lock ([`AUDIT_LOCK`]) before `BEGIN` and releases it with its
-//! `COMMIT` or `ROLLBACK` (each try takes it again), so that the appends of every instance
-//! queue up instead of failing and retrying one another (taken after `BEGIN`, the lock would
-//! come after the snapshot and the transaction would still fail). A connection whose lock
-//! state is unknown (a lock or unlock that failed) is closed, never pooled; a try whose lock
-//! failed goes no further (a `lock_timeout` the operator set is answered `busy`).
+//! takes the audit lock right after `BEGIN`: `LOCK TABLE vouch_audit_lock IN EXCLUSIVE MODE`
+//! ([`BEGIN_AUDIT`], migration 3), so that the appends of every instance queue up instead of
+//! failing and retrying one another. `LOCK TABLE` takes no snapshot, so the lock is granted
+//! before the transaction's snapshot is taken (a lock taken after the snapshot would leave the
+//! transaction to fail anyway); `COMMIT` or `ROLLBACK` releases it, so it never outlives its
+//! transaction, whatever happens to the connection. A try whose lock failed goes no further
+//! (a `lock_timeout` the operator set is answered `busy`) and is rolled back. A connection
+//! whose transaction state is unknown (a `ROLLBACK` that failed, a commit whose every answer
+//! was an error) is closed, never pooled.
 //!
 //! **Round trips.** Statements that belong together are pipelined: sent in one go and answered
 //! in one go, in order ([`PgTxn`] has the rules). A transaction costs one exchange per read
-//! plus one: the lock, `BEGIN` and the first read go together, and so do the buffered writes
-//! (one `INSERT` of them all), `COMMIT` and the unlock. An enrollment's store calls come to
-//! eight exchanges (its transaction three: two reads, then the commit), where they were twelve
-//! statements of one exchange each.
+//! plus one: `BEGIN` (with the lock) and the first read go together, and so do the buffered
+//! writes (one `INSERT` of them all) and `COMMIT`. An enrollment's store calls come to eight
+//! exchanges and ten statements (its transaction three exchanges: two reads, then the commit),
+//! where they were twelve statements of one exchange each.
 //!
 //! **Threads.** The contract is synchronous and the driver (`tokio-postgres`, pooled by
 //! `deadpool-postgres`) is async: the backend owns a small runtime of its own, whose threads
@@ -65,11 +68,10 @@ use vouch_protocol::wire::ErrorCode;
 /// failure or a deadlock.
 pub const MAX_ATTEMPTS: u32 = 30;
 
-/// The session advisory lock every audit-writing transaction holds (the bytes of "vouch").
-pub const AUDIT_LOCK: i64 = 0x76_6f_75_63_68;
-
-/// The advisory lock held while migrating, so instances starting together migrate once.
-const MIGRATION_LOCK: i64 = AUDIT_LOCK + 1;
+/// The advisory lock held while migrating, so instances starting together migrate once (the
+/// bytes of "vouch", plus one: the same key every earlier version took, so that old and new
+/// instances starting together during an upgrade still migrate once).
+const MIGRATION_LOCK: i64 = 0x76_6f_75_63_68 + 1;
 
 /// The schema, in order: `(version, name, SQL)`. Each is applied once, in a transaction.
 const MIGRATIONS: &[(i32, &str, &str)] = &[
@@ -78,6 +80,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         2,
         "flush barrier",
         include_str!("../../migrations/0002_flush_barrier.sql"),
+    ),
+    (
+        3,
+        "audit lock table",
+        include_str!("../../migrations/0003_audit_lock.sql"),
     ),
 ];
 
@@ -130,17 +137,20 @@ async fn flush_barrier(
     }
     let covered = flushes.commits.load(Ordering::SeqCst);
     let client = pool.get().await.map_err(|e| pool_error(&e))?;
-    client
-        .batch_execute(
-            "INSERT INTO vouch_flush (pid, at) VALUES (pg_backend_pid(), now()) \
-             ON CONFLICT (pid) DO UPDATE SET at = EXCLUDED.at",
-        )
-        .await
-        .map_err(|e| db_error(&e))?;
+    // Prepared once per connection: each barrier is then one Bind/Execute, not a parse.
+    let barrier = async {
+        let statement = client.prepare_cached(FLUSH).await?;
+        client.execute(&statement, &[]).await
+    };
+    barrier.await.map_err(|e| db_error(&e))?;
     flushes.barriers.fetch_add(1, Ordering::Relaxed);
     flushes.flushed.fetch_max(covered, Ordering::SeqCst);
     Ok(())
 }
+
+/// The flush barrier's write (migration 2): this connection's row, updated.
+const FLUSH: &str = "INSERT INTO vouch_flush (pid, at) VALUES (pg_backend_pid(), now()) \
+     ON CONFLICT (pid) DO UPDATE SET at = EXCLUDED.at";
 
 /// What one try of a transaction came to.
 enum Attempt {
@@ -301,7 +311,7 @@ impl PgBackend {
 
     /// One try of `work` on `client`: the transaction opens with its first read and its
     /// writes go with its `COMMIT` (see [`PgTxn`]). Says whether the connection must be
-    /// closed rather than pooled (its audit-lock state is unknown).
+    /// closed rather than pooled (it may still be inside a transaction).
     fn attempt(
         &self,
         client: &Object,
@@ -312,7 +322,11 @@ impl PgBackend {
             backend: self,
             client,
             buckets,
-            audit: buckets.contains(&Bucket::Audit),
+            begin: if buckets.contains(&Bucket::Audit) {
+                BEGIN_AUDIT
+            } else {
+                BEGIN
+            },
             opened: Cell::new(false),
             failed: Cell::new(false),
             discard: Cell::new(false),
@@ -490,17 +504,19 @@ const WRITE: &str = "INSERT INTO vouch_kv (bucket, key, value) \
      SELECT * FROM unnest($1::text[], $2::bytea[], $3::bytea[]) \
      ON CONFLICT (bucket, key) DO UPDATE SET value = EXCLUDED.value";
 
-/// Takes the audit lock (waiting for it).
-const LOCK: &str = "SELECT pg_advisory_lock($1)";
-
-/// Releases the audit lock; says whether it was held.
-const UNLOCK: &str = "SELECT pg_advisory_unlock($1)";
-
 /// Opens a store transaction. Its commit does not wait for the disk (the audit lock is held
 /// until `COMMIT` returns, and would be held across every flush); whoever reports the change
 /// waits for it through `wait` or `durable`, outside the lock, where concurrent flushes are
 /// shared.
 const BEGIN: &str = "BEGIN ISOLATION LEVEL SERIALIZABLE; SET LOCAL synchronous_commit TO off";
+
+/// Opens a store transaction that appends to the audit chain: [`BEGIN`], then the audit lock
+/// (waiting for it). Neither statement takes a snapshot, so the transaction's snapshot comes
+/// with its first read, after the lock is granted. If the lock fails, the transaction is left
+/// aborted, to be rolled back.
+const BEGIN_AUDIT: &str = "BEGIN ISOLATION LEVEL SERIALIZABLE; \
+     SET LOCAL synchronous_commit TO off; \
+     LOCK TABLE vouch_audit_lock IN EXCLUSIVE MODE";
 
 /// One key's value in `bucket`, read on `client` (inside whatever transaction it has open).
 async fn read_value(
@@ -513,12 +529,6 @@ async fn read_value(
         .query_opt(&statement, &[&bucket.name(), &key])
         .await?;
     row.map(|r| r.try_get::<_, Vec<u8>>(0)).transpose()
-}
-
-/// Whether an unlock did what it was for: an error never did; `pg_advisory_unlock` answers
-/// `false` for a lock the session did not hold.
-fn unlock_answer(row: Result<tokio_postgres::Row, tokio_postgres::Error>) -> bool {
-    row.is_ok_and(|r| r.try_get::<_, bool>(0).unwrap_or(false))
 }
 
 /// The buffered writes as the write statement's three columns.
@@ -555,125 +565,66 @@ fn failed(e: &tokio_postgres::Error) -> Attempt {
 /// not stop the next. The statements are prepared (or found in the connection's cache)
 /// before, so that polling a future sends the statement itself and not a `Parse` first.
 ///
-/// - The first read opens the transaction: the audit lock (for a transaction over the audit
-///   bucket), `BEGIN` and the read go in one exchange. The lock is granted before `BEGIN` runs
-///   and so before the transaction's snapshot is taken. A transaction with no read opens
-///   (lock and `BEGIN`) in an exchange of its own before it writes, never in the same one as
-///   its writes: a `BEGIN` that failed there would leave the write to commit by itself.
+/// - The first read opens the transaction: `BEGIN` (with the audit lock, for a transaction
+///   over the audit bucket, see [`BEGIN_AUDIT`]) and the read go in one exchange. The lock is
+///   granted before the read takes the transaction's snapshot. A transaction with no read
+///   opens in an exchange of its own before it writes, never in the same one as its writes: a
+///   `BEGIN` that failed there would leave the write to commit by itself.
 /// - Later reads are one exchange each.
-/// - The writes (one `INSERT` of every buffered value), `COMMIT` and the unlock go in one
-///   exchange. If the `INSERT` fails, PostgreSQL answers the `COMMIT` that follows with a
-///   rollback, so nothing is written and the connection is out of the transaction; the try is
-///   reported by the `INSERT`'s error. A serialization failure at `COMMIT` is retried.
-/// - Any lock or unlock that fails (or finds the lock not held) marks the connection to be
-///   closed, not pooled: closing releases whatever it may hold. A lock that fails also ends
-///   the try with its error, though the `BEGIN` and the read after it went through.
+/// - The writes (one `INSERT` of every buffered value) and `COMMIT` go in one exchange. If the
+///   `INSERT` fails, PostgreSQL answers the `COMMIT` that follows with a rollback, so nothing
+///   is written and the connection is out of the transaction (the lock released with it); the
+///   try is reported by the `INSERT`'s error. A serialization failure at `COMMIT` is retried.
+/// - A lock that fails (an operator's `lock_timeout`, a cancel) leaves the transaction
+///   aborted: the read pipelined after it fails too, and the try ends with the lock's error
+///   and a `ROLLBACK`.
+/// - A connection whose transaction state is unknown (its `ROLLBACK` failed, or both the
+///   write and the `COMMIT` failed) is marked to be closed, not pooled: closing ends whatever
+///   transaction it may still be in, and the lock with it.
 struct PgTxn<'a> {
     backend: &'a PgBackend,
     client: &'a Object,
     buckets: &'a [Bucket],
-    /// Whether the try holds the audit lock while it runs.
-    audit: bool,
-    /// Whether `BEGIN` (and the lock) went to the database.
+    /// How the try opens its transaction: [`BEGIN`], or [`BEGIN_AUDIT`] over the audit bucket.
+    begin: &'static str,
+    /// Whether `BEGIN` went to the database.
     opened: Cell<bool>,
     /// Whether a read failed: the transaction cannot commit, whatever the work says.
     failed: Cell<bool>,
-    /// Whether the connection's lock state is unknown.
+    /// Whether the connection's transaction state is unknown.
     discard: Cell<bool>,
     writes: RefCell<BufferedWrites>,
 }
 
 impl PgTxn<'_> {
-    /// The lock statement, if this try takes the lock.
-    async fn lock_statement(
-        &self,
-        sql: &str,
-    ) -> Result<Option<tokio_postgres::Statement>, tokio_postgres::Error> {
-        if !self.audit {
-            return Ok(None);
-        }
-        self.client.prepare_cached(sql).await.map(Some)
-    }
-
-    /// Takes the lock with `statement` (waiting for it), if this try takes it.
-    async fn lock(
-        &self,
-        statement: Option<&tokio_postgres::Statement>,
-    ) -> Result<(), tokio_postgres::Error> {
-        match statement {
-            Some(statement) => self
-                .client
-                .query_one(statement, &[&AUDIT_LOCK])
-                .await
-                .map(|_| ()),
-            None => Ok(()),
-        }
-    }
-
-    /// Releases the lock with `statement`, if this try took it; `true` when it did.
-    async fn unlock(&self, statement: Option<&tokio_postgres::Statement>) -> bool {
-        match statement {
-            Some(statement) => {
-                unlock_answer(self.client.query_one(statement, &[&AUDIT_LOCK]).await)
-            }
-            None => true,
-        }
-    }
-
-    /// What the lock's answer means for the try, once `BEGIN` (pipelined after it) has run:
-    /// a failed lock (a `lock_timeout` or `statement_timeout` the operator set, a cancel, a
-    /// broken connection) ends the try with its error. Going on would commit an audit append
-    /// outside the queue the lock keeps across instances, after the caller waited as long as
-    /// the operator allows, and would hide the timeout. The connection is inside the
-    /// transaction that `BEGIN` opened and its lock state is unknown: it is closed, which
-    /// ends both.
-    fn locked(
-        &self,
-        locked: Result<(), tokio_postgres::Error>,
-    ) -> Result<(), tokio_postgres::Error> {
-        if locked.is_err() {
-            self.discard.set(true);
-        }
-        locked
-    }
-
-    /// The lock (if any), `BEGIN` and the first read, in one exchange.
+    /// `BEGIN` (with the lock, if any) and the first read, in one exchange. A failed `BEGIN`
+    /// or lock is the try's error, whatever the read said (it fails too, in the aborted
+    /// transaction, or ran outside any).
     async fn open_and_read(
         &self,
         bucket: Bucket,
         key: &[u8],
     ) -> Result<Option<Vec<u8>>, tokio_postgres::Error> {
         let read = self.client.prepare_cached(READ).await?;
-        let lock = self.lock_statement(LOCK).await?;
         let name = bucket.name();
         let params: [&(dyn tokio_postgres::types::ToSql + Sync); 2] = [&name, &key];
         self.opened.set(true);
-        let (locked, begun, row) = tokio::join!(
+        let (begun, row) = tokio::join!(
             biased;
-            self.lock(lock.as_ref()),
-            self.client.batch_execute(BEGIN),
+            self.client.batch_execute(self.begin),
             self.client.query_opt(&read, &params),
         );
-        self.locked(locked)?;
         begun?;
         row?.map(|r| r.try_get::<_, Vec<u8>>(0)).transpose()
     }
 
-    /// The lock (if any) and `BEGIN`, in one exchange, for a transaction that read nothing.
+    /// `BEGIN` (with the lock, if any), for a transaction that read nothing.
     async fn open(&self) -> Result<(), tokio_postgres::Error> {
-        let lock = self.lock_statement(LOCK).await?;
         self.opened.set(true);
-        let (locked, begun) = tokio::join!(
-            biased;
-            self.lock(lock.as_ref()),
-            self.client.batch_execute(BEGIN),
-        );
-        self.locked(locked)?;
-        begun
+        self.client.batch_execute(self.begin).await
     }
 
-    /// The writes, `COMMIT` and the unlock (if any), in one exchange: the results of the
-    /// write and of the commit.
+    /// The writes and `COMMIT`, in one exchange: the results of the write and of the commit.
     async fn write_and_commit(
         &self,
         writes: BufferedWrites,
@@ -685,9 +636,8 @@ impl PgTxn<'_> {
         tokio_postgres::Error,
     > {
         let write = self.client.prepare_cached(WRITE).await?;
-        let unlock = self.lock_statement(UNLOCK).await?;
         let (buckets, keys, values) = columns(writes);
-        let (written, committed, unlocked) = tokio::join!(
+        let (written, committed) = tokio::join!(
             biased;
             async {
                 if keys.is_empty() {
@@ -696,9 +646,7 @@ impl PgTxn<'_> {
                 self.client.execute(&write, &[&buckets, &keys, &values]).await
             },
             self.client.batch_execute("COMMIT"),
-            self.unlock(unlock.as_ref()),
         );
-        self.discard.set(self.discard.get() || !unlocked);
         Ok((written, committed))
     }
 
@@ -731,23 +679,18 @@ impl PgTxn<'_> {
         }
     }
 
-    /// Ends a try that will not commit: `ROLLBACK` and the unlock (if any) in one exchange.
+    /// Ends a try that will not commit with `ROLLBACK` (which releases the lock, if held).
     /// Returns `outcome`.
     fn abandon(&self, outcome: Attempt) -> Attempt {
         if !self.opened.get() || self.discard.get() {
             // Nothing to end, or the connection is closed anyway (which ends it).
             return outcome;
         }
-        let ended = self.backend.run(async {
-            let unlock = self.lock_statement(UNLOCK).await?;
-            let (rolled_back, unlocked) = tokio::join!(
-                biased;
-                self.client.batch_execute("ROLLBACK"),
-                self.unlock(unlock.as_ref()),
-            );
-            Ok::<bool, tokio_postgres::Error>(rolled_back.is_ok() && unlocked)
-        });
-        if !matches!(ended, Ok(true)) {
+        if self
+            .backend
+            .run(self.client.batch_execute("ROLLBACK"))
+            .is_err()
+        {
             self.discard.set(true);
         }
         outcome
@@ -815,12 +758,9 @@ impl Backend for PgBackend {
             let (tried, discard) = self.attempt(&client, buckets, work);
             outcome = tried;
             if discard {
-                // A connection whose lock state is unknown is closed, never pooled: closing
-                // it releases the lock.
+                // A connection whose transaction state is unknown is closed, never pooled:
+                // closing it ends the transaction and releases the lock.
                 drop(Object::take(client));
-                if matches!(outcome, Attempt::Committed) {
-                    tracing::warn!("the audit lock's state was unknown after a commit");
-                }
                 if !matches!(outcome, Attempt::Retry) {
                     return self.answer(outcome);
                 }
@@ -1037,6 +977,40 @@ mod tests {
         );
     }
 
+    /// The same race as above over the audit bucket: every try takes the audit lock before
+    /// its snapshot, so the transactions of both instances queue on the lock and none fails
+    /// with a serialization failure (a lock taken after the snapshot, or none, would make the
+    /// losers retry as above).
+    #[test]
+    fn audit_transactions_queue_on_the_lock_and_are_never_retried() {
+        let url = vouch_testkit::PgCluster::shared().create_database();
+        let backends = [Arc::new(backend(&url)), Arc::new(backend(&url))];
+        let workers: Vec<_> = (0..8)
+            .map(|i| {
+                let b = backends[i % 2].clone();
+                std::thread::spawn(move || {
+                    for _ in 0..25 {
+                        let _committed = b
+                            .transact(&[Bucket::Devices, Bucket::Audit], &|tx| {
+                                let n = counter(tx)?;
+                                tx.put(Bucket::Devices, b"counter", (n + 1).to_be_bytes().to_vec())
+                            })
+                            .unwrap();
+                    }
+                })
+            })
+            .collect();
+        for w in workers {
+            w.join().unwrap();
+        }
+        let total = backends[0]
+            .get(Bucket::Devices, b"counter")
+            .unwrap()
+            .unwrap();
+        assert_eq!(u64::from_be_bytes(total.try_into().unwrap()), 200);
+        assert_eq!(backends[0].retries() + backends[1].retries(), 0);
+    }
+
     /// Write skew, which REPEATABLE READ allows and SERIALIZABLE does not: two transactions
     /// each see neither key and write one. Only one of the keys may exist afterwards.
     #[test]
@@ -1160,10 +1134,10 @@ mod tests {
             .unwrap_or(false)
     }
 
-    /// The buffered writes, `COMMIT` and the unlock go in one exchange: when the write fails
-    /// there, the `COMMIT` only rolls back, so none of the writes is stored, the caller gets
-    /// the database's error, the lock is released and the connection (the pool's only one)
-    /// serves the next transaction.
+    /// The buffered writes and `COMMIT` go in one exchange: when the write fails there, the
+    /// `COMMIT` only rolls back, so none of the writes is stored, the caller gets the
+    /// database's error, the lock is released with the transaction and the connection (the
+    /// pool's only one) serves the next transaction.
     #[test]
     fn a_write_failing_in_the_pipelined_commit_stores_nothing_and_releases_the_lock() {
         let url = vouch_testkit::PgCluster::shared().create_database();
@@ -1244,10 +1218,10 @@ mod tests {
     fn migrations_apply_once_and_a_newer_schema_is_refused() {
         let url = vouch_testkit::PgCluster::shared().create_database();
         let first = backend(&url);
-        assert_eq!(first.schema_version().unwrap(), 2);
+        assert_eq!(first.schema_version().unwrap(), 3);
         // A second instance finds the schema in place and applies nothing again.
         let second = backend(&url);
-        assert_eq!(second.schema_version().unwrap(), 2);
+        assert_eq!(second.schema_version().unwrap(), 3);
         let client = second.client().unwrap();
         let rows = second
             .run(async move {
@@ -1257,7 +1231,7 @@ mod tests {
                     .and_then(|r| r.try_get::<_, i64>(0))
             })
             .unwrap();
-        assert_eq!(rows, 2);
+        assert_eq!(rows, 3);
         // A later vouch-server migrated it further: this one refuses to touch it.
         let client = second.client().unwrap();
         second
