@@ -516,13 +516,16 @@ impl From<vouch_support::Error> for Error {
     }
 }
 
-/// Serialises as `{"code": "...", "message": "..."}` (what the Tauri commands return).
+/// Serialises as `{"code": "...", "message": "...", "facts": "..." | null}`: the code, the
+/// English message, and [`Error::facts`] for a UI that words the error in its own language
+/// (the same keys as the Tauri shell's error report).
 impl serde::Serialize for Error {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeStruct;
-        let mut s = serializer.serialize_struct("Error", 2)?;
+        let mut s = serializer.serialize_struct("Error", 3)?;
         s.serialize_field("code", self.code())?;
         s.serialize_field("message", &self.to_string())?;
+        s.serialize_field("facts", &self.facts())?;
         s.end()
     }
 }
@@ -533,6 +536,24 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_serialised_error_carries_code_message_and_facts() {
+        let offline = Error::Offline {
+            url: "https://vouch.test:8443".into(),
+            detail: "Connection refused (os error 111)".into(),
+        };
+        let json = serde_json::to_value(&offline).unwrap_or_default();
+        assert_eq!(json["code"], "offline");
+        assert_eq!(json["message"], offline.to_string());
+        assert_eq!(
+            json["facts"],
+            "https://vouch.test:8443: Connection refused (os error 111)"
+        );
+        let json = serde_json::to_value(Error::NoDataDir).unwrap_or_default();
+        assert!(json["facts"].is_null(), "{json}");
+        assert_eq!(json["code"], "no_data_dir");
+    }
 
     #[test]
     fn facts_keep_the_particulars_and_drop_the_advice() {
