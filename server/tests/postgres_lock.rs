@@ -1,11 +1,11 @@
-//! The audit lock's failure path on PostgreSQL, end to end: two real `vouch-server` instances on
-//! a database whose sessions have a `lock_timeout`, while the test's own session holds the audit
-//! lock (`LOCK TABLE vouch_audit_lock IN EXCLUSIVE MODE` in an open transaction, as the server
+//! The database's timeouts on PostgreSQL, end to end. First the audit lock's failure path: two
+//! real `vouch-server` instances on a database whose sessions have a `lock_timeout`, while the
+//! test's own session holds the audit lock (`LOCK TABLE vouch_audit_lock IN EXCLUSIVE MODE` in an open transaction, as the server
 //! takes it). Audit-writing requests (a record sync, an approval, an enrollment) answer `503
 //! busy` and write nothing; the transactions whose lock failed are rolled back, so no server
 //! session is left inside a transaction or holding the lock; once the lock is free the same
 //! requests succeed without a restart, concurrent audit writers go through, and the audit chain
-//! verifies.
+//! verifies. Then the same with a `statement_timeout` while the test holds the store's table.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 mod common;
@@ -143,6 +143,100 @@ async fn a_timed_out_audit_lock_answers_503_writes_nothing_and_leaves_no_transac
     for (status, body) in futures::future::join_all(decisions).await {
         assert_eq!(status, 200, "{body}");
     }
+    no_session_holds_anything(&url, holder_pid).await;
+    audit_verifies(&pair.a);
+    audit_verifies(&pair.b);
+    let logs = pair.a.log() + &pair.b.log();
+    assert!(!logs.contains("panicked"), "a server panicked");
+}
+
+/// An enrollment's first step, the challenge (it reads the device before it stores one).
+async fn challenge(at: &Server, device: &Device) -> (u16, Value) {
+    let mut conn = Conn::open(at, None).await;
+    conn.request(
+        "POST",
+        "/v1/enroll/challenge",
+        &serde_json::json!({ "serial": device.serial() }),
+    )
+    .await
+}
+
+/// A `statement_timeout` the operator set, end to end: while the test's own session holds
+/// every row of the store (`LOCK TABLE vouch_kv IN ACCESS EXCLUSIVE MODE` in an open
+/// transaction), the server's statements wait until PostgreSQL cancels them (SQLSTATE `57014`):
+/// a sync, an approval and an enrollment's challenge answer `503 busy` and write nothing, no server session
+/// is left inside a transaction, and once the lock is released the same requests succeed on
+/// the same processes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_statement_timeout_answers_503_writes_nothing_and_leaves_no_transaction_open() {
+    let url = PgCluster::shared().create_database();
+    let name = sql(&url, "SELECT current_database()");
+    sql(
+        &url,
+        &format!("ALTER DATABASE {name} SET statement_timeout = '500ms'"),
+    );
+    let pair = Pair::on_database(url.clone());
+    let mut tech = register(&pair.a, "technician", "Tess").await;
+    let sup = register(&pair.b, "supervisor", "Sam").await;
+    let enrolling = Device::new("SN-T-E");
+    let deciding = Device::new("SN-T-D");
+    let scanned: Vec<_> = [&enrolling, &deciding]
+        .into_iter()
+        .map(|d| tech.record(&d.text()))
+        .collect();
+    let (status, body) = tech.upload(&pair.a, &scanned).await;
+    assert_eq!(status, 200, "{body}");
+    pair.b
+        .admin_ok(&["device", "approve", enrolling.serial(), "--reason", "ok"]);
+    let before = sql(&url, STORED);
+
+    let (holder, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    holder
+        .batch_execute("BEGIN; LOCK TABLE vouch_kv IN ACCESS EXCLUSIVE MODE")
+        .await
+        .unwrap();
+    let holder_pid: i32 = holder
+        .query_one("SELECT pg_backend_pid()", &[])
+        .await
+        .unwrap()
+        .get(0);
+
+    let record = tech.record(&Device::new("SN-T-S").text());
+    let (synced, decided, challenged) = tokio::join!(
+        tech.upload(&pair.a, std::slice::from_ref(&record)),
+        sup.approve(&pair.b, deciding.serial()),
+        challenge(&pair.a, &enrolling),
+    );
+    for (status, body) in [synced, decided, challenged] {
+        assert!(
+            !assert_ok_or_busy(status, &body),
+            "answered while the store was locked: {body}"
+        );
+    }
+    let logs = pair.a.log() + &pair.b.log();
+    assert!(
+        logs.contains("statement timeout"),
+        "not refused for the statement timeout: {logs}"
+    );
+    no_session_holds_anything(&url, holder_pid).await;
+    holder.batch_execute("COMMIT").await.unwrap();
+    assert_eq!(sql(&url, STORED), before, "a refused request wrote");
+
+    // The same requests now succeed, on the same server processes.
+    let (status, body) = tech.upload(&pair.a, &[record]).await;
+    assert_eq!(
+        (status, body["results"][0]["outcome"].as_str()),
+        (200, Some("accepted")),
+        "{body}"
+    );
+    let (status, body) = approve(&sup, &pair.b, deciding.serial()).await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body, _) = enroll(&pair.a, &enrolling, &EnrollOptions::default()).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(device_certs(&pair, enrolling.serial()), 1);
     no_session_holds_anything(&url, holder_pid).await;
     audit_verifies(&pair.a);
     audit_verifies(&pair.b);
