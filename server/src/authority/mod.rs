@@ -148,11 +148,28 @@ impl SigningKey for CaKey {
     }
 }
 
-/// The last CRL signed, served again if the key cannot sign and nothing was revoked since.
+/// How long a signed CRL is served again while it lists exactly the certificates revoked at
+/// the moment of the request. `GET /v1/crl` is public: signing on every request would let
+/// anyone spend the CA key's signatures (a token's are slow, and some are metered) as fast as
+/// they can ask. The list is read on every request, so a revocation is never hidden behind a
+/// reused CRL: a different list is signed at once. Within the hour a CRL still has at least 23
+/// of its 24 hours of validity left.
+pub const CRL_REUSE: time::Duration = time::Duration::HOUR;
+
+/// The last CRL signed: served again while it lists the same certificates, for up to
+/// [`CRL_REUSE`], and after that while the key cannot sign and it is still valid.
 struct CachedCrl {
     revoked: Vec<CertRecord>,
+    this_update: OffsetDateTime,
     next_update: OffsetDateTime,
     der: Vec<u8>,
+}
+
+impl CachedCrl {
+    /// Whether this CRL lists exactly `revoked` and is still valid at `now`.
+    fn tells_the_truth(&self, revoked: &[CertRecord], now: OffsetDateTime) -> bool {
+        self.revoked == revoked && self.next_update > now
+    }
 }
 
 /// The loaded CA.
@@ -481,18 +498,22 @@ impl Authority {
         })
     }
 
-    /// A CRL listing `revoked`, valid for a day, DER. When the key cannot sign (its token is
-    /// away), the last CRL is served again if it lists the same certificates and is still
-    /// valid: a revocation made since is never hidden behind an old CRL.
+    /// A CRL listing `revoked`, valid for a day, DER. The last one signed is served again
+    /// while it lists the same certificates and is younger than [`CRL_REUSE`]; otherwise a new
+    /// one is signed, numbered `crl_number`. When the key cannot sign (its token is away), the
+    /// last CRL is served again if it lists the same certificates and is still valid: a
+    /// revocation made since is never hidden behind an old CRL.
     pub fn crl(&self, revoked: &[CertRecord], crl_number: u64) -> Result<Vec<u8>, ServerError> {
         let now = cert_time(self.clock.now_ms())?;
+        if let Some(c) = lock(&self.last_crl).as_ref() {
+            if c.tells_the_truth(revoked, now) && now - c.this_update < CRL_REUSE {
+                return Ok(c.der.clone());
+            }
+        }
         match self.sign_crl(revoked, crl_number) {
-            Ok((der, next_update)) => {
-                *lock(&self.last_crl) = Some(CachedCrl {
-                    revoked: revoked.to_vec(),
-                    next_update,
-                    der: der.clone(),
-                });
+            Ok(signed) => {
+                let der = signed.der.clone();
+                *lock(&self.last_crl) = Some(signed);
                 Ok(der)
             }
             Err(
@@ -503,7 +524,7 @@ impl Authority {
             ) => {
                 let cached = lock(&self.last_crl);
                 match cached.as_ref() {
-                    Some(c) if c.revoked == revoked && c.next_update > now => {
+                    Some(c) if c.tells_the_truth(revoked, now) => {
                         tracing::warn!(error = %e, "serving the last CRL: the CA key cannot sign");
                         Ok(c.der.clone())
                     }
@@ -514,11 +535,7 @@ impl Authority {
         }
     }
 
-    fn sign_crl(
-        &self,
-        revoked: &[CertRecord],
-        crl_number: u64,
-    ) -> Result<(Vec<u8>, OffsetDateTime), ServerError> {
+    fn sign_crl(&self, revoked: &[CertRecord], crl_number: u64) -> Result<CachedCrl, ServerError> {
         let now = cert_time(self.clock.now_ms())?;
         let revoked_certs = revoked
             .iter()
@@ -544,10 +561,69 @@ impl Authority {
             revoked_certs,
             key_identifier_method: rcgen::KeyIdMethod::PreSpecified(self.ca_key_id.clone()),
         };
-        let next_update = params.next_update;
+        let (this_update, next_update) = (params.this_update, params.next_update);
         let crl = params
             .signed_by(&self.issuer)
             .map_err(|e| self.sign_err(e))?;
-        Ok((crl.der().to_vec(), next_update))
+        Ok(CachedCrl {
+            revoked: revoked.to_vec(),
+            this_update,
+            next_update,
+            der: crl.der().to_vec(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use crate::clock::FixedClock;
+
+    /// A CA on a clock the test moves.
+    fn authority(clock: Arc<FixedClock>) -> Authority {
+        let (cert, key) = Authority::generate_ca("Test CA", clock.now_ms()).unwrap();
+        Authority::from_pem(&cert, &key).unwrap().with_clock(clock)
+    }
+
+    fn revoked(serial: &str) -> CertRecord {
+        CertRecord {
+            serial: serial.into(),
+            subject: format!("urn:test:{serial}"),
+            not_after_ms: 1_900_000_000_000,
+            revoked_at_ms: Some(1_800_000_000_000),
+        }
+    }
+
+    /// ECDSA signatures are randomised, so the same bytes twice mean the CRL was not signed
+    /// again.
+    #[test]
+    fn a_crl_is_reused_for_an_hour_while_the_revocations_are_the_same() {
+        let start = 1_800_000_000_000;
+        let clock = Arc::new(FixedClock::at(start));
+        let ca = authority(clock.clone());
+        let one = [revoked("0a01")];
+        let first = ca.crl(&one, start).unwrap();
+        clock.set(start + 59 * 60 * 1000);
+        assert_eq!(ca.crl(&one, clock.now_ms()).unwrap(), first);
+
+        // A revocation since: signed at once, whatever the age of the last one.
+        let two = [revoked("0a01"), revoked("0a02")];
+        let second = ca.crl(&two, clock.now_ms()).unwrap();
+        assert_ne!(second, first);
+        let (_, parsed) = x509_parser::parse_x509_crl(&second).unwrap();
+        assert_eq!(parsed.iter_revoked_certificates().count(), 2);
+        assert_eq!(ca.crl(&two, clock.now_ms()).unwrap(), second);
+
+        // An hour after it was signed, the same list is signed again.
+        clock.set(start + 59 * 60 * 1000 + 60 * 60 * 1000);
+        let third = ca.crl(&two, clock.now_ms()).unwrap();
+        assert_ne!(third, second);
+        let (_, parsed) = x509_parser::parse_x509_crl(&third).unwrap();
+        assert_eq!(
+            parsed.last_update().timestamp(),
+            i64::try_from(clock.now_ms() / 1000).unwrap()
+        );
     }
 }
