@@ -38,10 +38,9 @@
 //! holding it across every WAL flush would make the instances' commits one flush each. Whoever
 //! reports a change first waits for it ([`Backend::wait`], [`Backend::durable`]): a *flush
 //! barrier*, a tiny transaction committed with `synchronous_commit` on, which flushes the WAL
-//! up to its own commit record and so every commit before it. One barrier runs at a time in
-//! an instance, and a waiter whose commit the last one covered runs none: the next barrier
-//! covers every commit made while the last one ran (a group commit, as sled's; the instances'
-//! barriers still share PostgreSQL's own flushes). A change another instance reads before it is flushed can only be lost together
+//! up to its own commit record and so every commit before it; concurrent barriers share
+//! PostgreSQL's flushes (its own group commit), and a barrier that another one already covered
+//! is skipped. A change another instance reads before it is flushed can only be lost together
 //! with everything that read it (the WAL is one sequence), as with sled's group commit. A
 //! challenge is stored and taken with synchronous commits.
 //!
@@ -122,28 +121,17 @@ struct Flushes {
     flushed: AtomicU64,
     /// Flush barriers run.
     barriers: AtomicU64,
-    /// Held while a barrier runs: one at a time per instance (see [`flush_barrier`]).
-    gate: tokio::sync::Mutex<()>,
 }
 
 /// Makes every commit whose `COMMIT` returned before it started durable: a transaction that
 /// writes (it takes a transaction id) committed with `synchronous_commit` on, which flushes the
-/// WAL up to its own commit record, and so every earlier one.
-///
-/// One barrier runs at a time in an instance, and every waiter looks again once it has the
-/// gate: those whose commits the barrier before covered are done without one of their own, and
-/// the next barrier covers all the commits made while the last one ran. So under load a
-/// barrier serves many commits (a group commit, as sled's), where one per waiter would each be
-/// a transaction of the database's, with its WAL record and commit.
+/// WAL up to its own commit record, and so every earlier one. Concurrent barriers share
+/// PostgreSQL's WAL flushes.
 async fn flush_barrier(
     pool: Pool,
     flushes: Arc<Flushes>,
     commit: Commit,
 ) -> Result<(), ServerError> {
-    if flushes.flushed.load(Ordering::SeqCst) >= commit.0 {
-        return Ok(());
-    }
-    let _gate = flushes.gate.lock().await;
     if flushes.flushed.load(Ordering::SeqCst) >= commit.0 {
         return Ok(());
     }
@@ -1090,41 +1078,6 @@ mod tests {
         }
         let entries = stores[1].audit_entries().unwrap();
         assert_eq!(verify_audit(&entries).unwrap(), 80);
-    }
-
-    /// Waiters at once share barriers: with one barrier at a time, each covers the commits
-    /// made while the one before ran, so there are fewer barriers than commits (with a barrier
-    /// per waiter there were as many: 1500 in 1500 in the enrollment benchmark).
-    #[test]
-    fn concurrent_waits_share_flush_barriers() {
-        let url = vouch_testkit::PgCluster::shared().create_database();
-        let b = Arc::new(backend(&url));
-        let workers: Vec<_> = (0..8u8)
-            .map(|i| {
-                let b = b.clone();
-                std::thread::spawn(move || {
-                    for n in 0..25u8 {
-                        let committed = b
-                            .transact(&[Bucket::Devices], &|tx| {
-                                tx.put(Bucket::Devices, &[i, n], b"v".to_vec())
-                            })
-                            .unwrap();
-                        b.wait(committed).unwrap();
-                    }
-                })
-            })
-            .collect();
-        for w in workers {
-            w.join().unwrap();
-        }
-        let stats = b.sync_stats();
-        assert_eq!(stats.commits, 200);
-        assert!(
-            stats.syncs * 4 <= stats.commits * 3,
-            "{} barriers for {} commits",
-            stats.syncs,
-            stats.commits
-        );
     }
 
     /// A commit is reported durable only after a flush barrier that started after it; a
