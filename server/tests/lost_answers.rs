@@ -295,12 +295,12 @@ impl RunTimes {
     }
 }
 
-/// What the device's agent would run next: `enroll` until it holds a certificate, then `renew`.
-/// Whether it holds one is the device store's answer after it finished any update a kill
-/// interrupted (`cert.pem` alone says no while a committed certificate still waits under its
-/// staged name, and `enroll` would then find the device enrolled).
+/// What a simple agent script would run next: `enroll` until `cert.pem` exists, then `renew`.
+/// A run killed while it moved a committed certificate into place leaves it staged
+/// (`cert.pem.new`, no `cert.pem`): the `enroll` that follows finishes the install and succeeds
+/// (it used to find the device already enrolled and exit 2: CI's failure).
 fn next_step(cli: &DeviceCli<'_>, dir: &Path, rekey: bool) -> std::process::Command {
-    if vouch_device::load(dir).unwrap().is_enrolled() {
+    if dir.join("cert.pem").exists() {
         cli.command("renew", dir, &[])
     } else {
         cli.command("enroll", dir, if rekey { &["--rekey"][..] } else { &[] })
@@ -335,9 +335,10 @@ fn kill_at(child: &mut Child, at: Duration) -> Option<Option<i32>> {
 /// Whether the server holds a certificate for the device that the device has not stored: the
 /// kill came after the server's commit and before the answer was stored.
 fn answer_lost(server: &Server, serial: &str, dir: &Path) -> bool {
-    // Loading finishes an update the kill interrupted, as the device's next run would.
-    vouch_device::load(dir).unwrap();
     let current = device_record(server, serial)["certificate"]["pem"].clone();
-    let stored = std::fs::read_to_string(dir.join("cert.pem")).ok();
+    // A certificate committed but not yet moved into place is stored: the next run installs it.
+    let stored = std::fs::read_to_string(dir.join("cert.pem.new"))
+        .or_else(|_| std::fs::read_to_string(dir.join("cert.pem")))
+        .ok();
     current.as_str().is_some() && current.as_str() != stored.as_deref()
 }

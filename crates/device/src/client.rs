@@ -209,6 +209,9 @@ pub async fn submit_answer(
 /// its own CSR, in the mode it began with (module documentation, "A lost answer").
 pub async fn enroll(dir: &Path, server: &Server, options: &EnrollOptions) -> Result<Issued> {
     let device = store::load(dir)?;
+    if let Some(issued) = finished_by_loading(&device, options)? {
+        return Ok(issued);
+    }
     let (mode, pending) = pending_enrollment(&device, options)?;
     let mut session = Session::open(server, None).await?;
     let challenge = request_challenge(&mut session, device.serial()).await?;
@@ -224,6 +227,28 @@ pub async fn enroll(dir: &Path, server: &Server, options: &EnrollOptions) -> Res
     drop(session);
     lose_answer_in_tests(server)?;
     install(&device, &pending, response)
+}
+
+/// The enrollment an earlier run of `enroll` had stored but not finished installing, which
+/// loading the device just finished (that run was cut off between storing the server's answer
+/// and moving it into place): running the same command again succeeds with it, as the crate's
+/// README promises, rather than find the device "already enrolled". `None` otherwise, and
+/// always with [`EnrollOptions::again`] (which asks for a new enrollment).
+fn finished_by_loading(device: &Device, options: &EnrollOptions) -> Result<Option<Issued>> {
+    if options.again || !device.finished_an_interrupted_enrollment() || !device.is_enrolled() {
+        return Ok(None);
+    }
+    if store::pending(device.dir())?.is_some() {
+        return Ok(None);
+    }
+    let identity = device.identity()?;
+    let cert = identity.cert().clone();
+    let response = CertificateResponse {
+        certificate_pem: identity.certificate_pem.clone(),
+        chain_pem: identity.chain_pem.clone(),
+        not_after_ms: cert.not_after_ms,
+    };
+    Ok(Some(Issued { response, cert }))
 }
 
 /// The enrollment request to send: the pending one if an earlier attempt left one (only that

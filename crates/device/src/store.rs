@@ -87,6 +87,9 @@ pub struct Device {
     model: Model,
     serial: Serial,
     label_key: SigningKey,
+    /// Whether loading it installed the device's first certificate, which an earlier run of
+    /// `enroll` had committed but not moved into place (a crash or a kill between the two).
+    finished_enrollment: bool,
 }
 
 impl std::fmt::Debug for Device {
@@ -134,6 +137,13 @@ impl Device {
     /// Whether the device has a certificate.
     pub fn is_enrolled(&self) -> bool {
         self.dir.join(CERT_FILE).exists()
+    }
+
+    /// Whether loading this device installed its first certificate, which an earlier run of
+    /// `enroll` had committed (staged, certificate last) but not yet moved into place: that
+    /// run was cut off after the server's answer was safely stored.
+    pub fn finished_an_interrupted_enrollment(&self) -> bool {
+        self.finished_enrollment
     }
 
     /// The device's mTLS identity: its certificate, chain and the key the certificate is for.
@@ -222,6 +232,7 @@ pub fn keygen(dir: &Path, model: &Model, serial: &Serial) -> Result<Device> {
         model: model.clone(),
         serial: serial.clone(),
         label_key: key,
+        finished_enrollment: false,
     };
     // A serial with lower case or `_` is a valid serial but cannot be on a compact label.
     device.label().to_compact()?;
@@ -252,7 +263,7 @@ pub fn load(dir: &Path) -> Result<Device> {
     if !dir.is_dir() {
         return Err(Error::bad_dir(dir, "not a directory (run keygen first)"));
     }
-    recover(dir)?;
+    let finished_enrollment = recover(dir)? == Recovered::FirstCertificate;
     let device_path = dir.join(DEVICE_FILE);
     let text = fs::read_to_string(&device_path).map_err(|e| Error::io(&device_path, e))?;
     let file: DeviceFile =
@@ -266,6 +277,7 @@ pub fn load(dir: &Path) -> Result<Device> {
         model,
         serial,
         label_key,
+        finished_enrollment,
     })
 }
 
@@ -279,7 +291,7 @@ pub(crate) struct NewIdentity<'a> {
 
 /// Installs a new identity with the two-phase commit described in the module documentation.
 pub(crate) fn commit(dir: &Path, new: &NewIdentity<'_>) -> Result<()> {
-    recover(dir)?;
+    let _recovered = recover(dir)?;
     if let Some(key) = new.key {
         let pem = key_pem(key)?;
         write_file(
@@ -304,7 +316,7 @@ pub(crate) fn commit(dir: &Path, new: &NewIdentity<'_>) -> Result<()> {
         PUBLIC_MODE,
         Replace::Yes,
     )?;
-    recover(dir)
+    recover(dir).map(|_recovered| ())
 }
 
 /// What a pending request asks for.
@@ -450,10 +462,26 @@ fn staged(name: &str) -> String {
     format!("{name}{NEW_SUFFIX}")
 }
 
-/// Finishes or undoes an interrupted certificate update.
-fn recover(dir: &Path) -> Result<()> {
+/// What [`recover`] found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Recovered {
+    /// No update was finished (none was interrupted, or one was undone).
+    Nothing,
+    /// An update was finished that replaced a certificate (a renewal, a new enrollment).
+    Replacement,
+    /// An update was finished that gave the device its first certificate.
+    FirstCertificate,
+}
+
+/// Finishes or undoes an interrupted certificate update, and says what it finished.
+fn recover(dir: &Path) -> Result<Recovered> {
     let cert_new = dir.join(staged(CERT_FILE));
     let roll_forward = cert_new.exists();
+    let found = match (roll_forward, dir.join(CERT_FILE).exists()) {
+        (false, _) => Recovered::Nothing,
+        (true, true) => Recovered::Replacement,
+        (true, false) => Recovered::FirstCertificate,
+    };
     let mut changed = false;
     // The certificate last: its staged file is the commit marker.
     for name in [OPERATIONAL_KEY_FILE, CHAIN_FILE, CERT_FILE] {
@@ -476,7 +504,7 @@ fn recover(dir: &Path) -> Result<()> {
     if changed {
         sync_dir(dir)?;
     }
-    Ok(())
+    Ok(found)
 }
 
 /// Reads a PKCS#8 PEM P-256 private key.

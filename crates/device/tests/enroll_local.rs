@@ -124,6 +124,45 @@ async fn enrollment_sends_the_contract_requests_on_one_connection_and_binds_it()
     assert!(matches!(err, Error::AlreadyEnrolled { .. }), "{err:?}");
 }
 
+/// An `enroll` cut off after it committed the answer (certificate staged, last) and before it
+/// moved it into place: running the same command again succeeds with that certificate and sends
+/// nothing, where it used to find the device "already enrolled" (exit 2). A device that was
+/// enrolled before is still refused.
+#[tokio::test]
+async fn enroll_run_again_after_an_interrupted_install_succeeds_without_asking_again() {
+    let server = TestServer::start().await;
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let device = new_device(dir, "SN-0009");
+    server.register("SN-0009", device.public_key(), true);
+    let options = EnrollOptions::default();
+    let issued = enroll(dir, &server.server(), &options).await.unwrap();
+    let asked = server.seen().len();
+    // The state a kill leaves between staging the answer and moving it into place.
+    for name in [CERT_FILE, CHAIN_FILE] {
+        fs::rename(dir.join(name), dir.join(format!("{name}.new"))).unwrap();
+    }
+
+    let again = enroll(dir, &server.server(), &options).await.unwrap();
+    assert_eq!(
+        again.response.certificate_pem,
+        issued.response.certificate_pem
+    );
+    assert_eq!(again.response.chain_pem, issued.response.chain_pem);
+    assert_eq!(again.response.not_after_ms, issued.response.not_after_ms);
+    assert_eq!(again.cert, issued.cert);
+    assert_eq!(server.seen().len(), asked, "nothing was sent");
+    assert!(!dir.join(format!("{CERT_FILE}.new")).exists());
+
+    // Once in place, the device is enrolled, and enrolling it again is refused as before.
+    let err = enroll(dir, &server.server(), &options).await.unwrap_err();
+    assert!(matches!(err, Error::AlreadyEnrolled { .. }), "{err:?}");
+    // So is an update that replaced a certificate (a renewal cut off the same way).
+    fs::copy(dir.join(CERT_FILE), dir.join(format!("{CERT_FILE}.new"))).unwrap();
+    let err = enroll(dir, &server.server(), &options).await.unwrap_err();
+    assert!(matches!(err, Error::AlreadyEnrolled { .. }), "{err:?}");
+}
+
 #[tokio::test]
 async fn no_channel_binding_is_signed_and_labelled_as_none() {
     let server = TestServer::start().await;
