@@ -1,11 +1,12 @@
 //! The database's timeouts on PostgreSQL, end to end. First the audit lock's failure path: two
 //! real `vouch-server` instances on a database whose sessions have a `lock_timeout`, while the
-//! test's own session holds the audit lock (`LOCK TABLE vouch_audit_lock IN EXCLUSIVE MODE` in an open transaction, as the server
-//! takes it). Audit-writing requests (a record sync, an approval, an enrollment) answer `503
-//! busy` and write nothing; the transactions whose lock failed are rolled back, so no server
-//! session is left inside a transaction or holding the lock; once the lock is free the same
-//! requests succeed without a restart, concurrent audit writers go through, and the audit chain
-//! verifies. Then the same with a `statement_timeout` while the test holds the store's table.
+//! test's own session holds the audit lock (`LOCK TABLE vouch_audit_lock IN EXCLUSIVE MODE` in
+//! an open transaction, as the server takes it). Audit-writing requests (a record sync, an
+//! approval, an enrollment) answer `503 busy` and write nothing; the transactions whose lock
+//! failed are rolled back, so no server session is left inside a transaction or holding the
+//! lock; once the lock is free the same requests succeed without a restart, concurrent audit
+//! writers go through, and the audit chain verifies. Then the same with a `statement_timeout`
+//! while the test holds the store's table.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 mod common;
@@ -44,6 +45,31 @@ async fn no_session_holds_anything(url: &str, holder: i32) {
     panic!("server sessions still hold the lock or a transaction: {holding}");
 }
 
+/// A new database whose sessions get `setting` (`name = 'value'`), as an operator would set it
+/// with `ALTER DATABASE`.
+fn database_with(setting: &str) -> String {
+    let url = PgCluster::shared().create_database();
+    let name = sql(&url, "SELECT current_database()");
+    sql(&url, &format!("ALTER DATABASE {name} SET {setting}"));
+    url
+}
+
+/// The test's own session on `url`, inside a transaction that `lock` opened and keeps open,
+/// and its backend pid.
+async fn hold(url: &str, lock: &str) -> (tokio_postgres::Client, i32) {
+    let (holder, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    holder.batch_execute(lock).await.unwrap();
+    let pid: i32 = holder
+        .query_one("SELECT pg_backend_pid()", &[])
+        .await
+        .unwrap()
+        .get(0);
+    (holder, pid)
+}
+
 /// A decision on `serial`, sent again while it answers `503 busy` (as the app does).
 async fn approve(sup: &Staff, at: &Server, serial: &str) -> (u16, Value) {
     for _ in 0..50 {
@@ -58,13 +84,8 @@ async fn approve(sup: &Staff, at: &Server, serial: &str) -> (u16, Value) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_timed_out_audit_lock_answers_503_writes_nothing_and_leaves_no_transaction_open() {
-    let url = PgCluster::shared().create_database();
     // The operator's setting: a session waits at most this long for any lock.
-    let name = sql(&url, "SELECT current_database()");
-    sql(
-        &url,
-        &format!("ALTER DATABASE {name} SET lock_timeout = '500ms'"),
-    );
+    let url = database_with("lock_timeout = '500ms'");
     let pair = Pair::on_database(url.clone());
     let mut tech = register(&pair.a, "technician", "Tess").await;
     let sup = register(&pair.b, "supervisor", "Sam").await;
@@ -82,19 +103,8 @@ async fn a_timed_out_audit_lock_answers_503_writes_nothing_and_leaves_no_transac
         .admin_ok(&["device", "approve", enrolling.serial(), "--reason", "ok"]);
 
     // The test's own session takes the audit lock and keeps it.
-    let (holder, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
-        .await
-        .unwrap();
-    tokio::spawn(connection);
-    holder
-        .batch_execute("BEGIN; LOCK TABLE vouch_audit_lock IN EXCLUSIVE MODE")
-        .await
-        .unwrap();
-    let holder_pid: i32 = holder
-        .query_one("SELECT pg_backend_pid()", &[])
-        .await
-        .unwrap()
-        .get(0);
+    let (holder, holder_pid) =
+        hold(&url, "BEGIN; LOCK TABLE vouch_audit_lock IN EXCLUSIVE MODE").await;
     let before = sql(&url, STORED);
 
     let record = tech.record(&Device::new("SN-L-S").text());
@@ -164,17 +174,12 @@ async fn challenge(at: &Server, device: &Device) -> (u16, Value) {
 /// A `statement_timeout` the operator set, end to end: while the test's own session holds
 /// every row of the store (`LOCK TABLE vouch_kv IN ACCESS EXCLUSIVE MODE` in an open
 /// transaction), the server's statements wait until PostgreSQL cancels them (SQLSTATE `57014`):
-/// a sync, an approval and an enrollment's challenge answer `503 busy` and write nothing, no server session
-/// is left inside a transaction, and once the lock is released the same requests succeed on
-/// the same processes.
+/// a sync, an approval and an enrollment's challenge answer `503 busy` and write nothing, no
+/// server session is left inside a transaction, and once the lock is released the same
+/// requests succeed on the same processes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_statement_timeout_answers_503_writes_nothing_and_leaves_no_transaction_open() {
-    let url = PgCluster::shared().create_database();
-    let name = sql(&url, "SELECT current_database()");
-    sql(
-        &url,
-        &format!("ALTER DATABASE {name} SET statement_timeout = '500ms'"),
-    );
+    let url = database_with("statement_timeout = '500ms'");
     let pair = Pair::on_database(url.clone());
     let mut tech = register(&pair.a, "technician", "Tess").await;
     let sup = register(&pair.b, "supervisor", "Sam").await;
@@ -190,19 +195,8 @@ async fn a_statement_timeout_answers_503_writes_nothing_and_leaves_no_transactio
         .admin_ok(&["device", "approve", enrolling.serial(), "--reason", "ok"]);
     let before = sql(&url, STORED);
 
-    let (holder, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
-        .await
-        .unwrap();
-    tokio::spawn(connection);
-    holder
-        .batch_execute("BEGIN; LOCK TABLE vouch_kv IN ACCESS EXCLUSIVE MODE")
-        .await
-        .unwrap();
-    let holder_pid: i32 = holder
-        .query_one("SELECT pg_backend_pid()", &[])
-        .await
-        .unwrap()
-        .get(0);
+    let (holder, holder_pid) =
+        hold(&url, "BEGIN; LOCK TABLE vouch_kv IN ACCESS EXCLUSIVE MODE").await;
 
     let record = tech.record(&Device::new("SN-T-S").text());
     let (synced, decided, challenged) = tokio::join!(

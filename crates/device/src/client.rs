@@ -232,13 +232,11 @@ pub async fn enroll(dir: &Path, server: &Server, options: &EnrollOptions) -> Res
 /// The enrollment an earlier run of `enroll` had stored but not finished installing, which
 /// loading the device just finished (that run was cut off between storing the server's answer
 /// and moving it into place): running the same command again succeeds with it, as the crate's
-/// README promises, rather than find the device "already enrolled". `None` otherwise, and
-/// always with [`EnrollOptions::again`] (which asks for a new enrollment).
+/// README promises, rather than find the device "already enrolled" (finishing it also dropped
+/// the request it answered). `None` otherwise, and always with [`EnrollOptions::again`] (which
+/// asks for a new enrollment).
 fn finished_by_loading(device: &Device, options: &EnrollOptions) -> Result<Option<Issued>> {
-    if options.again || !device.finished_an_interrupted_enrollment() || !device.is_enrolled() {
-        return Ok(None);
-    }
-    if store::pending(device.dir())?.is_some() {
+    if options.again || !device.finished_an_interrupted_enrollment() {
         return Ok(None);
     }
     let identity = device.identity()?;

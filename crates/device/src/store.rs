@@ -263,7 +263,7 @@ pub fn load(dir: &Path) -> Result<Device> {
     if !dir.is_dir() {
         return Err(Error::bad_dir(dir, "not a directory (run keygen first)"));
     }
-    let finished_enrollment = recover(dir)? == Recovered::FirstCertificate;
+    let finished_enrollment = recover(dir)?;
     let device_path = dir.join(DEVICE_FILE);
     let text = fs::read_to_string(&device_path).map_err(|e| Error::io(&device_path, e))?;
     let file: DeviceFile =
@@ -291,7 +291,7 @@ pub(crate) struct NewIdentity<'a> {
 
 /// Installs a new identity with the two-phase commit described in the module documentation.
 pub(crate) fn commit(dir: &Path, new: &NewIdentity<'_>) -> Result<()> {
-    let _recovered = recover(dir)?;
+    recover(dir)?;
     if let Some(key) = new.key {
         let pem = key_pem(key)?;
         write_file(
@@ -316,7 +316,7 @@ pub(crate) fn commit(dir: &Path, new: &NewIdentity<'_>) -> Result<()> {
         PUBLIC_MODE,
         Replace::Yes,
     )?;
-    recover(dir).map(|_recovered| ())
+    recover(dir).map(|_first| ())
 }
 
 /// What a pending request asks for.
@@ -462,26 +462,12 @@ fn staged(name: &str) -> String {
     format!("{name}{NEW_SUFFIX}")
 }
 
-/// What [`recover`] found.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Recovered {
-    /// No update was finished (none was interrupted, or one was undone).
-    Nothing,
-    /// An update was finished that replaced a certificate (a renewal, a new enrollment).
-    Replacement,
-    /// An update was finished that gave the device its first certificate.
-    FirstCertificate,
-}
-
-/// Finishes or undoes an interrupted certificate update, and says what it finished.
-fn recover(dir: &Path) -> Result<Recovered> {
+/// Finishes or undoes an interrupted certificate update. Says whether the update it finished
+/// gave the device its first certificate (an enrollment, not a renewal).
+fn recover(dir: &Path) -> Result<bool> {
     let cert_new = dir.join(staged(CERT_FILE));
     let roll_forward = cert_new.exists();
-    let found = match (roll_forward, dir.join(CERT_FILE).exists()) {
-        (false, _) => Recovered::Nothing,
-        (true, true) => Recovered::Replacement,
-        (true, false) => Recovered::FirstCertificate,
-    };
+    let first_certificate = roll_forward && !dir.join(CERT_FILE).exists();
     let mut changed = false;
     // The certificate last: its staged file is the commit marker.
     for name in [OPERATIONAL_KEY_FILE, CHAIN_FILE, CERT_FILE] {
@@ -504,7 +490,7 @@ fn recover(dir: &Path) -> Result<Recovered> {
     if changed {
         sync_dir(dir)?;
     }
-    Ok(found)
+    Ok(first_certificate)
 }
 
 /// Reads a PKCS#8 PEM P-256 private key.
