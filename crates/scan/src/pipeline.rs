@@ -124,6 +124,13 @@ const FRAME_CROP_MIN_TIMING: f32 = 0.6;
 const LIKELY_CODE_TIMING: f32 = 0.7;
 /// Grid fits whose timing patterns match less than this are not sampled.
 const MIN_FIT_TIMING: f32 = 0.6;
+/// The module size (pixels) a crop is rescaled to.
+const CROP_MODULE_PX: f32 = 5.0;
+/// The module sizes a camera stream's crops are rescaled to, one per round of its rotation
+/// (see [`StreamState::round`]): a still scene gives the same crop every frame, and a crop
+/// that misses at one scale often reads at another (resampling moves where module edges fall
+/// between pixels). The first is the single-frame cascade's.
+const STREAM_MODULE_PX: [f32; 3] = [CROP_MODULE_PX, 5.5, 4.5];
 /// Unsharp masking of crops (about 5 px per module): box radius.
 const SHARPEN_RADIUS: usize = 3;
 /// Unsharp masking amount for crops.
@@ -157,6 +164,8 @@ struct Ctx {
     crop_pixels: usize,
     /// The binarizations `region_pass` tries on each crop.
     crop_bins: &'static [CropBin],
+    /// The module size (pixels) `region_pass` rescales a crop to.
+    module_px: f32,
     /// Finder candidates of the first pass (both polarities), for [`pair_pass`].
     cands: Vec<(Finder, bool)>,
     /// A crop's first binarization goes to rqrr's detector even when the budget ran out during
@@ -185,6 +194,7 @@ impl Ctx {
             } else {
                 STILL_CROP_BINS
             },
+            module_px: CROP_MODULE_PX,
             cands: Vec::new(),
             whole_crops: false,
             start: ThreadTime::now(),
@@ -548,7 +558,7 @@ fn region_pass(
     if !(x1 > x0 && y1 > y0) {
         return false;
     }
-    let factor = (5.0 / module).clamp(0.25, 4.0);
+    let factor = (ctx.module_px / module).clamp(0.25, 4.0);
     let (cw, ch) = ((x1 - x0) as usize, (y1 - y0) as usize);
     let out_px = (cw as f32 * factor) * (ch as f32 * factor);
     let factor = if out_px > max_px as f32 {
@@ -769,6 +779,11 @@ fn decode_rqrr(img: Gray<'_>, opts: &DecodeOptions) -> (Vec<Hit>, Duration) {
 pub struct StreamState {
     /// The step the next frame starts with (taken modulo the frame's number of steps).
     next: usize,
+    /// How many times the rotation has gone through its last step without reading a code:
+    /// picks the crops' scale ([`STREAM_MODULE_PX`]), so each round of a still scene samples
+    /// its crops afresh. A step that reads keeps the round (the code stays in view, and the
+    /// same step keeps reading it).
+    round: usize,
     /// What each kind of step is expected to cost (CPU time), learnt from the frames that ran
     /// it: a step beyond the one due starts only if it is expected to end within the budget.
     cost: [Duration; StepKind::COUNT],
@@ -800,6 +815,11 @@ impl StepKind {
 }
 
 impl StreamState {
+    /// The module size this round's crops are rescaled to.
+    fn crop_module_px(&self) -> f32 {
+        STREAM_MODULE_PX[self.round % STREAM_MODULE_PX.len()]
+    }
+
     fn expected(&self, step: Step) -> Duration {
         self.cost[StepKind::of(step) as usize]
     }
@@ -971,6 +991,7 @@ pub fn decode_stream(img: Gray<'_>, opts: &DecodeOptions, state: &mut StreamStat
     ctx.frame_mode = true;
     ctx.crop_bins = FRAME_CROP_BINS;
     ctx.crop_pixels = FRAME_CROP_PIXELS;
+    ctx.module_px = state.crop_module_px();
     if img.width < 21 || img.height < 21 {
         return ctx.hits;
     }
@@ -1012,6 +1033,9 @@ pub fn decode_stream(img: Gray<'_>, opts: &DecodeOptions, state: &mut StreamStat
             return ctx.hits;
         }
         state.next = waiting.unwrap_or(at + 1);
+        if state.next == steps.len() {
+            state.round += 1;
+        }
     }
     ctx.hits
 }
@@ -1047,6 +1071,32 @@ mod tests {
     }
 
     #[test]
+    fn each_round_of_the_rotation_samples_its_crops_at_the_next_scale() {
+        let data = flat();
+        let img = Gray::new(320, 240, &data).unwrap();
+        let mut state = StreamState::default();
+        assert_eq!(
+            state.crop_module_px(),
+            CROP_MODULE_PX,
+            "the first round is the cascade's"
+        );
+        let mut seen = Vec::new();
+        for round in 1..=STREAM_MODULE_PX.len() {
+            decode_stream(img, &generous(), &mut state);
+            // every step ran and read nothing: the rotation went round once
+            assert_eq!(state.round, round);
+            seen.push(state.crop_module_px());
+        }
+        seen.sort_by(f32::total_cmp);
+        let mut all = STREAM_MODULE_PX.to_vec();
+        all.sort_by(f32::total_cmp);
+        assert_eq!(
+            seen, all,
+            "a still scene gets every scale within as many rounds"
+        );
+    }
+
+    #[test]
     fn a_step_beyond_the_due_one_starts_only_if_it_is_expected_to_fit() {
         let data = flat();
         let img = Gray::new(320, 240, &data).unwrap();
@@ -1057,8 +1107,10 @@ mod tests {
         };
         decode_stream(img, &generous(), &mut state);
         assert_eq!(state.next, 1, "only the step due ran");
+        assert_eq!(state.round, 0, "the round is not over");
         decode_stream(img, &generous(), &mut state);
         assert_eq!(state.next, 2, "the next frame ran the one left over");
+        assert_eq!(state.round, 1, "its last step ran: the next round begins");
     }
 
     #[test]
