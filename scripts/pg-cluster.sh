@@ -55,7 +55,9 @@ url() { # [database]
   if [ -f "$dir/port" ]; then
     echo "postgres://vouch:$(cat "$dir/password")@localhost:$(cat "$dir/port")/${1:-vouch}?hostaddr=127.0.0.1"
   else
-    echo "postgres://vouch@localhost/${1:-vouch}?host=$dir"
+    # No host before the path: `host` is then the only host. Beside one (`vouch@localhost/`),
+    # the driver would try TCP localhost:5432 first and the socket only after it.
+    echo "postgres://vouch@/${1:-vouch}?host=$dir"
   fi
 }
 

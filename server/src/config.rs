@@ -80,8 +80,10 @@ commit_delay_us = 500
 
 [store]
 # Where the server keeps its state. Empty: the embedded sled database in the data folder
-# (one server instance). A PostgreSQL URL, "postgres://USER@HOST/DB" (a Unix socket folder as
-# "?host=/path"): several instances may share it (docs/ARCHITECTURE.md, "Several instances").
+# (one server instance). A PostgreSQL URL, "postgres://USER@HOST/DB", or for a Unix socket
+# "postgres://USER@/DB?host=/path" (no host before the path: beside one, "host" is a second
+# host tried after it): several instances may share it (docs/ARCHITECTURE.md, "Several
+# instances").
 # A password is better given in VOUCH_STORE_URL than written here.
 url = ""
 # Most connections to PostgreSQL this instance opens.
@@ -91,7 +93,9 @@ pool_size = 16
 # server's certificate must chain to a CA in this PEM file (empty: the system's trust store)
 # and name the URL's host. A relative path is taken from the data folder (where this file is),
 # as every file named here is, whatever the working folder.
-# A Unix socket ("?host=/path") uses no TLS unless sslmode=require, which it cannot meet.
+# A URL whose only host is a Unix socket uses no TLS, whatever sslmode says (as libpq); one
+# naming a socket beside a TCP host uses TLS only with sslmode=require, which the socket
+# cannot meet.
 ca_file = ""
 
 [limits]

@@ -49,6 +49,14 @@ async fn crl_serials(server: &Server) -> Vec<Vec<u8>> {
 async fn init_migrates_the_database_or_leaves_nothing_behind() {
     let cluster = PgCluster::shared();
     let url = cluster.create_database();
+    // `scripts/pg-cluster.sh` names the cluster's socket alone: beside a TCP host, the driver
+    // would try localhost:5432 first, some other database perhaps.
+    let config: tokio_postgres::Config = url.parse().unwrap();
+    assert!(
+        matches!(config.get_hosts(), [tokio_postgres::config::Host::Unix(_)]),
+        "{:?}",
+        config.get_hosts()
+    );
     let init = |dir: &Path, url: &str| {
         Command::new(bin())
             .arg("--data")
@@ -60,10 +68,7 @@ async fn init_migrates_the_database_or_leaves_nothing_behind() {
     };
     // No database there: init fails saying so, and writes no CA.
     let nowhere = tempfile::tempdir().unwrap();
-    let bad = format!(
-        "postgres://vouch@localhost/vouch?host={}",
-        nowhere.path().display()
-    );
+    let bad = format!("postgres://vouch@/vouch?host={}", nowhere.path().display());
     let data = tempfile::tempdir().unwrap();
     let out = init(data.path(), &bad);
     assert!(!out.status.success());

@@ -1261,10 +1261,7 @@ mod tests {
     #[test]
     fn an_unreachable_database_is_busy_not_a_crash() {
         let dir = tempfile::tempdir().unwrap();
-        let url = format!(
-            "postgres://vouch@localhost/vouch?host={}",
-            dir.path().display()
-        );
+        let url = format!("postgres://vouch@/vouch?host={}", dir.path().display());
         let Err(e) = PgBackend::connect(&url, 2) else {
             panic!("connected to nothing");
         };

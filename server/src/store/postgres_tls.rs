@@ -9,8 +9,10 @@
 //! certificate names. `prefer` falls back to plain text only when the server offers no TLS at
 //! all: a certificate that fails verification is refused in every mode. A Unix socket has no
 //! host name to check and the driver cannot do TLS on it: a URL whose hosts are all sockets
-//! never uses TLS (as libpq), and one that names a socket beside a TCP host (`?host=/path`)
-//! uses it only with `require`, so that `prefer` keeps working on a server with `ssl=on`.
+//! never uses TLS (as libpq; `postgres://USER@/DB?host=/path` names the socket alone), and one
+//! that names a socket beside a TCP host (`postgres://USER@localhost/DB?host=/path`: the
+//! driver tries localhost first, then the socket) uses it only with `require`, so that
+//! `prefer` keeps working on a server with `ssl=on`.
 
 use std::path::Path;
 
@@ -228,6 +230,28 @@ mod tests {
     }
 
     #[test]
+    fn the_documented_socket_url_names_the_socket_alone() {
+        let hosts = |url: &str| {
+            url.parse::<tokio_postgres::Config>()
+                .unwrap()
+                .get_hosts()
+                .to_vec()
+        };
+        // The form of the README, `scripts/pg-cluster.sh` and the tests: no host before the
+        // path, the socket folder as `host`.
+        assert_eq!(
+            hosts("postgres://vouch@/vouch?host=/tmp/x"),
+            [Host::Unix("/tmp/x".into())]
+        );
+        // Beside a host in the URL, `host` adds a second one, tried after it (libpq would
+        // replace it): a database listening on localhost:5432 would be the one reached.
+        assert_eq!(
+            hosts("postgres://vouch@localhost/vouch?host=/tmp/x"),
+            [Host::Tcp("localhost".into()), Host::Unix("/tmp/x".into())]
+        );
+    }
+
+    #[test]
     fn a_socket_url_asks_for_tls_only_with_require() {
         // Which URLs look for a CA (a missing one is the error) and so would use TLS.
         let wants_tls = |url: &str| {
@@ -239,8 +263,8 @@ mod tests {
         assert!(!wants_tls(
             "postgres://vouch@%2Ftmp%2Fx/vouch?sslmode=require"
         ));
-        // A socket beside the URL's own host (the form the tests and README use): TLS only
-        // when required, so `prefer` keeps working on a server with ssl=on.
+        // A socket beside a TCP host (the URL's own): TLS only when required, so `prefer`
+        // keeps working on a server with ssl=on.
         assert!(!wants_tls("postgres://vouch@localhost/vouch?host=/tmp/x"));
         assert!(wants_tls(
             "postgres://vouch@localhost/vouch?host=/tmp/x&sslmode=require"
