@@ -55,6 +55,36 @@ fn random_nonce() -> Result<Nonce, ServerError> {
     Ok(Nonce(bytes))
 }
 
+/// The answer to a request whose commit found the device no longer approved: another request
+/// for it committed between this one's read and its commit. The step is decided again on the
+/// device as it is now ([`rules::next_step`]), so the race's loser gets what a request just
+/// after the winner gets: this very CSR's certificate again (the same request twice, a lost
+/// answer retried), refused and flagged as a second enrollment of the label key (another
+/// CSR), rejected or revoked. Anything else (approved again, back to pending) is refused, as
+/// a device that changed under the request; the certificate this request had signed is never
+/// sent or recorded.
+fn after_a_lost_race(
+    state: &AppState,
+    serial: &str,
+    csr_sha256: &str,
+    now: u64,
+) -> Result<Issued, Refusal> {
+    let current = state
+        .store
+        .device(serial)?
+        .ok_or(Refusal::Refused("serial_unknown"))?;
+    tracing::info!(%serial, state = ?current.state, "enrollment lost a race for the device; decided again");
+    match rules::next_step(&current, csr_sha256) {
+        Step::Redeliver(cert) => Ok(redeliver(state, &cert)),
+        Step::Flag => flag_duplicate(state, serial, now),
+        Step::Rejected => Err(Refusal::Rejected),
+        Step::Revoked => Err(Refusal::Revoked),
+        Step::Issue | Step::Pending | Step::Conflict | Step::Unvouched => {
+            Err(Refusal::Refused("device_changed_during_issuance"))
+        }
+    }
+}
+
 /// `POST /v1/enroll/challenge`.
 pub async fn challenge(
     State(state): State<Arc<AppState>>,
@@ -322,8 +352,9 @@ pub(super) fn flag_duplicate(state: &AppState, serial: &str, now: u64) -> Result
 }
 
 /// Issues the device's certificate for a checked CSR and commits the enrollment (the device
-/// must still be approved when the commit runs: of two front doors racing for one device, one
-/// commits and the other is refused).
+/// must still be approved when the commit runs: of two requests racing for one device, at
+/// either front door or instance, one commits and the other is answered as in
+/// [`after_a_lost_race`]).
 pub(super) fn issue_for_device(
     state: &AppState,
     serial: &str,
@@ -353,19 +384,18 @@ pub(super) fn issue_for_device(
     };
     let record = issued.record(&profile);
     let rekey = mode == EnrollMode::Rekey;
-    let (_, commit) = state
-        .store
-        .update_device(serial, &|current: Device| {
-            rules::enrolled(current, cert.clone(), record.clone(), rekey, now)
-                .map_err(|refused| ServerError::refuse(ErrorCode::Conflict, refused.0.to_string()))
-        })
-        .map_err(|e| match e {
-            ServerError::Refusal {
-                code: ErrorCode::Conflict,
-                ..
-            } => Refusal::Refused("device_changed_during_issuance"),
-            e => Refusal::Internal(e),
-        })?;
+    let committed = state.store.update_device(serial, &|current: Device| {
+        rules::enrolled(current, cert.clone(), record.clone(), rekey, now)
+            .map_err(|refused| ServerError::refuse(ErrorCode::Conflict, refused.0.to_string()))
+    });
+    let commit = match committed {
+        Ok((_, commit)) => commit,
+        Err(ServerError::Refusal {
+            code: ErrorCode::Conflict,
+            ..
+        }) => return after_a_lost_race(state, serial, &cert.csr_sha256, now),
+        Err(e) => return Err(Refusal::Internal(e)),
+    };
     let answer = CertificateResponse {
         certificate_pem: issued.pem,
         chain_pem: state.authority.chain_pem().to_string(),
