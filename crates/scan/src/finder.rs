@@ -310,10 +310,30 @@ impl Scanner<'_> {
     }
 }
 
+/// Which rows a finder scan looks at: every `step`th, from row `first` (taken modulo `step`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RowScan {
+    /// The distance between scanned rows.
+    pub step: usize,
+    /// The first row scanned.
+    pub first: usize,
+}
+
+impl RowScan {
+    /// Every `step`th row, from the middle of the first step (a finder pattern is centred
+    /// among the rows it spans).
+    pub fn every(step: usize) -> Self {
+        RowScan {
+            step,
+            first: step / 2,
+        }
+    }
+}
+
 /// Finds finder-pattern candidates in a binarized image (1 = dark). `row_step` is the distance
 /// between scanned rows (1 for tiny images, 2 for camera frames).
 pub fn find_finders(img: &BitImage, row_step: usize) -> Vec<Finder> {
-    let [dark, _] = find_finders_both(img, row_step, false);
+    let [dark, _] = find_finders_both(img, RowScan::every(row_step), false);
     dark
 }
 
@@ -321,7 +341,7 @@ pub fn find_finders(img: &BitImage, row_step: usize) -> Vec<Finder> {
 /// (when `light_too`) light-on-dark ones (an inverted code). Each row is cut into runs once
 /// (flat stretches are skipped eight pixels at a time) and both polarities test windows of
 /// five runs, as ZXing's pixel state machine would.
-pub fn find_finders_both(img: &BitImage, row_step: usize, light_too: bool) -> [Vec<Finder>; 2] {
+pub fn find_finders_both(img: &BitImage, rows: RowScan, light_too: bool) -> [Vec<Finder>; 2] {
     let mut scanners = [false, true].map(|inv| Scanner {
         img,
         inv,
@@ -331,9 +351,9 @@ pub fn find_finders_both(img: &BitImage, row_step: usize, light_too: bool) -> [V
     if w < 7 || h < 7 {
         return [Vec::new(), Vec::new()];
     }
-    let step = row_step.max(1);
+    let step = rows.step.max(1);
     let (mut runs, mut ends) = (Vec::with_capacity(w / 4), Vec::with_capacity(w / 4));
-    let mut y = step / 2;
+    let mut y = rows.first % step;
     while y < h {
         let first = row_runs(&img.bits[y * w..(y + 1) * w], &mut runs);
         ends.clear();
@@ -566,13 +586,27 @@ mod tests {
     fn both_polarities_in_one_pass() {
         for light in [false, true] {
             let img = finder_image(60, 30.0, 30.0, 4.0, light);
-            let [dark, inv] = find_finders_both(&img, 1, true);
+            let [dark, inv] = find_finders_both(&img, RowScan::every(1), true);
             let (hit, miss) = if light { (inv, dark) } else { (dark, inv) };
             assert!(miss.is_empty(), "{light}: {miss:?}");
             assert_eq!(hit.len(), 1, "{light}: {hit:?}");
             assert!((hit[0].x - 30.0).abs() < 1.0 && (hit[0].y - 30.0).abs() < 1.0);
             assert!((hit[0].module - 4.0).abs() < 0.5);
         }
+    }
+
+    #[test]
+    fn a_scan_that_skips_rows_finds_the_pattern_from_any_first_row() {
+        // 2 px per module: the pattern is 14 rows tall, every third row crosses it
+        let img = finder_image(60, 30.0, 30.0, 2.0, false);
+        for first in 0..6 {
+            let [dark, _] = find_finders_both(&img, RowScan { step: 3, first }, false);
+            assert_eq!(dark.len(), 1, "first row {first}: {dark:?}");
+            assert!((dark[0].x - 30.0).abs() < 1.5 && (dark[0].y - 30.0).abs() < 1.5);
+        }
+        // a step longer than the image: only the first row is scanned, which misses it
+        let [dark, _] = find_finders_both(&img, RowScan { step: 60, first: 3 }, false);
+        assert!(dark.is_empty(), "{dark:?}");
     }
 
     #[test]

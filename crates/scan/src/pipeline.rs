@@ -166,6 +166,8 @@ struct Ctx {
     crop_bins: &'static [CropBin],
     /// The module size (pixels) `region_pass` rescales a crop to.
     module_px: f32,
+    /// The first row a finder scan that skips rows looks at (`None`: the middle of its step).
+    row_phase: Option<usize>,
     /// Finder candidates of the first pass (both polarities), for [`pair_pass`].
     cands: Vec<(Finder, bool)>,
     /// A crop's first binarization goes to rqrr's detector even when the budget ran out during
@@ -195,6 +197,7 @@ impl Ctx {
                 STILL_CROP_BINS
             },
             module_px: CROP_MODULE_PX,
+            row_phase: None,
             cands: Vec::new(),
             whole_crops: false,
             start: ThreadTime::now(),
@@ -276,7 +279,14 @@ fn finder_pass_mapped(
     method: Method,
 ) -> Vec<Located> {
     let mut located = Vec::new();
-    let both = finder::find_finders_both(bits, row_step, true);
+    let rows = match ctx.row_phase {
+        Some(phase) => finder::RowScan {
+            step: row_step,
+            first: phase,
+        },
+        None => finder::RowScan::every(row_step),
+    };
+    let both = finder::find_finders_both(bits, rows, true);
     for (inverted, found) in [false, true].into_iter().zip(both) {
         // the inverted image only when there is an inverted triple to fit
         let inv;
@@ -784,6 +794,8 @@ pub struct StreamState {
     /// its crops afresh. A step that reads keeps the round (the code stays in view, and the
     /// same step keeps reading it).
     round: usize,
+    /// Frames decoded so far: picks the rows the first pass's finder scan looks at.
+    frames: usize,
     /// What each kind of step is expected to cost (CPU time), learnt from the frames that ran
     /// it: a step beyond the one due starts only if it is expected to end within the budget.
     cost: [Duration; StepKind::COUNT],
@@ -815,6 +827,15 @@ impl StepKind {
 }
 
 impl StreamState {
+    /// The first row this frame's finder scans look at when they skip rows: a still scene's
+    /// frames are scanned on each row in turn, the first frame on the single-frame cascade's
+    /// (the middle of the step). Where a scanned row crosses a finder pattern moves its
+    /// located centre and size, and with them every crop cut around it.
+    fn row_phase(&self) -> usize {
+        // the middle row of a step of up to 3 first (`stream_row_step`)
+        self.frames.wrapping_add(1)
+    }
+
     /// The module size this round's crops are rescaled to.
     fn crop_module_px(&self) -> f32 {
         STREAM_MODULE_PX[self.round % STREAM_MODULE_PX.len()]
@@ -992,6 +1013,8 @@ pub fn decode_stream(img: Gray<'_>, opts: &DecodeOptions, state: &mut StreamStat
     ctx.crop_bins = FRAME_CROP_BINS;
     ctx.crop_pixels = FRAME_CROP_PIXELS;
     ctx.module_px = state.crop_module_px();
+    ctx.row_phase = Some(state.row_phase());
+    state.frames = state.frames.wrapping_add(1);
     if img.width < 21 || img.height < 21 {
         return ctx.hits;
     }
@@ -1094,6 +1117,23 @@ mod tests {
             seen, all,
             "a still scene gets every scale within as many rounds"
         );
+    }
+
+    #[test]
+    fn a_still_scene_is_scanned_on_each_row_in_turn() {
+        let data = flat();
+        let img = Gray::new(320, 240, &data).unwrap();
+        let mut state = StreamState::default();
+        // the first frame on the single-frame cascade's rows (the middle of the step)
+        assert_eq!(state.row_phase() % 3, finder::RowScan::every(3).first);
+        assert_eq!(state.row_phase() % 2, finder::RowScan::every(2).first);
+        let mut phases = Vec::new();
+        for _ in 0..3 {
+            phases.push(state.row_phase() % 3);
+            decode_stream(img, &generous(), &mut state);
+        }
+        phases.sort_unstable();
+        assert_eq!(phases, [0, 1, 2], "three frames, each row of a step of 3");
     }
 
     #[test]
