@@ -1,6 +1,7 @@
-//! Every call into rqrr goes through here: each is wrapped in `catch_unwind` (rqrr can panic,
-//! e.g. an assertion in its geometry code on `qrcode-6/7.png`), panics are counted, never
-//! propagated, and input sizes are bounded by the callers (see `MAX_RQRR_PIXELS`).
+//! Every call into rqrr goes through here: each is wrapped in `catch_unwind` (rqrr can panic:
+//! an assertion in its geometry code did on `qrcode-6/7.png` until the vendored copy's second
+//! patch, and others may remain), panics are counted, never propagated, and input sizes are
+//! bounded by the callers (see `MAX_RQRR_PIXELS`).
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -49,16 +49,9 @@ impl Perspective {
         let x = (self.0[0] * u + self.0[1] * v + self.0[2]) / den;
         let y = (self.0[3] * u + self.0[4] * v + self.0[5]) / den;
 
-        let x = x.round();
-        let y = y.round();
-
-        assert!(x <= i32::MAX as f64);
-        assert!(x >= i32::MIN as f64);
-        assert!(y <= i32::MAX as f64);
-        assert!(y >= i32::MIN as f64);
         Point {
-            x: x as i32,
-            y: y as i32,
+            x: pixel_coordinate(x),
+            y: pixel_coordinate(y),
         }
     }
 
@@ -80,6 +73,19 @@ impl Perspective {
             / den;
 
         (u, v)
+    }
+}
+
+/// A mapped coordinate as a pixel coordinate. A degenerate perspective (one of the variants
+/// `jiggle_perspective` tries while fitting a grid) can map a point to infinity or to NaN,
+/// where upstream asserted and so panicked (VOUCH-PATCH.md, patch 2): such a point lands off
+/// every image (saturated, NaN at -1), where the callers' bounds checks skip it.
+fn pixel_coordinate(c: f64) -> i32 {
+    if c.is_nan() {
+        -1
+    } else {
+        // `as` saturates at i32's bounds
+        c.round() as i32
     }
 }
 
@@ -317,5 +323,20 @@ mod tests {
             line_intersect(&p1, &p0, &q1, &q0),
             Some(Point { x: 0, y: 2 })
         );
+    }
+}
+
+#[cfg(test)]
+mod vouch_patch_tests {
+    use super::*;
+
+    #[test]
+    fn a_point_mapped_to_infinity_or_nan_lands_off_the_image() {
+        // the denominator u + 1 is 0 at u = -1: x = -1/0, y = 0/0
+        let c = Perspective([1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 1.0, 0.0]);
+        let p = c.map(-1.0, 0.0);
+        assert_eq!(p, Point { x: i32::MIN, y: -1 });
+        let p = c.map(1.0, 2.0);
+        assert_eq!(p, Point { x: 1, y: 1 });
     }
 }
