@@ -26,6 +26,9 @@
 //!   forms and one picture a few times a second (the scanner is native code in this process),
 //!   which the interpreters keep up with; the compilers' code and data do not pay for it.
 //!
+//! The variables are in the environment of every process the app starts, as WebKit's are: a
+//! browser opened from the app gets them too (they only change how its memory is kept).
+//!
 //! Measured (docs/BENCHMARKS.md): software compositing saves 100 to 130 MiB of the page
 //! process; the JIT off 17 MiB of it (release, 2026-12-02 evening), start-up within the noise;
 //! GTK without OpenGL 6 to 8 MiB of `vouch-app` (two sessions); no EGL display in this
@@ -39,8 +42,8 @@ use tauri::{Runtime, WebviewWindow};
 /// Settings that must be in place before the first WebKit process starts (they are read from
 /// the environment): call it first thing in [`crate::run`], while the process has one thread.
 /// When this process started without glibc's malloc settings, it starts again with them (an
-/// `exec` of its own binary, same arguments, same process); if that fails it says so on
-/// stderr and goes on with glibc's defaults.
+/// `exec` of its own binary, same arguments, same process), once; if that fails it says why
+/// on stderr and exits with status 1.
 pub fn prepare() {
     #[cfg(target_os = "linux")]
     linux::prepare();
@@ -119,11 +122,23 @@ mod linux {
             .collect()
     }
 
+    /// Set in the environment of the process started again: it never starts again itself,
+    /// whatever it finds of the malloc settings (a loader that drops `MALLOC_*` variables, as
+    /// glibc's does for a set-user-ID binary, would otherwise restart it for ever).
+    const STARTED_AGAIN: &str = "VOUCH_APP_STARTED_AGAIN";
+
     /// Whether this process must start again for glibc to read the settings about to be set:
-    /// it started without one of them. Once started again, it has them all.
-    pub(super) fn must_start_again(set: &[(&str, &str)]) -> bool {
-        set.iter()
-            .any(|(key, _)| MALLOC.iter().any(|(m, _)| m == key))
+    /// it started without one of them, on glibc (whose variables they are), and is not itself
+    /// the process started again ([`STARTED_AGAIN`], as `environment` answers).
+    pub(super) fn must_start_again(
+        set: &[(&str, &str)],
+        environment: impl Fn(&str) -> Option<std::ffi::OsString>,
+    ) -> bool {
+        cfg!(target_env = "gnu")
+            && environment(STARTED_AGAIN).is_none()
+            && set
+                .iter()
+                .any(|(key, _)| MALLOC.iter().any(|(m, _)| m == key))
     }
 
     pub(super) fn prepare() {
@@ -132,15 +147,17 @@ mod linux {
             // Still one thread: nothing reads the environment concurrently.
             std::env::set_var(key, value);
         }
-        if must_start_again(&set) {
+        if must_start_again(&set, |key| std::env::var_os(key)) {
+            std::env::set_var(STARTED_AGAIN, "1");
             start_again();
         }
     }
 
     /// Replaces this process with its own binary, the same arguments and the environment as
     /// set now (the process id, its open standard streams and its parent stay). Returns only
-    /// if that failed (the binary moved or deleted since it started, say): the app then runs
-    /// on with glibc's default malloc settings in this process.
+    /// if that failed (the binary deleted or replaced since it started, say), and then ends
+    /// the process: a failed `exec` may leave it with signal handling reset (SIGPIPE back to
+    /// its default, which a write to a closed socket would then die of), so it does not go on.
     fn start_again() {
         use std::os::unix::process::CommandExt;
         let error = match std::env::current_exe() {
@@ -155,9 +172,11 @@ mod linux {
             Err(e) => e,
         };
         eprintln!(
-            "vouch-app: could not start again with the malloc settings ({error}); going on with \
-             glibc's defaults"
+            "vouch-app: could not start again with glibc's malloc settings ({error}). Start it \
+             again; or give MALLOC_ARENA_MAX, MALLOC_MMAP_THRESHOLD_ and MALLOC_TRIM_THRESHOLD_ \
+             values of your own, and it starts without this step"
         );
+        std::process::exit(1);
     }
 
     pub(super) fn lighten(webview: &webkit2gtk::WebView) {
@@ -184,6 +203,10 @@ mod linux {
 #[cfg(all(test, target_os = "linux"))]
 mod tests {
     use super::linux::{defaults, must_start_again};
+
+    fn nothing(_: &str) -> Option<OsString> {
+        None
+    }
     use std::collections::HashMap;
     use std::ffi::OsString;
 
@@ -211,7 +234,7 @@ mod tests {
             assert!(set.iter().any(|(k, _)| *k == key), "{key} in {set:?}");
         }
         assert!(
-            must_start_again(&set),
+            must_start_again(&set, nothing),
             "glibc must read the malloc settings"
         );
     }
@@ -222,18 +245,27 @@ mod tests {
         let first = defaults_with(&[]);
         let second = defaults_with(&first);
         assert!(second.is_empty(), "{second:?}");
-        assert!(!must_start_again(&second));
+        assert!(!must_start_again(&second, nothing));
         // One malloc setting of the operator's own: the others still need a new start.
         let set = defaults_with(&[("MALLOC_ARENA_MAX", "4")]);
         assert!(!set.iter().any(|(k, _)| *k == "MALLOC_ARENA_MAX"));
-        assert!(must_start_again(&set));
+        assert!(must_start_again(&set, nothing));
         // The operator's settings for all three: no new start.
         let set = defaults_with(&[
             ("MALLOC_ARENA_MAX", "4"),
             ("MALLOC_MMAP_THRESHOLD_", "65536"),
             ("MALLOC_TRIM_THRESHOLD_", "65536"),
         ]);
-        assert!(!must_start_again(&set));
+        assert!(!must_start_again(&set, nothing));
+    }
+
+    #[test]
+    fn the_process_started_again_never_starts_again_even_if_the_settings_were_dropped() {
+        // a loader that drops MALLOC_* variables: the second start finds none of them
+        let set = defaults_with(&[]);
+        let started_again = |key: &str| (key == "VOUCH_APP_STARTED_AGAIN").then(|| "1".into());
+        assert!(must_start_again(&set, nothing));
+        assert!(!must_start_again(&set, started_again));
     }
 
     #[test]

@@ -794,7 +794,8 @@ pub struct StreamState {
     /// its crops afresh. A step that reads keeps the round (the code stays in view, and the
     /// same step keeps reading it).
     round: usize,
-    /// Frames decoded so far: picks the rows the first pass's finder scan looks at.
+    /// Frames decoded so far: picks the rows this frame's finder scans look at (the first
+    /// pass's and the steps' alike).
     frames: usize,
     /// What each kind of step is expected to cost (CPU time), learnt from the frames that ran
     /// it: a step beyond the one due starts only if it is expected to end within the budget.

@@ -45,14 +45,37 @@ impl Perspective {
     }
 
     pub fn map(&self, u: f64, v: f64) -> Point {
+        let (x, y) = self.map_f64(u, v);
+        let x = x.round();
+        let y = y.round();
+
+        assert!(x <= i32::MAX as f64);
+        assert!(x >= i32::MIN as f64);
+        assert!(y <= i32::MAX as f64);
+        assert!(y >= i32::MIN as f64);
+        Point {
+            x: x as i32,
+            y: y as i32,
+        }
+    }
+
+    /// [`Perspective::map`] for a caller that skips points off the image: `None` where `map`
+    /// would fail its assertion, a point at infinity or NaN (VOUCH-PATCH.md, patch 2).
+    pub fn map_if_finite(&self, u: f64, v: f64) -> Option<Point> {
+        let (x, y) = self.map_f64(u, v);
+        let (x, y) = (x.round(), y.round());
+        let fits = |c: f64| c >= i32::MIN as f64 && c <= i32::MAX as f64;
+        (fits(x) && fits(y)).then(|| Point {
+            x: x as i32,
+            y: y as i32,
+        })
+    }
+
+    fn map_f64(&self, u: f64, v: f64) -> (f64, f64) {
         let den = self.0[6] * u + self.0[7] * v + 1.0f64;
         let x = (self.0[0] * u + self.0[1] * v + self.0[2]) / den;
         let y = (self.0[3] * u + self.0[4] * v + self.0[5]) / den;
-
-        Point {
-            x: pixel_coordinate(x),
-            y: pixel_coordinate(y),
-        }
+        (x, y)
     }
 
     pub fn unmap(&self, p: &Point) -> (f64, f64) {
@@ -73,19 +96,6 @@ impl Perspective {
             / den;
 
         (u, v)
-    }
-}
-
-/// A mapped coordinate as a pixel coordinate. A degenerate perspective (one of the variants
-/// `jiggle_perspective` tries while fitting a grid) can map a point to infinity or to NaN,
-/// where upstream asserted and so panicked (VOUCH-PATCH.md, patch 2): such a point lands off
-/// every image (saturated, NaN at -1), where the callers' bounds checks skip it.
-fn pixel_coordinate(c: f64) -> i32 {
-    if c.is_nan() {
-        -1
-    } else {
-        // `as` saturates at i32's bounds
-        c.round() as i32
     }
 }
 
@@ -331,12 +341,11 @@ mod vouch_patch_tests {
     use super::*;
 
     #[test]
-    fn a_point_mapped_to_infinity_or_nan_lands_off_the_image() {
+    fn a_point_mapped_to_infinity_or_nan_is_none_for_a_caller_that_skips_it() {
         // the denominator u + 1 is 0 at u = -1: x = -1/0, y = 0/0
         let c = Perspective([1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 1.0, 0.0]);
-        let p = c.map(-1.0, 0.0);
-        assert_eq!(p, Point { x: i32::MIN, y: -1 });
-        let p = c.map(1.0, 2.0);
-        assert_eq!(p, Point { x: 1, y: 1 });
+        assert_eq!(c.map_if_finite(-1.0, 0.0), None);
+        assert_eq!(c.map_if_finite(1.0, 2.0), Some(Point { x: 1, y: 1 }));
+        assert_eq!(c.map(1.0, 2.0), Point { x: 1, y: 1 });
     }
 }

@@ -450,7 +450,12 @@ where
     #[allow(clippy::needless_range_loop)]
     for v in 0..3 {
         for u in 0..3 {
-            let p = perspective.map(x as f64 + OFFSETS[u], y as f64 + OFFSETS[v]);
+            // VOUCH-PATCH.md, patch 2: a jiggled perspective can map a cell to infinity; such a
+            // point is off the image, and skipped as one
+            let Some(p) = perspective.map_if_finite(x as f64 + OFFSETS[u], y as f64 + OFFSETS[v])
+            else {
+                continue;
+            };
             if !(p.y < 0 || p.y as usize >= img.height() || p.x < 0 || p.x as usize >= img.width())
             {
                 if PixelColor::White != img.get_pixel_at_point(p) {
