@@ -16,6 +16,7 @@ use std::time::Duration;
 use common::pg::*;
 use common::*;
 use serde_json::Value;
+use vouch_protocol::SignedScanRecord;
 use vouch_testkit::PgCluster;
 
 /// Every stored value as one digest: the same before and after, nothing was written.
@@ -82,6 +83,38 @@ async fn approve(sup: &Staff, at: &Server, serial: &str) -> (u16, Value) {
     panic!("{serial} was answered busy 50 times");
 }
 
+/// The three refused requests again, once the database lets them through: the record is
+/// accepted, the decision on `deciding` and the enrollment of `enrolling` succeed, and the
+/// device has one certificate.
+async fn the_refused_requests_succeed(
+    pair: &Pair,
+    tech: &mut Staff,
+    sup: &Staff,
+    record: SignedScanRecord,
+    deciding: &Device,
+    enrolling: &Device,
+) {
+    let (status, body) = tech.upload(&pair.a, &[record]).await;
+    assert_eq!(
+        (status, body["results"][0]["outcome"].as_str()),
+        (200, Some("accepted")),
+        "{body}"
+    );
+    let (status, body) = approve(sup, &pair.b, deciding.serial()).await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body, _) = enroll(&pair.a, enrolling, &EnrollOptions::default()).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(device_certs(pair, enrolling.serial()), 1);
+}
+
+/// The audit chain verifies at both instances, and neither server logged a panic.
+fn chains_verify_and_no_server_panicked(pair: &Pair) {
+    audit_verifies(&pair.a);
+    audit_verifies(&pair.b);
+    let logs = pair.a.log() + &pair.b.log();
+    assert!(!logs.contains("panicked"), "a server panicked");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_timed_out_audit_lock_answers_503_writes_nothing_and_leaves_no_transaction_open() {
     // The operator's setting: a session waits at most this long for any lock.
@@ -132,17 +165,7 @@ async fn a_timed_out_audit_lock_answers_503_writes_nothing_and_leaves_no_transac
     holder.batch_execute("COMMIT").await.unwrap();
 
     // The same requests now succeed, on the same server processes.
-    let (status, body) = tech.upload(&pair.a, &[record]).await;
-    assert_eq!(
-        (status, body["results"][0]["outcome"].as_str()),
-        (200, Some("accepted")),
-        "{body}"
-    );
-    let (status, body) = approve(&sup, &pair.b, deciding.serial()).await;
-    assert_eq!(status, 200, "{body}");
-    let (status, body, _) = enroll(&pair.a, &enrolling, &EnrollOptions::default()).await;
-    assert_eq!(status, 200, "{body}");
-    assert_eq!(device_certs(&pair, enrolling.serial()), 1);
+    the_refused_requests_succeed(&pair, &mut tech, &sup, record, &deciding, &enrolling).await;
 
     // Audit writers at both instances at once all get through: no pooled connection kept a
     // transaction or the lock (with the lock_timeout, each would be answered busy for ever).
@@ -154,10 +177,7 @@ async fn a_timed_out_audit_lock_answers_503_writes_nothing_and_leaves_no_transac
         assert_eq!(status, 200, "{body}");
     }
     no_session_holds_anything(&url, holder_pid).await;
-    audit_verifies(&pair.a);
-    audit_verifies(&pair.b);
-    let logs = pair.a.log() + &pair.b.log();
-    assert!(!logs.contains("panicked"), "a server panicked");
+    chains_verify_and_no_server_panicked(&pair);
 }
 
 /// An enrollment's first step, the challenge (it reads the device before it stores one).
@@ -220,20 +240,7 @@ async fn a_statement_timeout_answers_503_writes_nothing_and_leaves_no_transactio
     assert_eq!(sql(&url, STORED), before, "a refused request wrote");
 
     // The same requests now succeed, on the same server processes.
-    let (status, body) = tech.upload(&pair.a, &[record]).await;
-    assert_eq!(
-        (status, body["results"][0]["outcome"].as_str()),
-        (200, Some("accepted")),
-        "{body}"
-    );
-    let (status, body) = approve(&sup, &pair.b, deciding.serial()).await;
-    assert_eq!(status, 200, "{body}");
-    let (status, body, _) = enroll(&pair.a, &enrolling, &EnrollOptions::default()).await;
-    assert_eq!(status, 200, "{body}");
-    assert_eq!(device_certs(&pair, enrolling.serial()), 1);
+    the_refused_requests_succeed(&pair, &mut tech, &sup, record, &deciding, &enrolling).await;
     no_session_holds_anything(&url, holder_pid).await;
-    audit_verifies(&pair.a);
-    audit_verifies(&pair.b);
-    let logs = pair.a.log() + &pair.b.log();
-    assert!(!logs.contains("panicked"), "a server panicked");
+    chains_verify_and_no_server_panicked(&pair);
 }
