@@ -83,6 +83,46 @@ async fn approve(sup: &Staff, at: &Server, serial: &str) -> (u16, Value) {
     panic!("{serial} was answered busy 50 times");
 }
 
+/// Two instances on a database whose sessions get `setting`, a technician at A and a
+/// supervisor at B, and two scanned devices: `enrolling` (`{prefix}-E`, approved) and
+/// `deciding` (`{prefix}-D`, waiting for a decision); the devices in `also` are scanned too.
+struct Scene {
+    url: String,
+    pair: Pair,
+    tech: Staff,
+    sup: Staff,
+    enrolling: Device,
+    deciding: Device,
+}
+
+impl Scene {
+    async fn set_up(setting: &str, prefix: &str, also: &[Device]) -> Scene {
+        let url = database_with(setting);
+        let pair = Pair::on_database(url.clone());
+        let mut tech = register(&pair.a, "technician", "Tess").await;
+        let sup = register(&pair.b, "supervisor", "Sam").await;
+        let enrolling = Device::new(&format!("{prefix}-E"));
+        let deciding = Device::new(&format!("{prefix}-D"));
+        let scanned: Vec<_> = [&enrolling, &deciding]
+            .into_iter()
+            .chain(also)
+            .map(|d| tech.record(&d.text()))
+            .collect();
+        let (status, body) = tech.upload(&pair.a, &scanned).await;
+        assert_eq!(status, 200, "{body}");
+        pair.b
+            .admin_ok(&["device", "approve", enrolling.serial(), "--reason", "ok"]);
+        Scene {
+            url,
+            pair,
+            tech,
+            sup,
+            enrolling,
+            deciding,
+        }
+    }
+}
+
 /// The three refused requests again, once the database lets them through: the record is
 /// accepted, the decision on `deciding` and the enrollment of `enrolling` succeed, and the
 /// device has one certificate.
@@ -117,23 +157,16 @@ fn chains_verify_and_no_server_panicked(pair: &Pair) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_timed_out_audit_lock_answers_503_writes_nothing_and_leaves_no_transaction_open() {
-    // The operator's setting: a session waits at most this long for any lock.
-    let url = database_with("lock_timeout = '500ms'");
-    let pair = Pair::on_database(url.clone());
-    let mut tech = register(&pair.a, "technician", "Tess").await;
-    let sup = register(&pair.b, "supervisor", "Sam").await;
-    let enrolling = Device::new("SN-L-E");
-    let deciding = Device::new("SN-L-D");
     let later: Vec<Device> = (0..6).map(|i| Device::new(&format!("SN-L{i}"))).collect();
-    let scanned: Vec<_> = [&enrolling, &deciding]
-        .into_iter()
-        .chain(&later)
-        .map(|d| tech.record(&d.text()))
-        .collect();
-    let (status, body) = tech.upload(&pair.a, &scanned).await;
-    assert_eq!(status, 200, "{body}");
-    pair.b
-        .admin_ok(&["device", "approve", enrolling.serial(), "--reason", "ok"]);
+    // The operator's setting: a session waits at most this long for any lock.
+    let Scene {
+        url,
+        pair,
+        mut tech,
+        sup,
+        enrolling,
+        deciding,
+    } = Scene::set_up("lock_timeout = '500ms'", "SN-L", &later).await;
 
     // The test's own session takes the audit lock and keeps it.
     let (holder, holder_pid) =
@@ -199,20 +232,14 @@ async fn challenge(at: &Server, device: &Device) -> (u16, Value) {
 /// requests succeed on the same processes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_statement_timeout_answers_503_writes_nothing_and_leaves_no_transaction_open() {
-    let url = database_with("statement_timeout = '500ms'");
-    let pair = Pair::on_database(url.clone());
-    let mut tech = register(&pair.a, "technician", "Tess").await;
-    let sup = register(&pair.b, "supervisor", "Sam").await;
-    let enrolling = Device::new("SN-T-E");
-    let deciding = Device::new("SN-T-D");
-    let scanned: Vec<_> = [&enrolling, &deciding]
-        .into_iter()
-        .map(|d| tech.record(&d.text()))
-        .collect();
-    let (status, body) = tech.upload(&pair.a, &scanned).await;
-    assert_eq!(status, 200, "{body}");
-    pair.b
-        .admin_ok(&["device", "approve", enrolling.serial(), "--reason", "ok"]);
+    let Scene {
+        url,
+        pair,
+        mut tech,
+        sup,
+        enrolling,
+        deciding,
+    } = Scene::set_up("statement_timeout = '500ms'", "SN-T", &[]).await;
     let before = sql(&url, STORED);
 
     let (holder, holder_pid) =
