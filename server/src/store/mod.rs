@@ -26,6 +26,7 @@ mod engine;
 mod group_commit;
 pub mod memory;
 pub mod postgres;
+mod postgres_conn;
 mod postgres_tls;
 pub mod sled_store;
 

@@ -27,11 +27,12 @@
 //! where they were twelve statements of one exchange each.
 //!
 //! **Threads.** The contract is synchronous and the driver (`tokio-postgres`, pooled by
-//! `deadpool-postgres`) is async: the backend owns a small runtime of its own, whose threads
-//! run the connections, and the calling thread drives each call's futures itself
-//! ([`block_on`]) and sleeps while the database answers: no task is spawned per statement and
-//! no third thread passes the answer on. The server calls a store of [`Latency::Blocking`]
-//! from its blocking pool, so no async worker waits on the database.
+//! `deadpool`) is async. Each connection is driven by the thread that uses it
+//! (`postgres_conn.rs`): the caller writes its own requests and sleeps on the connection's
+//! socket until the answers come, so no other thread is woken on the way there or back. The
+//! backend's own small runtime keeps the pool's timers and runs the flush barriers of
+//! [`Backend::durable`]. The server calls a store of [`Latency::Blocking`] from its blocking
+//! pool, so no async worker waits on the database.
 //!
 //! **Durability.** The commits of the store's transactions do not wait for the disk
 //! (`SET LOCAL synchronous_commit TO off`): the audit lock is held until `COMMIT` returns, and
@@ -54,7 +55,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use deadpool_postgres::{ManagerConfig, Object, Pool, PoolError, RecyclingMethod};
+use super::postgres_conn::PgManager;
 use tokio_postgres::error::SqlState;
 
 use super::backend::{ensure_covered, BufferedWrites};
@@ -63,6 +64,13 @@ use super::{
 };
 use crate::error::{Failure, ServerError};
 use vouch_protocol::wire::ErrorCode;
+
+/// The pool of connections.
+type Pool = deadpool::managed::Pool<PgManager>;
+/// A connection taken from the pool.
+type Object = deadpool::managed::Object<PgManager>;
+/// Why the pool gave no connection.
+type PoolError = deadpool::managed::PoolError<ServerError>;
 
 /// A transaction is tried at most this many times when the database reports a serialization
 /// failure or a deadlock.
@@ -127,22 +135,24 @@ struct Flushes {
 /// writes (it takes a transaction id) committed with `synchronous_commit` on, which flushes the
 /// WAL up to its own commit record, and so every earlier one. Concurrent barriers share
 /// PostgreSQL's WAL flushes.
-async fn flush_barrier(
-    pool: Pool,
-    flushes: Arc<Flushes>,
+fn flush_barrier(
+    handle: &tokio::runtime::Handle,
+    pool: &Pool,
+    flushes: &Flushes,
     commit: Commit,
 ) -> Result<(), ServerError> {
     if flushes.flushed.load(Ordering::SeqCst) >= commit.0 {
         return Ok(());
     }
     let covered = flushes.commits.load(Ordering::SeqCst);
-    let client = pool.get().await.map_err(|e| pool_error(&e))?;
+    let client = block_on(handle, pool.get()).map_err(pool_error)?;
     // Prepared once per connection: each barrier is then one Bind/Execute, not a parse.
-    let barrier = async {
-        let statement = client.prepare_cached(FLUSH).await?;
-        client.execute(&statement, &[]).await
-    };
-    barrier.await.map_err(|e| db_error(&e))?;
+    client
+        .run(async {
+            let statement = client.prepare_cached(FLUSH).await?;
+            client.execute(&statement, &[]).await
+        })
+        .map_err(|e| db_error(&e))?;
     flushes.barriers.fetch_add(1, Ordering::Relaxed);
     flushes.flushed.fetch_max(covered, Ordering::SeqCst);
     Ok(())
@@ -171,7 +181,7 @@ fn is_retryable(e: &tokio_postgres::Error) -> bool {
 /// or that gave up waiting (a `lock_timeout` or `statement_timeout` the operator set, a
 /// cancel) is `busy`, so callers get 503 and try again; anything else is a storage error. The
 /// cause is logged, not sent.
-fn db_error(e: &tokio_postgres::Error) -> ServerError {
+pub(super) fn db_error(e: &tokio_postgres::Error) -> ServerError {
     if let Some(refused) = super::postgres_tls::refusal(e) {
         return refused;
     }
@@ -204,16 +214,17 @@ fn db_error(e: &tokio_postgres::Error) -> ServerError {
     ServerError::Storage(Failure::new(format!("database: {said}")))
 }
 
-fn unavailable() -> ServerError {
+/// The answer while the database cannot be reached: `busy`, to try again later.
+pub(super) fn unavailable() -> ServerError {
     ServerError::refuse(
         ErrorCode::Busy,
         "the database cannot be reached right now; try again later",
     )
 }
 
-fn pool_error(e: &PoolError) -> ServerError {
+fn pool_error(e: PoolError) -> ServerError {
     match e {
-        PoolError::Backend(e) => db_error(e),
+        PoolError::Backend(e) => e,
         other => {
             tracing::warn!(error = %other, "no database connection");
             unavailable()
@@ -246,24 +257,20 @@ impl PgBackend {
         let config: tokio_postgres::Config = url.parse().map_err(|e: tokio_postgres::Error| {
             ServerError::Config(Failure::caused("store.url is not a PostgreSQL URL", e))
         })?;
+        // The connections run on their callers' threads (`postgres_conn.rs`): this runtime
+        // keeps the pool's timers and runs the flush barriers of `durable`.
         let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
+            .worker_threads(1)
             .thread_name("vouch-postgres")
             .enable_all()
             .build()
             .map_err(|e| {
                 ServerError::Storage(Failure::caused("starting the database runtime", e))
             })?;
-        let manager = super::postgres_tls::manager(
-            config,
-            ca_file,
-            ManagerConfig {
-                recycling_method: RecyclingMethod::Fast,
-            },
-        )?;
+        let manager = super::postgres_tls::manager(config, ca_file, POOL_TIMEOUT)?;
         let pool = Pool::builder(manager)
             .max_size(pool_size.max(1))
-            .runtime(deadpool_postgres::Runtime::Tokio1)
+            .runtime(deadpool::Runtime::Tokio1)
             .wait_timeout(Some(POOL_TIMEOUT))
             .create_timeout(Some(POOL_TIMEOUT))
             .recycle_timeout(Some(POOL_TIMEOUT))
@@ -289,24 +296,18 @@ impl PgBackend {
     /// The schema version the database is at (0: none).
     pub fn schema_version(&self) -> Result<i32, ServerError> {
         let client = self.client()?;
-        self.run(current_version(&client))
-    }
-
-    /// Drives `future` to its end on the calling thread, in the context of the backend's
-    /// runtime (see [`block_on`]).
-    fn run<F: Future>(&self, future: F) -> F::Output {
-        block_on(&self.handle, future)
+        client.run(current_version(&client))
     }
 
     /// A pooled connection.
     fn client(&self) -> Result<Object, ServerError> {
-        self.run(self.pool.get()).map_err(|e| pool_error(&e))
+        block_on(&self.handle, self.pool.get()).map_err(pool_error)
     }
 
     /// Brings the schema up to date under the migration lock.
     fn migrate(&self) -> Result<(), ServerError> {
         let client = self.client()?;
-        self.run(migrate(&client))
+        client.run(migrate(&client))
     }
 
     /// One try of `work` on `client`: the transaction opens with its first read and its
@@ -319,7 +320,6 @@ impl PgBackend {
         work: &dyn Fn(&dyn Txn) -> TxResult<()>,
     ) -> (Attempt, bool) {
         let txn = PgTxn {
-            backend: self,
             client,
             buckets,
             begin: if buckets.contains(&Bucket::Audit) {
@@ -380,14 +380,11 @@ impl std::task::Wake for Unpark {
     }
 }
 
-/// Drives `future` to its end on the calling thread, parking it while the future waits, with
-/// `handle`'s runtime as the context: the sockets, timers and connection tasks the driver and
-/// the pool create are that runtime's, and its threads run the connections. A statement is
-/// then one exchange between this thread and the connection's task, with no task spawned and
-/// no third thread woken on the way back. Like any blocking call it holds the thread: the
-/// server calls a [`Latency::Blocking`] store from its blocking pool, never from an async
-/// worker (where waiting would stall that worker's other tasks, though not deadlock: the
-/// connections run on the backend's own threads).
+/// Drives `future` (the pool's: waiting for a connection, making one) to its end on the calling
+/// thread, parking it while the future waits, with `handle`'s runtime as the context, whose
+/// timers bound the wait. Statements run through [`PgConn::run`](super::postgres_conn), on the
+/// connection's own runtime. Like any blocking call it holds the thread: the server calls a
+/// [`Latency::Blocking`] store from its blocking pool, never from an async worker.
 fn block_on<F: Future>(handle: &tokio::runtime::Handle, future: F) -> F::Output {
     let _context = handle.enter();
     let waker = std::task::Waker::from(Arc::new(Unpark(std::thread::current())));
@@ -582,7 +579,6 @@ fn failed(e: &tokio_postgres::Error) -> Attempt {
 ///   write and the `COMMIT` failed) is marked to be closed, not pooled: closing ends whatever
 ///   transaction it may still be in, and the lock with it.
 struct PgTxn<'a> {
-    backend: &'a PgBackend,
     client: &'a Object,
     buckets: &'a [Bucket],
     /// How the try opens its transaction: [`BEGIN`], or [`BEGIN_AUDIT`] over the audit bucket.
@@ -657,11 +653,11 @@ impl PgTxn<'_> {
             if writes.is_empty() {
                 return Attempt::Committed;
             }
-            if let Err(e) = self.backend.run(self.open()) {
+            if let Err(e) = self.client.run(self.open()) {
                 return self.abandon(failed(&e));
             }
         }
-        let (written, committed) = match self.backend.run(self.write_and_commit(writes)) {
+        let (written, committed) = match self.client.run(self.write_and_commit(writes)) {
             Ok(results) => results,
             Err(e) => return self.abandon(failed(&e)),
         };
@@ -687,7 +683,7 @@ impl PgTxn<'_> {
             return outcome;
         }
         if self
-            .backend
+            .client
             .run(self.client.batch_execute("ROLLBACK"))
             .is_err()
         {
@@ -704,9 +700,9 @@ impl Txn for PgTxn<'_> {
             return Ok(Some(written.clone()));
         }
         let read = if self.opened.get() {
-            self.backend.run(read_value(self.client, bucket, key))
+            self.client.run(read_value(self.client, bucket, key))
         } else {
-            self.backend.run(self.open_and_read(bucket, key))
+            self.client.run(self.open_and_read(bucket, key))
         };
         read.map_err(|e| {
             self.failed.set(true);
@@ -729,13 +725,14 @@ impl Txn for PgTxn<'_> {
 impl Backend for PgBackend {
     fn get(&self, bucket: Bucket, key: &[u8]) -> Result<Option<Vec<u8>>, ServerError> {
         let client = self.client()?;
-        self.run(read_value(&client, bucket, key))
+        client
+            .run(read_value(&client, bucket, key))
             .map_err(|e| db_error(&e))
     }
 
     fn values(&self, bucket: Bucket) -> Result<Vec<Vec<u8>>, ServerError> {
         let client = self.client()?;
-        let read = self.run(async {
+        let read = client.run(async {
             let statement = client
                 .prepare_cached("SELECT value FROM vouch_kv WHERE bucket = $1 ORDER BY key")
                 .await?;
@@ -809,25 +806,26 @@ impl Backend for PgBackend {
             }
         }
         let expires = millis(expires_at_ms);
-        self.run(async {
-            let statement = client
-                .prepare_cached(
-                    "INSERT INTO vouch_challenges (nonce, expires_at_ms, value) \
+        client
+            .run(async {
+                let statement = client
+                    .prepare_cached(
+                        "INSERT INTO vouch_challenges (nonce, expires_at_ms, value) \
                      VALUES ($1, $2, $3)",
-                )
-                .await?;
-            client
-                .execute(&statement, &[&nonce, &expires, &value])
-                .await
-        })
-        .map_err(|e| db_error(&e))?;
+                    )
+                    .await?;
+                client
+                    .execute(&statement, &[&nonce, &expires, &value])
+                    .await
+            })
+            .map_err(|e| db_error(&e))?;
         self.challenges.puts_since.fetch_add(1, Ordering::Relaxed);
         Ok(true)
     }
 
     fn take_challenge(&self, nonce: &[u8]) -> Result<Option<Vec<u8>>, ServerError> {
         let client = self.client()?;
-        let taken = self.run(async {
+        let taken = client.run(async {
             let statement = client
                 .prepare_cached("DELETE FROM vouch_challenges WHERE nonce = $1 RETURNING value")
                 .await?;
@@ -843,20 +841,27 @@ impl Backend for PgBackend {
     }
 
     fn durable(&self, commit: Commit) -> DurableFuture {
-        let (pool, flushes) = (self.pool.clone(), self.durability.clone());
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        self.handle.spawn(async move {
-            let _ = tx.send(flush_barrier(pool, flushes, commit).await);
-        });
+        if self.durability.flushed.load(Ordering::SeqCst) >= commit.0 {
+            return Box::pin(std::future::ready(Ok(())));
+        }
+        let (handle, pool, flushes) = (
+            self.handle.clone(),
+            self.pool.clone(),
+            self.durability.clone(),
+        );
+        // A barrier blocks the thread it runs on (its connection is driven there).
+        let barrier = self
+            .handle
+            .spawn_blocking(move || flush_barrier(&handle, &pool, &flushes, commit));
         Box::pin(async move {
-            rx.await
+            barrier
+                .await
                 .map_err(|_| ServerError::Storage(Failure::new("a database task stopped")))?
         })
     }
 
     fn wait(&self, commit: Commit) -> Result<(), ServerError> {
-        let (pool, flushes) = (self.pool.clone(), self.durability.clone());
-        self.run(flush_barrier(pool, flushes, commit))
+        flush_barrier(&self.handle, &self.pool, &self.durability, commit)
     }
 
     fn latest_commit(&self) -> Commit {
@@ -879,7 +884,7 @@ impl Backend for PgBackend {
     /// remains the operator's backup of the whole database).
     fn snapshot(&self) -> Result<BucketDump, ServerError> {
         let client = self.client()?;
-        let read = self.run(async {
+        let read = client.run(async {
             client
                 .batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
                 .await?;
@@ -898,7 +903,7 @@ impl Backend for PgBackend {
 
 impl PgBackend {
     fn count_challenges(&self, client: &Object) -> Result<u64, ServerError> {
-        let counted = self
+        let counted = client
             .run(async {
                 let row = client
                     .query_one("SELECT count(*) FROM vouch_challenges", &[])
@@ -911,7 +916,7 @@ impl PgBackend {
 
     fn purge_on(&self, client: &Object, now_ms: u64) -> Result<usize, ServerError> {
         let before = millis(now_ms);
-        let purged = self
+        let purged = client
             .run(async {
                 let statement = client
                     .prepare_cached("DELETE FROM vouch_challenges WHERE expires_at_ms <= $1")
@@ -1100,7 +1105,7 @@ mod tests {
     /// Runs `text` (statements without parameters) on one of `b`'s connections.
     fn sql(b: &PgBackend, text: &str) {
         let client = b.client().unwrap();
-        b.run(client.batch_execute(text)).unwrap();
+        client.run(client.batch_execute(text)).unwrap();
     }
 
     /// An audit-bucket transaction on `b` in another thread: whether it committed within 20 s
@@ -1199,6 +1204,43 @@ mod tests {
         );
     }
 
+    /// The backend process of the connection `b` pools, as PostgreSQL numbers it.
+    fn pooled_backend_pid(b: &PgBackend) -> i32 {
+        let client = b.client().unwrap();
+        client
+            .run(client.query_one("SELECT pg_backend_pid()", &[]))
+            .unwrap()
+            .get(0)
+    }
+
+    /// A pooled connection is not run while it waits in the pool (`postgres_conn.rs`): one
+    /// whose server process ended meanwhile is found closed when the pool hands it out, and
+    /// replaced, so the caller never sees the dead one (it would answer `busy`).
+    #[test]
+    fn a_connection_that_ended_in_the_pool_is_replaced_not_handed_out() {
+        let url = vouch_testkit::PgCluster::shared().create_database();
+        let b = PgBackend::connect(&url, 1).unwrap();
+        let killer = PgBackend::connect(&url, 1).unwrap();
+        let before = pooled_backend_pid(&b);
+        let ended = || {
+            let client = killer.client().unwrap();
+            client.run(async {
+                client
+                    .query_one("SELECT pg_terminate_backend($1, 10000)", &[&before])
+                    .await?
+                    .try_get::<_, bool>(0)
+            })
+        };
+        assert!(
+            ended().unwrap(),
+            "the pooled connection's process did not end"
+        );
+        // The only connection of `b` is the ended one: without the check at checkout this
+        // read fails.
+        assert_eq!(b.get(Bucket::Devices, b"nothing").unwrap(), None);
+        assert_ne!(pooled_backend_pid(&b), before);
+    }
+
     #[test]
     fn migrations_apply_once_and_a_newer_schema_is_refused() {
         let url = vouch_testkit::PgCluster::shared().create_database();
@@ -1208,8 +1250,8 @@ mod tests {
         let second = backend(&url);
         assert_eq!(second.schema_version().unwrap(), 3);
         let client = second.client().unwrap();
-        let rows = second
-            .run(async move {
+        let rows = client
+            .run(async {
                 client
                     .query_one("SELECT count(*) FROM vouch_schema", &[])
                     .await
@@ -1219,8 +1261,8 @@ mod tests {
         assert_eq!(rows, 3);
         // A later vouch-server migrated it further: this one refuses to touch it.
         let client = second.client().unwrap();
-        second
-            .run(async move {
+        client
+            .run(async {
                 client
                     .execute(
                         "INSERT INTO vouch_schema (version, name) VALUES (99, 'future')",
@@ -1247,7 +1289,7 @@ mod tests {
         let url = vouch_testkit::PgCluster::shared().create_database();
         let b = PgBackend::connect(&url, 1).unwrap();
         let client = Object::take(b.client().unwrap());
-        let e = b
+        let e = client
             .run(async {
                 client.batch_execute("SET statement_timeout = 10").await?;
                 client.batch_execute("SELECT pg_sleep(5)").await

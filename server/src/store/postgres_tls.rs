@@ -16,12 +16,13 @@
 
 use std::path::Path;
 
-use deadpool_postgres::{Manager, ManagerConfig};
+use std::time::Duration;
+
+use super::postgres_conn::{Connector, PgManager};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::CertificateDer;
 use rustls::{CertificateError, RootCertStore};
 use tokio_postgres::config::{Host, SslMode};
-use tokio_postgres::NoTls;
 use tokio_postgres_rustls::MakeRustlsConnect;
 
 use crate::error::{Failure, ServerError};
@@ -35,12 +36,12 @@ const TLS_ON_A_SOCKET: &str = "no hostname provided for TLS handshake";
 
 /// The connection manager for `config`: with TLS (verified against `ca_file`, or the system's
 /// roots when it is `None`) unless `sslmode=disable`, every host is a Unix socket, or one is
-/// and `sslmode` is `prefer`.
+/// and `sslmode` is `prefer`; each connection made within `timeout`.
 pub(super) fn manager(
     mut config: tokio_postgres::Config,
     ca_file: Option<&Path>,
-    manager_config: ManagerConfig,
-) -> Result<Manager, ServerError> {
+    timeout: Duration,
+) -> Result<PgManager, ServerError> {
     let hosts = config.get_hosts();
     let any_tcp = hosts.iter().any(|h| matches!(h, Host::Tcp(_)));
     let any_socket = hosts.iter().any(|h| !matches!(h, Host::Tcp(_)));
@@ -57,10 +58,10 @@ pub(super) fn manager(
         _ => false,
     };
     if plain {
-        return Ok(Manager::from_config(config, NoTls, manager_config));
+        return Ok(PgManager::new(config, Connector::Plain, timeout));
     }
     let tls = MakeRustlsConnect::new(client_config(roots(ca_file)?)?);
-    Ok(Manager::from_config(config, tls, manager_config))
+    Ok(PgManager::new(config, Connector::Rustls(tls), timeout))
 }
 
 /// A TLS client configuration that trusts `roots` and presents no certificate.
@@ -257,7 +258,7 @@ mod tests {
         let wants_tls = |url: &str| {
             let config: tokio_postgres::Config = url.parse().unwrap();
             let missing = Path::new("/nonexistent/ca.pem");
-            manager(config, Some(missing), ManagerConfig::default()).is_err()
+            manager(config, Some(missing), Duration::from_secs(1)).is_err()
         };
         // Only a socket: never TLS, as libpq.
         assert!(!wants_tls(
