@@ -22,11 +22,16 @@ pub enum Bucket {
     Certs,
     /// Audit entries by sequence number (8 bytes, big-endian).
     Audit,
-    /// The audit head.
+    /// The audit head ([`AUDIT_HEAD`]).
     Meta,
     /// Manifest imports by id.
     Imports,
 }
+
+/// The key of the audit chain's head in [`Bucket::Meta`]. Every transaction that appends to
+/// the chain reads it, so a backend may read it ahead with the transaction's first read (the
+/// PostgreSQL backend does: one exchange fewer while the audit lock is held).
+pub const AUDIT_HEAD: &[u8] = b"audit_head";
 
 impl Bucket {
     /// Every bucket.

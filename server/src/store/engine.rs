@@ -13,7 +13,7 @@ use super::*;
 use crate::domain::audit::{next_entry, AuditHead};
 use crate::error::Failure;
 
-const AUDIT_HEAD: &[u8] = b"audit_head";
+use super::backend::AUDIT_HEAD;
 
 /// Every bucket a change to a device may touch (the device, revoked certificates, the audit).
 const DEVICE_CHANGE: [Bucket; 4] = [Bucket::Devices, Bucket::Certs, Bucket::Audit, Bucket::Meta];

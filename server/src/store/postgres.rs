@@ -21,10 +21,11 @@
 //!
 //! **Round trips.** Statements that belong together are pipelined: sent in one go and answered
 //! in one go, in order ([`PgTxn`] has the rules). A transaction costs one exchange per read
-//! plus one: `BEGIN` (with the lock) and the first read go together, and so do the buffered
-//! writes (one `INSERT` of them all) and `COMMIT`. An enrollment's store calls come to eight
-//! exchanges and ten statements (its transaction three exchanges: two reads, then the commit),
-//! where they were twelve statements of one exchange each.
+//! plus one: `BEGIN` (with the lock) and the first read go together, with the audit head read
+//! ahead in a transaction that appends to the chain, and the buffered writes (one `INSERT` of
+//! them all), `COMMIT` and a flush barrier go together. An enrollment's store calls come to six
+//! exchanges and ten statements (its transaction two: the device and the audit head, then the
+//! commit with its barrier), where they were twelve statements of one exchange each.
 //!
 //! **Threads.** The contract is synchronous and the driver (`tokio-postgres`, pooled by
 //! `deadpool`) is async. Each connection is driven by the thread that uses it
@@ -41,7 +42,9 @@
 //! barrier*, a tiny transaction committed with `synchronous_commit` on, which flushes the WAL
 //! up to its own commit record and so every commit before it; concurrent barriers share
 //! PostgreSQL's flushes (its own group commit), and a barrier that another one already covered
-//! is skipped. A change another instance reads before it is flushed can only be lost together
+//! is skipped. A transaction that wrote sends its barrier right after its `COMMIT`, in the
+//! same exchange (after the lock is released), so waiting for it costs nothing more
+//! ([`Flushes::count_flushed`]); a commit whose barrier failed gets one when it is waited for. A change another instance reads before it is flushed can only be lost together
 //! with everything that read it (the WAL is one sequence), as with sled's group commit. A
 //! challenge is stored and taken with synchronous commits.
 //!
@@ -49,16 +52,16 @@
 //! the pool reconnects by itself. A lock or statement timeout is `busy` too.
 
 use std::cell::{Cell, RefCell};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use super::postgres_conn::PgManager;
 use tokio_postgres::error::SqlState;
 
-use super::backend::{ensure_covered, BufferedWrites};
+use super::backend::{ensure_covered, BufferedWrites, AUDIT_HEAD};
 use super::{
     Backend, Bucket, BucketDump, Commit, DurableFuture, Latency, SyncStats, TxError, TxResult, Txn,
 };
@@ -127,8 +130,47 @@ struct Flushes {
     commits: AtomicU64,
     /// Every commit up to this number is flushed.
     flushed: AtomicU64,
-    /// Flush barriers run.
+    /// Commits above `flushed` known to be flushed each by its own barrier (sent with its
+    /// `COMMIT`). Numbers at or below `flushed` are dropped as it passes them, so this holds
+    /// at most about as many as there are transactions at once.
+    flushed_alone: Mutex<BTreeSet<u64>>,
+    /// Flush barriers run (sent with a `COMMIT` or alone).
     barriers: AtomicU64,
+}
+
+impl Flushes {
+    /// Whether `commit` is known to be on disk.
+    fn covers(&self, commit: Commit) -> bool {
+        self.flushed.load(Ordering::SeqCst) >= commit.0
+            || self
+                .flushed_alone
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .contains(&commit.0)
+    }
+
+    /// Numbers a commit whose `COMMIT` was followed by a barrier, in the same exchange, that
+    /// went through: it is on disk, and so is every commit up to `covered` (those counted
+    /// before the exchange was sent, whose `COMMIT` came before the barrier's).
+    fn count_flushed(&self, covered: u64) -> Commit {
+        let n = self.commits.fetch_add(1, Ordering::SeqCst) + 1;
+        self.barriers.fetch_add(1, Ordering::Relaxed);
+        // With no commit numbered in between, the watermark reaches this one.
+        let watermark = if n == covered + 1 { n } else { covered };
+        let flushed = self
+            .flushed
+            .fetch_max(watermark, Ordering::SeqCst)
+            .max(watermark);
+        let mut alone = self
+            .flushed_alone
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if n > flushed {
+            alone.insert(n);
+        }
+        *alone = alone.split_off(&(flushed + 1));
+        Commit(n)
+    }
 }
 
 /// Makes every commit whose `COMMIT` returned before it started durable: a transaction that
@@ -141,7 +183,7 @@ fn flush_barrier(
     flushes: &Flushes,
     commit: Commit,
 ) -> Result<(), ServerError> {
-    if flushes.flushed.load(Ordering::SeqCst) >= commit.0 {
+    if flushes.covers(commit) {
         return Ok(());
     }
     let covered = flushes.commits.load(Ordering::SeqCst);
@@ -164,7 +206,11 @@ const FLUSH: &str = "INSERT INTO vouch_flush (pid, at) VALUES (pg_backend_pid(),
 
 /// What one try of a transaction came to.
 enum Attempt {
-    Committed,
+    /// Committed; `flushed` is `Some(covered)` when a barrier went with the `COMMIT` (see
+    /// [`Flushes::count_flushed`]).
+    Committed {
+        flushed: Option<u64>,
+    },
     Retry,
     Failed(ServerError),
 }
@@ -319,14 +365,14 @@ impl PgBackend {
         buckets: &[Bucket],
         work: &dyn Fn(&dyn Txn) -> TxResult<()>,
     ) -> (Attempt, bool) {
+        let audit = buckets.contains(&Bucket::Audit);
         let txn = PgTxn {
+            flushes: &self.durability,
             client,
             buckets,
-            begin: if buckets.contains(&Bucket::Audit) {
-                BEGIN_AUDIT
-            } else {
-                BEGIN
-            },
+            begin: if audit { BEGIN_AUDIT } else { BEGIN },
+            read_head_ahead: audit && buckets.contains(&Bucket::Meta),
+            head: RefCell::new(None),
             opened: Cell::new(false),
             failed: Cell::new(false),
             discard: Cell::new(false),
@@ -354,7 +400,10 @@ impl PgBackend {
     /// What a transaction came to, for its caller.
     fn answer(&self, outcome: Attempt) -> Result<Commit, ServerError> {
         match outcome {
-            Attempt::Committed => {
+            Attempt::Committed {
+                flushed: Some(covered),
+            } => Ok(self.durability.count_flushed(covered)),
+            Attempt::Committed { flushed: None } => {
                 let n = self.durability.commits.fetch_add(1, Ordering::SeqCst) + 1;
                 Ok(Commit(n))
             }
@@ -554,6 +603,16 @@ fn failed(e: &tokio_postgres::Error) -> Attempt {
     }
 }
 
+/// What the last exchange of a transaction came to.
+struct Ended {
+    /// The buffered writes' `INSERT` (0 rows when there were none).
+    written: Result<u64, tokio_postgres::Error>,
+    /// The `COMMIT`.
+    committed: Result<(), tokio_postgres::Error>,
+    /// Whether a flush barrier followed the `COMMIT` and went through.
+    flushed: bool,
+}
+
 /// One try of a transaction, with as few exchanges with the database as its work allows.
 ///
 /// Statements sent together are *pipelined*: the driver sends each as soon as its future is
@@ -568,10 +627,14 @@ fn failed(e: &tokio_postgres::Error) -> Attempt {
 ///   opens in an exchange of its own before it writes, never in the same one as its writes: a
 ///   `BEGIN` that failed there would leave the write to commit by itself.
 /// - Later reads are one exchange each.
-/// - The writes (one `INSERT` of every buffered value) and `COMMIT` go in one exchange. If the
-///   `INSERT` fails, PostgreSQL answers the `COMMIT` that follows with a rollback, so nothing
-///   is written and the connection is out of the transaction (the lock released with it); the
-///   try is reported by the `INSERT`'s error. A serialization failure at `COMMIT` is retried.
+/// - In a transaction over the audit bucket, the first read brings the audit head along
+///   ([`AUDIT_HEAD`]), kept until the work reads it: one exchange fewer while the lock is held.
+/// - The writes (one `INSERT` of every buffered value), `COMMIT` and a flush barrier go in one
+///   exchange. If the `INSERT` fails, PostgreSQL answers the `COMMIT` that follows with a
+///   rollback, so nothing is written and the connection is out of the transaction (the lock
+///   released with it); the try is reported by the `INSERT`'s error. A serialization failure
+///   at `COMMIT` is retried. The barrier is a transaction of its own after the `COMMIT`
+///   (whatever the `COMMIT` came to): when it goes through, the commit is on disk.
 /// - A lock that fails (an operator's `lock_timeout`, a cancel) leaves the transaction
 ///   aborted: the read pipelined after it fails too, and the try ends with the lock's error
 ///   and a `ROLLBACK`.
@@ -579,10 +642,16 @@ fn failed(e: &tokio_postgres::Error) -> Attempt {
 ///   write and the `COMMIT` failed) is marked to be closed, not pooled: closing ends whatever
 ///   transaction it may still be in, and the lock with it.
 struct PgTxn<'a> {
+    flushes: &'a Flushes,
     client: &'a Object,
     buckets: &'a [Bucket],
     /// How the try opens its transaction: [`BEGIN`], or [`BEGIN_AUDIT`] over the audit bucket.
     begin: &'static str,
+    /// Whether the first read brings the audit head along (a transaction over the audit
+    /// bucket, which appends to the chain and so reads the head).
+    read_head_ahead: bool,
+    /// The audit head as the first read brought it, until the work reads it.
+    head: RefCell<Option<Option<Vec<u8>>>>,
     /// Whether `BEGIN` went to the database.
     opened: Cell<bool>,
     /// Whether a read failed: the transaction cannot commit, whatever the work says.
@@ -593,9 +662,10 @@ struct PgTxn<'a> {
 }
 
 impl PgTxn<'_> {
-    /// `BEGIN` (with the lock, if any) and the first read, in one exchange. A failed `BEGIN`
-    /// or lock is the try's error, whatever the read said (it fails too, in the aborted
-    /// transaction, or ran outside any).
+    /// `BEGIN` (with the lock, if any) and the first read, in one exchange, with the audit
+    /// head read ahead when the transaction will append to the chain (kept for the work's
+    /// read of it). A failed `BEGIN` or lock is the try's error, whatever the reads said (they
+    /// fail too, in the aborted transaction, or ran outside any).
     async fn open_and_read(
         &self,
         bucket: Bucket,
@@ -604,14 +674,29 @@ impl PgTxn<'_> {
         let read = self.client.prepare_cached(READ).await?;
         let name = bucket.name();
         let params: [&(dyn tokio_postgres::types::ToSql + Sync); 2] = [&name, &key];
+        let ahead = self.read_head_ahead && (bucket, key) != (Bucket::Meta, AUDIT_HEAD);
+        let meta = Bucket::Meta.name();
+        let head_params: [&(dyn tokio_postgres::types::ToSql + Sync); 2] = [&meta, &AUDIT_HEAD];
         self.opened.set(true);
-        let (begun, row) = tokio::join!(
+        let (begun, row, head) = tokio::join!(
             biased;
             self.client.batch_execute(self.begin),
             self.client.query_opt(&read, &params),
+            async {
+                if ahead {
+                    self.client.query_opt(&read, &head_params).await.map(Some)
+                } else {
+                    Ok(None)
+                }
+            },
         );
         begun?;
-        row?.map(|r| r.try_get::<_, Vec<u8>>(0)).transpose()
+        let value = row?.map(|r| r.try_get::<_, Vec<u8>>(0)).transpose()?;
+        if let Some(head) = head? {
+            let head = head.map(|r| r.try_get::<_, Vec<u8>>(0)).transpose()?;
+            *self.head.borrow_mut() = Some(head);
+        }
+        Ok(value)
     }
 
     /// `BEGIN` (with the lock, if any), for a transaction that read nothing.
@@ -620,30 +705,39 @@ impl PgTxn<'_> {
         self.client.batch_execute(self.begin).await
     }
 
-    /// The writes and `COMMIT`, in one exchange: the results of the write and of the commit.
+    /// The writes, `COMMIT` and a flush barrier, in one exchange (the barrier only after
+    /// writes): what each of them came to.
     async fn write_and_commit(
         &self,
         writes: BufferedWrites,
-    ) -> Result<
-        (
-            Result<u64, tokio_postgres::Error>,
-            Result<(), tokio_postgres::Error>,
-        ),
-        tokio_postgres::Error,
-    > {
+    ) -> Result<Ended, tokio_postgres::Error> {
         let write = self.client.prepare_cached(WRITE).await?;
+        let flush = self.client.prepare_cached(FLUSH).await?;
         let (buckets, keys, values) = columns(writes);
-        let (written, committed) = tokio::join!(
+        let wrote = !keys.is_empty();
+        let (written, committed, flushed) = tokio::join!(
             biased;
             async {
-                if keys.is_empty() {
+                if !wrote {
                     return Ok(0);
                 }
                 self.client.execute(&write, &[&buckets, &keys, &values]).await
             },
             self.client.batch_execute("COMMIT"),
+            async {
+                if !wrote {
+                    return false;
+                }
+                // Its own transaction, after the COMMIT, with the session's synchronous
+                // commit: it returns once the WAL is on disk up to its commit record.
+                self.client.execute(&flush, &[]).await.is_ok()
+            },
         );
-        Ok((written, committed))
+        Ok(Ended {
+            written,
+            committed,
+            flushed,
+        })
     }
 
     /// Commits the work's writes: what the try came to.
@@ -651,18 +745,23 @@ impl PgTxn<'_> {
         let writes = self.writes.take();
         if !self.opened.get() {
             if writes.is_empty() {
-                return Attempt::Committed;
+                return Attempt::Committed { flushed: None };
             }
             if let Err(e) = self.client.run(self.open()) {
                 return self.abandon(failed(&e));
             }
         }
-        let (written, committed) = match self.client.run(self.write_and_commit(writes)) {
-            Ok(results) => results,
+        // Counted before the exchange is sent, so their COMMITs came before its barrier.
+        let covered = self.flushes.commits.load(Ordering::SeqCst);
+        let ended = match self.client.run(self.write_and_commit(writes)) {
+            Ok(ended) => ended,
             Err(e) => return self.abandon(failed(&e)),
         };
-        match (written, committed) {
-            (Ok(_), Ok(())) => Attempt::Committed,
+        match (ended.written, ended.committed) {
+            // A barrier that failed leaves the commit to the next one (`wait`, `durable`).
+            (Ok(_), Ok(())) => Attempt::Committed {
+                flushed: ended.flushed.then_some(covered),
+            },
             // The failed INSERT aborted the transaction and the COMMIT after it rolled back.
             (Err(e), Ok(())) => failed(&e),
             // After a failed COMMIT there is no transaction left to roll back.
@@ -698,6 +797,11 @@ impl Txn for PgTxn<'_> {
         ensure_covered(self.buckets, bucket)?;
         if let Some(written) = self.writes.borrow().get(&(bucket, key.to_vec())) {
             return Ok(Some(written.clone()));
+        }
+        if (bucket, key) == (Bucket::Meta, AUDIT_HEAD) {
+            if let Some(head) = self.head.borrow_mut().take() {
+                return Ok(head);
+            }
         }
         let read = if self.opened.get() {
             self.client.run(read_value(self.client, bucket, key))
@@ -1070,10 +1174,12 @@ mod tests {
         assert_eq!(verify_audit(&entries).unwrap(), 80);
     }
 
-    /// A commit is reported durable only after a flush barrier that started after it; a
-    /// barrier covers every commit before it, so a second wait for those runs none.
+    /// A transaction that writes sends a flush barrier with its `COMMIT`, so waiting for it
+    /// runs none. A commit without one (here a transaction that only read) is reported
+    /// durable only after a barrier that started after it; a barrier covers every commit
+    /// before it, so a second wait runs none.
     #[test]
-    fn waits_run_one_flush_barrier_for_the_commits_before_them() {
+    fn waits_run_a_flush_barrier_only_for_commits_not_yet_flushed() {
         let url = vouch_testkit::PgCluster::shared().create_database();
         let b = backend(&url);
         let put = |key: &'static [u8]| {
@@ -1083,23 +1189,64 @@ mod tests {
             .unwrap()
         };
         let (first, second) = (put(b"one"), put(b"two"));
-        assert_eq!(b.sync_stats().syncs, 0, "a commit alone waits for no flush");
-        b.wait(second).unwrap();
-        assert_eq!(b.sync_stats().syncs, 1);
-        b.wait(first).unwrap();
-        b.wait(second).unwrap();
         assert_eq!(
             b.sync_stats().syncs,
-            1,
-            "covered commits need no second barrier"
+            2,
+            "each write flushed with its COMMIT"
         );
-        let third = put(b"three");
         let runtime = tokio::runtime::Builder::new_current_thread()
             .build()
             .unwrap();
-        runtime.block_on(b.durable(third)).unwrap();
+        b.wait(first).unwrap();
+        runtime.block_on(b.durable(second)).unwrap();
+        assert_eq!(b.sync_stats().syncs, 2, "flushed commits need no barrier");
+        let read = b
+            .transact(&[Bucket::Devices], &|tx| {
+                tx.get(Bucket::Devices, b"one").map(drop)
+            })
+            .unwrap();
         assert_eq!(b.sync_stats().syncs, 2);
+        b.wait(read).unwrap();
+        assert_eq!(
+            b.sync_stats().syncs,
+            3,
+            "a commit not flushed gets a barrier"
+        );
+        b.wait(read).unwrap();
+        runtime.block_on(b.durable(read)).unwrap();
+        assert_eq!(
+            b.sync_stats().syncs,
+            3,
+            "covered commits need no second barrier"
+        );
         assert_eq!(b.sync_stats().commits, 3);
+    }
+
+    /// The bookkeeping of barriers sent with a `COMMIT`: the watermark moves to what was
+    /// counted before the exchange (and to the commit itself when nothing was numbered in
+    /// between); a commit above it is remembered alone until the watermark passes it.
+    #[test]
+    fn a_barrier_with_a_commit_covers_it_and_the_commits_before_the_exchange() {
+        let flushes = Flushes::default();
+        // Alone: the watermark reaches it.
+        assert_eq!(flushes.count_flushed(0), Commit(1));
+        assert_eq!(flushes.flushed.load(Ordering::SeqCst), 1);
+        // Two at once, both sent when one commit was counted. The first back is number 2
+        // and the watermark reaches it.
+        assert_eq!(flushes.count_flushed(1), Commit(2));
+        // A commit without a barrier in between (number 3) is not covered by the next one,
+        // which was sent before it was counted.
+        flushes.commits.fetch_add(1, Ordering::SeqCst);
+        assert_eq!(flushes.count_flushed(2), Commit(4));
+        assert!(flushes.covers(Commit(2)));
+        assert!(!flushes.covers(Commit(3)), "number 3 was never flushed");
+        assert!(flushes.covers(Commit(4)), "4 flushed with its own COMMIT");
+        assert!(!flushes.covers(Commit(5)));
+        // One sent after 4 was counted covers 3 and 4, and the list of lone ones empties.
+        assert_eq!(flushes.count_flushed(4), Commit(5));
+        assert!(flushes.covers(Commit(3)));
+        assert_eq!(flushes.flushed.load(Ordering::SeqCst), 5);
+        assert!(flushes.flushed_alone.lock().unwrap().is_empty());
     }
 
     /// Runs `text` (statements without parameters) on one of `b`'s connections.
@@ -1202,6 +1349,37 @@ mod tests {
             audit_write_goes_through(backend(&url)),
             "a retried transaction left the audit lock held"
         );
+    }
+
+    /// The exchanges with the database of `b`'s only pooled connection so far.
+    fn exchanges(b: &PgBackend) -> u64 {
+        b.client().unwrap().exchanges()
+    }
+
+    /// A transaction that appends to the audit chain reads the head with its first read: it
+    /// costs two exchanges (`BEGIN`, the lock and both reads; the writes and `COMMIT`), one
+    /// fewer than a read each, and so holds the audit lock for one exchange fewer. The head it
+    /// reads is the one stored.
+    #[test]
+    fn an_audit_transaction_reads_the_head_with_its_first_read() {
+        let url = vouch_testkit::PgCluster::shared().create_database();
+        let b = PgBackend::connect(&url, 1).unwrap();
+        let buckets = [Bucket::Devices, Bucket::Audit, Bucket::Meta];
+        let append = |next: &'static [u8]| {
+            b.transact(&buckets, &|tx| {
+                let _device = tx.get(Bucket::Devices, b"SN-1")?;
+                let head = tx.get(Bucket::Meta, AUDIT_HEAD)?;
+                tx.put(Bucket::Audit, next, head.unwrap_or_default())?;
+                tx.put(Bucket::Meta, AUDIT_HEAD, next.to_vec())
+            })
+            .unwrap()
+        };
+        let _first = append(b"1");
+        let before = exchanges(&b);
+        let _second = append(b"2");
+        assert_eq!(exchanges(&b) - before, 2);
+        // The second entry holds the head the first one stored.
+        assert_eq!(b.get(Bucket::Audit, b"2").unwrap(), Some(b"1".to_vec()));
     }
 
     /// The backend process of the connection `b` pools, as PostgreSQL numbers it.

@@ -22,6 +22,7 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError};
 use std::task::Poll;
 use std::time::Duration;
@@ -55,6 +56,8 @@ pub(super) struct PgConn {
     runtime: Option<tokio::runtime::Runtime>,
     /// Statements prepared on this connection, by their text.
     statements: Mutex<HashMap<String, Statement>>,
+    /// Calls of [`PgConn::run`] so far: exchanges with the database, each a wait for answers.
+    exchanges: AtomicU64,
 }
 
 impl std::ops::Deref for PgConn {
@@ -109,6 +112,7 @@ impl PgConn {
             driver: Mutex::new(Some(driver)),
             runtime: Some(runtime),
             statements: Mutex::new(HashMap::new()),
+            exchanges: AtomicU64::new(0),
         })
     }
 
@@ -117,6 +121,12 @@ impl PgConn {
     /// Blocking: on an async worker of a multi-threaded runtime the worker's other tasks are
     /// handed on first (`block_in_place`); the server calls the store from its blocking pool.
     pub(super) fn run<F: Future>(&self, future: F) -> F::Output {
+        self.exchanges.fetch_add(1, Ordering::Relaxed);
+        self.drive(future)
+    }
+
+    /// [`PgConn::run`], not counted as an exchange.
+    fn drive<F: Future>(&self, future: F) -> F::Output {
         let mut driver = self.driver.lock().unwrap_or_else(PoisonError::into_inner);
         let mut future = std::pin::pin!(future);
         let Some(runtime) = self.runtime.as_ref() else {
@@ -150,8 +160,14 @@ impl PgConn {
     fn has_ended(&self) -> bool {
         // Yielding once lets the runtime look at the socket without waiting (a zero-timeout
         // `epoll_wait`), so the driver sees an error or the socket's end that came meanwhile.
-        self.run(tokio::task::yield_now());
+        self.drive(tokio::task::yield_now());
         self.client.is_closed()
+    }
+
+    /// The exchanges with the database on this connection so far (what the tests count).
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub(super) fn exchanges(&self) -> u64 {
+        self.exchanges.load(Ordering::Relaxed)
     }
 
     /// `query` prepared on this connection: from its cache, or prepared now and cached.
