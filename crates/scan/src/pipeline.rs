@@ -831,10 +831,13 @@ impl StreamState {
     /// The first row this frame's finder scans look at when they skip rows: a still scene's
     /// frames are scanned on each row in turn, the first frame on the single-frame cascade's
     /// (the middle of the step). Where a scanned row crosses a finder pattern moves its
-    /// located centre and size, and with them every crop cut around it.
+    /// located centre and size, and with them every crop cut around it. Every third frame the
+    /// phase skips one row: where all steps fit in one frame, the crops' scale (the round)
+    /// advances with every frame too, and without the skip a still scene would see only 3 of
+    /// the 9 pairs of row and scale; with it, 9 frames see them all.
     fn row_phase(&self) -> usize {
         // the middle row of a step of up to 3 first (`stream_row_step`)
-        self.frames.wrapping_add(1)
+        self.frames.wrapping_add(1).wrapping_add(self.frames / 3)
     }
 
     /// The module size this round's crops are rescaled to.
@@ -1135,6 +1138,21 @@ mod tests {
         }
         phases.sort_unstable();
         assert_eq!(phases, [0, 1, 2], "three frames, each row of a step of 3");
+    }
+
+    #[test]
+    fn a_still_scene_whose_steps_fit_one_frame_sees_every_row_at_every_scale() {
+        let data = flat();
+        let img = Gray::new(320, 240, &data).unwrap();
+        let mut state = StreamState::default();
+        let mut pairs = std::collections::BTreeSet::new();
+        for frame in 1..=9 {
+            let pair = (state.row_phase() % 3, state.round % STREAM_MODULE_PX.len());
+            decode_stream(img, &generous(), &mut state);
+            assert_eq!(state.round, frame, "every step ran in each frame");
+            pairs.insert(pair);
+        }
+        assert_eq!(pairs.len(), 9, "rows and scales seen together: {pairs:?}");
     }
 
     #[test]
