@@ -150,6 +150,36 @@ async fn the_server_runs_on_postgres_over_verified_tls() {
 }
 
 /// Without TLS this cluster takes no TCP client, so the round trip above was over TLS.
+/// `serve` given a CA file it cannot use stops with the reason, not a panic: the store is
+/// opened inside the server's runtime, where the database runtime dropped on that error path
+/// used to panic.
+#[test]
+fn serve_with_an_unusable_ca_file_says_why_and_does_not_panic() {
+    let (pki, cluster) = tls_cluster();
+    let url = database(cluster, "require");
+    let data = tempfile::tempdir().unwrap();
+    let out = init(data.path(), &url, &pki.ca);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let empty = data.path().join("empty-ca.pem");
+    std::fs::write(&empty, "no certificate here\n").unwrap();
+    let out = Command::new(bin())
+        .arg("--data")
+        .arg(data.path())
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env("VOUCH_STORE_URL", &url)
+        .env("VOUCH_STORE_CA_FILE", &empty)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(stderr.contains("holds no certificate"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
 /// `init` in `data` run from the working folder `cwd`.
 fn init_from(cwd: &Path, data: &Path) -> Output {
     Command::new(bin())

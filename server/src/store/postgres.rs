@@ -23,9 +23,9 @@
 //! in one go, in order ([`PgTxn`] has the rules). A transaction costs one exchange per read
 //! plus one: `BEGIN` (with the lock) and the first read go together, with the audit head read
 //! ahead in a transaction that appends to the chain, and the buffered writes (one `INSERT` of
-//! them all), `COMMIT` and a flush barrier go together. An enrollment's store calls come to six
-//! exchanges and ten statements (its transaction two: the device and the audit head, then the
-//! commit with its barrier), where they were twelve statements of one exchange each.
+//! them all) and `COMMIT` go together. An enrollment's store calls come to seven exchanges and
+//! ten statements (its transaction two: the device and the audit head, then the commit), where
+//! they were twelve statements of one exchange each.
 //!
 //! **Threads.** The contract is synchronous and the driver (`tokio-postgres`, pooled by
 //! `deadpool`) is async. Each connection is driven by the thread that uses it
@@ -42,9 +42,7 @@
 //! barrier*, a tiny transaction committed with `synchronous_commit` on, which flushes the WAL
 //! up to its own commit record and so every commit before it; concurrent barriers share
 //! PostgreSQL's flushes (its own group commit), and a barrier that another one already covered
-//! is skipped. A transaction that wrote sends its barrier right after its `COMMIT`, in the
-//! same exchange (after the lock is released), so waiting for it costs nothing more
-//! ([`Flushes::count_flushed`]); a commit whose barrier failed gets one when it is waited for. A change another instance reads before it is flushed can only be lost together
+//! is skipped. A change another instance reads before it is flushed can only be lost together
 //! with everything that read it (the WAL is one sequence), as with sled's group commit. A
 //! challenge is stored and taken with synchronous commits.
 //!
@@ -52,10 +50,10 @@
 //! the pool reconnects by itself. A lock or statement timeout is `busy` too.
 
 use std::cell::{Cell, RefCell};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::postgres_conn::PgManager;
@@ -102,7 +100,10 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
 /// How long a caller waits for a free connection, or for a new one, before `busy`.
 const POOL_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// The PostgreSQL backend.
+/// The PostgreSQL backend. Its calls block the calling thread while the database answers
+/// (`postgres_conn.rs`): call it from a blocking thread or a multi-threaded runtime's worker,
+/// never from a current-thread runtime's task, where tokio refuses to block (it panics). The
+/// server calls it from its blocking pool ([`Latency::Blocking`]).
 pub struct PgBackend {
     runtime: Option<tokio::runtime::Runtime>,
     handle: tokio::runtime::Handle,
@@ -130,46 +131,14 @@ struct Flushes {
     commits: AtomicU64,
     /// Every commit up to this number is flushed.
     flushed: AtomicU64,
-    /// Commits above `flushed` known to be flushed each by its own barrier (sent with its
-    /// `COMMIT`). Numbers at or below `flushed` are dropped as it passes them, so this holds
-    /// at most about as many as there are transactions at once.
-    flushed_alone: Mutex<BTreeSet<u64>>,
-    /// Flush barriers run (sent with a `COMMIT` or alone).
+    /// Flush barriers run.
     barriers: AtomicU64,
 }
 
 impl Flushes {
-    /// Whether `commit` is known to be on disk.
+    /// Whether `commit`, and every commit before it, is known to be on disk.
     fn covers(&self, commit: Commit) -> bool {
         self.flushed.load(Ordering::SeqCst) >= commit.0
-            || self
-                .flushed_alone
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .contains(&commit.0)
-    }
-
-    /// Numbers a commit whose `COMMIT` was followed by a barrier, in the same exchange, that
-    /// went through: it is on disk, and so is every commit up to `covered` (those counted
-    /// before the exchange was sent, whose `COMMIT` came before the barrier's).
-    fn count_flushed(&self, covered: u64) -> Commit {
-        let n = self.commits.fetch_add(1, Ordering::SeqCst) + 1;
-        self.barriers.fetch_add(1, Ordering::Relaxed);
-        // With no commit numbered in between, the watermark reaches this one.
-        let watermark = if n == covered + 1 { n } else { covered };
-        let flushed = self
-            .flushed
-            .fetch_max(watermark, Ordering::SeqCst)
-            .max(watermark);
-        let mut alone = self
-            .flushed_alone
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        if n > flushed {
-            alone.insert(n);
-        }
-        *alone = alone.split_off(&(flushed + 1));
-        Commit(n)
     }
 }
 
@@ -206,11 +175,7 @@ const FLUSH: &str = "INSERT INTO vouch_flush (pid, at) VALUES (pg_backend_pid(),
 
 /// What one try of a transaction came to.
 enum Attempt {
-    /// Committed; `flushed` is `Some(covered)` when a barrier went with the `COMMIT` (see
-    /// [`Flushes::count_flushed`]).
-    Committed {
-        flushed: Option<u64>,
-    },
+    Committed,
     Retry,
     Failed(ServerError),
 }
@@ -303,6 +268,17 @@ impl PgBackend {
         let config: tokio_postgres::Config = url.parse().map_err(|e: tokio_postgres::Error| {
             ServerError::Config(Failure::caused("store.url is not a PostgreSQL URL", e))
         })?;
+        // Both before the runtime: dropped on an error path inside the server's own runtime,
+        // a runtime would panic instead of letting the error be told.
+        let manager = super::postgres_tls::manager(config, ca_file, POOL_TIMEOUT)?;
+        let pool = Pool::builder(manager)
+            .max_size(pool_size.max(1))
+            .runtime(deadpool::Runtime::Tokio1)
+            .wait_timeout(Some(POOL_TIMEOUT))
+            .create_timeout(Some(POOL_TIMEOUT))
+            .recycle_timeout(Some(POOL_TIMEOUT))
+            .build()
+            .map_err(|e| ServerError::Storage(Failure::caused("database pool", e)))?;
         // The connections run on their callers' threads (`postgres_conn.rs`): this runtime
         // keeps the pool's timers and runs the flush barriers of `durable`.
         let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -313,15 +289,6 @@ impl PgBackend {
             .map_err(|e| {
                 ServerError::Storage(Failure::caused("starting the database runtime", e))
             })?;
-        let manager = super::postgres_tls::manager(config, ca_file, POOL_TIMEOUT)?;
-        let pool = Pool::builder(manager)
-            .max_size(pool_size.max(1))
-            .runtime(deadpool::Runtime::Tokio1)
-            .wait_timeout(Some(POOL_TIMEOUT))
-            .create_timeout(Some(POOL_TIMEOUT))
-            .recycle_timeout(Some(POOL_TIMEOUT))
-            .build()
-            .map_err(|e| ServerError::Storage(Failure::caused("database pool", e)))?;
         let backend = Self {
             handle: runtime.handle().clone(),
             runtime: Some(runtime),
@@ -367,7 +334,6 @@ impl PgBackend {
     ) -> (Attempt, bool) {
         let audit = buckets.contains(&Bucket::Audit);
         let txn = PgTxn {
-            flushes: &self.durability,
             client,
             buckets,
             begin: if audit { BEGIN_AUDIT } else { BEGIN },
@@ -400,10 +366,7 @@ impl PgBackend {
     /// What a transaction came to, for its caller.
     fn answer(&self, outcome: Attempt) -> Result<Commit, ServerError> {
         match outcome {
-            Attempt::Committed {
-                flushed: Some(covered),
-            } => Ok(self.durability.count_flushed(covered)),
-            Attempt::Committed { flushed: None } => {
+            Attempt::Committed => {
                 let n = self.durability.commits.fetch_add(1, Ordering::SeqCst) + 1;
                 Ok(Commit(n))
             }
@@ -609,8 +572,6 @@ struct Ended {
     written: Result<u64, tokio_postgres::Error>,
     /// The `COMMIT`.
     committed: Result<(), tokio_postgres::Error>,
-    /// Whether a flush barrier followed the `COMMIT` and went through.
-    flushed: bool,
 }
 
 /// One try of a transaction, with as few exchanges with the database as its work allows.
@@ -629,12 +590,10 @@ struct Ended {
 /// - Later reads are one exchange each.
 /// - In a transaction over the audit bucket, the first read brings the audit head along
 ///   ([`AUDIT_HEAD`]), kept until the work reads it: one exchange fewer while the lock is held.
-/// - The writes (one `INSERT` of every buffered value), `COMMIT` and a flush barrier go in one
-///   exchange. If the `INSERT` fails, PostgreSQL answers the `COMMIT` that follows with a
-///   rollback, so nothing is written and the connection is out of the transaction (the lock
-///   released with it); the try is reported by the `INSERT`'s error. A serialization failure
-///   at `COMMIT` is retried. The barrier is a transaction of its own after the `COMMIT`
-///   (whatever the `COMMIT` came to): when it goes through, the commit is on disk.
+/// - The writes (one `INSERT` of every buffered value) and `COMMIT` go in one exchange. If the
+///   `INSERT` fails, PostgreSQL answers the `COMMIT` that follows with a rollback, so nothing
+///   is written and the connection is out of the transaction (the lock released with it); the
+///   try is reported by the `INSERT`'s error. A serialization failure at `COMMIT` is retried.
 /// - A lock that fails (an operator's `lock_timeout`, a cancel) leaves the transaction
 ///   aborted: the read pipelined after it fails too, and the try ends with the lock's error
 ///   and a `ROLLBACK`.
@@ -642,7 +601,6 @@ struct Ended {
 ///   write and the `COMMIT` failed) is marked to be closed, not pooled: closing ends whatever
 ///   transaction it may still be in, and the lock with it.
 struct PgTxn<'a> {
-    flushes: &'a Flushes,
     client: &'a Object,
     buckets: &'a [Bucket],
     /// How the try opens its transaction: [`BEGIN`], or [`BEGIN_AUDIT`] over the audit bucket.
@@ -705,39 +663,24 @@ impl PgTxn<'_> {
         self.client.batch_execute(self.begin).await
     }
 
-    /// The writes, `COMMIT` and a flush barrier, in one exchange (the barrier only after
-    /// writes): what each of them came to.
+    /// The writes and `COMMIT`, in one exchange: what each of them came to.
     async fn write_and_commit(
         &self,
         writes: BufferedWrites,
     ) -> Result<Ended, tokio_postgres::Error> {
         let write = self.client.prepare_cached(WRITE).await?;
-        let flush = self.client.prepare_cached(FLUSH).await?;
         let (buckets, keys, values) = columns(writes);
-        let wrote = !keys.is_empty();
-        let (written, committed, flushed) = tokio::join!(
+        let (written, committed) = tokio::join!(
             biased;
             async {
-                if !wrote {
+                if keys.is_empty() {
                     return Ok(0);
                 }
                 self.client.execute(&write, &[&buckets, &keys, &values]).await
             },
             self.client.batch_execute("COMMIT"),
-            async {
-                if !wrote {
-                    return false;
-                }
-                // Its own transaction, after the COMMIT, with the session's synchronous
-                // commit: it returns once the WAL is on disk up to its commit record.
-                self.client.execute(&flush, &[]).await.is_ok()
-            },
         );
-        Ok(Ended {
-            written,
-            committed,
-            flushed,
-        })
+        Ok(Ended { written, committed })
     }
 
     /// Commits the work's writes: what the try came to.
@@ -745,23 +688,18 @@ impl PgTxn<'_> {
         let writes = self.writes.take();
         if !self.opened.get() {
             if writes.is_empty() {
-                return Attempt::Committed { flushed: None };
+                return Attempt::Committed;
             }
             if let Err(e) = self.client.run(self.open()) {
                 return self.abandon(failed(&e));
             }
         }
-        // Counted before the exchange is sent, so their COMMITs came before its barrier.
-        let covered = self.flushes.commits.load(Ordering::SeqCst);
         let ended = match self.client.run(self.write_and_commit(writes)) {
             Ok(ended) => ended,
             Err(e) => return self.abandon(failed(&e)),
         };
         match (ended.written, ended.committed) {
-            // A barrier that failed leaves the commit to the next one (`wait`, `durable`).
-            (Ok(_), Ok(())) => Attempt::Committed {
-                flushed: ended.flushed.then_some(covered),
-            },
+            (Ok(_), Ok(())) => Attempt::Committed,
             // The failed INSERT aborted the transaction and the COMMIT after it rolled back.
             (Err(e), Ok(())) => failed(&e),
             // After a failed COMMIT there is no transaction left to roll back.
@@ -1174,12 +1112,10 @@ mod tests {
         assert_eq!(verify_audit(&entries).unwrap(), 80);
     }
 
-    /// A transaction that writes sends a flush barrier with its `COMMIT`, so waiting for it
-    /// runs none. A commit without one (here a transaction that only read) is reported
-    /// durable only after a barrier that started after it; a barrier covers every commit
-    /// before it, so a second wait runs none.
+    /// A commit is reported durable only after a flush barrier that started after it; a
+    /// barrier covers every commit before it, so a second wait for those runs none.
     #[test]
-    fn waits_run_a_flush_barrier_only_for_commits_not_yet_flushed() {
+    fn waits_run_one_flush_barrier_for_the_commits_before_them() {
         let url = vouch_testkit::PgCluster::shared().create_database();
         let b = backend(&url);
         let put = |key: &'static [u8]| {
@@ -1189,64 +1125,25 @@ mod tests {
             .unwrap()
         };
         let (first, second) = (put(b"one"), put(b"two"));
+        assert_eq!(b.sync_stats().syncs, 0, "a commit alone waits for no flush");
+        b.wait(second).unwrap();
+        assert_eq!(b.sync_stats().syncs, 1);
+        b.wait(first).unwrap();
+        b.wait(second).unwrap();
         assert_eq!(
             b.sync_stats().syncs,
-            2,
-            "each write flushed with its COMMIT"
+            1,
+            "covered commits need no second barrier"
         );
+        let third = put(b"three");
         let runtime = tokio::runtime::Builder::new_current_thread()
             .build()
             .unwrap();
-        b.wait(first).unwrap();
-        runtime.block_on(b.durable(second)).unwrap();
-        assert_eq!(b.sync_stats().syncs, 2, "flushed commits need no barrier");
-        let read = b
-            .transact(&[Bucket::Devices], &|tx| {
-                tx.get(Bucket::Devices, b"one").map(drop)
-            })
-            .unwrap();
+        runtime.block_on(b.durable(third)).unwrap();
         assert_eq!(b.sync_stats().syncs, 2);
-        b.wait(read).unwrap();
-        assert_eq!(
-            b.sync_stats().syncs,
-            3,
-            "a commit not flushed gets a barrier"
-        );
-        b.wait(read).unwrap();
-        runtime.block_on(b.durable(read)).unwrap();
-        assert_eq!(
-            b.sync_stats().syncs,
-            3,
-            "covered commits need no second barrier"
-        );
+        runtime.block_on(b.durable(third)).unwrap();
+        assert_eq!(b.sync_stats().syncs, 2, "a covered commit is ready at once");
         assert_eq!(b.sync_stats().commits, 3);
-    }
-
-    /// The bookkeeping of barriers sent with a `COMMIT`: the watermark moves to what was
-    /// counted before the exchange (and to the commit itself when nothing was numbered in
-    /// between); a commit above it is remembered alone until the watermark passes it.
-    #[test]
-    fn a_barrier_with_a_commit_covers_it_and_the_commits_before_the_exchange() {
-        let flushes = Flushes::default();
-        // Alone: the watermark reaches it.
-        assert_eq!(flushes.count_flushed(0), Commit(1));
-        assert_eq!(flushes.flushed.load(Ordering::SeqCst), 1);
-        // Two at once, both sent when one commit was counted. The first back is number 2
-        // and the watermark reaches it.
-        assert_eq!(flushes.count_flushed(1), Commit(2));
-        // A commit without a barrier in between (number 3) is not covered by the next one,
-        // which was sent before it was counted.
-        flushes.commits.fetch_add(1, Ordering::SeqCst);
-        assert_eq!(flushes.count_flushed(2), Commit(4));
-        assert!(flushes.covers(Commit(2)));
-        assert!(!flushes.covers(Commit(3)), "number 3 was never flushed");
-        assert!(flushes.covers(Commit(4)), "4 flushed with its own COMMIT");
-        assert!(!flushes.covers(Commit(5)));
-        // One sent after 4 was counted covers 3 and 4, and the list of lone ones empties.
-        assert_eq!(flushes.count_flushed(4), Commit(5));
-        assert!(flushes.covers(Commit(3)));
-        assert_eq!(flushes.flushed.load(Ordering::SeqCst), 5);
-        assert!(flushes.flushed_alone.lock().unwrap().is_empty());
     }
 
     /// Runs `text` (statements without parameters) on one of `b`'s connections.

@@ -158,10 +158,30 @@ impl PgConn {
     /// Whether the connection has ended, once whatever the server sent while it sat in the
     /// pool has been read.
     fn has_ended(&self) -> bool {
-        // Yielding once lets the runtime look at the socket without waiting (a zero-timeout
-        // `epoll_wait`), so the driver sees an error or the socket's end that came meanwhile.
-        self.drive(tokio::task::yield_now());
-        self.client.is_closed()
+        let mut driver = self.driver.lock().unwrap_or_else(PoisonError::into_inner);
+        let Some(runtime) = self.runtime.as_ref() else {
+            unreachable!("the runtime is taken only by drop");
+        };
+        let ended = tokio::task::block_in_place(|| {
+            runtime.block_on(async {
+                // A task that yields makes the runtime look at the socket without waiting (a
+                // zero-timeout `epoll_wait`) before it runs again, so the driver polled next
+                // sees an error or the socket's end that came while the connection was pooled.
+                tokio::task::yield_now().await;
+                std::future::poll_fn(|cx| {
+                    Poll::Ready(match driver.as_mut() {
+                        None => true,
+                        Some(running) => running.as_mut().poll(cx).is_ready(),
+                    })
+                })
+                .await
+            })
+        });
+        if ended {
+            // Closes the client, as in `drive`.
+            *driver = None;
+        }
+        ended || self.client.is_closed()
     }
 
     /// The exchanges with the database on this connection so far (what the tests count).
@@ -196,7 +216,8 @@ impl Drop for PgConn {
     fn drop(&mut self) {
         // The socket first, while its reactor is there to let go of it; then the runtime,
         // without waiting (a connection may be dropped on an async worker, where a runtime's
-        // ordinary drop would panic; this one has no task or thread to wait for).
+        // ordinary drop would panic; this one runs no task, and a host name lookup left on
+        // its blocking pool is not waited for).
         self.driver
             .get_mut()
             .unwrap_or_else(PoisonError::into_inner)
