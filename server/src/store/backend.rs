@@ -22,7 +22,7 @@ pub enum Bucket {
     Certs,
     /// Audit entries by sequence number (8 bytes, big-endian).
     Audit,
-    /// The audit head ([`AUDIT_HEAD`]).
+    /// The audit head (under `AUDIT_HEAD`).
     Meta,
     /// Manifest imports by id.
     Imports,
