@@ -17,7 +17,7 @@
 //! transaction, whatever happens to the connection. A try whose lock failed goes no further
 //! (a `lock_timeout` the operator set is answered `busy`) and is rolled back. A connection
 //! whose transaction state is unknown (a `ROLLBACK` that failed, a commit whose every answer
-//! was an error) is closed, never pooled.
+//! was an error, a panic that unwound past the commit) is closed, never pooled.
 //!
 //! **Round trips.** Statements that belong together are pipelined: sent in one go and answered
 //! in one go, in order ([`PgTxn`] has the rules). A transaction costs one exchange per read
@@ -730,6 +730,17 @@ impl PgTxn<'_> {
     }
 }
 
+impl Drop for PgTxn<'_> {
+    fn drop(&mut self) {
+        // A panic in the work (or in this code) unwinds past the commit or the rollback: the
+        // transaction may still be open on the connection, with the audit lock. Closed now,
+        // it ends there, and the pool will not hand the connection to the next caller.
+        if std::thread::panicking() && self.opened.get() {
+            self.client.close();
+        }
+    }
+}
+
 impl Txn for PgTxn<'_> {
     fn get(&self, bucket: Bucket, key: &[u8]) -> TxResult<Option<Vec<u8>>> {
         ensure_covered(self.buckets, bucket)?;
@@ -1166,6 +1177,29 @@ mod tests {
         finished
             .recv_timeout(Duration::from_secs(20))
             .unwrap_or(false)
+    }
+
+    /// A panic in a transaction's work, after its first read opened it and took the audit
+    /// lock, does not leave the connection in the pool inside that transaction: the lock is
+    /// free for another instance, and the backend's next transaction runs on a connection of
+    /// its own.
+    #[test]
+    fn a_panic_in_the_work_does_not_leave_the_lock_held_in_the_pool() {
+        let url = vouch_testkit::PgCluster::shared().create_database();
+        let b = PgBackend::connect(&url, 1).unwrap();
+        let unwound = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            b.transact(&[Bucket::Audit], &|tx| {
+                let _seen = tx.get(Bucket::Audit, b"probe")?;
+                panic!("a bug in the work, on purpose")
+            })
+        }));
+        assert!(unwound.is_err());
+        let other = PgBackend::connect(&url, 1).unwrap();
+        assert!(
+            audit_write_goes_through(other),
+            "the audit lock stayed held"
+        );
+        assert!(audit_write_goes_through(b), "the backend is stuck");
     }
 
     /// The buffered writes and `COMMIT` go in one exchange: when the write fails there, the

@@ -184,6 +184,16 @@ impl PgConn {
         ended || self.client.is_closed()
     }
 
+    /// Closes the connection now, for one whose transaction state is unknown (a transaction
+    /// may still be open on it, with its locks): PostgreSQL ends the transaction when the
+    /// socket closes, and the pool, finding the connection closed, replaces it.
+    pub(super) fn close(&self) {
+        self.driver
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+    }
+
     /// The exchanges with the database on this connection so far (what the tests count).
     #[cfg_attr(not(test), allow(dead_code))]
     pub(super) fn exchanges(&self) -> u64 {
