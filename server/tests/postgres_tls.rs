@@ -94,6 +94,21 @@ fn refusal(url: &str, ca_file: Option<&Path>) -> String {
     }
 }
 
+/// A data folder `vouch-server init` set up on a new database of the TLS cluster, with
+/// `sslmode=require`, and that database's URL.
+fn initialised() -> (tempfile::TempDir, String) {
+    let (pki, cluster) = tls_cluster();
+    let url = database(cluster, "require");
+    let data = tempfile::tempdir().unwrap();
+    let out = init(data.path(), &url, &pki.ca);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (data, url)
+}
+
 /// `vouch-server init` on `data` with the store given by the environment.
 fn init(data: &Path, url: &str, ca_file: &Path) -> Output {
     Command::new(bin())
@@ -111,15 +126,8 @@ fn init(data: &Path, url: &str, ca_file: &Path) -> Output {
 /// cluster that takes TCP clients over TLS only.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_server_runs_on_postgres_over_verified_tls() {
-    let (pki, cluster) = tls_cluster();
-    let url = database(cluster, "require");
-    let data = tempfile::tempdir().unwrap();
-    let out = init(data.path(), &url, &pki.ca);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let (pki, _) = tls_cluster();
+    let (data, url) = initialised();
     let ca_file = pki.ca.to_str().unwrap();
     let env = [
         ("VOUCH_STORE_URL", url.as_str()),
@@ -146,24 +154,16 @@ async fn the_server_runs_on_postgres_over_verified_tls() {
         "SELECT count(*) FROM pg_stat_ssl JOIN pg_stat_activity USING (pid) \
          WHERE ssl AND pid <> pg_backend_pid() AND datname = current_database()",
     );
+    // Without TLS this cluster takes no TCP client, so the round trip above was over TLS.
     assert_ne!(tls_sessions, "0", "no TLS session of the server");
 }
 
-/// Without TLS this cluster takes no TCP client, so the round trip above was over TLS.
 /// `serve` given a CA file it cannot use stops with the reason, not a panic: the store is
 /// opened inside the server's runtime, where the database runtime dropped on that error path
 /// used to panic.
 #[test]
 fn serve_with_an_unusable_ca_file_says_why_and_does_not_panic() {
-    let (pki, cluster) = tls_cluster();
-    let url = database(cluster, "require");
-    let data = tempfile::tempdir().unwrap();
-    let out = init(data.path(), &url, &pki.ca);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let (data, url) = initialised();
     let empty = data.path().join("empty-ca.pem");
     std::fs::write(&empty, "no certificate here\n").unwrap();
     let out = Command::new(bin())

@@ -566,14 +566,6 @@ fn failed(e: &tokio_postgres::Error) -> Attempt {
     }
 }
 
-/// What the last exchange of a transaction came to.
-struct Ended {
-    /// The buffered writes' `INSERT` (0 rows when there were none).
-    written: Result<u64, tokio_postgres::Error>,
-    /// The `COMMIT`.
-    committed: Result<(), tokio_postgres::Error>,
-}
-
 /// One try of a transaction, with as few exchanges with the database as its work allows.
 ///
 /// Statements sent together are *pipelined*: the driver sends each as soon as its future is
@@ -663,11 +655,17 @@ impl PgTxn<'_> {
         self.client.batch_execute(self.begin).await
     }
 
-    /// The writes and `COMMIT`, in one exchange: what each of them came to.
+    /// The writes and `COMMIT`, in one exchange: the results of the write and of the commit.
     async fn write_and_commit(
         &self,
         writes: BufferedWrites,
-    ) -> Result<Ended, tokio_postgres::Error> {
+    ) -> Result<
+        (
+            Result<u64, tokio_postgres::Error>,
+            Result<(), tokio_postgres::Error>,
+        ),
+        tokio_postgres::Error,
+    > {
         let write = self.client.prepare_cached(WRITE).await?;
         let (buckets, keys, values) = columns(writes);
         let (written, committed) = tokio::join!(
@@ -680,7 +678,7 @@ impl PgTxn<'_> {
             },
             self.client.batch_execute("COMMIT"),
         );
-        Ok(Ended { written, committed })
+        Ok((written, committed))
     }
 
     /// Commits the work's writes: what the try came to.
@@ -694,11 +692,11 @@ impl PgTxn<'_> {
                 return self.abandon(failed(&e));
             }
         }
-        let ended = match self.client.run(self.write_and_commit(writes)) {
-            Ok(ended) => ended,
+        let (written, committed) = match self.client.run(self.write_and_commit(writes)) {
+            Ok(results) => results,
             Err(e) => return self.abandon(failed(&e)),
         };
-        match (ended.written, ended.committed) {
+        match (written, committed) {
             (Ok(_), Ok(())) => Attempt::Committed,
             // The failed INSERT aborted the transaction and the COMMIT after it rolled back.
             (Err(e), Ok(())) => failed(&e),

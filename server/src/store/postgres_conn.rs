@@ -122,66 +122,39 @@ impl PgConn {
     /// handed on first (`block_in_place`); the server calls the store from its blocking pool.
     pub(super) fn run<F: Future>(&self, future: F) -> F::Output {
         self.exchanges.fetch_add(1, Ordering::Relaxed);
-        self.drive(future)
-    }
-
-    /// [`PgConn::run`], not counted as an exchange.
-    fn drive<F: Future>(&self, future: F) -> F::Output {
         let mut driver = self.driver.lock().unwrap_or_else(PoisonError::into_inner);
         let mut future = std::pin::pin!(future);
-        let Some(runtime) = self.runtime.as_ref() else {
-            unreachable!("the runtime is taken only by drop");
-        };
-        tokio::task::block_in_place(|| {
-            runtime.block_on(std::future::poll_fn(|cx| {
-                if let Poll::Ready(output) = future.as_mut().poll(cx) {
-                    return Poll::Ready(output);
-                }
-                if let Some(running) = driver.as_mut() {
-                    if let Poll::Ready(ended) = running.as_mut().poll(cx) {
-                        if let Err(e) = ended {
-                            tracing::warn!(error = %e, "a database connection ended");
-                        }
-                        // Dropping the driver closes the client: what `future` still waits
-                        // for fails at once, and the pool will not hand this one out again.
-                        *driver = None;
-                    }
-                }
-                // The answers the driver just read, if any: taken now rather than after another
-                // turn of the runtime. Still pending, the thread sleeps until the socket is
-                // ready.
-                future.as_mut().poll(cx)
-            }))
-        })
+        self.block_on(std::future::poll_fn(|cx| {
+            if let Poll::Ready(output) = future.as_mut().poll(cx) {
+                return Poll::Ready(output);
+            }
+            poll_driver(&mut driver, cx);
+            // The answers the driver just read, if any: taken now rather than after another
+            // turn of the runtime. Still pending, the thread sleeps until the socket is ready.
+            future.as_mut().poll(cx)
+        }))
     }
 
     /// Whether the connection has ended, once whatever the server sent while it sat in the
     /// pool has been read.
     fn has_ended(&self) -> bool {
         let mut driver = self.driver.lock().unwrap_or_else(PoisonError::into_inner);
+        let ended = self.block_on(async {
+            // A task that yields makes the runtime look at the socket without waiting (a
+            // zero-timeout `epoll_wait`) before it runs again, so the driver polled next sees
+            // an error or the socket's end that came while the connection was pooled.
+            tokio::task::yield_now().await;
+            std::future::poll_fn(|cx| Poll::Ready(poll_driver(&mut driver, cx))).await
+        });
+        ended || self.client.is_closed()
+    }
+
+    /// Runs `future` to its end on the connection's runtime, on the calling thread.
+    fn block_on<F: Future>(&self, future: F) -> F::Output {
         let Some(runtime) = self.runtime.as_ref() else {
             unreachable!("the runtime is taken only by drop");
         };
-        let ended = tokio::task::block_in_place(|| {
-            runtime.block_on(async {
-                // A task that yields makes the runtime look at the socket without waiting (a
-                // zero-timeout `epoll_wait`) before it runs again, so the driver polled next
-                // sees an error or the socket's end that came while the connection was pooled.
-                tokio::task::yield_now().await;
-                std::future::poll_fn(|cx| {
-                    Poll::Ready(match driver.as_mut() {
-                        None => true,
-                        Some(running) => running.as_mut().poll(cx).is_ready(),
-                    })
-                })
-                .await
-            })
-        });
-        if ended {
-            // Closes the client, as in `drive`.
-            *driver = None;
-        }
-        ended || self.client.is_closed()
+        tokio::task::block_in_place(|| runtime.block_on(future))
     }
 
     /// Closes the connection now, for one whose transaction state is unknown (a transaction
@@ -236,6 +209,23 @@ impl Drop for PgConn {
             runtime.shutdown_background();
         }
     }
+}
+
+/// Polls the connection's driver once: whether the connection has ended (then or before).
+/// An ended driver is dropped, which closes the client: what a caller still waits for fails
+/// at once, and the pool will not hand the connection out again.
+fn poll_driver(driver: &mut Option<Driver>, cx: &mut std::task::Context<'_>) -> bool {
+    let Some(running) = driver.as_mut() else {
+        return true;
+    };
+    let Poll::Ready(ended) = running.as_mut().poll(cx) else {
+        return false;
+    };
+    if let Err(e) = ended {
+        tracing::warn!(error = %e, "a database connection ended");
+    }
+    *driver = None;
+    true
 }
 
 /// Makes and checks the pool's connections.
