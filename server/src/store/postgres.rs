@@ -36,15 +36,16 @@
 //! pool, so no async worker waits on the database.
 //!
 //! **Durability.** The commits of the store's transactions do not wait for the disk
-//! (`SET LOCAL synchronous_commit TO off`): the audit lock is held until `COMMIT` returns, and
+//! (`synchronous_commit` is off in each connection's session, [`SESSION`]): the audit lock is held until `COMMIT` returns, and
 //! holding it across every WAL flush would make the instances' commits one flush each. Whoever
 //! reports a change first waits for it ([`Backend::wait`], [`Backend::durable`]): a *flush
 //! barrier*, a tiny transaction committed with `synchronous_commit` on, which flushes the WAL
 //! up to its own commit record and so every commit before it; concurrent barriers share
 //! PostgreSQL's flushes (its own group commit), and a barrier that another one already covered
 //! is skipped. A change another instance reads before it is flushed can only be lost together
-//! with everything that read it (the WAL is one sequence), as with sled's group commit. A
-//! challenge is stored and taken with synchronous commits.
+//! with everything that read it (the WAL is one sequence), as with sled's group commit.
+//! Challenges are stored and taken without waiting for the disk too ([`SESSION`] says why
+//! that is safe).
 //!
 //! A database that cannot be reached makes every call fail with `busy` (503) until it is back;
 //! the pool reconnects by itself. A lock or statement timeout is `busy` too.
@@ -157,13 +158,7 @@ fn flush_barrier(
     }
     let covered = flushes.commits.load(Ordering::SeqCst);
     let client = block_on(handle, pool.get()).map_err(pool_error)?;
-    // Prepared once per connection: each barrier is then one Bind/Execute, not a parse.
-    client
-        .run(async {
-            let statement = client.prepare_cached(FLUSH).await?;
-            client.execute(&statement, &[]).await
-        })
-        .map_err(|e| db_error(&e))?;
+    client.run(flush(&client)).map_err(|e| db_error(&e))?;
     flushes.barriers.fetch_add(1, Ordering::Relaxed);
     flushes.flushed.fetch_max(covered, Ordering::SeqCst);
     Ok(())
@@ -172,6 +167,26 @@ fn flush_barrier(
 /// The flush barrier's write (migration 2): this connection's row, updated.
 const FLUSH: &str = "INSERT INTO vouch_flush (pid, at) VALUES (pg_backend_pid(), now()) \
      ON CONFLICT (pid) DO UPDATE SET at = EXCLUDED.at";
+
+/// Opens the flush barrier's transaction, whose commit waits for the disk whatever the
+/// session says ([`SESSION`]).
+const FLUSH_BEGIN: &str = "BEGIN; SET LOCAL synchronous_commit TO on";
+
+/// The flush barrier in one exchange: [`FLUSH_BEGIN`], the write (prepared once per
+/// connection: a Bind/Execute, not a parse) and `COMMIT`. It succeeds only if all three did: a
+/// `BEGIN` that failed would have left the write to commit by itself, without waiting.
+async fn flush(client: &Object) -> Result<(), tokio_postgres::Error> {
+    let statement = client.prepare_cached(FLUSH).await?;
+    let (begun, written, committed) = tokio::join!(
+        biased;
+        client.batch_execute(FLUSH_BEGIN),
+        client.execute(&statement, &[]),
+        client.batch_execute("COMMIT"),
+    );
+    begun?;
+    written?;
+    committed
+}
 
 /// What one try of a transaction came to.
 enum Attempt {
@@ -270,7 +285,8 @@ impl PgBackend {
         })?;
         // Both before the runtime: dropped on an error path inside the server's own runtime,
         // a runtime would panic instead of letting the error be told.
-        let manager = super::postgres_tls::manager(config, ca_file, POOL_TIMEOUT)?;
+        let manager =
+            super::postgres_tls::manager(config, ca_file, POOL_TIMEOUT)?.with_session(SESSION);
         let pool = Pool::builder(manager)
             .max_size(pool_size.max(1))
             .runtime(deadpool::Runtime::Tokio1)
@@ -513,18 +529,24 @@ const WRITE: &str = "INSERT INTO vouch_kv (bucket, key, value) \
      SELECT * FROM unnest($1::text[], $2::bytea[], $3::bytea[]) \
      ON CONFLICT (bucket, key) DO UPDATE SET value = EXCLUDED.value";
 
-/// Opens a store transaction. Its commit does not wait for the disk (the audit lock is held
-/// until `COMMIT` returns, and would be held across every flush); whoever reports the change
-/// waits for it through `wait` or `durable`, outside the lock, where concurrent flushes are
-/// shared.
-const BEGIN: &str = "BEGIN ISOLATION LEVEL SERIALIZABLE; SET LOCAL synchronous_commit TO off";
+/// Each pooled connection's session: its commits do not wait for the disk. A store
+/// transaction's commit would otherwise hold the audit lock across a WAL flush, and the
+/// instances' appends would come to one flush each; whoever reports a change waits for it
+/// through `wait` or `durable`, outside the lock, where concurrent flushes are shared (the
+/// flush barrier, which turns it back on for itself). Challenges are stored and taken under
+/// it too: one lost in a crash only makes its device ask again, and a take that let a device
+/// enroll is flushed by the barrier that reports the enrollment (the WAL is one sequence, and
+/// the take committed first).
+const SESSION: &str = "SET synchronous_commit TO off";
+
+/// Opens a store transaction (its commit does not wait for the disk: [`SESSION`]).
+const BEGIN: &str = "BEGIN ISOLATION LEVEL SERIALIZABLE";
 
 /// Opens a store transaction that appends to the audit chain: [`BEGIN`], then the audit lock
 /// (waiting for it). Neither statement takes a snapshot, so the transaction's snapshot comes
 /// with its first read, after the lock is granted. If the lock fails, the transaction is left
 /// aborted, to be rolled back.
 const BEGIN_AUDIT: &str = "BEGIN ISOLATION LEVEL SERIALIZABLE; \
-     SET LOCAL synchronous_commit TO off; \
      LOCK TABLE vouch_audit_lock IN EXCLUSIVE MODE";
 
 /// One key's value in `bucket`, read on `client` (inside whatever transaction it has open).
@@ -1153,6 +1175,38 @@ mod tests {
         runtime.block_on(b.durable(third)).unwrap();
         assert_eq!(b.sync_stats().syncs, 2, "a covered commit is ready at once");
         assert_eq!(b.sync_stats().commits, 3);
+    }
+
+    /// The one text value `query` returns, on one of `b`'s connections.
+    fn text(b: &PgBackend, query: &str) -> String {
+        let client = b.client().unwrap();
+        client
+            .run(async { client.query_one(query, &[]).await?.try_get::<_, String>(0) })
+            .unwrap()
+    }
+
+    /// Commits do not wait for the disk (the session's default), but a wait returns only once
+    /// the WAL is flushed past them: the barrier turns the wait back on for itself. Five
+    /// times, so that a flush by another test or by the WAL writer cannot pass it by luck.
+    #[test]
+    fn commits_skip_the_flush_but_a_wait_is_on_disk() {
+        let url = vouch_testkit::PgCluster::shared().create_database();
+        let b = backend(&url);
+        assert_eq!(text(&b, "SHOW synchronous_commit"), "off");
+        for round in 0..5u8 {
+            let commit = b
+                .transact(&[Bucket::Devices], &|tx| {
+                    tx.put(Bucket::Devices, &[round], vec![round; 64])
+                })
+                .unwrap();
+            let written = text(&b, "SELECT pg_current_wal_insert_lsn()::text");
+            b.wait(commit).unwrap();
+            let flushed = text(
+                &b,
+                &format!("SELECT (pg_current_wal_flush_lsn() >= '{written}'::pg_lsn)::text"),
+            );
+            assert_eq!(flushed, "true", "round {round}: the WAL is not flushed");
+        }
     }
 
     /// Runs `text` (statements without parameters) on one of `b`'s connections.

@@ -234,6 +234,8 @@ pub(super) struct PgManager {
     connector: Connector,
     /// How long making a connection may take.
     timeout: Duration,
+    /// Statements run once on each new connection, to set its session up (none if empty).
+    session: &'static str,
 }
 
 impl PgManager {
@@ -244,7 +246,15 @@ impl PgManager {
             config,
             connector,
             timeout,
+            session: "",
         }
+    }
+
+    /// The same, running `session` (statements separated by `;`) once on each new connection
+    /// before the pool hands it out.
+    pub(super) fn with_session(mut self, session: &'static str) -> Self {
+        self.session = session;
+        self
     }
 }
 
@@ -253,7 +263,12 @@ impl deadpool::managed::Manager for PgManager {
     type Error = ServerError;
 
     async fn create(&self) -> Result<PgConn, ServerError> {
-        PgConn::connect(&self.config, &self.connector, self.timeout)
+        let conn = PgConn::connect(&self.config, &self.connector, self.timeout)?;
+        if !self.session.is_empty() {
+            conn.run(conn.batch_execute(self.session))
+                .map_err(|e| super::postgres::db_error(&e))?;
+        }
+        Ok(conn)
     }
 
     async fn recycle(&self, conn: &mut PgConn, _: &Metrics) -> RecycleResult<ServerError> {
