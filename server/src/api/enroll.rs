@@ -232,11 +232,13 @@ pub fn enroll(
 ) -> Result<Issued, Refusal> {
     let now = state.now_ms();
     let nonce = Nonce::from_hex(&req.nonce).map_err(|_| Refusal::Refused("nonce_malformed"))?;
-    let taken = state.store.take_challenge(&nonce.to_hex())?;
-    rules::check_challenge(taken.as_ref(), &req.serial, now).map_err(Refusal::Refused)?;
-    let device = state
+    // The device is read with the take (one exchange on PostgreSQL), used only once the
+    // challenge is found to be for it.
+    let (taken, device) = state
         .store
-        .device(&req.serial)?
+        .take_challenge_and_device(&nonce.to_hex(), &req.serial)?;
+    rules::check_challenge(taken.as_ref(), &req.serial, now).map_err(Refusal::Refused)?;
+    let device = device
         .filter(crate::domain::device::vouched)
         .ok_or(Refusal::Refused("serial_unknown"))?;
     let csr_der = decode_base64(&req.csr, "csr").map_err(|_| Refusal::Refused("csr_not_base64"))?;

@@ -104,6 +104,9 @@ pub enum Latency {
     Blocking,
 }
 
+/// A challenge taken (if it was there) and a value read after it (if there was one).
+pub type TakenAndRead = (Option<Vec<u8>>, Option<Vec<u8>>);
+
 /// Every bucket's entries (key, value), in key order, as of one moment.
 pub type BucketDump = Vec<(Bucket, Vec<(Vec<u8>, Vec<u8>)>)>;
 
@@ -133,6 +136,19 @@ pub trait Backend: Send + Sync {
     ) -> Result<bool, ServerError>;
     /// Removes and returns a challenge, atomically: two callers never both get it.
     fn take_challenge(&self, nonce: &[u8]) -> Result<Option<Vec<u8>>, ServerError>;
+    /// [`Backend::take_challenge`], then the value under `key` in `bucket` as it is after the
+    /// take, outside any transaction: what the two calls return, in one step where the backend
+    /// can (PostgreSQL sends both statements in one exchange). An error in either is the
+    /// call's; the nonce may be gone then, as after a take whose answer was lost.
+    fn take_challenge_then_get(
+        &self,
+        nonce: &[u8],
+        bucket: Bucket,
+        key: &[u8],
+    ) -> Result<TakenAndRead, ServerError> {
+        let taken = self.take_challenge(nonce)?;
+        Ok((taken, self.get(bucket, key)?))
+    }
     /// Drops challenges that expired at or before `now_ms`; returns how many.
     fn purge_challenges(&self, now_ms: u64) -> Result<usize, ServerError>;
     /// Resolves once `commit` and those before it are durable.

@@ -135,12 +135,44 @@ fn nonce_is_single_use(f: Fixture) {
     assert_eq!(s.take_challenge("new").unwrap(), Some(challenge("S", 30)));
 }
 
+/// The take with the device read: the challenge once, the device every time, as stored.
+fn a_take_brings_the_device_along(f: Fixture) {
+    let s = f.store.as_ref();
+    let mut tech = Scanner::new(1);
+    register(s, &tech, "c").unwrap();
+    ingest(s, &[tech.record(&label("SN-1", 2))], 20);
+    let device = s.device("SN-1").unwrap();
+    assert!(device.is_some());
+    s.put_challenge("n1", &challenge("SN-1", 100), 0).unwrap();
+    assert_eq!(
+        s.take_challenge_and_device("n1", "SN-1").unwrap(),
+        (Some(challenge("SN-1", 100)), device.clone())
+    );
+    assert_eq!(
+        s.take_challenge_and_device("n1", "SN-1").unwrap(),
+        (None, device),
+        "a nonce is taken once"
+    );
+    assert_eq!(
+        s.take_challenge_and_device("never", "SN-2").unwrap(),
+        (None, None)
+    );
+}
+
 fn a_nonce_is_taken_once_under_contention(f: Fixture) {
     f.store.put_challenge("n", &challenge("S", 100), 0).unwrap();
+    // Half take it alone, half with the device read: the two calls race each other too.
     let takers: Vec<_> = (0..8)
-        .map(|_| {
+        .map(|i| {
             let store = f.store.clone();
-            std::thread::spawn(move || store.take_challenge("n").unwrap().is_some())
+            std::thread::spawn(move || match i % 2 {
+                0 => store.take_challenge("n").unwrap().is_some(),
+                _ => store
+                    .take_challenge_and_device("n", "S")
+                    .unwrap()
+                    .0
+                    .is_some(),
+            })
         })
         .collect();
     let won = takers
@@ -592,6 +624,11 @@ macro_rules! conformance {
             #[test]
             fn nonce_is_single_use() {
                 super::nonce_is_single_use($fixture(10));
+            }
+
+            #[test]
+            fn a_take_brings_the_device_along() {
+                super::a_take_brings_the_device_along($fixture(10));
             }
 
             #[test]

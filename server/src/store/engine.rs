@@ -385,6 +385,20 @@ impl EnrollmentStore for KvStore {
             .transpose()
     }
 
+    fn take_challenge_and_device(
+        &self,
+        nonce: &str,
+        serial: &str,
+    ) -> Result<(Option<ChallengeRecord>, Option<Device>), ServerError> {
+        let (taken, device) = self.backend.take_challenge_then_get(
+            nonce.as_bytes(),
+            Bucket::Devices,
+            serial.as_bytes(),
+        )?;
+        let taken = taken.map(|bytes| decode(&bytes)).transpose()?;
+        Ok((taken, device.map(|bytes| decode(&bytes)).transpose()?))
+    }
+
     fn purge_challenges(&self, now_ms: u64) -> Result<usize, ServerError> {
         self.backend.purge_challenges(now_ms)
     }

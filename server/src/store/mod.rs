@@ -212,6 +212,14 @@ pub trait EnrollmentStore: Send + Sync {
     /// Removes and returns a nonce: each nonce is taken at most once, whatever happens next,
     /// by whichever server asks first.
     fn take_challenge(&self, nonce: &str) -> Result<Option<ChallengeRecord>, ServerError>;
+    /// [`EnrollmentStore::take_challenge`], and the device stored under `serial` as it is
+    /// after the take: what an enrollment's completion reads first, in one step where the
+    /// backend can (one exchange with PostgreSQL).
+    fn take_challenge_and_device(
+        &self,
+        nonce: &str,
+        serial: &str,
+    ) -> Result<(Option<ChallengeRecord>, Option<Device>), ServerError>;
     /// Drops expired challenges; returns how many.
     fn purge_challenges(&self, now_ms: u64) -> Result<usize, ServerError>;
     /// Applies `change` to the certificate record `serial` (absent or not) and commits its

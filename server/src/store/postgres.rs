@@ -23,9 +23,10 @@
 //! in one go, in order ([`PgTxn`] has the rules). A transaction costs one exchange per read
 //! plus one: `BEGIN` (with the lock) and the first read go together, with the audit head read
 //! ahead in a transaction that appends to the chain, and the buffered writes (one `INSERT` of
-//! them all) and `COMMIT` go together. An enrollment's store calls come to seven exchanges and
-//! ten statements (its transaction two: the device and the audit head, then the commit), where
-//! they were twelve statements of one exchange each.
+//! them all) and `COMMIT` go together. The completion's challenge take and device read go
+//! together ([`Backend::take_challenge_then_get`]). An enrollment's store calls come to six
+//! exchanges (its transaction two: the device and the audit head, then the commit), where they
+//! were twelve statements of one exchange each.
 //!
 //! **Threads.** The contract is synchronous and the driver (`tokio-postgres`, pooled by
 //! `deadpool`) is async. Each connection is driven by the thread that uses it
@@ -40,9 +41,10 @@
 //! holding it across every WAL flush would make the instances' commits one flush each. Whoever
 //! reports a change first waits for it ([`Backend::wait`], [`Backend::durable`]): a *flush
 //! barrier*, a tiny transaction committed with `synchronous_commit` on, which flushes the WAL
-//! up to its own commit record and so every commit before it; concurrent barriers share
-//! PostgreSQL's flushes (its own group commit), and a barrier that another one already covered
-//! is skipped. A change another instance reads before it is flushed can only be lost together
+//! up to its own commit record and so every commit before it. An instance runs one barrier at
+//! a time: a wait that the barrier in flight covers shares it (and its failure), one that came
+//! later waits for it to end and then shares the next (group commit, as sled's), and a wait
+//! already covered runs none. The instances' barriers share PostgreSQL's own flushes. A change another instance reads before it is flushed can only be lost together
 //! with everything that read it (the WAL is one sequence), as with sled's group commit.
 //! Challenges are stored and taken without waiting for the disk too ([`SESSION`] says why
 //! that is safe).
@@ -54,13 +56,13 @@ use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use super::postgres_conn::PgManager;
 use tokio_postgres::error::SqlState;
 
-use super::backend::{ensure_covered, BufferedWrites, AUDIT_HEAD};
+use super::backend::{ensure_covered, BufferedWrites, TakenAndRead, AUDIT_HEAD};
 use super::{
     Backend, Bucket, BucketDump, Commit, DurableFuture, Latency, SyncStats, TxError, TxResult, Txn,
 };
@@ -134,6 +136,24 @@ struct Flushes {
     flushed: AtomicU64,
     /// Flush barriers run.
     barriers: AtomicU64,
+    /// The barrier in flight, which the callers it covers wait for rather than running their
+    /// own: one barrier at a time per instance, covering every commit numbered before it
+    /// started (group commit, as sled's).
+    leading: Mutex<Leading>,
+    /// Told whenever a barrier ends.
+    ended: Condvar,
+}
+
+/// The state of this instance's barriers.
+#[derive(Default)]
+struct Leading {
+    /// The last commit the barrier in flight covers, if one is in flight.
+    in_flight: Option<u64>,
+    /// Barriers ended so far: a follower waits until this moves.
+    ended: u64,
+    /// The last barrier that failed: what it would have covered and why it failed, for its
+    /// followers to answer with (they were waiting for it; none of them is known durable).
+    failed: Option<(u64, ServerError)>,
 }
 
 impl Flushes {
@@ -141,27 +161,117 @@ impl Flushes {
     fn covers(&self, commit: Commit) -> bool {
         self.flushed.load(Ordering::SeqCst) >= commit.0
     }
+
+    fn lock(&self) -> MutexGuard<'_, Leading> {
+        // Every change under the lock is one assignment: a panic cannot leave it half-done.
+        self.leading.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// A copy of a barrier's failure for the followers that waited for it: a refusal as it was
+/// (`busy` stays `busy`), anything else as a storage error that says so.
+fn failure_copy(e: &ServerError) -> ServerError {
+    match e {
+        ServerError::Refusal { code, message } => {
+            ServerError::refuse(code.clone(), message.clone())
+        }
+        other => ServerError::Storage(Failure::new(format!(
+            "the flush barrier this change waited for failed: {other}"
+        ))),
+    }
+}
+
+/// Ends the barrier in flight when dropped (also when the barrier panics, so that its
+/// followers are not left waiting), with its outcome.
+struct Lead<'a> {
+    flushes: &'a Flushes,
+    covering: u64,
+    outcome: Option<ServerError>,
+}
+
+impl Drop for Lead<'_> {
+    fn drop(&mut self) {
+        let mut leading = self.flushes.lock();
+        leading.in_flight = None;
+        leading.ended += 1;
+        if std::thread::panicking() {
+            let why = Failure::new("the flush barrier stopped");
+            leading.failed = Some((self.covering, ServerError::Storage(why)));
+        } else if let Some(e) = self.outcome.take() {
+            leading.failed = Some((self.covering, e));
+        }
+        drop(leading);
+        self.flushes.ended.notify_all();
+    }
 }
 
 /// Makes every commit whose `COMMIT` returned before it started durable: a transaction that
 /// writes (it takes a transaction id) committed with `synchronous_commit` on, which flushes the
-/// WAL up to its own commit record, and so every earlier one. Concurrent barriers share
-/// PostgreSQL's WAL flushes.
+/// WAL up to its own commit record, and so every earlier one. One runs at a time per instance:
+/// a caller whose commit the barrier in flight covers waits for it and shares its outcome; one
+/// it does not cover waits for it to end, then runs the next, which covers every caller that
+/// came meanwhile. The instances' barriers share PostgreSQL's WAL flushes.
 fn flush_barrier(
     handle: &tokio::runtime::Handle,
     pool: &Pool,
     flushes: &Flushes,
     commit: Commit,
 ) -> Result<(), ServerError> {
-    if flushes.covers(commit) {
-        return Ok(());
+    loop {
+        if flushes.covers(commit) {
+            return Ok(());
+        }
+        let mut leading = flushes.lock();
+        let Some(covering) = leading.in_flight else {
+            // Numbered under the lock: no barrier can start and miss a commit it claims.
+            let covering = flushes.commits.load(Ordering::SeqCst);
+            leading.in_flight = Some(covering);
+            drop(leading);
+            return lead(handle, pool, flushes, covering);
+        };
+        let seen = leading.ended;
+        while leading.ended == seen {
+            leading = flushes
+                .ended
+                .wait(leading)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+        if covering >= commit.0 && !flushes.covers(commit) {
+            if let Some((failed_covering, e)) = &leading.failed {
+                if *failed_covering >= commit.0 {
+                    return Err(failure_copy(e));
+                }
+            }
+        }
     }
-    let covered = flushes.commits.load(Ordering::SeqCst);
-    let client = block_on(handle, pool.get()).map_err(pool_error)?;
-    client.run(flush(&client)).map_err(|e| db_error(&e))?;
+}
+
+/// Runs the barrier covering the commits up to `covering`, as the one in flight.
+fn lead(
+    handle: &tokio::runtime::Handle,
+    pool: &Pool,
+    flushes: &Flushes,
+    covering: u64,
+) -> Result<(), ServerError> {
+    let mut lead = Lead {
+        flushes,
+        covering,
+        outcome: None,
+    };
+    let ran = block_on(handle, pool.get())
+        .map_err(pool_error)
+        .and_then(|client| client.run(flush(&client)).map_err(|e| db_error(&e)));
     flushes.barriers.fetch_add(1, Ordering::Relaxed);
-    flushes.flushed.fetch_max(covered, Ordering::SeqCst);
-    Ok(())
+    match ran {
+        Ok(()) => {
+            flushes.flushed.fetch_max(covering, Ordering::SeqCst);
+            Ok(())
+        }
+        Err(e) => {
+            lead.outcome = Some(failure_copy(&e));
+            Err(e)
+        }
+    }
 }
 
 /// The flush barrier's write (migration 2): this connection's row, updated.
@@ -549,6 +659,14 @@ const BEGIN: &str = "BEGIN ISOLATION LEVEL SERIALIZABLE";
 const BEGIN_AUDIT: &str = "BEGIN ISOLATION LEVEL SERIALIZABLE; \
      LOCK TABLE vouch_audit_lock IN EXCLUSIVE MODE";
 
+/// Takes a challenge: removes it and returns its value, so two takers never both get it.
+const TAKE: &str = "DELETE FROM vouch_challenges WHERE nonce = $1 RETURNING value";
+
+/// The first column of a row that holds one value, if there is a row.
+fn value_of(row: Option<tokio_postgres::Row>) -> Result<Option<Vec<u8>>, tokio_postgres::Error> {
+    row.map(|r| r.try_get::<_, Vec<u8>>(0)).transpose()
+}
+
 /// One key's value in `bucket`, read on `client` (inside whatever transaction it has open).
 async fn read_value(
     client: &Object,
@@ -899,13 +1017,36 @@ impl Backend for PgBackend {
     fn take_challenge(&self, nonce: &[u8]) -> Result<Option<Vec<u8>>, ServerError> {
         let client = self.client()?;
         let taken = client.run(async {
-            let statement = client
-                .prepare_cached("DELETE FROM vouch_challenges WHERE nonce = $1 RETURNING value")
-                .await?;
+            let statement = client.prepare_cached(TAKE).await?;
             let row = client.query_opt(&statement, &[&nonce]).await?;
-            row.map(|r| r.try_get::<_, Vec<u8>>(0)).transpose()
+            value_of(row)
         });
         taken.map_err(|e| db_error(&e))
+    }
+
+    /// The take and the read in one exchange, the read sent after the take (each statement
+    /// commits on its own, as the two calls would).
+    fn take_challenge_then_get(
+        &self,
+        nonce: &[u8],
+        bucket: Bucket,
+        key: &[u8],
+    ) -> Result<TakenAndRead, ServerError> {
+        let client = self.client()?;
+        let both = client.run(async {
+            let take = client.prepare_cached(TAKE).await?;
+            let read = client.prepare_cached(READ).await?;
+            let name = bucket.name();
+            let take_params: [&(dyn tokio_postgres::types::ToSql + Sync); 1] = [&nonce];
+            let read_params: [&(dyn tokio_postgres::types::ToSql + Sync); 2] = [&name, &key];
+            let (taken, value) = tokio::join!(
+                biased;
+                client.query_opt(&take, &take_params),
+                client.query_opt(&read, &read_params),
+            );
+            Ok::<_, tokio_postgres::Error>((value_of(taken?)?, value_of(value?)?))
+        });
+        both.map_err(|e| db_error(&e))
     }
 
     fn purge_challenges(&self, now_ms: u64) -> Result<usize, ServerError> {
@@ -1207,6 +1348,87 @@ mod tests {
             );
             assert_eq!(flushed, "true", "round {round}: the WAL is not flushed");
         }
+    }
+
+    /// `url` with an option for every session the backend opens.
+    fn with_option(url: &str, option: &str) -> String {
+        let sep = if url.contains('?') { '&' } else { '?' };
+        format!(
+            "{url}{sep}options={}",
+            option.replace(' ', "%20").replace('=', "%3D")
+        )
+    }
+
+    /// Holds `vouch_flush` locked (every barrier's write waits) until the returned connection
+    /// commits or is dropped.
+    fn block_barriers(url: &str) -> (PgBackend, super::super::postgres_conn::PgConn) {
+        let holder = backend(url);
+        let client = Object::take(holder.client().unwrap());
+        client
+            .run(client.batch_execute("BEGIN; LOCK TABLE vouch_flush IN EXCLUSIVE MODE"))
+            .unwrap();
+        (holder, client)
+    }
+
+    /// A wait for `commit` on `b` in another thread.
+    fn wait_in_thread(
+        b: &Arc<PgBackend>,
+        commit: Commit,
+    ) -> std::thread::JoinHandle<Result<(), ServerError>> {
+        let b = b.clone();
+        std::thread::spawn(move || b.wait(commit))
+    }
+
+    fn put(b: &PgBackend, key: &'static [u8]) -> Commit {
+        b.transact(&[Bucket::Devices], &|tx| {
+            tx.put(Bucket::Devices, key, b"v".to_vec())
+        })
+        .unwrap()
+    }
+
+    /// One barrier at a time: waits that come while one is in flight wait for it, then share
+    /// the next, which covers them all (two barriers for three waits; one each before).
+    #[test]
+    fn waits_during_a_barrier_share_the_next_one() {
+        let url = vouch_testkit::PgCluster::shared().create_database();
+        let b = Arc::new(backend(&url));
+        let (_holder, lock) = block_barriers(&url);
+        let first = wait_in_thread(&b, put(&b, b"one"));
+        std::thread::sleep(Duration::from_millis(300));
+        let later = [put(&b, b"two"), put(&b, b"three")].map(|c| wait_in_thread(&b, c));
+        std::thread::sleep(Duration::from_millis(300));
+        assert_eq!(
+            b.sync_stats().syncs,
+            0,
+            "the first barrier is still in flight"
+        );
+        lock.run(lock.batch_execute("COMMIT")).unwrap();
+        first.join().unwrap().unwrap();
+        for wait in later {
+            wait.join().unwrap().unwrap();
+        }
+        assert_eq!(b.sync_stats().syncs, 2);
+        assert!(b.durability.covers(b.latest_commit()));
+    }
+
+    /// A barrier that fails fails the waits it covered, without a barrier of their own; the
+    /// next wait runs one again.
+    #[test]
+    fn a_failed_barrier_fails_the_waits_it_covered() {
+        let url = vouch_testkit::PgCluster::shared().create_database();
+        let b = Arc::new(backend(&with_option(&url, "-c lock_timeout=1000")));
+        let (_holder, lock) = block_barriers(&url);
+        let (early, late) = (put(&b, b"one"), put(&b, b"two"));
+        let leader = wait_in_thread(&b, late);
+        std::thread::sleep(Duration::from_millis(300));
+        let follower = wait_in_thread(&b, early);
+        let (led, followed) = (leader.join().unwrap(), follower.join().unwrap());
+        assert!(led.unwrap_err().is(&ErrorCode::Busy));
+        assert!(followed.unwrap_err().is(&ErrorCode::Busy));
+        assert_eq!(b.sync_stats().syncs, 1, "the follower ran no barrier");
+        lock.run(lock.batch_execute("COMMIT")).unwrap();
+        b.wait(late).unwrap();
+        assert!(b.durability.covers(early));
     }
 
     /// Runs `text` (statements without parameters) on one of `b`'s connections.
