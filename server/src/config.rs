@@ -86,7 +86,8 @@ commit_delay_us = 500
 # instances").
 # A password is better given in VOUCH_STORE_URL than written here.
 url = ""
-# Most connections to PostgreSQL this instance opens.
+# Most connections to PostgreSQL this instance opens for its requests (it opens one more, for
+# the flush barriers that make commits durable).
 pool_size = 16
 # TLS to PostgreSQL: the URL's sslmode decides ("disable", "prefer", the default, or "require",
 # e.g. "postgres://vouch@db.example:5432/vouch?sslmode=require"). With TLS, the database
@@ -194,7 +195,7 @@ pub struct StorageConfig {
 pub struct StoreSection {
     /// Empty for sled in the data folder, else a `postgres://` URL.
     pub url: String,
-    /// Most PostgreSQL connections.
+    /// Most PostgreSQL connections for requests (one more is opened for flush barriers).
     pub pool_size: usize,
     /// The CA certificates (PEM) PostgreSQL's TLS certificate must chain to; empty: the
     /// system's trust store. After [`Config::load`], a relative path is the data folder's

@@ -21,7 +21,7 @@ use crate::domain::enroll::{self as rules, BindingClaim, Step};
 use crate::domain::{ChallengeRecord, Device, DeviceCertificate};
 use crate::error::{Failure, ServerError};
 use crate::metrics::FrontDoor;
-use crate::store::Commit;
+use crate::store::{ChallengeStored, Commit};
 use crate::tls::ConnInfo;
 
 /// Why an enrollment did not produce a certificate.
@@ -118,28 +118,28 @@ fn store_challenge(
     now_ms: u64,
     peer: std::net::SocketAddr,
 ) -> Result<(), ApiError> {
-    let serial = &record.serial;
-    let known = serial.len() <= 64
-        && state
-            .store
-            .device(serial)?
-            .is_some_and(|d| crate::domain::device::vouched(&d));
-    if !known {
-        let serial: String = serial.chars().take(64).collect();
+    let serial: String = record.serial.chars().take(64).collect();
+    if record.serial.len() > 64 {
         tracing::info!(%serial, %peer, "challenge for an unknown serial (nothing stored)");
         return Ok(());
     }
-    match state.store.put_challenge(nonce, record, now_ms) {
-        // Answer as for an unknown serial: a different answer would tell who is vouched.
-        Err(ServerError::Refusal {
-            code: ErrorCode::Busy,
-            message: why,
-        }) => {
-            tracing::warn!(%serial, %peer, %why, "challenge not stored");
-            Ok(())
+    // The device is read and the nonce stored in one step (one statement on PostgreSQL). Each
+    // outcome is answered alike: a different answer would tell who is vouched.
+    let vouched = &crate::domain::device::vouched;
+    match state
+        .store
+        .put_challenge_for_device(nonce, record, now_ms, vouched)?
+    {
+        ChallengeStored::Stored => {}
+        ChallengeStored::UnknownSerial => {
+            tracing::info!(%serial, %peer, "challenge for an unknown serial (nothing stored)");
         }
-        other => Ok(other?),
+        ChallengeStored::Full => {
+            let why = "too many outstanding enrollment challenges";
+            tracing::warn!(%serial, %peer, why, "challenge not stored");
+        }
     }
+    Ok(())
 }
 
 /// `POST /v1/enroll/complete`.

@@ -104,6 +104,16 @@ pub enum Latency {
     Blocking,
 }
 
+/// A challenge to store: its nonce, its record and when it expires.
+pub struct NewChallenge<'a> {
+    /// The nonce it is stored and taken under.
+    pub nonce: &'a [u8],
+    /// The stored record.
+    pub value: Vec<u8>,
+    /// When it expires (ms since the epoch).
+    pub expires_at_ms: u64,
+}
+
 /// A challenge taken (if it was there) and a value read after it (if there was one).
 pub type TakenAndRead = (Option<Vec<u8>>, Option<Vec<u8>>);
 
@@ -136,6 +146,29 @@ pub trait Backend: Send + Sync {
     ) -> Result<bool, ServerError>;
     /// Removes and returns a challenge, atomically: two callers never both get it.
     fn take_challenge(&self, nonce: &[u8]) -> Result<Option<Vec<u8>>, ServerError>;
+    /// Reads `key` in `bucket` and, only if it is there, stores `challenge` as
+    /// [`Backend::put_challenge`] would (at most `max` outstanding): the value read and
+    /// whether the challenge was stored, in one step where the backend can (PostgreSQL: one
+    /// statement).
+    fn put_challenge_if_present(
+        &self,
+        challenge: NewChallenge<'_>,
+        now_ms: u64,
+        max: usize,
+        bucket: Bucket,
+        key: &[u8],
+    ) -> Result<(Option<Vec<u8>>, bool), ServerError> {
+        let Some(found) = self.get(bucket, key)? else {
+            return Ok((None, false));
+        };
+        let NewChallenge {
+            nonce,
+            value,
+            expires_at_ms,
+        } = challenge;
+        let stored = self.put_challenge(nonce, value, expires_at_ms, now_ms, max)?;
+        Ok((Some(found), stored))
+    }
     /// [`Backend::take_challenge`], then the value under `key` in `bucket` as it is after the
     /// take, outside any transaction: what the two calls return, in one step where the backend
     /// can (PostgreSQL sends both statements in one exchange). An error in either is the

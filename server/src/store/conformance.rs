@@ -159,6 +159,51 @@ fn a_take_brings_the_device_along(f: Fixture) {
     );
 }
 
+/// A challenge is stored for a device that passes the check, and for no other serial.
+fn a_challenge_is_stored_only_for_a_device_that_passes(f: Fixture) {
+    let s = f.store.as_ref();
+    let mut tech = Scanner::new(1);
+    register(s, &tech, "c").unwrap();
+    ingest(s, &[tech.record(&label("SN-1", 2))], 20);
+    let yes = |_: &Device| true;
+    let no = |_: &Device| false;
+    let put = |nonce: &str, serial: &str, check: &dyn Fn(&Device) -> bool| {
+        s.put_challenge_for_device(nonce, &challenge(serial, 100), 0, check)
+            .unwrap()
+    };
+    assert_eq!(put("n1", "SN-1", &yes), ChallengeStored::Stored);
+    assert_eq!(put("n2", "SN-1", &no), ChallengeStored::UnknownSerial);
+    assert_eq!(put("n3", "SN-9", &yes), ChallengeStored::UnknownSerial);
+    assert_eq!(
+        s.take_challenge("n1").unwrap(),
+        Some(challenge("SN-1", 100))
+    );
+    assert_eq!(s.take_challenge("n2").unwrap(), None, "refused: not kept");
+    assert_eq!(s.take_challenge("n3").unwrap(), None, "unknown: not stored");
+}
+
+/// The limit holds for challenges stored with the device check too.
+fn a_challenge_for_a_device_is_bounded(f: Fixture) {
+    let s = f.store.as_ref();
+    let mut tech = Scanner::new(1);
+    register(s, &tech, "c").unwrap();
+    ingest(s, &[tech.record(&label("SN-1", 2))], 20);
+    let put = |nonce: &str, expires_at_ms: u64, now_ms: u64| {
+        let yes = |_: &Device| true;
+        s.put_challenge_for_device(nonce, &challenge("SN-1", expires_at_ms), now_ms, &yes)
+            .unwrap()
+    };
+    for n in ["a", "b", "c"] {
+        assert_eq!(put(n, 10, 0), ChallengeStored::Stored);
+    }
+    assert_eq!(put("d", 50, 5), ChallengeStored::Full);
+    assert_eq!(s.take_challenge("d").unwrap(), None);
+    // Once the first three expired, they make room.
+    assert_eq!(put("d", 50, 10), ChallengeStored::Stored);
+    assert_eq!(s.take_challenge("a").unwrap(), None);
+    assert_eq!(s.take_challenge("d").unwrap(), Some(challenge("SN-1", 50)));
+}
+
 fn a_nonce_is_taken_once_under_contention(f: Fixture) {
     f.store.put_challenge("n", &challenge("S", 100), 0).unwrap();
     // Half take it alone, half with the device read: the two calls race each other too.
@@ -624,6 +669,16 @@ macro_rules! conformance {
             #[test]
             fn nonce_is_single_use() {
                 super::nonce_is_single_use($fixture(10));
+            }
+
+            #[test]
+            fn a_challenge_is_stored_only_for_a_device_that_passes() {
+                super::a_challenge_is_stored_only_for_a_device_that_passes($fixture(10));
+            }
+
+            #[test]
+            fn a_challenge_for_a_device_is_bounded() {
+                super::a_challenge_for_a_device_is_bounded($fixture(3));
             }
 
             #[test]

@@ -13,7 +13,7 @@ use super::*;
 use crate::domain::audit::{next_entry, AuditHead};
 use crate::error::Failure;
 
-use super::backend::AUDIT_HEAD;
+use super::backend::{NewChallenge, AUDIT_HEAD};
 
 /// Every bucket a change to a device may touch (the device, revoked certificates, the audit).
 const DEVICE_CHANGE: [Bucket; 4] = [Bucket::Devices, Bucket::Certs, Bucket::Audit, Bucket::Meta];
@@ -75,6 +75,14 @@ fn existing<T: DeserializeOwned>(
 ) -> TxResult<T> {
     get(tx, bucket, key.as_bytes())?
         .ok_or_else(|| TxError::Abort(ServerError::refuse(ErrorCode::NotFound, missing())))
+}
+
+/// The refusal when [`MAX_CHALLENGES`] (or the store's limit) are outstanding.
+fn too_many_challenges() -> ServerError {
+    ServerError::refuse(
+        ErrorCode::Busy,
+        "too many outstanding enrollment challenges; try again later",
+    )
 }
 
 /// Appends `note` to the audit chain after its stored head.
@@ -370,12 +378,45 @@ impl EnrollmentStore for KvStore {
             self.challenge_limit,
         )?;
         if !stored {
-            return Err(ServerError::refuse(
-                ErrorCode::Busy,
-                "too many outstanding enrollment challenges; try again later",
-            ));
+            return Err(too_many_challenges());
         }
         Ok(())
+    }
+
+    fn put_challenge_for_device(
+        &self,
+        nonce: &str,
+        challenge: &ChallengeRecord,
+        now_ms: u64,
+        vouched: &dyn Fn(&Device) -> bool,
+    ) -> Result<ChallengeStored, ServerError> {
+        let new = NewChallenge {
+            nonce: nonce.as_bytes(),
+            value: encode(challenge)?,
+            expires_at_ms: challenge.expires_at_ms,
+        };
+        let (found, stored) = self.backend.put_challenge_if_present(
+            new,
+            now_ms,
+            self.challenge_limit,
+            Bucket::Devices,
+            challenge.serial.as_bytes(),
+        )?;
+        let Some(device) = found else {
+            return Ok(ChallengeStored::UnknownSerial);
+        };
+        if !vouched(&decode(&device)?) {
+            // Stored because the serial is known (a device only announced by a manifest, say);
+            // removed before anyone learns the nonce.
+            if stored {
+                let _gone = self.backend.take_challenge(nonce.as_bytes())?;
+            }
+            return Ok(ChallengeStored::UnknownSerial);
+        }
+        if !stored {
+            return Ok(ChallengeStored::Full);
+        }
+        Ok(ChallengeStored::Stored)
     }
 
     fn take_challenge(&self, nonce: &str) -> Result<Option<ChallengeRecord>, ServerError> {

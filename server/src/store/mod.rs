@@ -209,6 +209,17 @@ pub trait EnrollmentStore: Send + Sync {
         challenge: &ChallengeRecord,
         now_ms: u64,
     ) -> Result<(), ServerError>;
+    /// Stores a nonce (hex) for the challenge's serial if the device stored under it passes
+    /// `vouched`, unless [`MAX_CHALLENGES`] unexpired ones are outstanding: what came of it.
+    /// The read and the insert are one step where the backend can (one statement on
+    /// PostgreSQL). An error is the store's (unreachable, say), never one of those outcomes.
+    fn put_challenge_for_device(
+        &self,
+        nonce: &str,
+        challenge: &ChallengeRecord,
+        now_ms: u64,
+        vouched: &dyn Fn(&Device) -> bool,
+    ) -> Result<ChallengeStored, ServerError>;
     /// Removes and returns a nonce: each nonce is taken at most once, whatever happens next,
     /// by whichever server asks first.
     fn take_challenge(&self, nonce: &str) -> Result<Option<ChallengeRecord>, ServerError>;
@@ -229,6 +240,17 @@ pub trait EnrollmentStore: Send + Sync {
     fn certificate(&self, serial: &str) -> Result<Option<CertRecord>, ServerError>;
     /// Every revoked certificate (for the CRL).
     fn revoked_certificates(&self) -> Result<Vec<CertRecord>, ServerError>;
+}
+
+/// What came of [`EnrollmentStore::put_challenge_for_device`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ChallengeStored {
+    /// Stored: its completion can take it.
+    Stored,
+    /// Nothing stored: no device under the serial, or one that did not pass the check.
+    UnknownSerial,
+    /// Nothing stored: too many challenges are outstanding.
+    Full,
 }
 
 /// The audit subsystem.

@@ -62,7 +62,7 @@ use std::time::Duration;
 use super::postgres_conn::PgManager;
 use tokio_postgres::error::SqlState;
 
-use super::backend::{ensure_covered, BufferedWrites, TakenAndRead, AUDIT_HEAD};
+use super::backend::{ensure_covered, BufferedWrites, NewChallenge, TakenAndRead, AUDIT_HEAD};
 use super::{
     Backend, Bucket, BucketDump, Commit, DurableFuture, Latency, SyncStats, TxError, TxResult, Txn,
 };
@@ -111,6 +111,8 @@ pub struct PgBackend {
     runtime: Option<tokio::runtime::Runtime>,
     handle: tokio::runtime::Handle,
     pool: Pool,
+    /// The flush barriers' one connection ([`BARRIER_SESSION`]; one barrier runs at a time).
+    barriers: Pool,
     durability: Arc<Flushes>,
     challenges: ChallengeCount,
     retries: AtomicU64,
@@ -278,24 +280,16 @@ fn lead(
 const FLUSH: &str = "INSERT INTO vouch_flush (pid, at) VALUES (pg_backend_pid(), now()) \
      ON CONFLICT (pid) DO UPDATE SET at = EXCLUDED.at";
 
-/// Opens the flush barrier's transaction, whose commit waits for the disk whatever the
-/// session says ([`SESSION`]).
-const FLUSH_BEGIN: &str = "BEGIN; SET LOCAL synchronous_commit TO on";
+/// The flush barriers' connection's session: its commits wait for the disk, whatever the
+/// database's configuration says (with synchronous standbys configured, for their flush too),
+/// so that a barrier is one statement of its own.
+const BARRIER_SESSION: &str = "SET synchronous_commit TO on";
 
-/// The flush barrier in one exchange: [`FLUSH_BEGIN`], the write (prepared once per
-/// connection: a Bind/Execute, not a parse) and `COMMIT`. It succeeds only if all three did: a
-/// `BEGIN` that failed would have left the write to commit by itself, without waiting.
+/// The flush barrier: [`FLUSH`] (prepared once on the connection: a Bind/Execute, not a
+/// parse), committed on its own in a session of [`BARRIER_SESSION`].
 async fn flush(client: &Object) -> Result<(), tokio_postgres::Error> {
     let statement = client.prepare_cached(FLUSH).await?;
-    let (begun, written, committed) = tokio::join!(
-        biased;
-        client.batch_execute(FLUSH_BEGIN),
-        client.execute(&statement, &[]),
-        client.batch_execute("COMMIT"),
-    );
-    begun?;
-    written?;
-    committed
+    client.execute(&statement, &[]).await.map(|_| ())
 }
 
 /// What one try of a transaction came to.
@@ -358,6 +352,19 @@ pub(super) fn unavailable() -> ServerError {
     )
 }
 
+/// A pool of at most `size` connections made by `manager`, each got or made within
+/// [`POOL_TIMEOUT`].
+fn pool_of(manager: PgManager, size: usize) -> Result<Pool, ServerError> {
+    Pool::builder(manager)
+        .max_size(size.max(1))
+        .runtime(deadpool::Runtime::Tokio1)
+        .wait_timeout(Some(POOL_TIMEOUT))
+        .create_timeout(Some(POOL_TIMEOUT))
+        .recycle_timeout(Some(POOL_TIMEOUT))
+        .build()
+        .map_err(|e| ServerError::Storage(Failure::caused("database pool", e)))
+}
+
 fn pool_error(e: PoolError) -> ServerError {
     match e {
         PoolError::Backend(e) => e,
@@ -375,7 +382,7 @@ fn millis(ms: u64) -> i64 {
 
 impl PgBackend {
     /// Connects to the database `url` names (`postgres://user@host/db?...`) with at most
-    /// `pool_size` connections and applies the migrations it lacks. Refuses a database whose
+    /// `pool_size` connections (and one for flush barriers) and applies the migrations it lacks. Refuses a database whose
     /// schema is newer than this server knows. TLS, when the URL's `sslmode` asks for it, is
     /// verified against the system's trust store.
     pub fn connect(url: &str, pool_size: usize) -> Result<Self, ServerError> {
@@ -395,16 +402,10 @@ impl PgBackend {
         })?;
         // Both before the runtime: dropped on an error path inside the server's own runtime,
         // a runtime would panic instead of letting the error be told.
-        let manager =
-            super::postgres_tls::manager(config, ca_file, POOL_TIMEOUT)?.with_session(SESSION);
-        let pool = Pool::builder(manager)
-            .max_size(pool_size.max(1))
-            .runtime(deadpool::Runtime::Tokio1)
-            .wait_timeout(Some(POOL_TIMEOUT))
-            .create_timeout(Some(POOL_TIMEOUT))
-            .recycle_timeout(Some(POOL_TIMEOUT))
-            .build()
-            .map_err(|e| ServerError::Storage(Failure::caused("database pool", e)))?;
+        let manager = super::postgres_tls::manager(config.clone(), ca_file, POOL_TIMEOUT)?;
+        let pool = pool_of(manager.with_session(SESSION), pool_size)?;
+        let barrier_manager = super::postgres_tls::manager(config, ca_file, POOL_TIMEOUT)?;
+        let barriers = pool_of(barrier_manager.with_session(BARRIER_SESSION), 1)?;
         // The connections run on their callers' threads (`postgres_conn.rs`): this runtime
         // keeps the pool's timers and runs the flush barriers of `durable`.
         let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -419,6 +420,7 @@ impl PgBackend {
             handle: runtime.handle().clone(),
             runtime: Some(runtime),
             pool,
+            barriers,
             durability: Arc::new(Flushes::default()),
             challenges: ChallengeCount::default(),
             retries: AtomicU64::new(0),
@@ -634,6 +636,20 @@ async fn read_every_bucket(client: &Object) -> Result<BucketDump, tokio_postgres
 /// Reads one key's value.
 const READ: &str = "SELECT value FROM vouch_kv WHERE bucket = $1 AND key = $2";
 
+/// Reads one key's value (`$1`, `$2`) and the audit head's (`$3`, `$4`) in one statement: one
+/// row, each value or null.
+const READ_WITH_HEAD: &str = "SELECT \
+     (SELECT value FROM vouch_kv WHERE bucket = $1 AND key = $2), \
+     (SELECT value FROM vouch_kv WHERE bucket = $3 AND key = $4)";
+
+/// Takes a challenge (`$1`) and reads one key's value (`$2`, `$3`) in one statement: one row,
+/// each value or null.
+const TAKE_THEN_READ: &str = "WITH taken AS ( \
+         DELETE FROM vouch_challenges WHERE nonce = $1 RETURNING value \
+     ) \
+     SELECT (SELECT value FROM taken), \
+     (SELECT value FROM vouch_kv WHERE bucket = $2 AND key = $3)";
+
 /// Writes a transaction's buffered values in one statement.
 const WRITE: &str = "INSERT INTO vouch_kv (bucket, key, value) \
      SELECT * FROM unnest($1::text[], $2::bytea[], $3::bytea[]) \
@@ -643,7 +659,7 @@ const WRITE: &str = "INSERT INTO vouch_kv (bucket, key, value) \
 /// transaction's commit would otherwise hold the audit lock across a WAL flush, and the
 /// instances' appends would come to one flush each; whoever reports a change waits for it
 /// through `wait` or `durable`, outside the lock, where concurrent flushes are shared (the
-/// flush barrier, which turns it back on for itself). Challenges are stored and taken under
+/// flush barrier, on a connection of its own whose session waits: [`BARRIER_SESSION`]). Challenges are stored and taken under
 /// it too: one lost in a crash only makes its device ask again, and a take that let a device
 /// enroll is flushed by the barrier that reports the enrollment (the WAL is one sequence, and
 /// the take committed first).
@@ -658,6 +674,20 @@ const BEGIN: &str = "BEGIN ISOLATION LEVEL SERIALIZABLE";
 /// aborted, to be rolled back.
 const BEGIN_AUDIT: &str = "BEGIN ISOLATION LEVEL SERIALIZABLE; \
      LOCK TABLE vouch_audit_lock IN EXCLUSIVE MODE";
+
+/// Stores a challenge.
+const PUT: &str = "INSERT INTO vouch_challenges (nonce, expires_at_ms, value) VALUES ($1, $2, $3)";
+
+/// Reads one key's value (`$4`, `$5`) and stores a challenge (`$1` to `$3`) only if the key is
+/// there, in one statement: always one row, the value (or null) and whether it was stored.
+const PUT_IF_PRESENT: &str = "WITH found AS ( \
+         SELECT value FROM vouch_kv WHERE bucket = $4 AND key = $5 \
+     ), stored AS ( \
+         INSERT INTO vouch_challenges (nonce, expires_at_ms, value) \
+         SELECT $1::bytea, $2::bigint, $3::bytea WHERE EXISTS (SELECT 1 FROM found) \
+         RETURNING 1 \
+     ) \
+     SELECT (SELECT value FROM found), EXISTS (SELECT 1 FROM stored)";
 
 /// Takes a challenge: removes it and returns its value, so two takers never both get it.
 const TAKE: &str = "DELETE FROM vouch_challenges WHERE nonce = $1 RETURNING value";
@@ -761,32 +791,33 @@ impl PgTxn<'_> {
         bucket: Bucket,
         key: &[u8],
     ) -> Result<Option<Vec<u8>>, tokio_postgres::Error> {
-        let read = self.client.prepare_cached(READ).await?;
         let name = bucket.name();
-        let params: [&(dyn tokio_postgres::types::ToSql + Sync); 2] = [&name, &key];
         let ahead = self.read_head_ahead && (bucket, key) != (Bucket::Meta, AUDIT_HEAD);
-        let meta = Bucket::Meta.name();
-        let head_params: [&(dyn tokio_postgres::types::ToSql + Sync); 2] = [&meta, &AUDIT_HEAD];
         self.opened.set(true);
-        let (begun, row, head) = tokio::join!(
+        if !ahead {
+            let read = self.client.prepare_cached(READ).await?;
+            let params: [&(dyn tokio_postgres::types::ToSql + Sync); 2] = [&name, &key];
+            let (begun, row) = tokio::join!(
+                biased;
+                self.client.batch_execute(self.begin),
+                self.client.query_opt(&read, &params),
+            );
+            begun?;
+            return value_of(row?);
+        }
+        let read = self.client.prepare_cached(READ_WITH_HEAD).await?;
+        let meta = Bucket::Meta.name();
+        let params: [&(dyn tokio_postgres::types::ToSql + Sync); 4] =
+            [&name, &key, &meta, &AUDIT_HEAD];
+        let (begun, row) = tokio::join!(
             biased;
             self.client.batch_execute(self.begin),
-            self.client.query_opt(&read, &params),
-            async {
-                if ahead {
-                    self.client.query_opt(&read, &head_params).await.map(Some)
-                } else {
-                    Ok(None)
-                }
-            },
+            self.client.query_one(&read, &params),
         );
         begun?;
-        let value = row?.map(|r| r.try_get::<_, Vec<u8>>(0)).transpose()?;
-        if let Some(head) = head? {
-            let head = head.map(|r| r.try_get::<_, Vec<u8>>(0)).transpose()?;
-            *self.head.borrow_mut() = Some(head);
-        }
-        Ok(value)
+        let row = row?;
+        *self.head.borrow_mut() = Some(row.try_get::<_, Option<Vec<u8>>>(1)?);
+        row.try_get::<_, Option<Vec<u8>>>(0)
     }
 
     /// `BEGIN` (with the lock, if any), for a transaction that read nothing.
@@ -974,37 +1005,13 @@ impl Backend for PgBackend {
         max: usize,
     ) -> Result<bool, ServerError> {
         let client = self.client()?;
-        let max = u64::try_from(max).unwrap_or(u64::MAX);
-        // Counting the table on every insert would scan it (and its dead rows) each time: this
-        // instance counts when its estimate (the last count plus its inserts since) reaches
-        // the limit, and every COUNT_EVERY inserts to see the other instances' too. The limit
-        // is a bound on memory and disk, so bending it between counts is harmless.
-        let since = self.challenges.puts_since.load(Ordering::Relaxed);
-        let estimate = self.challenges.counted.load(Ordering::Relaxed) + since;
-        if estimate >= max || since >= COUNT_EVERY {
-            let mut outstanding = self.count_challenges(&client)?;
-            if outstanding >= max {
-                // Full: expired challenges make room first.
-                self.purge_on(&client, now_ms)?;
-                outstanding = self.count_challenges(&client)?;
-            }
-            self.challenges
-                .counted
-                .store(outstanding, Ordering::Relaxed);
-            self.challenges.puts_since.store(0, Ordering::Relaxed);
-            if outstanding >= max {
-                return Ok(false);
-            }
+        if !self.room_for_a_challenge(&client, now_ms, max)? {
+            return Ok(false);
         }
         let expires = millis(expires_at_ms);
         client
             .run(async {
-                let statement = client
-                    .prepare_cached(
-                        "INSERT INTO vouch_challenges (nonce, expires_at_ms, value) \
-                     VALUES ($1, $2, $3)",
-                    )
-                    .await?;
+                let statement = client.prepare_cached(PUT).await?;
                 client
                     .execute(&statement, &[&nonce, &expires, &value])
                     .await
@@ -1012,6 +1019,43 @@ impl Backend for PgBackend {
             .map_err(|e| db_error(&e))?;
         self.challenges.puts_since.fetch_add(1, Ordering::Relaxed);
         Ok(true)
+    }
+
+    /// The read and the conditional insert as one statement ([`PUT_IF_PRESENT`]).
+    fn put_challenge_if_present(
+        &self,
+        challenge: NewChallenge<'_>,
+        now_ms: u64,
+        max: usize,
+        bucket: Bucket,
+        key: &[u8],
+    ) -> Result<(Option<Vec<u8>>, bool), ServerError> {
+        let client = self.client()?;
+        if !self.room_for_a_challenge(&client, now_ms, max)? {
+            // Full: read alone, so that the caller still learns what is stored.
+            let found = client
+                .run(read_value(&client, bucket, key))
+                .map_err(|e| db_error(&e))?;
+            return Ok((found, false));
+        }
+        let expires = millis(challenge.expires_at_ms);
+        let name = bucket.name();
+        let (found, stored) = client
+            .run(async {
+                let statement = client.prepare_cached(PUT_IF_PRESENT).await?;
+                let params: [&(dyn tokio_postgres::types::ToSql + Sync); 5] =
+                    [&challenge.nonce, &expires, &challenge.value, &name, &key];
+                let row = client.query_one(&statement, &params).await?;
+                Ok::<_, tokio_postgres::Error>((
+                    row.try_get::<_, Option<Vec<u8>>>(0)?,
+                    row.try_get::<_, bool>(1)?,
+                ))
+            })
+            .map_err(|e| db_error(&e))?;
+        if stored {
+            self.challenges.puts_since.fetch_add(1, Ordering::Relaxed);
+        }
+        Ok((found, stored))
     }
 
     fn take_challenge(&self, nonce: &[u8]) -> Result<Option<Vec<u8>>, ServerError> {
@@ -1024,8 +1068,7 @@ impl Backend for PgBackend {
         taken.map_err(|e| db_error(&e))
     }
 
-    /// The take and the read in one exchange, the read sent after the take (each statement
-    /// commits on its own, as the two calls would).
+    /// The take and the read in one statement ([`TAKE_THEN_READ`]).
     fn take_challenge_then_get(
         &self,
         nonce: &[u8],
@@ -1034,17 +1077,13 @@ impl Backend for PgBackend {
     ) -> Result<TakenAndRead, ServerError> {
         let client = self.client()?;
         let both = client.run(async {
-            let take = client.prepare_cached(TAKE).await?;
-            let read = client.prepare_cached(READ).await?;
+            let statement = client.prepare_cached(TAKE_THEN_READ).await?;
             let name = bucket.name();
-            let take_params: [&(dyn tokio_postgres::types::ToSql + Sync); 1] = [&nonce];
-            let read_params: [&(dyn tokio_postgres::types::ToSql + Sync); 2] = [&name, &key];
-            let (taken, value) = tokio::join!(
-                biased;
-                client.query_opt(&take, &take_params),
-                client.query_opt(&read, &read_params),
-            );
-            Ok::<_, tokio_postgres::Error>((value_of(taken?)?, value_of(value?)?))
+            let row = client.query_one(&statement, &[&nonce, &name, &key]).await?;
+            Ok::<_, tokio_postgres::Error>((
+                row.try_get::<_, Option<Vec<u8>>>(0)?,
+                row.try_get::<_, Option<Vec<u8>>>(1)?,
+            ))
         });
         both.map_err(|e| db_error(&e))
     }
@@ -1060,7 +1099,7 @@ impl Backend for PgBackend {
         }
         let (handle, pool, flushes) = (
             self.handle.clone(),
-            self.pool.clone(),
+            self.barriers.clone(),
             self.durability.clone(),
         );
         // A barrier blocks the thread it runs on (its connection is driven there).
@@ -1075,7 +1114,7 @@ impl Backend for PgBackend {
     }
 
     fn wait(&self, commit: Commit) -> Result<(), ServerError> {
-        flush_barrier(&self.handle, &self.pool, &self.durability, commit)
+        flush_barrier(&self.handle, &self.barriers, &self.durability, commit)
     }
 
     fn latest_commit(&self) -> Commit {
@@ -1116,6 +1155,35 @@ impl Backend for PgBackend {
 }
 
 impl PgBackend {
+    /// Whether one more challenge may be stored. Counting the table on every insert would
+    /// scan it (and its dead rows) each time: this instance counts when its estimate (the last
+    /// count plus its inserts since) reaches the limit, and every [`COUNT_EVERY`] inserts to
+    /// see the other instances' too. The limit is a bound on memory and disk, so bending it
+    /// between counts is harmless. When full, expired challenges make room first.
+    fn room_for_a_challenge(
+        &self,
+        client: &Object,
+        now_ms: u64,
+        max: usize,
+    ) -> Result<bool, ServerError> {
+        let max = u64::try_from(max).unwrap_or(u64::MAX);
+        let since = self.challenges.puts_since.load(Ordering::Relaxed);
+        let estimate = self.challenges.counted.load(Ordering::Relaxed) + since;
+        if estimate < max && since < COUNT_EVERY {
+            return Ok(true);
+        }
+        let mut outstanding = self.count_challenges(client)?;
+        if outstanding >= max {
+            self.purge_on(client, now_ms)?;
+            outstanding = self.count_challenges(client)?;
+        }
+        self.challenges
+            .counted
+            .store(outstanding, Ordering::Relaxed);
+        self.challenges.puts_since.store(0, Ordering::Relaxed);
+        Ok(outstanding < max)
+    }
+
     fn count_challenges(&self, client: &Object) -> Result<u64, ServerError> {
         let counted = client
             .run(async {
@@ -1327,11 +1395,17 @@ mod tests {
     }
 
     /// Commits do not wait for the disk (the session's default), but a wait returns only once
-    /// the WAL is flushed past them: the barrier turns the wait back on for itself. Five
-    /// times, so that a flush by another test or by the WAL writer cannot pass it by luck.
+    /// the WAL is flushed past them, even where the database's own default is not to wait:
+    /// the barrier's session turns the wait on. Five times, so that a flush by another test or
+    /// by the WAL writer cannot pass it by luck.
     #[test]
     fn commits_skip_the_flush_but_a_wait_is_on_disk() {
         let url = vouch_testkit::PgCluster::shared().create_database();
+        sql(
+            &backend(&url),
+            "DO $$ BEGIN EXECUTE format('ALTER DATABASE %I SET synchronous_commit = off', \
+             current_database()); END $$",
+        );
         let b = backend(&url);
         assert_eq!(text(&b, "SHOW synchronous_commit"), "off");
         for round in 0..5u8 {
