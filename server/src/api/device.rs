@@ -183,8 +183,9 @@ fn redeliver_renewal(
         chain_pem: state.authority.chain_pem().to_string(),
         not_after_ms: current.not_after_ms,
     };
-    // Answered once the commit that recorded it is surely on disk.
-    Ok(Some((answer, state.store.latest_commit())))
+    // Answered once the commit that recorded it, perhaps another instance's, is surely on
+    // disk.
+    Ok(Some((answer, state.store.fence())))
 }
 
 /// The device serial and certificate serial of the caller's certificate, if it is a device

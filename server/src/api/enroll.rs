@@ -334,14 +334,15 @@ mod p256_point {
 }
 
 /// The same CSR again: the first answer was lost. The same certificate goes out again, once
-/// the commit that recorded it is surely on disk.
+/// the commit that recorded it is surely on disk (it may be another instance's, hence a
+/// fence).
 pub(super) fn redeliver(state: &AppState, cert: &DeviceCertificate) -> Issued {
     let answer = CertificateResponse {
         certificate_pem: cert.pem.clone(),
         chain_pem: state.authority.chain_pem().to_string(),
         not_after_ms: cert.not_after_ms,
     };
-    let commit = state.store.latest_commit();
+    let commit = state.store.fence();
     Issued { answer, commit }
 }
 

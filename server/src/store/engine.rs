@@ -483,8 +483,8 @@ impl Durability for KvStore {
         self.backend.wait(commit)
     }
 
-    fn latest_commit(&self) -> Commit {
-        self.backend.latest_commit()
+    fn fence(&self) -> Commit {
+        self.backend.fence()
     }
 
     fn sync_stats(&self) -> SyncStats {

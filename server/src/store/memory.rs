@@ -134,7 +134,7 @@ impl Backend for MemoryBackend {
         Ok(())
     }
 
-    fn latest_commit(&self) -> Commit {
+    fn fence(&self) -> Commit {
         Commit(self.lock().commits)
     }
 

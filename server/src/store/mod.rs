@@ -284,9 +284,10 @@ pub trait Durability: Send + Sync {
     fn durable(&self, commit: Commit) -> DurableFuture;
     /// Blocks until `commit`, and every commit before it, is durable.
     fn wait(&self, commit: Commit) -> Result<(), ServerError>;
-    /// A commit that is durable once everything committed so far is (for answers that rest
-    /// on state another request wrote).
-    fn latest_commit(&self) -> Commit;
+    /// A commit that is durable once everything committed so far is, by any request of any
+    /// instance (for answers that rest on state another request wrote): see
+    /// [`Backend::fence`].
+    fn fence(&self) -> Commit;
     /// Commits and disk syncs so far.
     fn sync_stats(&self) -> SyncStats;
     /// How long the store's calls take: a store that may wait on a network is called from

@@ -23,10 +23,12 @@
 //! in one go, in order ([`PgTxn`] has the rules). A transaction costs one exchange per read
 //! plus one: `BEGIN` (with the lock) and the first read go together, with the audit head read
 //! ahead in a transaction that appends to the chain, and the buffered writes (one `INSERT` of
-//! them all) and `COMMIT` go together. The completion's challenge take and device read go
-//! together ([`Backend::take_challenge_then_get`]). An enrollment's store calls come to six
-//! exchanges (its transaction two: the device and the audit head, then the commit), where they
-//! were twelve statements of one exchange each.
+//! them all) and `COMMIT` go together. Reads that go together are one statement: the
+//! challenge's device read and insert ([`Backend::put_challenge_if_present`]), the completion's
+//! challenge take and device read ([`Backend::take_challenge_then_get`]), a transaction's first
+//! read and the audit head. An enrollment's store calls come to four exchanges and a share of a
+//! flush barrier (its transaction two: `BEGIN` with the device and the audit head, then the
+//! writes and `COMMIT`), where they were twelve statements of one exchange each.
 //!
 //! **Threads.** The contract is synchronous and the driver (`tokio-postgres`, pooled by
 //! `deadpool`) is async. Each connection is driven by the thread that uses it
@@ -40,7 +42,8 @@
 //! (`synchronous_commit` is off in each connection's session, [`SESSION`]): the audit lock is held until `COMMIT` returns, and
 //! holding it across every WAL flush would make the instances' commits one flush each. Whoever
 //! reports a change first waits for it ([`Backend::wait`], [`Backend::durable`]): a *flush
-//! barrier*, a tiny transaction committed with `synchronous_commit` on, which flushes the WAL
+//! barrier*, a tiny transaction committed with `synchronous_commit` on (on a connection of its
+//! own, [`BARRIER_SESSION`]), which flushes the WAL
 //! up to its own commit record and so every commit before it. An instance runs one barrier at
 //! a time: a wait that the barrier in flight covers shares it (and its failure), one that came
 //! later waits for it to end and then shares the next (group commit, as sled's), and a wait
@@ -132,7 +135,8 @@ pub const COUNT_EVERY: u64 = 256;
 /// Commits, and how far they are known to be on disk.
 #[derive(Default)]
 struct Flushes {
-    /// Commits so far, numbered in the order their `COMMIT` returned.
+    /// Commits so far, numbered in the order their `COMMIT` returned, and fences
+    /// ([`Backend::fence`]), numbered when they are taken.
     commits: AtomicU64,
     /// Every commit up to this number is flushed.
     flushed: AtomicU64,
@@ -262,7 +266,7 @@ fn lead(
     };
     let ran = block_on(handle, pool.get())
         .map_err(pool_error)
-        .and_then(|client| client.run(flush(&client)).map_err(|e| db_error(&e)));
+        .and_then(|client| flush(&client, BARRIER_TIMEOUT));
     flushes.barriers.fetch_add(1, Ordering::Relaxed);
     match ran {
         Ok(()) => {
@@ -278,7 +282,13 @@ fn lead(
 
 /// The flush barrier's write (migration 2): this connection's row, updated.
 const FLUSH: &str = "INSERT INTO vouch_flush (pid, at) VALUES (pg_backend_pid(), now()) \
-     ON CONFLICT (pid) DO UPDATE SET at = EXCLUDED.at";
+     ON CONFLICT (pid) DO UPDATE SET at = EXCLUDED.at \
+     RETURNING current_setting('synchronous_commit')";
+
+/// How long a flush barrier may take before its connection is closed and its waits are
+/// answered `busy`: one barrier runs at a time, so a connection that hangs (a peer gone
+/// without a reset, a synchronous standby that is down) must not hold every wait.
+const BARRIER_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The flush barriers' connection's session: its commits wait for the disk, whatever the
 /// database's configuration says (with synchronous standbys configured, for their flush too),
@@ -286,10 +296,35 @@ const FLUSH: &str = "INSERT INTO vouch_flush (pid, at) VALUES (pg_backend_pid(),
 const BARRIER_SESSION: &str = "SET synchronous_commit TO on";
 
 /// The flush barrier: [`FLUSH`] (prepared once on the connection: a Bind/Execute, not a
-/// parse), committed on its own in a session of [`BARRIER_SESSION`].
-async fn flush(client: &Object) -> Result<(), tokio_postgres::Error> {
-    let statement = client.prepare_cached(FLUSH).await?;
-    client.execute(&statement, &[]).await.map(|_| ())
+/// parse), committed on its own in a session of [`BARRIER_SESSION`]. Refused if the statement
+/// ran where commits do not wait (a connection pooler in transaction mode can hand it to
+/// another session): it would vouch for nothing. Closes the connection if it takes longer
+/// than `timeout`.
+fn flush(client: &Object, timeout: Duration) -> Result<(), ServerError> {
+    let ran = client.run(async {
+        let flushed = async {
+            let statement = client.prepare_cached(FLUSH).await?;
+            let row = client.query_one(&statement, &[]).await?;
+            row.try_get::<_, String>(0)
+        };
+        tokio::time::timeout(timeout, flushed).await
+    });
+    match ran {
+        Ok(Ok(setting)) if setting != "off" => Ok(()),
+        Ok(Ok(_)) => Err(ServerError::Storage(Failure::new(
+            "the flush barrier ran in a session whose commits do not wait for the disk (a \
+             connection pooler in transaction mode?)",
+        ))),
+        Ok(Err(e)) => Err(db_error(&e)),
+        Err(_) => {
+            client.close();
+            tracing::warn!(
+                ?timeout,
+                "a flush barrier timed out; its connection is closed"
+            );
+            Err(unavailable())
+        }
+    }
 }
 
 /// What one try of a transaction came to.
@@ -1005,19 +1040,10 @@ impl Backend for PgBackend {
         max: usize,
     ) -> Result<bool, ServerError> {
         let client = self.client()?;
-        if !self.room_for_a_challenge(&client, now_ms, max)? {
+        if self.count_due(max) && !self.recount(&client, now_ms, max)? {
             return Ok(false);
         }
-        let expires = millis(expires_at_ms);
-        client
-            .run(async {
-                let statement = client.prepare_cached(PUT).await?;
-                client
-                    .execute(&statement, &[&nonce, &expires, &value])
-                    .await
-            })
-            .map_err(|e| db_error(&e))?;
-        self.challenges.puts_since.fetch_add(1, Ordering::Relaxed);
+        self.insert_challenge(&client, nonce, value, expires_at_ms)?;
         Ok(true)
     }
 
@@ -1031,12 +1057,22 @@ impl Backend for PgBackend {
         key: &[u8],
     ) -> Result<(Option<Vec<u8>>, bool), ServerError> {
         let client = self.client()?;
-        if !self.room_for_a_challenge(&client, now_ms, max)? {
-            // Full: read alone, so that the caller still learns what is stored.
+        if self.count_due(max) {
+            // The read first, and the count (a scan of the table) only for a key that is
+            // there: a caller naming unknown serials never makes the instance count.
             let found = client
                 .run(read_value(&client, bucket, key))
                 .map_err(|e| db_error(&e))?;
-            return Ok((found, false));
+            if found.is_none() || !self.recount(&client, now_ms, max)? {
+                return Ok((found, false));
+            }
+            let NewChallenge {
+                nonce,
+                value,
+                expires_at_ms,
+            } = challenge;
+            self.insert_challenge(&client, nonce, value, expires_at_ms)?;
+            return Ok((found, true));
         }
         let expires = millis(challenge.expires_at_ms);
         let name = bucket.name();
@@ -1117,8 +1153,10 @@ impl Backend for PgBackend {
         flush_barrier(&self.handle, &self.barriers, &self.durability, commit)
     }
 
-    fn latest_commit(&self) -> Commit {
-        Commit(self.durability.commits.load(Ordering::SeqCst))
+    /// A number of its own, counted with the commits: a barrier covers it only if it started
+    /// after this call.
+    fn fence(&self) -> Commit {
+        Commit(self.durability.commits.fetch_add(1, Ordering::SeqCst) + 1)
     }
 
     fn sync_stats(&self) -> SyncStats {
@@ -1155,23 +1193,22 @@ impl Backend for PgBackend {
 }
 
 impl PgBackend {
-    /// Whether one more challenge may be stored. Counting the table on every insert would
-    /// scan it (and its dead rows) each time: this instance counts when its estimate (the last
-    /// count plus its inserts since) reaches the limit, and every [`COUNT_EVERY`] inserts to
-    /// see the other instances' too. The limit is a bound on memory and disk, so bending it
-    /// between counts is harmless. When full, expired challenges make room first.
-    fn room_for_a_challenge(
-        &self,
-        client: &Object,
-        now_ms: u64,
-        max: usize,
-    ) -> Result<bool, ServerError> {
+    /// Whether the outstanding challenges are to be counted before the next insert. Counting
+    /// the table on every insert would scan it (and its dead rows) each time: this instance
+    /// counts when its estimate (the last count plus its inserts since) reaches the limit, and
+    /// every [`COUNT_EVERY`] inserts to see the other instances' too. The limit is a bound on
+    /// memory and disk, so bending it between counts is harmless.
+    fn count_due(&self, max: usize) -> bool {
         let max = u64::try_from(max).unwrap_or(u64::MAX);
         let since = self.challenges.puts_since.load(Ordering::Relaxed);
         let estimate = self.challenges.counted.load(Ordering::Relaxed) + since;
-        if estimate < max && since < COUNT_EVERY {
-            return Ok(true);
-        }
+        estimate >= max || since >= COUNT_EVERY
+    }
+
+    /// Counts the outstanding challenges (when full, expired ones make room first): whether
+    /// one more may be stored.
+    fn recount(&self, client: &Object, now_ms: u64, max: usize) -> Result<bool, ServerError> {
+        let max = u64::try_from(max).unwrap_or(u64::MAX);
         let mut outstanding = self.count_challenges(client)?;
         if outstanding >= max {
             self.purge_on(client, now_ms)?;
@@ -1182,6 +1219,27 @@ impl PgBackend {
             .store(outstanding, Ordering::Relaxed);
         self.challenges.puts_since.store(0, Ordering::Relaxed);
         Ok(outstanding < max)
+    }
+
+    /// Stores a challenge, counted as one more insert of this instance.
+    fn insert_challenge(
+        &self,
+        client: &Object,
+        nonce: &[u8],
+        value: Vec<u8>,
+        expires_at_ms: u64,
+    ) -> Result<(), ServerError> {
+        let expires = millis(expires_at_ms);
+        client
+            .run(async {
+                let statement = client.prepare_cached(PUT).await?;
+                client
+                    .execute(&statement, &[&nonce, &expires, &value])
+                    .await
+            })
+            .map_err(|e| db_error(&e))?;
+        self.challenges.puts_since.fetch_add(1, Ordering::Relaxed);
+        Ok(())
     }
 
     fn count_challenges(&self, client: &Object) -> Result<u64, ServerError> {
@@ -1386,6 +1444,68 @@ mod tests {
         assert_eq!(b.sync_stats().commits, 3);
     }
 
+    /// A fence is a number of its own: its wait runs a barrier even when every commit of this
+    /// instance is flushed (the state it guards may be another instance's commit).
+    #[test]
+    fn a_fence_waits_for_a_barrier_of_its_own() {
+        let url = vouch_testkit::PgCluster::shared().create_database();
+        let b = backend(&url);
+        b.wait(put(&b, b"one")).unwrap();
+        assert_eq!(b.sync_stats().syncs, 1);
+        let fence = b.fence();
+        assert!(!b.durability.covers(fence));
+        b.wait(fence).unwrap();
+        assert_eq!(b.sync_stats().syncs, 2);
+    }
+
+    /// A barrier that ran where commits do not wait is refused, not counted as a flush.
+    #[test]
+    fn a_barrier_in_a_session_that_does_not_wait_is_refused() {
+        let url = vouch_testkit::PgCluster::shared().create_database();
+        let b = backend(&url);
+        let request_connection = b.client().unwrap();
+        let refused = flush(&request_connection, BARRIER_TIMEOUT).unwrap_err();
+        assert!(refused.to_string().contains("do not wait"), "{refused}");
+    }
+
+    /// A barrier that hangs is given up: its connection is closed, its wait answered `busy`,
+    /// and the next barrier runs on a new connection once the database answers again.
+    #[test]
+    fn a_barrier_that_hangs_is_given_up_and_its_connection_closed() {
+        let url = vouch_testkit::PgCluster::shared().create_database();
+        let b = backend(&url);
+        let commit = put(&b, b"one");
+        let (_holder, lock) = block_barriers(&url);
+        let barrier = block_on(&b.handle, b.barriers.get()).unwrap();
+        let late = flush(&barrier, Duration::from_millis(300)).unwrap_err();
+        assert!(late.is(&ErrorCode::Busy), "{late}");
+        assert!(barrier.is_closed(), "the connection that hung is closed");
+        drop(barrier);
+        lock.run(lock.batch_execute("COMMIT")).unwrap();
+        b.wait(commit).unwrap();
+    }
+
+    /// When the instance is due to count the outstanding challenges, a serial that is not
+    /// there costs one read and no count (the count scans the table).
+    #[test]
+    fn an_unknown_serial_never_makes_the_instance_count() {
+        let url = vouch_testkit::PgCluster::shared().create_database();
+        let b = PgBackend::connect(&url, 1).unwrap();
+        b.challenges
+            .puts_since
+            .store(COUNT_EVERY, Ordering::Relaxed);
+        let before = exchanges(&b);
+        let new = NewChallenge {
+            nonce: b"n",
+            value: b"v".to_vec(),
+            expires_at_ms: 100,
+        };
+        let put = b.put_challenge_if_present(new, 0, 10, Bucket::Devices, b"SN-9");
+        assert_eq!(put.unwrap(), (None, false));
+        assert_eq!(exchanges(&b) - before, 1, "the read alone");
+        assert_eq!(b.challenges.puts_since.load(Ordering::Relaxed), COUNT_EVERY);
+    }
+
     /// The one text value `query` returns, on one of `b`'s connections.
     fn text(b: &PgBackend, query: &str) -> String {
         let client = b.client().unwrap();
@@ -1401,6 +1521,16 @@ mod tests {
     #[test]
     fn commits_skip_the_flush_but_a_wait_is_on_disk() {
         let url = vouch_testkit::PgCluster::shared().create_database();
+        let on_default = backend(&url);
+        assert_eq!(text(&on_default, "SHOW synchronous_commit"), "off");
+        let barrier = block_on(&on_default.handle, on_default.barriers.get()).unwrap();
+        let said = barrier.run(async {
+            barrier
+                .query_one("SHOW synchronous_commit", &[])
+                .await?
+                .try_get::<_, String>(0)
+        });
+        assert_eq!(said.unwrap(), "on");
         sql(
             &backend(&url),
             "DO $$ BEGIN EXECUTE format('ALTER DATABASE %I SET synchronous_commit = off', \
@@ -1482,7 +1612,8 @@ mod tests {
             wait.join().unwrap().unwrap();
         }
         assert_eq!(b.sync_stats().syncs, 2);
-        assert!(b.durability.covers(b.latest_commit()));
+        let last = Commit(b.durability.commits.load(Ordering::SeqCst));
+        assert!(b.durability.covers(last));
     }
 
     /// A barrier that fails fails the waits it covered, without a barrier of their own; the

@@ -222,7 +222,7 @@ impl Backend for SledBackend {
         self.group.wait(commit)
     }
 
-    fn latest_commit(&self) -> Commit {
+    fn fence(&self) -> Commit {
         self.group.committed()
     }
 
