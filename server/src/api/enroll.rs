@@ -168,7 +168,8 @@ pub async fn complete(
 }
 
 /// Waits until what an attempt committed is durable: the certificate before it is handed out,
-/// a duplicate's flag before the refusal says so.
+/// a duplicate's flag before the refusal says so, a rejection or revocation (perhaps another
+/// instance's) before it is told.
 pub(super) async fn settle(
     state: &AppState,
     attempt: Result<Issued, Refusal>,
@@ -182,6 +183,14 @@ pub(super) async fn settle(
             Ok(()) => Err(Refusal::AlreadyEnrolled(commit)),
             Err(e) => Err(Refusal::Internal(e)),
         },
+        // Told from a state that another instance may have written and not yet flushed: said
+        // once it is on disk (rare answers, so the barrier is cheap).
+        Err(refusal @ (Refusal::Rejected | Refusal::Revoked)) => {
+            match state.store.durable(state.store.fence()).await {
+                Ok(()) => Err(refusal),
+                Err(e) => Err(Refusal::Internal(e)),
+            }
+        }
         Err(refusal) => Err(refusal),
     }
 }

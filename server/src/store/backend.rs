@@ -188,8 +188,9 @@ pub trait Backend: Send + Sync {
     fn durable(&self, commit: Commit) -> DurableFuture;
     /// Blocks until `commit` and those before it are durable.
     fn wait(&self, commit: Commit) -> Result<(), ServerError>;
-    /// A commit to wait for before answering with state read so far, whoever wrote it: the
-    /// last commit so far where only this process writes (sled, memory); on a database that
+    /// A commit to wait for before answering with state read so far, whoever wrote it: where
+    /// only this process writes (sled, memory), one that every commit so far is durable by
+    /// (sled's group commit numbers one of its own); on a database that
     /// several instances share, a number of its own, taken now, so that the wait runs a flush
     /// barrier that starts after the read (another instance's commit that the read saw may not
     /// be on disk yet, and this instance's commits would not cover it).

@@ -140,6 +140,9 @@ struct Flushes {
     commits: AtomicU64,
     /// Every commit up to this number is flushed.
     flushed: AtomicU64,
+    /// Of the numbers in `commits`, those taken by fences (not commits: left out of the
+    /// statistics).
+    fences: AtomicU64,
     /// Flush barriers run.
     barriers: AtomicU64,
     /// The barrier in flight, which the callers it covers wait for rather than running their
@@ -317,10 +320,13 @@ fn flush(client: &Object, timeout: Duration) -> Result<(), ServerError> {
         ))),
         Ok(Err(e)) => Err(db_error(&e)),
         Err(_) => {
+            // Cancelled first: a closed socket alone would leave the server process waiting
+            // (for a synchronous standby, say), one more for every barrier that times out.
+            client.cancel(timeout);
             client.close();
             tracing::warn!(
                 ?timeout,
-                "a flush barrier timed out; its connection is closed"
+                "a flush barrier timed out; cancelled, its connection closed"
             );
             Err(unavailable())
         }
@@ -1156,12 +1162,14 @@ impl Backend for PgBackend {
     /// A number of its own, counted with the commits: a barrier covers it only if it started
     /// after this call.
     fn fence(&self) -> Commit {
+        self.durability.fences.fetch_add(1, Ordering::Relaxed);
         Commit(self.durability.commits.fetch_add(1, Ordering::SeqCst) + 1)
     }
 
     fn sync_stats(&self) -> SyncStats {
         SyncStats {
-            commits: self.durability.commits.load(Ordering::SeqCst),
+            commits: self.durability.commits.load(Ordering::SeqCst)
+                - self.durability.fences.load(Ordering::Relaxed),
             syncs: self.durability.barriers.load(Ordering::Relaxed),
         }
     }
@@ -1468,19 +1476,32 @@ mod tests {
         assert!(refused.to_string().contains("do not wait"), "{refused}");
     }
 
-    /// A barrier that hangs is given up: its connection is closed, its wait answered `busy`,
-    /// and the next barrier runs on a new connection once the database answers again.
+    /// A barrier that hangs is given up: its statement cancelled (the server process stops
+    /// waiting, which a closed socket alone does not make it do), its connection closed, its
+    /// wait answered `busy`; the next barrier runs on a new connection once the database
+    /// answers again.
     #[test]
     fn a_barrier_that_hangs_is_given_up_and_its_connection_closed() {
         let url = vouch_testkit::PgCluster::shared().create_database();
         let b = backend(&url);
         let commit = put(&b, b"one");
-        let (_holder, lock) = block_barriers(&url);
+        let (holder, lock) = block_barriers(&url);
         let barrier = block_on(&b.handle, b.barriers.get()).unwrap();
         let late = flush(&barrier, Duration::from_millis(300)).unwrap_err();
         assert!(late.is(&ErrorCode::Busy), "{late}");
         assert!(barrier.is_closed(), "the connection that hung is closed");
         drop(barrier);
+        let waiting = "SELECT count(*)::text FROM pg_stat_activity \
+             WHERE datname = current_database() AND wait_event_type = 'Lock'";
+        let mut still = text(&holder, waiting);
+        for _ in 0..40 {
+            if still == "0" {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+            still = text(&holder, waiting);
+        }
+        assert_eq!(still, "0", "the barrier's server process still waits");
         lock.run(lock.batch_execute("COMMIT")).unwrap();
         b.wait(commit).unwrap();
     }

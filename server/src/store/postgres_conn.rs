@@ -49,6 +49,8 @@ pub(super) enum Connector {
 /// One connection to PostgreSQL, used by one thread at a time (see the module's comment).
 pub(super) struct PgConn {
     client: Client,
+    /// How it was made: a cancel request goes the same way.
+    connector: Connector,
     /// `None` once the connection has ended (the `Client` then answers every request with an
     /// error, and reports itself closed).
     driver: Mutex<Option<Driver>>,
@@ -109,6 +111,7 @@ impl PgConn {
         };
         Ok(Self {
             client,
+            connector: connector.clone(),
             driver: Mutex::new(Some(driver)),
             runtime: Some(runtime),
             statements: Mutex::new(HashMap::new()),
@@ -165,6 +168,28 @@ impl PgConn {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .take();
+    }
+
+    /// Asks PostgreSQL to cancel what this connection's server process is running (the request
+    /// goes on a connection of its own), waiting at most `timeout`. A closed socket alone does
+    /// not stop a process that waits inside a commit (for a synchronous standby, say): it would
+    /// hold its connection slot until the wait ends.
+    pub(super) fn cancel(&self, timeout: Duration) {
+        let token = self.client.cancel_token();
+        let sent = self.block_on(async {
+            let request = async {
+                match &self.connector {
+                    Connector::Plain => token.cancel_query(NoTls).await,
+                    Connector::Rustls(tls) => token.cancel_query(tls.clone()).await,
+                }
+            };
+            tokio::time::timeout(timeout, request).await
+        });
+        match sent {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::warn!(error = %e, "a cancel request failed"),
+            Err(_) => tracing::warn!(?timeout, "a cancel request timed out"),
+        }
     }
 
     /// The exchanges with the database on this connection so far (what the tests count).
@@ -264,11 +289,23 @@ impl deadpool::managed::Manager for PgManager {
 
     async fn create(&self) -> Result<PgConn, ServerError> {
         let conn = PgConn::connect(&self.config, &self.connector, self.timeout)?;
-        if !self.session.is_empty() {
-            conn.run(conn.batch_execute(self.session))
-                .map_err(|e| super::postgres::db_error(&e))?;
+        if self.session.is_empty() {
+            return Ok(conn);
         }
-        Ok(conn)
+        // Bounded like the connection itself: a network that drops traffic once connected
+        // must not hold the caller (the barrier's leader, and its followers with it).
+        let setup = conn.run(tokio::time::timeout(
+            self.timeout,
+            conn.batch_execute(self.session),
+        ));
+        match setup {
+            Ok(Ok(())) => Ok(conn),
+            Ok(Err(e)) => Err(super::postgres::db_error(&e)),
+            Err(_) => {
+                tracing::warn!(timeout = ?self.timeout, "setting a database session up timed out");
+                Err(super::postgres::unavailable())
+            }
+        }
     }
 
     async fn recycle(&self, conn: &mut PgConn, _: &Metrics) -> RecycleResult<ServerError> {
