@@ -114,6 +114,28 @@ pub struct NewChallenge<'a> {
     pub expires_at_ms: u64,
 }
 
+/// [`Backend::put_challenge_if_present`] as two calls: the read, then, only if the key is
+/// there, [`Backend::put_challenge`].
+pub(crate) fn read_then_put_challenge(
+    backend: &(impl Backend + ?Sized),
+    challenge: NewChallenge<'_>,
+    now_ms: u64,
+    max: usize,
+    bucket: Bucket,
+    key: &[u8],
+) -> Result<(Option<Vec<u8>>, bool), ServerError> {
+    let Some(found) = backend.get(bucket, key)? else {
+        return Ok((None, false));
+    };
+    let NewChallenge {
+        nonce,
+        value,
+        expires_at_ms,
+    } = challenge;
+    let stored = backend.put_challenge(nonce, value, expires_at_ms, now_ms, max)?;
+    Ok((Some(found), stored))
+}
+
 /// A challenge taken (if it was there) and a value read after it (if there was one).
 pub type TakenAndRead = (Option<Vec<u8>>, Option<Vec<u8>>);
 
@@ -158,16 +180,7 @@ pub trait Backend: Send + Sync {
         bucket: Bucket,
         key: &[u8],
     ) -> Result<(Option<Vec<u8>>, bool), ServerError> {
-        let Some(found) = self.get(bucket, key)? else {
-            return Ok((None, false));
-        };
-        let NewChallenge {
-            nonce,
-            value,
-            expires_at_ms,
-        } = challenge;
-        let stored = self.put_challenge(nonce, value, expires_at_ms, now_ms, max)?;
-        Ok((Some(found), stored))
+        read_then_put_challenge(self, challenge, now_ms, max, bucket, key)
     }
     /// [`Backend::take_challenge`], then the value under `key` in `bucket` as it is after the
     /// take, outside any transaction: what the two calls return, in one step where the backend

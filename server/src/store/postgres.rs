@@ -65,7 +65,9 @@ use std::time::Duration;
 use super::postgres_conn::PgManager;
 use tokio_postgres::error::SqlState;
 
-use super::backend::{ensure_covered, BufferedWrites, NewChallenge, TakenAndRead, AUDIT_HEAD};
+use super::backend::{
+    ensure_covered, read_then_put_challenge, BufferedWrites, NewChallenge, TakenAndRead, AUDIT_HEAD,
+};
 use super::{
     Backend, Bucket, BucketDump, Commit, DurableFuture, Latency, SyncStats, TxError, TxResult, Txn,
 };
@@ -1062,24 +1064,12 @@ impl Backend for PgBackend {
         bucket: Bucket,
         key: &[u8],
     ) -> Result<(Option<Vec<u8>>, bool), ServerError> {
-        let client = self.client()?;
         if self.count_due(max) {
             // The read first, and the count (a scan of the table) only for a key that is
             // there: a caller naming unknown serials never makes the instance count.
-            let found = client
-                .run(read_value(&client, bucket, key))
-                .map_err(|e| db_error(&e))?;
-            if found.is_none() || !self.recount(&client, now_ms, max)? {
-                return Ok((found, false));
-            }
-            let NewChallenge {
-                nonce,
-                value,
-                expires_at_ms,
-            } = challenge;
-            self.insert_challenge(&client, nonce, value, expires_at_ms)?;
-            return Ok((found, true));
+            return read_then_put_challenge(self, challenge, now_ms, max, bucket, key);
         }
+        let client = self.client()?;
         let expires = millis(challenge.expires_at_ms);
         let name = bucket.name();
         let (found, stored) = client
