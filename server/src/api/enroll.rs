@@ -118,8 +118,9 @@ fn store_challenge(
     now_ms: u64,
     peer: std::net::SocketAddr,
 ) -> Result<(), ApiError> {
-    let serial: String = record.serial.chars().take(64).collect();
-    if record.serial.len() > 64 {
+    let serial = &record.serial;
+    if serial.len() > 64 {
+        let serial: String = serial.chars().take(64).collect();
         tracing::info!(%serial, %peer, "challenge for an unknown serial (nothing stored)");
         return Ok(());
     }

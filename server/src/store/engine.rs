@@ -77,14 +77,6 @@ fn existing<T: DeserializeOwned>(
         .ok_or_else(|| TxError::Abort(ServerError::refuse(ErrorCode::NotFound, missing())))
 }
 
-/// The refusal when [`MAX_CHALLENGES`] (or the store's limit) are outstanding.
-fn too_many_challenges() -> ServerError {
-    ServerError::refuse(
-        ErrorCode::Busy,
-        "too many outstanding enrollment challenges; try again later",
-    )
-}
-
 /// Appends `note` to the audit chain after its stored head.
 fn append_audit(tx: &dyn Txn, note: &AuditNote, at_ms: u64) -> TxResult<AuditEntry> {
     let head: Option<AuditHead> = get(tx, Bucket::Meta, AUDIT_HEAD)?;
@@ -378,7 +370,10 @@ impl EnrollmentStore for KvStore {
             self.challenge_limit,
         )?;
         if !stored {
-            return Err(too_many_challenges());
+            return Err(ServerError::refuse(
+                ErrorCode::Busy,
+                "too many outstanding enrollment challenges; try again later",
+            ));
         }
         Ok(())
     }

@@ -39,16 +39,18 @@
 //! pool, so no async worker waits on the database.
 //!
 //! **Durability.** The commits of the store's transactions do not wait for the disk
-//! (`synchronous_commit` is off in each connection's session, [`SESSION`]): the audit lock is held until `COMMIT` returns, and
-//! holding it across every WAL flush would make the instances' commits one flush each. Whoever
-//! reports a change first waits for it ([`Backend::wait`], [`Backend::durable`]): a *flush
-//! barrier*, a tiny transaction committed with `synchronous_commit` on (on a connection of its
-//! own, [`BARRIER_SESSION`]), which flushes the WAL
-//! up to its own commit record and so every commit before it. An instance runs one barrier at
-//! a time: a wait that the barrier in flight covers shares it (and its failure), one that came
-//! later waits for it to end and then shares the next (group commit, as sled's), and a wait
-//! already covered runs none. The instances' barriers share PostgreSQL's own flushes. A change another instance reads before it is flushed can only be lost together
-//! with everything that read it (the WAL is one sequence), as with sled's group commit.
+//! (`synchronous_commit` is off in each connection's session, [`SESSION`]): the audit lock is
+//! held until `COMMIT` returns, and holding it across every WAL flush would make the
+//! instances' commits one flush each. Whoever reports a change first waits for it
+//! ([`Backend::wait`], [`Backend::durable`]): a *flush barrier*, a tiny transaction committed
+//! with `synchronous_commit` on (on a connection of its own, [`BARRIER_SESSION`]), which
+//! flushes the WAL up to its own commit record and so every commit before it. An instance runs
+//! one barrier at a time: a wait that the barrier in flight covers shares it (and its
+//! failure), one that came later waits for it to end and then shares the next (group commit,
+//! as sled's), and a wait already covered runs none. The instances' barriers share
+//! PostgreSQL's own flushes. A change another instance reads before it is flushed can only be
+//! lost together with everything that read it (the WAL is one sequence), as with sled's group
+//! commit.
 //! Challenges are stored and taken without waiting for the disk too ([`SESSION`] says why
 //! that is safe).
 //!
@@ -425,9 +427,9 @@ fn millis(ms: u64) -> i64 {
 
 impl PgBackend {
     /// Connects to the database `url` names (`postgres://user@host/db?...`) with at most
-    /// `pool_size` connections (and one for flush barriers) and applies the migrations it lacks. Refuses a database whose
-    /// schema is newer than this server knows. TLS, when the URL's `sslmode` asks for it, is
-    /// verified against the system's trust store.
+    /// `pool_size` connections (and one for flush barriers) and applies the migrations it
+    /// lacks. Refuses a database whose schema is newer than this server knows. TLS, when the
+    /// URL's `sslmode` asks for it, is verified against the system's trust store.
     pub fn connect(url: &str, pool_size: usize) -> Result<Self, ServerError> {
         Self::connect_with(url, pool_size, None)
     }
@@ -702,10 +704,10 @@ const WRITE: &str = "INSERT INTO vouch_kv (bucket, key, value) \
 /// transaction's commit would otherwise hold the audit lock across a WAL flush, and the
 /// instances' appends would come to one flush each; whoever reports a change waits for it
 /// through `wait` or `durable`, outside the lock, where concurrent flushes are shared (the
-/// flush barrier, on a connection of its own whose session waits: [`BARRIER_SESSION`]). Challenges are stored and taken under
-/// it too: one lost in a crash only makes its device ask again, and a take that let a device
-/// enroll is flushed by the barrier that reports the enrollment (the WAL is one sequence, and
-/// the take committed first).
+/// flush barrier, on a connection of its own whose session waits: [`BARRIER_SESSION`]).
+/// Challenges are stored and taken under it too: one lost in a crash only makes its device ask
+/// again, and a take that let a device enroll is flushed by the barrier that reports the
+/// enrollment (the WAL is one sequence, and the take committed first).
 const SESSION: &str = "SET synchronous_commit TO off";
 
 /// Opens a store transaction (its commit does not wait for the disk: [`SESSION`]).
@@ -750,7 +752,7 @@ async fn read_value(
     let row = client
         .query_opt(&statement, &[&bucket.name(), &key])
         .await?;
-    row.map(|r| r.try_get::<_, Vec<u8>>(0)).transpose()
+    value_of(row)
 }
 
 /// The buffered writes as the write statement's three columns.
@@ -1051,7 +1053,16 @@ impl Backend for PgBackend {
         if self.count_due(max) && !self.recount(&client, now_ms, max)? {
             return Ok(false);
         }
-        self.insert_challenge(&client, nonce, value, expires_at_ms)?;
+        let expires = millis(expires_at_ms);
+        client
+            .run(async {
+                let statement = client.prepare_cached(PUT).await?;
+                client
+                    .execute(&statement, &[&nonce, &expires, &value])
+                    .await
+            })
+            .map_err(|e| db_error(&e))?;
+        self.challenges.puts_since.fetch_add(1, Ordering::Relaxed);
         Ok(true)
     }
 
@@ -1217,27 +1228,6 @@ impl PgBackend {
             .store(outstanding, Ordering::Relaxed);
         self.challenges.puts_since.store(0, Ordering::Relaxed);
         Ok(outstanding < max)
-    }
-
-    /// Stores a challenge, counted as one more insert of this instance.
-    fn insert_challenge(
-        &self,
-        client: &Object,
-        nonce: &[u8],
-        value: Vec<u8>,
-        expires_at_ms: u64,
-    ) -> Result<(), ServerError> {
-        let expires = millis(expires_at_ms);
-        client
-            .run(async {
-                let statement = client.prepare_cached(PUT).await?;
-                client
-                    .execute(&statement, &[&nonce, &expires, &value])
-                    .await
-            })
-            .map_err(|e| db_error(&e))?;
-        self.challenges.puts_since.fetch_add(1, Ordering::Relaxed);
-        Ok(())
     }
 
     fn count_challenges(&self, client: &Object) -> Result<u64, ServerError> {
