@@ -116,6 +116,17 @@ const FRAME_CROP_PIXELS: usize = 400 * 400;
 /// The same for a stream's sharpened crops, the costliest steps (a version 4 code with its
 /// margin still fits at 5 px per module; larger ones are sampled finer).
 const STREAM_SHARPENED_CROP_PIXELS: usize = 300 * 300;
+/// The same for a stream's crops around a triple whose finders were each confirmed by several
+/// scanned rows ([`Located::finders_confirmed`]): a symbol too large for the usual bound
+/// (version 14 and up at 5 px per module) is sampled finer than 4 px per module only when it
+/// is larger than version 25, and a blurred dense symbol needs those pixels.
+const STREAM_LARGE_CROP_PIXELS: usize = 640 * 640;
+/// The same for the sharpened crops around such a triple.
+const STREAM_LARGE_SHARPENED_CROP_PIXELS: usize = 500 * 500;
+/// A finder confirmed by at least this many scanned rows is taken as a real one: a finder
+/// pattern is 7 modules tall, so a scan of every third row crosses it several times from about
+/// 2 px per module; texture that happens to show the 1:1:3:1:1 run is crossed once.
+const CONFIRMED_FINDER_ROWS: u32 = 2;
 /// On camera frames, a located triple gets a crop only if a grid fit matched its timing
 /// patterns at least this well (random texture scores about 0.5).
 const FRAME_CROP_MIN_TIMING: f32 = 0.6;
@@ -256,6 +267,18 @@ impl Located {
     /// half whatever the time.
     fn earns_frame_crop(&self) -> bool {
         self.timing >= FRAME_CROP_MIN_TIMING
+    }
+
+    /// Whether each of its finders was confirmed by several scanned rows
+    /// ([`CONFIRMED_FINDER_ROWS`]). In the synthetic frames without a code, the best triple's
+    /// finders were almost always crossed by one row each; a code's, blurred or not, by three
+    /// to six. Unlike the timing match, this holds for a dense symbol that blur or perspective
+    /// has moved off its parallelogram, so it earns such a symbol's crops their larger bound.
+    fn finders_confirmed(&self) -> bool {
+        let t = &self.triple;
+        [t.tl, t.tr, t.bl]
+            .iter()
+            .all(|f| f.count >= CONFIRMED_FINDER_ROWS)
     }
 }
 
@@ -489,6 +512,8 @@ struct PairRegion {
     pts: [(f32, f32); 6],
     module: f32,
     inverted: bool,
+    /// Both finders were confirmed by several scanned rows ([`CONFIRMED_FINDER_ROWS`]).
+    confirmed: bool,
 }
 
 /// Up to `max` pairs of finder candidates (of the first pass) that could be two corners of a
@@ -538,6 +563,7 @@ fn pair_regions(cands: &[(Finder, bool)], located: &[Located], max: usize) -> Ve
                     pts,
                     module,
                     inverted,
+                    confirmed: a.count.min(b.count) >= CONFIRMED_FINDER_ROWS,
                 });
             }
         }
@@ -931,10 +957,17 @@ fn run_step(ctx: &mut Ctx, work: Gray<'_>, located: &[Located], step: Step, scal
         step,
         Step::Triple(_, CropBin::Sharpened) | Step::Pair(_, CropBin::Sharpened)
     );
-    ctx.crop_pixels = if sharpened {
-        STREAM_SHARPENED_CROP_PIXELS
-    } else {
-        FRAME_CROP_PIXELS
+    // a triple of confirmed finders may be a dense symbol: its crops may be larger
+    let large = match step {
+        Step::Triple(rank, _) => located.get(rank).is_some_and(Located::finders_confirmed),
+        Step::Pair(pair, _) => pair.confirmed,
+        Step::HalfRes | Step::Global => false,
+    };
+    ctx.crop_pixels = match (sharpened, large) {
+        (true, true) => STREAM_LARGE_SHARPENED_CROP_PIXELS,
+        (true, false) => STREAM_SHARPENED_CROP_PIXELS,
+        (false, true) => STREAM_LARGE_CROP_PIXELS,
+        (false, false) => FRAME_CROP_PIXELS,
     };
     // crops around a likely code always reach rqrr's detector; crops around texture only
     // within the frame's budget (frames without a code keep their short time)

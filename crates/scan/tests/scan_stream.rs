@@ -128,3 +128,37 @@ fn the_steps_that_pay_most_come_first() {
         assert!(at.is_some_and(|n| n <= 2), "{category} {i}: read at {at:?}");
     }
 }
+
+#[test]
+fn dense_symbols_seen_in_perspective_are_read_by_the_first_pass() {
+    // version 18 and 19 labels tilted by up to a fifth: their far corner is drawn at about 0.85
+    // of the finders' module size, so the alignment pattern is searched again at that size and
+    // further out (the search at the finders' size missed it, and no step read them)
+    for i in [0, 4] {
+        let (img, text) = synth::frame_case("dense", i, 1280, 720);
+        let mut decoder = FrameDecoder::new(one_step_per_frame());
+        let read = decoder.decode(view(&img));
+        assert_eq!(
+            read.first().map(|d| d.text.as_str()),
+            Some(text.as_str()),
+            "dense {i}"
+        );
+        assert_eq!(read[0].method, Method::FinderGrid, "dense {i}");
+    }
+    // one whose size the finders' spacing misestimates (85 modules for 89): within a few frames
+    let (img, text) = synth::frame_case("dense", 9, 1280, 720);
+    let (first, _) = stream(&img, &text, 10);
+    assert!(first <= 10, "dense 9: read at frame {first}");
+}
+
+#[test]
+fn a_blurred_dense_symbol_is_read_from_a_crop_large_enough_for_its_modules() {
+    // defocused version 13 and 18 symbols at 1080p whose third finder the blur broke: the crop
+    // around the pair of confirmed finders may be larger (640 px square, not 400), so its
+    // modules keep about 5 px instead of 3 to 4, and the crop reads
+    for i in [23, 27] {
+        let (img, text) = synth::frame_case("denseblur", i, 1920, 1080);
+        let (first, _) = stream(&img, &text, 12);
+        assert!(first <= 12, "denseblur {i}: read at frame {first}");
+    }
+}

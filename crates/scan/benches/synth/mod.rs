@@ -391,7 +391,30 @@ pub fn frame_with(code: &GrayImage, w: usize, h: usize, i: u32) -> GrayImage {
 
 /// Categories of synthetic camera frames: a label in a 1280x720 or 1920x1080 scene, through a
 /// camera's mild blur and sensor noise, plus what makes each category hard.
-pub const FRAME_CATEGORIES: [&str; 5] = ["typical", "small", "blur", "dim", "glare"];
+/// `dense` is not a Vouch label: a long text (a URL with its parameters, a vCard) makes a
+/// symbol of version 10 to 25, whose modules are small for its size; `denseblur` is the same
+/// through the `blur` category's defocus.
+pub const FRAME_CATEGORIES: [&str; 7] = [
+    "typical",
+    "small",
+    "blur",
+    "dim",
+    "glare",
+    "dense",
+    "denseblur",
+];
+
+/// A long text of `n` characters from a fixed alphabet (a URL's), for dense symbols.
+fn long_text(n: usize, rng: &mut Rng) -> String {
+    const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789-_/?=&.";
+    let mut s = String::from("https://example.com/");
+    while s.len() < n {
+        s.push(char::from(
+            ALPHABET[rng.next_u64() as usize % ALPHABET.len()],
+        ));
+    }
+    s
+}
 
 /// Synthetic camera frame `i` of a category (see [`FRAME_CATEGORIES`]), `w` x `h`: the frame
 /// and the expected text. A pure function of its arguments, like [`case`].
@@ -400,7 +423,12 @@ pub fn frame_case(category: &str, i: u32, w: usize, h: usize) -> (GrayImage, Str
         (h ^ u64::from(b)).wrapping_mul(1099511628211)
     });
     let mut rng = Rng::new(seed ^ u64::from(i).wrapping_mul(0x2545_F491_4F6C_DD1D));
-    let text = label_text(500 + i);
+    let text = if category.starts_with("dense") {
+        let n = rng.range(180.0, 560.0) as usize;
+        long_text(n, &mut rng)
+    } else {
+        label_text(500 + i)
+    };
     let (dim, cells) = modules(&text);
     let quiet = rng.range(1.5, 4.0);
     let span = dim as f32 + 2.0 * quiet;
@@ -410,6 +438,7 @@ pub fn frame_case(category: &str, i: u32, w: usize, h: usize) -> (GrayImage, Str
     let module = match category {
         "small" => rng.range(2.0, 3.0),
         "blur" => rng.range(3.5, 6.0),
+        "dense" | "denseblur" => rng.range(2.5, big.min(6.0)),
         _ => rng.range(3.0, big.min(9.0)),
     };
     if category == "dim" {
@@ -432,7 +461,7 @@ pub fn frame_case(category: &str, i: u32, w: usize, h: usize) -> (GrayImage, Str
         bg,
     );
     match category {
-        "blur" => c.blur(2, 2),
+        "blur" | "denseblur" => c.blur(2, 2),
         "glare" => {
             let spot = (
                 cx + rng.range(-0.3, 0.3) * span * module,
