@@ -177,6 +177,9 @@ struct Ctx {
     crop_bins: &'static [CropBin],
     /// The module size (pixels) `region_pass` rescales a crop to.
     module_px: f32,
+    /// A camera stream's round whose crops around confirmed finders may be larger
+    /// ([`StreamState::large_crops`]).
+    large_crops: bool,
     /// The first row a finder scan that skips rows looks at (`None`: the middle of its step).
     row_phase: Option<usize>,
     /// Finder candidates of the first pass (both polarities), for [`pair_pass`].
@@ -208,6 +211,7 @@ impl Ctx {
                 STILL_CROP_BINS
             },
             module_px: CROP_MODULE_PX,
+            large_crops: false,
             row_phase: None,
             cands: Vec::new(),
             whole_crops: false,
@@ -871,6 +875,16 @@ impl StreamState {
         STREAM_MODULE_PX[self.round % STREAM_MODULE_PX.len()]
     }
 
+    /// Whether this round's crops around confirmed finders may be larger
+    /// ([`STREAM_LARGE_CROP_PIXELS`]): the round that samples crops finer (5.5 px per module),
+    /// where the larger bound lets a dense symbol have those pixels. The other rounds keep the
+    /// usual bound, so a symbol the usual crop read is read as before: with the larger bound in
+    /// every round, one of jsQR's images pasted into a 720p frame that had been read was no
+    /// longer read (see BENCHMARKS, "Dense symbols").
+    fn large_crops(&self) -> bool {
+        self.round % STREAM_MODULE_PX.len() == 1
+    }
+
     fn expected(&self, step: Step) -> Duration {
         self.cost[StepKind::of(step) as usize]
     }
@@ -957,12 +971,13 @@ fn run_step(ctx: &mut Ctx, work: Gray<'_>, located: &[Located], step: Step, scal
         step,
         Step::Triple(_, CropBin::Sharpened) | Step::Pair(_, CropBin::Sharpened)
     );
-    // a triple of confirmed finders may be a dense symbol: its crops may be larger
-    let large = match step {
-        Step::Triple(rank, _) => located.get(rank).is_some_and(Located::finders_confirmed),
-        Step::Pair(pair, _) => pair.confirmed,
-        Step::HalfRes | Step::Global => false,
-    };
+    // a triple of confirmed finders may be a dense symbol: in one round, its crops may be larger
+    let large = ctx.large_crops
+        && match step {
+            Step::Triple(rank, _) => located.get(rank).is_some_and(Located::finders_confirmed),
+            Step::Pair(pair, _) => pair.confirmed,
+            Step::HalfRes | Step::Global => false,
+        };
     ctx.crop_pixels = match (sharpened, large) {
         (true, true) => STREAM_LARGE_SHARPENED_CROP_PIXELS,
         (true, false) => STREAM_SHARPENED_CROP_PIXELS,
@@ -1050,6 +1065,7 @@ pub fn decode_stream(img: Gray<'_>, opts: &DecodeOptions, state: &mut StreamStat
     ctx.crop_bins = FRAME_CROP_BINS;
     ctx.crop_pixels = FRAME_CROP_PIXELS;
     ctx.module_px = state.crop_module_px();
+    ctx.large_crops = state.large_crops();
     ctx.row_phase = Some(state.row_phase());
     state.frames = state.frames.wrapping_add(1);
     if img.width < 21 || img.height < 21 {
