@@ -20,7 +20,7 @@
 //!   it, CPU figures over every decode.
 //! - `frame720-synth-*` / `frame1080-synth-*`: synthetic camera frames per category
 //!   (`synth::frame_case`: typical, small modules, blur, dim, glare, and two that are not Vouch
-//!   labels: dense, a version 10 to 25 symbol in perspective, and denseblur, the same
+//!   labels: dense, a version 9 to 18 symbol in perspective, and denseblur, the same
 //!   defocused), also decoded as frames.
 //!
 //! CPU time is the decoding thread's CPU time (`CLOCK_THREAD_CPUTIME_ID`), one core, all

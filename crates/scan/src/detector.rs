@@ -249,9 +249,21 @@ fn find_alignment(
     uy: (f32, f32),
     radius: f32,
 ) -> Option<(f32, f32)> {
-    // at most ~40x40 positions are scored, whatever the module size
+    // about 40x40 positions whatever the module size (up to 79x79 for a radius of 20 to 39 px,
+    // scored at every pixel)
     let r = radius.clamp(2.0, 160.0) as i64;
-    let step = (r / 20).max(1);
+    find_alignment_stepped(img, est, ux, uy, r, (r / 20).max(1))
+}
+
+/// [`find_alignment`] within `r` pixels of `est`, scoring every `step`th position.
+fn find_alignment_stepped(
+    img: &BitImage,
+    est: (f32, f32),
+    ux: (f32, f32),
+    uy: (f32, f32),
+    r: i64,
+    step: i64,
+) -> Option<(f32, f32)> {
     let (ex, ey) = (est.0 as i64, est.1 as i64);
     let mut best = (0u32, f32::MAX, (0.0f32, 0.0f32));
     // the light ring first: most positions miss it, and a position with more than
@@ -406,9 +418,11 @@ pub fn fits(img: &BitImage, t: &Triple) -> Vec<GridFit> {
         return Vec::new();
     }
     let mut scored: Vec<(f32, GridFit)> = Vec::new();
+    // the far corner's wider search, once per triple (see `alignment_fit`)
+    let mut far_corner = None;
     for (dim, parallelogram, p_score) in paras {
         if dim > 21 && p_score >= REJECT_TIMING_SCORE {
-            if let Some(fit) = alignment_fit(img, t, br, dim, module) {
+            if let Some(fit) = alignment_fit(img, t, br, dim, module, &mut far_corner) {
                 // slightly ahead of the parallelogram at equal timing scores
                 scored.push((fit.timing + 0.01, fit));
             }
@@ -427,16 +441,22 @@ pub fn fits(img: &BitImage, t: &Triple) -> Vec<GridFit> {
 }
 
 /// The grid fit through the three finders and the bottom-right alignment pattern, when one is
-/// found near where the parallelogram puts it. A symbol seen in perspective (its finders drawn
-/// at different sizes, see [`far_corner_scale`]) gets a wider search at the size its far corner
-/// is drawn at: the pattern may lie further out than the parallelogram puts it, and its 25
-/// samples taken at the finders' mean module size miss its rings.
+/// found near where the parallelogram puts it.
+///
+/// A symbol seen in perspective (its finders drawn at different sizes, see
+/// [`far_corner_scale`]) whose pattern the search at the mean module size missed gets a second
+/// search at the size its far corner is drawn at, further out: the pattern may lie further from
+/// where the parallelogram puts it, and its 25 samples taken at the mean size miss its rings.
+/// That search hardly depends on the dimension (the estimate moves by well under a module
+/// between the dimensions tried), so it runs once per triple: `far_corner` keeps its outcome
+/// for the triple's other dimensions.
 fn alignment_fit(
     img: &BitImage,
     t: &Triple,
     br: (f32, f32),
     dim: usize,
     module: f32,
+    far_corner: &mut Option<Option<(f32, f32)>>,
 ) -> Option<GridFit> {
     let (tl, tr, bl) = ((t.tl.x, t.tl.y), (t.tr.x, t.tr.y), (t.bl.x, t.bl.y));
     let d = dim as f32;
@@ -445,18 +465,11 @@ fn alignment_fit(
     let uy = ((bl.0 - tl.0) / between, (bl.1 - tl.1) / between);
     let corr = 1.0 - 3.0 / between;
     let est = (tl.0 + corr * (br.0 - tl.0), tl.1 + corr * (br.1 - tl.1));
-    let search = |allowance: f32, scale: f32| {
-        let axis = |u: (f32, f32)| (u.0 * scale, u.1 * scale);
-        find_alignment(img, est, axis(ux), axis(uy), allowance * module)
-    };
     let al = [4.0f32, 8.0]
         .into_iter()
-        .find_map(|allowance| search(allowance, 1.0))
+        .find_map(|allowance| find_alignment(img, est, ux, uy, allowance * module))
         .or_else(|| {
-            let scale = far_corner_scale(t, module)?;
-            [4.0f32, 8.0, 16.0]
-                .into_iter()
-                .find_map(|allowance| search(allowance, scale))
+            *far_corner.get_or_insert_with(|| far_corner_search(img, t, est, (ux, uy), dim, module))
         })?;
     let s = d - 6.5;
     let transform = Perspective::quad_to_quad(
@@ -470,22 +483,70 @@ fn alignment_fit(
     })
 }
 
-/// A triple whose far corner is drawn at a module size this much smaller or larger than the
-/// finders' mean is searched again there (see [`far_corner_scale`]): below it, the 25 samples of
-/// the pattern at the mean size still fall inside its rings.
+/// A triple whose far corner is drawn at a module size this much smaller or larger than its
+/// finders' mean is searched again there (see [`far_corner_scale`]): below it, the 25 samples
+/// of the pattern at the mean size still fall inside its rings.
 const PERSPECTIVE_SCALE: f32 = 0.1;
 
+/// Symbols of at least this many modules a side (version 7 and up, those with more than one
+/// alignment pattern) are searched up to 16 modules out; smaller ones up to 8, since a window
+/// of 16 modules would cover most of their data, where a pattern-like patch can score.
+const WIDE_SEARCH_MIN_DIM: usize = 45;
+
+/// The second search for the bottom-right alignment pattern of a symbol seen in perspective:
+/// at the module size its far corner is drawn at ([`far_corner_scale`]), 4, 8 and (for large
+/// symbols, [`WIDE_SEARCH_MIN_DIM`]) 16 modules around `est`, scoring positions at most 0.6 of
+/// a far-corner module apart so that the pattern's centre module is not stepped over. `axes`
+/// are the parallelogram's module vectors.
+fn far_corner_search(
+    img: &BitImage,
+    t: &Triple,
+    est: (f32, f32),
+    axes: ((f32, f32), (f32, f32)),
+    dim: usize,
+    module: f32,
+) -> Option<(f32, f32)> {
+    let scale = far_corner_scale(t)?;
+    let axis = |u: (f32, f32)| (u.0 * scale, u.1 * scale);
+    let (ux, uy) = (axis(axes.0), axis(axes.1));
+    let fine = ((module * scale * 0.6) as i64).max(1);
+    let allowances: &[f32] = if dim >= WIDE_SEARCH_MIN_DIM {
+        &[4.0, 8.0, 16.0]
+    } else {
+        &[4.0, 8.0]
+    };
+    allowances.iter().find_map(|&allowance| {
+        let r = (allowance * module).clamp(2.0, 160.0) as i64;
+        find_alignment_stepped(img, est, ux, uy, r, fine.min((r / 20).max(1)))
+    })
+}
+
 /// In perspective, the module size the symbol's far corner (its bottom-right alignment
-/// pattern) is drawn at, against the finders' mean `module`, when it differs from it by more
-/// than [`PERSPECTIVE_SCALE`]. A symbol tilted away from the camera is drawn smaller on its far
-/// side: its top-right and bottom-left finders' modules differ from its top-left's, and the far
-/// corner is about as far again (the bilinear extrapolation `tr + bl - tl`). In the synthetic
-/// frames' dense symbols (version 18, a fifth of a tilt), the finders measured 4.5, 3.1 and
-/// 4.5 px: the far corner 3.1 px, 0.84 of the mean, where the search at the mean size missed.
-fn far_corner_scale(t: &Triple, module: f32) -> Option<f32> {
-    let corner = t.tr.module + t.bl.module - t.tl.module;
-    let scale = (corner / module).clamp(0.5, 2.0);
-    (module > 0.0 && (scale - 1.0).abs() > PERSPECTIVE_SCALE).then_some(scale)
+/// pattern) is drawn at, against its finders' mean, when it differs from it by more than
+/// [`PERSPECTIVE_SCALE`] (clamped to 0.5..=2).
+///
+/// Seen through a camera, a plane's drawn size is inversely proportional to its depth, and the
+/// depth is linear over the plane, so the inverse of the far corner's size is extrapolated from
+/// the finders' (`1/br = 1/tr + 1/bl - 1/tl`). The finders' own sizes are compared with each
+/// other only: each is measured across a row, which overstates it by the same factor for all
+/// three when the symbol is turned in the image. In a synthetic dense frame the finders
+/// measured 4.5, 3.1 and 4.5 px: the far corner 3.1 px, 0.78 of their mean, where the search
+/// at the mean size had missed the pattern.
+fn far_corner_scale(t: &Triple) -> Option<f32> {
+    let (tl, tr, bl) = (t.tl.module, t.tr.module, t.bl.module);
+    let mean = (tl + tr + bl) / 3.0;
+    if !(tl > 0.0 && tr > 0.0 && bl > 0.0 && mean.is_finite()) {
+        return None;
+    }
+    let inverse = 1.0 / tr + 1.0 / bl - 1.0 / tl;
+    // a far corner nearer than the finders, or at infinity: bounded by the clamp
+    let corner = if inverse > 0.0 {
+        1.0 / inverse
+    } else {
+        f32::INFINITY
+    };
+    let scale = (corner / mean).clamp(0.5, 2.0);
+    ((scale - 1.0).abs() > PERSPECTIVE_SCALE).then_some(scale)
 }
 
 /// Dimensions other than the estimate are tried only when their timing patterns match this well.
@@ -634,24 +695,44 @@ mod tests {
 
     #[test]
     fn a_symbol_seen_square_on_keeps_the_finders_module_size() {
-        assert_eq!(far_corner_scale(&triple(4.0, 4.0, 4.0), 4.0), None);
+        assert_eq!(far_corner_scale(&triple(4.0, 4.0, 4.0)), None);
         // within a tenth: the search at the mean size still hits the pattern's rings
-        assert_eq!(far_corner_scale(&triple(4.0, 3.8, 4.0), 3.93), None);
+        assert_eq!(far_corner_scale(&triple(4.0, 3.8, 4.0)), None);
+    }
+
+    #[test]
+    fn a_symbol_turned_in_the_image_is_not_taken_for_one_in_perspective() {
+        // turned by 40 degrees, each finder's row run is about 1.3 times its module: the same
+        // factor for all three, so no second search (the symbol is not in perspective)
+        let k = 1.0 / 40f32.to_radians().cos();
+        assert_eq!(far_corner_scale(&triple(4.0 * k, 4.0 * k, 4.0 * k)), None);
+        // and one in perspective keeps its scale when turned
+        let plain = far_corner_scale(&triple(4.5, 3.15, 4.5)).unwrap();
+        let turned = far_corner_scale(&triple(4.5 * k, 3.15 * k, 4.5 * k)).unwrap();
+        assert!((plain - turned).abs() < 1e-4, "{plain} {turned}");
     }
 
     #[test]
     fn a_symbol_tilted_away_is_searched_smaller_at_its_far_corner() {
-        // the finders of a synthetic dense frame: 4.5, 3.1 and 4.5 px, mean 3.74
-        let scale = far_corner_scale(&triple(4.51, 3.15, 4.5), 3.74).unwrap();
-        assert!((scale - 0.84).abs() < 0.01, "{scale}");
+        // the finders of a synthetic dense frame: 4.5, 3.15 and 4.5 px (mean 4.05); the far
+        // corner is as far as the top-right finder
+        let scale = far_corner_scale(&triple(4.5, 3.15, 4.5)).unwrap();
+        assert!((scale - 3.15 / 4.05).abs() < 0.01, "{scale}");
+        // tilted along the diagonal: the inverse sizes add up (1/3.1 + 1/3.1 - 1/4.5)
+        let scale = far_corner_scale(&triple(4.5, 3.1, 3.1)).unwrap();
+        let corner = 1.0 / (2.0 / 3.1 - 1.0 / 4.5);
+        assert!((scale - corner / (10.7 / 3.0)).abs() < 0.01, "{scale}");
         // tilted towards the camera: larger
-        let scale = far_corner_scale(&triple(3.0, 4.0, 4.0), 3.67).unwrap();
+        let scale = far_corner_scale(&triple(3.0, 4.0, 4.0)).unwrap();
         assert!(scale > 1.3, "{scale}");
     }
 
     #[test]
     fn an_extreme_or_empty_estimate_is_bounded() {
-        assert_eq!(far_corner_scale(&triple(9.0, 1.0, 1.0), 3.67), Some(0.5));
-        assert_eq!(far_corner_scale(&triple(0.0, 0.0, 0.0), 0.0), None);
+        // a far corner "beyond infinity" (1/tr + 1/bl < 1/tl) is bounded by the clamp
+        assert_eq!(far_corner_scale(&triple(1.0, 9.0, 9.0)), Some(2.0));
+        assert_eq!(far_corner_scale(&triple(9.0, 1.0, 1.0)), Some(0.5));
+        assert_eq!(far_corner_scale(&triple(0.0, 0.0, 0.0)), None);
+        assert_eq!(far_corner_scale(&triple(f32::NAN, 4.0, 4.0)), None);
     }
 }

@@ -17,9 +17,10 @@
 //!    runs once and both polarities are tested on them), grid fitting (module size along the
 //!    finder axes, dimension checked against the timing patterns, alignment pattern,
 //!    perspective) and sampling; the sampled grid is decoded by rqrr's decoder (format,
-//!    Reed-Solomon, segments). When the finders are drawn at different sizes (a symbol seen in
-//!    perspective), the alignment pattern is searched again at the size the far corner is drawn
-//!    at, and further out: a large symbol tilted away from the camera is otherwise missed.
+//!    Reed-Solomon, segments). When the alignment pattern is not found where the parallelogram
+//!    through the finders puts it and the finders are drawn at different sizes (a symbol seen
+//!    in perspective), it is searched again at the size the far corner is drawn at, and
+//!    further out: a large symbol tilted away from the camera is otherwise missed.
 //! 2. Crops around located finder triples, and around pairs when the third finder was lost,
 //!    rescaled to ~5 px per module and re-binarized (block, global, and on camera frames also
 //!    unsharp-masked against defocus): our finders + sampler, then rqrr's detector. On camera
@@ -63,8 +64,9 @@
 //! a frame has time for two steps), no frame pays for all of them, and a step that read a code
 //! is tried first on the next frame, so the code stays read while it is in view. Each round of
 //! the rotation rescales its crops to another module size (5, 5.5, 4.5 px) and scans other
-//! rows; in the 5.5 px round, crops around finders that several scanned rows confirmed (not
-//! texture) may be 640 px square instead of 400, so a dense symbol keeps its pixels. A single frame
+//! rows; in the 5.5 px round, crops around finders that scanned rows crossed over at least
+//! 6 px (rarely texture's) may have 640 x 640 pixels instead of 400 x 400 (sharpened: 500 x
+//! 500 instead of 300 x 300), so a dense symbol keeps its pixels. A single frame
 //! ([`DecodeOptions::frame`]) and a photo still try everything.
 //!
 //! # Several codes in one image

@@ -116,17 +116,20 @@ const FRAME_CROP_PIXELS: usize = 400 * 400;
 /// The same for a stream's sharpened crops, the costliest steps (a version 4 code with its
 /// margin still fits at 5 px per module; larger ones are sampled finer).
 const STREAM_SHARPENED_CROP_PIXELS: usize = 300 * 300;
-/// The same for a stream's crops around a triple whose finders were each confirmed by several
-/// scanned rows ([`Located::finders_confirmed`]): a symbol too large for the usual bound
-/// (version 14 and up at 5 px per module) is sampled finer than 4 px per module only when it
-/// is larger than version 25, and a blurred dense symbol needs those pixels.
+/// The same for a stream's crops around a triple or a pair of finders each confirmed by several
+/// scanned rows ([`confirmed`]), in the round of [`LARGE_CROP_ROUND`]: with its margin, a
+/// symbol of version 14 and up no longer fits the usual bound at 5 px per module, and a blurred
+/// dense symbol needs those pixels; with this bound, a crop of a symbol up to version 25 keeps
+/// 5 px per module (a pair's crop, which spans both sides of the pair, keeps fewer).
 const STREAM_LARGE_CROP_PIXELS: usize = 640 * 640;
-/// The same for the sharpened crops around such a triple.
+/// The same for the sharpened crops around such a triple or pair (usually 300 x 300).
 const STREAM_LARGE_SHARPENED_CROP_PIXELS: usize = 500 * 500;
-/// A finder confirmed by at least this many scanned rows is taken as a real one: a finder
-/// pattern is 7 modules tall, so a scan of every third row crosses it several times from about
-/// 2 px per module; texture that happens to show the 1:1:3:1:1 run is crossed once.
-const CONFIRMED_FINDER_ROWS: u32 = 2;
+/// A finder is taken as confirmed when the scanned rows that crossed it span at least this many
+/// pixels (rows times the scan's row step): a finder pattern is 7 modules tall, so a scan of
+/// every third row of a 1080p frame crosses a real one two to six times from about 2 px per
+/// module. In the synthetic frames without a code, the best triple's finders were crossed by
+/// one such row each.
+const CONFIRMED_FINDER_PX: u32 = 6;
 /// On camera frames, a located triple gets a crop only if a grid fit matched its timing
 /// patterns at least this well (random texture scores about 0.5).
 const FRAME_CROP_MIN_TIMING: f32 = 0.6;
@@ -177,13 +180,12 @@ struct Ctx {
     crop_bins: &'static [CropBin],
     /// The module size (pixels) `region_pass` rescales a crop to.
     module_px: f32,
-    /// A camera stream's round whose crops around confirmed finders may be larger
-    /// ([`StreamState::large_crops`]).
-    large_crops: bool,
     /// The first row a finder scan that skips rows looks at (`None`: the middle of its step).
     row_phase: Option<usize>,
     /// Finder candidates of the first pass (both polarities), for [`pair_pass`].
     cands: Vec<(Finder, bool)>,
+    /// The row step of the scan that found `cands` (see [`confirmed`]).
+    cands_row_step: usize,
     /// A crop's first binarization goes to rqrr's detector even when the budget ran out during
     /// our finder pass on it. Set by a camera stream's steps around a likely code (a triple
     /// whose grid matched its timing patterns): each step is one crop and the step due runs
@@ -211,9 +213,9 @@ impl Ctx {
                 STILL_CROP_BINS
             },
             module_px: CROP_MODULE_PX,
-            large_crops: false,
             row_phase: None,
             cands: Vec::new(),
+            cands_row_step: 1,
             whole_crops: false,
             start: ThreadTime::now(),
             budget: opts.budget,
@@ -263,6 +265,8 @@ struct Located {
     inverted: bool,
     /// Best timing-pattern match of its grid fits (0 when it had none).
     timing: f32,
+    /// The row step of the finder scan that located it (see [`confirmed`]).
+    row_step: usize,
 }
 
 impl Located {
@@ -273,17 +277,23 @@ impl Located {
         self.timing >= FRAME_CROP_MIN_TIMING
     }
 
-    /// Whether each of its finders was confirmed by several scanned rows
-    /// ([`CONFIRMED_FINDER_ROWS`]). In the synthetic frames without a code, the best triple's
-    /// finders were almost always crossed by one row each; a code's, blurred or not, by three
-    /// to six. Unlike the timing match, this holds for a dense symbol that blur or perspective
-    /// has moved off its parallelogram, so it earns such a symbol's crops their larger bound.
+    /// Whether each of its finders was crossed by enough scanned rows ([`confirmed`]). Unlike
+    /// the timing match, this holds for a dense symbol that blur or perspective has moved off
+    /// its parallelogram, so it earns such a symbol's crops their larger bound.
     fn finders_confirmed(&self) -> bool {
         let t = &self.triple;
         [t.tl, t.tr, t.bl]
             .iter()
-            .all(|f| f.count >= CONFIRMED_FINDER_ROWS)
+            .all(|f| confirmed(f, self.row_step))
     }
+}
+
+/// Whether the rows of a scan with `row_step` that crossed finder `f` span at least
+/// [`CONFIRMED_FINDER_PX`] pixels: a real finder pattern, not texture that showed the
+/// 1:1:3:1:1 run on one row.
+fn confirmed(f: &Finder, row_step: usize) -> bool {
+    let step = u32::try_from(row_step).unwrap_or(u32::MAX);
+    f.count.saturating_mul(step) >= CONFIRMED_FINDER_PX
 }
 
 /// Finder location + grid sampling on one binarized image, both polarities. Returns the triples
@@ -314,6 +324,9 @@ fn finder_pass_mapped(
         None => finder::RowScan::every(row_step),
     };
     let both = finder::find_finders_both(bits, rows, true);
+    if method == Method::FinderGrid {
+        ctx.cands_row_step = rows.step;
+    }
     for (inverted, found) in [false, true].into_iter().zip(both) {
         // the inverted image only when there is an inverted triple to fit
         let inv;
@@ -332,7 +345,11 @@ fn finder_pass_mapped(
         if method == Method::FinderGrid {
             ctx.cands.extend(found.iter().map(|f| (*f, inverted)));
         }
+        let first_new = located.len();
         read_triples(ctx, img, &found, inverted, map, method, &mut located);
+        for l in &mut located[first_new..] {
+            l.row_step = rows.step;
+        }
         if !ctx.hits.is_empty() {
             break;
         }
@@ -375,6 +392,8 @@ fn read_triples(
                 triple: t,
                 inverted,
                 timing,
+                // set by the finder pass, which knows its scan
+                row_step: 0,
             });
             if let Some(corners) = read_fits(ctx, img, &fits, map, method) {
                 read = Some(corners);
@@ -499,7 +518,7 @@ fn crop_pass(ctx: &mut Ctx, gray: Gray<'_>, located: &[Located], scale: f32) {
 /// re-binarized like a triple's.
 fn pair_pass(ctx: &mut Ctx, gray: Gray<'_>, located: &[Located], scale: f32) {
     let max_pairs = if ctx.frame_mode { 2 } else { 4 };
-    for pair in pair_regions(&ctx.cands, located, max_pairs) {
+    for pair in pair_regions(&ctx.cands, ctx.cands_row_step, located, max_pairs) {
         if ctx.expired() || !ctx.hits.is_empty() {
             return;
         }
@@ -516,13 +535,18 @@ struct PairRegion {
     pts: [(f32, f32); 6],
     module: f32,
     inverted: bool,
-    /// Both finders were confirmed by several scanned rows ([`CONFIRMED_FINDER_ROWS`]).
+    /// Both finders were crossed by enough scanned rows ([`confirmed`]).
     confirmed: bool,
 }
 
 /// Up to `max` pairs of finder candidates (of the first pass) that could be two corners of a
 /// symbol whose third finder was lost, not both part of a located triple.
-fn pair_regions(cands: &[(Finder, bool)], located: &[Located], max: usize) -> Vec<PairRegion> {
+fn pair_regions(
+    cands: &[(Finder, bool)],
+    row_step: usize,
+    located: &[Located],
+    max: usize,
+) -> Vec<PairRegion> {
     let in_triple = |f: &Finder, inv: bool| {
         located.iter().any(|l| {
             l.inverted == inv
@@ -567,7 +591,7 @@ fn pair_regions(cands: &[(Finder, bool)], located: &[Located], max: usize) -> Ve
                     pts,
                     module,
                     inverted,
-                    confirmed: a.count.min(b.count) >= CONFIRMED_FINDER_ROWS,
+                    confirmed: confirmed(&a, row_step) && confirmed(&b, row_step),
                 });
             }
         }
@@ -832,29 +856,68 @@ pub struct StreamState {
     cost: [Duration; StepKind::COUNT],
 }
 
-/// Steps whose cost is alike, for [`StreamState::cost`]: crops are bounded in size, unsharp
-/// masking costs more, the whole-frame passes scale with the frame.
+/// Steps whose cost is alike, for [`StreamState::cost`]: crops are bounded in size (the
+/// larger bound of [`large_crop`] apart: a large crop's cost would otherwise hold back the
+/// usual ones, and a usual crop's let a large one start late), unsharp masking costs more, the
+/// whole-frame passes scale with the frame.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum StepKind {
     Crop,
     SharpenedCrop,
     HalfRes,
     Global,
+    LargeCrop,
+    LargeSharpenedCrop,
 }
 
 impl StepKind {
-    const COUNT: usize = 4;
+    const COUNT: usize = 6;
 
-    fn of(step: Step) -> StepKind {
-        match step {
-            Step::Triple(_, CropBin::Sharpened) | Step::Pair(_, CropBin::Sharpened) => {
-                StepKind::SharpenedCrop
-            }
-            Step::Triple(..) | Step::Pair(..) => StepKind::Crop,
-            Step::HalfRes => StepKind::HalfRes,
-            Step::Global => StepKind::Global,
+    /// The kind of `step`, whose crop has the larger bound when `large` ([`large_crop`]).
+    fn of(step: Step, large: bool) -> StepKind {
+        let sharpened = matches!(
+            step,
+            Step::Triple(_, CropBin::Sharpened) | Step::Pair(_, CropBin::Sharpened)
+        );
+        match (step, sharpened, large) {
+            (Step::HalfRes, ..) => StepKind::HalfRes,
+            (Step::Global, ..) => StepKind::Global,
+            (_, true, true) => StepKind::LargeSharpenedCrop,
+            (_, true, false) => StepKind::SharpenedCrop,
+            (_, false, true) => StepKind::LargeCrop,
+            (_, false, false) => StepKind::Crop,
         }
     }
+
+    /// The bound on a crop of this kind, pixels after rescaling (the whole-frame passes crop
+    /// around what they locate with the usual bound).
+    fn crop_pixels(self) -> usize {
+        match self {
+            StepKind::LargeSharpenedCrop => STREAM_LARGE_SHARPENED_CROP_PIXELS,
+            StepKind::SharpenedCrop => STREAM_SHARPENED_CROP_PIXELS,
+            StepKind::LargeCrop => STREAM_LARGE_CROP_PIXELS,
+            StepKind::Crop | StepKind::HalfRes | StepKind::Global => FRAME_CROP_PIXELS,
+        }
+    }
+}
+
+/// The round of a stream's rotation whose crops around confirmed finders have the larger bound
+/// ([`StreamState::large_crops`]): the one that samples crops finer than the cascade (index
+/// into [`STREAM_MODULE_PX`], 5.5 px).
+const LARGE_CROP_ROUND: usize = 1;
+// the larger bound goes with the finer sampling, whatever the order of the scales
+const _: () = assert!(STREAM_MODULE_PX[LARGE_CROP_ROUND] > CROP_MODULE_PX);
+
+/// Whether `step`'s crop gets the larger bound: in the round of [`LARGE_CROP_ROUND`], a crop
+/// around a triple or a pair whose finders were each crossed by enough scanned rows
+/// ([`confirmed`]), which may be a dense symbol.
+fn large_crop(large_round: bool, located: &[Located], step: Step) -> bool {
+    large_round
+        && match step {
+            Step::Triple(rank, _) => located.get(rank).is_some_and(Located::finders_confirmed),
+            Step::Pair(pair, _) => pair.confirmed,
+            Step::HalfRes | Step::Global => false,
+        }
 }
 
 impl StreamState {
@@ -876,24 +939,24 @@ impl StreamState {
     }
 
     /// Whether this round's crops around confirmed finders may be larger
-    /// ([`STREAM_LARGE_CROP_PIXELS`]): the round that samples crops finer (5.5 px per module),
-    /// where the larger bound lets a dense symbol have those pixels. The other rounds keep the
-    /// usual bound, so a symbol the usual crop read is read as before: with the larger bound in
-    /// every round, one of jsQR's images pasted into a 720p frame that had been read was no
-    /// longer read (see BENCHMARKS, "Dense symbols").
+    /// ([`STREAM_LARGE_CROP_PIXELS`]): the round that samples crops finer
+    /// ([`LARGE_CROP_ROUND`]), where the larger bound lets a dense symbol have those pixels.
+    /// The other rounds keep the usual bound, so a symbol the usual crop read is read as
+    /// before: with the larger bound in every round, one of jsQR's images pasted into a 720p
+    /// frame that had been read was no longer read (see BENCHMARKS, "Dense symbols").
     fn large_crops(&self) -> bool {
-        self.round % STREAM_MODULE_PX.len() == 1
+        self.round % STREAM_MODULE_PX.len() == LARGE_CROP_ROUND
     }
 
-    fn expected(&self, step: Step) -> Duration {
-        self.cost[StepKind::of(step) as usize]
+    fn expected(&self, kind: StepKind) -> Duration {
+        self.cost[kind as usize]
     }
 
-    /// Learns from one run of `step`: the estimate follows a costlier run at once and a cheaper
-    /// one slowly (by a quarter per run), so one cheap run around texture does not let a step
-    /// that usually costs more start late in a frame.
-    fn learn(&mut self, step: Step, spent: Duration) {
-        let est = &mut self.cost[StepKind::of(step) as usize];
+    /// Learns from one run of a step of `kind`: the estimate follows a costlier run at once and
+    /// a cheaper one slowly (by a quarter per run), so one cheap run around texture does not
+    /// let a step that usually costs more start late in a frame.
+    fn learn(&mut self, kind: StepKind, spent: Duration) {
+        let est = &mut self.cost[kind as usize];
         *est = spent.max(*est * 3 / 4);
     }
 }
@@ -934,7 +997,7 @@ enum Step {
 /// frame's first pass takes the whole budget) the steps that pay most are so reached first.
 fn stream_steps(ctx: &Ctx, located: &[Located]) -> Vec<Step> {
     let mut steps = Vec::new();
-    let pairs = pair_regions(&ctx.cands, located, 2);
+    let pairs = pair_regions(&ctx.cands, ctx.cands_row_step, located, 2);
     if !located.is_empty() {
         steps.push(Step::Triple(0, CropBin::Block));
         steps.push(Step::Triple(0, CropBin::Sharpened));
@@ -964,26 +1027,17 @@ fn only(bin: CropBin) -> &'static [CropBin] {
     }
 }
 
-/// Runs one step; the codes it reads go to `ctx`.
-fn run_step(ctx: &mut Ctx, work: Gray<'_>, located: &[Located], step: Step, scale: f32) {
-    // unsharp masking costs more than the other binarizations: its crops are smaller
-    let sharpened = matches!(
-        step,
-        Step::Triple(_, CropBin::Sharpened) | Step::Pair(_, CropBin::Sharpened)
-    );
-    // a triple of confirmed finders may be a dense symbol: in one round, its crops may be larger
-    let large = ctx.large_crops
-        && match step {
-            Step::Triple(rank, _) => located.get(rank).is_some_and(Located::finders_confirmed),
-            Step::Pair(pair, _) => pair.confirmed,
-            Step::HalfRes | Step::Global => false,
-        };
-    ctx.crop_pixels = match (sharpened, large) {
-        (true, true) => STREAM_LARGE_SHARPENED_CROP_PIXELS,
-        (true, false) => STREAM_SHARPENED_CROP_PIXELS,
-        (false, true) => STREAM_LARGE_CROP_PIXELS,
-        (false, false) => FRAME_CROP_PIXELS,
-    };
+/// Runs one step of `kind` ([`StepKind::of`]); the codes it reads go to `ctx`.
+fn run_step(
+    ctx: &mut Ctx,
+    work: Gray<'_>,
+    located: &[Located],
+    (step, kind): (Step, StepKind),
+    scale: f32,
+) {
+    // unsharp masking costs more than the other binarizations: its crops are smaller; a dense
+    // symbol's crops in one round larger
+    ctx.crop_pixels = kind.crop_pixels();
     // crops around a likely code always reach rqrr's detector; crops around texture only
     // within the frame's budget (frames without a code keep their short time)
     ctx.whole_crops = false;
@@ -1051,7 +1105,7 @@ fn crop_best(ctx: &mut Ctx, gray: Gray<'_>, located: &[Located], scale: f32) {
 
 /// A camera stream's decode of one frame: the cheap first pass every frame (block binarizer,
 /// finders, grid sampling, and crops around likely codes it did not read when it read one),
-/// then the costlier hypotheses of [`stream_steps`] in rotation: the step the stream has
+/// then the costlier hypotheses of `stream_steps` in rotation: the step the stream has
 /// reached always runs, a further step only if what that kind of step cost on earlier frames
 /// still fits in the budget (a step started just before the budget ran out used to overrun it
 /// by its whole cost: a frame without a code then paid two whole-frame passes; now the step
@@ -1065,7 +1119,6 @@ pub fn decode_stream(img: Gray<'_>, opts: &DecodeOptions, state: &mut StreamStat
     ctx.crop_bins = FRAME_CROP_BINS;
     ctx.crop_pixels = FRAME_CROP_PIXELS;
     ctx.module_px = state.crop_module_px();
-    ctx.large_crops = state.large_crops();
     ctx.row_phase = Some(state.row_phase());
     state.frames = state.frames.wrapping_add(1);
     if img.width < 21 || img.height < 21 {
@@ -1083,6 +1136,11 @@ pub fn decode_stream(img: Gray<'_>, opts: &DecodeOptions, state: &mut StreamStat
         return ctx.hits;
     }
     let steps = stream_steps(&ctx, &located);
+    let large_round = state.large_crops();
+    let kinds: Vec<StepKind> = steps
+        .iter()
+        .map(|&step| StepKind::of(step, large_crop(large_round, &located, step)))
+        .collect();
     let first = state.next % steps.len().max(1);
     // the first step passed over for want of time: the next frame starts with it
     let mut waiting = None;
@@ -1096,14 +1154,14 @@ pub fn decode_stream(img: Gray<'_>, opts: &DecodeOptions, state: &mut StreamStat
             if ctx.expired() {
                 break;
             }
-            if ctx.start.elapsed() + state.expected(steps[at]) > ctx.budget {
+            if ctx.start.elapsed() + state.expected(kinds[at]) > ctx.budget {
                 waiting.get_or_insert(at);
                 continue;
             }
         }
         let started = ThreadTime::now();
-        run_step(&mut ctx, work, &located, steps[at], scale);
-        state.learn(steps[at], started.elapsed());
+        run_step(&mut ctx, work, &located, (steps[at], kinds[at]), scale);
+        state.learn(kinds[at], started.elapsed());
         if !ctx.hits.is_empty() {
             state.next = at;
             return ctx.hits;
@@ -1225,14 +1283,14 @@ mod tests {
     fn the_cost_estimate_follows_a_costlier_run_at_once_and_a_cheaper_one_slowly() {
         let mut state = StreamState::default();
         let ms = Duration::from_millis;
-        state.learn(Step::Global, ms(4));
-        assert_eq!(state.expected(Step::Global), ms(4));
-        state.learn(Step::Global, ms(1));
-        assert_eq!(state.expected(Step::Global), ms(3));
-        state.learn(Step::Global, ms(8));
-        assert_eq!(state.expected(Step::Global), ms(8));
+        state.learn(StepKind::Global, ms(4));
+        assert_eq!(state.expected(StepKind::Global), ms(4));
+        state.learn(StepKind::Global, ms(1));
+        assert_eq!(state.expected(StepKind::Global), ms(3));
+        state.learn(StepKind::Global, ms(8));
+        assert_eq!(state.expected(StepKind::Global), ms(8));
         // kinds are apart: a crop's estimate is not a whole-frame pass's
-        assert_eq!(state.expected(Step::HalfRes), Duration::ZERO);
+        assert_eq!(state.expected(StepKind::HalfRes), Duration::ZERO);
     }
 
     /// A light frame holding two finder patterns side by side (5 px per module, 25 modules
@@ -1268,5 +1326,78 @@ mod tests {
         assert!(state.cost[StepKind::Crop as usize] > Duration::ZERO);
         assert!(state.cost[StepKind::SharpenedCrop as usize] > Duration::ZERO);
         assert_eq!(state.next, 1, "the step passed over is due next");
+    }
+
+    fn located(count: u32, row_step: usize) -> Located {
+        let f = |x: f32, y: f32| Finder {
+            x,
+            y,
+            module: 3.0,
+            count,
+        };
+        Located {
+            triple: Triple {
+                tl: f(0.0, 0.0),
+                tr: f(300.0, 0.0),
+                bl: f(0.0, 300.0),
+                score: 1.0,
+            },
+            inverted: false,
+            timing: 0.5,
+            row_step,
+        }
+    }
+
+    #[test]
+    fn a_finder_is_confirmed_by_the_rows_that_crossed_it_not_by_their_number() {
+        let f = |count| Finder {
+            x: 0.0,
+            y: 0.0,
+            module: 3.0,
+            count,
+        };
+        // a 1080p stream scans every third row: two rows span 6 px
+        assert!(!confirmed(&f(1), 3));
+        assert!(confirmed(&f(2), 3));
+        // a scan of every row: two rows are texture's too
+        assert!(!confirmed(&f(2), 1));
+        assert!(!confirmed(&f(5), 1));
+        assert!(confirmed(&f(6), 1));
+        assert!(confirmed(&f(3), 2));
+        assert!(confirmed(&f(u32::MAX), usize::MAX), "no overflow");
+    }
+
+    #[test]
+    fn only_the_finer_round_gives_confirmed_finders_the_larger_crops() {
+        let real = [located(3, 3)];
+        let texture = [located(1, 3)];
+        let crop = Step::Triple(0, CropBin::Block);
+        let sharpened = Step::Triple(0, CropBin::Sharpened);
+        for round in 0..6 {
+            let state = StreamState {
+                round,
+                ..StreamState::default()
+            };
+            let large_round = state.large_crops();
+            assert_eq!(large_round, round % 3 == LARGE_CROP_ROUND, "round {round}");
+            assert_eq!(large_crop(large_round, &real, crop), large_round);
+            assert!(!large_crop(large_round, &texture, crop), "round {round}");
+            assert!(!large_crop(large_round, &real, Step::Global));
+        }
+        assert_eq!(
+            StepKind::of(crop, true).crop_pixels(),
+            STREAM_LARGE_CROP_PIXELS
+        );
+        assert_eq!(
+            StepKind::of(sharpened, true).crop_pixels(),
+            STREAM_LARGE_SHARPENED_CROP_PIXELS
+        );
+        assert_eq!(StepKind::of(crop, false).crop_pixels(), FRAME_CROP_PIXELS);
+        assert_eq!(
+            StepKind::of(sharpened, false).crop_pixels(),
+            STREAM_SHARPENED_CROP_PIXELS
+        );
+        // large and usual crops learn their costs apart
+        assert_ne!(StepKind::of(crop, true), StepKind::of(crop, false));
     }
 }

@@ -392,7 +392,7 @@ pub fn frame_with(code: &GrayImage, w: usize, h: usize, i: u32) -> GrayImage {
 /// Categories of synthetic camera frames: a label in a 1280x720 or 1920x1080 scene, through a
 /// camera's mild blur and sensor noise, plus what makes each category hard.
 /// `dense` is not a Vouch label: a long text (a URL with its parameters, a vCard) makes a
-/// symbol of version 10 to 25, whose modules are small for its size; `denseblur` is the same
+/// symbol of version 9 to 18 (180 to 560 bytes at level M), whose modules are small for its size; `denseblur` is the same
 /// through the `blur` category's defocus.
 pub const FRAME_CATEGORIES: [&str; 7] = [
     "typical",
