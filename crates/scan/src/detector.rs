@@ -251,19 +251,20 @@ fn find_alignment(
 ) -> Option<(f32, f32)> {
     // about 40x40 positions whatever the module size (up to 79x79 for a radius of 20 to 39 px,
     // scored at every pixel)
-    let r = radius.clamp(2.0, 160.0) as i64;
-    find_alignment_stepped(img, est, ux, uy, r, (r / 20).max(1))
+    find_alignment_stepped(img, est, ux, uy, radius, i64::MAX)
 }
 
-/// [`find_alignment`] within `r` pixels of `est`, scoring every `step`th position.
+/// [`find_alignment`], scoring positions at most `finest` pixels apart.
 fn find_alignment_stepped(
     img: &BitImage,
     est: (f32, f32),
     ux: (f32, f32),
     uy: (f32, f32),
-    r: i64,
-    step: i64,
+    radius: f32,
+    finest: i64,
 ) -> Option<(f32, f32)> {
+    let r = radius.clamp(2.0, 160.0) as i64;
+    let step = finest.min((r / 20).max(1));
     let (ex, ey) = (est.0 as i64, est.1 as i64);
     let mut best = (0u32, f32::MAX, (0.0f32, 0.0f32));
     // the light ring first: most positions miss it, and a position with more than
@@ -515,10 +516,9 @@ fn far_corner_search(
     } else {
         &[4.0, 8.0]
     };
-    allowances.iter().find_map(|&allowance| {
-        let r = (allowance * module).clamp(2.0, 160.0) as i64;
-        find_alignment_stepped(img, est, ux, uy, r, fine.min((r / 20).max(1)))
-    })
+    allowances
+        .iter()
+        .find_map(|&allowance| find_alignment_stepped(img, est, ux, uy, allowance * module, fine))
 }
 
 /// In perspective, the module size the symbol's far corner (its bottom-right alignment
