@@ -422,7 +422,10 @@ pub fn fits(img: &BitImage, t: &Triple) -> Vec<GridFit> {
     // the far corner's wider search, once per triple (see `alignment_fit`)
     let mut far_corner = None;
     for (dim, parallelogram, p_score) in paras {
-        if dim > 21 && p_score >= REJECT_TIMING_SCORE {
+        // the estimated dimension always: in perspective the modules shrink along a leg
+        // towards the far finder, the parallelogram's evenly spaced samples drift off the
+        // timing pattern, and the right dimension may score below a wrong one
+        if dim > 21 && (p_score >= REJECT_TIMING_SCORE || dim == dim0) {
             if let Some(fit) = alignment_fit(img, t, br, dim, module, &mut far_corner) {
                 // slightly ahead of the parallelogram at equal timing scores
                 scored.push((fit.timing + 0.01, fit));
@@ -734,5 +737,89 @@ mod tests {
         assert_eq!(far_corner_scale(&triple(9.0, 1.0, 1.0)), Some(0.5));
         assert_eq!(far_corner_scale(&triple(0.0, 0.0, 0.0)), None);
         assert_eq!(far_corner_scale(&triple(f32::NAN, 4.0, 4.0)), None);
+    }
+
+    /// A symbol's modules drawn through `to_image` (module space to pixels) on a `w` x `h`
+    /// bit image, with its three finders as the first pass would locate them: centres mapped,
+    /// module sizes measured across each finder.
+    fn drawn(text: &str, to_image: &Perspective, w: usize, h: usize) -> (BitImage, Triple) {
+        let code = qrcode::QrCode::new(text).unwrap();
+        let dim = code.width();
+        let colors = code.to_colors();
+        let d = dim as f32;
+        let square = [(0.0, 0.0), (d, 0.0), (d, d), (0.0, d)];
+        let to_modules = Perspective::quad_to_quad(square.map(|(u, v)| to_image.map(u, v)), square);
+        let mut bits = vec![0u8; w * h];
+        for y in 0..h {
+            for x in 0..w {
+                let (u, v) = to_modules.map(x as f32 + 0.5, y as f32 + 0.5);
+                if u >= 0.0 && v >= 0.0 && u < d && v < d {
+                    let dark = colors[v as usize * dim + u as usize] == qrcode::Color::Dark;
+                    bits[y * w + x] = u8::from(dark);
+                }
+            }
+        }
+        let finder_at = |u: f32, v: f32| {
+            let (x, y) = to_image.map(u, v);
+            let (l, r) = (to_image.map(u - 3.5, v), to_image.map(u + 3.5, v));
+            finder(x, y, dist(l, r) / 7.0)
+        };
+        let (tl, tr, bl) = (
+            finder_at(3.5, 3.5),
+            finder_at(d - 3.5, 3.5),
+            finder_at(3.5, d - 3.5),
+        );
+        let img = BitImage {
+            width: w,
+            height: h,
+            bits,
+        };
+        (
+            img,
+            Triple {
+                tl,
+                tr,
+                bl,
+                score: 1.0,
+            },
+        )
+    }
+
+    #[test]
+    fn the_estimated_dimension_is_fitted_with_its_alignment_pattern_when_its_timing_drifts() {
+        // keystoned: the right side drawn about two thirds as tall as the left, so along the top
+        // leg the modules shrink towards the top-right finder and the parallelogram's evenly
+        // spaced samples drift off the timing pattern at the right dimension (version 5)
+        let text = "https://example.com/rack/17/unit/04?serial=VX-2026-000417&site=b";
+        let quads = [
+            [(60.0, 40.0), (330.0, 90.0), (320.0, 320.0), (40.0, 390.0)],
+            [(60.0, 40.0), (330.0, 80.0), (330.0, 330.0), (40.0, 390.0)],
+        ];
+        for quad in quads {
+            let dim = qrcode::QrCode::new(text).unwrap().width();
+            let d = dim as f32;
+            let to_image =
+                Perspective::quad_to_quad([(0.0, 0.0), (d, 0.0), (d, d), (0.0, d)], quad);
+            let (img, t) = drawn(text, &to_image, 420, 420);
+            assert_eq!(dimension(&t, module_size(&img, &t)), Some(dim));
+            let (tl, tr, bl) = ((t.tl.x, t.tl.y), (t.tr.x, t.tr.y), (t.bl.x, t.bl.y));
+            let br = (tr.0 - tl.0 + bl.0, tr.1 - tl.1 + bl.1);
+            let parallelogram = Perspective::quad_to_quad(
+                [
+                    (3.5, 3.5),
+                    (d - 3.5, 3.5),
+                    (d - 3.5, d - 3.5),
+                    (3.5, d - 3.5),
+                ],
+                [tl, tr, br, bl],
+            );
+            // what the case is about: the right dimension's parallelogram misses its timing
+            assert!(timing_score(&img, &parallelogram, dim) < REJECT_TIMING_SCORE);
+            let fits = fits(&img, &t);
+            let best = fits.first().unwrap();
+            assert_eq!((best.dim, best.timing), (dim, 1.0), "{quad:?}");
+            let (bytes, ..) = sample_and_decode(&img, best).unwrap();
+            assert_eq!(bytes, text.as_bytes());
+        }
     }
 }

@@ -440,8 +440,40 @@ pub struct Triple {
     pub tr: Finder,
     /// Bottom-left finder.
     pub bl: Finder,
-    /// How far from an isosceles right triangle (0 = perfect).
+    /// How far from an isosceles right triangle (0 = perfect): ranks the triples.
     pub score: f32,
+}
+
+impl Triple {
+    /// Whether the triple is nearly an isosceles right triangle (a symbol seen square on or
+    /// turned in the image), rather than one accepted only because perspective allows it
+    /// ([`plausible_corner`]).
+    pub fn near_square(&self) -> bool {
+        self.score <= NEAR_SQUARE_SCORE
+    }
+}
+
+/// [`Triple::score`] up to which a triple is nearly an isosceles right triangle: legs within
+/// about 1.37 of each other at a right angle, or equal legs within about 15 degrees of one
+/// (the bound every triple had to meet before perspective was allowed for).
+const NEAR_SQUARE_SCORE: f32 = 0.6;
+
+/// The largest |cosine| of the angle at the corner finder: 60 to 120 degrees. A symbol seen at
+/// an angle is drawn as a quadrilateral whose corner angles leave 90 degrees.
+const MAX_CORNER_COS: f32 = 0.5;
+
+/// The largest ratio of the longer leg to the shorter: a symbol seen at an angle is
+/// foreshortened along one axis (a keystoned photo of a printed code drew its legs at 115 and
+/// 161 px, 1.4 to 1, where the isosceles bound alone dropped the triple).
+const MAX_LEG_RATIO: f32 = 1.6;
+
+/// Whether three finders, whose squared distances are `s1 <= s2 <= hyp`, could be the corners
+/// of one symbol seen in perspective: the angle at the corner finder (opposite the longest
+/// side) near a right angle and the legs of comparable length. How near an isosceles right
+/// triangle they are ranks the triples; this only bounds what perspective can draw.
+fn plausible_corner(s1: f32, s2: f32, hyp: f32) -> bool {
+    let cos = (s1 + s2 - hyp) / (2.0 * (s1 * s2).sqrt());
+    cos.abs() <= MAX_CORNER_COS && s2 <= s1 * MAX_LEG_RATIO * MAX_LEG_RATIO
 }
 
 fn dist2(a: &Finder, b: &Finder) -> f32 {
@@ -494,10 +526,10 @@ pub fn triples(found: &[Finder], max: usize) -> Vec<Triple> {
                 if s1 <= 0.0 {
                     continue;
                 }
-                let score = ((hyp - 2.0 * s1).abs() + (hyp - 2.0 * s2).abs()) / hyp;
-                if score > 0.6 {
+                if !plausible_corner(s1, s2, hyp) {
                     continue;
                 }
+                let score = ((hyp - 2.0 * s1).abs() + (hyp - 2.0 * s2).abs()) / hyp;
                 // leg length in modules: 14 (version 1) .. 170 (version 40), with slack
                 let module = (a.module + b.module + c.module) / 3.0;
                 let leg = s1.sqrt() / module;
@@ -647,5 +679,53 @@ mod tests {
             accepted += usize::from(reference(&s));
         }
         assert!(accepted > 1000, "{accepted}");
+    }
+
+    fn at(x: f32, y: f32) -> Finder {
+        Finder {
+            x,
+            y,
+            module: 4.0,
+            count: 3,
+        }
+    }
+
+    #[test]
+    fn a_symbol_seen_at_an_angle_makes_a_triple() {
+        // the keystoned corpus photo's finders: legs of 115 and 161 px at 84 degrees, 1.4 to 1,
+        // which the isosceles bound alone dropped (its score is above the near-square bound)
+        let found = [at(311.0, 257.0), at(422.0, 286.0), at(286.0, 416.0)];
+        let t = triples(&found, 6);
+        assert_eq!(t.len(), 1);
+        assert_eq!((t[0].tl.x, t[0].tr.x, t[0].bl.x), (311.0, 422.0, 286.0));
+        assert!(!t[0].near_square());
+        // square on: near square, and ranked first among both
+        let square = [at(0.0, 0.0), at(150.0, 0.0), at(0.0, 150.0)];
+        let t = triples(&square, 6);
+        assert!(t.len() == 1 && t[0].near_square() && t[0].score < 1e-6);
+    }
+
+    #[test]
+    fn no_perspective_draws_a_flat_or_lopsided_triangle() {
+        // a right angle with legs 2 to 1: beyond the leg ratio
+        assert!(triples(&[at(0.0, 0.0), at(200.0, 0.0), at(0.0, 100.0)], 6).is_empty());
+        // legs 1.5 to 1: within it
+        assert_eq!(
+            triples(&[at(0.0, 0.0), at(150.0, 0.0), at(0.0, 100.0)], 6).len(),
+            1
+        );
+        // equal legs at 130 degrees: beyond the corner angle (the corner is the largest angle,
+        // so never below 60 degrees)
+        let leg_at = |deg: f32| {
+            let r = deg.to_radians();
+            [
+                at(0.0, 0.0),
+                at(150.0, 0.0),
+                at(150.0 * r.cos(), 150.0 * r.sin()),
+            ]
+        };
+        assert!(triples(&leg_at(130.0), 6).is_empty());
+        // at 115 degrees: within it
+        assert_eq!(triples(&leg_at(115.0), 6).len(), 1);
     }
 }

@@ -14,9 +14,11 @@
 //! 1. A block binarizer (ZXing's hybrid binarizer, except that flat blocks do not pull down
 //!    the threshold of the edges beside them), our own run-length finder-pattern location
 //!    (1:1:3:1:1 with tolerance plus half a pixel at 2-3 px per module; each row is cut into
-//!    runs once and both polarities are tested on them), grid fitting (module size along the
-//!    finder axes, dimension checked against the timing patterns, alignment pattern,
-//!    perspective) and sampling; the sampled grid is decoded by rqrr's decoder (format,
+//!    runs once and both polarities are tested on them), triples of finders whose corner angle
+//!    and legs a symbol seen in perspective could draw (60 to 120 degrees, legs within 1.6 of
+//!    each other; ranked by how near an isosceles right triangle they are), grid fitting
+//!    (module size along the finder axes, dimension checked against the timing patterns,
+//!    alignment pattern, always sought for the estimated dimension, perspective) and sampling; the sampled grid is decoded by rqrr's decoder (format,
 //!    Reed-Solomon, segments). When the alignment pattern is not found where the parallelogram
 //!    through the finders puts it and the finders are drawn at different sizes (a symbol seen
 //!    in perspective), it is searched again at the size the far corner is drawn at, and

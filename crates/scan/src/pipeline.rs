@@ -548,8 +548,13 @@ fn pair_regions(
     max: usize,
 ) -> Vec<PairRegion> {
     let in_triple = |f: &Finder, inv: bool| {
+        // a triple accepted only for perspective leaves its finders to the pairs too: its
+        // crop is cut around where the parallelogram puts the symbol, which perspective moves,
+        // and a pair's region spans both sides of it (without this, a corpus photo that a
+        // pair's crop read was no longer read)
         located.iter().any(|l| {
             l.inverted == inv
+                && l.triple.near_square()
                 && [l.triple.tl, l.triple.tr, l.triple.bl]
                     .iter()
                     .any(|g| (g.x - f.x).abs() < g.module && (g.y - f.y).abs() < g.module)
@@ -1399,5 +1404,22 @@ mod tests {
         );
         // large and usual crops learn their costs apart
         assert_ne!(StepKind::of(crop, true), StepKind::of(crop, false));
+    }
+
+    #[test]
+    fn a_triple_accepted_only_for_perspective_leaves_its_finders_to_the_pairs() {
+        let loc = located(3, 1);
+        let t = loc.triple;
+        let cands: Vec<(Finder, bool)> = [t.tl, t.tr, t.bl].iter().map(|&f| (f, false)).collect();
+        let with_score = |score: f32| Located {
+            triple: Triple { score, ..t },
+            ..loc
+        };
+        // nearly an isosceles right triangle: its finders' pairs are its own crop's business
+        assert!(pair_regions(&cands, 1, &[with_score(0.2)], 4).is_empty());
+        // far from one (a keystoned symbol, or a wrong third finder): the pairs are cropped too
+        let pairs = pair_regions(&cands, 1, &[with_score(0.7)], 4);
+        assert!(!pairs.is_empty());
+        assert!(!with_score(0.7).triple.near_square() && with_score(0.6).triple.near_square());
     }
 }

@@ -160,3 +160,54 @@ fn a_blurred_dense_symbol_is_read_from_a_crop_large_enough_for_its_modules() {
         assert!(first > 1, "denseblur {i}: the first pass alone read it");
     }
 }
+
+/// A printed code photographed at a steep angle from its left, as a keystoned photo in the
+/// corpus: the paper's corners at `quad`, drawn on a flat grey frame.
+fn keystoned(text: &str, quad: [(f32, f32); 4]) -> vouch_scan::image::GrayImage {
+    let (dim, cells) = synth::modules(text);
+    let mut canvas = synth::Canvas::flat(480, 440, 0.5);
+    canvas.paste_code(dim, &cells, 2.0, quad, 0.1, 0.9);
+    canvas.blur(1, 1);
+    canvas.to_gray()
+}
+
+#[test]
+fn a_symbol_seen_at_a_steep_angle_is_read_by_the_first_pass() {
+    // its left edge drawn 1.4 times as long as its top, its right edge shorter than its left:
+    // the finders make a triangle far from an isosceles right one (once dropped as no symbol),
+    // and the parallelogram's evenly spaced samples drift off the timing pattern at the right
+    // dimension (which then got no alignment pattern and no fit). Versions 4 and 5.
+    let texts = [
+        "https://example.com/rack/17/unit/04?serial=VX-2026-000417",
+        "vouch:v1:site=plant-b;serial=VX-2026-000417;key=BNx0q8tW3mJp1cYy2Lr9s6Tg4Hv7Kd5Fz0Aa",
+    ];
+    let quads = [
+        [
+            (150.0, 80.0),
+            (335.0, 130.0),
+            (300.0, 349.0),
+            (108.0, 345.0),
+        ],
+        // the same seen from its right
+        [
+            (330.0, 80.0),
+            (370.0, 345.0),
+            (178.0, 349.0),
+            (145.0, 130.0),
+        ],
+    ];
+    for text in texts {
+        for (k, quad) in quads.into_iter().enumerate() {
+            let img = keystoned(text, quad);
+            // no time beyond the first pass: only its best-ranked triple is fitted
+            let mut decoder = FrameDecoder::new(one_step_per_frame());
+            let read = decoder.decode(view(&img));
+            assert_eq!(
+                read.first().map(|d| d.text.as_str()),
+                Some(text),
+                "quad {k}"
+            );
+            assert_eq!(read[0].method, Method::FinderGrid, "quad {k}");
+        }
+    }
+}
