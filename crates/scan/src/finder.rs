@@ -28,9 +28,15 @@ const MAX_CANDIDATES: usize = 48;
 /// Candidates combined into triples (the best confirmed ones).
 const MAX_POOL: usize = 16;
 
-/// The smallest finder pattern looked for, in pixels across (7 modules): below 1.4 px per
-/// module no code can be sampled, and noise makes countless such patterns.
-const MIN_PATTERN: u32 = 10;
+/// The smallest finder pattern looked for, in pixels across (7 modules): 1 px per module. A
+/// camera does not resolve such modules, but a generated symbol has them (a screenshot, a code
+/// drawn at one pixel per module, as the corpus's version 40 symbols and a small one): its
+/// runs are exact and it samples exactly. Noise makes such patterns too; the scan's list of
+/// candidates is bounded ([`MAX_CANDIDATES`]), and since a pattern under [`SLACK_FROM`] px
+/// gets no pixel slack, only exact runs pass. (The bound was 10 px, 1.4 px per module: those
+/// symbols were read only by the still-image cascade's later passes, and not in camera
+/// frames.)
+const MIN_PATTERN: u32 = 7;
 
 /// Slack in pixels added to the module tolerance of the run checks, for patterns of
 /// [`SLACK_FROM`]..[`SLACK_TO`] pixels (below, noise speckles would pass as finders; above,

@@ -211,3 +211,37 @@ fn a_symbol_seen_at_a_steep_angle_is_read_by_the_first_pass() {
         }
     }
 }
+
+#[test]
+fn a_symbol_drawn_at_one_pixel_per_module_is_read_by_the_first_pass() {
+    // a generated symbol as a screenshot shows it: one pixel per module, on the pixel grid,
+    // 29 and 49 modules a side (versions 3 and 8), on a light page and on a grey one
+    let texts = [
+        "vouch:v1:serial=VX-2026-000417",
+        "https://example.com/field/rack-17/unit-04?serial=VX-2026-000417&site=plant-b&kind=meter&floor=2&row=C&slot=11&ts=1764&owner=ops-team-north&batch=2026-12",
+    ];
+    for text in texts {
+        for page in [0.95, 0.6] {
+            let (dim, cells) = synth::modules(text);
+            let d = dim as f32;
+            let (x, y) = (201.0, 117.0);
+            let mut canvas = synth::Canvas::flat(640, 480, page);
+            let quad = [
+                (x, y),
+                (x + d + 8.0, y),
+                (x + d + 8.0, y + d + 8.0),
+                (x, y + d + 8.0),
+            ];
+            canvas.paste_code(dim, &cells, 4.0, quad, 0.05, 0.95);
+            let img = canvas.to_gray();
+            let mut decoder = FrameDecoder::new(one_step_per_frame());
+            let read = decoder.decode(view(&img));
+            assert_eq!(
+                read.first().map(|d| d.text.as_str()),
+                Some(text),
+                "{dim} modules, page {page}"
+            );
+            assert_eq!(read[0].method, Method::FinderGrid, "{dim} modules");
+        }
+    }
+}
