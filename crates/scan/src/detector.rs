@@ -422,9 +422,10 @@ pub fn fits(img: &BitImage, t: &Triple) -> Vec<GridFit> {
     // the far corner's wider search, once per triple (see `alignment_fit`)
     let mut far_corner = None;
     for (dim, parallelogram, p_score) in paras {
-        // the estimated dimension always: in perspective the modules shrink along a leg
-        // towards the far finder, the parallelogram's evenly spaced samples drift off the
-        // timing pattern, and the right dimension may score below a wrong one
+        // and the estimated dimension whatever its parallelogram scored (once any dimension
+        // showed a timing pattern): in perspective the modules shrink along a leg towards the
+        // far finder, the parallelogram's evenly spaced samples drift off the timing pattern,
+        // and the right dimension may score below a wrong one
         if dim > 21 && (p_score >= REJECT_TIMING_SCORE || dim == dim0) {
             if let Some(fit) = alignment_fit(img, t, br, dim, module, &mut far_corner) {
                 // slightly ahead of the parallelogram at equal timing scores

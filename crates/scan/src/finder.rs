@@ -440,7 +440,7 @@ impl Scanner<'_> {
 /// Three finders in symbol order: top-left (the corner), top-right, bottom-left.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Triple {
-    /// The finder at the right angle.
+    /// The finder at the corner (the triangle's largest angle, a right one seen square on).
     pub tl: Finder,
     /// Top-right finder.
     pub tr: Finder,
@@ -452,21 +452,27 @@ pub struct Triple {
 
 impl Triple {
     /// Whether the triple is nearly an isosceles right triangle (a symbol seen square on or
-    /// turned in the image), rather than one accepted only because perspective allows it
-    /// ([`plausible_corner`]).
+    /// turned in the image), rather than one [`triples`] accepts only because perspective
+    /// could draw it.
     pub fn near_square(&self) -> bool {
         self.score <= NEAR_SQUARE_SCORE
     }
 }
 
 /// [`Triple::score`] up to which a triple is nearly an isosceles right triangle: legs within
-/// about 1.37 of each other at a right angle, or equal legs within about 15 degrees of one
-/// (the bound every triple had to meet before perspective was allowed for).
+/// about 1.37 of each other at a right angle, or equal legs at a corner of about 77 to 115
+/// degrees (the bound every triple had to meet before perspective was allowed for).
 const NEAR_SQUARE_SCORE: f32 = 0.6;
 
-/// The largest |cosine| of the angle at the corner finder: 60 to 120 degrees. A symbol seen at
-/// an angle is drawn as a quadrilateral whose corner angles leave 90 degrees.
-const MAX_CORNER_COS: f32 = 0.5;
+/// The most negative cosine of the angle at the corner finder: at most 120 degrees. A symbol
+/// seen at an angle is drawn as a quadrilateral whose corner angles leave 90 degrees.
+const MIN_CORNER_COS: f32 = -0.5;
+
+/// How much longer (squared) the side opposite the corner must be than the longer leg: the
+/// corner is the largest angle by a margin, so which finder is the corner is not left to
+/// chance (equal legs: a corner of at least 66 degrees; legs 1.6 to 1: at least 81). An
+/// equilateral triangle, whose corner could be any finder, is no triple.
+const MIN_HYPOTENUSE_MARGIN: f32 = 1.2;
 
 /// The largest ratio of the longer leg to the shorter: a symbol seen at an angle is
 /// foreshortened along one axis (a keystoned photo of a printed code drew its legs at 115 and
@@ -475,11 +481,14 @@ const MAX_LEG_RATIO: f32 = 1.6;
 
 /// Whether three finders, whose squared distances are `s1 <= s2 <= hyp`, could be the corners
 /// of one symbol seen in perspective: the angle at the corner finder (opposite the longest
-/// side) near a right angle and the legs of comparable length. How near an isosceles right
-/// triangle they are ranks the triples; this only bounds what perspective can draw.
+/// side, so never below 60 degrees) not too obtuse and clearly the largest, and the legs of
+/// comparable length. How near an isosceles right triangle they are ranks the triples; this
+/// only bounds what perspective can draw. NaN fails every comparison, so it is no triple.
 fn plausible_corner(s1: f32, s2: f32, hyp: f32) -> bool {
     let cos = (s1 + s2 - hyp) / (2.0 * (s1 * s2).sqrt());
-    cos.abs() <= MAX_CORNER_COS && s2 <= s1 * MAX_LEG_RATIO * MAX_LEG_RATIO
+    cos >= MIN_CORNER_COS
+        && hyp >= s2 * MIN_HYPOTENUSE_MARGIN
+        && s2 <= s1 * MAX_LEG_RATIO * MAX_LEG_RATIO
 }
 
 fn dist2(a: &Finder, b: &Finder) -> f32 {
@@ -705,7 +714,7 @@ mod tests {
         assert_eq!(t.len(), 1);
         assert_eq!((t[0].tl.x, t[0].tr.x, t[0].bl.x), (311.0, 422.0, 286.0));
         assert!(!t[0].near_square());
-        // square on: near square, and ranked first among both
+        // square on: near square
         let square = [at(0.0, 0.0), at(150.0, 0.0), at(0.0, 150.0)];
         let t = triples(&square, 6);
         assert!(t.len() == 1 && t[0].near_square() && t[0].score < 1e-6);
@@ -720,8 +729,7 @@ mod tests {
             triples(&[at(0.0, 0.0), at(150.0, 0.0), at(0.0, 100.0)], 6).len(),
             1
         );
-        // equal legs at 130 degrees: beyond the corner angle (the corner is the largest angle,
-        // so never below 60 degrees)
+        // equal legs at 130 degrees: beyond the corner angle
         let leg_at = |deg: f32| {
             let r = deg.to_radians();
             [
@@ -731,7 +739,13 @@ mod tests {
             ]
         };
         assert!(triples(&leg_at(130.0), 6).is_empty());
-        // at 115 degrees: within it
-        assert_eq!(triples(&leg_at(115.0), 6).len(), 1);
+        // at 118 degrees: within it (and beyond the near-square bound)
+        let t = triples(&leg_at(118.0), 6);
+        assert!(t.len() == 1 && !t[0].near_square());
+        // at 62 degrees, nearly equilateral: the corner would be any finder
+        assert!(triples(&leg_at(62.0), 6).is_empty());
+        assert!(triples(&leg_at(60.0), 6).is_empty());
+        // at 70 degrees the corner is clearly the largest angle
+        assert_eq!(triples(&leg_at(70.0), 6).len(), 1);
     }
 }

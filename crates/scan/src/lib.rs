@@ -14,16 +14,17 @@
 //! 1. A block binarizer (ZXing's hybrid binarizer, except that flat blocks do not pull down
 //!    the threshold of the edges beside them), our own run-length finder-pattern location
 //!    (1:1:3:1:1 with tolerance plus half a pixel at 2-3 px per module; each row is cut into
-//!    runs once and both polarities are tested on them), triples of finders whose corner angle
-//!    and legs a symbol seen in perspective could draw (60 to 120 degrees, legs within 1.6 of
-//!    each other; ranked by how near an isosceles right triangle they are), grid fitting
-//!    (module size along the finder axes, dimension checked against the timing patterns,
-//!    alignment pattern, always sought for the estimated dimension, perspective) and sampling; the sampled grid is decoded by rqrr's decoder (format,
-//!    Reed-Solomon, segments). When the alignment pattern is not found where the parallelogram
+//!    runs once and both polarities are tested on them), triples of finders whose corner and
+//!    legs a symbol seen in perspective could draw (a corner of at most 120 degrees, clearly
+//!    the largest angle, legs within 1.6 of each other; ranked by how near an isosceles right
+//!    triangle they are), grid fitting (module size along the finder axes, dimension checked
+//!    against the timing patterns, alignment pattern, perspective) and sampling; the sampled
+//!    grid is decoded by rqrr's decoder (format, Reed-Solomon, segments). When the alignment pattern is not found where the parallelogram
 //!    through the finders puts it and the finders are drawn at different sizes (a symbol seen
 //!    in perspective), it is searched again at the size the far corner is drawn at, and
 //!    further out: a large symbol tilted away from the camera is otherwise missed.
-//! 2. Crops around located finder triples, and around pairs when the third finder was lost,
+//! 2. Crops around located finder triples, and around pairs when the third finder was lost
+//!    (or when their triple is one that only perspective could draw),
 //!    rescaled to ~5 px per module and re-binarized (block, global, and on camera frames also
 //!    unsharp-masked against defocus): our finders + sampler, then rqrr's detector. On camera
 //!    frames the best-placed triple always gets a crop, the others only when their grid matched

@@ -540,7 +540,8 @@ struct PairRegion {
 }
 
 /// Up to `max` pairs of finder candidates (of the first pass) that could be two corners of a
-/// symbol whose third finder was lost, not both part of a located triple.
+/// symbol whose third finder was lost, not both part of a located triple that is nearly an
+/// isosceles right one ([`Triple::near_square`]).
 fn pair_regions(
     cands: &[(Finder, bool)],
     row_step: usize,
@@ -1345,7 +1346,7 @@ mod tests {
                 tl: f(0.0, 0.0),
                 tr: f(300.0, 0.0),
                 bl: f(0.0, 300.0),
-                score: 1.0,
+                score: 0.0,
             },
             inverted: false,
             timing: 0.5,

@@ -218,7 +218,10 @@ fn a_symbol_drawn_at_one_pixel_per_module_is_read_by_the_first_pass() {
     // 29 and 49 modules a side (versions 3 and 8), on a light page and on a grey one
     let texts = [
         "vouch:v1:serial=VX-2026-000417",
-        "https://example.com/field/rack-17/unit-04?serial=VX-2026-000417&site=plant-b&kind=meter&floor=2&row=C&slot=11&ts=1764&owner=ops-team-north&batch=2026-12",
+        concat!(
+            "https://example.com/field/rack-17/unit-04?serial=VX-2026-000417&site=plant-b",
+            "&kind=meter&floor=2&row=C&slot=11&ts=1764&owner=ops-team-north&batch=2026-12"
+        ),
     ];
     for text in texts {
         for page in [0.95, 0.6] {
