@@ -136,6 +136,10 @@ const FRAME_CROP_MIN_TIMING: f32 = 0.6;
 /// A located triple whose grid matches its timing patterns at least this well is a likely code
 /// (`DecodeOptions::likely_code_budget`).
 const LIKELY_CODE_TIMING: f32 = 0.7;
+/// A triple's best grid fit that did not decode is sampled again off the module centres
+/// ([`detector::sample_shifted`]) when its timing patterns match at least this well: random
+/// texture scores about 0.5, and four more decodes are worth it only for a likely symbol.
+const SHIFTED_SAMPLING_TIMING: f32 = 0.8;
 /// Grid fits whose timing patterns match less than this are not sampled.
 const MIN_FIT_TIMING: f32 = 0.6;
 /// The module size (pixels) a crop is rescaled to.
@@ -425,22 +429,42 @@ fn read_fits(
         if fit.timing < MIN_FIT_TIMING || !detector::format_plausible(img, fit, ctx.frame_mode) {
             continue;
         }
-        if let Some((bytes, version, ecc_level)) = detector::sample_and_decode(img, fit) {
-            let corners = fit.corners();
-            ctx.add_mapped(
-                Hit {
-                    bytes,
-                    corners,
-                    version,
-                    ecc_level,
-                    method,
-                },
-                map,
-            );
-            return Some(corners);
+        if let Some(read) = detector::sample_and_decode(img, fit) {
+            return Some(add_read(ctx, fit, read, map, method));
         }
     }
-    None
+    // the best fit again, sampled off the module centres, when its timing patterns leave no
+    // doubt that it is a symbol: only a likely code pays for the extra decodes
+    let best = fits.first()?;
+    if best.timing < SHIFTED_SAMPLING_TIMING
+        || !detector::format_plausible(img, best, ctx.frame_mode)
+    {
+        return None;
+    }
+    let read = detector::sample_shifted(img, best)?;
+    Some(add_read(ctx, best, read, map, method))
+}
+
+/// Records what a fit read ([`read_fits`]); the symbol's corners in `img`'s pixels.
+fn add_read(
+    ctx: &mut Ctx,
+    fit: &detector::GridFit,
+    (bytes, version, ecc_level): (Vec<u8>, u8, u8),
+    map: &dyn Fn((f32, f32)) -> (f32, f32),
+    method: Method,
+) -> [(f32, f32); 4] {
+    let corners = fit.corners();
+    ctx.add_mapped(
+        Hit {
+            bytes,
+            corners,
+            version,
+            ecc_level,
+            method,
+        },
+        map,
+    );
+    corners
 }
 
 /// Whether `p` lies inside the convex quadrilateral `q` (corners in order, either direction).
@@ -1422,5 +1446,31 @@ mod tests {
         let pairs = pair_regions(&cands, 1, &[with_score(0.7)], 4);
         assert!(!pairs.is_empty());
         assert!(!with_score(0.7).triple.near_square() && with_score(0.6).triple.near_square());
+    }
+
+    #[test]
+    fn only_a_likely_symbol_is_sampled_again_off_the_module_centres() {
+        // a fit moved 0.6 of a module: the plain sampling fails, the shifted one reads
+        let text = "vouch:v1:site=plant-b;serial=VX-2026-000417";
+        let dim = qrcode::QrCode::new(text).unwrap().width();
+        let d = dim as f32;
+        let square = [(0.0, 0.0), (d, 0.0), (d, d), (0.0, d)];
+        let px = |(u, v): (f32, f32)| (40.0 + 4.0 * u, 40.0 + 4.0 * v);
+        let to_image = detector::Perspective::quad_to_quad(square, square.map(px));
+        let (img, _) = detector::test_support::drawn(text, &to_image, 240, 240);
+        let moved = square.map(|(u, v)| px((u + 0.6, v)));
+        let fit = |timing: f32| detector::GridFit {
+            transform: detector::Perspective::quad_to_quad(square, moved),
+            dim,
+            timing,
+        };
+        let read = |timing: f32| {
+            let mut ctx = Ctx::new(&DecodeOptions::default());
+            let corners = read_fits(&mut ctx, &img, &[fit(timing)], &|p| p, Method::FinderGrid);
+            (corners.is_some(), ctx.hits.len())
+        };
+        assert_eq!(read(0.9), (true, 1));
+        // timing patterns matching like this are sampled, but not again
+        assert_eq!(read(0.7), (false, 0));
     }
 }
