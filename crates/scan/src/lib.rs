@@ -19,7 +19,9 @@
 //!    the largest angle, legs within 1.6 of each other; ranked by how near an isosceles right
 //!    triangle they are), grid fitting (module size along the finder axes, dimension checked
 //!    against the timing patterns, alignment pattern, perspective) and sampling; the sampled
-//!    grid is decoded by rqrr's decoder (format, Reed-Solomon, segments). When the alignment pattern is not found where the parallelogram
+//!    grid is decoded by rqrr's decoder (format, Reed-Solomon, segments). A triple's best fit
+//!    that matches its timing patterns well and still does not decode is sampled again a
+//!    quarter of a module off the module centres, one direction at a time. When the alignment pattern is not found where the parallelogram
 //!    through the finders puts it and the finders are drawn at different sizes (a symbol seen
 //!    in perspective), it is searched again at the size the far corner is drawn at, and
 //!    further out: a large symbol tilted away from the camera is otherwise missed.
