@@ -369,6 +369,33 @@ fn timing_score(img: &BitImage, t: &Perspective, dim: usize) -> f32 {
     good as f32 / total.max(1) as f32
 }
 
+/// Where the fourth finder-like corner of a triple's symbol (its bottom-right, in the finders'
+/// coordinates) lies if the symbol is drawn as a parallelogram: `tr + bl - tl`.
+fn parallelogram_corner(t: &Triple) -> (f32, f32) {
+    (t.tr.x - t.tl.x + t.bl.x, t.tr.y - t.tl.y + t.bl.y)
+}
+
+/// The grid of `dim` modules through the triple's three finder centres, drawn as a
+/// parallelogram (exact along the lines between the finders when the symbol is not in
+/// perspective).
+fn parallelogram(t: &Triple, dim: usize) -> Perspective {
+    let d = dim as f32;
+    Perspective::quad_to_quad(
+        [
+            (3.5, 3.5),
+            (d - 3.5, 3.5),
+            (d - 3.5, d - 3.5),
+            (3.5, d - 3.5),
+        ],
+        [
+            (t.tl.x, t.tl.y),
+            (t.tr.x, t.tr.y),
+            parallelogram_corner(t),
+            (t.bl.x, t.bl.y),
+        ],
+    )
+}
+
 /// Grid fits for one triple, most likely first: the estimated dimension and its neighbours
 /// (plus the next ones out when their timing patterns match), each with the alignment pattern
 /// when one is found and as a plain parallelogram, ordered by how well their timing patterns
@@ -378,10 +405,7 @@ pub fn fits(img: &BitImage, t: &Triple) -> Vec<GridFit> {
     let Some(dim0) = dimension(t, module) else {
         return Vec::new();
     };
-    let tl = (t.tl.x, t.tl.y);
-    let tr = (t.tr.x, t.tr.y);
-    let bl = (t.bl.x, t.bl.y);
-    let br = (tr.0 - tl.0 + bl.0, tr.1 - tl.1 + bl.1);
+    let br = parallelogram_corner(t);
     // The parallelograms through the three finders first: they are exact along the lines
     // between the finders, where the timing patterns run, so a triple none of whose dimensions
     // shows a timing pattern is dropped before any alignment search (the costly part; most
@@ -398,16 +422,7 @@ pub fn fits(img: &BitImage, t: &Triple) -> Vec<GridFit> {
         if !(21..=177).contains(&dim) {
             continue;
         }
-        let d = dim as f32;
-        let parallelogram = Perspective::quad_to_quad(
-            [
-                (3.5, 3.5),
-                (d - 3.5, 3.5),
-                (d - 3.5, d - 3.5),
-                (3.5, d - 3.5),
-            ],
-            [tl, tr, br, bl],
-        );
+        let parallelogram = parallelogram(t, dim);
         let p_score = timing_score(img, &parallelogram, dim);
         if k >= 3 && p_score < MIN_TIMING_SCORE {
             continue;
@@ -702,6 +717,28 @@ pub(crate) mod test_support {
     use super::*;
     use crate::finder::Finder;
 
+    /// `text` drawn square on at 4 px per module (240 x 240 pixels), and a grid fit of it
+    /// moved `shift` modules to the right, its timing match set to `timing`.
+    pub(crate) fn moved_fit(text: &str, shift: f32, timing: f32) -> (BitImage, GridFit) {
+        let dim = qrcode::QrCode::new(text).unwrap().width();
+        let d = dim as f32;
+        let square = [(0.0, 0.0), (d, 0.0), (d, d), (0.0, d)];
+        let px = |(u, v): (f32, f32)| (40.0 + 4.0 * u, 40.0 + 4.0 * v);
+        let (img, _) = drawn(
+            text,
+            &Perspective::quad_to_quad(square, square.map(px)),
+            240,
+            240,
+        );
+        let moved = square.map(|(u, v)| px((u + shift, v)));
+        let fit = GridFit {
+            transform: Perspective::quad_to_quad(square, moved),
+            dim,
+            timing,
+        };
+        (img, fit)
+    }
+
     /// A symbol's modules drawn through `to_image` (module space to pixels) on a `w` x `h`
     /// bit image, with its three finders as the first pass would locate them: centres mapped,
     /// module sizes measured across each finder.
@@ -763,7 +800,7 @@ pub(crate) mod test_support {
 mod tests {
     #![allow(clippy::unwrap_used)] // test helpers
 
-    use super::test_support::drawn;
+    use super::test_support::{drawn, moved_fit};
     use super::*;
     use crate::finder::Finder;
 
@@ -845,19 +882,8 @@ mod tests {
                 Perspective::quad_to_quad([(0.0, 0.0), (d, 0.0), (d, d), (0.0, d)], quad);
             let (img, t) = drawn(text, &to_image, 420, 420);
             assert_eq!(dimension(&t, module_size(&img, &t)), Some(dim));
-            let (tl, tr, bl) = ((t.tl.x, t.tl.y), (t.tr.x, t.tr.y), (t.bl.x, t.bl.y));
-            let br = (tr.0 - tl.0 + bl.0, tr.1 - tl.1 + bl.1);
-            let parallelogram = Perspective::quad_to_quad(
-                [
-                    (3.5, 3.5),
-                    (d - 3.5, 3.5),
-                    (d - 3.5, d - 3.5),
-                    (3.5, d - 3.5),
-                ],
-                [tl, tr, br, bl],
-            );
             // what the case is about: the right dimension's parallelogram misses its timing
-            assert!(timing_score(&img, &parallelogram, dim) < REJECT_TIMING_SCORE);
+            assert!(timing_score(&img, &parallelogram(&t, dim), dim) < REJECT_TIMING_SCORE);
             let fits = fits(&img, &t);
             let best = fits.first().unwrap();
             assert_eq!((best.dim, best.timing), (dim, 1.0), "{quad:?}");
@@ -872,31 +898,12 @@ mod tests {
         // sample (and most of the nine-point ones) falls in the next module; a quarter of a
         // module back brings them inside their own
         let text = "vouch:v1:site=plant-b;serial=VX-2026-000417";
-        let dim = qrcode::QrCode::new(text).unwrap().width();
-        let d = dim as f32;
-        let square = [(0.0, 0.0), (d, 0.0), (d, d), (0.0, d)];
-        let px = |(u, v): (f32, f32)| (40.0 + 4.0 * u, 40.0 + 4.0 * v);
-        let (img, _) = drawn(
-            text,
-            &Perspective::quad_to_quad(square, square.map(px)),
-            240,
-            240,
-        );
-        let moved = square.map(|(u, v)| px((u + 0.6, v)));
-        let fit = GridFit {
-            transform: Perspective::quad_to_quad(square, moved),
-            dim,
-            timing: 1.0,
-        };
+        let (img, fit) = moved_fit(text, 0.6, 1.0);
         assert_eq!(sample_and_decode(&img, &fit), None);
         let (bytes, ..) = sample_shifted(&img, &fit).unwrap();
         assert_eq!(bytes, text.as_bytes());
         // moved by a whole module, no quarter brings the samples back
-        let moved = square.map(|(u, v)| px((u + 1.0, v)));
-        let fit = GridFit {
-            transform: Perspective::quad_to_quad(square, moved),
-            ..fit
-        };
+        let (img, fit) = moved_fit(text, 1.0, 1.0);
         assert_eq!(sample_shifted(&img, &fit), None);
     }
 }

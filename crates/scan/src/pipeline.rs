@@ -1452,21 +1452,10 @@ mod tests {
     fn only_a_likely_symbol_is_sampled_again_off_the_module_centres() {
         // a fit moved 0.6 of a module: the plain sampling fails, the shifted one reads
         let text = "vouch:v1:site=plant-b;serial=VX-2026-000417";
-        let dim = qrcode::QrCode::new(text).unwrap().width();
-        let d = dim as f32;
-        let square = [(0.0, 0.0), (d, 0.0), (d, d), (0.0, d)];
-        let px = |(u, v): (f32, f32)| (40.0 + 4.0 * u, 40.0 + 4.0 * v);
-        let to_image = detector::Perspective::quad_to_quad(square, square.map(px));
-        let (img, _) = detector::test_support::drawn(text, &to_image, 240, 240);
-        let moved = square.map(|(u, v)| px((u + 0.6, v)));
-        let fit = |timing: f32| detector::GridFit {
-            transform: detector::Perspective::quad_to_quad(square, moved),
-            dim,
-            timing,
-        };
         let read = |timing: f32| {
             let mut ctx = Ctx::new(&DecodeOptions::default());
-            let corners = read_fits(&mut ctx, &img, &[fit(timing)], &|p| p, Method::FinderGrid);
+            let (img, fit) = detector::test_support::moved_fit(text, 0.6, timing);
+            let corners = read_fits(&mut ctx, &img, &[fit], &|p| p, Method::FinderGrid);
             (corners.is_some(), ctx.hits.len())
         };
         assert_eq!(read(0.9), (true, 1));

@@ -25,6 +25,15 @@ fn view(img: &vouch_scan::image::GrayImage) -> Gray<'_> {
     Gray::new(img.width() as usize, img.height() as usize, img.as_raw()).unwrap()
 }
 
+/// Asserts that the first frame of a stream with no time beyond the first pass reads `text`
+/// from `img`, and by the first pass (`case` names the case in a failure).
+fn assert_first_pass_reads(img: &vouch_scan::image::GrayImage, text: &str, case: &str) {
+    let mut decoder = FrameDecoder::new(one_step_per_frame());
+    let read = decoder.decode(view(img));
+    assert_eq!(read.first().map(|d| d.text.as_str()), Some(text), "{case}");
+    assert_eq!(read[0].method, Method::FinderGrid, "{case}");
+}
+
 /// The 1-based frame of a still scene that first reads `text`, within `frames`, and what every
 /// later frame read.
 fn stream(img: &vouch_scan::image::GrayImage, text: &str, frames: usize) -> (usize, Vec<bool>) {
@@ -136,14 +145,7 @@ fn dense_symbols_seen_in_perspective_are_read_by_the_first_pass() {
     // further out (the search at the mean size missed it, and no step read them)
     for i in [0, 4] {
         let (img, text) = synth::frame_case("dense", i, 1280, 720);
-        let mut decoder = FrameDecoder::new(one_step_per_frame());
-        let read = decoder.decode(view(&img));
-        assert_eq!(
-            read.first().map(|d| d.text.as_str()),
-            Some(text.as_str()),
-            "dense {i}"
-        );
-        assert_eq!(read[0].method, Method::FinderGrid, "dense {i}");
+        assert_first_pass_reads(&img, &text, &format!("dense {i}"));
     }
 }
 
@@ -198,16 +200,8 @@ fn a_symbol_seen_at_a_steep_angle_is_read_by_the_first_pass() {
     ];
     for text in texts {
         for (k, quad) in quads.into_iter().enumerate() {
-            let img = keystoned(text, quad);
             // no time beyond the first pass: only its best-ranked triple is fitted
-            let mut decoder = FrameDecoder::new(one_step_per_frame());
-            let read = decoder.decode(view(&img));
-            assert_eq!(
-                read.first().map(|d| d.text.as_str()),
-                Some(text),
-                "quad {k}"
-            );
-            assert_eq!(read[0].method, Method::FinderGrid, "quad {k}");
+            assert_first_pass_reads(&keystoned(text, quad), text, &format!("quad {k}"));
         }
     }
 }
@@ -236,15 +230,8 @@ fn a_symbol_drawn_at_one_pixel_per_module_is_read_by_the_first_pass() {
                 (x, y + d + 8.0),
             ];
             canvas.paste_code(dim, &cells, 4.0, quad, 0.05, 0.95);
-            let img = canvas.to_gray();
-            let mut decoder = FrameDecoder::new(one_step_per_frame());
-            let read = decoder.decode(view(&img));
-            assert_eq!(
-                read.first().map(|d| d.text.as_str()),
-                Some(text),
-                "{dim} modules, page {page}"
-            );
-            assert_eq!(read[0].method, Method::FinderGrid, "{dim} modules");
+            let case = format!("{dim} modules, page {page}");
+            assert_first_pass_reads(&canvas.to_gray(), text, &case);
         }
     }
 }
